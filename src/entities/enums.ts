@@ -1,0 +1,61 @@
+/** Invoice lifecycle; the allowed moves live in one table in `src/services/invoice-status.ts`. */
+export enum InvoiceStatus {
+  DRAFT = 'DRAFT',
+  OPEN = 'OPEN',
+  PROCESSING = 'PROCESSING',
+  REQUIRES_ACTION = 'REQUIRES_ACTION',
+  PAYMENT_FAILED = 'PAYMENT_FAILED',
+  PAID = 'PAID',
+  VOID = 'VOID',
+  UNCOLLECTIBLE = 'UNCOLLECTIBLE',
+}
+
+/** What caused a status change (kept in the history with a reference such as a user id or event id). */
+export enum StatusChangeSource {
+  API = 'API',
+  WEBHOOK = 'WEBHOOK',
+  RECONCILIATION = 'RECONCILIATION',
+  BILLING_RUN = 'BILLING_RUN',
+  SYSTEM = 'SYSTEM',
+}
+
+export enum Role {
+  USER = 'user',
+  ADMIN = 'admin',
+  SERVICE = 'service',
+}
+
+export enum MetricAggregation {
+  SUM = 'sum',
+  COUNT = 'count',
+  MAX = 'max',
+  UNIQUE_COUNT = 'unique_count',
+}
+
+export enum PriceModel {
+  PER_UNIT = 'per_unit',
+  GRADUATED = 'graduated',
+  VOLUME = 'volume',
+  PACKAGE = 'package',
+}
+
+export enum InvoiceLineKind {
+  USAGE = 'usage',
+  ADJUSTMENT = 'adjustment',
+}
+
+export enum PaymentAttemptStatus {
+  PENDING = 'pending',
+  SUCCEEDED = 'succeeded',
+  DECLINED = 'declined',
+  REQUIRES_ACTION = 'requires_action',
+  UNKNOWN = 'unknown',
+}
+
+export enum WebhookEventStatus {
+  PENDING = 'pending',
+  PROCESSING = 'processing',
+  PROCESSED = 'processed',
+  IGNORED = 'ignored',
+  FAILED = 'failed',
+}

@@ -1,0 +1,41 @@
+import { BillableMetric } from './billable-metric.entity';
+import { Customer } from './customer.entity';
+import { InvoiceLine } from './invoice-line.entity';
+import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
+import { InvoiceStatusChange } from './invoice-status-change.entity';
+import { Invoice } from './invoice.entity';
+import { PaymentAttempt } from './payment-attempt.entity';
+import { Price } from './price.entity';
+import { StripeSubscription } from './stripe-subscription.entity';
+import { UsageRecord } from './usage-record.entity';
+import { WebhookEvent } from './webhook-event.entity';
+
+export * from './enums';
+export {
+  BillableMetric,
+  Customer,
+  Invoice,
+  InvoiceLine,
+  InvoiceNumberSequence,
+  InvoiceStatusChange,
+  PaymentAttempt,
+  Price,
+  StripeSubscription,
+  UsageRecord,
+  WebhookEvent,
+};
+
+/** Every entity, listed explicitly (no folder globbing), so `ts` and compiled `js` runs see the same set. */
+export const ENTITIES = [
+  BillableMetric,
+  Customer,
+  Invoice,
+  InvoiceLine,
+  InvoiceNumberSequence,
+  InvoiceStatusChange,
+  PaymentAttempt,
+  Price,
+  StripeSubscription,
+  UsageRecord,
+  WebhookEvent,
+];

@@ -1,0 +1,97 @@
+import { BigIntType, Collection, Entity, Enum, Index, ManyToOne, OneToMany, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+import { Customer } from './customer.entity';
+import { InvoiceStatus } from './enums';
+import { InvoiceLine } from './invoice-line.entity';
+
+/**
+ * Our invoice for one customer and one billing period. Money is integer minor units (bigint) plus the ISO
+ * currency. Status changes only through the transition table (`src/services/invoice-status.ts`).
+ */
+@Entity({ tableName: 'invoices' })
+// Invariant 5: one invoice per customer and period unless the earlier one is VOID.
+@Unique({
+  name: 'invoices_customer_period_active_unique',
+  expression:
+    'create unique index "invoices_customer_period_active_unique" on "invoices" ("customer_id", "period") where "status" <> \'VOID\'',
+})
+@Index({ properties: ['status', 'createdAt'] })
+export class Invoice extends BaseEntity {
+  /** `PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`, assigned when the DRAFT is created. */
+  @Property({ type: 'text' })
+  @Unique()
+  number!: string;
+
+  @ManyToOne(() => Customer, { deleteRule: 'restrict' })
+  customer!: Customer;
+
+  /** Billing period `YYYY-MM`, covering `[periodStart, periodEnd)` in UTC. */
+  @Property({ type: 'character', length: 7 })
+  period!: string;
+
+  @Property({ type: 'timestamptz' })
+  periodStart!: Date;
+
+  @Property({ type: 'timestamptz' })
+  periodEnd!: Date;
+
+  @Enum({ items: () => InvoiceStatus, nativeEnumName: 'invoice_status' })
+  status: InvoiceStatus = InvoiceStatus.DRAFT;
+
+  @Property({ type: 'character', length: 3 })
+  currency!: string;
+
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  subtotalMinor: bigint = 0n;
+
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  taxMinor: bigint = 0n;
+
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  totalMinor: bigint = 0n;
+
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  amountPaidMinor: bigint = 0n;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  dueDate?: Date | null;
+
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  stripeInvoiceId?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  stripeCustomerId?: string | null;
+
+  /** Stripe's hosted invoice page. */
+  @Property({ type: 'text', nullable: true })
+  paymentUrl?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  pdfUrl?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  voidReason?: string | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  finalizedAt?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  sentAt?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  paidAt?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  voidedAt?: Date | null;
+
+  /** `created` time of the last Stripe event applied; an older event never overwrites a newer one. */
+  @Property({ type: 'timestamptz', nullable: true })
+  lastStripeEventAt?: Date | null;
+
+  @Property({ type: 'text', nullable: true })
+  lastStripeEventId?: string | null;
+
+  @OneToMany(() => InvoiceLine, (line) => line.invoice, { orderBy: { position: 'asc' } })
+  lines = new Collection<InvoiceLine>(this);
+}

@@ -1,0 +1,105 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { PGlite as PGliteType } from '@electric-sql/pglite';
+import { MikroORM as CoreORM } from '@mikro-orm/core';
+import type { Options } from '@mikro-orm/core';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { ENTITIES } from './index';
+import { MIGRATIONS } from './migrations';
+
+// mikro-orm-pglite's types resolve only as ESM; its CommonJS build is what runs here.
+/* eslint-disable @typescript-eslint/consistent-type-imports -- typed require of ESM-typed packages */
+const { PGliteDriver } = require('mikro-orm-pglite') as typeof import('mikro-orm-pglite', {
+  with: { 'resolution-mode': 'import' },
+});
+const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+/* eslint-enable @typescript-eslint/consistent-type-imports */
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; without it the embedded PGlite database is used. */
+  databaseUrl?: string;
+  /** PGlite data folder; `undefined` keeps the embedded database in memory (tests). */
+  pgliteDataDir?: string;
+  debug?: boolean;
+  /** Pool size for PostgreSQL. */
+  poolMax?: number;
+}
+
+export interface Database {
+  orm: MikroORM;
+  kind: 'postgres' | 'pglite';
+  /** The embedded database handle (for LISTEN/NOTIFY), when `kind` is `pglite`. */
+  pglite?: PGliteType;
+  close(): Promise<void>;
+}
+
+function baseOptions(options: DatabaseOptions): Options {
+  return {
+    entities: ENTITIES,
+    discovery: { warnWhenNoEntities: true },
+    debug: options.debug ?? false,
+    // The schema comes only from committed migrations; nothing is synchronised from entities at run time.
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    extensions: [Migrator],
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      // Listed explicitly rather than discovered on disk: the same list works from `ts` and compiled `js`.
+      migrationsList: MIGRATIONS,
+      path: path.resolve(__dirname, 'migrations'),
+      pathTs: path.resolve(__dirname, '../../src/entities/migrations'),
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+      emit: 'ts',
+    },
+  };
+}
+
+/** Opens the database: PostgreSQL when a URL is given, embedded PGlite otherwise (same entities and migrations). */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const orm = (await CoreORM.init({
+      ...baseOptions(options),
+      driver: PostgreSqlDriver,
+      clientUrl: options.databaseUrl,
+      pool: { min: 0, max: options.poolMax ?? 10 },
+    } as Options)) as unknown as MikroORM;
+    return { orm, kind: 'postgres', close: () => orm.close(true) };
+  }
+
+  if (options.pgliteDataDir) {
+    mkdirSync(options.pgliteDataDir, { recursive: true });
+  }
+  const pglite = new PGlite(options.pgliteDataDir);
+  await pglite.waitReady;
+  const orm = (await CoreORM.init({
+    ...baseOptions(options),
+    driver: PGliteDriver,
+    dbName: 'postgres',
+    driverOptions: { connection: { pglite: () => pglite } },
+  } as Options)) as unknown as MikroORM;
+  return {
+    orm,
+    kind: 'pglite',
+    pglite,
+    close: async () => {
+      await orm.close(true);
+      await pglite.close();
+    },
+  };
+}
+
+/** Applies every pending migration; returns the names applied. */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.getMigrator().up();
+  return applied.map((m) => m.name);
+}
+
+export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
+  return (await orm.getMigrator().getPendingMigrations()).map((m) => m.name);
+}

@@ -1,0 +1,80 @@
+import 'reflect-metadata';
+import path from 'node:path';
+import { ConfigError, loadConfig } from './config/config';
+import type { AppConfig } from './config/config';
+import { createLogger } from './config/logger';
+import { migrate, openDatabase } from './entities/orm';
+import { createServer } from './server';
+import { devSecretPath } from './services/auth.service';
+
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n\nSee .env.example for every variable. Nothing was started.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config);
+
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDataDir: path.join(config.dataDir, 'pglite'),
+  });
+  const applied = await migrate(db.orm);
+  log.info(
+    { database: db.kind === 'pglite' ? `embedded PGlite (${config.dataDir}/pglite)` : 'PostgreSQL', applied },
+    'database ready',
+  );
+
+  const server = await createServer({ config, db, logger: log });
+  const url = await server.listen();
+  log.info({ url: `${url}/graphql`, stripeMode: config.stripe.mode }, 'AgentHub Billing is listening');
+
+  if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
+    process.stdout.write(
+      `\nAgentHub Billing at ${url}/graphql (development JWT secret in ${devSecretPath(config)}).\n` +
+        `Mint a token:  npm run token -- --sub 123 --role admin\n` +
+        `Then:          curl -s ${url}/graphql -H "Authorization: Bearer $TOKEN" ` +
+        `-H 'content-type: application/json' -d '{"query":"{ me { id userId } }"}'\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    server
+      .close()
+      .then(() => {
+        log.info('http and websocket servers closed');
+        return db.close();
+      })
+      .then(() => {
+        log.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,15 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import type { NonEmptyArray } from 'type-graphql';
+import { MeResolver } from './me.resolver';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const RESOLVERS: NonEmptyArray<Function> = [MeResolver];
+
+/** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */
+export function buildAppSchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    validate: { forbidUnknownValues: false },
+  });
+}

@@ -1,0 +1,284 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { AppConfig } from './config/config';
+import { createLogger } from './config/logger';
+import type { Logger } from './config/logger';
+import type { Database } from './entities/orm';
+import { pendingMigrations } from './entities/orm';
+import type { GraphQLContext } from './resolvers/context';
+import { createErrorFormatter } from './resolvers/format-error';
+import { buildAppSchema } from './resolvers';
+import { MAX_TOKENS, operationLimitsRule } from './schema/limits';
+import type { Caller } from './services/caller';
+import { createTokenVerifier } from './services/auth.service';
+import type { TokenVerifier } from './services/auth.service';
+import { DomainError, UnauthenticatedError } from './services/errors';
+
+export interface ServerOptions {
+  config: AppConfig;
+  db: Database;
+  logger?: Logger;
+}
+
+export interface BillingServer {
+  app: express.Express;
+  httpServer: http.Server;
+  schema: GraphQLSchema;
+  /** Starts listening; port 0 picks a free port. Resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Graceful stop: refuse new connections, finish in-flight requests, close WebSockets. Leaves the database open. */
+  close(): Promise<void>;
+}
+
+// A type alias (not an interface) so it satisfies graphql-ws's Record constraint.
+type WsExtra = { caller?: Caller };
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') {
+    return undefined;
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+async function authenticate(verify: TokenVerifier, header: unknown): Promise<Caller> {
+  const token = bearerToken(header);
+  if (!token) {
+    throw new UnauthenticatedError(
+      header
+        ? 'Authorization header must be "Bearer <token>"'
+        : 'Authentication required: send Authorization: Bearer <token>',
+    );
+  }
+  return verify(token);
+}
+
+/** Assembles Express + Apollo Server + graphql-ws from a configuration; the result is not listening yet. */
+export async function createServer(options: ServerOptions): Promise<BillingServer> {
+  const { config, db } = options;
+  const logger = options.logger ?? createLogger(config);
+  const production = config.nodeEnv === 'production';
+  const verify = createTokenVerifier(config);
+  const schema = await buildAppSchema();
+  const validationRules = [operationLimitsRule()];
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  const httpServer = http.createServer(app);
+
+  // Request id + one structured log line per request.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = requestId;
+    res.locals.log = logger.child({ requestId });
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      (res.locals.log as Logger).info(
+        {
+          method: req.method,
+          path: req.originalUrl.split('?')[0],
+          status: res.statusCode,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    let ready = true;
+    try {
+      await db.orm.em.fork().getConnection().execute('select 1');
+      checks.database = 'ok';
+      const pending = await pendingMigrations(db.orm);
+      checks.migrations = pending.length ? `pending: ${pending.join(', ')}` : 'ok';
+      ready = pending.length === 0;
+    } catch (error) {
+      (res.locals.log as Logger).warn({ err: error }, 'readiness check failed');
+      checks.database = 'unreachable';
+      ready = false;
+    }
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
+  });
+
+  // --- GraphQL over WebSocket (graphql-ws), same port and path -------------------------------------------
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown> | undefined, WsExtra>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const header =
+          params.authorization ?? params.Authorization ?? (params.token ? `Bearer ${String(params.token)}` : undefined);
+        try {
+          ctx.extra.caller = await authenticate(verify, header);
+          return true;
+        } catch (error) {
+          const reason = error instanceof DomainError ? error.message : 'Unauthenticated';
+          ctx.extra.socket.close(CloseCode.Unauthorized, reason.slice(0, 120));
+          return false;
+        }
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
+        if (errors.length > 0) {
+          return errors;
+        }
+        const requestId = randomUUID();
+        const contextValue: GraphQLContext = {
+          caller: ctx.extra.caller as Caller,
+          em: db.orm.em.fork(),
+          log: logger.child({ requestId, transport: 'ws' }),
+          requestId,
+        };
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          variableValues: payload.variables,
+          operationName: payload.operationName,
+          contextValue,
+        };
+        return args;
+      },
+    },
+    wsServer,
+  );
+
+  // --- GraphQL over HTTP (Apollo Server) --------------------------------------------------------------------
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    // main.ts owns signal handling and the shutdown order (HTTP, WebSockets, then the database).
+    stopOnTerminationSignals: false,
+    introspection: !production,
+    hideSchemaDetailsFromClientErrors: production,
+    includeStacktraceInErrorResponses: config.nodeEnv === 'development',
+    validationRules,
+    parseOptions: { maxTokens: MAX_TOKENS },
+    formatError: createErrorFormatter({ exposeDetails: config.nodeEnv === 'development' }),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup.dispose();
+            },
+          };
+        },
+      },
+      {
+        async requestDidStart() {
+          return {
+            async didEncounterErrors({ contextValue, errors }) {
+              for (const error of errors) {
+                const original = error.originalError;
+                if (original && !(original instanceof DomainError) && !(original instanceof GraphQLError)) {
+                  contextValue.log?.error({ err: original }, 'unexpected error in GraphQL operation');
+                }
+              }
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<GraphQLContext> => {
+        let caller: Caller;
+        try {
+          caller = await authenticate(verify, req.headers.authorization);
+        } catch (error) {
+          const message = error instanceof DomainError ? error.message : 'Unauthenticated';
+          throw new GraphQLError(message, {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          });
+        }
+        return {
+          caller,
+          em: db.orm.em.fork(),
+          log: res.locals.log as Logger,
+          requestId: res.locals.requestId as string,
+        };
+      },
+    }),
+  );
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });
+  });
+
+  // Malformed bodies and anything unexpected: a reason, never a stack.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status =
+      typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number'
+        ? error.status
+        : 500;
+    if (status >= 500) {
+      (res.locals.log as Logger | undefined)?.error({ err: error }, 'unhandled error');
+    }
+    const message = status < 500 && error instanceof Error ? error.message : 'Internal server error';
+    res.status(status).json({ error: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR', message } });
+  });
+
+  return {
+    app,
+    httpServer,
+    schema,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    async close() {
+      // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
+      await apollo.stop();
+      for (const client of wsServer.clients) {
+        client.terminate();
+      }
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      if (httpServer.listening) {
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      }
+    },
+  };
+}

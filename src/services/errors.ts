@@ -1,0 +1,44 @@
+/**
+ * Failures a service raises that are not business outcomes: the caller is unknown, may not do this, asked for
+ * something that does not exist (or that they may not see), or sent input that cannot be valid. Each carries the
+ * GraphQL `extensions.code` it maps to; the mapping to GraphQL errors happens in one place
+ * (`src/resolvers/format-error.ts`). Business outcomes (declined card, wrong invoice state) are union members instead.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT';
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'Authentication required: send Authorization: Bearer <token>') {
+    super(message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'You are not allowed to do this') {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+  constructor(what: string) {
+    super(`${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class BadInputError extends DomainError {
+  readonly code = 'BAD_USER_INPUT';
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'BadInputError';
+  }
+}

@@ -1,0 +1,161 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, readEnv } from '../src/config/config';
+import { describeConfig, maskSecret } from '../src/config/describe-config';
+
+function problems(env: Record<string, string>): Record<string, string> {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return Object.fromEntries(error.problems.map((p) => [p.variable, p.message]));
+    }
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has the documented defaults on an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 8000,
+      databaseUrl: undefined,
+      stripe: { mode: 'emulator', secretKey: undefined },
+      billing: { defaultCurrency: 'usd', invoiceDueDays: 30, invoicePrefix: 'AH', autoSendInvoices: true },
+    });
+  });
+
+  it('reads every variable of the payment guide', () => {
+    const config = loadConfig({
+      STRIPE_SECRET_KEY: 'sk_test_51abcdefghijklmnopqrstuvwxyz',
+      STRIPE_PUBLISHABLE_KEY: 'pk_test_51abcdefghijklmnopqrstuvwxyz',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abcdefghijklmnop',
+      DEFAULT_CURRENCY: 'EUR',
+      INVOICE_DUE_DAYS: '14',
+      COMPANY_NAME: 'AgentHub Inc.',
+      COMPANY_ADDRESS: '1 Main St',
+      COMPANY_EMAIL: 'billing@agenthub.ai',
+      COMPANY_PHONE: '+1 555 0100',
+      INVOICE_PREFIX: 'INV',
+      AUTO_SEND_INVOICES: 'false',
+      DATABASE_URL: 'postgres://u:p@db:5432/billing',
+      PORT: '9000',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.stripe.mode).toBe('test');
+    expect(config.billing).toEqual({
+      defaultCurrency: 'eur',
+      invoiceDueDays: 14,
+      invoicePrefix: 'INV',
+      autoSendInvoices: false,
+    });
+    expect(config.company).toEqual({
+      name: 'AgentHub Inc.',
+      address: '1 Main St',
+      email: 'billing@agenthub.ai',
+      phone: '+1 555 0100',
+    });
+    expect(config.port).toBe(9000);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('names every bad variable at once', () => {
+    const found = problems({
+      STRIPE_SECRET_KEY: 'pk_test_abc',
+      STRIPE_WEBHOOK_SECRET: 'secret',
+      INVOICE_DUE_DAYS: 'thirty',
+      DEFAULT_CURRENCY: 'xyz',
+      AUTO_SEND_INVOICES: 'maybe',
+      PORT: '99999',
+      INVOICE_PREFIX: 'ah-',
+      LOG_LEVEL: 'loud',
+      NODE_ENV: 'staging',
+      COMPANY_EMAIL: 'nobody',
+      DATABASE_URL: 'mysql://x',
+      JWT_SECRET: 'short',
+    });
+    expect(Object.keys(found).sort()).toEqual(
+      [
+        'AUTO_SEND_INVOICES',
+        'COMPANY_EMAIL',
+        'DATABASE_URL',
+        'DEFAULT_CURRENCY',
+        'INVOICE_DUE_DAYS',
+        'INVOICE_PREFIX',
+        'JWT_SECRET',
+        'LOG_LEVEL',
+        'NODE_ENV',
+        'PORT',
+        'STRIPE_SECRET_KEY',
+        'STRIPE_WEBHOOK_SECRET',
+      ].sort(),
+    );
+    expect(found.STRIPE_SECRET_KEY).toMatch(/publishable key/);
+    expect(found.STRIPE_WEBHOOK_SECRET).toMatch(/whsec_/);
+    expect(found.INVOICE_DUE_DAYS).toMatch(/whole number/);
+    expect(found.DEFAULT_CURRENCY).toMatch(/ISO 4217/);
+  });
+
+  it('never echoes a secret value in an error', () => {
+    let message = '';
+    try {
+      loadConfig({ STRIPE_SECRET_KEY: 'sk_wrong_supersecretvalue', DATABASE_URL: 'not a url with p4ssw0rd' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('STRIPE_SECRET_KEY');
+    expect(message).toContain('DATABASE_URL');
+    expect(message).not.toContain('supersecretvalue');
+    expect(message).not.toContain('p4ssw0rd');
+  });
+
+  it('rejects mixed test and live keys, and a secret key in the publishable slot', () => {
+    expect(
+      problems({ STRIPE_SECRET_KEY: 'sk_live_abcdef', STRIPE_PUBLISHABLE_KEY: 'pk_test_abcdef' })
+        .STRIPE_PUBLISHABLE_KEY,
+    ).toMatch(/test-mode key but STRIPE_SECRET_KEY is a live-mode key/);
+    expect(problems({ STRIPE_PUBLISHABLE_KEY: 'sk_test_abcdef' }).STRIPE_PUBLISHABLE_KEY).toMatch(/secret key/);
+  });
+
+  it('requires JWKS issuer and audience together', () => {
+    const found = problems({ JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
+    expect(Object.keys(found).sort()).toEqual(['JWT_AUDIENCE', 'JWT_ISSUER']);
+  });
+
+  it('refuses the embedded defaults in production and says what to set', () => {
+    const found = problems({ NODE_ENV: 'production' });
+    expect(found.DATABASE_URL).toMatch(/required when NODE_ENV=production.*postgres:\/\//);
+    expect(found.STRIPE_SECRET_KEY).toMatch(/required when NODE_ENV=production/);
+    expect(found.JWT_SECRET).toMatch(/JWT_SECRET or JWT_JWKS_URL/);
+  });
+
+  it('reads a .env file, with the process environment taking precedence', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const file = path.join(dir, '.env');
+    writeFileSync(file, 'INVOICE_PREFIX=FILE\nINVOICE_DUE_DAYS=7\n');
+    const config = loadConfig(readEnv({ INVOICE_PREFIX: 'ENV' }, file));
+    expect(config.billing.invoicePrefix).toBe('ENV');
+    expect(config.billing.invoiceDueDays).toBe(7);
+  });
+
+  it('prints the effective configuration with secrets masked', () => {
+    const config = loadConfig({
+      STRIPE_SECRET_KEY: 'sk_test_51verysecretkeymaterial1234',
+      STRIPE_WEBHOOK_SECRET: 'whsec_verysecretwebhookmaterial',
+      DATABASE_URL: 'postgres://billing:hunter2@db:5432/billing',
+      JWT_SECRET: 'a-jwt-secret-that-is-long-enough-to-pass',
+    });
+    const printed = describeConfig(config)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
+    expect(printed).toContain('STRIPE_SECRET_KEY=sk_test_…1234');
+    expect(printed).not.toContain('verysecretkeymaterial');
+    expect(printed).not.toContain('verysecretwebhookmaterial');
+    expect(printed).not.toContain('hunter2');
+    expect(printed).not.toContain('long-enough-to-pass');
+    expect(maskSecret('whsec_short')).toBe('whsec_…');
+  });
+});

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { printSchema } from 'graphql';
+import { buildAppSchema } from '../src/resolvers';
+
+const root = path.resolve(__dirname, '..');
+
+describe('generated artefacts are committed and current', () => {
+  it('src/schema/schema.graphql matches the schema built from code (run `npm run codegen`)', async () => {
+    const committed = readFileSync(path.join(root, 'src/schema/schema.graphql'), 'utf8');
+    expect(committed).toBe(`${printSchema(await buildAppSchema())}\n`);
+  });
+
+  it('tests/generated/graphql.ts matches codegen output (run `npm run codegen`)', async () => {
+    // graphql-codegen loads ES modules that jest's CommonJS runtime cannot; run it in plain Node, writing nothing.
+    const script = `
+      const { generate, loadCodegenConfig } = require('@graphql-codegen/cli');
+      loadCodegenConfig({ configFilePath: 'codegen.yml' })
+        .then(({ config }) => generate({ ...config, cwd: process.cwd(), silent: true }, false))
+        .then((outputs) => process.stdout.write(JSON.stringify(outputs)));`;
+    const run = spawnSync(process.execPath, ['-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    expect(run.stderr).toBe('');
+    const outputs = JSON.parse(run.stdout) as Array<{ filename: string; content: string }>;
+    const committed = readFileSync(path.join(root, 'tests/generated/graphql.ts'), 'utf8');
+    expect(outputs.map((o) => o.filename)).toEqual(['tests/generated/graphql.ts']);
+    expect(outputs[0].content).toBe(committed);
+  });
+});

@@ -1,0 +1,124 @@
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * The product as a new user starts it: the compiled `src/main.ts` in a bare environment (no DATABASE_URL, no Stripe
+ * key, no JWT setting), in an empty working directory.
+ */
+const root = path.resolve(__dirname, '..');
+const main = path.join(root, 'dist/src/main.js');
+const tokenCli = path.join(root, 'dist/src/cli/token.js');
+
+function bareEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...extra };
+}
+
+function run(env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [main], { env, cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('starting the server', () => {
+  let dir: string;
+  beforeAll(() => {
+    execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
+    dir = mkdtempSync(path.join(tmpdir(), 'billing-start-'));
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fails fast naming a bad STRIPE_SECRET_KEY', async () => {
+    const result = await run(
+      bareEnv(path.join(dir, 'a'), { STRIPE_SECRET_KEY: 'pk_test_123', INVOICE_DUE_DAYS: 'x' }),
+      dir,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/STRIPE_SECRET_KEY: is a publishable key/);
+    expect(result.stderr).toMatch(/INVOICE_DUE_DAYS/);
+    expect(result.stdout).not.toMatch(/listening/);
+  });
+
+  it('refuses to start in production without DATABASE_URL and says what to set', async () => {
+    const result = await run(bareEnv(path.join(dir, 'b'), { NODE_ENV: 'production' }), dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/DATABASE_URL: is required when NODE_ENV=production/);
+  });
+
+  describe('on embedded defaults', () => {
+    let child: ChildProcessWithoutNullStreams;
+    let url: string;
+    let output = '';
+    const dataDir = (): string => path.join(dir, 'embedded');
+
+    beforeAll(async () => {
+      child = spawn(process.execPath, [main], { env: bareEnv(dataDir(), { PORT: '0', HOST: '127.0.0.1' }), cwd: dir });
+      child.stderr.on('data', (d) => (output += String(d)));
+      url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+        child.stdout.on('data', (d) => {
+          output += String(d);
+          const match = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(output);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+        child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
+      });
+    }, 90_000);
+
+    afterAll(() => {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+      }
+    });
+
+    it('serves /healthz and /readyz', async () => {
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+    });
+
+    it('prints how to mint a token, and serves `me` with one minted by `npm run token`', async () => {
+      expect(output).toMatch(/npm run token -- --sub 123 --role admin/);
+      const token = execFileSync(process.execPath, [tokenCli, '--sub', '123', '--role', 'admin'], {
+        env: bareEnv(dataDir()),
+        cwd: dir,
+        encoding: 'utf8',
+      }).trim();
+      const query = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ query: '{ me { id userId } }' }),
+        });
+      const ok = await query({ authorization: `Bearer ${token}` });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { data: { me: { userId: string } } }).data.me.userId).toBe('123');
+      const anonymous = await query({});
+      expect(anonymous.status).toBe(401);
+    });
+
+    it('logs structured JSON and never prints the development secret', () => {
+      const secret = execFileSync('cat', [path.join(dataDir(), 'dev-jwt-secret')], { encoding: 'utf8' }).trim();
+      expect(secret.length).toBeGreaterThan(30);
+      expect(output).not.toContain(secret);
+      expect(output).toMatch(/"msg":"database ready"/);
+    });
+
+    it('shuts down gracefully on SIGTERM', async () => {
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toMatch(/"msg":"stopped"/);
+    }, 30_000);
+  });
+});
