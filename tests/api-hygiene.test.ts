@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createErrorFormatter } from '../src/resolvers/format-error';
 import { ForbiddenError } from '../src/services/errors';
 import type { TestServer } from './helpers/server';
-import { startTestServer } from './helpers/server';
+import { startTestServer, wsExecute } from './helpers/server';
 
 const PRODUCTION_ENV = {
   NODE_ENV: 'production',
@@ -45,7 +45,6 @@ describe('operation limits', () => {
   });
 
   it('applies the same limits over graphql-ws', async () => {
-    const { wsExecute } = await import('./helpers/server');
     const fields = Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ');
     await expect(wsExecute(t.wsClient(token), `query Many { ${fields} }`)).rejects.toEqual(
       expect.arrayContaining([expect.objectContaining({ message: expect.stringMatching(/alias limit/) })]),
