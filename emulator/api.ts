@@ -1,0 +1,245 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Emulator, EventRequest } from './context';
+import { API_VERSION } from './context';
+import { authenticate, headerValue } from './auth';
+import { StripeApiError, apiError, rateLimitError, unrecognizedUrl } from './errors';
+import { canonical, parseForm, type FormObject } from './form';
+import { Idempotency } from './idempotency';
+import { expandList } from './params';
+import { newId } from './util';
+
+export interface ApiContext {
+  emu: Emulator;
+  params: FormObject;
+  /** Path parameters (`:id`). */
+  path: Record<string, string>;
+  expand: string[];
+  requestId: string;
+  /** Event `request` field for changes made by this call. */
+  request: EventRequest;
+}
+
+export type Handler = (ctx: ApiContext) => unknown;
+
+interface Route {
+  method: string;
+  regex: RegExp;
+  keys: string[];
+  handler: Handler;
+}
+
+/** The /v1 API: auth, faults, rate limit, form parsing, idempotency, then one handler per route. */
+export class ApiRouter {
+  private routes: Route[] = [];
+  private readonly idempotency: Idempotency;
+  /** Requests held open by a `hang` fault, released on stop. */
+  readonly hanging = new Set<ServerResponse>();
+
+  constructor(private readonly emu: Emulator) {
+    this.idempotency = new Idempotency(emu);
+  }
+
+  get(pattern: string, handler: Handler): void {
+    this.add('GET', pattern, handler);
+  }
+  post(pattern: string, handler: Handler): void {
+    this.add('POST', pattern, handler);
+  }
+  del(pattern: string, handler: Handler): void {
+    this.add('DELETE', pattern, handler);
+  }
+
+  private add(method: string, pattern: string, handler: Handler): void {
+    const keys: string[] = [];
+    const source = pattern.replace(/:(\w+)/g, (_, k: string) => {
+      keys.push(k);
+      return '([^/]+)';
+    });
+    this.routes.push({ method, regex: new RegExp(`^${source}/?$`), keys, handler });
+  }
+
+  /** Node request listener for everything under /v1. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newId('req');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q === -1 ? url : url.slice(0, q);
+    res.setHeader('Request-Id', requestId);
+    res.setHeader('Stripe-Version', headerValue(req, 'stripe-version') ?? API_VERSION);
+    res.setHeader('Access-Control-Allow-Origin', '*');
+
+    const fault = this.emu.chaos.match(method, pathname, ['reset', 'hang', '500', '429']);
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'hang') {
+      this.hanging.add(res);
+      res.on('close', () => this.hanging.delete(res));
+      if (fault.delayMs !== null) {
+        setTimeout(() => req.socket.destroy(), fault.delayMs).unref();
+      }
+      return;
+    }
+    if (fault?.kind === '500' || fault?.kind === '429') {
+      const err = fault.kind === '500' ? apiError() : rateLimitError();
+      const retry = fault.shouldRetry ?? (fault.kind === '429' ? true : null);
+      if (retry !== null) {
+        res.setHeader('Stripe-Should-Retry', String(retry));
+      }
+      return this.sendError(res, err);
+    }
+    if (!this.emu.chaos.takeRateToken(Date.now())) {
+      return this.sendError(res, rateLimitError());
+    }
+
+    const apiKey = authenticate(req);
+    if (apiKey instanceof StripeApiError) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="Stripe"');
+      return this.sendError(res, apiKey);
+    }
+
+    const route = this.find(method, pathname);
+    const raw = method === 'GET' || method === 'DELETE' ? (q === -1 ? '' : url.slice(q + 1)) : await readBody(req);
+    if (!route) {
+      return this.sendError(res, unrecognizedUrl(method, pathname));
+    }
+    const params = parseForm(raw);
+    const idemKey = method === 'POST' ? (headerValue(req, 'idempotency-key') ?? null) : null;
+    if (idemKey) {
+      res.setHeader('Idempotency-Key', idemKey);
+      if (idemKey.length > 255) {
+        return this.sendError(
+          res,
+          new StripeApiError(400, {
+            type: 'invalid_request_error',
+            message: `Invalid Idempotency-Key: must be at most 255 characters (got ${idemKey.length}).`,
+          }),
+        );
+      }
+    }
+
+    const storeKey = idemKey ? `${apiKey}:${idemKey}` : null;
+    const paramsText = canonical(params);
+    if (storeKey && idemKey) {
+      const decision = this.idempotency.check(storeKey, idemKey, method, pathname, paramsText);
+      if (decision.kind === 'error') {
+        return this.sendError(res, decision.error);
+      }
+      if (decision.kind === 'replay') {
+        res.setHeader('Idempotent-Replayed', 'true');
+        res.setHeader('Original-Request', decision.requestId);
+        return this.send(res, decision.status, decision.body);
+      }
+      this.idempotency.begin(storeKey);
+    }
+    try {
+      const latency = this.emu.chaos.match(method, pathname, ['latency']);
+      if (latency?.delayMs) {
+        await new Promise((r) => setTimeout(r, latency.delayMs ?? 0));
+      }
+      const { status, body, persist } = this.run(route.route, route.path, params, requestId, idemKey);
+      if (storeKey && persist) {
+        this.idempotency.store(storeKey, { method, path: pathname, params: paramsText, status, body, requestId });
+      }
+      this.send(res, status, body);
+    } finally {
+      if (storeKey) {
+        this.idempotency.end(storeKey);
+      }
+    }
+  }
+
+  private run(
+    route: Route,
+    path: Record<string, string>,
+    params: FormObject,
+    requestId: string,
+    idemKey: string | null,
+  ) {
+    try {
+      const ctx: ApiContext = {
+        emu: this.emu,
+        params,
+        path,
+        expand: expandList(params),
+        requestId,
+        request: { id: requestId, idempotency_key: idemKey },
+      };
+      const result = route.handler(ctx);
+      return { status: 200, body: JSON.stringify(result, null, 2), persist: true };
+    } catch (e) {
+      const err = e instanceof StripeApiError ? e : apiError();
+      if (!(e instanceof StripeApiError)) {
+        process.stderr.write(`[stripe-emulator] handler error: ${e instanceof Error ? e.stack : String(e)}\n`);
+      }
+      return { status: err.status, body: errorJson(err, requestId), persist: !err.beforeExecution };
+    }
+  }
+
+  private find(method: string, pathname: string): { route: Route; path: Record<string, string> } | null {
+    for (const route of this.routes) {
+      if (route.method !== method) {
+        continue;
+      }
+      const m = route.regex.exec(pathname);
+      if (!m) {
+        continue;
+      }
+      const path: Record<string, string> = {};
+      route.keys.forEach((k, i) => (path[k] = decodeURIComponent(m[i + 1])));
+      return { route, path };
+    }
+    return null;
+  }
+
+  private send(res: ServerResponse, status: number, body: string): void {
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.end(body);
+  }
+
+  sendError(res: ServerResponse, err: StripeApiError): void {
+    for (const [k, v] of Object.entries(err.headers)) {
+      res.setHeader(k, v);
+    }
+    this.send(res, err.status, errorJson(err, String(res.getHeader('Request-Id') ?? '')));
+  }
+
+  releaseHanging(): void {
+    for (const res of this.hanging) {
+      res.socket?.destroy();
+    }
+    this.hanging.clear();
+  }
+}
+
+/** Stripe's error body, with the dashboard log link Stripe adds. */
+function errorJson(err: StripeApiError, requestId: string): string {
+  const body = requestId
+    ? { ...err.body, request_log_url: `https://dashboard.stripe.com/test/logs/${requestId}` }
+    : err.body;
+  return JSON.stringify({ error: body }, null, 2);
+}
+
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        req.destroy();
+        reject(new Error('request body too large'));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,124 @@
+import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import type Stripe from 'stripe';
+import { Chaos } from './chaos';
+import { WebhookDispatcher } from './webhook-delivery';
+import { deserializeState, emptyState, serializeState, type State } from './state';
+import { newId, snapshot } from './util';
+
+export const API_VERSION = '2026-10-28.endive';
+
+export interface EmulatorConfig {
+  /** Target of every event, like `stripe listen --forward-to` (not listed as an endpoint). */
+  webhookUrl?: string;
+  webhookSecret: string;
+  stateFile?: string;
+  /** Base of hosted invoice URLs, e.g. http://127.0.0.1:12111. */
+  publicBaseUrl: string;
+  /** Delays between webhook delivery attempts, in ms (attempt n+1 waits schedule[n]). */
+  retryScheduleMs: number[];
+  webhookTimeoutMs: number;
+  accountName: string;
+}
+
+/** Who caused an event: an API request (id + idempotency key) or nothing (automatic, hosted page). */
+export interface EventRequest {
+  id: string | null;
+  idempotency_key: string | null;
+}
+
+export const AUTOMATIC: EventRequest = { id: null, idempotency_key: null };
+
+/** The emulator's mutable world: state, clock, webhooks, chaos. One per running server. */
+export class Emulator {
+  state: State;
+  readonly chaos = new Chaos();
+  readonly webhooks: WebhookDispatcher;
+  private saveTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly config: EmulatorConfig) {
+    this.state =
+      config.stateFile && existsSync(config.stateFile)
+        ? deserializeState(readFileSync(config.stateFile, 'utf8'))
+        : emptyState();
+    this.webhooks = new WebhookDispatcher(this);
+  }
+
+  /** Emulator time in Unix seconds (wall clock + test clock offset). */
+  now(): number {
+    return Math.floor(Date.now() / 1000) + this.state.clockOffset;
+  }
+
+  setWebhookTarget(url: string | null, secret?: string): void {
+    this.config.webhookUrl = url ?? undefined;
+    if (secret) {
+      this.config.webhookSecret = secret;
+    }
+  }
+
+  reset(): void {
+    this.state = emptyState();
+    this.webhooks.reset();
+    this.chaos.reset();
+    this.changed();
+  }
+
+  /** Record an event (snapshot of the object), then deliver it to every matching webhook target. */
+  emit<T extends object>(
+    type: Stripe.Event.Type,
+    object: T,
+    request: EventRequest,
+    previous?: Partial<T>,
+  ): Stripe.Event {
+    const targets = this.webhooks.targetsFor(type);
+    const event = {
+      id: newId('evt'),
+      object: 'event',
+      api_version: API_VERSION,
+      created: this.now(),
+      data: {
+        object: snapshot(object),
+        ...(previous && Object.keys(previous).length > 0 ? { previous_attributes: snapshot(previous) } : {}),
+      },
+      livemode: false,
+      pending_webhooks: targets.length,
+      request,
+      type,
+    } as unknown as Stripe.Event;
+    this.state.events.set(event.id, event);
+    this.webhooks.dispatch(event, targets);
+    this.changed();
+    return event;
+  }
+
+  /** Mark state dirty: saved to the state file shortly after (if configured). */
+  changed(): void {
+    if (!this.config.stateFile || this.saveTimer) {
+      return;
+    }
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.saveNow();
+    }, 100);
+    this.saveTimer.unref();
+  }
+
+  saveNow(): void {
+    if (!this.config.stateFile) {
+      return;
+    }
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = null;
+    }
+    const tmp = `${this.config.stateFile}.tmp`;
+    writeFileSync(tmp, serializeState(this.state));
+    renameSync(tmp, this.config.stateFile);
+  }
+
+  async stop(): Promise<void> {
+    await this.webhooks.stop();
+    if (this.config.stateFile) {
+      this.saveNow();
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { FaultRule, FaultRuleInput } from './chaos';
+import type { DeliveryAttempt, DeliveryModes } from './webhook-delivery';
+
+/** Typed client of the emulator's control API (`/_emulator`), for tests and scripts. */
+export class EmulatorControl {
+  private readonly base: string;
+
+  /** `baseUrl` is the emulator URL (http://127.0.0.1:12111) or its control URL (…/_emulator). */
+  constructor(baseUrl: string) {
+    const trimmed = baseUrl.replace(/\/+$/, '');
+    this.base = trimmed.endsWith('/_emulator') ? trimmed : `${trimmed}/_emulator`;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as T & { error?: { message: string } };
+    if (!res.ok) {
+      throw new Error(`emulator control ${method} ${path}: ${res.status} ${json.error?.message ?? ''}`);
+    }
+    return json;
+  }
+
+  health(): Promise<{ ok: boolean; now: number; clockOffset: number }> {
+    return this.call('GET', '/health');
+  }
+
+  /** Forget every object, event, idempotency key, fault and delivery. */
+  reset(): Promise<{ ok: boolean }> {
+    return this.call('POST', '/reset');
+  }
+
+  async deliveries(eventId?: string): Promise<DeliveryAttempt[]> {
+    const q = eventId ? `?event=${encodeURIComponent(eventId)}` : '';
+    return (await this.call<{ data: DeliveryAttempt[] }>('GET', `/webhooks/deliveries${q}`)).data;
+  }
+
+  clearDeliveries(): Promise<unknown> {
+    return this.call('DELETE', '/webhooks/deliveries');
+  }
+
+  /** Duplicate, reorder (newest first within a window) or delay webhook deliveries. */
+  setWebhookMode(modes: Partial<DeliveryModes>): Promise<DeliveryModes> {
+    return this.call('POST', '/webhooks/mode', modes);
+  }
+
+  /** Where events go besides webhook endpoints (like `stripe listen --forward-to`); null stops forwarding. */
+  setWebhookTarget(url: string | null, secret?: string): Promise<{ url: string | null }> {
+    return this.call('POST', '/webhooks/target', { url, secret });
+  }
+
+  setRetrySchedule(scheduleMs: number[]): Promise<{ scheduleMs: number[] }> {
+    return this.call('POST', '/webhooks/retry-schedule', { scheduleMs });
+  }
+
+  /** Wait until every webhook delivery has succeeded or exhausted its retries. */
+  waitForWebhooks(timeoutMs = 10_000): Promise<{ idle: boolean; pending: number }> {
+    return this.call('POST', '/webhooks/wait-idle', { timeoutMs });
+  }
+
+  injectFault(rule: FaultRuleInput): Promise<FaultRule> {
+    return this.call('POST', '/faults', rule);
+  }
+
+  async faults(): Promise<FaultRule[]> {
+    return (await this.call<{ data: FaultRule[] }>('GET', '/faults')).data;
+  }
+
+  clearFaults(): Promise<unknown> {
+    return this.call('DELETE', '/faults');
+  }
+
+  removeFault(id: string): Promise<{ deleted: boolean }> {
+    return this.call('DELETE', `/faults/${encodeURIComponent(id)}`);
+  }
+
+  /** Requests per second over /v1 before 429; null turns the limit off. */
+  setRateLimit(limit: number | null): Promise<{ limit: number | null }> {
+    return this.call('POST', '/rate-limit', { limit });
+  }
+
+  clock(): Promise<{ now: number; offset: number }> {
+    return this.call('GET', '/clock');
+  }
+
+  advanceClock(seconds: number): Promise<{ now: number; offset: number }> {
+    return this.call('POST', '/clock/advance', { seconds });
+  }
+
+  /** Answer the pending 3-D Secure challenge of an invoice, as the customer would. */
+  completeThreeDSecure(invoiceId: string, result: 'approve' | 'fail'): Promise<{ result: string; status: string }> {
+    return this.call('POST', `/invoices/${encodeURIComponent(invoiceId)}/three-d-secure`, { result });
+  }
+}

@@ -1,0 +1,99 @@
+/** Stripe's error body (`{ error: {...} }`) and the HTTP status that carries it. */
+export interface StripeErrorBody {
+  type: 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
+  message: string;
+  code?: string;
+  decline_code?: string;
+  param?: string;
+  doc_url?: string;
+  charge?: string;
+  payment_intent?: Record<string, unknown>;
+  payment_method?: Record<string, unknown>;
+  request_log_url?: string;
+}
+
+export class StripeApiError extends Error {
+  readonly body: StripeErrorBody;
+  constructor(
+    readonly status: number,
+    body: StripeErrorBody,
+    /** Validation errors happen before the endpoint runs: Stripe does not store them for idempotent replay. */
+    readonly beforeExecution = false,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(body.message);
+    this.body = body.code && !body.doc_url ? { ...body, doc_url: docUrl(body.code) } : body;
+  }
+}
+
+function docUrl(code: string): string {
+  return `https://stripe.com/docs/error-codes/${code.replace(/_/g, '-')}`;
+}
+
+export function resourceMissing(resource: string, id: string, param = 'id'): StripeApiError {
+  return new StripeApiError(404, {
+    type: 'invalid_request_error',
+    code: 'resource_missing',
+    message: `No such ${resource}: '${id}'`,
+    param,
+  });
+}
+
+export function paramMissing(param: string): StripeApiError {
+  return new StripeApiError(
+    400,
+    { type: 'invalid_request_error', code: 'parameter_missing', message: `Missing required param: ${param}.`, param },
+    true,
+  );
+}
+
+export function paramInvalid(param: string, message: string, code = 'parameter_invalid'): StripeApiError {
+  return new StripeApiError(400, { type: 'invalid_request_error', code, message, param }, true);
+}
+
+export function paramUnknown(param: string): StripeApiError {
+  return new StripeApiError(
+    400,
+    {
+      type: 'invalid_request_error',
+      code: 'parameter_unknown',
+      message: `Received unknown parameter: ${param}`,
+      param,
+    },
+    true,
+  );
+}
+
+/** A request that is well formed but not allowed in the object's current state. */
+export function invalidState(message: string, code?: string, param?: string): StripeApiError {
+  return new StripeApiError(400, {
+    type: 'invalid_request_error',
+    message,
+    ...(code ? { code } : {}),
+    ...(param ? { param } : {}),
+  });
+}
+
+export function unrecognizedUrl(method: string, path: string): StripeApiError {
+  return new StripeApiError(404, {
+    type: 'invalid_request_error',
+    message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+  });
+}
+
+export function authError(message: string): StripeApiError {
+  return new StripeApiError(401, { type: 'invalid_request_error', message });
+}
+
+export function rateLimitError(): StripeApiError {
+  return new StripeApiError(429, {
+    type: 'invalid_request_error',
+    code: 'rate_limit',
+    message:
+      'Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.',
+  });
+}
+
+export function apiError(message = 'An unknown error occurred'): StripeApiError {
+  return new StripeApiError(500, { type: 'api_error', message });
+}

@@ -1,0 +1,51 @@
+import type Stripe from 'stripe';
+import type { ApiContext, ApiRouter } from './api';
+import { getInvoice } from './invoice-model';
+import { COLLECTION_METHODS, output } from './invoices';
+import { newestFirst, paginate } from './list';
+import { allowOnly, oneOf, rangeFilter, str } from './params';
+
+const LIST_PARAMS = [
+  'collection_method',
+  'created',
+  'customer',
+  'customer_account',
+  'due_date',
+  'ending_before',
+  'expand',
+  'limit',
+  'starting_after',
+  'status',
+  'subscription',
+] as const satisfies ReadonlyArray<keyof Stripe.InvoiceListParams>;
+
+function list(ctx: ApiContext): unknown {
+  const p = ctx.params;
+  allowOnly(p, LIST_PARAMS);
+  const customer = str(p, 'customer');
+  const status = oneOf(p, 'status', ['draft', 'open', 'paid', 'uncollectible', 'void'] as const);
+  const collection = oneOf(p, 'collection_method', COLLECTION_METHODS);
+  const created = rangeFilter(p, 'created');
+  const due = rangeFilter(p, 'due_date');
+  const items = newestFirst(ctx.emu.state.invoices).filter(
+    (i) =>
+      (customer === undefined || i.customer === customer) &&
+      (status === undefined || i.status === status) &&
+      (collection === undefined || i.collection_method === collection) &&
+      (!created || created(i.created)) &&
+      (!due || (i.due_date !== null && due(i.due_date))),
+  );
+  const page = paginate(items, p, '/v1/invoices', 'invoice');
+  return { ...page, data: page.data.map((i) => output(ctx, i, 'data.')) };
+}
+
+function lines(ctx: ApiContext): unknown {
+  allowOnly(ctx.params, ['ending_before', 'expand', 'limit', 'starting_after']);
+  const inv = getInvoice(ctx.emu, ctx.path.id);
+  return paginate(inv.lines.data, ctx.params, `/v1/invoices/${inv.id}/lines`, 'line item');
+}
+
+export function registerInvoiceQueries(r: ApiRouter): void {
+  r.get('/v1/invoices', list);
+  r.get('/v1/invoices/:id/lines', lines);
+}

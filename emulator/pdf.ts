@@ -1,0 +1,36 @@
+import type Stripe from 'stripe';
+import { formatMoney } from './util';
+
+function pdfText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').replace(/([\\()])/g, '\\$1');
+}
+
+/** A one-page PDF listing the invoice (enough for a download link to work). */
+export function pdfFor(inv: Stripe.Invoice): Buffer {
+  const lines = [
+    `${inv.account_name ?? ''} - Invoice ${inv.number ?? inv.id}`,
+    `Status: ${inv.status}`,
+    ...inv.lines.data.map((l) => `${l.description ?? ''}  ${formatMoney(l.amount, l.currency)}`),
+    `Total: ${formatMoney(inv.total, inv.currency)}`,
+    `Amount due: ${formatMoney(inv.amount_remaining, inv.currency)}`,
+  ];
+  const content = `BT /F1 12 Tf 50 780 Td 16 TL ${lines.map((l) => `(${pdfText(l)}) '`).join(' ')} ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  out += offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('');
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}

@@ -1,0 +1,240 @@
+import http from 'node:http';
+import https from 'node:https';
+import type Stripe from 'stripe';
+import type { Emulator } from './context';
+import {
+  DEFAULT_MODES,
+  eventMatches,
+  signPayload,
+  type DeliveryAttempt,
+  type DeliveryModes,
+  type WebhookTarget,
+} from './webhook-signing';
+
+export type { DeliveryAttempt, DeliveryModes, WebhookTarget } from './webhook-signing';
+export { eventMatches, signPayload } from './webhook-signing';
+
+export class WebhookDispatcher {
+  readonly log: DeliveryAttempt[] = [];
+  modes: DeliveryModes = { ...DEFAULT_MODES };
+  private seq = 0;
+  private timers = new Set<NodeJS.Timeout>();
+  private inFlight = new Set<http.ClientRequest>();
+  private pending = 0;
+  private idleWaiters: Array<() => void> = [];
+  private chains = new Map<string, Promise<void>>();
+  private buffer: Array<{ event: Stripe.Event; target: WebhookTarget }> = [];
+  private stopped = false;
+  /** Bumped by reset(): work queued before it is dropped without touching counters or the log. */
+  private generation = 0;
+
+  constructor(private readonly emu: Emulator) {}
+
+  targetsFor(type: string): WebhookTarget[] {
+    const targets: WebhookTarget[] = [];
+    const { webhookUrl, webhookSecret } = this.emu.config;
+    if (webhookUrl) {
+      targets.push({ endpointId: null, url: webhookUrl, secret: webhookSecret });
+    }
+    for (const ep of this.emu.state.webhookEndpoints.values()) {
+      if (ep.status === 'enabled' && ep.secret && eventMatches(ep.enabled_events, type)) {
+        targets.push({ endpointId: ep.id, url: ep.url, secret: ep.secret });
+      }
+    }
+    return targets;
+  }
+
+  dispatch(event: Stripe.Event, targets: WebhookTarget[]): void {
+    const copies = this.modes.duplicate ? 2 : 1;
+    for (const target of targets) {
+      for (let i = 0; i < copies; i++) {
+        this.pending++;
+        const gen = this.generation;
+        if (this.modes.outOfOrder) {
+          this.bufferForReorder(event, target);
+        } else if (this.modes.delayMs > 0) {
+          this.later(gen, this.modes.delayMs, () => this.enqueue(gen, event, target));
+        } else {
+          this.enqueue(gen, event, target);
+        }
+      }
+    }
+  }
+
+  private bufferForReorder(event: Stripe.Event, target: WebhookTarget): void {
+    this.buffer.push({ event, target });
+    if (this.buffer.length > 1) {
+      return;
+    }
+    const gen = this.generation;
+    this.later(gen, this.modes.outOfOrderWindowMs + this.modes.delayMs, () => {
+      const batch = this.buffer.reverse();
+      this.buffer = [];
+      for (const item of batch) {
+        this.enqueue(gen, item.event, item.target);
+      }
+    });
+  }
+
+  /** First attempts are sent one after another per target, in emission order. */
+  private enqueue(gen: number, event: Stripe.Event, target: WebhookTarget): void {
+    const key = target.endpointId ?? target.url;
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(() => this.attempt(gen, event, target, 1));
+    this.chains.set(key, next);
+  }
+
+  private later(gen: number, ms: number, fn: () => void): void {
+    if (this.stopped || gen !== this.generation) {
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped && gen === this.generation) {
+        fn();
+      }
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  private async attempt(gen: number, event: Stripe.Event, target: WebhookTarget, attempt: number): Promise<void> {
+    if (this.stopped || gen !== this.generation) {
+      return;
+    }
+    const payload = JSON.stringify(event, null, 2);
+    // Signed with wall-clock time (not the test clock) so receivers' timestamp tolerance keeps working.
+    const header = signPayload(payload, target.secret, Math.floor(Date.now() / 1000));
+    const started = Date.now();
+    const result = await this.post(target.url, payload, header);
+    if (this.stopped || gen !== this.generation) {
+      return;
+    }
+    const succeeded = result.status !== null && result.status >= 200 && result.status < 300;
+    const delay = succeeded ? undefined : this.emu.config.retryScheduleMs[attempt - 1];
+    const entry: DeliveryAttempt = {
+      id: ++this.seq,
+      eventId: event.id,
+      eventType: event.type,
+      endpointId: target.endpointId,
+      url: target.url,
+      attempt,
+      at: new Date(started).toISOString(),
+      status: result.status,
+      error: result.error,
+      durationMs: Date.now() - started,
+      succeeded,
+      nextRetryAt: delay !== undefined ? new Date(Date.now() + delay).toISOString() : null,
+    };
+    this.log.push(entry);
+    if (this.log.length > 10_000) {
+      this.log.splice(0, this.log.length - 10_000);
+    }
+    const stored = this.emu.state.events.get(event.id);
+    if (succeeded || delay === undefined) {
+      if (stored && stored.pending_webhooks > 0) {
+        stored.pending_webhooks--;
+      }
+      return this.done();
+    }
+    this.later(gen, delay, () => void this.attempt(gen, event, target, attempt + 1));
+  }
+
+  private post(
+    url: string,
+    payload: string,
+    signature: string,
+  ): Promise<{ status: number | null; error: string | null }> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (status: number | null, error: string | null) => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        this.inFlight.delete(req);
+        resolve({ status, error });
+      };
+      const client = url.startsWith('https:') ? https : http;
+      const req = client.request(url, {
+        method: 'POST',
+        agent: false,
+        timeout: this.emu.config.webhookTimeoutMs,
+        headers: {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(payload),
+          'User-Agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          'Stripe-Signature': signature,
+          'Cache-Control': 'no-cache',
+        },
+      });
+      this.inFlight.add(req);
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => finish(res.statusCode ?? null, null));
+        res.on('error', (e) => finish(res.statusCode ?? null, e.message));
+      });
+      req.on('timeout', () => {
+        req.destroy(new Error('timeout'));
+      });
+      req.on('error', (e) => finish(null, e.message));
+      req.end(payload);
+    });
+  }
+
+  private done(): void {
+    this.pending--;
+    if (this.pending <= 0) {
+      this.pending = 0;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) {
+        w();
+      }
+    }
+  }
+
+  /** Resolves when no delivery is pending (all succeeded or ran out of retries). */
+  whenIdle(timeoutMs = 10_000): Promise<boolean> {
+    if (this.pending === 0) {
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  get pendingCount(): number {
+    return this.pending;
+  }
+
+  reset(): void {
+    for (const t of this.timers) {
+      clearTimeout(t);
+    }
+    this.timers.clear();
+    this.generation++;
+    this.chains.clear();
+    this.buffer = [];
+    this.log.length = 0;
+    this.modes = { ...DEFAULT_MODES };
+    this.pending = 1;
+    this.done();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) {
+      clearTimeout(t);
+    }
+    this.timers.clear();
+    for (const req of this.inFlight) {
+      req.destroy();
+    }
+    await Promise.allSettled([...this.chains.values()]);
+  }
+}

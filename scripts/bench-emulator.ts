@@ -1,0 +1,88 @@
+/**
+ * Requests per second the local Stripe emulator serves through the real SDK.
+ *
+ *   npx tsc -p tsconfig.build.json && npx tsc --outDir dist --rootDir . scripts/bench-emulator.ts ... (see README note)
+ *   node dist/scripts/bench-emulator.js [--url http://127.0.0.1:12111] [--seconds 5] [--concurrency 32]
+ *
+ * Without --url it starts the emulator (dist/emulator/main.js) in a child process, so client and server
+ * each get a core.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import Stripe from 'stripe';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i !== -1 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
+  const main = path.join(__dirname, '..', 'emulator', 'main.js');
+  const child = fork(main, ['--port', '0'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return { url, child };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(arg('seconds', '5'));
+  const concurrency = Number(arg('concurrency', '32'));
+  const given = process.argv.includes('--url') ? arg('url', '') : null;
+  const spawned = given ? null : await spawnEmulator();
+  const base = new URL(given ?? spawned?.url ?? '');
+  const stripe = new Stripe('sk_test_bench', {
+    host: base.hostname,
+    port: Number(base.port),
+    protocol: 'http',
+    maxNetworkRetries: 0,
+  });
+  try {
+    const customer = await stripe.customers.create({ email: 'bench@example.com' });
+    // Warm up connections and JIT.
+    await Promise.all(Array.from({ length: concurrency }, () => stripe.customers.retrieve(customer.id)));
+    const latencies: number[] = [];
+    let errors = 0;
+    const deadline = Date.now() + seconds * 1000;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < deadline) {
+          const t0 = process.hrtime.bigint();
+          try {
+            await stripe.customers.retrieve(customer.id);
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+    const rps = latencies.length / elapsed;
+    process.stdout.write(
+      `customers.retrieve over the stripe SDK: ${latencies.length} requests in ${elapsed.toFixed(2)} s, ` +
+        `concurrency ${concurrency} → ${rps.toFixed(0)} req/s (p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, errors ${errors})\n`,
+    );
+    if (rps < 1000) {
+      process.exitCode = 1;
+    }
+  } finally {
+    spawned?.child.kill('SIGTERM');
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

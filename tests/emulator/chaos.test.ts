@@ -1,0 +1,128 @@
+import type Stripe from 'stripe';
+import { rejection, startHarness, stripeClient, type Harness } from './helpers';
+
+let h: Harness;
+let stripe: Stripe;
+
+beforeAll(async () => {
+  h = await startHarness();
+  stripe = h.stripe;
+});
+afterAll(() => h.emulator.stop());
+beforeEach(() => h.control.reset());
+
+describe('fault injection', () => {
+  it('injects a 500 that the SDK reports, and only on matching paths', async () => {
+    await h.control.injectFault({ kind: '500', path: '/v1/invoices', count: 1 });
+    const customer = await stripe.customers.create({}); // not matching
+    const err = await rejection(stripe.invoices.create({ customer: customer.id }));
+    expect(err.type).toBe('StripeAPIError');
+    expect(err.statusCode).toBe(500);
+    expect((await stripe.invoices.create({ customer: customer.id })).status).toBe('draft');
+    expect(await h.control.faults()).toEqual([]);
+  });
+
+  it('lets the SDK retry a 500 when it is allowed to (maxNetworkRetries)', async () => {
+    await h.control.injectFault({ kind: '500', path: '/v1/customers', count: 1 });
+    const retrying = stripeClient(h.emulator, { maxNetworkRetries: 1 });
+    const customer = await retrying.customers.create({ email: 'retry@example.com' });
+    expect(customer.email).toBe('retry@example.com');
+    expect((await stripe.customers.list()).data).toHaveLength(1);
+  });
+
+  it('injects 429 with Stripe-Should-Retry', async () => {
+    await h.control.injectFault({ kind: '429', path: '/v1/customers', count: 1 });
+    const err = await rejection(stripe.customers.list());
+    expect(err.type).toBe('StripeRateLimitError');
+    expect(err.statusCode).toBe(429);
+    expect(err.code).toBe('rate_limit');
+    expect(err.headers?.['stripe-should-retry']).toBe('true');
+  });
+
+  it('resets connections (the SDK retries a closed connection once, so two resets surface)', async () => {
+    await h.control.injectFault({ kind: 'reset', path: '/v1/customers', count: 2 });
+    const err = await rejection(stripe.customers.list());
+    expect(err.type).toBe('StripeConnectionError');
+    expect((await stripe.customers.list()).object).toBe('list');
+  });
+
+  it('hangs requests until the client times out', async () => {
+    await h.control.injectFault({ kind: 'hang', path: '/v1/customers', count: 1 });
+    const impatient = stripeClient(h.emulator, { timeout: 200 });
+    const err = await rejection(impatient.customers.list());
+    expect(err.type).toBe('StripeConnectionError');
+  });
+
+  it('applies a rate (probability) to matching requests', async () => {
+    await h.control.injectFault({ kind: '500', path: '/v1/customers', rate: 0.5 });
+    const results = await Promise.allSettled(Array.from({ length: 40 }, () => stripe.customers.list()));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    expect(failed).toBeGreaterThan(5);
+    expect(failed).toBeLessThan(35);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 rate_limit beyond N requests per second', async () => {
+    await h.control.setRateLimit(5);
+    const started = Date.now();
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => stripe.customers.list()));
+    const elapsed = Date.now() - started;
+    const limited = results.filter(
+      (r): r is PromiseRejectedResult =>
+        r.status === 'rejected' && (r.reason as Stripe.errors.StripeError).statusCode === 429,
+    );
+    // At most 5 in any one-second window: exactly 7 of 12 are refused when they all land within a second.
+    expect(limited.length).toBeGreaterThanOrEqual(elapsed < 900 ? 7 : 1);
+    expect((limited[0].reason as Stripe.errors.StripeError).type).toBe('StripeRateLimitError');
+    expect((limited[0].reason as Stripe.errors.StripeError).code).toBe('rate_limit');
+    await h.control.setRateLimit(null);
+    await expect(stripe.customers.list()).resolves.toMatchObject({ object: 'list' });
+  });
+});
+
+describe('test clock', () => {
+  it('auto-advances drafts after an hour: finalizes and charges the default payment method', async () => {
+    const customer = await stripe.customers.create({ invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    const draft = await stripe.invoices.create({ customer: customer.id, auto_advance: true });
+    expect(draft.automatically_finalizes_at).toBe(draft.created + 3600);
+    await stripe.invoiceItems.create({ customer: customer.id, invoice: draft.id, amount: 990 });
+    await h.control.advanceClock(3601);
+    const inv = await stripe.invoices.retrieve(draft.id);
+    expect(inv).toMatchObject({ status: 'paid', amount_paid: 990 });
+  });
+
+  it('charges a finalized charge_automatically invoice with auto_advance an hour later', async () => {
+    const customer = await stripe.customers.create({
+      invoice_settings: { default_payment_method: 'pm_card_chargeDeclined' },
+    });
+    const draft = await stripe.invoices.create({ customer: customer.id });
+    await stripe.invoiceItems.create({ customer: customer.id, invoice: draft.id, amount: 450 });
+    const open = await stripe.invoices.finalizeInvoice(draft.id, { auto_advance: true });
+    expect(open.next_payment_attempt).toBe((open.status_transitions.finalized_at ?? 0) + 3600);
+    await h.control.advanceClock(1800);
+    expect((await stripe.invoices.retrieve(draft.id)).attempt_count).toBe(0);
+    await h.control.advanceClock(1801);
+    const after = await stripe.invoices.retrieve(draft.id);
+    expect(after).toMatchObject({ status: 'open', attempt_count: 1, next_payment_attempt: null });
+    const failed = await stripe.events.list({ type: 'invoice.payment_failed' });
+    expect(failed.data[0].request).toEqual({ id: null, idempotency_key: null });
+  });
+
+  it('emits invoice.overdue once a send_invoice invoice passes its due date', async () => {
+    const customer = await stripe.customers.create({});
+    const draft = await stripe.invoices.create({
+      customer: customer.id,
+      collection_method: 'send_invoice',
+      days_until_due: 7,
+    });
+    await stripe.invoiceItems.create({ customer: customer.id, invoice: draft.id, amount: 500 });
+    await stripe.invoices.finalizeInvoice(draft.id);
+    const before = await h.control.clock();
+    await h.control.advanceClock(8 * 86400);
+    const after = await h.control.clock();
+    expect(after.now - before.now).toBeGreaterThanOrEqual(8 * 86400);
+    const events = await stripe.events.list({ type: 'invoice.overdue' });
+    expect(events.data.map((e) => (e.data.object as Stripe.Invoice).id)).toEqual([draft.id]);
+  });
+});

@@ -1,0 +1,119 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { EmulatorControl } from '../../emulator/control-client';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/server';
+
+export const TEST_KEY = 'sk_test_emulator_conformance';
+
+export interface Harness {
+  emulator: RunningEmulator;
+  stripe: Stripe;
+  control: EmulatorControl;
+}
+
+/** An emulator on an ephemeral port and an SDK client that does not retry (errors are seen as they are). */
+export async function startHarness(options: EmulatorOptions = {}): Promise<Harness> {
+  const emulator = await startEmulator({ port: 0, ...options });
+  return { emulator, stripe: stripeClient(emulator), control: new EmulatorControl(emulator.url) };
+}
+
+export function stripeClient(
+  emulator: RunningEmulator,
+  extra: Partial<Stripe.StripeConfig> = {},
+  key = TEST_KEY,
+): Stripe {
+  return new Stripe(key, { ...emulator.stripeConfig, maxNetworkRetries: 0, timeout: 5_000, ...extra });
+}
+
+export interface Received {
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  status: number;
+}
+
+/** Put in `Receiver.statuses` to leave a request unanswered. */
+export const HANG = -1;
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Status to answer for the next request (shifted per request); 200 when empty. */
+  statuses: number[];
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+  stop(): Promise<void>;
+}
+
+/** A tiny webhook receiver on an ephemeral port that records every POST. */
+export async function startReceiver(): Promise<Receiver> {
+  const received: Received[] = [];
+  const statuses: number[] = [];
+  const waiters: Array<() => void> = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = statuses.shift() ?? 200;
+      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, status });
+      if (status === HANG) {
+        return; // never answer: the sender times out
+      }
+      res.writeHead(status, { Connection: 'close' }).end();
+      waiters.splice(0).forEach((w) => w());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/webhooks`,
+    received,
+    statuses,
+    async waitFor(count, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (received.length < count) {
+        if (Date.now() > deadline) {
+          throw new Error(`expected ${count} webhooks, got ${received.length}`);
+        }
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 50);
+        });
+      }
+      return received;
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Create a customer and an open invoice of `amount` (usd unless given). */
+export async function openInvoice(
+  stripe: Stripe,
+  amount = 2500,
+  currency = 'usd',
+  invoiceParams: Partial<Stripe.InvoiceCreateParams> = {},
+): Promise<Stripe.Invoice> {
+  const customer = await stripe.customers.create({ email: 'ada@example.com', name: 'Ada' });
+  const draft = await stripe.invoices.create({ customer: customer.id, currency, ...invoiceParams });
+  await stripe.invoiceItems.create({
+    customer: customer.id,
+    invoice: draft.id,
+    amount,
+    currency,
+    description: 'Usage',
+  });
+  return stripe.invoices.finalizeInvoice(draft.id);
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as Stripe.errors.StripeError;
+  }
+  throw new Error('expected the call to fail');
+}

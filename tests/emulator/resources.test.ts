@@ -1,0 +1,125 @@
+import type Stripe from 'stripe';
+import { startEmulator } from '../../emulator/server';
+import {
+  openInvoice,
+  rejection,
+  startHarness,
+  startReceiver,
+  stripeClient,
+  type Harness,
+  type Receiver,
+} from './helpers';
+
+let h: Harness;
+let stripe: Stripe;
+let receiver: Receiver;
+const SECRET = 'whsec_resources';
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  h = await startHarness({ webhookUrl: receiver.url, webhookSecret: SECRET });
+  stripe = h.stripe;
+});
+afterAll(async () => {
+  await h.emulator.stop();
+  await receiver.stop();
+});
+
+async function deliveredTypes(objectId: string): Promise<string[]> {
+  await h.control.waitForWebhooks();
+  return receiver.received
+    .map((r) => stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), SECRET))
+    .filter((e) => (e.data.object as { id: string }).id === objectId)
+    .map((e) => e.type);
+}
+
+describe('events per transition (delivered and signed)', () => {
+  it('void, uncollectible, send, delete and item creation each emit their event', async () => {
+    const toVoid = await openInvoice(stripe, 100, 'usd', { collection_method: 'send_invoice', days_until_due: 5 });
+    await stripe.invoices.sendInvoice(toVoid.id);
+    await stripe.invoices.voidInvoice(toVoid.id);
+    expect(await deliveredTypes(toVoid.id)).toEqual([
+      'invoice.created',
+      'invoice.finalized',
+      'invoice.sent',
+      'invoice.voided',
+    ]);
+
+    const bad = await openInvoice(stripe, 100);
+    await stripe.invoices.markUncollectible(bad.id);
+    expect((await deliveredTypes(bad.id)).at(-1)).toBe('invoice.marked_uncollectible');
+
+    const customer = await stripe.customers.create({});
+    const draft = await stripe.invoices.create({ customer: customer.id });
+    const item = await stripe.invoiceItems.create({ customer: customer.id, invoice: draft.id, amount: 5 });
+    await stripe.invoices.del(draft.id);
+    expect(await deliveredTypes(draft.id)).toEqual(['invoice.created', 'invoice.deleted']);
+    expect(await deliveredTypes(item.id)).toEqual(['invoiceitem.created']);
+    expect(await deliveredTypes(customer.id)).toEqual(['customer.created']);
+  });
+});
+
+describe('invoice lines', () => {
+  it('embeds 10 lines with has_more and lists all of them', async () => {
+    const customer = await stripe.customers.create({});
+    const draft = await stripe.invoices.create({ customer: customer.id });
+    for (let i = 1; i <= 12; i++) {
+      await stripe.invoiceItems.create({
+        customer: customer.id,
+        invoice: draft.id,
+        amount: i,
+        description: `line ${i}`,
+      });
+    }
+    const inv = await stripe.invoices.retrieve(draft.id);
+    expect(inv.lines.data).toHaveLength(10);
+    expect(inv.lines.has_more).toBe(true);
+    expect(inv.total).toBe(78);
+    const all = await stripe.invoices.listLineItems(draft.id, { limit: 100 });
+    expect(all.data.map((l) => l.amount)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    const auto = await stripe.invoices.listLineItems(draft.id, { limit: 5 }).autoPagingToArray({ limit: 100 });
+    expect(auto).toHaveLength(12);
+  });
+});
+
+describe('search and deletion', () => {
+  it('searches customers by metadata and email, and invoices by customer and status', async () => {
+    const a = await stripe.customers.create({ email: 'search-a@example.com', metadata: { userId: 'user-a' } });
+    await stripe.customers.create({ email: 'search-b@example.com', metadata: { userId: 'user-b' } });
+    const byMeta = await stripe.customers.search({ query: "metadata['userId']:'user-a'" });
+    expect(byMeta.data.map((c) => c.id)).toEqual([a.id]);
+    const both = await stripe.customers.search({ query: "email~'search-' AND metadata['userId']~'user'" });
+    expect(both.data).toHaveLength(2);
+
+    const inv = await openInvoice(stripe, 100);
+    const found = await stripe.invoices.search({ query: `customer:'${inv.customer as string}' AND status:'open'` });
+    expect(found.data.map((i) => i.id)).toEqual([inv.id]);
+    const bad = await rejection(stripe.invoices.search({ query: 'nonsense' }));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.param).toBe('query');
+  });
+
+  it('deleting a customer leaves a deleted stub', async () => {
+    const c = await stripe.customers.create({});
+    const del = await stripe.customers.del(c.id);
+    expect(del).toMatchObject({ id: c.id, deleted: true });
+    const again = await stripe.customers.retrieve(c.id);
+    expect(again.deleted).toBe(true);
+  });
+});
+
+describe('rate limit option', () => {
+  it('startEmulator({ rateLimit }) limits requests per second', async () => {
+    const emu = await startEmulator({ rateLimit: 3 });
+    try {
+      const client = stripeClient(emu);
+      const started = Date.now();
+      const results = await Promise.allSettled(Array.from({ length: 6 }, () => client.customers.list()));
+      const fulfilled = results.filter((r) => r.status === 'fulfilled').length;
+      expect(fulfilled).toBeGreaterThanOrEqual(3);
+      expect(fulfilled).toBeLessThanOrEqual(Date.now() - started < 900 ? 3 : 5);
+    } finally {
+      await emu.stop();
+    }
+  });
+});

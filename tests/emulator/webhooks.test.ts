@@ -1,0 +1,210 @@
+import type Stripe from 'stripe';
+import { HANG, openInvoice, rejection, startHarness, startReceiver, type Harness, type Receiver } from './helpers';
+
+const SECRET = 'whsec_conformance_secret';
+let h: Harness;
+let stripe: Stripe;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  h = await startHarness({ webhookUrl: receiver.url, webhookSecret: SECRET, webhookRetryScheduleMs: [50, 100] });
+  stripe = h.stripe;
+});
+afterAll(async () => {
+  await h.emulator.stop();
+  await receiver.stop();
+});
+beforeEach(async () => {
+  await h.control.waitForWebhooks();
+  await h.control.reset();
+  receiver.received.length = 0;
+  receiver.statuses.length = 0;
+});
+
+function verified(secret = SECRET): Stripe.Event[] {
+  return receiver.received.map((r) =>
+    stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), secret),
+  );
+}
+
+describe('webhook delivery', () => {
+  it('delivers every lifecycle event, signed so that constructEvent verifies it, in order', async () => {
+    const inv = await openInvoice(stripe, 2000);
+    await stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
+    await h.control.waitForWebhooks();
+    const events = verified();
+    expect(events.map((e) => e.type)).toEqual([
+      'customer.created',
+      'invoice.created',
+      'invoiceitem.created',
+      'invoice.finalized',
+      'invoice.paid',
+      'invoice.payment_succeeded',
+      'invoice_payment.paid',
+    ]);
+    const paid = events.find((e) => e.type === 'invoice.paid') as Stripe.InvoicePaidEvent;
+    expect(paid.data.object).toMatchObject({ id: inv.id, status: 'paid', amount_paid: 2000 });
+    expect(paid.api_version).toBe('2026-10-28.endive');
+    expect(paid.request?.id).toMatch(/^req_/);
+    expect(receiver.received[0].headers['stripe-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(receiver.received[0].headers['content-type']).toContain('application/json');
+
+    // The event API returns the same events, newest first, with type and created filters.
+    const listed = await stripe.events.list({ type: 'invoice.*', created: { gte: paid.created } });
+    expect(listed.data.map((e) => e.type)).toEqual([
+      'invoice.payment_succeeded',
+      'invoice.paid',
+      'invoice.finalized',
+      'invoice.created',
+    ]);
+    const one = await stripe.events.retrieve(paid.id);
+    expect(one.id).toBe(paid.id);
+    expect(one.pending_webhooks).toBe(0);
+    expect((await rejection(stripe.events.retrieve('evt_missing'))).statusCode).toBe(404);
+  });
+
+  it('rejects a tampered payload or a wrong secret', async () => {
+    await stripe.customers.create({ email: 'sig@example.com' });
+    const [r] = await receiver.waitFor(1);
+    const header = String(r.headers['stripe-signature']);
+    expect(() => stripe.webhooks.constructEvent(r.body.replace('sig@', 'evil@'), header, SECRET)).toThrow();
+    expect(() => stripe.webhooks.constructEvent(r.body, header, 'whsec_other')).toThrow();
+  });
+
+  it('retries on 500 with backoff and records every attempt in the delivery log', async () => {
+    receiver.statuses.push(500, 503);
+    const customer = await stripe.customers.create({});
+    await receiver.waitFor(3);
+    await h.control.waitForWebhooks();
+    const log = await h.control.deliveries();
+    expect(log.map((d) => [d.attempt, d.status, d.succeeded])).toEqual([
+      [1, 500, false],
+      [2, 503, false],
+      [3, 200, true],
+    ]);
+    expect(log[0].nextRetryAt).not.toBeNull();
+    expect(new Set(verified().map((e) => (e.data.object as Stripe.Customer).id))).toEqual(new Set([customer.id]));
+  });
+
+  it('treats a receiver that does not answer in time as a failure and retries', async () => {
+    const slow = await startHarness({
+      webhookUrl: receiver.url,
+      webhookSecret: SECRET,
+      webhookTimeoutMs: 150,
+      webhookRetryScheduleMs: [20],
+    });
+    try {
+      receiver.statuses.push(HANG);
+      await slow.stripe.customers.create({});
+      await slow.control.waitForWebhooks();
+      const log = await slow.control.deliveries();
+      expect(log.map((d) => [d.attempt, d.status, d.error, d.succeeded])).toEqual([
+        [1, null, 'timeout', false],
+        [2, 200, null, true],
+      ]);
+    } finally {
+      await slow.emulator.stop();
+    }
+  });
+
+  it('gives up after the retry schedule is exhausted', async () => {
+    receiver.statuses.push(500, 500, 500, 500);
+    await stripe.customers.create({});
+    await h.control.waitForWebhooks();
+    const log = await h.control.deliveries();
+    expect(log.map((d) => d.status)).toEqual([500, 500, 500]);
+    expect(log.at(-1)?.nextRetryAt).toBeNull();
+  });
+
+  it('can deliver duplicates, out of order, or late', async () => {
+    await h.control.setWebhookMode({ duplicate: true });
+    const c = await stripe.customers.create({});
+    await h.control.waitForWebhooks();
+    expect(verified().map((e) => e.id)).toHaveLength(2);
+    expect(new Set(verified().map((e) => e.id)).size).toBe(1);
+    expect(verified()[0].data.object).toMatchObject({ id: c.id });
+
+    receiver.received.length = 0;
+    await h.control.setWebhookMode({ duplicate: false, outOfOrder: true, outOfOrderWindowMs: 100 });
+    const inv = await openInvoice(stripe, 100);
+    await h.control.waitForWebhooks();
+    expect(verified().map((e) => e.type)).toEqual([
+      'invoice.finalized',
+      'invoiceitem.created',
+      'invoice.created',
+      'customer.created',
+    ]);
+    expect(inv.status).toBe('open');
+
+    receiver.received.length = 0;
+    await h.control.setWebhookMode({ outOfOrder: false, delayMs: 200 });
+    const started = Date.now();
+    await stripe.customers.create({});
+    await receiver.waitFor(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+  });
+});
+
+describe('forwarding target', () => {
+  it('can be re-pointed at runtime (control API) and signs with the new secret', async () => {
+    const other = await startReceiver();
+    try {
+      await h.control.setWebhookTarget(other.url, 'whsec_other_secret');
+      await stripe.customers.create({ email: 'moved@example.com' });
+      await other.waitFor(1);
+      const event = stripe.webhooks.constructEvent(
+        other.received[0].body,
+        String(other.received[0].headers['stripe-signature']),
+        'whsec_other_secret',
+      );
+      expect(event.type).toBe('customer.created');
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      h.emulator.setWebhookTarget(receiver.url, SECRET);
+      await other.stop();
+    }
+  });
+});
+
+describe('webhook endpoints', () => {
+  it('creates (secret shown once), lists, filters events and deletes endpoints', async () => {
+    const second = await startReceiver();
+    try {
+      const ep = await stripe.webhookEndpoints.create({
+        url: second.url,
+        enabled_events: ['invoice.paid', 'invoice.payment_failed'],
+      });
+      expect(ep.secret).toMatch(/^whsec_/);
+      expect(ep.status).toBe('enabled');
+      const listed = await stripe.webhookEndpoints.list();
+      expect(listed.data.map((e) => e.id)).toEqual([ep.id]);
+      expect(listed.data[0].secret).toBeUndefined();
+
+      const inv = await openInvoice(stripe, 100);
+      await stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
+      await h.control.waitForWebhooks();
+      const events = second.received.map((r) =>
+        stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), ep.secret ?? ''),
+      );
+      expect(events.map((e) => e.type)).toEqual(['invoice.paid']);
+
+      const deleted = await stripe.webhookEndpoints.del(ep.id);
+      expect(deleted.deleted).toBe(true);
+      const inv2 = await openInvoice(stripe, 100);
+      await stripe.invoices.pay(inv2.id, { payment_method: 'pm_card_visa' });
+      await h.control.waitForWebhooks();
+      expect(second.received).toHaveLength(1);
+      expect((await rejection(stripe.webhookEndpoints.retrieve(ep.id))).statusCode).toBe(404);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('requires url and enabled_events', async () => {
+    const err = await rejection(
+      stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/x' } as Stripe.WebhookEndpointCreateParams),
+    );
+    expect(err.param).toBe('enabled_events');
+  });
+});
