@@ -5,6 +5,7 @@ import type { AppConfig } from './config/config';
 import { createLogger } from './config/logger';
 import { migrate, openDatabase } from './entities/orm';
 import { createServer } from './server';
+import { seedDefaultCatalogue } from './services/seed-catalogue.service';
 import { devSecretPath } from './services/auth.service';
 
 async function main(): Promise<void> {
@@ -25,6 +26,13 @@ async function main(): Promise<void> {
     pgliteDataDir: path.join(config.dataDir, 'pglite'),
   });
   const applied = await migrate(db.orm);
+  if (db.kind === 'pglite') {
+    // The embedded demo starts with AgentHub's default metrics and list prices, so usage can be priced at once.
+    const seeded = await seedDefaultCatalogue(db.orm.em.fork(), { currency: config.billing.defaultCurrency });
+    if (seeded.length > 0) {
+      log.info({ metrics: seeded }, 'seeded the default metric catalogue and prices');
+    }
+  }
   log.info(
     { database: db.kind === 'pglite' ? `embedded PGlite (${config.dataDir}/pglite)` : 'PostgreSQL', applied },
     'database ready',

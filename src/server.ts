@@ -23,8 +23,9 @@ import { buildAppSchema } from './resolvers';
 import { MAX_TOKENS, operationLimitsRule } from './schema/limits';
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
-import type { TokenVerifier } from './services/auth.service';
-import { DomainError, UnauthenticatedError } from './services/errors';
+import { DomainError } from './services/errors';
+import { authenticate } from './http/authenticate';
+import { usageRouter } from './http/usage.route';
 
 export interface ServerOptions {
   config: AppConfig;
@@ -46,26 +47,6 @@ export interface BillingServer {
 type WsExtra = { caller?: Caller };
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-function bearerToken(header: unknown): string | undefined {
-  if (typeof header !== 'string') {
-    return undefined;
-  }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}
-
-async function authenticate(verify: TokenVerifier, header: unknown): Promise<Caller> {
-  const token = bearerToken(header);
-  if (!token) {
-    throw new UnauthenticatedError(
-      header
-        ? 'Authorization header must be "Bearer <token>"'
-        : 'Authentication required: send Authorization: Bearer <token>',
-    );
-  }
-  return verify(token);
-}
 
 /** Assembles Express + Apollo Server + graphql-ws from a configuration; the result is not listening yet. */
 export async function createServer(options: ServerOptions): Promise<BillingServer> {
@@ -124,6 +105,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
 
+  app.use(usageRouter(db, verify));
+
   // --- GraphQL over WebSocket (graphql-ws), same port and path -------------------------------------------
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const wsCleanup = useServer<Record<string, unknown> | undefined, WsExtra>(
@@ -156,6 +139,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         const requestId = randomUUID();
         const contextValue: GraphQLContext = {
           caller: ctx.extra.caller as Caller,
+          config,
           em: db.orm.em.fork(),
           log: logger.child({ requestId, transport: 'ws' }),
           requestId,
@@ -215,7 +199,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    // Large enough for a 10,000-event recordUsage batch.
+    express.json({ limit: '16mb' }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
         let caller: Caller;
@@ -229,6 +214,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         }
         return {
           caller,
+          config,
           em: db.orm.em.fork(),
           log: res.locals.log as Logger,
           requestId: res.locals.requestId as string,

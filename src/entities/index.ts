@@ -11,6 +11,7 @@ import { UsageRecord } from './usage-record.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
+export type { PriceTier } from './price.entity';
 export {
   BillableMetric,
   Customer,

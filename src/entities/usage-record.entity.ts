@@ -7,6 +7,7 @@ import { Invoice } from './invoice.entity';
 @Entity({ tableName: 'usage_records' })
 @Unique({ properties: ['customer', 'idempotencyKey'] })
 @Index({ properties: ['customer', 'occurredAt'] })
+@Index({ properties: ['billedOnInvoice'] })
 export class UsageRecord {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;
@@ -35,7 +36,10 @@ export class UsageRecord {
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   receivedAt: Date = new Date();
 
-  /** Late usage (its period was already invoiced) is carried to this later invoice as an adjustment. */
+  /**
+   * The invoice that billed this record: the invoice of its own period, or, for late usage (received after its
+   * period was invoiced), a later invoice that carried it as an adjustment. Null while unbilled.
+   */
   @ManyToOne(() => Invoice, { nullable: true, deleteRule: 'set null' })
-  carriedToInvoice?: Invoice | null;
+  billedOnInvoice?: Invoice | null;
 }

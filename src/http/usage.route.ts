@@ -1,0 +1,54 @@
+import express from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import type { Database } from '../entities/orm';
+import type { TokenVerifier } from '../services/auth.service';
+import { DomainError } from '../services/errors';
+import { recordUsage } from '../services/record-usage.service';
+import type { UsageEventData } from '../services/record-usage.service';
+import { authenticate } from './authenticate';
+
+const STATUS: Record<DomainError['code'], number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  BAD_USER_INPUT: 400,
+};
+
+/**
+ * `POST /api/v1/usage`: the same ingestion as the `recordUsage` mutation, for agent runtimes that do not speak
+ * GraphQL. Body: a JSON array of events (or `{ "events": [...] }`). 200 with `{ accepted, duplicates, rejected, late }`.
+ */
+export function usageRouter(db: Database, verify: TokenVerifier): Router {
+  const router = express.Router();
+  router.post(
+    '/api/v1/usage',
+    // 10,000 events of a few hundred bytes each, with room for metadata.
+    express.json({ limit: '16mb' }),
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const caller = await authenticate(verify, req.headers.authorization);
+        const body: unknown = req.body;
+        const events = Array.isArray(body)
+          ? body
+          : typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)
+            ? (body as { events: unknown[] }).events
+            : undefined;
+        if (!events) {
+          res.status(400).json({
+            error: { code: 'BAD_REQUEST', message: 'Body must be a JSON array of usage events or { "events": [...] }' },
+          });
+          return;
+        }
+        const result = await recordUsage(db.orm.em.fork(), caller, events as UsageEventData[]);
+        res.json(result);
+      } catch (error) {
+        if (error instanceof DomainError) {
+          res.status(STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
+          return;
+        }
+        next(error);
+      }
+    },
+  );
+  return router;
+}

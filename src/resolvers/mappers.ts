@@ -1,0 +1,70 @@
+import type { Price } from '../entities';
+import { formatMoney, minorToDecimalString } from '../services/money';
+import type { UsageSummary } from '../services/usage-summary.service';
+import type { MoneyType } from '../schema/money.type';
+import type { PriceType } from '../schema/price.types';
+import type { UsageSummaryType } from '../schema/usage.types';
+
+/** bigint minor units → the GraphQL Money shape. Amounts beyond 2^53 cannot be sent as a JSON number: refuse. */
+export function toMoney(amountMinor: bigint, currency: string): MoneyType {
+  if (amountMinor > BigInt(Number.MAX_SAFE_INTEGER) || amountMinor < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new RangeError('Amount exceeds the safe integer range');
+  }
+  return {
+    amountMinor: Number(amountMinor),
+    currency,
+    amount: minorToDecimalString(amountMinor, currency),
+    formatted: formatMoney(amountMinor, currency),
+  };
+}
+
+export function toUsageSummary(summary: UsageSummary): UsageSummaryType {
+  return {
+    userId: summary.userId,
+    period: summary.period.key,
+    periodStart: summary.period.start,
+    periodEnd: summary.period.end,
+    currency: summary.currency,
+    lines: summary.lines.map((line) => ({
+      kind: line.kind,
+      metric: { code: line.metricCode, name: line.metricName, unit: line.unit },
+      usagePeriod: line.usagePeriod,
+      description: line.description,
+      quantity: line.quantity,
+      billableQuantity: line.billableQuantity,
+      unitAmount: line.unitAmount,
+      amount: toMoney(line.amountMinor, summary.currency),
+      unpriced: line.unpriced,
+    })),
+    subtotal: toMoney(summary.subtotalMinor, summary.currency),
+    latePeriods: summary.latePeriods,
+    generatedAt: summary.generatedAt,
+  };
+}
+
+/** Trailing zeros of numeric(30,12) columns are noise to a reader: "0.020000000000" → "0.02". */
+function trimDecimal(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  return value.includes('.') ? value.replace(/0+$/, '').replace(/\.$/, '') : value;
+}
+
+export function toPrice(price: Price): PriceType {
+  return {
+    id: price.id,
+    metric: price.metric,
+    currency: price.currency,
+    userId: price.customer?.externalUserId ?? null,
+    model: price.model,
+    unitAmount: trimDecimal(price.unitAmount),
+    packageSize: trimDecimal(price.packageSize),
+    tiers:
+      price.tiers?.map((t) => ({ upTo: t.upTo, unitAmount: t.unitAmount, flatAmount: t.flatAmount ?? null })) ?? null,
+    freeAllowance: trimDecimal(price.freeAllowance) ?? '0',
+    effectiveFrom: price.effectiveFrom,
+    effectiveTo: price.effectiveTo ?? null,
+    createdBy: price.createdBy ?? null,
+    createdAt: price.createdAt,
+  };
+}

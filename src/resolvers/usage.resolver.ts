@@ -1,0 +1,30 @@
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { recordUsage } from '../services/record-usage.service';
+import { getUsageSummary } from '../services/usage-summary.service';
+import { RecordUsageResultType, UsageEventInput, UsageSummaryType } from '../schema/usage.types';
+import type { GraphQLContext } from './context';
+import { toUsageSummary } from './mappers';
+
+@Resolver()
+export class UsageResolver {
+  @Mutation(() => RecordUsageResultType, {
+    description: 'Stores usage events (roles service and admin); up to 10,000 per call.',
+  })
+  recordUsage(
+    @Arg('events', () => [UsageEventInput]) events: UsageEventInput[],
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RecordUsageResultType> {
+    return recordUsage(ctx.em, ctx.caller, events);
+  }
+
+  @Query(() => UsageSummaryType, { description: 'Cost so far for a period: the preview of its invoice.' })
+  async usageSummary(
+    @Arg('period', { description: 'YYYY-MM' }) period: string,
+    @Arg('userId', () => String, { nullable: true }) userId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UsageSummaryType> {
+    return toUsageSummary(
+      await getUsageSummary(ctx.em, ctx.caller, { period, userId }, ctx.config.billing.defaultCurrency),
+    );
+  }
+}

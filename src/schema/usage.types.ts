@@ -1,0 +1,129 @@
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { InvoiceLineKind } from '../entities/enums';
+import { MoneyType } from './money.type';
+import { DecimalScalar } from './scalars';
+import './enums';
+
+@InputType({ description: 'One usage event. Invalid events are reported by index; the rest of the batch is stored.' })
+export class UsageEventInput {
+  @Field({ description: 'AgentHub user id of the customer.' })
+  userId!: string;
+
+  @Field({ description: 'Billable metric code, e.g. "llm_input_tokens".' })
+  metric!: string;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+
+  @Field({ description: 'ISO 8601 date-time when the usage happened; it decides the period and the price.' })
+  occurredAt!: string;
+
+  @Field({ description: 'Unique per customer: a repeated key is counted as a duplicate and not stored again.' })
+  idempotencyKey!: string;
+
+  @Field(() => String, { nullable: true })
+  agentId?: string | null;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  metadata?: Record<string, unknown> | null;
+}
+
+@ObjectType()
+export class UsageRejectionType {
+  @Field(() => Int, { description: 'Position of the event in the batch (0-based).' })
+  index!: number;
+
+  @Field()
+  code!: string;
+
+  @Field()
+  message!: string;
+}
+
+@ObjectType()
+export class RecordUsageResultType {
+  @Field(() => Int, { description: 'Events stored by this call.' })
+  accepted!: number;
+
+  @Field(() => Int, { description: 'Events already stored (same customer and idempotency key).' })
+  duplicates!: number;
+
+  @Field(() => [UsageRejectionType])
+  rejected!: UsageRejectionType[];
+
+  @Field(() => Int, { description: 'Accepted events for an already-invoiced period, carried to the next invoice.' })
+  late!: number;
+}
+
+@ObjectType()
+export class UsageMetricRef {
+  @Field()
+  code!: string;
+
+  @Field()
+  name!: string;
+
+  @Field()
+  unit!: string;
+}
+
+@ObjectType({ description: 'One line of a usage summary (= one line of the invoice it previews).' })
+export class UsageLineType {
+  @Field(() => InvoiceLineKind)
+  kind!: InvoiceLineKind;
+
+  @Field(() => UsageMetricRef)
+  metric!: UsageMetricRef;
+
+  @Field({ description: 'Period the usage occurred in (earlier for late-usage adjustments).' })
+  usagePeriod!: string;
+
+  @Field()
+  description!: string;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+
+  @Field(() => DecimalScalar, { description: 'Quantity beyond the free allowance.' })
+  billableQuantity!: string;
+
+  @Field(() => DecimalScalar, { nullable: true, description: 'Effective price per billable unit (major units).' })
+  unitAmount!: string | null;
+
+  @Field(() => MoneyType)
+  amount!: MoneyType;
+
+  @Field({ description: 'No price covers this usage: shown at zero, never dropped.' })
+  unpriced!: boolean;
+}
+
+@ObjectType({ description: 'Cost so far for a period: the preview of its invoice.' })
+export class UsageSummaryType {
+  @Field()
+  userId!: string;
+
+  @Field()
+  period!: string;
+
+  @Field()
+  periodStart!: Date;
+
+  @Field()
+  periodEnd!: Date;
+
+  @Field()
+  currency!: string;
+
+  @Field(() => [UsageLineType])
+  lines!: UsageLineType[];
+
+  @Field(() => MoneyType)
+  subtotal!: MoneyType;
+
+  @Field(() => [String], { description: 'Earlier invoiced periods whose late usage is carried here.' })
+  latePeriods!: string[];
+
+  @Field()
+  generatedAt!: Date;
+}

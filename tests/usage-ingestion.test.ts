@@ -1,0 +1,167 @@
+import { Role } from '../src/entities/enums';
+import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { RecordUsageDocument } from './generated/graphql';
+import type { UsageEventInput } from './generated/graphql';
+import type { TestServer } from './helpers/server';
+import { startTestServer } from './helpers/server';
+
+const event = (overrides: Partial<UsageEventInput> = {}): UsageEventInput => ({
+  userId: 'agent-owner-1',
+  metric: 'llm_input_tokens',
+  quantity: '1500',
+  occurredAt: '2024-01-15T10:00:00Z',
+  idempotencyKey: `key-${Math.random().toString(36).slice(2)}`,
+  ...overrides,
+});
+
+describe('usage ingestion', () => {
+  let t: TestServer;
+  let service: string;
+  const count = async (where = 'true'): Promise<number> => {
+    const rows = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ n: string }>>(`select count(*)::text as n from usage_records where ${where}`);
+    return Number(rows[0].n);
+  };
+  const post = (body: unknown, token: string | null = service): Promise<Response> =>
+    fetch(`${t.url}/api/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+    service = await t.token('platform', Role.SERVICE);
+  });
+  afterAll(() => t.close());
+
+  it('stores the valid events of a mixed batch and reports each invalid one with its index', async () => {
+    const before = await count();
+    const res = await t.gql(
+      RecordUsageDocument,
+      {
+        events: [
+          event({ idempotencyKey: 'mixed-1' }),
+          event({ idempotencyKey: 'mixed-2', metric: 'no_such_metric' }),
+          event({ idempotencyKey: 'mixed-3', quantity: '-5' }),
+          event({ idempotencyKey: 'mixed-4', occurredAt: 'yesterday' }),
+          event({ idempotencyKey: 'mixed-5', quantity: '0.0000000000001' }),
+          event({ idempotencyKey: 'mixed-1' }),
+          event({ idempotencyKey: 'mixed-6', occurredAt: '2999-01-01T00:00:00Z' }),
+          event({ idempotencyKey: 'mixed-7', quantity: '12.5', agentId: 'agent-9', metadata: { model: 'gpt' } }),
+          event({ idempotencyKey: '', metric: 'tool_calls' }),
+        ],
+      },
+      { token: service },
+    );
+    expect(res.body.errors).toBeUndefined();
+    const result = res.body.data!.recordUsage;
+    expect(result).toMatchObject({ accepted: 2, duplicates: 1, late: 0 });
+    expect(result.rejected).toEqual([
+      { index: 1, code: 'UNKNOWN_METRIC', message: 'Unknown or inactive metric "no_such_metric"' },
+      { index: 2, code: 'INVALID_QUANTITY', message: expect.stringMatching(/non-negative decimal/) },
+      { index: 3, code: 'INVALID_TIMESTAMP', message: expect.stringMatching(/ISO 8601/) },
+      { index: 4, code: 'INVALID_QUANTITY', message: expect.stringMatching(/12 fractional digits/) },
+      { index: 6, code: 'INVALID_TIMESTAMP', message: expect.stringMatching(/future/) },
+      { index: 8, code: 'MISSING_FIELD', message: 'idempotencyKey is required' },
+    ]);
+    expect(await count()).toBe(before + 2);
+    const stored = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ quantity: string; agent_id: string | null; metadata: unknown }>>(
+        `select quantity::text as quantity, agent_id, metadata from usage_records where idempotency_key = 'mixed-7'`,
+      );
+    expect(stored).toEqual([{ quantity: '12.500000000000', agent_id: 'agent-9', metadata: { model: 'gpt' } }]);
+  });
+
+  it('counts a resent batch as duplicates and stores nothing again', async () => {
+    const batch = [event({ idempotencyKey: 'resend-1' }), event({ idempotencyKey: 'resend-2' })];
+    const first = await t.gql(RecordUsageDocument, { events: batch }, { token: service });
+    const before = await count();
+    const again = await t.gql(RecordUsageDocument, { events: batch }, { token: service });
+    expect(first.body.data?.recordUsage).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(again.body.data?.recordUsage).toMatchObject({ accepted: 0, duplicates: 2, rejected: [] });
+    expect(await count()).toBe(before);
+  });
+
+  it('scopes idempotency keys per customer', async () => {
+    const res = await t.gql(
+      RecordUsageDocument,
+      {
+        events: [
+          event({ userId: 'tenant-a', idempotencyKey: 'shared-key' }),
+          event({ userId: 'tenant-b', idempotencyKey: 'shared-key' }),
+        ],
+      },
+      { token: service },
+    );
+    expect(res.body.data?.recordUsage).toMatchObject({ accepted: 2, duplicates: 0 });
+  });
+
+  it('is for the service and admin roles only', async () => {
+    const user = await t.token('agent-owner-1', Role.USER);
+    const res = await t.gql(RecordUsageDocument, { events: [event()] }, { token: user });
+    expect(res.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const admin = await t.token('ops', Role.ADMIN);
+    const ok = await t.gql(RecordUsageDocument, { events: [event()] }, { token: admin });
+    expect(ok.body.data?.recordUsage.accepted).toBe(1);
+  });
+
+  it('stores a batch of 10,000 events in one call and refuses 10,001', async () => {
+    const big = Array.from({ length: 10_000 }, (_, i) =>
+      event({ userId: `bulk-${i % 50}`, idempotencyKey: `bulk-${i}`, quantity: String(i) }),
+    );
+    const res = await post(big);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 10_000, duplicates: 0, rejected: [], late: 0 });
+    expect(await count("idempotency_key like 'bulk-%'")).toBe(10_000);
+
+    const tooMany = await t.gql(RecordUsageDocument, { events: [...big, event()] }, { token: service });
+    expect(tooMany.body.errors?.[0]).toMatchObject({
+      message: 'A batch holds at most 10000 events (got 10001)',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
+  describe('POST /api/v1/usage', () => {
+    it('ingests like the mutation, duplicates and rejections included', async () => {
+      const body = [
+        event({ idempotencyKey: 'http-1', quantity: 42 as unknown as string }),
+        event({ idempotencyKey: 'http-1' }),
+        { metric: 'llm_input_tokens' },
+        'not an event',
+      ];
+      const res = await post({ events: body });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        accepted: 1,
+        duplicates: 1,
+        late: 0,
+        rejected: [
+          { index: 2, code: 'MISSING_FIELD', message: 'userId is required' },
+          { index: 3, code: 'INVALID_EVENT', message: 'Each event must be an object' },
+        ],
+      });
+    });
+
+    it('answers auth and shape errors with a status and a reason', async () => {
+      expect((await post([event()], null)).status).toBe(401);
+      const user = await t.token('agent-owner-1', Role.USER);
+      const forbidden = await post([event()], user);
+      expect(forbidden.status).toBe(403);
+      expect(await forbidden.json()).toEqual({
+        error: { code: 'FORBIDDEN', message: 'This needs the service or admin role' },
+      });
+      const notArray = await post({ hello: 'world' });
+      expect(notArray.status).toBe(400);
+      expect(((await notArray.json()) as { error: { message: string } }).error.message).toMatch(/JSON array/);
+      const malformed = await post('[{"userId": ');
+      expect(malformed.status).toBe(400);
+      expect(await malformed.text()).not.toMatch(/at .*\.js:\d+/);
+    });
+  });
+});
