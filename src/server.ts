@@ -26,6 +26,7 @@ import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
 import { authenticate } from './http/authenticate';
 import { usageRouter } from './http/usage.route';
+import { createWebhookComponents } from './webhooks';
 
 export interface ServerOptions {
   config: AppConfig;
@@ -83,6 +84,10 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     });
     next();
   });
+
+  // Stripe webhooks first: the route reads the raw body, so no JSON parser may run before it.
+  const webhooks = createWebhookComponents({ db, config, logger });
+  app.use(webhooks.router);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -249,6 +254,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);
+          webhooks.worker.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve(`http://${shownHost}:${address.port}`);
@@ -256,6 +262,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       });
     },
     async close() {
+      await webhooks.worker.stop();
       // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
       await apollo.stop();
       for (const client of wsServer.clients) {

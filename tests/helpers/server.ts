@@ -18,6 +18,7 @@ import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+export const TEST_WEBHOOK_SECRET = 'whsec_test_harness_0123456789abcdef';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -50,6 +51,7 @@ export async function startTestServer(env: Env = {}, options: { logger?: Logger 
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
+    STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     DATA_DIR: dataDir,
     ...env,
   });
