@@ -1,0 +1,27 @@
+import type { AppConfig } from '../config/config';
+import { RateLimiter, requestsPerSecondFor } from './rate-limiter';
+import { createStripeClient } from './stripe-client';
+import { StripeGateway } from './stripe-gateway';
+
+/** Any `sk_test_` key is accepted by the local emulator; used when no key is configured. */
+export const EMULATOR_SECRET_KEY = 'sk_test_local_emulator';
+
+/**
+ * The gateway the server uses: real Stripe with the configured key, or the local emulator at `STRIPE_API_BASE`.
+ * The emulator has no rate limit of its own unless asked, so the client-side limit there is generous.
+ */
+export function gatewayFromConfig(
+  config: Pick<AppConfig, 'stripe'>,
+  options: { maxNetworkRetries?: number } = {},
+): StripeGateway {
+  const stripe = createStripeClient({
+    secretKey: config.stripe.secretKey ?? EMULATOR_SECRET_KEY,
+    apiBase: config.stripe.apiBase,
+    maxNetworkRetries: options.maxNetworkRetries,
+  });
+  const requestsPerSecond = config.stripe.mode === 'emulator' ? 500 : requestsPerSecondFor(config.stripe.mode);
+  return new StripeGateway({
+    stripe,
+    limiter: new RateLimiter({ requestsPerSecond, burst: Math.ceil(requestsPerSecond / 5) }),
+  });
+}

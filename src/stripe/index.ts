@@ -1,0 +1,12 @@
+export * from './idempotency-keys';
+export { RateLimiter, requestsPerSecondFor } from './rate-limiter';
+export type { RateLimiterOptions } from './rate-limiter';
+export { toStripeAmount } from './stripe-amount';
+export { createStripeClient, parseApiBase } from './stripe-client';
+export type { StripeClientOptions } from './stripe-client';
+export { StripeGatewayError, failedWith, isStripeError, mapStripeError, redactSecrets } from './stripe-errors';
+export type { StripeFailure, StripeFailureKind } from './stripe-errors';
+export { StripeGateway } from './stripe-gateway';
+export type { StripeGatewayOptions } from './stripe-gateway';
+export { METADATA } from './stripe-gateway.types';
+export type * from './stripe-gateway.types';

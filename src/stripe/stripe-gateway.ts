@@ -1,0 +1,187 @@
+import type Stripe from 'stripe';
+import {
+  customerCreateKey,
+  invoiceCreateKey,
+  invoiceFinalizeKey,
+  invoiceLineKey,
+  invoicePayKey,
+  invoiceSendKey,
+  invoiceVoidKey,
+} from './idempotency-keys';
+import { payFailureResult } from './pay-invoice-result';
+import { RateLimiter } from './rate-limiter';
+import { toStripeAmount } from './stripe-amount';
+import { StripeCaller } from './stripe-caller';
+import { StripeGatewayError, failedWith } from './stripe-errors';
+import { invoiceCreateParams, isDuplicateCreate } from './invoice-params';
+import { METADATA } from './stripe-gateway.types';
+import type { AddInvoiceItemInput, CreateCustomerInput, CreateInvoiceInput } from './stripe-gateway.types';
+import type { PayInvoiceInput, PayInvoiceResult } from './stripe-gateway.types';
+import { findInvoiceByOurId, listEventsSince } from './stripe-queries';
+
+export interface StripeGatewayOptions {
+  stripe: Stripe;
+  /** Defaults to Stripe's test-mode budget (25 requests/second). */
+  limiter?: RateLimiter;
+}
+
+/** API 2026-10-28 only returns these invoice fields when asked (they are "includable"). */
+const INVOICE_EXPAND = ['confirmation_secret', 'payments'];
+
+/**
+ * Every Stripe call the server makes. Writes carry deterministic idempotency keys; failures surface as
+ * `StripeGatewayError` (see `StripeFailure`) except where a method returns an outcome union.
+ */
+export class StripeGateway {
+  private readonly caller: StripeCaller;
+
+  constructor(options: StripeGatewayOptions) {
+    this.caller = new StripeCaller(options.stripe, options.limiter ?? new RateLimiter({ requestsPerSecond: 25 }));
+  }
+
+  private call<T>(request: (stripe: Stripe) => Promise<T>): Promise<T> {
+    return this.caller.call(request);
+  }
+
+  async createCustomer(input: CreateCustomerInput): Promise<string> {
+    const customer = await this.call((stripe) =>
+      stripe.customers.create(
+        {
+          ...(input.email ? { email: input.email } : {}),
+          ...(input.name ? { name: input.name } : {}),
+          metadata: { [METADATA.customerId]: input.customerId, [METADATA.userId]: input.externalUserId },
+        },
+        { idempotencyKey: customerCreateKey(input.customerId) },
+      ),
+    );
+    return customer.id;
+  }
+
+  async createInvoice(input: CreateInvoiceInput): Promise<Stripe.Invoice> {
+    const params = invoiceCreateParams(input);
+    try {
+      return await this.call((stripe) =>
+        stripe.invoices.create(params, { idempotencyKey: invoiceCreateKey(input.invoiceId) }),
+      );
+    } catch (error) {
+      // Past the key's 24 h lifetime (or with changed parameters) a re-create after a crash fails on the
+      // duplicate custom number or the reused key: the invoice we made the first time is the answer.
+      if (isDuplicateCreate(error)) {
+        const found = await this.findInvoiceByOurId(input.invoiceId, input.stripeCustomerId).catch(() => null);
+        if (found) {
+          return found;
+        }
+      }
+      throw error;
+    }
+  }
+
+  async addInvoiceItem(input: AddInvoiceItemInput): Promise<string> {
+    const amount = toStripeAmount(input.amountMinor);
+    const item = await this.call((stripe) =>
+      stripe.invoiceItems.create(
+        {
+          customer: input.stripeCustomerId,
+          invoice: input.stripeInvoiceId,
+          amount,
+          currency: input.currency.toLowerCase(),
+          description: input.description,
+          metadata: { [METADATA.invoiceId]: input.invoiceId, [METADATA.lineId]: input.lineId },
+        },
+        { idempotencyKey: invoiceLineKey(input.invoiceId, input.lineId) },
+      ),
+    );
+    return item.id;
+  }
+
+  /** Finalizing an invoice that is no longer a draft (key expired, or finalized elsewhere) returns it as is. */
+  async finalizeInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+    try {
+      return await this.call((stripe) =>
+        stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceFinalizeKey(invoiceId) }),
+      );
+    } catch (error) {
+      return this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status !== 'draft');
+    }
+  }
+
+  sendInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+    return this.call((stripe) =>
+      stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceSendKey(invoiceId) }),
+    );
+  }
+
+  /** Voiding an invoice that is already void succeeds; any other status is an `invalid_state` error. */
+  async voidInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+    try {
+      return await this.call((stripe) =>
+        stripe.invoices.voidInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceVoidKey(invoiceId) }),
+      );
+    } catch (error) {
+      return this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status === 'void');
+    }
+  }
+
+  /** Stripe ignores idempotency keys on DELETE; a draft that is already gone counts as deleted. */
+  async deleteDraftInvoice(stripeInvoiceId: string): Promise<void> {
+    try {
+      await this.call((stripe) => stripe.invoices.del(stripeInvoiceId));
+    } catch (error) {
+      if (!failedWith(error, 'not_found')) {
+        throw error;
+      }
+    }
+  }
+
+  retrieveInvoice(stripeInvoiceId: string): Promise<Stripe.Invoice> {
+    return this.call((stripe) => stripe.invoices.retrieve(stripeInvoiceId, { expand: INVOICE_EXPAND }));
+  }
+
+  /** Crash recovery when we never stored the Stripe id: matches `metadata.agenthub_invoice_id`. */
+  findInvoiceByOurId(invoiceId: string, stripeCustomerId: string): Promise<Stripe.Invoice | null> {
+    return findInvoiceByOurId(this.caller, invoiceId, stripeCustomerId);
+  }
+
+  /** Events created at or after `since`, oldest first, all pages. */
+  listEventsSince(since: Date, types?: string[]): Promise<Stripe.Event[]> {
+    return listEventsSince(this.caller, since, types);
+  }
+
+  async payInvoice(input: PayInvoiceInput): Promise<PayInvoiceResult> {
+    const idempotencyKey = invoicePayKey(input.invoiceId, input.attempt);
+    try {
+      const invoice = await this.call((stripe) =>
+        stripe.invoices.pay(
+          input.stripeInvoiceId,
+          { payment_method: input.paymentMethodId, expand: ['payments'] },
+          { idempotencyKey },
+        ),
+      );
+      if (invoice.status === 'paid') {
+        return { outcome: 'paid', invoice };
+      }
+      // A 200 that is not `paid` means an asynchronous payment is still processing: the webhook settles it.
+      return { outcome: 'unknown', message: `Payment is processing (invoice status ${invoice.status})` };
+    } catch (error) {
+      if (!(error instanceof StripeGatewayError)) {
+        throw error;
+      }
+      return payFailureResult(error, () => this.retrieveInvoice(input.stripeInvoiceId));
+    }
+  }
+
+  /** After an `invalid_state` failure: the current invoice when `done` says the action already happened. */
+  private async settledUnless(
+    error: unknown,
+    stripeInvoiceId: string,
+    done: (invoice: Stripe.Invoice) => boolean,
+  ): Promise<Stripe.Invoice> {
+    if (failedWith(error, 'invalid_state')) {
+      const invoice = await this.retrieveInvoice(stripeInvoiceId);
+      if (done(invoice)) {
+        return invoice;
+      }
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,118 @@
+import { invoicePayKey, RateLimiter, StripeGatewayError } from '../../src/stripe';
+import { type GatewayHarness, openInvoice, paidPayments, SECRET_KEY, startGatewayHarness } from './stripe-harness';
+
+let h: GatewayHarness;
+
+beforeAll(async () => {
+  h = await startGatewayHarness();
+});
+
+afterEach(async () => {
+  await h.control.clearFaults();
+  await h.control.setRateLimit(null);
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+const payVisa = (gateway: GatewayHarness['gateway'], open: { invoiceId: string; stripeInvoiceId: string }) =>
+  gateway.payInvoice({ ...open, attempt: 1, paymentMethodId: 'pm_card_visa' });
+
+describe('StripeGateway under faults (emulator)', () => {
+  it('survives a 500 on the pay path: the SDK retries with the same key and charges once', async () => {
+    const open = await openInvoice(h.gateway);
+    const path = `/v1/invoices/${open.stripeInvoiceId}/pay`;
+    await h.control.injectFault({ kind: '500', path, method: 'POST', count: 1 });
+    const before = h.requests.length;
+    expect(await payVisa(h.gateway, open)).toMatchObject({ outcome: 'paid' });
+    const attempts = h.requests.slice(before).filter((r) => r.path === path);
+    expect(attempts.map((r) => r.idempotencyKey)).toEqual([
+      invoicePayKey(open.invoiceId, 1),
+      invoicePayKey(open.invoiceId, 1),
+    ]);
+    expect(await paidPayments(h.stripe, open.stripeInvoiceId)).toBe(1);
+  });
+
+  it('reports unknown after persistent 500s; the same attempt later settles it', async () => {
+    const open = await openInvoice(h.gateway);
+    const path = `/v1/invoices/${open.stripeInvoiceId}/pay`;
+    await h.control.injectFault({ kind: '500', path, method: 'POST' });
+    expect(await payVisa(h.gateway, open)).toMatchObject({ outcome: 'unknown' });
+    await h.control.clearFaults();
+    expect(await payVisa(h.gateway, open)).toMatchObject({ outcome: 'paid' });
+    expect(await paidPayments(h.stripe, open.stripeInvoiceId)).toBe(1);
+  });
+
+  it('reports unknown when Stripe hangs past the timeout', async () => {
+    const open = await openInvoice(h.gateway);
+    const impatient = h.gatewayWith({ timeoutMs: 200, maxNetworkRetries: 1 });
+    await h.control.injectFault({ kind: 'hang', path: `/v1/invoices/${open.stripeInvoiceId}/pay`, count: 2 });
+    const result = await payVisa(impatient, open);
+    expect(result).toMatchObject({ outcome: 'unknown', message: expect.stringMatching(/timeout/) });
+    expect(await payVisa(h.gateway, open)).toMatchObject({ outcome: 'paid' });
+  });
+
+  it('maps a 429 to rate_limited once the SDK has used its retries (Stripe-Should-Retry: true)', async () => {
+    await h.control.injectFault({ kind: '429', path: '/v1/customers', method: 'POST', count: 3 });
+    const before = h.requests.length;
+    const error = await h.gateway.createCustomer({ customerId: 'c-429', externalUserId: 'u' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StripeGatewayError);
+    expect((error as StripeGatewayError).failure).toEqual({ kind: 'rate_limited' });
+    expect(h.requests.length - before).toBe(3);
+  });
+
+  it('does not retry a 429 that says Stripe-Should-Retry: false', async () => {
+    await h.control.injectFault({ kind: '429', path: '/v1/customers', method: 'POST', count: 1, shouldRetry: false });
+    const error = await h.gateway
+      .createCustomer({ customerId: 'c-429b', externalUserId: 'u' })
+      .catch((e: unknown) => e);
+    expect((error as StripeGatewayError).failure.kind).toBe('rate_limited');
+    // The fault was used up by the single attempt: a retry of our own now succeeds with the same key.
+    await expect(h.gateway.createCustomer({ customerId: 'c-429b', externalUserId: 'u' })).resolves.toMatch(/^cus_/);
+  });
+
+  it('keeps a burst of 60 calls under the emulator rate limit', async () => {
+    const customerId = await h.gateway.createCustomer({ customerId: 'c-burst', externalUserId: 'u' });
+    await h.control.setRateLimit(50);
+    const burst = () => Array.from({ length: 60 }, (_, i) => `inv-${i}`);
+    // Unpaced, the same burst trips the limit (the emulator's 429 carries no Stripe-Should-Retry, so no retry).
+    const unpaced = h.gatewayWith({ maxNetworkRetries: 0 });
+    const tripped = await Promise.allSettled(burst().map((id) => unpaced.findInvoiceByOurId(id, customerId)));
+    const rejected = tripped.flatMap((r) => (r.status === 'rejected' ? [r.reason as StripeGatewayError] : []));
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected.every((e) => e.failure.kind === 'rate_limited')).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // let the emulator's one-second window empty
+
+    const paced = h.gatewayWith({ maxNetworkRetries: 0 }, new RateLimiter({ requestsPerSecond: 40 }));
+    const start = Date.now();
+    const results = await Promise.allSettled(burst().map((id) => paced.findInvoiceByOurId(id, customerId)));
+    const elapsed = Date.now() - start;
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(elapsed).toBeGreaterThanOrEqual((59 / 40) * 1000 - 50);
+    expect(elapsed).toBeLessThan(6_000);
+  });
+
+  it('never puts the secret key in errors', async () => {
+    const liveKey = 'sk_live_do_not_leak_0123456789';
+    const wrongKey = h.gatewayWith({ secretKey: liveKey, maxNetworkRetries: 0 });
+    const auth = await wrongKey.createCustomer({ customerId: 'c-auth', externalUserId: 'u' }).catch((e: unknown) => e);
+    expect((auth as StripeGatewayError).failure).toEqual({ kind: 'authentication' });
+
+    const open = await openInvoice(h.gateway);
+    await h.control.injectFault({ kind: '500', path: `/v1/invoices/${open.stripeInvoiceId}/pay` });
+    const unknown = await h.gatewayWith({ maxNetworkRetries: 0 }).payInvoice({
+      ...open,
+      attempt: 1,
+      paymentMethodId: 'pm_card_visa',
+    });
+    const notFound = await h.gateway.retrieveInvoice('in_missing').catch((e: unknown) => e);
+    for (const value of [auth, unknown, notFound]) {
+      const text = `${String(value)} ${JSON.stringify(value)} ${(value as Error).stack ?? ''}`;
+      for (const key of [liveKey, SECRET_KEY]) {
+        expect(text).not.toContain(key);
+        expect(text).not.toContain(key.slice(-8));
+      }
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import type Stripe from 'stripe';
+import { EmulatorControl } from '../../emulator/control-client';
+import { startEmulator, type RunningEmulator } from '../../emulator/server';
+import { createStripeClient, RateLimiter, StripeGateway } from '../../src/stripe';
+import type { StripeClientOptions } from '../../src/stripe';
+
+export const SECRET_KEY = 'sk_test_agenthub_gateway_secret_4242';
+
+export interface GatewayHarness {
+  emulator: RunningEmulator;
+  control: EmulatorControl;
+  stripe: Stripe;
+  gateway: StripeGateway;
+  /** Idempotency keys of every HTTP attempt the SDK made (retries included), in order. */
+  requests: Array<{ method: string; path: string; idempotencyKey?: string }>;
+  /** A gateway over a differently configured client on the same emulator. */
+  gatewayWith(options: Partial<StripeClientOptions>, limiter?: RateLimiter): StripeGateway;
+  stop(): Promise<void>;
+}
+
+/** A generous limiter so tests are not paced; the rate-limit tests build their own. */
+export const fastLimiter = (): RateLimiter => new RateLimiter({ requestsPerSecond: 10_000, burst: 1_000 });
+
+export async function startGatewayHarness(): Promise<GatewayHarness> {
+  const emulator = await startEmulator({ port: 0 });
+  const requests: GatewayHarness['requests'] = [];
+  const client = (options: Partial<StripeClientOptions>): Stripe => {
+    const stripe = createStripeClient({ secretKey: SECRET_KEY, apiBase: emulator.url, ...options });
+    stripe.on('request', (event: Stripe.RequestEvent) => {
+      requests.push({ method: event.method, path: event.path, idempotencyKey: event.idempotency_key });
+    });
+    return stripe;
+  };
+  const stripe = client({});
+  return {
+    emulator,
+    control: new EmulatorControl(emulator.url),
+    stripe,
+    gateway: new StripeGateway({ stripe, limiter: fastLimiter() }),
+    requests,
+    gatewayWith: (options, limiter = fastLimiter()) => new StripeGateway({ stripe: client(options), limiter }),
+    stop: () => emulator.stop(),
+  };
+}
+
+let sequence = 0;
+
+/** Fresh ids for our rows, unique across the run (invoice numbers must be unique in Stripe). */
+export function ourIds(): { customerId: string; invoiceId: string; number: string } {
+  sequence += 1;
+  const suffix = `${Date.now().toString(36)}${sequence}`;
+  return {
+    customerId: `cust_${suffix}`,
+    invoiceId: `inv_${suffix}`,
+    number: `AH-2026-10-${String(sequence).padStart(6, '0')}-${suffix}`,
+  };
+}
+
+export interface OpenInvoice {
+  invoiceId: string;
+  stripeCustomerId: string;
+  stripeInvoiceId: string;
+  invoice: Stripe.Invoice;
+}
+
+/** Customer → draft → the given lines → finalized (open), all through the gateway. */
+export async function openInvoice(gateway: StripeGateway, amounts: bigint[] = [2500n]): Promise<OpenInvoice> {
+  const ids = ourIds();
+  const stripeCustomerId = await gateway.createCustomer({
+    customerId: ids.customerId,
+    externalUserId: `user_${ids.customerId}`,
+    email: 'ada@example.com',
+    name: 'Ada',
+  });
+  const draft = await gateway.createInvoice({
+    invoiceId: ids.invoiceId,
+    number: ids.number,
+    stripeCustomerId,
+    currency: 'usd',
+    daysUntilDue: 30,
+    period: '2026-10',
+  });
+  for (const [index, amountMinor] of amounts.entries()) {
+    await gateway.addInvoiceItem({
+      invoiceId: ids.invoiceId,
+      lineId: `line_${index}`,
+      stripeCustomerId,
+      stripeInvoiceId: draft.id,
+      amountMinor,
+      currency: 'usd',
+      description: `Usage ${index}`,
+    });
+  }
+  const invoice = await gateway.finalizeInvoice(ids.invoiceId, draft.id);
+  return { invoiceId: ids.invoiceId, stripeCustomerId, stripeInvoiceId: draft.id, invoice };
+}
+
+/** Invoice payments Stripe recorded as paid for an invoice: the number of successful charges. */
+export async function paidPayments(stripe: Stripe, stripeInvoiceId: string): Promise<number> {
+  const payments = await stripe.invoicePayments.list({ invoice: stripeInvoiceId, limit: 100 });
+  return payments.data.filter((p) => p.status === 'paid').length;
+}
