@@ -24,6 +24,9 @@ import { MAX_TOKENS, operationLimitsRule } from './schema/limits';
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
+import { StatusChangeHub } from './services/status-change-hub';
+import type { StripeGateway } from './stripe';
+import { gatewayFromConfig } from './stripe/gateway-from-config';
 import { authenticate } from './http/authenticate';
 import { usageRouter } from './http/usage.route';
 import { createWebhookComponents } from './webhooks';
@@ -32,6 +35,8 @@ export interface ServerOptions {
   config: AppConfig;
   db: Database;
   logger?: Logger;
+  /** Default: built from `config.stripe` (real Stripe, or the local emulator at STRIPE_API_BASE). */
+  gateway?: StripeGateway;
 }
 
 export interface BillingServer {
@@ -57,6 +62,9 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const verify = createTokenVerifier(config);
   const schema = await buildAppSchema();
   const validationRules = [operationLimitsRule()];
+  const gateway = options.gateway ?? gatewayFromConfig(config);
+  const statusHub = new StatusChangeHub(db, db.url, logger);
+  await statusHub.start();
 
   const app = express();
   app.disable('x-powered-by');
@@ -145,6 +153,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         const contextValue: GraphQLContext = {
           caller: ctx.extra.caller as Caller,
           config,
+          gateway,
+          statusHub,
           em: db.orm.em.fork(),
           log: logger.child({ requestId, transport: 'ws' }),
           requestId,
@@ -220,6 +230,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         return {
           caller,
           config,
+          gateway,
+          statusHub,
           em: db.orm.em.fork(),
           log: res.locals.log as Logger,
           requestId: res.locals.requestId as string,
@@ -269,6 +281,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         client.terminate();
       }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      await statusHub.stop();
       if (httpServer.listening) {
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       }

@@ -8,7 +8,7 @@ import { Price } from './price.entity';
 /** One line of an invoice; its amount is rounded once, half-up, to minor units. */
 @Entity({ tableName: 'invoice_lines' })
 @Index({ properties: ['invoice', 'position'] })
-export class InvoiceLine extends BaseEntity {
+export class InvoiceLine extends BaseEntity<'kind'> {
   @ManyToOne(() => Invoice, { deleteRule: 'cascade' })
   invoice!: Invoice;
 

@@ -16,7 +16,9 @@ import { InvoiceLine } from './invoice-line.entity';
     'create unique index "invoices_customer_period_active_unique" on "invoices" ("customer_id", "period") where "status" <> \'VOID\'',
 })
 @Index({ properties: ['status', 'createdAt'] })
-export class Invoice extends BaseEntity {
+export class Invoice extends BaseEntity<
+  'status' | 'subtotalMinor' | 'taxMinor' | 'totalMinor' | 'amountPaidMinor' | 'lines'
+> {
   /** `PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`, assigned when the DRAFT is created. */
   @Property({ type: 'text' })
   @Unique()

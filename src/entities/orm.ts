@@ -25,11 +25,15 @@ export interface DatabaseOptions {
   debug?: boolean;
   /** Pool size for PostgreSQL. */
   poolMax?: number;
+  /** Receives every SQL statement (tests count statements with it). */
+  queryLog?: (sql: string) => void;
 }
 
 export interface Database {
   orm: MikroORM;
   kind: 'postgres' | 'pglite';
+  /** The PostgreSQL URL (for dedicated connections such as LISTEN), when `kind` is `postgres`. */
+  url?: string;
   /** The embedded database handle (for LISTEN/NOTIFY), when `kind` is `pglite`. */
   pglite?: PGliteType;
   close(): Promise<void>;
@@ -39,7 +43,8 @@ function baseOptions(options: DatabaseOptions): Options {
   return {
     entities: ENTITIES,
     discovery: { warnWhenNoEntities: true },
-    debug: options.debug ?? false,
+    debug: options.queryLog ? ['query'] : (options.debug ?? false),
+    ...(options.queryLog ? { logger: options.queryLog, colors: false } : {}),
     // The schema comes only from committed migrations; nothing is synchronised from entities at run time.
     ensureDatabase: false,
     allowGlobalContext: false,
@@ -69,7 +74,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       clientUrl: options.databaseUrl,
       pool: { min: 0, max: options.poolMax ?? 10 },
     } as Options)) as unknown as MikroORM;
-    return { orm, kind: 'postgres', close: () => orm.close(true) };
+    return { orm, kind: 'postgres', url: options.databaseUrl, close: () => orm.close(true) };
   }
 
   if (options.pgliteDataDir) {

@@ -6,7 +6,7 @@ import { Invoice } from './invoice.entity';
 /** Every try to pay an invoice; `invoice:<id>:pay:<attemptNumber>` is its Stripe idempotency key. */
 @Entity({ tableName: 'payment_attempts' })
 @Unique({ properties: ['invoice', 'attemptNumber'] })
-export class PaymentAttempt extends BaseEntity {
+export class PaymentAttempt extends BaseEntity<'status'> {
   @ManyToOne(() => Invoice, { deleteRule: 'cascade' })
   invoice!: Invoice;
 

@@ -2,11 +2,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Caller } from '../services/caller';
+import type { StatusChangeHub } from '../services/status-change-hub';
+import type { StripeGateway } from '../stripe';
 
 /** Per-operation context: the verified caller and a request-scoped EntityManager. */
 export interface GraphQLContext {
   caller: Caller;
   config: AppConfig;
+  gateway: StripeGateway;
+  statusHub: StatusChangeHub;
   em: EntityManager;
   log: Logger;
   requestId: string;

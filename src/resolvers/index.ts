@@ -2,17 +2,26 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
+import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PriceBookResolver } from './price-book.resolver';
 import { UsageResolver } from './usage.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [MeResolver, UsageResolver, PriceBookResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [MeResolver, UsageResolver, PriceBookResolver, InvoiceResolver];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: RESOLVERS,
     validate: { forbidUnknownValues: false },
+    // Subscriptions bring their own source (StatusChangeHub, fed by Postgres NOTIFY); type-graphql's topic-based
+    // PubSub is never used, but buildSchema insists on one.
+    pubSub: {
+      publish: () => undefined,
+      subscribe: () => {
+        throw new Error('Topic subscriptions are not used; see StatusChangeHub');
+      },
+    },
   });
 }

@@ -1,4 +1,7 @@
 import type { Price } from '../entities';
+import { InvoiceStatus } from '../entities/enums';
+import type { InvoiceView } from '../services/get-invoices.service';
+import type { InvoiceType } from '../schema/invoice.types';
 import { formatMoney, minorToDecimalString } from '../services/money';
 import type { UsageSummary } from '../services/usage-summary.service';
 import type { MoneyType } from '../schema/money.type';
@@ -66,5 +69,46 @@ export function toPrice(price: Price): PriceType {
     effectiveTo: price.effectiveTo ?? null,
     createdBy: price.createdBy ?? null,
     createdAt: price.createdAt,
+  };
+}
+
+export function toInvoice(view: InvoiceView): InvoiceType {
+  const { invoice, history } = view;
+  const currency = invoice.currency;
+  return {
+    id: invoice.id,
+    number: invoice.number,
+    userId: invoice.customer.externalUserId,
+    status: invoice.status,
+    period: invoice.period,
+    amount: toMoney(invoice.totalMinor, currency),
+    amountPaid: toMoney(invoice.amountPaidMinor, currency),
+    amountRemaining: toMoney(
+      invoice.status === InvoiceStatus.VOID ? 0n : invoice.totalMinor - invoice.amountPaidMinor,
+      currency,
+    ),
+    dueDate: invoice.dueDate ?? null,
+    paymentUrl: invoice.paymentUrl ?? null,
+    pdfUrl: invoice.pdfUrl ?? null,
+    isPaid: invoice.status === InvoiceStatus.PAID,
+    lines: invoice.lines.getItems().map((line) => ({
+      id: line.id,
+      kind: line.kind,
+      metric: line.metric?.code ?? null,
+      description: line.description,
+      quantity: trimDecimal(line.quantity) ?? '0',
+      unitAmount: trimDecimal(line.unitAmount),
+      amount: toMoney(line.amountMinor, currency),
+    })),
+    statusHistory: history.map((change) => ({
+      from: change.fromStatus ?? null,
+      to: change.toStatus,
+      source: change.source,
+      reason: change.reason ?? null,
+      occurredAt: change.occurredAt,
+    })),
+    voidReason: invoice.voidReason ?? null,
+    createdAt: invoice.createdAt,
+    paidAt: invoice.paidAt ?? null,
   };
 }

@@ -140,39 +140,42 @@ function adjustmentLines(
 }
 
 /**
- * The lines an invoice for `period` holds if created now: the period's usage priced by the versions in force,
- * plus adjustments for late usage of earlier invoiced periods. `usageSummary` and `createInvoice` both call this,
- * so the preview equals the invoice.
+ * The lines of an invoice for `period`: the period's usage priced by the versions in force, plus adjustments for
+ * late usage of earlier invoiced periods. Without `invoiceId` it is the preview of an invoice created now
+ * (`usageSummary`); with it, the lines of exactly the usage that invoice has claimed (`createInvoice`). One code
+ * path for both, so the preview equals the invoice.
  */
 export async function computeInvoiceLines(
   em: EntityManager,
   customerId: string,
   currency: string,
   period: BillingPeriod,
+  invoiceId?: string,
 ): Promise<ComputedInvoice> {
   const own = await aggregateUsage(em, {
     customerId,
     currency,
     from: period.start,
     to: period.end,
-    records: 'forPeriod',
+    records: invoiceId ? { kind: 'billedOn', invoiceId } : { kind: 'forPeriod' },
   });
   const lines = usageLines(period, own, currency);
 
   const latePeriods = await em.execute<Array<{ period: string }>>(
     `select distinct i.period from invoices i
-     where i.customer_id = ? and i.status <> 'VOID' and i.period_end <= ?
+     where i.customer_id = ? and i.status <> 'VOID' and i.period_end <= ? and i.id <> ?
        and exists (select 1 from usage_records ur
-                   where ur.customer_id = i.customer_id and ur.billed_on_invoice_id is null
+                   where ur.customer_id = i.customer_id and ur.billed_on_invoice_id ${invoiceId ? '= ?' : 'is null'}
                      and ur.occurred_at >= i.period_start and ur.occurred_at < i.period_end)
      order by i.period`,
-    [customerId, period.start],
+    [customerId, period.start, invoiceId ?? '00000000-0000-0000-0000-000000000000', ...(invoiceId ? [invoiceId] : [])],
   );
   for (const { period: key } of latePeriods) {
     const late = parsePeriod(key.trim());
     const scope = { customerId, currency, from: late.start, to: late.end };
-    const all = await aggregateUsage(em, { ...scope, records: 'all' });
-    const billed = await aggregateUsage(em, { ...scope, records: 'billed' });
+    // Late usage is priced as the continuation of its period: price(billed + this one's) − price(billed before).
+    const all = await aggregateUsage(em, { ...scope, records: invoiceId ? { kind: 'billed' } : { kind: 'all' } });
+    const billed = await aggregateUsage(em, { ...scope, records: { kind: 'billed', except: invoiceId } });
     lines.push(...adjustmentLines(late, all, billed, currency));
   }
 

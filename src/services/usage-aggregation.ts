@@ -26,16 +26,23 @@ export interface UsageSegmentRow {
   firstAt: Date;
 }
 
+export type RecordScope =
+  | { kind: 'all' }
+  | { kind: 'forPeriod' }
+  | { kind: 'billed'; except?: string }
+  | { kind: 'billedOn'; invoiceId: string };
+
 export interface UsageScope {
   customerId: string;
   currency: string;
   from: Date;
   to: Date;
   /**
-   * Which records: `all`; `billed` (billed on some invoice); or `forPeriod` (unbilled, or billed on an invoice
-   * of this same period: what an invoice of the period bills, leaving out late usage carried elsewhere).
+   * Which records: `all`; `forPeriod` (unbilled, or billed on an invoice of this same period: what an invoice of the
+   * period would bill, leaving out late usage carried elsewhere); `billed` (billed on some invoice, optionally except
+   * one); `billedOn` (claimed by one invoice).
    */
-  records: 'all' | 'billed' | 'forPeriod';
+  records: RecordScope;
 }
 
 interface RawRow {
@@ -64,14 +71,7 @@ interface RawRow {
  * JavaScript. `max` and `unique_count` are period-wide figures, priced by the version in force at the last event.
  */
 export async function aggregateUsage(em: EntityManager, scope: UsageScope): Promise<UsageSegmentRow[]> {
-  const recordFilter = {
-    all: 'true',
-    billed: 'ur.billed_on_invoice_id is not null',
-    forPeriod: `(ur.billed_on_invoice_id is null or ur.billed_on_invoice_id in (
-        select i.id from invoices i where i.customer_id = ur.customer_id
-          and i.period_start = ? and i.period_end = ?))`,
-  }[scope.records];
-  const filterParams = scope.records === 'forPeriod' ? [scope.from, scope.to] : [];
+  const { sql: recordFilter, params: filterParams } = recordFilterSql(scope);
 
   const rows = await em.execute<RawRow[]>(
     `with usage as (
@@ -135,6 +135,26 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
     firstAt: new Date(row.first_at),
   }));
   return collapsePeriodWide(segments, rows);
+}
+
+function recordFilterSql(scope: UsageScope): { sql: string; params: unknown[] } {
+  const records = scope.records;
+  switch (records.kind) {
+    case 'all':
+      return { sql: 'true', params: [] };
+    case 'forPeriod':
+      return {
+        sql: `(ur.billed_on_invoice_id is null or ur.billed_on_invoice_id in (
+          select i.id from invoices i where i.customer_id = ur.customer_id and i.period_start = ? and i.period_end = ?))`,
+        params: [scope.from, scope.to],
+      };
+    case 'billed':
+      return records.except
+        ? { sql: 'ur.billed_on_invoice_id is not null and ur.billed_on_invoice_id <> ?', params: [records.except] }
+        : { sql: 'ur.billed_on_invoice_id is not null', params: [] };
+    case 'billedOn':
+      return { sql: 'ur.billed_on_invoice_id = ?', params: [records.invoiceId] };
+  }
 }
 
 /** `max` and `unique_count` are one figure for the whole period: keep one segment, priced by the latest version. */

@@ -26,17 +26,17 @@ async function admin<T>(serverUrl: string, fn: (client: Client) => Promise<T>): 
 }
 
 /** Creates an empty database (a new PostgreSQL database, or an in-memory PGlite) and opens it, unmigrated. */
-export async function createEmptyDatabase(): Promise<TestDatabase> {
+export async function createEmptyDatabase(options: { queryLog?: (sql: string) => void } = {}): Promise<TestDatabase> {
   const serverUrl = testServerUrl();
   if (!serverUrl) {
-    const db = await openDatabase({});
+    const db = await openDatabase({ queryLog: options.queryLog });
     return { db, drop: () => db.close() };
   }
   const name = `billing_test_${randomBytes(6).toString('hex')}`;
   await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: 5 });
+  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: 5, queryLog: options.queryLog });
   return {
     db,
     url: url.toString(),
@@ -48,8 +48,8 @@ export async function createEmptyDatabase(): Promise<TestDatabase> {
 }
 
 /** A fresh database with every migration applied. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const test = await createEmptyDatabase();
+export async function createTestDatabase(options: { queryLog?: (sql: string) => void } = {}): Promise<TestDatabase> {
+  const test = await createEmptyDatabase(options);
   await migrate(test.db.orm);
   return test;
 }

@@ -13,11 +13,16 @@ import type { Logger } from '../../src/config/logger';
 import { Role } from '../../src/entities/enums';
 import type { BillingServer } from '../../src/server';
 import { createServer } from '../../src/server';
+import { EmulatorControl } from '../../emulator/control-client';
+import { startEmulator } from '../../emulator/server';
+import type { RunningEmulator } from '../../emulator/server';
+import Stripe from 'stripe';
 import { mintToken } from '../../src/services/auth.service';
 import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+export const TEST_STRIPE_KEY = 'sk_test_harness_local_emulator';
 export const TEST_WEBHOOK_SECRET = 'whsec_test_harness_0123456789abcdef';
 
 export interface GraphQLResponse<T> {
@@ -32,6 +37,11 @@ export interface TestServer {
   config: AppConfig;
   database: TestDatabase;
   server: BillingServer;
+  /** The local Stripe this server talks to; its webhooks are delivered to this server. */
+  emulator: RunningEmulator;
+  control: EmulatorControl;
+  /** An SDK client on the same emulator, for asserting what Stripe holds. */
+  stripe: Stripe;
   token(sub: string, role?: Role, options?: { expiresIn?: string; secret?: string }): Promise<string>;
   /** POSTs an operation as a dashboard would; `token: null` sends no Authorization header. */
   gql<TResult, TVars>(
@@ -45,19 +55,30 @@ export interface TestServer {
 }
 
 /** Builds a server through `createServer` on an ephemeral port with its own fresh, migrated database. */
-export async function startTestServer(env: Env = {}, options: { logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Env = {},
+  options: { logger?: Logger; queryLog?: (sql: string) => void } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'billing-test-'));
+  const database = await createTestDatabase({ queryLog: options.queryLog });
+  const emulator = await startEmulator({
+    port: 0,
+    webhookSecret: TEST_WEBHOOK_SECRET,
+    webhookRetryScheduleMs: [50, 100, 200],
+  });
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     JWT_SECRET: TEST_JWT_SECRET,
+    STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
+    STRIPE_API_BASE: emulator.url,
     STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     DATA_DIR: dataDir,
     ...env,
   });
-  const database = await createTestDatabase();
   const server = await createServer({ config, db: database.db, logger: options.logger });
   const url = await server.listen(0, '127.0.0.1');
+  emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
   const graphqlUrl = `${url}/graphql`;
   const wsUrl = graphqlUrl.replace(/^http/, 'ws');
   const clients: WsClient[] = [];
@@ -69,6 +90,9 @@ export async function startTestServer(env: Env = {}, options: { logger?: Logger 
     config,
     database,
     server,
+    emulator,
+    control: new EmulatorControl(emulator.url),
+    stripe: new Stripe(TEST_STRIPE_KEY, { ...emulator.stripeConfig, maxNetworkRetries: 0 }),
     token: (sub, role = Role.USER, options = {}) =>
       mintToken(options.secret ?? TEST_JWT_SECRET, { sub, role, expiresIn: options.expiresIn ?? '1h' }),
     async gql(document, variables, options = {}) {
@@ -101,6 +125,7 @@ export async function startTestServer(env: Env = {}, options: { logger?: Logger 
     async close() {
       await Promise.all(clients.map((c) => c.dispose()));
       await server.close();
+      await emulator.stop();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -126,4 +151,69 @@ export function wsExecute<T>(
       },
     );
   });
+}
+
+export interface Collected<T> {
+  events: T[];
+  errors: unknown[];
+  /** Resolves once `count` events have arrived (or rejects after `timeoutMs`). */
+  waitFor(count: number, timeoutMs?: number): Promise<T[]>;
+  /** Resolves with the first error the subscription reports. */
+  failed(timeoutMs?: number): Promise<unknown>;
+  stop(): void;
+}
+
+/** Subscribes over graphql-ws and collects every `data` payload, as a dashboard would. */
+export function collect<T>(client: WsClient, query: string, variables?: Record<string, unknown>): Collected<T> {
+  const events: T[] = [];
+  const errors: unknown[] = [];
+  const waiters: Array<() => void> = [];
+  const notify = (): void => waiters.splice(0).forEach((w) => w());
+  const stop = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        if (value.errors) {
+          errors.push(value.errors);
+        } else if (value.data) {
+          events.push(value.data as T);
+        }
+        notify();
+      },
+      error: (error) => {
+        errors.push(error);
+        notify();
+      },
+      complete: notify,
+    },
+  );
+  const until = (done: () => boolean, timeoutMs: number, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events)}`)),
+        timeoutMs,
+      );
+      const check = (): void => {
+        if (done()) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          waiters.push(check);
+        }
+      };
+      check();
+    });
+  return {
+    events,
+    errors,
+    waitFor: async (count, timeoutMs = 5000) => {
+      await until(() => events.length >= count, timeoutMs, `${count} events`);
+      return events.slice(0, count);
+    },
+    failed: async (timeoutMs = 5000) => {
+      await until(() => errors.length > 0, timeoutMs, 'an error');
+      return errors[0];
+    },
+    stop,
+  };
 }

@@ -1,0 +1,177 @@
+import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { SubscribeResolverData } from 'type-graphql';
+import { cancelInvoice } from '../services/cancel-invoice.service';
+import { createInvoice } from '../services/create-invoice.service';
+import type { InvoiceDeps } from '../services/create-invoice.service';
+import { getInvoice, listInvoices } from '../services/get-invoices.service';
+import { payInvoice } from '../services/pay-invoice.service';
+import type { StatusChangeEvent } from '../services/status-change-hub';
+import { watchPaymentStatus } from '../services/watch-payment-status.service';
+import {
+  CancelInvoiceResult,
+  CreateInvoiceResult,
+  InvoiceConnection,
+  InvoiceStateError,
+  InvoiceType,
+  InvoicesArgs,
+  NoBillableUsage,
+  PayInvoiceResult,
+  PaymentDeclined,
+  PaymentProviderUnavailable,
+  PaymentRequiresAction,
+  PaymentStatusEvent,
+  PeriodNotEnded,
+} from '../schema/invoice.types';
+import type { GraphQLContext } from './context';
+import { toInvoice } from './mappers';
+import type { Invoice } from '../entities';
+
+const deps = (ctx: GraphQLContext): InvoiceDeps => ({ em: ctx.em, gateway: ctx.gateway, config: ctx.config });
+
+/** Union members are class instances so type-graphql resolves them by `instanceof`. */
+async function invoiceOf(ctx: GraphQLContext, invoice: Invoice): Promise<InvoiceType> {
+  const view = await getInvoice(ctx.em.fork(), ctx.caller, invoice.id);
+  return Object.assign(new InvoiceType(), toInvoice(view));
+}
+
+@Resolver()
+export class InvoiceResolver {
+  @Query(() => InvoiceType, { description: 'One invoice: your own, or any for admins.' })
+  async invoice(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<InvoiceType> {
+    return toInvoice(await getInvoice(ctx.em, ctx.caller, id));
+  }
+
+  @Query(() => InvoiceConnection, { description: 'Invoices, newest first (Relay connection).' })
+  async invoices(@Args(() => InvoicesArgs) args: InvoicesArgs, @Ctx() ctx: GraphQLContext): Promise<InvoiceConnection> {
+    const page = await listInvoices(ctx.em, ctx.caller, args);
+    return {
+      edges: page.views.map((view, i) => ({ cursor: page.cursors[i], node: toInvoice(view) })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+      totalCount: page.totalCount,
+    };
+  }
+
+  @Mutation(() => CreateInvoiceResult, {
+    description: 'Creates the invoice of an ended period YYYY-MM (idempotent: returns the existing one).',
+  })
+  async createInvoice(
+    @Arg('period') period: string,
+    @Arg('userId', () => String, { nullable: true }) userId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<typeof CreateInvoiceResult> {
+    const outcome = await createInvoice(deps(ctx), ctx.caller, { period, userId });
+    switch (outcome.kind) {
+      case 'invoice':
+        return invoiceOf(ctx, outcome.invoice);
+      case 'no_usage':
+        return Object.assign(new NoBillableUsage(), {
+          code: 'NO_BILLABLE_USAGE',
+          message: `No billable usage in ${outcome.period}`,
+          period: outcome.period,
+        });
+      case 'period_not_ended':
+        return Object.assign(new PeriodNotEnded(), {
+          code: 'PERIOD_NOT_ENDED',
+          message: `Period ${outcome.period} has not ended yet`,
+          period: outcome.period,
+        });
+      default:
+        return Object.assign(new PaymentProviderUnavailable(), {
+          code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+          message: outcome.message,
+          invoice: await invoiceOf(ctx, outcome.invoice),
+        });
+    }
+  }
+
+  @Mutation(() => PayInvoiceResult, { description: 'Pays an invoice with a Stripe payment method id (pm_…).' })
+  async payInvoice(
+    @Arg('invoiceId', () => ID) invoiceId: string,
+    @Arg('paymentMethodId') paymentMethodId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<typeof PayInvoiceResult> {
+    const outcome = await payInvoice(deps(ctx), ctx.caller, { invoiceId, paymentMethodId });
+    switch (outcome.kind) {
+      case 'paid':
+        return invoiceOf(ctx, outcome.invoice);
+      case 'declined':
+        return Object.assign(new PaymentDeclined(), {
+          code: 'PAYMENT_DECLINED',
+          message: outcome.message,
+          declineCode: outcome.declineCode,
+          invoice: await invoiceOf(ctx, outcome.invoice),
+        });
+      case 'requires_action': {
+        const invoice = await invoiceOf(ctx, outcome.invoice);
+        return Object.assign(new PaymentRequiresAction(), {
+          code: 'PAYMENT_REQUIRES_ACTION',
+          message: outcome.message,
+          clientSecret: outcome.clientSecret,
+          paymentUrl: invoice.paymentUrl,
+          invoice,
+        });
+      }
+      case 'invalid_state':
+        return Object.assign(new InvoiceStateError(), {
+          code: 'INVALID_INVOICE_STATE',
+          message: outcome.message,
+          status: outcome.status,
+        });
+      default:
+        return Object.assign(new PaymentProviderUnavailable(), {
+          code: 'PAYMENT_PENDING',
+          message: outcome.message,
+          invoice: await invoiceOf(ctx, outcome.invoice),
+        });
+    }
+  }
+
+  @Mutation(() => CancelInvoiceResult, { description: 'Voids an unpaid invoice (deletes a Stripe draft).' })
+  async cancelInvoice(
+    @Arg('invoiceId', () => ID) invoiceId: string,
+    @Arg('reason', () => String, { nullable: true }) reason: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<typeof CancelInvoiceResult> {
+    const outcome = await cancelInvoice(deps(ctx), ctx.caller, { invoiceId, reason });
+    switch (outcome.kind) {
+      case 'voided':
+        return invoiceOf(ctx, outcome.invoice);
+      case 'invalid_state':
+        return Object.assign(new InvoiceStateError(), {
+          code: 'INVALID_INVOICE_STATE',
+          message: outcome.message,
+          status: outcome.status,
+        });
+      default:
+        return Object.assign(new PaymentProviderUnavailable(), {
+          code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+          message: outcome.message,
+          invoice: await invoiceOf(ctx, outcome.invoice),
+        });
+    }
+  }
+
+  @Subscription(() => PaymentStatusEvent, {
+    description: 'Status changes of an invoice, or of all your invoices, as they commit.',
+    subscribe: ({
+      args,
+      context,
+    }: SubscribeResolverData<unknown, { invoiceId?: string; userId?: string }, GraphQLContext>) =>
+      watchPaymentStatus(context.em, context.statusHub, context.caller, args),
+  })
+  async paymentStatusChanged(
+    @Root() event: StatusChangeEvent,
+    @Arg('invoiceId', () => ID, { nullable: true }) _invoiceId: string | null,
+    @Arg('userId', () => String, { nullable: true }) _userId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<PaymentStatusEvent> {
+    return {
+      invoice: toInvoice(await getInvoice(ctx.em.fork(), ctx.caller, event.invoiceId)),
+      status: event.status,
+      previousStatus: event.previousStatus,
+      occurredAt: event.occurredAt,
+      reason: event.reason,
+      source: event.source,
+    };
+  }
+}

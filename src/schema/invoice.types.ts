@@ -1,0 +1,246 @@
+import { ArgsType, Field, ID, Int, InterfaceType, ObjectType, createUnionType, registerEnumType } from 'type-graphql';
+import { InvoiceLineKind, InvoiceStatus, StatusChangeSource } from '../entities/enums';
+import { MoneyType } from './money.type';
+import { DecimalScalar } from './scalars';
+import './enums';
+
+registerEnumType(InvoiceStatus, { name: 'InvoiceStatus' });
+registerEnumType(StatusChangeSource, { name: 'StatusChangeSource' });
+
+@ObjectType()
+export class InvoiceLineType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => InvoiceLineKind)
+  kind!: InvoiceLineKind;
+
+  @Field(() => String, { nullable: true, description: 'Metric code.' })
+  metric!: string | null;
+
+  @Field()
+  description!: string;
+
+  @Field(() => DecimalScalar)
+  quantity!: string;
+
+  @Field(() => DecimalScalar, { nullable: true })
+  unitAmount!: string | null;
+
+  @Field(() => MoneyType)
+  amount!: MoneyType;
+}
+
+@ObjectType()
+export class InvoiceStatusChangeType {
+  @Field(() => InvoiceStatus, { nullable: true })
+  from!: InvoiceStatus | null;
+
+  @Field(() => InvoiceStatus)
+  to!: InvoiceStatus;
+
+  @Field(() => StatusChangeSource)
+  source!: StatusChangeSource;
+
+  @Field(() => String, { nullable: true })
+  reason!: string | null;
+
+  @Field()
+  occurredAt!: Date;
+}
+
+@ObjectType({ description: 'An invoice for one customer and one monthly period.' })
+export class InvoiceType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'PREFIX-YYYY-MM-NNNNNN-YYYYMMDD' })
+  number!: string;
+
+  @Field()
+  userId!: string;
+
+  @Field(() => InvoiceStatus)
+  status!: InvoiceStatus;
+
+  @Field({ description: 'YYYY-MM' })
+  period!: string;
+
+  @Field(() => MoneyType, { description: 'Total due for the invoice.' })
+  amount!: MoneyType;
+
+  @Field(() => MoneyType)
+  amountPaid!: MoneyType;
+
+  @Field(() => MoneyType)
+  amountRemaining!: MoneyType;
+
+  @Field(() => Date, { nullable: true })
+  dueDate!: Date | null;
+
+  @Field(() => String, { nullable: true, description: "Stripe's hosted invoice page." })
+  paymentUrl!: string | null;
+
+  @Field(() => String, { nullable: true })
+  pdfUrl!: string | null;
+
+  @Field()
+  isPaid!: boolean;
+
+  @Field(() => [InvoiceLineType])
+  lines!: InvoiceLineType[];
+
+  @Field(() => [InvoiceStatusChangeType])
+  statusHistory!: InvoiceStatusChangeType[];
+
+  @Field(() => String, { nullable: true })
+  voidReason!: string | null;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  paidAt!: Date | null;
+}
+
+@InterfaceType({ description: 'An expected business failure, returned as data.' })
+export abstract class ErrorResult {
+  @Field()
+  code!: string;
+
+  @Field()
+  message!: string;
+}
+
+@ObjectType({ implements: ErrorResult })
+export class InvoiceStateError extends ErrorResult {
+  @Field(() => InvoiceStatus)
+  status!: InvoiceStatus;
+}
+
+@ObjectType({ implements: ErrorResult })
+export class NoBillableUsage extends ErrorResult {
+  @Field()
+  period!: string;
+}
+
+@ObjectType({ implements: ErrorResult, description: 'The period has not ended yet; invoices are for closed periods.' })
+export class PeriodNotEnded extends ErrorResult {
+  @Field()
+  period!: string;
+}
+
+@ObjectType({ implements: ErrorResult })
+export class PaymentDeclined extends ErrorResult {
+  @Field(() => String, { nullable: true })
+  declineCode!: string | null;
+
+  @Field(() => InvoiceType)
+  invoice!: InvoiceType;
+}
+
+@ObjectType({ implements: ErrorResult, description: '3-D Secure: the customer must confirm the payment.' })
+export class PaymentRequiresAction extends ErrorResult {
+  @Field(() => String, { nullable: true })
+  clientSecret!: string | null;
+
+  @Field(() => String, { nullable: true })
+  paymentUrl!: string | null;
+
+  @Field(() => InvoiceType)
+  invoice!: InvoiceType;
+}
+
+@ObjectType({
+  implements: ErrorResult,
+  description: 'Stripe could not be reached; the outcome is settled later (the invoice is PROCESSING or DRAFT).',
+})
+export class PaymentProviderUnavailable extends ErrorResult {
+  @Field(() => InvoiceType, { nullable: true })
+  invoice!: InvoiceType | null;
+}
+
+export const CreateInvoiceResult = createUnionType({
+  name: 'CreateInvoiceResult',
+  types: () => [InvoiceType, NoBillableUsage, PeriodNotEnded, PaymentProviderUnavailable] as const,
+});
+
+export const PayInvoiceResult = createUnionType({
+  name: 'PayInvoiceResult',
+  types: () =>
+    [InvoiceType, PaymentDeclined, PaymentRequiresAction, InvoiceStateError, PaymentProviderUnavailable] as const,
+});
+
+export const CancelInvoiceResult = createUnionType({
+  name: 'CancelInvoiceResult',
+  types: () => [InvoiceType, InvoiceStateError, PaymentProviderUnavailable] as const,
+});
+
+@ObjectType()
+export class InvoiceEdge {
+  @Field()
+  cursor!: string;
+
+  @Field(() => InvoiceType)
+  node!: InvoiceType;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field()
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+@ObjectType()
+export class InvoiceConnection {
+  @Field(() => [InvoiceEdge])
+  edges!: InvoiceEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@ArgsType()
+export class InvoicesArgs {
+  @Field(() => String, { nullable: true, description: 'Admins: any user; users: their own only.' })
+  userId?: string | null;
+
+  @Field(() => InvoiceStatus, { nullable: true })
+  status?: InvoiceStatus | null;
+
+  @Field(() => String, { nullable: true, description: 'YYYY-MM' })
+  period?: string | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 20, description: '1 to 100.' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true })
+  after?: string | null;
+}
+
+@ObjectType({ description: 'A status change of an invoice, pushed live.' })
+export class PaymentStatusEvent {
+  @Field(() => InvoiceType)
+  invoice!: InvoiceType;
+
+  @Field(() => InvoiceStatus)
+  status!: InvoiceStatus;
+
+  @Field(() => InvoiceStatus, { nullable: true })
+  previousStatus!: InvoiceStatus | null;
+
+  @Field()
+  occurredAt!: Date;
+
+  @Field(() => String, { nullable: true })
+  reason!: string | null;
+
+  @Field(() => StatusChangeSource)
+  source!: StatusChangeSource;
+}

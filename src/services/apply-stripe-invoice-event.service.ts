@@ -1,0 +1,168 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { Invoice } from '../entities';
+import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
+import { canTransition, transitionInvoice } from './invoice-status';
+import type { StatusCause } from './invoice-status';
+
+/** The metadata key our invoice creation puts on Stripe invoices (mirrors `METADATA.invoiceId` in src/stripe). */
+export const AGENTHUB_INVOICE_ID_KEY = 'agenthub_invoice_id';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The event is about one of our invoices, but its row is not committed yet (the webhook beat our own API
+ * response). Thrown so the worker retries later instead of dropping the event.
+ */
+export class InvoiceNotYetStoredError extends Error {
+  constructor(invoiceId: string, stripeInvoiceId: string) {
+    super(`Invoice ${invoiceId} (Stripe ${stripeInvoiceId}) is not stored yet; the event will be retried`);
+    this.name = 'InvoiceNotYetStoredError';
+  }
+}
+
+/** What an invoice event means for our invoice. */
+export type InvoiceEventEffect =
+  /** `invoice.finalized` / `invoice.sent`: DRAFT → OPEN, and the hosted page, PDF and due date. */
+  | { kind: 'open'; sent: boolean }
+  /** Payment and lifecycle outcomes: move to `to` when the transition table allows it. */
+  | { kind: 'status'; to: InvoiceStatus }
+  /** `invoice.updated`: refresh URLs and amounts, never the status. */
+  | { kind: 'refresh' };
+
+export interface StripeEventRef {
+  id: string;
+  type: string;
+  /** Stripe's `created`, in seconds. */
+  created: number;
+}
+
+export interface ApplyInvoiceEventResult {
+  outcome: 'processed' | 'ignored';
+  detail: string;
+  invoiceId?: string;
+  /** True when the status changed (one or more history rows). */
+  statusChanged: boolean;
+}
+
+/**
+ * Applies a Stripe invoice event to our invoice, inside the caller's transaction (the webhook worker's).
+ * Forward-only: a status moves only along the transition table, through `transitionInvoice` (history + NOTIFY).
+ * An event older than the last one applied never changes the status; at an equal `created` second (Stripe's
+ * resolution) the transition table decides, so `payment_failed` then `paid` in the same second ends PAID and the
+ * reverse order does not regress. Invoices we did not create (no metadata of ours) are ignored.
+ */
+export async function applyStripeInvoiceEvent(
+  em: EntityManager,
+  input: { event: StripeEventRef; remote: Stripe.Invoice; effect: InvoiceEventEffect },
+): Promise<ApplyInvoiceEventResult> {
+  const { event, remote, effect } = input;
+  const found = await findOurInvoice(em, remote);
+  if (typeof found === 'string') {
+    return { outcome: 'ignored', detail: found, statusChanged: false };
+  }
+  const invoice = found;
+  const eventAt = new Date(event.created * 1000);
+  const older = !!invoice.lastStripeEventAt && eventAt.getTime() < invoice.lastStripeEventAt.getTime();
+  const cause: StatusCause = { source: StatusChangeSource.WEBHOOK, ref: event.id, reason: `Stripe ${event.type}` };
+
+  // Older events only fill what is still missing; newer ones overwrite.
+  refreshDetails(invoice, remote, { overwrite: !older });
+
+  let statusChanged = false;
+  let detail: string;
+  if (effect.kind === 'refresh') {
+    detail = 'details refreshed';
+  } else if (older) {
+    detail = `older than the last applied event ${invoice.lastStripeEventId ?? ''}; status kept`.trim();
+  } else if (effect.kind === 'open') {
+    if (effect.sent && !invoice.sentAt) {
+      invoice.sentAt = eventAt;
+    }
+    if (invoice.status === InvoiceStatus.DRAFT) {
+      statusChanged = await transitionInvoice(em, invoice, InvoiceStatus.OPEN, cause);
+      detail = 'opened';
+    } else {
+      detail = `already ${invoice.status}`;
+    }
+  } else {
+    const to = effect.to;
+    if (invoice.status === to) {
+      detail = `already ${to}`;
+    } else {
+      // Stripe only pays, fails or voids a finalized invoice: if our row still says DRAFT, the finalization is
+      // implied (its own event may come later or never), so open it first rather than refuse a forward move.
+      if (invoice.status === InvoiceStatus.DRAFT && to !== InvoiceStatus.VOID && remote.status !== 'draft') {
+        statusChanged = await transitionInvoice(em, invoice, InvoiceStatus.OPEN, {
+          ...cause,
+          reason: `Stripe ${event.type} (finalization implied)`,
+        });
+      }
+      if (canTransition(invoice.status, to)) {
+        statusChanged = (await transitionInvoice(em, invoice, to, cause)) || statusChanged;
+        detail = `moved to ${to}`;
+        if (to === InvoiceStatus.PAID) {
+          invoice.amountPaidMinor = BigInt(remote.amount_paid ?? 0);
+          const paidAt = remote.status_transitions?.paid_at;
+          invoice.paidAt = paidAt ? new Date(paidAt * 1000) : eventAt;
+        }
+      } else {
+        detail = `${invoice.status} cannot move to ${to}; skipped`;
+      }
+    }
+  }
+  if (!older) {
+    invoice.lastStripeEventAt = eventAt;
+    invoice.lastStripeEventId = event.id;
+  }
+  await em.flush();
+  return { outcome: 'processed', detail, invoiceId: invoice.id, statusChanged };
+}
+
+/** Our invoice, locked for this transaction; or the reason the event is not ours (a string). */
+async function findOurInvoice(em: EntityManager, remote: Stripe.Invoice): Promise<Invoice | string> {
+  // The row lock serialises two workers applying events about the same invoice, and the API's own updates.
+  const lock = { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } as const;
+  const byStripeId = await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock);
+  if (byStripeId) {
+    return byStripeId;
+  }
+  const ourId = remote.metadata?.[AGENTHUB_INVOICE_ID_KEY];
+  if (!ourId) {
+    return 'not an AgentHub invoice (no agenthub_invoice_id metadata)';
+  }
+  if (!UUID.test(ourId)) {
+    return 'agenthub_invoice_id metadata is not an invoice id';
+  }
+  const byOurId = await em.findOne(Invoice, { id: ourId }, lock);
+  if (!byOurId) {
+    throw new InvoiceNotYetStoredError(ourId, remote.id);
+  }
+  if (byOurId.stripeInvoiceId && byOurId.stripeInvoiceId !== remote.id) {
+    return `invoice ${ourId} is linked to another Stripe invoice`;
+  }
+  // The webhook arrived before our API stored the Stripe id: link it now (the API writes the same value).
+  byOurId.stripeInvoiceId = remote.id;
+  return byOurId;
+}
+
+function refreshDetails(invoice: Invoice, remote: Stripe.Invoice, options: { overwrite: boolean }): void {
+  const set = <K extends 'paymentUrl' | 'pdfUrl' | 'dueDate'>(key: K, value: Invoice[K] | undefined): void => {
+    if (value !== undefined && value !== null && (options.overwrite || !invoice[key])) {
+      invoice[key] = value;
+    }
+  };
+  set('paymentUrl', remote.hosted_invoice_url);
+  set('pdfUrl', remote.invoice_pdf);
+  set('dueDate', remote.due_date ? new Date(remote.due_date * 1000) : undefined);
+  // Stripe's amount_paid only grows; never lower ours from an older snapshot.
+  const paid = BigInt(remote.amount_paid ?? 0);
+  if (paid > invoice.amountPaidMinor && (options.overwrite || invoice.amountPaidMinor === 0n)) {
+    invoice.amountPaidMinor = paid;
+  }
+  const finalizedAt = remote.status_transitions?.finalized_at;
+  if (finalizedAt && !invoice.finalizedAt) {
+    invoice.finalizedAt = new Date(finalizedAt * 1000);
+  }
+}

@@ -1,0 +1,250 @@
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { AppConfig } from '../config/config';
+import { Customer, Invoice, InvoiceLine } from '../entities';
+import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
+import type { StripeGateway } from '../stripe';
+import { StripeGatewayError } from '../stripe';
+import type { BillingPeriod } from './billing-period';
+import { parsePeriod } from './billing-period';
+import type { Caller } from './caller';
+import { resolveSubject } from './caller';
+import { NotFoundError } from './errors';
+import { getCurrentCustomer } from './get-current-customer.service';
+import { computeInvoiceLines } from './invoice-lines';
+import { recordCreation, transitionInvoice } from './invoice-status';
+import { formatInvoiceNumber } from './invoice-number';
+
+export interface InvoiceDeps {
+  em: EntityManager;
+  gateway: StripeGateway;
+  config: Pick<AppConfig, 'billing'>;
+  now?: Date;
+}
+
+export type CreateInvoiceOutcome =
+  | { kind: 'invoice'; invoice: Invoice }
+  | { kind: 'no_usage'; period: string }
+  | { kind: 'period_not_ended'; period: string }
+  | { kind: 'stripe_unavailable'; invoice: Invoice; message: string };
+
+/**
+ * Creates (or returns, or resumes) the invoice of a customer for an ended period. Idempotent: while a non-VOID
+ * invoice exists for the customer and period it is returned; a DRAFT left by a crash or a Stripe failure is resumed
+ * from where it stopped. Every Stripe write carries a deterministic idempotency key, so resuming never makes a
+ * second Stripe customer, invoice or item.
+ */
+export async function createInvoice(
+  deps: InvoiceDeps,
+  caller: Caller,
+  input: { period: string; userId?: string | null },
+): Promise<CreateInvoiceOutcome> {
+  const now = deps.now ?? new Date();
+  const userId = resolveSubject(caller, input.userId);
+  const period = parsePeriod(input.period);
+  if (now.getTime() < period.end.getTime()) {
+    return { kind: 'period_not_ended', period: period.key };
+  }
+  const customer =
+    userId === caller.userId
+      ? await getCurrentCustomer(deps.em, caller)
+      : await deps.em.findOne(Customer, { externalUserId: userId });
+  if (!customer) {
+    throw new NotFoundError(`Customer "${userId}"`);
+  }
+
+  const draft = await createDraft(deps, customer, period, caller, now);
+  if (draft.kind !== 'invoice') {
+    return draft;
+  }
+  if (draft.invoice.status !== InvoiceStatus.DRAFT) {
+    return draft;
+  }
+  try {
+    return { kind: 'invoice', invoice: await publishDraft(deps, draft.invoice.id, caller) };
+  } catch (error) {
+    if (error instanceof StripeGatewayError && ['unavailable', 'rate_limited'].includes(error.failure.kind)) {
+      const invoice = await deps.em.fork().findOneOrFail(Invoice, draft.invoice.id, { populate: ['customer'] });
+      return {
+        kind: 'stripe_unavailable',
+        invoice,
+        message: 'Stripe is unavailable; call createInvoice again to resume',
+      };
+    }
+    throw error;
+  }
+}
+
+class NothingToBill extends Error {}
+
+/**
+ * Step 1, one database transaction: the DRAFT with its number and lines. Creations for one customer are serialised
+ * by a lock on the customer row, so a concurrent call finds the first one's invoice. The invoice first claims the
+ * usage it bills (one UPDATE: the period's unbilled usage, and late usage of earlier invoiced periods), then its
+ * lines are computed from exactly the claimed records: an event arriving meanwhile is either claimed or left
+ * unbilled for a later invoice, never lost and never billed twice.
+ */
+async function createDraft(
+  deps: InvoiceDeps,
+  customer: Customer,
+  period: BillingPeriod,
+  caller: Caller,
+  now: Date,
+): Promise<CreateInvoiceOutcome> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await deps.em.fork().transactional(async (tem) => {
+        await tem.findOneOrFail(Customer, customer.id, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        const existing = await tem.findOne(
+          Invoice,
+          { customer: customer.id, period: period.key, status: { $ne: InvoiceStatus.VOID } },
+          { populate: ['customer'] },
+        );
+        if (existing) {
+          return { kind: 'invoice', invoice: existing };
+        }
+        const currency = customer.currency ?? deps.config.billing.defaultCurrency;
+        const prefix = deps.config.billing.invoicePrefix;
+        const [{ last_value: sequence }] = await tem.execute<Array<{ last_value: number }>>(
+          `insert into invoice_number_sequences (prefix, period, last_value) values (?, ?, 1)
+           on conflict (prefix, period) do update set last_value = invoice_number_sequences.last_value + 1
+           returning last_value`,
+          [prefix, period.key],
+        );
+        const invoice = tem.create(Invoice, {
+          number: formatInvoiceNumber(prefix, period.key, sequence, now),
+          customer: tem.getReference(Customer, customer.id),
+          period: period.key,
+          periodStart: period.start,
+          periodEnd: period.end,
+          status: InvoiceStatus.DRAFT,
+          currency,
+          stripeCustomerId: customer.stripeCustomerId ?? null,
+        });
+        await tem.flush();
+        await tem.execute(
+          `update usage_records set billed_on_invoice_id = ?
+           where customer_id = ? and billed_on_invoice_id is null
+             and ((occurred_at >= ? and occurred_at < ?)
+               or exists (select 1 from invoices i
+                          where i.customer_id = usage_records.customer_id and i.status <> 'VOID' and i.id <> ?
+                            and i.period_end <= ?
+                            and usage_records.occurred_at >= i.period_start
+                            and usage_records.occurred_at < i.period_end))`,
+          [invoice.id, customer.id, period.start, period.end, invoice.id, period.start],
+        );
+        const computed = await computeInvoiceLines(tem, customer.id, currency, period, invoice.id);
+        if (computed.lines.length === 0 || computed.subtotalMinor <= 0n) {
+          // Rolls back the claim, the number and the draft.
+          throw new NothingToBill();
+        }
+        invoice.subtotalMinor = computed.subtotalMinor;
+        invoice.totalMinor = computed.subtotalMinor;
+        computed.lines.forEach((line, position) =>
+          tem.create(InvoiceLine, {
+            invoice,
+            position,
+            kind: line.kind,
+            metric: line.metricId,
+            price: line.priceId,
+            description: line.description,
+            quantity: line.quantity,
+            unitAmount: line.unitAmount,
+            amountMinor: line.amountMinor,
+            currency,
+            metadata: { usagePeriod: line.usagePeriod, metricCode: line.metricCode },
+          }),
+        );
+        recordCreation(tem, invoice, { source: StatusChangeSource.API, ref: caller.userId, at: now });
+        await tem.flush();
+        return { kind: 'invoice', invoice };
+      });
+    } catch (error) {
+      if (error instanceof NothingToBill) {
+        return { kind: 'no_usage', period: period.key };
+      }
+      if (error instanceof UniqueConstraintViolationException && attempt < 2) {
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+/**
+ * Step 2, resumable: Stripe customer → Stripe invoice → one item per line → finalize → send → OPEN. Each Stripe id is
+ * stored as soon as it exists, and every write's idempotency key is derived from our ids, so a retry after a crash
+ * anywhere in here repeats nothing.
+ */
+async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller): Promise<Invoice> {
+  const em = deps.em.fork();
+  const { gateway } = deps;
+  const invoice = await em.findOneOrFail(Invoice, invoiceId, { populate: ['customer', 'lines'] });
+  const customer = invoice.customer;
+
+  if (!customer.stripeCustomerId) {
+    customer.stripeCustomerId = await gateway.createCustomer({
+      customerId: customer.id,
+      externalUserId: customer.externalUserId,
+      email: customer.email ?? undefined,
+      name: customer.name ?? undefined,
+    });
+    await em.flush();
+  }
+  if (!invoice.stripeInvoiceId) {
+    const created = await gateway.createInvoice({
+      invoiceId: invoice.id,
+      number: invoice.number,
+      stripeCustomerId: customer.stripeCustomerId,
+      currency: invoice.currency,
+      daysUntilDue: deps.config.billing.invoiceDueDays,
+      period: invoice.period,
+    });
+    invoice.stripeInvoiceId = created.id;
+    invoice.stripeCustomerId = customer.stripeCustomerId;
+    await em.flush();
+  }
+  for (const line of invoice.lines.getItems()) {
+    if (!line.stripeInvoiceItemId) {
+      line.stripeInvoiceItemId = await gateway.addInvoiceItem({
+        invoiceId: invoice.id,
+        lineId: line.id,
+        stripeCustomerId: customer.stripeCustomerId,
+        stripeInvoiceId: invoice.stripeInvoiceId,
+        amountMinor: line.amountMinor,
+        currency: invoice.currency,
+        description: line.description,
+      });
+      await em.flush();
+    }
+  }
+  let stripeInvoice = await gateway.retrieveInvoice(invoice.stripeInvoiceId);
+  if (stripeInvoice.status === 'draft') {
+    stripeInvoice = await gateway.finalizeInvoice(invoice.id, invoice.stripeInvoiceId);
+  }
+  if (deps.config.billing.autoSendInvoices && !invoice.sentAt) {
+    stripeInvoice = await gateway.sendInvoice(invoice.id, invoice.stripeInvoiceId);
+    invoice.sentAt = new Date();
+  }
+
+  return em.transactional(async (tem) => {
+    const locked = await tem.findOneOrFail(Invoice, invoiceId, {
+      lockMode: LockMode.PESSIMISTIC_WRITE,
+      populate: ['customer'],
+    });
+    locked.paymentUrl = stripeInvoice.hosted_invoice_url ?? locked.paymentUrl ?? null;
+    locked.pdfUrl = stripeInvoice.invoice_pdf ?? locked.pdfUrl ?? null;
+    locked.dueDate = stripeInvoice.due_date ? new Date(stripeInvoice.due_date * 1000) : (locked.dueDate ?? null);
+    locked.sentAt = invoice.sentAt ?? locked.sentAt ?? null;
+    if (locked.status === InvoiceStatus.DRAFT) {
+      // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
+      await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {
+        source: StatusChangeSource.API,
+        ref: caller.userId,
+        reason: 'finalized',
+      });
+    }
+    await tem.flush();
+    return locked;
+  });
+}

@@ -1,0 +1,155 @@
+import { LockMode } from '@mikro-orm/core';
+import { Invoice, PaymentAttempt } from '../entities';
+import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../entities/enums';
+import type { Caller } from './caller';
+import type { InvoiceDeps } from './create-invoice.service';
+import { BadInputError } from './errors';
+import { findAccessibleInvoice } from './get-invoices.service';
+import { PAYABLE, canTransition, transitionInvoice } from './invoice-status';
+
+export type PayInvoiceOutcome =
+  | { kind: 'paid'; invoice: Invoice }
+  | { kind: 'declined'; invoice: Invoice; code: string; declineCode: string | null; message: string }
+  | { kind: 'requires_action'; invoice: Invoice; clientSecret: string | null; message: string }
+  | { kind: 'invalid_state'; status: InvoiceStatus; message: string }
+  | { kind: 'pending'; invoice: Invoice; message: string };
+
+const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,200}$/;
+
+/**
+ * Pays an invoice with a Stripe payment method (owner, admin or service). One attempt at a time per invoice: the
+ * attempt row is created under a row lock on the invoice, and a second caller meanwhile gets InvoiceStateError, so
+ * two concurrent calls never make two charges. The Stripe call's idempotency key is `invoice:<id>:pay:<attempt>`,
+ * so the SDK's retries of a 5xx or timeout cannot charge twice either. If the outcome stays unknown the invoice is
+ * PROCESSING and the webhook settles it.
+ */
+export async function payInvoice(
+  deps: InvoiceDeps,
+  caller: Caller,
+  input: { invoiceId: string; paymentMethodId: string },
+): Promise<PayInvoiceOutcome> {
+  if (!PAYMENT_METHOD.test(input.paymentMethodId)) {
+    throw new BadInputError(
+      'paymentMethodId must be a Stripe payment method id (pm_…); card numbers are never accepted here',
+      'paymentMethodId',
+    );
+  }
+  await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
+
+  const claim = await deps.em.fork().transactional(async (tem) => {
+    const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!PAYABLE.includes(invoice.status)) {
+      return { kind: 'invalid_state' as const, status: invoice.status, message: stateMessage(invoice.status) };
+    }
+    const pending = await tem.count(PaymentAttempt, { invoice, status: PaymentAttemptStatus.PENDING });
+    if (pending > 0) {
+      return {
+        kind: 'invalid_state' as const,
+        status: invoice.status,
+        message: 'A payment for this invoice is already in progress',
+      };
+    }
+    const attemptNumber = (await tem.count(PaymentAttempt, { invoice })) + 1;
+    const attempt = tem.create(PaymentAttempt, {
+      invoice,
+      attemptNumber,
+      paymentMethodId: input.paymentMethodId,
+      status: PaymentAttemptStatus.PENDING,
+      idempotencyKey: `invoice:${invoice.id}:pay:${attemptNumber}`,
+      amountMinor: invoice.totalMinor - invoice.amountPaidMinor,
+      currency: invoice.currency,
+      requestedBy: caller.userId,
+    });
+    await tem.flush();
+    return { kind: 'claimed' as const, attemptId: attempt.id, attemptNumber, stripeInvoiceId: invoice.stripeInvoiceId };
+  });
+  if (claim.kind === 'invalid_state') {
+    return claim;
+  }
+
+  const result = await deps.gateway.payInvoice({
+    invoiceId: input.invoiceId,
+    stripeInvoiceId: claim.stripeInvoiceId as string,
+    attempt: claim.attemptNumber,
+    paymentMethodId: input.paymentMethodId,
+  });
+
+  return deps.em.fork().transactional(async (tem) => {
+    const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {
+      lockMode: LockMode.PESSIMISTIC_WRITE,
+      populate: ['customer'],
+    });
+    const attempt = await tem.findOneOrFail(PaymentAttempt, claim.attemptId);
+    attempt.completedAt = new Date();
+    const cause = { source: StatusChangeSource.API, ref: caller.userId };
+    // A webhook may have moved the invoice meanwhile; never move it backwards.
+    const move = async (to: InvoiceStatus, reason: string): Promise<void> => {
+      if (invoice.status === to || canTransition(invoice.status, to)) {
+        await transitionInvoice(tem, invoice, to, { ...cause, reason });
+      }
+    };
+    switch (result.outcome) {
+      case 'paid':
+        attempt.status = PaymentAttemptStatus.SUCCEEDED;
+        invoice.amountPaidMinor = BigInt(result.invoice.amount_paid);
+        await move(InvoiceStatus.PAID, `paid with ${input.paymentMethodId}`);
+        await tem.flush();
+        return { kind: 'paid', invoice };
+      case 'declined':
+        Object.assign(attempt, {
+          status: PaymentAttemptStatus.DECLINED,
+          errorCode: result.code,
+          declineCode: result.declineCode,
+          errorMessage: result.message,
+        });
+        await move(InvoiceStatus.PAYMENT_FAILED, `declined: ${result.declineCode ?? result.code}`);
+        await tem.flush();
+        return {
+          kind: 'declined',
+          invoice,
+          code: result.code,
+          declineCode: result.declineCode,
+          message: result.message,
+        };
+      case 'requires_action':
+        attempt.status = PaymentAttemptStatus.REQUIRES_ACTION;
+        await move(InvoiceStatus.REQUIRES_ACTION, '3-D Secure authentication required');
+        await tem.flush();
+        return {
+          kind: 'requires_action',
+          invoice,
+          clientSecret: result.clientSecret ?? null,
+          message: 'The customer must complete 3-D Secure authentication',
+        };
+      case 'invalid_state':
+        Object.assign(attempt, { status: PaymentAttemptStatus.DECLINED, errorMessage: result.message });
+        await tem.flush();
+        return { kind: 'invalid_state', status: invoice.status, message: result.message };
+      default:
+        attempt.status = PaymentAttemptStatus.UNKNOWN;
+        attempt.errorMessage = result.message;
+        await move(InvoiceStatus.PROCESSING, 'payment outcome unknown: Stripe unavailable');
+        await tem.flush();
+        return {
+          kind: 'pending',
+          invoice,
+          message: 'Stripe did not confirm the payment; its outcome will be applied when Stripe reports it',
+        };
+    }
+  });
+}
+
+function stateMessage(status: InvoiceStatus): string {
+  switch (status) {
+    case InvoiceStatus.PAID:
+      return 'This invoice is already paid';
+    case InvoiceStatus.VOID:
+      return 'This invoice is void';
+    case InvoiceStatus.DRAFT:
+      return 'This invoice is not finalized yet';
+    case InvoiceStatus.PROCESSING:
+      return 'A payment for this invoice is being processed';
+    default:
+      return `An invoice in status ${status} cannot be paid`;
+  }
+}
