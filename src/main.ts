@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from './config/config';
 import type { AppConfig } from './config/config';
 import { createLogger } from './config/logger';
 import { migrate, openDatabase } from './entities/orm';
+import type { RunningEmulator } from '../emulator/server';
+import { startLocalStripe } from './dev-stripe';
 import { createServer } from './server';
 import { seedDefaultCatalogue } from './services/seed-catalogue.service';
 import { devSecretPath } from './services/auth.service';
@@ -20,6 +22,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config);
+  let emulator: RunningEmulator | undefined;
+  if (config.stripe.mode === 'emulator' && !config.stripe.apiBase) {
+    ({ config, emulator } = await startLocalStripe(config));
+    log.info({ url: emulator.url }, 'local Stripe emulator started (no STRIPE_SECRET_KEY set)');
+  }
 
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -40,6 +47,7 @@ async function main(): Promise<void> {
 
   const server = await createServer({ config, db, logger: log });
   const url = await server.listen();
+  emulator?.setWebhookTarget(`http://127.0.0.1:${new URL(url).port}/api/v1/webhooks/stripe`);
   log.info({ url: `${url}/graphql`, stripeMode: config.stripe.mode }, 'AgentHub Billing is listening');
 
   if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
@@ -67,8 +75,9 @@ async function main(): Promise<void> {
       .close()
       .then(() => {
         log.info('http and websocket servers closed');
-        return db.close();
+        return emulator?.stop();
       })
+      .then(() => db.close())
       .then(() => {
         log.info('stopped');
         process.exit(0);

@@ -59,7 +59,10 @@ describe('starting the server', () => {
     const dataDir = (): string => path.join(dir, 'embedded');
 
     beforeAll(async () => {
-      child = spawn(process.execPath, [main], { env: bareEnv(dataDir(), { PORT: '0', HOST: '127.0.0.1' }), cwd: dir });
+      child = spawn(process.execPath, [main], {
+        env: bareEnv(dataDir(), { PORT: '0', HOST: '127.0.0.1', STRIPE_EMULATOR_PORT: '0' }),
+        cwd: dir,
+      });
       child.stderr.on('data', (d) => (output += String(d)));
       url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
@@ -105,6 +108,34 @@ describe('starting the server', () => {
       expect(((await ok.json()) as { data: { me: { userId: string } } }).data.me.userId).toBe('123');
       const anonymous = await query({});
       expect(anonymous.status).toBe(401);
+    });
+
+    it('bills on its defaults: seeded prices, the local Stripe, an invoice paid with a test card', async () => {
+      const token = execFileSync(process.execPath, [tokenCli, '--sub', 'ops', '--role', 'admin'], {
+        env: bareEnv(dataDir()),
+        cwd: dir,
+        encoding: 'utf8',
+      }).trim();
+      const gql = async (query: string): Promise<Record<string, Record<string, unknown>>> => {
+        const res = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+        });
+        const body = (await res.json()) as { data: Record<string, Record<string, unknown>>; errors?: unknown };
+        expect(body.errors).toBeUndefined();
+        return body.data;
+      };
+      const recorded = await gql(`mutation { recordUsage(events: [{ userId: "123", metric: "llm_input_tokens",
+        quantity: "1000000", occurredAt: "2024-01-10T00:00:00Z", idempotencyKey: "demo-1" }]) { accepted } }`);
+      expect(recorded.recordUsage).toEqual({ accepted: 1 });
+      const created = await gql(`mutation { createInvoice(period: "2024-01", userId: "123") {
+        ... on InvoiceType { id status paymentUrl amount { formatted } } } }`);
+      expect(created.createInvoice).toMatchObject({ status: 'OPEN', amount: { formatted: '$2.00' } });
+      expect(created.createInvoice.paymentUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+      const paid = await gql(`mutation { payInvoice(invoiceId: "${String(created.createInvoice.id)}",
+        paymentMethodId: "pm_card_visa") { ... on InvoiceType { status } } }`);
+      expect(paid.payInvoice).toEqual({ status: 'PAID' });
     });
 
     it('logs structured JSON and never prints the development secret', () => {

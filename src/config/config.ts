@@ -25,6 +25,8 @@ export interface AppConfig {
     /** Base URL of a Stripe-compatible API (the emulator); unset means api.stripe.com. */
     apiBase?: string;
     mode: StripeMode;
+    /** Port of the local emulator that `npm start` runs when no key and no STRIPE_API_BASE are set. */
+    emulatorPort: number;
   };
   billing: {
     defaultCurrency: string;
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     bad('STRIPE_API_BASE', 'must not be set together with a live-mode STRIPE_SECRET_KEY');
   }
   const stripeMode: StripeMode = secretKey === undefined || apiBase ? 'emulator' : (keyMode ?? 'test');
+  const emulatorPort = integer('STRIPE_EMULATOR_PORT', 12111, 0, 65535);
 
   // --- Billing ------------------------------------------------------------------------------------------
   const currencyRaw = (str('DEFAULT_CURRENCY') ?? 'usd').toLowerCase();
@@ -247,7 +250,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     logLevel,
     dataDir,
     databaseUrl,
-    stripe: { secretKey, publishableKey, webhookSecret, apiBase, mode: stripeMode },
+    stripe: { secretKey, publishableKey, webhookSecret, apiBase, mode: stripeMode, emulatorPort },
     billing: { defaultCurrency: currencyRaw, invoiceDueDays, invoicePrefix, autoSendInvoices },
     company: {
       name: str('COMPANY_NAME') ?? 'AgentHub',

@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startEmulator } from '../emulator/server';
+import type { RunningEmulator } from '../emulator/server';
+import type { AppConfig } from './config/config';
+
+/**
+ * `npm start` without Stripe keys: the local Stripe emulator runs beside the server (state kept under the data
+ * folder so hosted invoice pages survive a restart) and delivers signed webhooks back to it, like
+ * `stripe listen --forward-to`. Returns the configuration pointing at it. Never used in production (the
+ * configuration refuses to start there without STRIPE_SECRET_KEY).
+ */
+export async function startLocalStripe(config: AppConfig): Promise<{ config: AppConfig; emulator: RunningEmulator }> {
+  const secretFile = path.join(config.dataDir, 'dev-webhook-secret');
+  let webhookSecret = config.stripe.webhookSecret;
+  if (!webhookSecret) {
+    if (!existsSync(secretFile)) {
+      mkdirSync(config.dataDir, { recursive: true });
+      writeFileSync(secretFile, `whsec_${randomBytes(24).toString('hex')}`, { mode: 0o600 });
+    }
+    webhookSecret = readFileSync(secretFile, 'utf8').trim();
+  }
+  const emulator = await startEmulator({
+    port: config.stripe.emulatorPort,
+    host: '127.0.0.1',
+    webhookSecret,
+    stateFile: path.join(config.dataDir, 'stripe-emulator.json'),
+    accountName: config.company.name,
+  });
+  return {
+    emulator,
+    config: { ...config, stripe: { ...config.stripe, apiBase: emulator.url, webhookSecret } },
+  };
+}
