@@ -1,0 +1,144 @@
+import { print } from 'graphql';
+import { Role } from '../src/entities/enums';
+import { migrate, openDatabase } from '../src/entities/orm';
+import { createServer } from '../src/server';
+import { InvoicesDocument, PaymentStatusChangedDocument } from './generated/graphql';
+import type { InvoicesQuery, InvoicesQueryVariables, PaymentStatusChangedSubscription } from './generated/graphql';
+import { testServerUrl } from './helpers/database';
+import type { TestServer } from './helpers/server';
+import { collect, startTestServer } from './helpers/server';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { CancelInvoiceDocument } from './generated/graphql';
+
+/** Invoices written straight into the database: this suite is about reading them, not creating them. */
+async function seedInvoices(t: TestServer, count: number): Promise<string[]> {
+  const em = t.database.db.orm.em.fork();
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const user = `reader-${String(i).padStart(3, '0')}`;
+    const [{ id: customerId }] = await em.execute<Array<{ id: string }>>(
+      `insert into customers (id, external_user_id) values (gen_random_uuid(), ?) returning id`,
+      [user],
+    );
+    const [{ id }] = await em.execute<Array<{ id: string }>>(
+      `insert into invoices (id, number, customer_id, period, period_start, period_end, status, currency, total_minor,
+                             subtotal_minor, created_at)
+       values (gen_random_uuid(), ?, ?, '2024-01', '2024-01-01', '2024-02-01', 'OPEN', 'usd', 300, 300,
+               now() - (? || ' seconds')::interval)
+       returning id`,
+      [`AH-2024-01-${String(i + 1).padStart(6, '0')}-20240201`, customerId, String(count - i)],
+    );
+    for (const position of [0, 1]) {
+      await em.execute(
+        `insert into invoice_lines (id, invoice_id, position, kind, description, quantity, amount_minor, currency)
+         values (gen_random_uuid(), ?, ?, 'usage', 'Tokens', '100', 150, 'usd')`,
+        [id, position],
+      );
+    }
+    await em.execute(
+      `insert into invoice_status_changes (invoice_id, from_status, to_status, source) values
+         (?, null, 'DRAFT', 'API'), (?, 'DRAFT', 'OPEN', 'API')`,
+      [id, id],
+    );
+    ids.push(id);
+  }
+  return ids;
+}
+
+describe('invoice queries', () => {
+  let statements = 0;
+  let t: TestServer;
+  let admin: string;
+  let ids: string[];
+  beforeAll(async () => {
+    // Count the statements of the query under test only (the webhook worker polls its own table meanwhile).
+    const invoiceTables = /"(invoices|invoice_lines|invoice_status_changes|customers|billable_metrics)"/;
+    t = await startTestServer({}, { queryLog: (sql) => (statements += invoiceTables.test(sql) ? 1 : 0) });
+    admin = await t.token('root', Role.ADMIN);
+    ids = await seedInvoices(t, 60);
+  });
+  afterAll(() => t.close());
+
+  it('costs the same number of SQL statements for a page of 5 and a page of 50 invoices with lines', async () => {
+    const count = async (first: number): Promise<number> => {
+      const before = statements;
+      const res = await t.gql(InvoicesDocument, { first }, { token: admin });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data?.invoices.edges).toHaveLength(first);
+      expect(res.body.data?.invoices.edges[0].node.lines).toHaveLength(2);
+      expect(res.body.data?.invoices.edges[0].node.statusHistory).toHaveLength(2);
+      return statements - before;
+    };
+    const small = await count(5);
+    const large = await count(50);
+    expect(large).toBe(small);
+    expect(large).toBeLessThanOrEqual(8);
+  });
+
+  it('pages newest first with cursors and a total count', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page += 1) {
+      const res: Awaited<ReturnType<typeof t.gql<InvoicesQuery, InvoicesQueryVariables>>> = await t.gql(
+        InvoicesDocument,
+        { first: 25, after, period: '2024-01' },
+        { token: admin },
+      );
+      const connection: InvoicesQuery['invoices'] = res.body.data!.invoices;
+      expect(connection.totalCount).toBe(60);
+      seen.push(...connection.edges.map((e) => e.node.id));
+      if (!connection.pageInfo.hasNextPage) {
+        break;
+      }
+      after = connection.pageInfo.endCursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    const bad = await t.gql(InvoicesDocument, { after: 'not-a-cursor' }, { token: admin });
+    expect(bad.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    const tooMany = await t.gql(InvoicesDocument, { first: 500 }, { token: admin });
+    expect(tooMany.body.errors?.[0].message).toBe('first must be between 1 and 100');
+  });
+
+  it('filters by status and lets a user list only their own', async () => {
+    const user = await t.token('reader-007');
+    const own = await t.gql(InvoicesDocument, {}, { token: user });
+    expect(own.body.data?.invoices.edges.map((e) => e.node.userId)).toEqual(['reader-007']);
+    const paid = await t.gql(InvoicesDocument, { status: 'PAID' }, { token: admin });
+    expect(paid.body.data?.invoices.totalCount).toBe(0);
+  });
+
+  const onPostgres = testServerUrl() ? it : it.skip;
+  onPostgres('delivers a change made through one server instance to a subscriber on another', async () => {
+    // A second instance: its own ORM and connection pool on the same database, its own LISTEN connection.
+    const db2 = await openDatabase({ databaseUrl: t.database.url });
+    await migrate(db2.orm);
+    const second = await createServer({ config: t.config, db: db2 });
+    const url2 = await second.listen(0, '127.0.0.1');
+    const token = await t.token('reader-001');
+    const client = createClient({
+      url: `${url2.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
+    try {
+      const feed = collect<PaymentStatusChangedSubscription>(client, print(PaymentStatusChangedDocument), {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const res = await t.gql(CancelInvoiceDocument, { invoiceId: ids[1], reason: 'cross-instance' }, { token });
+      expect(res.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceType', status: 'VOID' });
+      const [event] = await feed.waitFor(1);
+      expect(event.paymentStatusChanged).toMatchObject({
+        previousStatus: 'OPEN',
+        status: 'VOID',
+        reason: 'cross-instance',
+        invoice: { id: ids[1] },
+      });
+      feed.stop();
+    } finally {
+      await client.dispose();
+      await second.close();
+      await db2.close();
+    }
+  });
+});
