@@ -206,6 +206,33 @@ describe('invoices over GraphQL against the local Stripe', () => {
     expect(JSON.stringify(res.body)).not.toContain('4242424242424242');
   });
 
+  it('rejects an unknown payment method without blocking later payments', async () => {
+    const invoice = await createOpen('u-unknown-pm');
+    const token = await t.token('u-unknown-pm');
+    const res = await t.gql(PayInvoiceDocument, { invoiceId: invoice.id, paymentMethodId: 'pm_nope' }, { token });
+    expect(res.body.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/^Stripe rejected the payment/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+  });
+
+  it('leaves the invoice PROCESSING when Stripe stays unreachable, and a later payment settles it once', async () => {
+    const invoice = await createOpen('u-5xx');
+    const token = await t.token('u-5xx');
+    await t.control.injectFault({ kind: '500', path: '^/v1/invoices/[^/]+/pay', count: 3 });
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({
+      __typename: 'PaymentProviderUnavailable',
+      code: 'PAYMENT_PENDING',
+      pendingInvoice: { status: 'PROCESSING' },
+    });
+    await t.control.clearFaults();
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
+    const payments = await t.stripe.invoicePayments.list({ invoice: stripeInvoice.id });
+    expect(payments.data.filter((p) => p.status === 'paid')).toHaveLength(1);
+  });
+
   it('charges exactly once under 10 concurrent payInvoice calls', async () => {
     const invoice = await createOpen('u-10pay');
     const token = await t.token('u-10pay');

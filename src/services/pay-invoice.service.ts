@@ -1,6 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import { Invoice, PaymentAttempt } from '../entities';
 import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../entities/enums';
+import { StripeGatewayError } from '../stripe';
+import type { PayInvoiceResult } from '../stripe';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
@@ -15,6 +17,7 @@ export type PayInvoiceOutcome =
   | { kind: 'pending'; invoice: Invoice; message: string };
 
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,200}$/;
+const STALE_PENDING_MS = 2 * 60 * 1000;
 
 /**
  * Pays an invoice with a Stripe payment method (owner, admin or service). One attempt at a time per invoice: the
@@ -38,9 +41,17 @@ export async function payInvoice(
 
   const claim = await deps.em.fork().transactional(async (tem) => {
     const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    if (!PAYABLE.includes(invoice.status)) {
+    // PROCESSING (an earlier outcome stayed unknown) may be retried: Stripe never charges an invoice twice.
+    if (!PAYABLE.includes(invoice.status) && invoice.status !== InvoiceStatus.PROCESSING) {
       return { kind: 'invalid_state' as const, status: invoice.status, message: stateMessage(invoice.status) };
     }
+    // An attempt left pending by a crash stops blocking after a while; its outcome is then unknown, and the next
+    // attempt is safe: Stripe refuses to charge an invoice twice (the gateway reports "already paid" as paid).
+    await tem.nativeUpdate(
+      PaymentAttempt,
+      { invoice, status: PaymentAttemptStatus.PENDING, createdAt: { $lt: new Date(Date.now() - STALE_PENDING_MS) } },
+      { status: PaymentAttemptStatus.UNKNOWN, errorMessage: 'abandoned: no outcome recorded' },
+    );
     const pending = await tem.count(PaymentAttempt, { invoice, status: PaymentAttemptStatus.PENDING });
     if (pending > 0) {
       return {
@@ -67,12 +78,36 @@ export async function payInvoice(
     return claim;
   }
 
-  const result = await deps.gateway.payInvoice({
-    invoiceId: input.invoiceId,
-    stripeInvoiceId: claim.stripeInvoiceId as string,
-    attempt: claim.attemptNumber,
-    paymentMethodId: input.paymentMethodId,
-  });
+  let result: PayInvoiceResult;
+  try {
+    result = await deps.gateway.payInvoice({
+      invoiceId: input.invoiceId,
+      stripeInvoiceId: claim.stripeInvoiceId as string,
+      attempt: claim.attemptNumber,
+      paymentMethodId: input.paymentMethodId,
+    });
+  } catch (error) {
+    // Not a payment outcome (unknown payment method, rate limit…): nothing was charged; close the attempt.
+    const failure = error instanceof StripeGatewayError ? error.failure : undefined;
+    await deps.em.fork().nativeUpdate(
+      PaymentAttempt,
+      { id: claim.attemptId },
+      {
+        status: PaymentAttemptStatus.DECLINED,
+        errorCode: failure?.kind ?? 'error',
+        errorMessage: failure && 'message' in failure ? failure.message : 'payment request failed',
+        completedAt: new Date(),
+      },
+    );
+    if (failure?.kind === 'invalid_request' || failure?.kind === 'not_found') {
+      throw new BadInputError(`Stripe rejected the payment: ${failure.message}`, 'paymentMethodId');
+    }
+    if (failure?.kind === 'rate_limited') {
+      const invoice = await deps.em.fork().findOneOrFail(Invoice, input.invoiceId, { populate: ['customer'] });
+      return { kind: 'pending', invoice, message: 'Stripe is busy; nothing was charged, try again shortly' };
+    }
+    throw error;
+  }
 
   return deps.em.fork().transactional(async (tem) => {
     const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {
@@ -147,8 +182,6 @@ function stateMessage(status: InvoiceStatus): string {
       return 'This invoice is void';
     case InvoiceStatus.DRAFT:
       return 'This invoice is not finalized yet';
-    case InvoiceStatus.PROCESSING:
-      return 'A payment for this invoice is being processed';
     default:
       return `An invoice in status ${status} cannot be paid`;
   }
