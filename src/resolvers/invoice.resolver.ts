@@ -25,6 +25,7 @@ import {
 import type { GraphQLContext } from './context';
 import { toInvoice } from './mappers';
 import type { Invoice } from '../entities';
+import type { InvoiceStatus } from '../entities/enums';
 
 const deps = (ctx: GraphQLContext): InvoiceDeps => ({ em: ctx.em, gateway: ctx.gateway, config: ctx.config });
 
@@ -32,6 +33,26 @@ const deps = (ctx: GraphQLContext): InvoiceDeps => ({ em: ctx.em, gateway: ctx.g
 async function invoiceOf(ctx: GraphQLContext, invoice: Invoice): Promise<InvoiceType> {
   const view = await getInvoice(ctx.em.fork(), ctx.caller, invoice.id);
   return Object.assign(new InvoiceType(), toInvoice(view));
+}
+
+function stateError(outcome: { status: InvoiceStatus; message: string }): InvoiceStateError {
+  return Object.assign(new InvoiceStateError(), {
+    code: 'INVALID_INVOICE_STATE',
+    message: outcome.message,
+    status: outcome.status,
+  });
+}
+
+async function unavailable(
+  ctx: GraphQLContext,
+  code: 'PAYMENT_PROVIDER_UNAVAILABLE' | 'PAYMENT_PENDING',
+  outcome: { message: string; invoice: Invoice },
+): Promise<PaymentProviderUnavailable> {
+  return Object.assign(new PaymentProviderUnavailable(), {
+    code,
+    message: outcome.message,
+    invoice: await invoiceOf(ctx, outcome.invoice),
+  });
 }
 
 @Resolver()
@@ -76,11 +97,7 @@ export class InvoiceResolver {
           period: outcome.period,
         });
       default:
-        return Object.assign(new PaymentProviderUnavailable(), {
-          code: 'PAYMENT_PROVIDER_UNAVAILABLE',
-          message: outcome.message,
-          invoice: await invoiceOf(ctx, outcome.invoice),
-        });
+        return unavailable(ctx, 'PAYMENT_PROVIDER_UNAVAILABLE', outcome);
     }
   }
 
@@ -112,17 +129,9 @@ export class InvoiceResolver {
         });
       }
       case 'invalid_state':
-        return Object.assign(new InvoiceStateError(), {
-          code: 'INVALID_INVOICE_STATE',
-          message: outcome.message,
-          status: outcome.status,
-        });
+        return stateError(outcome);
       default:
-        return Object.assign(new PaymentProviderUnavailable(), {
-          code: 'PAYMENT_PENDING',
-          message: outcome.message,
-          invoice: await invoiceOf(ctx, outcome.invoice),
-        });
+        return unavailable(ctx, 'PAYMENT_PENDING', outcome);
     }
   }
 
@@ -137,17 +146,9 @@ export class InvoiceResolver {
       case 'voided':
         return invoiceOf(ctx, outcome.invoice);
       case 'invalid_state':
-        return Object.assign(new InvoiceStateError(), {
-          code: 'INVALID_INVOICE_STATE',
-          message: outcome.message,
-          status: outcome.status,
-        });
+        return stateError(outcome);
       default:
-        return Object.assign(new PaymentProviderUnavailable(), {
-          code: 'PAYMENT_PROVIDER_UNAVAILABLE',
-          message: outcome.message,
-          invoice: await invoiceOf(ctx, outcome.invoice),
-        });
+        return unavailable(ctx, 'PAYMENT_PROVIDER_UNAVAILABLE', outcome);
     }
   }
 
