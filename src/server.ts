@@ -28,6 +28,7 @@ import { StatusChangeHub } from './services/status-change-hub';
 import type { StripeGateway } from './stripe';
 import { gatewayFromConfig } from './stripe/gateway-from-config';
 import { authenticate } from './http/authenticate';
+import { billingRouter } from './http/billing.routes';
 import { usageRouter } from './http/usage.route';
 import { createWebhookComponents } from './webhooks';
 
@@ -119,6 +120,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   });
 
   app.use(usageRouter(db, verify));
+  app.use(billingRouter({ db, verify, gateway, config }));
 
   // --- GraphQL over WebSocket (graphql-ws), same port and path -------------------------------------------
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });

@@ -1,0 +1,352 @@
+/**
+ * OpenAPI 3.1 description of the payment guide's REST API (`billing.routes.ts`), served at `/api/v1/openapi.json`.
+ * Written by hand next to the one response mapper (`billing-responses.ts`); `tests/rest/openapi.test.ts` walks the
+ * router and fails when a route, method or response is missing here.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+const error = (description: string) => json(ref('Error'), description);
+
+/** Responses every authenticated route can give. */
+const COMMON = {
+  '401': error('Missing, malformed, invalid or expired Bearer token (`unauthenticated`)'),
+  '403': error('`user_id` names another user and the caller is neither admin nor service (`forbidden`)'),
+  '500': error('Unexpected failure (`internal_error`); never a stack trace'),
+};
+
+const userIdQuery = {
+  name: 'user_id',
+  in: 'query',
+  required: false,
+  description:
+    "AgentHub user id the request is about; defaults to the caller. A user may only name themselves (403 otherwise, whether or not the invoice exists); admin and service tokens may name anyone, and get 404 when the invoice is not that user's.",
+  schema: { type: 'string', maxLength: 500 },
+};
+const invoiceIdPath = {
+  name: 'invoice_id',
+  in: 'path',
+  required: true,
+  description: 'Invoice id (UUID). Another user’s invoice answers 404 exactly like a missing one.',
+  schema: { type: 'string' },
+};
+
+const amount = {
+  type: 'number',
+  description:
+    'Major units of `currency`, written with exactly the currency’s decimals from integer minor units (e.g. 25.50, 1500 for JPY); parse as a decimal for exact arithmetic.',
+};
+const dateTime = { type: ['string', 'null'], format: 'date-time' };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'AgentHub Billing — payment guide REST API',
+    version: '1.0.0',
+    description:
+      'REST routes of the payment integration guide, served beside GraphQL from the same services. Every route except this document needs `Authorization: Bearer <JWT>`. Failures answer `{ "success": false, "error": { "code", "message" } }`.',
+  },
+  servers: [{ url: '/' }],
+  security: [{ bearerAuth: [] }],
+  paths: {
+    '/api/v1/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        summary: 'This document',
+        security: [],
+        responses: { '200': json({ type: 'object' }, 'The OpenAPI 3.1 document') },
+      },
+    },
+    '/api/v1/billing/invoice/{month}/create': {
+      post: {
+        operationId: 'createInvoice',
+        summary: 'Create (or return) the invoice of an ended month',
+        description:
+          'Idempotent: while a non-void invoice exists for the user and month it is returned. If Stripe fails midway, 503; sending the same request again resumes the invoice.',
+        parameters: [
+          {
+            name: 'month',
+            in: 'path',
+            required: true,
+            description: 'Billing month, YYYY-MM (UTC)',
+            schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' },
+          },
+          userIdQuery,
+        ],
+        responses: {
+          '200': json(ref('InvoiceSuccess'), 'The invoice, open and sent with its payment URL'),
+          '400': error('Malformed month (`invalid_month`) or query parameter (`invalid_request`)'),
+          ...COMMON,
+          '404': error('Admin/service: no customer with that `user_id` (`not_found`)'),
+          '422': error('No usage to bill (`no_billable_usage`) or the month has not ended (`period_not_ended`)'),
+          '503': error('Stripe unavailable (`payment_provider_unavailable`); retry to resume. `Retry-After` is set.'),
+        },
+      },
+    },
+    '/api/v1/billing/invoices': {
+      get: {
+        operationId: 'listInvoices',
+        summary: 'Invoices, newest first, with cursor pagination',
+        parameters: [
+          {
+            ...userIdQuery,
+            description: `${userIdQuery.description} Admin and service tokens without it list every user's invoices.`,
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+          },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            description: 'The `next_cursor` of the previous page',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': json(ref('InvoiceList'), 'A page of invoices'),
+          '400': error('Bad `limit` (`invalid_limit`), `cursor` (`invalid_cursor`) or query parameter'),
+          ...COMMON,
+        },
+      },
+    },
+    '/api/v1/billing/invoice/{invoice_id}': {
+      get: {
+        operationId: 'getInvoice',
+        summary: 'One invoice with its status, amounts and lines',
+        parameters: [invoiceIdPath, userIdQuery],
+        responses: {
+          '200': json(ref('InvoiceDetailSuccess'), 'The invoice'),
+          '400': error('Malformed query parameter (`invalid_request`)'),
+          ...COMMON,
+          '404': error('No such invoice for this caller (`not_found`)'),
+        },
+      },
+    },
+    '/api/v1/billing/invoice/{invoice_id}/pay': {
+      post: {
+        operationId: 'payInvoice',
+        summary: 'Pay an invoice with a Stripe payment method id',
+        description:
+          'One attempt at a time per invoice; concurrent calls never charge twice. A decline and 3-D Secure both answer 402 (the invoice is not paid) with distinct codes.',
+        parameters: [invoiceIdPath],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('PayRequest') } },
+        },
+        responses: {
+          '200': json(ref('InvoiceSuccess'), 'Paid: `status` is "paid", `amount_paid` the amount charged'),
+          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`), e.g. no `payment_method_id`'),
+          ...COMMON,
+          '402': json(
+            ref('PaymentError'),
+            '`card_declined` (with `decline_code`; status "payment_failed", paying again is allowed) or `requires_action` (3-D Secure: `client_secret` for Stripe.js, or finish on `payment_url`)',
+          ),
+          '404': error('No such invoice for this caller (`not_found`)'),
+          '409': error('The invoice cannot be paid now (`invalid_state`): paid, void, draft, or a payment in progress'),
+          '413': error('Body too large (`payload_too_large`)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '422': error('`payment_method_id` is not a Stripe payment method (`invalid_payment_method`)'),
+          '502': error('Stripe refused the request for a reason that is not the client’s (`payment_provider_error`)'),
+          '503': error(
+            'Stripe did not confirm (`payment_pending`): the invoice is "processing" until Stripe reports the outcome; retrying is safe (Stripe never charges an invoice twice); or Stripe unavailable before any charge (`payment_provider_unavailable`). `Retry-After` is set.',
+          ),
+        },
+      },
+    },
+    '/api/v1/billing/invoice/{invoice_id}/cancel': {
+      post: {
+        operationId: 'cancelInvoice',
+        summary: 'Void an unpaid invoice',
+        parameters: [
+          invoiceIdPath,
+          userIdQuery,
+          {
+            name: 'reason',
+            in: 'query',
+            required: false,
+            description: 'Why (at most 500 characters); may also be sent as a JSON body',
+            schema: { type: 'string', maxLength: 500 },
+          },
+        ],
+        requestBody: {
+          required: false,
+          content: { 'application/json': { schema: ref('CancelRequest') } },
+        },
+        responses: {
+          '200': json(ref('CancelSuccess'), 'Voided: `status` is "void"'),
+          '400': error('Malformed JSON (`invalid_json`), body or query parameter (`invalid_request`)'),
+          ...COMMON,
+          '404': error('No such invoice for this caller (`not_found`)'),
+          '409': error('The invoice cannot be cancelled (`invalid_state`), e.g. it is paid'),
+          '413': error('Body too large (`payload_too_large`)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '422': error('`reason` is too long (`validation_error`)'),
+          '503': error('Stripe unavailable (`payment_provider_unavailable`); retry. `Retry-After` is set.'),
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    },
+    schemas: {
+      InvoiceStatus: {
+        type: 'string',
+        description: 'The guide’s vocabulary: "sent" is an open invoice Stripe has e-mailed, "open" one it has not.',
+        enum: [
+          'draft',
+          'open',
+          'sent',
+          'processing',
+          'requires_action',
+          'payment_failed',
+          'paid',
+          'void',
+          'uncollectible',
+        ],
+      },
+      Invoice: {
+        type: 'object',
+        required: [
+          'invoice_id',
+          'invoice_number',
+          'status',
+          'amount',
+          'currency',
+          'is_paid',
+          'payment_url',
+          'due_date',
+        ],
+        properties: {
+          invoice_id: { type: 'string', format: 'uuid' },
+          invoice_number: { type: 'string', examples: ['AH-2024-01-000001-20240201'] },
+          user_id: { type: 'string' },
+          month: { type: 'string', examples: ['2024-01'] },
+          status: ref('InvoiceStatus'),
+          amount: amount,
+          amount_paid: amount,
+          currency: { type: 'string', description: 'ISO 4217, lower case', examples: ['usd'] },
+          is_paid: { type: 'boolean' },
+          payment_url: { type: ['string', 'null'], description: 'Stripe’s hosted invoice page' },
+          pdf_url: { type: ['string', 'null'] },
+          due_date: dateTime,
+          created_at: dateTime,
+          paid_at: dateTime,
+        },
+      },
+      InvoiceLine: {
+        type: 'object',
+        required: ['kind', 'description', 'quantity', 'amount'],
+        properties: {
+          kind: { type: 'string', enum: ['usage', 'adjustment'] },
+          metric: { type: ['string', 'null'] },
+          description: { type: 'string' },
+          quantity: { type: 'string', description: 'Exact decimal' },
+          unit_amount: { type: ['string', 'null'], description: 'Exact decimal, major units' },
+          amount: amount,
+        },
+      },
+      InvoiceDetail: {
+        allOf: [
+          ref('Invoice'),
+          {
+            type: 'object',
+            required: ['lines'],
+            properties: {
+              void_reason: { type: ['string', 'null'] },
+              lines: { type: 'array', items: ref('InvoiceLine') },
+            },
+          },
+        ],
+      },
+      Success: {
+        type: 'object',
+        required: ['success'],
+        properties: { success: { const: true } },
+      },
+      InvoiceSuccess: { allOf: [ref('Success'), ref('Invoice')] },
+      InvoiceDetailSuccess: { allOf: [ref('Success'), ref('InvoiceDetail')] },
+      CancelSuccess: {
+        allOf: [ref('Success'), ref('Invoice'), { type: 'object', properties: { void_reason: { type: 'string' } } }],
+      },
+      InvoiceList: {
+        allOf: [
+          ref('Success'),
+          {
+            type: 'object',
+            required: ['invoices', 'next_cursor'],
+            properties: {
+              invoices: { type: 'array', items: ref('InvoiceDetail') },
+              next_cursor: {
+                type: ['string', 'null'],
+                description: 'Pass as `cursor` for the next page; null at the end',
+              },
+              total_count: { type: 'integer' },
+            },
+          },
+        ],
+      },
+      PayRequest: {
+        type: 'object',
+        required: ['payment_method_id'],
+        properties: {
+          payment_method_id: {
+            type: 'string',
+            pattern: '^pm_[A-Za-z0-9_]{1,200}$',
+            description: 'A Stripe payment method id; card numbers are never accepted',
+            examples: ['pm_card_visa'],
+          },
+          user_id: { type: 'string', description: 'As the `user_id` query parameter of the other routes' },
+        },
+      },
+      CancelRequest: {
+        type: 'object',
+        properties: { reason: { type: 'string', maxLength: 500 } },
+      },
+      Error: {
+        type: 'object',
+        required: ['success', 'error'],
+        properties: {
+          success: { const: false },
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string' },
+              message: { type: 'string' },
+              param: { type: 'string', description: 'The parameter at fault, for validation errors' },
+              status: ref('InvoiceStatus'),
+              invoice_id: { type: 'string' },
+              month: { type: 'string' },
+            },
+            additionalProperties: true,
+          },
+        },
+      },
+      PaymentError: {
+        allOf: [
+          ref('Error'),
+          {
+            type: 'object',
+            properties: {
+              error: {
+                type: 'object',
+                properties: {
+                  code: { type: 'string', examples: ['card_declined', 'requires_action'] },
+                  decline_code: { type: ['string', 'null'], examples: ['insufficient_funds'] },
+                  client_secret: { type: ['string', 'null'] },
+                  payment_url: { type: ['string', 'null'] },
+                },
+              },
+            },
+          },
+        ],
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { AppConfig } from '../../src/config/config';
+import type { Database } from '../../src/entities/orm';
+import { billingRouter } from '../../src/http/billing.routes';
+import { openApiDocument } from '../../src/http/openapi';
+import type { TokenVerifier } from '../../src/services/auth.service';
+import type { StripeGateway } from '../../src/stripe';
+
+// Nothing here reaches a service: the document route needs no database, Stripe or token.
+const router = billingRouter({
+  db: {} as Database,
+  verify: (() => Promise.reject(new Error('not used'))) as TokenVerifier,
+  gateway: {} as StripeGateway,
+  config: {} as AppConfig,
+});
+
+interface RouteLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+}
+
+/** "METHOD /path/{param}" for every route the Express router really serves. */
+function servedRoutes(): string[] {
+  return (router.stack as RouteLayer[])
+    .filter((layer) => layer.route)
+    .flatMap((layer) => {
+      const route = layer.route as NonNullable<RouteLayer['route']>;
+      const path = route.path.replace(/:(\w+)/g, '{$1}');
+      return Object.keys(route.methods)
+        .filter((method) => route.methods[method])
+        .map((method) => `${method.toUpperCase()} ${path}`);
+    })
+    .sort();
+}
+
+type Operation = {
+  parameters?: Array<{ name: string; in: string; required?: boolean; schema?: unknown }>;
+  requestBody?: { content: Record<string, { schema?: unknown }> };
+  responses: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+};
+const paths = openApiDocument.paths as unknown as Record<string, Record<string, Operation>>;
+const operations = Object.entries(paths).flatMap(([path, item]) =>
+  Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+);
+
+describe('the OpenAPI document of the payment guide routes', () => {
+  it('is an OpenAPI 3.1 document with bearer security', () => {
+    expect(openApiDocument.openapi).toBe('3.1.0');
+    expect(openApiDocument.info.title).toEqual(expect.any(String));
+    expect(openApiDocument.info.version).toEqual(expect.any(String));
+    expect(openApiDocument.components.securitySchemes.bearerAuth).toEqual({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
+    // The whole document must survive JSON (no functions, bigints or undefined values).
+    expect(JSON.parse(JSON.stringify(openApiDocument))).toEqual(openApiDocument);
+  });
+
+  it("describes exactly the router's routes and methods", () => {
+    const documented = operations.map(({ path, method }) => `${method.toUpperCase()} ${path}`).sort();
+    expect(documented).toEqual(servedRoutes());
+    expect(servedRoutes()).toEqual([
+      'GET /api/v1/billing/invoice/{invoice_id}',
+      'GET /api/v1/billing/invoices',
+      'GET /api/v1/openapi.json',
+      'POST /api/v1/billing/invoice/{invoice_id}/cancel',
+      'POST /api/v1/billing/invoice/{invoice_id}/pay',
+      'POST /api/v1/billing/invoice/{month}/create',
+    ]);
+  });
+
+  it.each(operations.map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const))(
+    '%s declares its path parameters and gives every response a description and a JSON schema',
+    (_name, { path, operation }) => {
+      const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      const declared = (operation.parameters ?? []).filter((p) => p.in === 'path');
+      expect(declared.map((p) => p.name).sort()).toEqual(templated);
+      expect(declared.every((p) => p.required === true)).toBe(true);
+      for (const parameter of operation.parameters ?? []) {
+        expect(parameter.schema).toBeDefined();
+      }
+      expect(Object.keys(operation.responses)).toContain('200');
+      for (const [status, response] of Object.entries(operation.responses)) {
+        expect(status).toMatch(/^[1-5]\d\d$/);
+        expect(response.description).toEqual(expect.any(String));
+        expect(response.content?.['application/json']?.schema).toBeDefined();
+      }
+      if (operation.requestBody) {
+        expect(operation.requestBody.content['application/json'].schema).toBeDefined();
+      }
+    },
+  );
+
+  it('documents 401 on every route but its own, and the error schema on every failure', () => {
+    for (const { path, operation } of operations) {
+      const failures = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+      if (path !== '/api/v1/openapi.json') {
+        expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['401', '403', '500']));
+      }
+      for (const [, response] of failures) {
+        const schema = response.content?.['application/json']?.schema as { $ref?: string };
+        expect(['#/components/schemas/Error', '#/components/schemas/PaymentError']).toContain(schema.$ref);
+      }
+    }
+  });
+
+  it('resolves every $ref', () => {
+    const schemas = openApiDocument.components.schemas as Record<string, unknown>;
+    const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)];
+    expect(refs.length).toBeGreaterThan(10);
+    for (const [, name] of refs) {
+      expect(schemas[name]).toBeDefined();
+    }
+  });
+
+  it('is served without a token at /api/v1/openapi.json', async () => {
+    const app = express().use(router);
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/openapi.json`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/application\/json/);
+      expect(await res.json()).toEqual(openApiDocument);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
