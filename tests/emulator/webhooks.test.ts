@@ -51,7 +51,8 @@ describe('webhook delivery', () => {
     expect(receiver.received[0].headers['content-type']).toContain('application/json');
 
     // The event API returns the same events, newest first, with type and created filters.
-    const listed = await stripe.events.list({ type: 'invoice.*', created: { gte: paid.created } });
+    // `created` has one-second resolution: filter from the invoice's creation so a second boundary cannot cut the list.
+    const listed = await stripe.events.list({ type: 'invoice.*', created: { gte: inv.created } });
     expect(listed.data.map((e) => e.type)).toEqual([
       'invoice.payment_succeeded',
       'invoice.paid',

@@ -69,8 +69,9 @@ describe('RateLimiter', () => {
     // 59 waits of 5 ms each; generous upper bound for a loaded machine.
     expect(elapsed).toBeGreaterThanOrEqual(59 * 5 - 20);
     expect(elapsed).toBeLessThan(3_000);
-    const windowMax = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 100).length));
-    expect(windowMax).toBeLessThanOrEqual(20 + 2);
+    // Spacing within short windows is asserted with the injected clock above: on a loaded machine real timers
+    // fire late and in clumps, so only the total time (which slots guarantee) is asserted here.
+    expect(times).toHaveLength(60);
   });
 
   it('rejects nonsense settings', () => {
