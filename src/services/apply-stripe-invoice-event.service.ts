@@ -158,7 +158,7 @@ function refreshDetails(invoice: Invoice, remote: Stripe.Invoice, options: { ove
   set('dueDate', remote.due_date ? new Date(remote.due_date * 1000) : undefined);
   // Stripe's amount_paid only grows; never lower ours from an older snapshot.
   const paid = BigInt(remote.amount_paid ?? 0);
-  if (paid > invoice.amountPaidMinor && (options.overwrite || invoice.amountPaidMinor === 0n)) {
+  if (paid > invoice.amountPaidMinor) {
     invoice.amountPaidMinor = paid;
   }
   const finalizedAt = remote.status_transitions?.finalized_at;

@@ -1,17 +1,56 @@
-import express from 'express';
 import type { Router } from 'express';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { DISPATCH_TABLE } from './dispatch-table';
+import { webhookRouter } from './webhook.router';
+import { WebhookWorker } from './webhook-worker';
+import type { WebhookOptions } from './webhook-options';
+import { resolveWebhookOptions } from './webhook-options';
+
+export { DISPATCH_TABLE } from './dispatch-table';
+export type { DispatchTable } from './dispatch-table';
+export type { HandlerResult, WebhookHandler, WebhookHandlerContext } from './handler.types';
+export { storeStripeEvent } from './webhook-event.store';
+export { webhookHealth } from './webhook-health';
+export type { WebhookHealth } from './webhook-health';
+export { DEFAULT_WEBHOOK_OPTIONS, resolveWebhookOptions } from './webhook-options';
+export type { WebhookOptions } from './webhook-options';
+export { MAX_WEBHOOK_BYTES, STRIPE_WEBHOOK_PATH, WEBHOOK_HEALTH_PATH } from './webhook.router';
+export { WebhookWorker } from './webhook-worker';
 
 export interface WebhookComponents {
   /** Mounted before any JSON parser: the Stripe route needs the raw body to verify the signature. */
   router: Router;
   /** Background processing of stored events. */
-  worker: { start(): void; stop(): Promise<void> };
+  worker: WebhookWorker;
+  /** The options in effect (defaults, then WEBHOOK_* variables, then `options`). */
+  options: WebhookOptions;
 }
 
-/** Builds the Stripe webhook route and its worker (implemented in this folder). */
-export function createWebhookComponents(_deps: { db: Database; config: AppConfig; logger: Logger }): WebhookComponents {
-  return { router: express.Router(), worker: { start: () => undefined, stop: async () => undefined } };
+/**
+ * Builds the Stripe webhook route, the health route and the worker. `options` overrides the environment
+ * (tests use it for short retry delays or a custom dispatch table).
+ */
+export function createWebhookComponents(deps: {
+  db: Database;
+  config: AppConfig;
+  logger: Logger;
+  options?: Partial<WebhookOptions>;
+}): WebhookComponents {
+  const options = resolveWebhookOptions(deps.options);
+  const worker = new WebhookWorker(
+    deps.db,
+    options.handlers ?? DISPATCH_TABLE,
+    options,
+    deps.logger.child({ component: 'webhook-worker' }),
+  );
+  const router = webhookRouter({
+    db: deps.db,
+    config: deps.config,
+    logger: deps.logger.child({ component: 'webhooks' }),
+    maxPendingAgeSeconds: options.maxPendingAgeSeconds,
+    onStored: () => worker.wake(),
+  });
+  return { router, worker, options };
 }

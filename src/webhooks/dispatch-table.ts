@@ -1,0 +1,32 @@
+import type Stripe from 'stripe';
+import type { WebhookHandler } from './handler.types';
+import { invoiceFinalizedHandler } from './handlers/invoice-finalized.handler';
+import { invoiceMarkedUncollectibleHandler } from './handlers/invoice-marked-uncollectible.handler';
+import { invoicePaidHandler } from './handlers/invoice-paid.handler';
+import { invoicePaymentActionRequiredHandler } from './handlers/invoice-payment-action-required.handler';
+import { invoicePaymentFailedHandler } from './handlers/invoice-payment-failed.handler';
+import { invoicePaymentSucceededHandler } from './handlers/invoice-payment-succeeded.handler';
+import { invoiceSentHandler } from './handlers/invoice-sent.handler';
+import { invoiceUpdatedHandler } from './handlers/invoice-updated.handler';
+import { invoiceVoidedHandler } from './handlers/invoice-voided.handler';
+import { subscriptionCreatedHandler } from './handlers/subscription-created.handler';
+import { subscriptionDeletedHandler } from './handlers/subscription-deleted.handler';
+import { subscriptionUpdatedHandler } from './handlers/subscription-updated.handler';
+
+export type DispatchTable = Partial<Record<Stripe.Event.Type, WebhookHandler>>;
+
+/** Event type → handler. A type not listed is stored and marked `ignored` (invariant 4: never a 4xx). */
+export const DISPATCH_TABLE: DispatchTable = {
+  'invoice.finalized': invoiceFinalizedHandler,
+  'invoice.sent': invoiceSentHandler,
+  'invoice.paid': invoicePaidHandler,
+  'invoice.payment_succeeded': invoicePaymentSucceededHandler,
+  'invoice.payment_failed': invoicePaymentFailedHandler,
+  'invoice.payment_action_required': invoicePaymentActionRequiredHandler,
+  'invoice.voided': invoiceVoidedHandler,
+  'invoice.marked_uncollectible': invoiceMarkedUncollectibleHandler,
+  'invoice.updated': invoiceUpdatedHandler,
+  'customer.subscription.created': subscriptionCreatedHandler,
+  'customer.subscription.updated': subscriptionUpdatedHandler,
+  'customer.subscription.deleted': subscriptionDeletedHandler,
+};

@@ -1,0 +1,20 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { Logger } from '../config/logger';
+
+/** How a handled event ends: `processed` (applied, or deliberately skipped) or `ignored` (not ours / not relevant). */
+export interface HandlerResult {
+  outcome: 'processed' | 'ignored';
+  /** Why, for the log line (never payload data). */
+  detail?: string;
+}
+
+export interface WebhookHandlerContext {
+  /** The worker's transactional manager: every query must go through it (PGlite has one connection). */
+  em: EntityManager;
+  event: Stripe.Event;
+  log: Logger;
+}
+
+/** Applies one event inside the worker's transaction; throwing rolls its effect back and schedules a retry. */
+export type WebhookHandler = (context: WebhookHandlerContext) => Promise<HandlerResult>;

@@ -1,0 +1,89 @@
+import Stripe from 'stripe';
+
+/** Stripe's own tolerance: a signature older than five minutes is refused (replay protection). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+export type SignatureFailureCode =
+  | 'MISSING_SIGNATURE'
+  | 'MALFORMED_SIGNATURE'
+  | 'INVALID_SIGNATURE'
+  | 'STALE_SIGNATURE'
+  | 'EMPTY_PAYLOAD'
+  | 'MALFORMED_PAYLOAD';
+
+export class SignatureError extends Error {
+  constructor(
+    readonly code: SignatureFailureCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SignatureError';
+  }
+}
+
+/**
+ * Verifies the `Stripe-Signature` header against the raw body and returns the event. Every failure becomes a
+ * SignatureError with a short reason of our own: the SDK's messages are long, and none of ours echo the header.
+ */
+export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, secret: string): Stripe.Event {
+  if (!header) {
+    throw new SignatureError('MISSING_SIGNATURE', 'The Stripe-Signature header is missing');
+  }
+  if (rawBody.length === 0) {
+    throw new SignatureError('EMPTY_PAYLOAD', 'The request body is empty');
+  }
+  let event: Stripe.Event;
+  try {
+    event = Stripe.webhooks.constructEvent(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS);
+  } catch (error) {
+    throw classify(error);
+  }
+  if (!isEventShaped(event)) {
+    throw new SignatureError('MALFORMED_PAYLOAD', 'The body is signed but is not a Stripe event (id, type, created)');
+  }
+  return event;
+}
+
+function classify(error: unknown): SignatureError {
+  if (error instanceof SyntaxError) {
+    return new SignatureError('MALFORMED_PAYLOAD', 'The body is signed but is not valid JSON');
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (message.startsWith('Timestamp outside the tolerance zone')) {
+    return new SignatureError(
+      'STALE_SIGNATURE',
+      `The signature timestamp is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds old (possible replay)`,
+    );
+  }
+  if (message.startsWith('Unable to extract') || message.startsWith('No signatures found with expected scheme')) {
+    return new SignatureError(
+      'MALFORMED_SIGNATURE',
+      'The Stripe-Signature header is malformed: expected t=<timestamp>,v1=<signature>',
+    );
+  }
+  return new SignatureError(
+    'INVALID_SIGNATURE',
+    'The signature does not match the body: wrong signing secret, or the body was altered or re-encoded',
+  );
+}
+
+function isEventShaped(value: unknown): value is Stripe.Event {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const event = value as Record<string, unknown>;
+  const data = event.data as Record<string, unknown> | undefined;
+  return (
+    typeof event.id === 'string' &&
+    event.id.length > 0 &&
+    event.id.length <= 255 &&
+    typeof event.type === 'string' &&
+    event.type.length > 0 &&
+    typeof event.created === 'number' &&
+    Number.isFinite(event.created) &&
+    typeof data === 'object' &&
+    data !== null &&
+    typeof data.object === 'object' &&
+    data.object !== null
+  );
+}

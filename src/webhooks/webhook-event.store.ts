@@ -1,0 +1,127 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+
+/** A claimed row, as the worker needs it. */
+export interface ClaimedEvent {
+  id: string;
+  type: string;
+  objectId: string | null;
+  payload: Stripe.Event;
+  attempts: number;
+  receivedAt: Date;
+}
+
+interface ClaimedRow {
+  id: string;
+  type: string;
+  object_id: string | null;
+  payload: unknown;
+  attempts: number;
+  received_at: Date | string;
+}
+
+/**
+ * Stores a verified event. The primary key is Stripe's event id, so a redelivery inserts nothing: `duplicate` is
+ * true and the event is not applied again (invariant 4). Runs outside any transaction: it commits on return, and
+ * only then may the route acknowledge.
+ */
+export async function storeStripeEvent(em: EntityManager, event: Stripe.Event): Promise<{ duplicate: boolean }> {
+  const object = event.data?.object as { id?: unknown } | undefined;
+  const rows = await em.execute<Array<{ id: string }>>(
+    `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
+     values (?, ?, ?, ?, ?, ?::jsonb, to_timestamp(?))
+     on conflict (id) do nothing
+     returning id`,
+    [
+      event.id,
+      event.type,
+      event.api_version ?? null,
+      event.livemode === true,
+      typeof object?.id === 'string' ? object.id : null,
+      JSON.stringify(event),
+      event.created,
+    ],
+  );
+  return { duplicate: rows.length === 0 };
+}
+
+/** Cheap check outside a transaction, so an idle worker does not open one every poll. */
+export async function hasDueEvents(em: EntityManager): Promise<boolean> {
+  const rows = await em.execute<Array<{ due: number }>>(
+    `select 1 as due from webhook_events where status = 'pending' and next_attempt_at <= now() limit 1`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Claims due events for the caller's transaction. SKIP LOCKED lets several workers (instances) claim disjoint
+ * batches; the locks last until that transaction ends, which is also when each event's effect commits.
+ * Oldest Stripe event first, so a sequence is usually applied in order (handlers still cope with any order).
+ */
+export async function claimDueEvents(tem: EntityManager, limit: number): Promise<ClaimedEvent[]> {
+  const rows = await tem.execute<ClaimedRow[]>(
+    `select id, type, object_id, payload, attempts, received_at from webhook_events
+     where status = 'pending' and next_attempt_at <= now()
+     order by stripe_created_at, id
+     limit ?
+     for update skip locked`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    type: row.type,
+    objectId: row.object_id,
+    payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Stripe.Event,
+    attempts: Number(row.attempts),
+    receivedAt: new Date(row.received_at),
+  }));
+}
+
+/**
+ * Takes the Stripe object (invoice, subscription) for the rest of the caller's transaction, unless another
+ * worker holds it. Two workers then never apply events about the same object at once: without this, two batches
+ * locking the same invoices in different orders deadlock (PostgreSQL resolves it only after deadlock_timeout).
+ * On PGlite (one session) it always succeeds.
+ */
+export async function tryLockObject(tem: EntityManager, objectId: string): Promise<boolean> {
+  const [row] = await tem.execute<Array<{ locked: boolean }>>(
+    `select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as locked`,
+    [`stripe-object:${objectId}`],
+  );
+  return row?.locked === true;
+}
+
+/** Marks an event done, in the same transaction as its effect. */
+export async function markEventDone(tem: EntityManager, id: string, status: 'processed' | 'ignored'): Promise<void> {
+  await tem.execute(
+    // clock_timestamp(), not now(): now() is the batch transaction's start, earlier than this event's turn.
+    `update webhook_events set status = ?::webhook_event_status, attempts = attempts + 1,
+       processed_at = clock_timestamp()
+     where id = ?`,
+    [status, id],
+    'run',
+  );
+}
+
+/**
+ * Records a failed attempt after its effect was rolled back: the error is kept, the next attempt is scheduled,
+ * and after the last allowed attempt the event is `failed` (visible in health and to admins, replayable).
+ * Returns the new status.
+ */
+export async function recordEventFailure(
+  tem: EntityManager,
+  id: string,
+  input: { error: string; delayMs: number; maxAttempts: number },
+): Promise<'pending' | 'failed'> {
+  const rows = await tem.execute<Array<{ status: 'pending' | 'failed' }>>(
+    `update webhook_events set
+       attempts = attempts + 1,
+       last_error = ?,
+       status = (case when attempts + 1 >= ? then 'failed' else 'pending' end)::webhook_event_status,
+       next_attempt_at = clock_timestamp() + (? * interval '1 millisecond')
+     where id = ?
+     returning status`,
+    [input.error, input.maxAttempts, input.delayMs, id],
+  );
+  return rows[0]?.status ?? 'pending';
+}

@@ -1,0 +1,187 @@
+import type { Logger } from '../config/logger';
+import type { Database } from '../entities/orm';
+import type { DispatchTable } from './dispatch-table';
+import type { HandlerResult } from './handler.types';
+import type { ClaimedEvent } from './webhook-event.store';
+import { claimDueEvents, hasDueEvents, markEventDone, recordEventFailure, tryLockObject } from './webhook-event.store';
+import type { WebhookOptions } from './webhook-options';
+import { retryDelayMs } from './webhook-options';
+
+type Outcome =
+  | { event: ClaimedEvent; kind: 'done'; result: HandlerResult; durationMs: number }
+  | { event: ClaimedEvent; kind: 'retry' | 'failed'; error: string; delayMs: number; durationMs: number };
+
+const MAX_ERROR_LENGTH = 2000;
+
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
+}
+
+/**
+ * Applies stored events. Each batch is one transaction: claim due rows (SKIP LOCKED), then for each event run its
+ * handler in a savepoint and mark it done in that same savepoint, so the effect and the "processed" mark commit
+ * together or not at all (applied at most once; a crash before commit leaves it pending: at least once).
+ * A throwing handler's savepoint is rolled back and the failure (attempt, error, next time) is written in the
+ * batch transaction instead: on PGlite's single connection a second transaction could not run meanwhile.
+ * Nothing but queries through the transactional manager is awaited inside the transaction.
+ * Events about one Stripe object go to one worker at a time (advisory lock), so batches never deadlock.
+ * Idle, it sleeps `pollIntervalMs`; `wake()` (called when this instance stores an event) cuts the sleep short.
+ */
+export class WebhookWorker {
+  private running = false;
+  private loop?: Promise<void>;
+  private woken = false;
+  private wakeSleeper?: () => void;
+
+  constructor(
+    private readonly db: Database,
+    private readonly handlers: DispatchTable,
+    private readonly options: WebhookOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running || !this.options.workerEnabled) {
+      return;
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops polling and waits for the batch in flight to commit. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** New work is waiting (an event was just stored here): skip the rest of the idle sleep. */
+  wake(): void {
+    this.woken = true;
+    this.wakeSleeper?.();
+  }
+
+  /**
+   * Processes one batch of due events; returns how many were claimed and how many were left for another worker
+   * (their object was busy there). For tests and operator tools.
+   */
+  async runOnce(): Promise<{ claimed: number; deferred: number }> {
+    if (!(await hasDueEvents(this.db.orm.em.fork()))) {
+      return { claimed: 0, deferred: 0 };
+    }
+    const outcomes: Outcome[] = [];
+    const result = await this.db.orm.em.fork().transactional(async (tem) => {
+      const events = await claimDueEvents(tem, this.options.batchSize);
+      let deferred = 0;
+      for (const event of events) {
+        if (event.objectId && !(await tryLockObject(tem, event.objectId))) {
+          // Another worker is applying events about this object: leave it pending, untouched, for later.
+          deferred += 1;
+          continue;
+        }
+        const started = performance.now();
+        try {
+          // A savepoint with a fresh identity map: a rolled-back handler leaves no stale entity behind.
+          const handled = await tem.transactional(
+            async (sem) => {
+              const handler = this.handlers[event.type as keyof DispatchTable];
+              const outcome: HandlerResult = handler
+                ? await handler({ em: sem, event: event.payload, log: this.log })
+                : { outcome: 'ignored', detail: 'no handler for this event type' };
+              await sem.flush();
+              await markEventDone(sem, event.id, outcome.outcome);
+              return outcome;
+            },
+            { clear: true },
+          );
+          outcomes.push({ event, kind: 'done', result: handled, durationMs: performance.now() - started });
+        } catch (error) {
+          const attempts = event.attempts + 1;
+          const delayMs = retryDelayMs(this.options, attempts);
+          const message = describeError(error);
+          const status = await recordEventFailure(tem, event.id, {
+            error: `attempt ${attempts}: ${message}`,
+            delayMs,
+            maxAttempts: this.options.maxAttempts,
+          });
+          outcomes.push({
+            event,
+            kind: status === 'failed' ? 'failed' : 'retry',
+            error: message,
+            delayMs,
+            durationMs: performance.now() - started,
+          });
+        }
+      }
+      return { claimed: events.length, deferred };
+    });
+    // Logged after the commit, so a line never claims an outcome that was rolled back.
+    for (const outcome of outcomes) {
+      this.logOutcome(outcome);
+    }
+    return result;
+  }
+
+  private logOutcome(outcome: Outcome): void {
+    const base = {
+      eventId: outcome.event.id,
+      type: outcome.event.type,
+      attempt: outcome.event.attempts + 1,
+      durationMs: Math.round(outcome.durationMs * 10) / 10,
+      latencyMs: Date.now() - outcome.event.receivedAt.getTime(),
+    };
+    if (outcome.kind === 'done') {
+      this.log.info(
+        { ...base, outcome: outcome.result.outcome, detail: outcome.result.detail },
+        'webhook event handled',
+      );
+    } else if (outcome.kind === 'retry') {
+      this.log.warn(
+        { ...base, outcome: 'retry', error: outcome.error, retryInMs: outcome.delayMs },
+        'webhook event failed; will retry',
+      );
+    } else {
+      this.log.error({ ...base, outcome: 'failed', error: outcome.error }, 'webhook event failed permanently');
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.woken = false;
+      let full = false;
+      let delay = this.options.pollIntervalMs;
+      try {
+        const { claimed, deferred } = await this.runOnce();
+        // A full batch means more may be due: go again at once (unless it was only work another worker holds).
+        full = claimed >= this.options.batchSize && deferred < claimed;
+      } catch (error) {
+        this.log.error({ err: error }, 'webhook worker batch failed');
+        delay = this.options.errorDelayMs;
+      }
+      if (!this.running) {
+        break;
+      }
+      if (!full) {
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeSleeper = undefined;
+        resolve();
+      };
+      // unref: an idle poll alone never keeps the process alive.
+      const timer = setTimeout(done, ms).unref();
+      this.wakeSleeper = done;
+    });
+  }
+}

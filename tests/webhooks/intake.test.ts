@@ -1,0 +1,198 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { createLogger } from '../../src/config/logger';
+import type { AppConfig } from '../../src/config/config';
+import { createWebhookComponents } from '../../src/webhooks';
+import type { TestServer } from '../helpers/server';
+import { TEST_WEBHOOK_SECRET, startTestServer } from '../helpers/server';
+import {
+  countEvents,
+  findEvent,
+  nowSeconds,
+  postWebhook,
+  settled,
+  stripeEvent,
+  stripeId,
+  stripeInvoice,
+} from './fixtures';
+
+describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t.close());
+
+  const anEvent = () => stripeEvent('invoice.updated', stripeInvoice());
+
+  test.each([
+    ['no signature header', { signature: null }, 'MISSING_SIGNATURE'],
+    ['a malformed signature header', { signature: 'garbage' }, 'MALFORMED_SIGNATURE'],
+    ['a signature made with another secret', { secret: 'whsec_someone_else' }, 'INVALID_SIGNATURE'],
+    ['a signature older than 300 s', { timestamp: nowSeconds() - 301 }, 'STALE_SIGNATURE'],
+  ])('%s → 400 with the reason, nothing stored', async (_label, options, code) => {
+    const before = await countEvents(t.database.db);
+    const res = await postWebhook(t.url, anEvent(), options);
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: { code, message: expect.any(String) } });
+    expect(await countEvents(t.database.db)).toBe(before);
+  });
+
+  it('refuses a body altered after signing (a re-serialised, pre-parsed body) → 400, nothing stored', async () => {
+    const event = anEvent();
+    const original = JSON.stringify(event);
+    const signature = (await import('stripe')).default.webhooks.generateTestHeaderString({
+      payload: original,
+      secret: TEST_WEBHOOK_SECRET,
+    });
+    const reformatted = JSON.stringify(event, null, 2);
+    const res = await postWebhook(t.url, reformatted, { signature });
+    expect(res.status).toBe(400);
+    expect((res.json.error as { code: string }).code).toBe('INVALID_SIGNATURE');
+    expect(await findEvent(t.database.db, event.id)).toBeNull();
+  });
+
+  it('refuses a signed body that is not an event → 400', async () => {
+    const res = await postWebhook(t.url, '{"hello":"world"}');
+    expect(res.status).toBe(400);
+    expect((res.json.error as { code: string }).code).toBe('MALFORMED_PAYLOAD');
+  });
+
+  it('refuses a body over 1 MB → 413, nothing stored', async () => {
+    const before = await countEvents(t.database.db);
+    const huge = stripeEvent('invoice.updated', stripeInvoice({ description: 'x'.repeat(1024 * 1024) }));
+    const res = await postWebhook(t.url, huge);
+    expect(res.status).toBe(413);
+    expect((res.json.error as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await countEvents(t.database.db)).toBe(before);
+  });
+
+  it('stores a valid event with its metadata and acknowledges it', async () => {
+    const invoice = stripeInvoice();
+    const event = stripeEvent('invoice.updated', invoice, { created: nowSeconds() - 5 });
+    const res = await postWebhook(t.url, event, { contentType: 'application/json; charset=utf-8' });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ received: true, duplicate: false });
+    const stored = await findEvent(t.database.db, event.id);
+    expect(stored).toMatchObject({
+      type: 'invoice.updated',
+      apiVersion: '2026-10-28.endive',
+      livemode: false,
+      objectId: invoice.id,
+    });
+    expect(stored?.stripeCreatedAt.getTime()).toBe(event.created * 1000);
+    expect((stored?.payload as { id: string }).id).toBe(event.id);
+  });
+
+  it('stores a redelivered event once and says it was a duplicate', async () => {
+    const event = stripeEvent('invoice.updated', stripeInvoice());
+    const results = [];
+    for (let i = 0; i < 3; i += 1) {
+      results.push(await postWebhook(t.url, event));
+    }
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.json.duplicate)).toEqual([false, true, true]);
+    const count = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute('select count(*)::int as n from webhook_events where id = ?', [event.id]);
+    expect(count[0].n).toBe(1);
+  });
+
+  it('acknowledges an unknown event type, stores it and marks it ignored', async () => {
+    const event = stripeEvent('payout.paid', { id: stripeId('po') });
+    const res = await postWebhook(t.url, event);
+    expect(res.status).toBe(200);
+    const stored = await settled(t.database.db, event.id);
+    expect(stored.status).toBe('ignored');
+    expect(stored.attempts).toBe(1);
+    expect(stored.lastError ?? null).toBeNull();
+  });
+
+  it('ignores an invoice we did not create (no agenthub metadata)', async () => {
+    const event = stripeEvent('invoice.paid', stripeInvoice({ status: 'paid' }));
+    await postWebhook(t.url, event);
+    expect((await settled(t.database.db, event.id)).status).toBe('ignored');
+  });
+
+  it('reports health figures', async () => {
+    const res = await fetch(`${t.url}/api/v1/webhooks/health`);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({
+      status: 'ok',
+      secretConfigured: true,
+      secretWellFormed: true,
+      stripeMode: 'emulator',
+      pendingCount: 0,
+      oldestPendingAgeSeconds: null,
+      failedCount: 0,
+    });
+    expect(Date.now() - Date.parse(body.lastEventReceivedAt as string)).toBeLessThan(60_000);
+  });
+
+  /** The router alone in a bare app, to try configurations and mounting mistakes the real server avoids. */
+  async function bareApp(config: AppConfig, before?: express.RequestHandler) {
+    const { router } = createWebhookComponents({ db: t.database.db, config, logger: createLogger(config) });
+    const app = express();
+    if (before) {
+      app.use(before);
+    }
+    app.use(router);
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(resolve)),
+    };
+  }
+
+  it('refuses a body another parser already consumed (router mounted after express.json) → 400', async () => {
+    const { url, close } = await bareApp(t.config, express.json());
+    try {
+      const event = anEvent();
+      const res = await postWebhook(url, event);
+      expect(res.status).toBe(400);
+      expect((res.json.error as { code: string }).code).toBe('RAW_BODY_REQUIRED');
+      expect(await findEvent(t.database.db, event.id)).toBeNull();
+    } finally {
+      await close();
+    }
+  });
+
+  it('an event stored by another instance is picked up by this one by polling', async () => {
+    // The bare app stores events but runs no worker; the test server's worker shares the database.
+    const { url, close } = await bareApp(t.config);
+    try {
+      const event = stripeEvent('payout.paid', { id: stripeId('po') });
+      expect((await postWebhook(url, event)).status).toBe(200);
+      const stored = await settled(t.database.db, event.id, 2000);
+      expect(stored.status).toBe('ignored');
+      const latency = (stored.processedAt as Date).getTime() - stored.receivedAt.getTime();
+      process.stdout.write(`cross-instance pickup (poll): ${latency} ms\n`);
+    } finally {
+      await close();
+    }
+  });
+
+  it('answers 503 with an explanation when no signing secret is configured, storing nothing', async () => {
+    const config: AppConfig = { ...t.config, stripe: { ...t.config.stripe, webhookSecret: undefined } };
+    const { url, close } = await bareApp(config);
+    try {
+      const event = anEvent();
+      const res = await postWebhook(url, event);
+      expect(res.status).toBe(503);
+      expect(res.json.error).toEqual({
+        code: 'WEBHOOK_SECRET_NOT_CONFIGURED',
+        message: expect.stringContaining('STRIPE_WEBHOOK_SECRET'),
+      });
+      expect(await findEvent(t.database.db, event.id)).toBeNull();
+      const health = await fetch(`${url}/api/v1/webhooks/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ status: 'unhealthy', secretConfigured: false });
+    } finally {
+      await close();
+    }
+  });
+});

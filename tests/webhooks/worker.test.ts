@@ -1,0 +1,339 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { loadConfig } from '../../src/config/config';
+import { createLogger } from '../../src/config/logger';
+import { WebhookEvent } from '../../src/entities';
+import type Stripe from 'stripe';
+import { InvoiceStatus, Role, WebhookEventStatus } from '../../src/entities/enums';
+import type { Database } from '../../src/entities/orm';
+import { openDatabase } from '../../src/entities/orm';
+import { ForbiddenError } from '../../src/services/errors';
+import { canTransition } from '../../src/services/invoice-status';
+import { listWebhookEvents, replayWebhookEvent, replayWebhookEvents } from '../../src/services/webhook-events.service';
+import { createWebhookComponents, resolveWebhookOptions, storeStripeEvent } from '../../src/webhooks';
+import type { DispatchTable, WebhookOptions } from '../../src/webhooks';
+import type { TestDatabase } from '../helpers/database';
+import { createTestDatabase } from '../helpers/database';
+import { TEST_WEBHOOK_SECRET } from '../helpers/server';
+import {
+  findEvent,
+  historyOf,
+  invoiceForEvent,
+  loadInvoice,
+  nowSeconds,
+  postWebhook,
+  seedInvoice,
+  settled,
+  stripeEvent,
+  stripeId,
+  stripeInvoice,
+  waitFor,
+} from './fixtures';
+
+const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
+const logger = createLogger(config);
+const admin = { userId: 'admin-1', role: Role.ADMIN };
+
+/** A side effect the tests can count: one row per handler run that committed. */
+async function createEffectsTable(db: Database): Promise<void> {
+  await db.orm.em
+    .fork()
+    .getConnection()
+    .execute('create table webhook_test_effects (event_id text not null, worker text not null)');
+}
+
+async function effects(db: Database): Promise<Array<{ event_id: string; worker: string }>> {
+  return db.orm.em.fork().getConnection().execute('select event_id, worker from webhook_test_effects');
+}
+
+function recordingHandler(worker: string): DispatchTable {
+  return {
+    'customer.created': async ({ em, event }) => {
+      await em.execute('insert into webhook_test_effects (event_id, worker) values (?, ?)', [event.id, worker], 'run');
+      return { outcome: 'processed' };
+    },
+  };
+}
+
+function workerOn(db: Database, options: Partial<WebhookOptions>) {
+  return createWebhookComponents({ db, config, logger, options }).worker;
+}
+
+const customerEvent = (created = nowSeconds()) => stripeEvent('customer.created', { id: stripeId('cus') }, { created });
+
+// One database for the file (creating and migrating one costs seconds on PGlite).
+let test: TestDatabase;
+let db: Database;
+beforeAll(async () => {
+  test = await createTestDatabase();
+  db = test.db;
+  await createEffectsTable(db);
+});
+afterAll(() => test.drop());
+
+describe('webhook worker', () => {
+  it('retries a throwing handler with exponential backoff, rolls its effect back, keeps the error, then fails', async () => {
+    const calls: number[] = [];
+    const handlers: DispatchTable = {
+      'customer.created': async ({ em, event }) => {
+        calls.push(Date.now());
+        await em.execute('insert into webhook_test_effects (event_id, worker) values (?, ?)', [event.id, 'x'], 'run');
+        throw new Error(`boom ${calls.length}`);
+      },
+    };
+    const worker = workerOn(db, { handlers, retryBaseMs: 50, maxAttempts: 3, pollIntervalMs: 10 });
+    const event = customerEvent();
+    await storeStripeEvent(db.orm.em.fork(), event);
+    worker.start();
+    try {
+      const failed = await settled(db, event.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.attempts).toBe(3);
+      expect(failed.lastError).toBe('attempt 3: Error: boom 3');
+    } finally {
+      await worker.stop();
+    }
+    expect(calls).toHaveLength(3);
+    // 50 ms, then 100 ms (base · 2^(n-1)); a little slack for timer granularity.
+    expect(calls[1] - calls[0]).toBeGreaterThanOrEqual(45);
+    expect(calls[2] - calls[1]).toBeGreaterThanOrEqual(95);
+    expect((await effects(db)).filter((e) => e.event_id === event.id)).toEqual([]);
+  });
+
+  it('stop() waits for the batch in flight to commit', async () => {
+    let started = false;
+    const handlers: DispatchTable = {
+      'customer.created': async ({ em }) => {
+        started = true;
+        // Slow, but only through the transactional manager (never hold PGlite's one connection on anything else).
+        await em.execute('select pg_sleep(0.3)');
+        return { outcome: 'processed' };
+      },
+    };
+    const worker = workerOn(db, { handlers, pollIntervalMs: 10 });
+    const event = customerEvent();
+    await storeStripeEvent(db.orm.em.fork(), event);
+    worker.start();
+    await waitFor(async () => started);
+    await worker.stop();
+    expect((await findEvent(db, event.id))?.status).toBe('processed');
+  });
+
+  it('does nothing when disabled (an ingress-only instance)', async () => {
+    const worker = workerOn(db, { workerEnabled: false, handlers: recordingHandler('off') });
+    const event = customerEvent();
+    await storeStripeEvent(db.orm.em.fork(), event);
+    worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await worker.stop();
+    expect((await findEvent(db, event.id))?.status).toBe('pending');
+    // Leave nothing pending for the next tests.
+    const cleanup = workerOn(db, { handlers: recordingHandler('cleanup') });
+    await cleanup.runOnce();
+  });
+
+  it('applies an event acknowledged before a crash once a worker runs again', async () => {
+    // Instance A acknowledges and dies before its worker ran (its worker is never started).
+    const a = createWebhookComponents({ db, config, logger });
+    const server = http.createServer(express().use(a.router));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const event = customerEvent();
+    try {
+      const res = await postWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, event);
+      expect(res.status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect((await findEvent(db, event.id))?.status).toBe('pending');
+    // The restarted instance picks it up.
+    const b = workerOn(db, { handlers: recordingHandler('restarted'), pollIntervalMs: 10 });
+    b.start();
+    try {
+      expect((await settled(db, event.id)).status).toBe('processed');
+    } finally {
+      await b.stop();
+    }
+    expect((await effects(db)).filter((e) => e.event_id === event.id)).toEqual([
+      { event_id: event.id, worker: 'restarted' },
+    ]);
+  });
+
+  const onPostgres = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL ? it : it.skip;
+  onPostgres('two workers on one PostgreSQL database apply each of 200 events exactly once', async () => {
+    const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });
+    const events = Array.from({ length: 200 }, (_, i) => customerEvent(nowSeconds() - 200 + i));
+    for (const event of events) {
+      await storeStripeEvent(db.orm.em.fork(), event);
+    }
+    const a = workerOn(db, { handlers: recordingHandler('a'), batchSize: 10, pollIntervalMs: 10 });
+    const b = workerOn(second, { handlers: recordingHandler('b'), batchSize: 10, pollIntervalMs: 10 });
+    a.start();
+    b.start();
+    try {
+      const ids = events.map((e) => e.id);
+      await waitFor(
+        async () =>
+          (await db.orm.em.fork().count(WebhookEvent, { id: { $in: ids }, status: WebhookEventStatus.PROCESSED })) ===
+          200,
+        15_000,
+        '200 events processed',
+      );
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await second.close();
+    }
+    const rows = (await effects(db)).filter((e) => events.some((ev) => ev.id === e.event_id));
+    expect(rows).toHaveLength(200);
+    expect(new Set(rows.map((r) => r.event_id)).size).toBe(200);
+    const byWorker = { a: rows.filter((r) => r.worker === 'a').length, b: rows.filter((r) => r.worker === 'b').length };
+    process.stdout.write(`two workers: a=${byWorker.a} b=${byWorker.b}\n`);
+    expect(byWorker.a + byWorker.b).toBe(200);
+  });
+
+  onPostgres(
+    'two workers racing on events about the same invoices leave every invoice PAID, no regression',
+    async () => {
+      const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });
+      const rows = await Promise.all(
+        Array.from({ length: 10 }, () => seedInvoice(db, { status: InvoiceStatus.DRAFT, stripeInvoiceId: null })),
+      );
+      const t0 = nowSeconds() - 30;
+      const events = rows.flatMap((row) => {
+        const remote = stripeInvoice({ metadata: { agenthub_invoice_id: row.id } });
+        return (
+          [
+            ['invoice.finalized', t0],
+            ['invoice.payment_failed', t0 + 1],
+            ['invoice.payment_succeeded', t0 + 2],
+            ['invoice.paid', t0 + 2],
+          ] as Array<[Stripe.Event.Type, number]>
+        ).map(([type, created]) => stripeEvent(type, invoiceForEvent(type, remote, created), { created }));
+      });
+      // Stored in a scrambled order (receive order differs from Stripe's order).
+      events.sort((x, y) => x.id.localeCompare(y.id));
+      for (const event of events) {
+        await storeStripeEvent(db.orm.em.fork(), event);
+      }
+      const a = workerOn(db, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
+      const b = workerOn(second, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
+      a.start();
+      b.start();
+      try {
+        for (const event of events) {
+          expect((await settled(db, event.id, 10_000)).status).toBe('processed');
+        }
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+        await second.close();
+      }
+      for (const row of rows) {
+        expect((await loadInvoice(db, row.id)).status).toBe(InvoiceStatus.PAID);
+        const history = await historyOf(db, row.id);
+        expect(history.every((h) => canTransition(h.fromStatus as InvoiceStatus, h.toStatus))).toBe(true);
+        expect(history.filter((h) => h.toStatus === InvoiceStatus.PAID)).toHaveLength(1);
+      }
+      // Workers take a Stripe object one at a time (advisory lock), so batches never deadlock on invoice rows.
+      const retried = await db.orm.em
+        .fork()
+        .find(WebhookEvent, { id: { $in: events.map((e) => e.id) }, lastError: { $ne: null } });
+      expect(retried.map((e) => e.lastError)).toEqual([]);
+    },
+  );
+});
+
+/** Fixed receive times, one minute apart, so time filters are exact. */
+const minute = (n: number): Date => new Date(Date.UTC(2026, 10, 1, 12, n));
+
+describe('admin services: list and replay', () => {
+  const ids: string[] = [];
+  beforeAll(async () => {
+    // Start from an empty table so counts and order are exact.
+    await db.orm.em.fork().getConnection().execute('delete from webhook_events');
+    for (const [type, status] of [
+      ['invoice.paid', 'processed'],
+      ['invoice.payment_failed', 'failed'],
+      ['customer.subscription.updated', 'processed'],
+      ['payout.paid', 'ignored'],
+      ['invoice.voided', 'failed'],
+    ] as const) {
+      const event = stripeEvent(type, { id: stripeId('obj') });
+      await storeStripeEvent(db.orm.em.fork(), event);
+      await db.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `update webhook_events set status = ?::webhook_event_status, attempts = 2, last_error = 'old error',
+           received_at = ?::timestamptz where id = ?`,
+          [status, minute(ids.length).toISOString(), event.id],
+        );
+      ids.push(event.id);
+    }
+  });
+
+  it('refuses non-admins', async () => {
+    const em = db.orm.em.fork();
+    await expect(listWebhookEvents(em, { userId: 'u1', role: Role.USER }, {})).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(listWebhookEvents(em, { userId: 's', role: Role.SERVICE }, {})).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(replayWebhookEvent(em, { userId: 'u1', role: Role.USER }, ids[0])).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
+  });
+
+  it('lists newest first with filters and cursor pagination', async () => {
+    const em = db.orm.em.fork();
+    const all = await listWebhookEvents(em, admin, {});
+    expect(all.totalCount).toBe(5);
+    expect(all.events.map((e) => e.id)).toEqual([...ids].reverse());
+
+    const invoices = await listWebhookEvents(em, admin, { type: 'invoice.*' });
+    expect(invoices.events.map((e) => e.type)).toEqual(['invoice.voided', 'invoice.payment_failed', 'invoice.paid']);
+    const failed = await listWebhookEvents(em, admin, { status: WebhookEventStatus.FAILED });
+    expect(failed.totalCount).toBe(2);
+    const exact = await listWebhookEvents(em, admin, { type: 'payout.paid' });
+    expect(exact.events.map((e) => e.id)).toEqual([ids[3]]);
+
+    const page1 = await listWebhookEvents(em, admin, { first: 2 });
+    expect(page1.hasNextPage).toBe(true);
+    const page2 = await listWebhookEvents(em, admin, { first: 2, after: page1.cursors[1] });
+    const page3 = await listWebhookEvents(em, admin, { first: 2, after: page2.cursors[1] });
+    expect([...page1.events, ...page2.events, ...page3.events].map((e) => e.id)).toEqual([...ids].reverse());
+    expect(page3.hasNextPage).toBe(false);
+
+    const recent = await listWebhookEvents(em, admin, { since: minute(2) });
+    expect(recent.events.map((e) => e.id)).toEqual([ids[4], ids[3], ids[2]]);
+    const older = await listWebhookEvents(em, admin, { until: minute(2) });
+    expect(older.events.map((e) => e.id)).toEqual([ids[1], ids[0]]);
+    await expect(listWebhookEvents(em, admin, { after: 'nope' })).rejects.toThrow('Invalid cursor');
+    await expect(listWebhookEvents(em, admin, { type: "x'; drop" })).rejects.toThrow(/type must be/);
+  });
+
+  it('replays one event (admin) and by filter (CLI), keeping the last error', async () => {
+    const em = db.orm.em.fork();
+    const one = await replayWebhookEvent(em, admin, ids[0]);
+    expect(one).toMatchObject({ status: 'pending', attempts: 0, lastError: 'old error' });
+    await expect(replayWebhookEvent(em, admin, 'evt_missing')).rejects.toThrow(/not found/);
+
+    const failed = await replayWebhookEvents(db.orm.em.fork(), { failed: true });
+    expect(failed.ids.sort()).toEqual([ids[1], ids[4]].sort());
+    const none = await replayWebhookEvents(db.orm.em.fork(), { failed: true });
+    expect(none.count).toBe(0);
+    const since = await replayWebhookEvents(db.orm.em.fork(), { since: minute(3) });
+    expect(since.ids.sort()).toEqual([ids[3], ids[4]].sort());
+    await expect(replayWebhookEvents(db.orm.em.fork(), {})).rejects.toThrow(/Give an event id/);
+  });
+});
+
+describe('webhook options', () => {
+  it('reads WEBHOOK_* variables and names a bad one', () => {
+    expect(resolveWebhookOptions({}, { WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_WORKER_ENABLED: 'false' })).toMatchObject({
+      retryBaseMs: 50,
+      workerEnabled: false,
+      maxAttempts: 8,
+      pollIntervalMs: 100,
+    });
+    expect(() => resolveWebhookOptions({}, { WEBHOOK_RETRY_MAX_ATTEMPTS: 'many' })).toThrow(
+      /WEBHOOK_RETRY_MAX_ATTEMPTS must be a whole number/,
+    );
+  });
+});
