@@ -191,6 +191,28 @@ describe('invoices over GraphQL against the local Stripe', () => {
     expect(result.__typename === 'PaymentRequiresAction' && result.clientSecret).toMatch(/_secret_/);
   });
 
+  it('settles 3-D Secure completed on the hosted page through the webhook, pushed to the subscriber', async () => {
+    const invoice = await createOpen('u-3ds-done');
+    const token = await t.token('u-3ds-done');
+    const feed = collect<PaymentStatusChangedSubscription>(t.wsClient(token), print(PaymentStatusChangedDocument), {
+      invoiceId: invoice.id,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await pay(token, invoice.id, 'pm_card_authenticationRequired')).toMatchObject({
+      __typename: 'PaymentRequiresAction',
+    });
+    const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
+    // The customer approves the challenge on Stripe's page; only Stripe's webhook tells us.
+    await t.control.completeThreeDSecure(stripeInvoice.id, 'approve');
+    const events = await feed.waitFor(2, 10_000);
+    expect(events.map((e) => [e.paymentStatusChanged.previousStatus, e.paymentStatusChanged.status])).toEqual([
+      ['OPEN', 'REQUIRES_ACTION'],
+      ['REQUIRES_ACTION', 'PAID'],
+    ]);
+    expect(events[1].paymentStatusChanged).toMatchObject({ source: 'WEBHOOK', invoice: { isPaid: true } });
+    feed.stop();
+  });
+
   it('refuses card numbers and malformed payment method ids', async () => {
     const invoice = await createOpen('u-pan');
     const token = await t.token('u-pan');

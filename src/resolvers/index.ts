@@ -6,9 +6,16 @@ import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PriceBookResolver } from './price-book.resolver';
 import { UsageResolver } from './usage.resolver';
+import { WebhookEventsResolver } from './webhook-events.resolver';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const RESOLVERS: NonEmptyArray<Function> = [MeResolver, UsageResolver, PriceBookResolver, InvoiceResolver];
+export const RESOLVERS: NonEmptyArray<Function> = [
+  MeResolver,
+  UsageResolver,
+  PriceBookResolver,
+  InvoiceResolver,
+  WebhookEventsResolver,
+];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */
 export function buildAppSchema(): Promise<GraphQLSchema> {
