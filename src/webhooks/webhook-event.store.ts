@@ -25,7 +25,12 @@ interface ClaimedRow {
  * true and the event is not applied again (invariant 4). Runs outside any transaction: it commits on return, and
  * only then may the route acknowledge.
  */
-export async function storeStripeEvent(em: EntityManager, event: Stripe.Event): Promise<{ duplicate: boolean }> {
+export async function storeStripeEvent(
+  em: EntityManager,
+  event: Stripe.Event,
+  /** The verified body as received, stored as is (no second serialisation on the hot path). */
+  rawPayload?: string,
+): Promise<{ duplicate: boolean }> {
   const object = event.data?.object as { id?: unknown } | undefined;
   const rows = await em.execute<Array<{ id: string }>>(
     `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
@@ -38,7 +43,7 @@ export async function storeStripeEvent(em: EntityManager, event: Stripe.Event): 
       event.api_version ?? null,
       event.livemode === true,
       typeof object?.id === 'string' ? object.id : null,
-      JSON.stringify(event),
+      rawPayload ?? JSON.stringify(event),
       event.created,
     ],
   );

@@ -90,7 +90,8 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
       return;
     }
     try {
-      const { duplicate } = await storeStripeEvent(db.orm.em.fork(), event);
+      // No fork: a single auto-committed statement needs no identity map, and forking costs on this hot path.
+      const { duplicate } = await storeStripeEvent(db.orm.em, event, req.body.toString('utf8'));
       // Debug: the worker writes the one info line per event (id, type, outcome, latency).
       log.debug({ eventId: event.id, type: event.type, duplicate }, 'webhook stored');
       res.status(200).json({ received: true, duplicate });
