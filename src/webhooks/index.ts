@@ -50,6 +50,7 @@ export function createWebhookComponents(deps: {
     config: deps.config,
     logger: deps.logger.child({ component: 'webhooks' }),
     maxPendingAgeSeconds: options.maxPendingAgeSeconds,
+    rateLimit: { perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst },
     onStored: () => worker.wake(),
   });
   return { router, worker, options };

@@ -18,6 +18,10 @@ export interface WebhookOptions {
   errorDelayMs: number;
   /** Health turns 503 when the oldest pending event is older than this. Default 300 s. */
   maxPendingAgeSeconds: number;
+  /** Per-IP limit on the webhook route: sustained requests per second (0 = off). Default 100. */
+  rateLimitPerSecond: number;
+  /** Per-IP burst on the webhook route. Default 500. */
+  rateLimitBurst: number;
   /** Event type → handler; the default table unless a test or tool swaps it. */
   handlers?: DispatchTable;
 }
@@ -31,6 +35,8 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   retryMaxMs: 15 * 60_000,
   errorDelayMs: 1_000,
   maxPendingAgeSeconds: 300,
+  rateLimitPerSecond: 100,
+  rateLimitBurst: 500,
 };
 
 const NUMERIC: Array<[keyof WebhookOptions, string, number, number]> = [
@@ -40,6 +46,8 @@ const NUMERIC: Array<[keyof WebhookOptions, string, number, number]> = [
   ['retryBaseMs', 'WEBHOOK_RETRY_BASE_MS', 1, 3_600_000],
   ['retryMaxMs', 'WEBHOOK_RETRY_MAX_MS', 1, 86_400_000],
   ['maxPendingAgeSeconds', 'WEBHOOK_HEALTH_MAX_PENDING_AGE_S', 1, 86_400],
+  ['rateLimitPerSecond', 'WEBHOOK_RATE_LIMIT_PER_SECOND', 0, 100_000],
+  ['rateLimitBurst', 'WEBHOOK_RATE_LIMIT_BURST', 1, 1_000_000],
 ];
 
 /**

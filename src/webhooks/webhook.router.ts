@@ -3,6 +3,8 @@ import type { NextFunction, Request, RequestHandler, Response, Router } from 'ex
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { ipRateLimit } from './ip-rate-limit';
+import type { IpRateLimitOptions } from './ip-rate-limit';
 import { SignatureError, verifyStripeEvent } from './verify-signature';
 import { storeStripeEvent } from './webhook-event.store';
 import { webhookHealth } from './webhook-health';
@@ -17,6 +19,7 @@ export interface WebhookRouterDeps {
   config: AppConfig;
   logger: Logger;
   maxPendingAgeSeconds: number;
+  rateLimit: IpRateLimitOptions;
   /** Called after a new event committed (wakes this instance's worker). */
   onStored: () => void;
 }
@@ -53,56 +56,61 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
   const { db, config, logger } = deps;
   const router = express.Router();
 
-  router.post(STRIPE_WEBHOOK_PATH, rawBody(), async (req: Request, res: Response, next: NextFunction) => {
-    const log = (res.locals.log as Logger | undefined) ?? logger;
-    const secret = config.stripe.webhookSecret;
-    if (!secret) {
-      // 503, not 4xx: Stripe keeps retrying, so nothing is lost once the secret is configured.
-      fail(
-        res,
-        503,
-        'WEBHOOK_SECRET_NOT_CONFIGURED',
-        'Webhook signing secret is not configured: set STRIPE_WEBHOOK_SECRET to the endpoint secret (whsec_…) ' +
-          'from the Stripe dashboard or `stripe listen`, then restart',
-      );
-      return;
-    }
-    if (!Buffer.isBuffer(req.body)) {
-      // Another body parser ran first (the signed bytes are gone), or no Content-Type let the raw parser skip it.
-      fail(
-        res,
-        400,
-        'RAW_BODY_REQUIRED',
-        'The raw request body is not available: send the payload exactly as Stripe sent it, with a Content-Type',
-      );
-      return;
-    }
-    let event;
-    try {
-      event = verifyStripeEvent(req.body, req.get('stripe-signature'), secret);
-    } catch (error) {
-      if (error instanceof SignatureError) {
-        log.warn({ reason: error.code, bytes: req.body.length }, 'webhook refused');
-        fail(res, 400, error.code, error.message);
+  router.post(
+    STRIPE_WEBHOOK_PATH,
+    ipRateLimit(deps.rateLimit),
+    rawBody(),
+    async (req: Request, res: Response, next: NextFunction) => {
+      const log = (res.locals.log as Logger | undefined) ?? logger;
+      const secret = config.stripe.webhookSecret;
+      if (!secret) {
+        // 503, not 4xx: Stripe keeps retrying, so nothing is lost once the secret is configured.
+        fail(
+          res,
+          503,
+          'WEBHOOK_SECRET_NOT_CONFIGURED',
+          'Webhook signing secret is not configured: set STRIPE_WEBHOOK_SECRET to the endpoint secret (whsec_…) ' +
+            'from the Stripe dashboard or `stripe listen`, then restart',
+        );
         return;
       }
-      next(error);
-      return;
-    }
-    try {
-      // No fork: a single auto-committed statement needs no identity map, and forking costs on this hot path.
-      const { duplicate } = await storeStripeEvent(db.orm.em, event, req.body.toString('utf8'));
-      // Debug: the worker writes the one info line per event (id, type, outcome, latency).
-      log.debug({ eventId: event.id, type: event.type, duplicate }, 'webhook stored');
-      res.status(200).json({ received: true, duplicate });
-      if (!duplicate) {
-        deps.onStored();
+      if (!Buffer.isBuffer(req.body)) {
+        // Another body parser ran first (the signed bytes are gone), or no Content-Type let the raw parser skip it.
+        fail(
+          res,
+          400,
+          'RAW_BODY_REQUIRED',
+          'The raw request body is not available: send the payload exactly as Stripe sent it, with a Content-Type',
+        );
+        return;
       }
-    } catch (error) {
-      // 500: Stripe retries, the event is not lost.
-      next(error);
-    }
-  });
+      let event;
+      try {
+        event = verifyStripeEvent(req.body, req.get('stripe-signature'), secret);
+      } catch (error) {
+        if (error instanceof SignatureError) {
+          log.warn({ reason: error.code, bytes: req.body.length }, 'webhook refused');
+          fail(res, 400, error.code, error.message);
+          return;
+        }
+        next(error);
+        return;
+      }
+      try {
+        // No fork: a single auto-committed statement needs no identity map, and forking costs on this hot path.
+        const { duplicate } = await storeStripeEvent(db.orm.em, event, req.body.toString('utf8'));
+        // Debug: the worker writes the one info line per event (id, type, outcome, latency).
+        log.debug({ eventId: event.id, type: event.type, duplicate }, 'webhook stored');
+        res.status(200).json({ received: true, duplicate });
+        if (!duplicate) {
+          deps.onStored();
+        }
+      } catch (error) {
+        // 500: Stripe retries, the event is not lost.
+        next(error);
+      }
+    },
+  );
 
   router.get(WEBHOOK_HEALTH_PATH, async (_req: Request, res: Response, next: NextFunction) => {
     try {

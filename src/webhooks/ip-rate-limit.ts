@@ -1,0 +1,53 @@
+import type { RequestHandler } from 'express';
+
+export interface IpRateLimitOptions {
+  /** Sustained requests per second per client IP; 0 turns the limit off. */
+  perSecond: number;
+  /** Requests a client may send back to back. */
+  burst: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  last: number;
+}
+
+/**
+ * A per-IP token bucket for the webhook route, answered the way Stripe expects of a busy endpoint: 429 with
+ * `Retry-After`, which Stripe treats like any failure and retries later with backoff, so nothing is lost. The
+ * defaults (100/s, bursts of 500) sit far above what Stripe sends one endpoint, yet stop a flood of junk from
+ * one address before it reaches signature checks and the database. Buckets live in this process only.
+ */
+export function ipRateLimit(options: IpRateLimitOptions): RequestHandler {
+  const now = options.now ?? Date.now;
+  const buckets = new Map<string, Bucket>();
+  return (req, res, next) => {
+    if (options.perSecond <= 0) {
+      next();
+      return;
+    }
+    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const at = now();
+    if (buckets.size > 10_000) {
+      // Forget clients whose bucket has refilled; they start again with a full bucket anyway.
+      for (const [key, bucket] of buckets) {
+        if ((at - bucket.last) / 1000 >= options.burst / options.perSecond) {
+          buckets.delete(key);
+        }
+      }
+    }
+    const bucket = buckets.get(ip) ?? { tokens: options.burst, last: at };
+    bucket.tokens = Math.min(options.burst, bucket.tokens + ((at - bucket.last) / 1000) * options.perSecond);
+    bucket.last = at;
+    buckets.set(ip, bucket);
+    if (bucket.tokens < 1) {
+      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond));
+      res.setHeader('Retry-After', String(retryAfter));
+      res.status(429).json({ error: { code: 'RATE_LIMITED', message: `Too many requests; retry in ${retryAfter} s` } });
+      return;
+    }
+    bucket.tokens -= 1;
+    next();
+  };
+}
