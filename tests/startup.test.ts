@@ -138,6 +138,21 @@ describe('starting the server', () => {
       expect(paid.payInvoice).toEqual({ status: 'PAID' });
     });
 
+    it('refuses a second process on the same embedded database instead of corrupting it', () => {
+      let stderr = '';
+      try {
+        execFileSync(process.execPath, [path.join(root, 'dist/src/cli/db.js'), 'status'], {
+          env: bareEnv(dataDir()),
+          cwd: dir,
+          encoding: 'utf8',
+          stdio: 'pipe',
+        });
+      } catch (error) {
+        stderr = String((error as { stderr?: string }).stderr);
+      }
+      expect(stderr).toMatch(/is in use by process \d+ .*set DATABASE_URL/);
+    });
+
     it('logs structured JSON and never prints the development secret', () => {
       const secret = execFileSync('cat', [path.join(dataDir(), 'dev-jwt-secret')], { encoding: 'utf8' }).trim();
       expect(secret.length).toBeGreaterThan(30);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PGlite as PGliteType } from '@electric-sql/pglite';
 import { MikroORM as CoreORM } from '@mikro-orm/core';
@@ -77,9 +77,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return { orm, kind: 'postgres', url: options.databaseUrl, close: () => orm.close(true) };
   }
 
-  if (options.pgliteDataDir) {
-    mkdirSync(options.pgliteDataDir, { recursive: true });
-  }
+  const releaseLock = options.pgliteDataDir ? lockDataDir(options.pgliteDataDir) : () => undefined;
   const pglite = new PGlite(options.pgliteDataDir);
   await pglite.waitReady;
   const orm = (await CoreORM.init({
@@ -95,8 +93,47 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     close: async () => {
       await orm.close(true);
       await pglite.close();
+      releaseLock();
     },
   };
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same folder (a CLI command while `npm start`
+ * runs) would corrupt it. A lock file with the owner's pid refuses that with a clear message; a lock left by a
+ * process that no longer exists is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'agenthub.lock');
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new Error(
+          `The embedded database in ${dataDir} is in use by process ${owner} (a running \`npm start\`?). ` +
+            'Stop it first, or set DATABASE_URL to use PostgreSQL, which any number of processes can share.',
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`Could not lock the embedded database in ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Applies every pending migration; returns the names applied. */
