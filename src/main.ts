@@ -7,7 +7,9 @@ import { migrate, openDatabase } from './entities/orm';
 import type { RunningEmulator } from '../emulator/server';
 import { startLocalStripe } from './dev-stripe';
 import { createServer } from './server';
+import { billingSchedulerSettings, startBillingScheduler } from './services/billing-scheduler';
 import { seedDefaultCatalogue } from './services/seed-catalogue.service';
+import { gatewayFromConfig } from './stripe/gateway-from-config';
 import { devSecretPath } from './services/auth.service';
 
 async function main(): Promise<void> {
@@ -45,8 +47,12 @@ async function main(): Promise<void> {
     'database ready',
   );
 
-  const server = await createServer({ config, db, logger: log });
+  // One gateway (one rate limiter, one share of Stripe's budget) for the API and the billing scheduler.
+  const gateway = gatewayFromConfig(config);
+  const server = await createServer({ config, db, logger: log, gateway });
   const url = await server.listen();
+  const { concurrency, ...schedule } = billingSchedulerSettings();
+  const scheduler = startBillingScheduler({ em: db.orm.em, gateway, config, log, ...schedule, run: { concurrency } });
   emulator?.setWebhookTarget(`http://127.0.0.1:${new URL(url).port}/api/v1/webhooks/stripe`);
   log.info({ url: `${url}/graphql`, stripeMode: config.stripe.mode }, 'AgentHub Billing is listening');
 
@@ -75,8 +81,9 @@ async function main(): Promise<void> {
       .close()
       .then(() => {
         log.info('http and websocket servers closed');
-        return emulator?.stop();
+        return scheduler.stop();
       })
+      .then(() => emulator?.stop())
       .then(() => db.close())
       .then(() => {
         log.info('stopped');

@@ -1,4 +1,6 @@
 import { BillableMetric } from './billable-metric.entity';
+import { BillingRunItem } from './billing-run-item.entity';
+import { BillingRun } from './billing-run.entity';
 import { Customer } from './customer.entity';
 import { InvoiceLine } from './invoice-line.entity';
 import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
@@ -29,6 +31,8 @@ export {
 /** Every entity, listed explicitly (no folder globbing), so `ts` and compiled `js` runs see the same set. */
 export const ENTITIES = [
   BillableMetric,
+  BillingRun,
+  BillingRunItem,
   Customer,
   Invoice,
   InvoiceLine,

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
+import { BillingOpsResolver } from './billing-ops.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PriceBookResolver } from './price-book.resolver';
@@ -15,6 +16,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   PriceBookResolver,
   InvoiceResolver,
   WebhookEventsResolver,
+  BillingOpsResolver,
 ];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */

@@ -19,9 +19,9 @@ export function gatewayFromConfig(
     apiBase: config.stripe.apiBase,
     maxNetworkRetries: options.maxNetworkRetries,
   });
-  const requestsPerSecond = config.stripe.mode === 'emulator' ? 500 : requestsPerSecondFor(config.stripe.mode);
-  return new StripeGateway({
-    stripe,
-    limiter: new RateLimiter({ requestsPerSecond, burst: Math.ceil(requestsPerSecond / 5) }),
-  });
+  // 80% of Stripe's budget, evenly spaced (burst 1): timer jitter must not push a strict one-second window over
+  // the limit, and other clients of the account (dashboard, CLI) need headroom.
+  const requestsPerSecond =
+    config.stripe.mode === 'emulator' ? 500 : Math.floor(requestsPerSecondFor(config.stripe.mode) * 0.8);
+  return new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond }) });
 }

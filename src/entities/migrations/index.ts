@@ -1,10 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126065146 } from './Migration20261126065146';
 import { Migration20261126070420 } from './Migration20261126070420';
+import { Migration20261126074914 } from './Migration20261126074914';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261126065146', class: Migration20261126065146 },
   // usage_records.carried_to_invoice_id → billed_on_invoice_id: every billed record names its invoice.
   { name: 'Migration20261126070420', class: Migration20261126070420 },
+  // billing_runs + billing_run_items: the monthly billing run, claimed once per period, items claimed SKIP LOCKED.
+  { name: 'Migration20261126074914', class: Migration20261126074914 },
 ];

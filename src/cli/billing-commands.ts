@@ -1,0 +1,161 @@
+import path from 'node:path';
+import type { AppConfig } from '../config/config';
+import { createLogger } from '../config/logger';
+import type { Logger } from '../config/logger';
+import type { Database } from '../entities/orm';
+import { openDatabase, pendingMigrations } from '../entities/orm';
+import { parsePeriod } from '../services/billing-period';
+import { runBilling } from '../services/billing-run.service';
+import type { RunBillingOptions } from '../services/billing-run.service';
+import type { BillingRunProgress } from '../services/get-billing-run.service';
+import { reconcile } from '../services/reconcile-invoices.service';
+import type { ReconcileReport } from '../services/reconcile-invoices.service';
+import type { StripeGateway } from '../stripe';
+import { gatewayFromConfig } from '../stripe/gateway-from-config';
+
+/** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
+export interface CommandResult {
+  code: number;
+  result: Record<string, unknown>;
+  text: string;
+}
+
+export class UsageError extends Error {}
+
+export type Flags = Record<string, string | true>;
+
+export const str = (flags: Flags, name: string): string | undefined =>
+  typeof flags[name] === 'string' ? (flags[name] as string) : undefined;
+export const on = (flags: Flags, name: string): boolean => flags[name] === true || flags[name] === 'true';
+
+function int(flags: Flags, name: string, fallback: number): number {
+  const raw = str(flags, name);
+  if (raw === undefined) {
+    return fallback;
+  }
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) {
+    throw new UsageError(`--${name} must be a positive whole number (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+export function periodFlag(flags: Flags, required = true): string | undefined {
+  const period = str(flags, 'period');
+  if (!period) {
+    if (required) {
+      throw new UsageError('--period YYYY-MM is required');
+    }
+    return undefined;
+  }
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) {
+    throw new UsageError(`--period must be YYYY-MM (got "${period}")`);
+  }
+  return parsePeriod(period).key;
+}
+
+export function timeFlag(flags: Flags, name: string): Date | undefined {
+  const raw = str(flags, name);
+  if (raw === undefined) {
+    return undefined;
+  }
+  const at = new Date(raw);
+  if (Number.isNaN(at.getTime())) {
+    throw new UsageError(`--${name} must be an ISO 8601 time such as 2024-02-01T00:00:00Z (got "${raw}")`);
+  }
+  return at;
+}
+
+/** Flag errors are usage errors, found before anything is opened. */
+export function checkFlags(key: string, flags: Flags): void {
+  if (key === 'run' || key === 'reconcile') {
+    periodFlag(flags);
+  }
+  if (key === 'run') {
+    ['concurrency', 'max-attempts', 'lease-seconds'].forEach((name) => int(flags, name, 1));
+  }
+  if (key === 'seed-demo') {
+    periodFlag(flags, false);
+  }
+  if (key === 'webhooks replay' && !str(flags, 'id') && !on(flags, 'failed') && !timeFlag(flags, 'since')) {
+    throw new UsageError('Give --id <evt_…>, --failed or --since <ISO time>');
+  }
+  if (key === 'webhooks recover' && !timeFlag(flags, 'since')) {
+    throw new UsageError('--since <ISO time> is required (Stripe keeps events for 30 days)');
+  }
+}
+
+/** The database and Stripe as the server sees them; the embedded emulator is the one `npm start` runs. */
+export interface Env {
+  config: AppConfig;
+  db: Database;
+  gateway: StripeGateway;
+  log: Logger;
+}
+
+export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env> {
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDataDir: path.join(config.dataDir, 'pglite'),
+  });
+  const pending = await pendingMigrations(db.orm);
+  if (pending.length > 0) {
+    await db.close();
+    throw new Error(`The database has pending migrations (${pending.join(', ')}): run \`npm run migrate\` first`);
+  }
+  const apiBase =
+    config.stripe.apiBase ??
+    (config.stripe.mode === 'emulator' ? `http://127.0.0.1:${config.stripe.emulatorPort}` : undefined);
+  const gateway = gatewayFromConfig({ stripe: { ...config.stripe, apiBase } });
+  const log = createLogger({ logLevel: verbose ? 'info' : 'warn' }, process.stderr);
+  return { config, db, gateway, log };
+}
+
+const summary = (run: BillingRunProgress): string =>
+  `${run.done} done, ${run.failed} failed, ${run.skipped} skipped of ${run.total}` +
+  (run.pending + run.processing > 0 ? ` (${run.pending + run.processing} left)` : '');
+
+export async function runCommand(
+  env: Env,
+  flags: Flags,
+  hooks: { onProgress?: (run: BillingRunProgress) => void; signal?: AbortSignal },
+): Promise<CommandResult> {
+  const period = periodFlag(flags) as string;
+  const options: RunBillingOptions = {
+    trigger: 'cli',
+    concurrency: int(flags, 'concurrency', 4),
+    maxAttempts: int(flags, 'max-attempts', 3),
+    leaseMs: int(flags, 'lease-seconds', 120) * 1000,
+    waitForOthers: true,
+    signal: hooks.signal,
+    onProgress: hooks.onProgress,
+  };
+  const deps = { em: env.db.orm.em, gateway: env.gateway, config: env.config, log: env.log };
+  const result = await runBilling(deps, period, options);
+  if (result.kind === 'period_not_ended') {
+    throw new UsageError(`Period ${period} has not ended yet`);
+  }
+  const { run } = result;
+  const lines = [`Billing run ${run.period}: ${run.status}, ${summary(run)}`];
+  lines.push(...run.failures.map((f) => `  failed  ${f.userId}  (${f.attempts} attempts)  ${f.error}`));
+  const ok = run.status === 'completed' && run.failed === 0;
+  return { code: ok ? 0 : 1, result: { ok, ...run }, text: lines.join('\n') };
+}
+
+export async function reconcileCommand(env: Env, flags: Flags): Promise<CommandResult> {
+  const period = periodFlag(flags) as string;
+  const dryRun = on(flags, 'dry-run');
+  const deps = { em: env.db.orm.em, gateway: env.gateway, config: env.config, log: env.log };
+  const report: ReconcileReport = await reconcile(deps, { period, dryRun });
+  const verb = dryRun ? 'would change' : 'changed';
+  const lines = [
+    `Reconciliation ${period}${dryRun ? ' (dry run)' : ''}: ${report.checked} invoices checked, ` +
+      `${report.changes.length} ${verb}, ${report.orphans.length} orphans, ${report.warnings.length} warnings, ` +
+      `${report.errors.length} errors`,
+    ...report.changes.map((c) => `  ${c.number}  ${c.action}  ${c.from} → ${c.to}${c.applied ? '' : ' (not applied)'}`),
+    ...report.orphans.map((o) => `  orphan  ${o.stripeInvoiceId}  ${o.number ?? ''}  ${o.status ?? ''}`),
+    ...report.warnings.map((w) => `  warning  ${w.number}  ${w.message}`),
+    ...report.errors.map((e) => `  error  ${e.number}  ${e.message}`),
+  ];
+  const ok = report.errors.length === 0;
+  return { code: ok ? 0 : 1, result: { ok, ...report }, text: lines.join('\n') };
+}

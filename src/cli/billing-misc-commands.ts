@@ -1,0 +1,112 @@
+import type { AppConfig } from '../config/config';
+import { describeConfig } from '../config/describe-config';
+import { Role } from '../entities/enums';
+import { mintToken, resolveJwtSecret } from '../services/auth.service';
+import { periodOf, previousPeriod } from '../services/billing-period';
+import { billingSchedulerSettings } from '../services/billing-scheduler';
+import { recordUsage } from '../services/record-usage.service';
+import { seedDefaultCatalogue } from '../services/seed-catalogue.service';
+import { replayWebhookEvents } from '../services/webhook-events.service';
+import { storeStripeEvent } from '../webhooks';
+import type { CommandResult, Env, Flags } from './billing-commands';
+import { UsageError, on, periodFlag, str, timeFlag } from './billing-commands';
+
+/** The smaller operator commands of `npm run billing`: configuration, tokens, demo data, webhook repair. */
+
+export function configCheckCommand(config: AppConfig): CommandResult {
+  const scheduler = billingSchedulerSettings();
+  const rows = [
+    ...describeConfig(config),
+    ['BILLING_SCHEDULER_ENABLED', String(scheduler.enabled)],
+    ['BILLING_GRACE_MINUTES', String(scheduler.graceMs / 60_000)],
+    ['BILLING_SCHEDULER_INTERVAL_SECONDS', String(scheduler.intervalMs / 1000)],
+    ['BILLING_CONCURRENCY', String(scheduler.concurrency)],
+  ] as Array<[string, string]>;
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return {
+    code: 0,
+    result: { ok: true, valid: true, settings: Object.fromEntries(rows) },
+    text: `Configuration is valid.\n\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}`,
+  };
+}
+
+export async function tokenCommand(config: AppConfig, flags: Flags): Promise<CommandResult> {
+  const sub = str(flags, 'sub');
+  const role = str(flags, 'role') ?? Role.USER;
+  if (!sub) {
+    throw new UsageError('--sub is required');
+  }
+  if (!(Object.values(Role) as string[]).includes(role)) {
+    throw new UsageError(`--role must be user, admin or service (got "${role}")`);
+  }
+  if (config.auth.jwksUrl) {
+    throw new UsageError('JWT_JWKS_URL is set: tokens come from your identity provider, not from this command');
+  }
+  const expiresIn = str(flags, 'expires') ?? '12h';
+  const token = await mintToken(resolveJwtSecret(config) as string, { sub, role: role as Role, expiresIn });
+  return { code: 0, result: { ok: true, token, sub, role, expiresIn }, text: token };
+}
+
+export async function seedDemoCommand(env: Env, flags: Flags): Promise<CommandResult> {
+  const period = periodFlag(flags, false) ?? previousPeriod(periodOf(new Date())).key;
+  const em = env.db.orm.em.fork();
+  const metrics = await seedDefaultCatalogue(em.fork(), { currency: env.config.billing.defaultCurrency });
+  const users = ['demo-alice', 'demo-bob', 'demo-carol'];
+  const usage: Array<[string, string]> = [
+    ['llm_input_tokens', '1250000'],
+    ['llm_output_tokens', '310000'],
+    ['agent_runtime_minutes', '420'],
+    ['tool_calls', '900'],
+  ];
+  const events = users.flatMap((userId, u) =>
+    usage.map(([metric, quantity], m) => ({
+      userId,
+      metric,
+      quantity: String(BigInt(quantity) * BigInt(u + 1)),
+      occurredAt: `${period}-${String(10 + m).padStart(2, '0')}T12:00:00Z`,
+      idempotencyKey: `demo:${period}:${userId}:${metric}`,
+    })),
+  );
+  const recorded = await recordUsage(em, { userId: 'cli:seed-demo', role: Role.SERVICE }, events);
+  return {
+    code: recorded.rejected.length === 0 ? 0 : 1,
+    result: { ok: recorded.rejected.length === 0, period, metricsAdded: metrics, users, ...recorded },
+    text:
+      `Seeded ${metrics.length} metrics; demo usage for ${users.join(', ')} in ${period}: ` +
+      `${recorded.accepted} stored, ${recorded.duplicates} already there.\n` +
+      `Bill it with: npm run billing -- run --period ${period}`,
+  };
+}
+
+export async function webhooksReplayCommand(env: Env, flags: Flags): Promise<CommandResult> {
+  const filter = { id: str(flags, 'id'), failed: on(flags, 'failed'), since: timeFlag(flags, 'since') };
+  if (!filter.id && !filter.failed && !filter.since) {
+    throw new UsageError('Give --id <evt_…>, --failed or --since <ISO time>');
+  }
+  const { count, ids } = await replayWebhookEvents(env.db.orm.em.fork(), filter);
+  return {
+    code: 0,
+    result: { ok: true, count, ids },
+    text: `Queued ${count} stored event(s) again; a running server's webhook worker applies them.`,
+  };
+}
+
+export async function webhooksRecoverCommand(env: Env, flags: Flags): Promise<CommandResult> {
+  const since = timeFlag(flags, 'since');
+  if (!since) {
+    throw new UsageError('--since <ISO time> is required (Stripe keeps events for 30 days)');
+  }
+  const events = await env.gateway.listEventsSince(since);
+  let stored = 0;
+  for (const event of events) {
+    const { duplicate } = await storeStripeEvent(env.db.orm.em.fork(), event);
+    stored += duplicate ? 0 : 1;
+  }
+  return {
+    code: 0,
+    result: { ok: true, since: since.toISOString(), listed: events.length, stored, duplicates: events.length - stored },
+    text:
+      `Listed ${events.length} Stripe events since ${since.toISOString()}: ${stored} were missing and are now ` +
+      `stored (a running server's webhook worker applies them), ${events.length - stored} were already stored.`,
+  };
+}

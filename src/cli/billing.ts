@@ -1,0 +1,196 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from '../config/config';
+import type { AppConfig } from '../config/config';
+import { BadInputError } from '../services/errors';
+import type { BillingRunProgress } from '../services/get-billing-run.service';
+import { parseArgs } from './args';
+import type { CommandResult, Env, Flags } from './billing-commands';
+
+// Loaded on first use, so `--help` and usage errors answer without loading the ORM and the Stripe SDK.
+/* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
+const commands = (): typeof import('./billing-commands') => require('./billing-commands');
+/* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
+const misc = (): typeof import('./billing-misc-commands') => require('./billing-misc-commands');
+
+const EXIT = `Exit codes: 0 ok · 1 the work had failures (see the output) · 2 usage error · 3 could not run
+(invalid configuration, database or Stripe unreachable, pending migrations).`;
+
+const COMMON = `  --json       one JSON document on stdout (for scripts)
+  --verbose    log progress to stderr
+  --help       this help`;
+
+const HELP: Record<string, string> = {
+  '': `Usage: npm run billing -- <command> [options]
+
+Commands:
+  run --period YYYY-MM                 bill every customer with usage in an ended period (resumable, idempotent)
+  reconcile --period YYYY-MM           compare invoices with Stripe and apply what was missed [--dry-run]
+  config check                         validate the configuration and print it, secrets masked
+  token --sub <id> --role <role>       mint a development token
+  seed-demo [--period YYYY-MM]         default catalogue and demo usage (default: last month)
+  webhooks replay --id|--failed|--since  queue stored Stripe events to be applied again
+  webhooks recover --since <time>      fetch events from Stripe that never reached us and store them
+
+Run \`npm run billing -- <command> --help\` for a command's options. Every command reads the server's
+configuration (DATABASE_URL or the embedded database under DATA_DIR, STRIPE_*). With the embedded PGlite database
+stop the server first: it is one process's database. Without a Stripe key the emulator of \`npm start\` is used.
+
+${EXIT}
+`,
+  run: `Usage: npm run billing -- run --period YYYY-MM [options]
+
+Bills every customer with usage in the period and no invoice yet, through the same createInvoice as the API.
+The run is claimed once per period and shared with any server instance working on it; running it again finishes
+what is left (after a crash), retries failed customers, and never invoices anyone twice.
+
+  --period YYYY-MM      an ended month (UTC)
+  --concurrency N       customers invoiced at once (default 4; Stripe pacing is the client rate limiter)
+  --max-attempts N      attempts per customer in this run before it counts as failed (default 3)
+  --lease-seconds N     how long a claimed customer belongs to this process (default 120)
+${COMMON}
+
+Exit 1 when any customer failed; the failures and reasons are printed (and in billingRun(period)).
+`,
+  reconcile: `Usage: npm run billing -- reconcile --period YYYY-MM [--dry-run] [options]
+
+Compares each invoice of the period with its Stripe invoice and applies what was missed, forward-only: a payment,
+a void, an uncollectible mark, the amount paid; resumes a DRAFT stuck half-way. Reports Stripe invoices carrying
+our metadata with no local row (from Stripe events: the last 30 days). Every change is listed.
+
+  --period YYYY-MM
+  --dry-run             report what would change, change nothing
+${COMMON}
+
+Exit 1 when an invoice could not be checked or repaired (run again); warnings and orphans need a person.
+`,
+  'config check': `Usage: npm run billing -- config check [--json]
+
+Validates the configuration (including BILLING_SCHEDULER_ENABLED, BILLING_GRACE_MINUTES,
+BILLING_SCHEDULER_INTERVAL_SECONDS, BILLING_CONCURRENCY) and prints it with secrets masked. Exit 1 when invalid.
+`,
+  token: `Usage: npm run billing -- token --sub <user id> [--role user|admin|service] [--expires 12h] [--json]
+
+Mints an HS256 token with JWT_SECRET or the development secret under DATA_DIR. Not available with JWT_JWKS_URL.
+`,
+  'seed-demo': `Usage: npm run billing -- seed-demo [--period YYYY-MM] [--json]
+
+Inserts the default metric catalogue and prices (if missing) and demo usage for demo-alice, demo-bob and
+demo-carol in the period (default: last month). Idempotent: running it again stores nothing new.
+`,
+  'webhooks replay': `Usage: npm run billing -- webhooks replay (--id <evt_…> | --failed | --since <ISO time>) [--json]
+
+Queues stored Stripe events to be applied again (filters combine with AND); a running server's webhook worker
+applies them. Handlers are idempotent: replaying an applied event changes nothing.
+`,
+  'webhooks recover': `Usage: npm run billing -- webhooks recover --since <ISO time> [--json]
+
+Lists Stripe's events since the time (Stripe keeps 30 days) and stores those we never received, as the webhook
+route would; a running server's webhook worker applies them. Events already stored are left alone.
+`,
+};
+
+const BAR = 24;
+
+function progressLine(run: BillingRunProgress): string {
+  const finished = run.done + run.failed + run.skipped;
+  const filled = run.total === 0 ? BAR : Math.round((finished / run.total) * BAR);
+  return (
+    `\r[${'#'.repeat(filled)}${'-'.repeat(BAR - filled)}] ${finished}/${run.total}  ` +
+    `done ${run.done}  failed ${run.failed}  skipped ${run.skipped}   `
+  );
+}
+
+async function withEnv(config: AppConfig, flags: Flags, fn: (env: Env) => Promise<CommandResult>) {
+  const env = await commands().openEnv(config, flags.verbose === true);
+  try {
+    return await fn(env);
+  } finally {
+    await env.db.close();
+  }
+}
+
+async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
+  const { checkFlags, reconcileCommand, runCommand } = commands();
+  const { configCheckCommand, seedDemoCommand, tokenCommand, webhooksRecoverCommand, webhooksReplayCommand } = misc();
+  checkFlags(key, flags);
+  const config = loadConfig();
+  switch (key) {
+    case 'run': {
+      const tty = process.stderr.isTTY && !flags.json;
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const result = await withEnv(config, flags, (env) =>
+          runCommand(env, flags, {
+            signal: controller.signal,
+            onProgress: tty ? (run) => process.stderr.write(progressLine(run)) : undefined,
+          }),
+        );
+        if (tty) {
+          process.stderr.write('\n');
+        }
+        return result;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    }
+    case 'reconcile':
+      return withEnv(config, flags, (env) => reconcileCommand(env, flags));
+    case 'config check':
+      return configCheckCommand(config);
+    case 'token':
+      return tokenCommand(config, flags);
+    case 'seed-demo':
+      return withEnv(config, flags, (env) => seedDemoCommand(env, flags));
+    case 'webhooks replay':
+      return withEnv(config, flags, (env) => webhooksReplayCommand(env, flags));
+    default:
+      return withEnv(config, flags, (env) => webhooksRecoverCommand(env, flags));
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { flags, positional } = parseArgs(argv);
+  const [command = '', sub] = positional;
+  const key = command === 'config' || command === 'webhooks' ? `${command} ${sub ?? ''}`.trim() : command;
+  const json = flags.json === true;
+  if (!(key in HELP) || (key === '' && !flags.help)) {
+    process.stderr.write(`${key ? `Unknown command: ${key}\n\n` : ''}${HELP['']}`);
+    return 2;
+  }
+  if (flags.help || flags.h) {
+    process.stdout.write(HELP[key]);
+    return 0;
+  }
+  const fail = (code: number, error: string): number => {
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+    }
+    process.stderr.write(`${error}\n${code === 2 ? `\n${HELP[key]}` : ''}`);
+    return code;
+  };
+  try {
+    const { code, result, text } = await dispatch(key, flags);
+    process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);
+    return code;
+  } catch (error) {
+    if (error instanceof commands().UsageError || error instanceof BadInputError) {
+      return fail(2, error.message);
+    }
+    if (error instanceof ConfigError) {
+      return fail(key === 'config check' ? 1 : 3, error.message);
+    }
+    return fail(3, error instanceof Error ? error.message : String(error));
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(3);
+  },
+);

@@ -1,0 +1,151 @@
+import { Field, ID, Int, ObjectType, createUnionType } from 'type-graphql';
+import { PeriodNotEnded } from './invoice.types';
+
+@ObjectType({ description: 'A customer whose invoice failed in a billing run (or waits for a retry).' })
+export class BillingRunFailureType {
+  @Field()
+  userId!: string;
+
+  @Field(() => ID)
+  customerId!: string;
+
+  @Field({ description: '`failed`, or `pending` while a retry is scheduled.' })
+  status!: string;
+
+  @Field(() => Int)
+  attempts!: number;
+
+  @Field()
+  error!: string;
+}
+
+@ObjectType('BillingRun', { description: "A period's billing run and its live progress." })
+export class BillingRunType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'YYYY-MM' })
+  period!: string;
+
+  @Field({ description: '`running` or `completed`.' })
+  status!: string;
+
+  @Field({ description: 'What started it: scheduler, cli or api.' })
+  trigger!: string;
+
+  @Field()
+  startedAt!: Date;
+
+  @Field()
+  heartbeatAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt!: Date | null;
+
+  @Field(() => Int, { description: 'Customers in the run.' })
+  total!: number;
+
+  @Field(() => Int)
+  pending!: number;
+
+  @Field(() => Int)
+  processing!: number;
+
+  @Field(() => Int)
+  done!: number;
+
+  @Field(() => Int)
+  failed!: number;
+
+  @Field(() => Int, { description: 'Customers with nothing to charge.' })
+  skipped!: number;
+
+  @Field(() => [BillingRunFailureType])
+  failures!: BillingRunFailureType[];
+}
+
+export const RunBillingResult = createUnionType({
+  name: 'RunBillingResult',
+  types: () => [BillingRunType, PeriodNotEnded] as const,
+});
+
+@ObjectType('ReconciliationChange', { description: 'Something reconciliation applied (or would apply in a dry run).' })
+export class ReconciliationChangeType {
+  @Field(() => ID)
+  invoiceId!: string;
+
+  @Field()
+  number!: string;
+
+  @Field(() => String, { nullable: true })
+  stripeInvoiceId!: string | null;
+
+  @Field({ description: '`status`, `amount_paid` or `resume` (a DRAFT stuck half-way).' })
+  action!: string;
+
+  @Field({ description: 'Status, or amount paid in minor units, before.' })
+  from!: string;
+
+  @Field({ description: 'Status, or amount paid in minor units, after.' })
+  to!: string;
+
+  @Field({ description: 'False in a dry run.' })
+  applied!: boolean;
+}
+
+@ObjectType('ReconciliationOrphan', { description: 'A Stripe invoice with our metadata and no local row.' })
+export class ReconciliationOrphanType {
+  @Field()
+  stripeInvoiceId!: string;
+
+  @Field(() => String, { nullable: true })
+  ourInvoiceId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  number!: string | null;
+
+  @Field(() => String, { nullable: true })
+  status!: string | null;
+
+  @Field(() => Int)
+  amountDueMinor!: number;
+
+  @Field()
+  currency!: string;
+}
+
+@ObjectType('ReconciliationIssue')
+export class ReconciliationIssueType {
+  @Field(() => String, { description: 'Empty when the issue is not about one invoice.' })
+  invoiceId!: string;
+
+  @Field()
+  number!: string;
+
+  @Field()
+  message!: string;
+}
+
+@ObjectType('ReconciliationReport')
+export class ReconciliationReportType {
+  @Field()
+  period!: string;
+
+  @Field()
+  dryRun!: boolean;
+
+  @Field(() => Int, { description: 'Local invoices compared.' })
+  checked!: number;
+
+  @Field(() => [ReconciliationChangeType])
+  changes!: ReconciliationChangeType[];
+
+  @Field(() => [ReconciliationOrphanType])
+  orphans!: ReconciliationOrphanType[];
+
+  @Field(() => [ReconciliationIssueType], { description: 'Differences that need a person.' })
+  warnings!: ReconciliationIssueType[];
+
+  @Field(() => [ReconciliationIssueType], { description: 'Invoices that could not be checked; run again.' })
+  errors!: ReconciliationIssueType[];
+}

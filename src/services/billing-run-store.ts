@@ -1,0 +1,183 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { BillingPeriod } from './billing-period';
+
+/**
+ * SQL of the billing run's tables (`billing_runs`, `billing_run_items`). Every statement is a single set-based
+ * statement, or runs through the transactional manager it is given (PGlite has one connection).
+ */
+
+export interface ClaimedRun {
+  id: string;
+  status: 'running' | 'completed';
+  created: boolean;
+}
+
+export interface ClaimedItem {
+  id: string;
+  attempts: number;
+  customerId: string;
+  userId: string;
+}
+
+/**
+ * Claims the period's run once: the first caller inserts it, later callers find it (and wait for the first one's
+ * transaction, so they see its items). `rerun` reopens a completed run and queues its failed items again. New
+ * eligible customers (usage in the period, and no invoice other than VOID or a DRAFT left half-way) get an item.
+ */
+export async function claimRun(
+  tem: EntityManager,
+  period: BillingPeriod,
+  options: { trigger: string; rerun: boolean },
+): Promise<ClaimedRun> {
+  const inserted = await tem.execute<Array<{ id: string }>>(
+    `insert into billing_runs (id, period, status, trigger, started_at, heartbeat_at, created_at, updated_at)
+     values (gen_random_uuid(), ?, 'running', ?, now(), now(), now(), now())
+     on conflict (period) do nothing
+     returning id`,
+    [period.key, options.trigger],
+  );
+  const [run] = await tem.execute<Array<{ id: string; status: 'running' | 'completed' }>>(
+    `select id, status from billing_runs where period = ? for update`,
+    [period.key],
+  );
+  if (run.status === 'completed') {
+    if (!options.rerun) {
+      return { ...run, created: false };
+    }
+    await tem.execute(
+      `update billing_runs set status = 'running', finished_at = null, heartbeat_at = now(), updated_at = now()
+       where id = ?`,
+      [run.id],
+    );
+    await tem.execute(
+      `update billing_run_items set status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+       where run_id = ? and status = 'failed'`,
+      [run.id],
+    );
+  }
+  await tem.execute(
+    `insert into billing_run_items (id, run_id, customer_id, status, attempts, next_attempt_at, created_at, updated_at)
+     select gen_random_uuid(), ?, c.id, 'pending', 0, now(), now(), now()
+     from customers c
+     where exists (select 1 from usage_records u
+                   where u.customer_id = c.id and u.occurred_at >= ? and u.occurred_at < ?)
+       and not exists (select 1 from invoices i
+                       where i.customer_id = c.id and i.period = ? and i.status not in ('VOID', 'DRAFT'))
+     on conflict (run_id, customer_id) do nothing`,
+    [run.id, period.start, period.end, period.key],
+  );
+  await refreshTotals(tem, run.id);
+  return { id: run.id, status: 'running', created: inserted.length > 0 };
+}
+
+/**
+ * Claims up to `limit` due items (pending and due, or processing with an expired lease: its instance died) with
+ * `FOR UPDATE SKIP LOCKED`, so instances take disjoint items; each is leased for `leaseMs`.
+ */
+export async function claimItems(
+  em: EntityManager,
+  runId: string,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedItem[]> {
+  const rows = await em.execute<Array<{ id: string; attempts: number; customer_id: string; user_id: string }>>(
+    `with picked as (
+       select id from billing_run_items
+       where run_id = ?
+         and ((status = 'pending' and next_attempt_at <= now()) or (status = 'processing' and lease_until < now()))
+       order by next_attempt_at, id
+       limit ?
+       for update skip locked)
+     update billing_run_items i
+     set status = 'processing', attempts = i.attempts + 1, updated_at = now(),
+         lease_until = now() + (? * interval '1 millisecond')
+     from picked, customers c
+     where i.id = picked.id and c.id = i.customer_id
+     returning i.id, i.attempts, i.customer_id, c.external_user_id as user_id`,
+    [runId, limit, leaseMs],
+  );
+  return rows.map((r) => ({ id: r.id, attempts: Number(r.attempts), customerId: r.customer_id, userId: r.user_id }));
+}
+
+export type ItemOutcome =
+  | { status: 'done'; invoiceId: string }
+  | { status: 'skipped'; error: string; invoiceId?: string }
+  | { status: 'failed'; error: string; invoiceId?: string }
+  | { status: 'pending'; error: string; retryInMs: number; invoiceId?: string };
+
+/** Records an item's outcome; `pending` schedules another attempt. */
+export async function finishItem(em: EntityManager, itemId: string, outcome: ItemOutcome): Promise<void> {
+  await em.execute(
+    `update billing_run_items
+     set status = ?::billing_run_item_status, error = ?, invoice_id = coalesce(?, invoice_id), lease_until = null,
+         next_attempt_at = now() + (? * interval '1 millisecond'), updated_at = now()
+     where id = ?`,
+    [
+      outcome.status,
+      outcome.status === 'done' ? null : outcome.error,
+      outcome.invoiceId ?? null,
+      outcome.status === 'pending' ? outcome.retryInMs : 0,
+      itemId,
+    ],
+  );
+}
+
+/** Gives claimed items back untouched (the run was asked to stop). */
+export async function releaseItems(em: EntityManager, itemIds: string[]): Promise<void> {
+  if (itemIds.length > 0) {
+    await em.execute(
+      `update billing_run_items set status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = null
+       where id in (${itemIds.map(() => '?').join(', ')}) and status = 'processing'`,
+      itemIds,
+    );
+  }
+}
+
+/**
+ * Milliseconds until an item may become claimable: the earliest pending retry, or (with `includeLeased`) the
+ * earliest lease held by someone else. Null when nothing is left to wait for.
+ */
+export async function nextClaimableInMs(
+  em: EntityManager,
+  runId: string,
+  includeLeased: boolean,
+): Promise<number | null> {
+  const [row] = await em.execute<Array<{ ms: number | string | null }>>(
+    `select extract(epoch from (min(case when status = 'pending' then next_attempt_at else lease_until end) - now()))
+              * 1000 as ms
+     from billing_run_items
+     where run_id = ? and (status = 'pending' or (?::boolean and status = 'processing'))`,
+    [runId, includeLeased],
+  );
+  return row?.ms === null || row?.ms === undefined ? null : Math.max(0, Number(row.ms));
+}
+
+const TOTALS = `select count(*)::int as total,
+    count(*) filter (where status = 'done')::int as done,
+    count(*) filter (where status = 'failed')::int as failed,
+    count(*) filter (where status = 'skipped')::int as skipped,
+    count(*) filter (where status in ('pending', 'processing'))::int as open
+  from billing_run_items where run_id = ?`;
+
+/** Copies the item counts onto the run and beats its heartbeat. */
+export async function refreshTotals(em: EntityManager, runId: string): Promise<void> {
+  await em.execute(
+    `update billing_runs r set total = s.total, done = s.done, failed = s.failed, skipped = s.skipped,
+       heartbeat_at = now(), updated_at = now()
+     from (${TOTALS}) s where r.id = ?`,
+    [runId, runId],
+  );
+}
+
+/** Marks the run completed once no item is pending or processing; true if this call completed it. */
+export async function completeIfFinished(em: EntityManager, runId: string): Promise<boolean> {
+  const rows = await em.execute<Array<{ id: string }>>(
+    `update billing_runs r set status = 'completed', finished_at = now(), heartbeat_at = now(), updated_at = now(),
+       total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
+     from (${TOTALS}) s
+     where r.id = ? and r.status = 'running' and s.open = 0
+     returning r.id`,
+    [runId, runId],
+  );
+  return rows.length > 0;
+}

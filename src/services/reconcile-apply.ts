@@ -1,0 +1,88 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { Invoice } from '../entities';
+import { InvoiceStatus, Role, StatusChangeSource } from '../entities/enums';
+import type { StripeGateway } from '../stripe';
+import type { Caller } from './caller';
+import { createInvoice } from './create-invoice.service';
+import { transitionInvoice } from './invoice-status';
+import { planInvoice } from './reconcile-plan';
+import type { ReconcileStep } from './reconcile-plan';
+import type { ReconcileChange, ReconcileDeps } from './reconcile-invoices.service';
+
+/** Reconciliation resumes stuck DRAFTs through createInvoice, acting as a service. */
+export const RECONCILIATION_CALLER: Caller = { userId: 'system:reconciliation', role: Role.SERVICE };
+
+/** Applies the plan again under a row lock (the invoice may have moved since it was read); returns what it did. */
+export async function applyPlan(
+  em: EntityManager,
+  invoiceId: string,
+  remote: Stripe.Invoice,
+  period: string,
+): Promise<ReconcileStep[]> {
+  return em.fork().transactional(async (tem) => {
+    const invoice = await tem.findOneOrFail(Invoice, invoiceId, {
+      lockMode: LockMode.PESSIMISTIC_WRITE,
+      refresh: true,
+    });
+    const { steps } = planInvoice(invoice, remote);
+    const cause = {
+      source: StatusChangeSource.RECONCILIATION,
+      ref: `reconcile:${period}`,
+      reason: `Stripe invoice ${remote.id} is ${remote.status}`,
+    };
+    for (const step of steps) {
+      if (step.kind === 'status') {
+        await transitionInvoice(tem, invoice, step.to, cause);
+        if (step.to === InvoiceStatus.PAID && remote.status_transitions?.paid_at) {
+          invoice.paidAt = new Date(remote.status_transitions.paid_at * 1000);
+        }
+      } else {
+        invoice.amountPaidMinor = step.to;
+      }
+    }
+    invoice.paymentUrl ??= remote.hosted_invoice_url ?? null;
+    invoice.pdfUrl ??= remote.invoice_pdf ?? null;
+    await tem.flush();
+    return steps;
+  });
+}
+
+/** A DRAFT stuck half-way (Stripe failed, or a crash): createInvoice resumes it from where it stopped. */
+export async function resumeDraft(
+  deps: ReconcileDeps,
+  gateway: StripeGateway,
+  invoice: Invoice,
+  dryRun: boolean,
+): Promise<ReconcileChange> {
+  const change: ReconcileChange = {
+    invoiceId: invoice.id,
+    number: invoice.number,
+    stripeInvoiceId: invoice.stripeInvoiceId ?? null,
+    action: 'resume',
+    from: InvoiceStatus.DRAFT,
+    to: InvoiceStatus.OPEN,
+    applied: false,
+  };
+  if (dryRun) {
+    return change;
+  }
+  const outcome = await createInvoice(
+    { em: deps.em.fork(), gateway, config: deps.config, now: deps.now?.() ?? new Date() },
+    RECONCILIATION_CALLER,
+    { period: invoice.period, userId: invoice.customer.externalUserId },
+  );
+  if (outcome.kind === 'stripe_unavailable') {
+    throw new Error(outcome.message);
+  }
+  if (outcome.kind !== 'invoice') {
+    throw new Error(`Could not resume the DRAFT: ${outcome.kind}`);
+  }
+  return {
+    ...change,
+    stripeInvoiceId: outcome.invoice.stripeInvoiceId ?? null,
+    to: outcome.invoice.status,
+    applied: true,
+  };
+}

@@ -1,0 +1,65 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { METADATA } from '../stripe';
+import type { StripeGateway } from '../stripe';
+import type { BillingPeriod } from './billing-period';
+
+export interface ReconcileOrphan {
+  stripeInvoiceId: string;
+  /** Our invoice id from the Stripe metadata (no such row here). */
+  ourInvoiceId: string | null;
+  number: string | null;
+  status: string | null;
+  amountDueMinor: number;
+  currency: string;
+}
+
+/**
+ * Stripe invoices of the period that carry our metadata but have no local row (neither by our id nor by Stripe id),
+ * e.g. left by a database restored from an older backup. Found through `invoice.created` events since the period
+ * ended (invoices of a period are created after it ends): Stripe keeps events for 30 days, so older ones are not seen.
+ */
+export async function findOrphans(
+  em: EntityManager,
+  gateway: StripeGateway,
+  period: BillingPeriod,
+): Promise<ReconcileOrphan[]> {
+  const events = await gateway.listEventsSince(period.end, ['invoice.created']);
+  const candidates = new Map<string, Stripe.Invoice>();
+  for (const event of events) {
+    const invoice = event.data.object as Stripe.Invoice;
+    if (invoice.id && invoice.metadata?.[METADATA.period] === period.key && invoice.metadata?.[METADATA.invoiceId]) {
+      candidates.set(invoice.id, invoice);
+    }
+  }
+  if (candidates.size === 0) {
+    return [];
+  }
+  const stripeIds = [...candidates.keys()];
+  const ourIds = [...candidates.values()].map((i) => i.metadata?.[METADATA.invoiceId] as string);
+  const known = await em.execute<Array<{ id: string; stripe_invoice_id: string | null }>>(
+    `select id::text as id, stripe_invoice_id from invoices
+     where stripe_invoice_id in (${stripeIds.map(() => '?').join(', ')})
+        or id::text in (${ourIds.map(() => '?').join(', ')})`,
+    [...stripeIds, ...ourIds],
+  );
+  const knownIds = new Set(known.flatMap((k) => [k.id, k.stripe_invoice_id]));
+  const orphans: ReconcileOrphan[] = [];
+  for (const [stripeId, snapshot] of candidates) {
+    const ourId = snapshot.metadata?.[METADATA.invoiceId] ?? null;
+    if (knownIds.has(stripeId) || (ourId && knownIds.has(ourId))) {
+      continue;
+    }
+    // The event holds the invoice as created; its current state is what an operator needs.
+    const current = await gateway.retrieveInvoice(stripeId).catch(() => snapshot);
+    orphans.push({
+      stripeInvoiceId: stripeId,
+      ourInvoiceId: ourId,
+      number: current.number ?? snapshot.metadata?.[METADATA.invoiceNumber] ?? null,
+      status: current.status ?? null,
+      amountDueMinor: current.amount_due ?? 0,
+      currency: current.currency,
+    });
+  }
+  return orphans;
+}

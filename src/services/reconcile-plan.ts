@@ -1,0 +1,63 @@
+import type Stripe from 'stripe';
+import { InvoiceStatus } from '../entities/enums';
+import { canTransition } from './invoice-status';
+
+/** One thing reconciliation would change on a local invoice. */
+export type ReconcileStep =
+  { kind: 'status'; from: InvoiceStatus; to: InvoiceStatus } | { kind: 'amount_paid'; from: bigint; to: bigint };
+
+export interface InvoicePlan {
+  steps: ReconcileStep[];
+  /** Differences reconciliation does not repair (they need a person): reported only. */
+  warnings: string[];
+}
+
+const S = InvoiceStatus;
+
+/** Stripe's invoice status → ours. `draft` has no target: a local DRAFT is resumed instead. */
+const TARGET: Partial<Record<string, InvoiceStatus>> = {
+  open: S.OPEN,
+  paid: S.PAID,
+  void: S.VOID,
+  uncollectible: S.UNCOLLECTIBLE,
+};
+
+/**
+ * What a local invoice misses from its Stripe invoice, forward-only: status moves along the transition table
+ * (a DRAFT that Stripe already finalized is opened first), the amount paid only grows. `open` in Stripe leaves
+ * our finer open states (PROCESSING, REQUIRES_ACTION, PAYMENT_FAILED) alone.
+ */
+export function planInvoice(
+  local: { status: InvoiceStatus; amountPaidMinor: bigint; totalMinor: bigint },
+  remote: Pick<Stripe.Invoice, 'status' | 'amount_paid' | 'total'>,
+): InvoicePlan {
+  const steps: ReconcileStep[] = [];
+  const warnings: string[] = [];
+  const target = remote.status ? TARGET[remote.status] : undefined;
+  let status = local.status;
+  if (remote.status === 'draft' && local.status !== S.DRAFT && local.status !== S.VOID) {
+    warnings.push(`Stripe invoice is still a draft but ours is ${local.status}`);
+  }
+  if (target && target !== status && !(target === S.OPEN && status !== S.DRAFT)) {
+    const path: ReconcileStep[] = [];
+    if (status === S.DRAFT && target !== S.VOID && target !== S.OPEN) {
+      path.push({ kind: 'status', from: S.DRAFT, to: S.OPEN });
+      status = S.OPEN;
+    }
+    if (canTransition(status, target)) {
+      path.push({ kind: 'status', from: status, to: target });
+      steps.push(...path);
+      status = target;
+    } else {
+      warnings.push(`Stripe invoice is ${remote.status} but ${local.status} cannot move to ${target}`);
+    }
+  }
+  const remotePaid = BigInt(remote.amount_paid ?? 0);
+  if (remotePaid > local.amountPaidMinor) {
+    steps.push({ kind: 'amount_paid', from: local.amountPaidMinor, to: remotePaid });
+  }
+  if (remote.status !== 'draft' && remote.total !== undefined && BigInt(remote.total) !== local.totalMinor) {
+    warnings.push(`Stripe total ${remote.total} differs from ours ${local.totalMinor}`);
+  }
+  return { steps, warnings };
+}

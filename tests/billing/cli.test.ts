@@ -1,0 +1,165 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { testServerUrl } from '../helpers/database';
+import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
+import type { BillingHarness } from './helpers';
+import { billingHarness } from './helpers';
+
+const root = path.resolve(__dirname, '../..');
+const cli = path.join(root, 'dist/src/cli/billing.js');
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// The CLI opens the configured database from another process: a fresh PostgreSQL database. PGlite is in-process only.
+const describeOnPostgres = testServerUrl() ? describe : describe.skip;
+
+describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Stripe)', () => {
+  let h: BillingHarness;
+  let cwd: string;
+  const env = (): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    DATA_DIR: path.join(cwd, '.data'),
+    DATABASE_URL: h.t.database.url,
+    STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
+    STRIPE_API_BASE: h.t.emulator.url,
+    JWT_SECRET: TEST_JWT_SECRET,
+  });
+  const start = (args: string[]) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: env(), cwd });
+    const done = new Promise<Ran>((resolve) => {
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    return { child, done };
+  };
+  const run = (...args: string[]): Promise<Ran> => start(args).done;
+  const json = (ran: Ran): Record<string, unknown> => JSON.parse(ran.stdout) as Record<string, unknown>;
+
+  beforeAll(async () => {
+    try {
+      execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
+    } catch (error) {
+      // Files other people are editing may not compile yet; the CLI's own output is what matters here.
+      if (!existsSync(cli)) {
+        throw error;
+      }
+    }
+    cwd = mkdtempSync(path.join(tmpdir(), 'billing-cli-'));
+    h = await billingHarness();
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('answers --help on every command and 2 on usage errors', async () => {
+    const commands = ['run', 'reconcile', 'config check', 'token', 'seed-demo', 'webhooks replay', 'webhooks recover'];
+    const helps = await Promise.all(commands.map((command) => run(...command.split(' '), '--help')));
+    expect(helps.map((ran) => [ran.code, ran.stdout])).toEqual(
+      commands.map(() => [0, expect.stringMatching(/^Usage: npm run billing/)]),
+    );
+    expect((await run()).code).toBe(2);
+    expect((await run('frobnicate')).code).toBe(2);
+    const bad = await run('run', '--period', '2024-13', '--json');
+    expect(bad.code).toBe(2);
+    expect(json(bad)).toEqual({ ok: false, error: expect.stringMatching(/YYYY-MM/) });
+    expect((await run('reconcile', '--json')).code).toBe(2);
+  });
+
+  it('runs billing with --json output, and exits 1 with the reasons when customers fail', async () => {
+    await h.usage('2024-01', ['cli-a', 'cli-b']);
+    const ok = await run('run', '--period', '2024-01', '--json');
+    expect(ok.code).toBe(0);
+    expect(json(ok)).toMatchObject({ ok: true, period: '2024-01', status: 'completed', total: 2, done: 2, failed: 0 });
+    expect(await h.invoiceCount('2024-01', ['cli-a', 'cli-b'])).toBe(2);
+
+    await h.usage('2024-02', ['cli-c']);
+    await h.t.control.injectFault({ kind: '500', path: '^/v1/invoices$', method: 'POST', shouldRetry: false });
+    const failed = await run('run', '--period', '2024-02', '--json', '--max-attempts', '1');
+    await h.t.control.clearFaults();
+    expect(failed.code).toBe(1);
+    expect(json(failed)).toMatchObject({
+      ok: false,
+      total: 1,
+      failed: 1,
+      failures: [{ userId: 'cli-c', attempts: 1, error: expect.stringMatching(/Stripe/) }],
+    });
+    const human = await run('run', '--period', '2024-02');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/Billing run 2024-02: completed, 1 done, 0 failed, 0 skipped of 1/);
+
+    const reconciled = await run('reconcile', '--period', '2024-01', '--dry-run', '--json');
+    expect(reconciled.code).toBe(0);
+    expect(json(reconciled)).toMatchObject({ ok: true, dryRun: true, checked: 2, changes: [], errors: [] });
+  });
+
+  it('finishes a run whose process was killed mid-way, invoicing nobody twice', async () => {
+    const users = Array.from({ length: 6 }, (_, i) => `cli-kill-${i}`);
+    await h.usage('2024-03', users);
+    await h.t.control.injectFault({ kind: 'latency', path: '/v1/', delayMs: 150 });
+    const first = start(['run', '--period', '2024-03', '--json', '--concurrency', '1', '--lease-seconds', '1']);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const [row] = await h.em.fork().execute<Array<{ n: number }>>(
+        `select count(*)::int as n from billing_run_items i join billing_runs r on r.id = i.run_id
+           where r.period = '2024-03' and i.status = 'done'`,
+      );
+      if (Number(row?.n ?? 0) >= 2 || Date.now() > deadline) {
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    first.child.kill('SIGKILL');
+    expect((await first.done).code).toBeNull();
+    await h.t.control.clearFaults();
+
+    const second = await run('run', '--period', '2024-03', '--json');
+    expect(second.code).toBe(0);
+    expect(json(second)).toMatchObject({ status: 'completed', total: 6, done: 6, failed: 0 });
+    const perCustomer = await h.em
+      .fork()
+      .execute<Array<{ n: number }>>(
+        `select count(*)::int as n from invoices where period = '2024-03' group by customer_id`,
+      );
+    expect(perCustomer.map((r) => Number(r.n))).toEqual(users.map(() => 1));
+    const counts = await h.stripeInvoiceCounts();
+    const rows = await h.em.fork().execute<Array<{ id: string }>>(`select id from invoices where period = '2024-03'`);
+    expect(rows.map((r) => counts.get(r.id))).toEqual(users.map(() => 1));
+  }, 40_000);
+
+  it('runs the other commands with --json', async () => {
+    // Independent commands, run side by side.
+    const [token, noSub, config, seeded, replay, recover] = await Promise.all([
+      run('token', '--sub', 'ops', '--role', 'admin', '--json'),
+      run('token', '--role', 'admin'),
+      run('config', 'check', '--json'),
+      run('seed-demo', '--period', '2024-06', '--json'),
+      run('webhooks', 'replay', '--failed', '--json'),
+      run('webhooks', 'recover', '--since', '2020-01-01T00:00:00Z', '--json'),
+    ]);
+    expect(token.code).toBe(0);
+    expect(json(token)).toMatchObject({ ok: true, sub: 'ops', role: 'admin', token: expect.any(String) });
+    expect(noSub.code).toBe(2);
+    expect(config.code).toBe(0);
+    expect(json(config)).toMatchObject({ ok: true, valid: true });
+    expect(config.stdout).not.toContain(TEST_STRIPE_KEY);
+    expect(seeded.code).toBe(0);
+    expect(json(seeded)).toMatchObject({ ok: true, period: '2024-06', accepted: 12 });
+    expect(replay.code).toBe(0);
+    expect(json(replay)).toEqual({ ok: true, count: 0, ids: [] });
+    expect(recover.code).toBe(0);
+    expect(json(recover)).toMatchObject({ ok: true, listed: expect.any(Number) });
+    expect((json(recover).listed as number) > 0).toBe(true);
+  });
+});

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { createInvoice } from '../../src/services/create-invoice.service';
+import { reconcile } from '../../src/services/reconcile-invoices.service';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
+import type { Database } from '../../src/entities/orm';
+import { openDatabase } from '../../src/entities/orm';
+import type { BillingScheduler } from '../../src/services/billing-scheduler';
+import { billingSchedulerSettings, duePeriod, startBillingScheduler } from '../../src/services/billing-scheduler';
+import { getBillingRun } from '../../src/services/get-billing-run.service';
+import type { BillingHarness } from './helpers';
+import { SERVICE, afterPeriod, billingHarness } from './helpers';
+
+const waitFor = async (check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error('timed out');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe('billing scheduler and reconciliation', () => {
+  let h: BillingHarness;
+  let second: Database | undefined;
+  const schedulers: BillingScheduler[] = [];
+  beforeAll(async () => {
+    h = await billingHarness();
+  });
+  afterAll(async () => {
+    await Promise.all(schedulers.map((s) => s.stop()));
+    await second?.close();
+    await h.close();
+  });
+
+  it('knows which period is due', () => {
+    expect(duePeriod(new Date('2024-02-01T00:59:59Z'))).toBe('2023-12');
+    expect(duePeriod(new Date('2024-02-01T01:00:00Z'))).toBe('2024-01');
+    expect(duePeriod(new Date('2024-02-01T00:10:00Z'), 5 * 60_000)).toBe('2024-01');
+    expect(billingSchedulerSettings({})).toEqual({
+      enabled: true,
+      graceMs: 3_600_000,
+      intervalMs: 60_000,
+      concurrency: 4,
+    });
+    expect(billingSchedulerSettings({ BILLING_SCHEDULER_ENABLED: 'off', BILLING_GRACE_MINUTES: '5' })).toMatchObject({
+      enabled: false,
+      graceMs: 300_000,
+    });
+    expect(() => billingSchedulerSettings({ BILLING_GRACE_MINUTES: 'soon' })).toThrow(/BILLING_GRACE_MINUTES/);
+  });
+
+  it('bills January once per customer at 1 February 01:00, with two instances on one database', async () => {
+    const users = Array.from({ length: 6 }, (_, i) => `sched-${i}`);
+    await h.usage('2024-01', users);
+    let clock = new Date('2024-02-01T00:30:00Z');
+    const now = (): Date => clock;
+    // A second instance: its own connection pool on PostgreSQL; PGlite is one in-process database, so one will do.
+    second = h.t.database.url ? await openDatabase({ databaseUrl: h.t.database.url, poolMax: 5 }) : undefined;
+    const ems = second ? [h.t.database.db.orm.em, second.orm.em] : [h.t.database.db.orm.em];
+    for (const em of ems) {
+      schedulers.push(
+        startBillingScheduler({
+          ...h.deps('2024-01'),
+          em,
+          now,
+          intervalMs: 50,
+          run: { concurrency: 2, batchSize: 2 },
+        }),
+      );
+    }
+    // Within the grace period: January is not billed yet.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await getBillingRun(h.em.fork(), '2024-01')).toBeNull();
+    expect(await h.invoiceCount('2024-01')).toBe(0);
+
+    clock = new Date('2024-02-01T01:00:00Z');
+    await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-01'))?.status === 'completed');
+    // More ticks on both instances change nothing.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await getBillingRun(h.em.fork(), '2024-01')).toMatchObject({
+      status: 'completed',
+      trigger: 'scheduler',
+      total: 6,
+      done: 6,
+      failed: 0,
+    });
+    expect(await h.invoiceCount('2024-01', users)).toBe(6);
+    const perCustomer = await h.em
+      .fork()
+      .execute<Array<{ n: number }>>(
+        `select count(*)::int as n from invoices where period = '2024-01' group by customer_id`,
+      );
+    expect(perCustomer.map((r) => Number(r.n))).toEqual([1, 1, 1, 1, 1, 1]);
+    const counts = await h.stripeInvoiceCounts();
+    const rows = await h.em.fork().execute<Array<{ id: string }>>(`select id from invoices where period = '2024-01'`);
+    expect(rows.map((r) => counts.get(r.id))).toEqual(rows.map(() => 1));
+    await Promise.all(schedulers.splice(0).map((s) => s.stop()));
+  });
+
+  it('does nothing when switched off', async () => {
+    const scheduler = startBillingScheduler({ ...h.deps('2024-02'), enabled: false, intervalMs: 10 });
+    await h.usage('2024-02', ['sched-off']);
+    expect(await scheduler.tick()).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await getBillingRun(h.em.fork(), '2024-02')).toBeNull();
+    await scheduler.stop();
+  });
+
+  const open = async (userId: string, gateway = h.gateway) => {
+    await h.usage('2024-09', [userId]);
+    return createInvoice({ em: h.em.fork(), gateway, config: h.t.config, now: afterPeriod('2024-09') }, SERVICE, {
+      period: '2024-09',
+      userId,
+    });
+  };
+  const rows = async () =>
+    Object.fromEntries(
+      (
+        await h.em.fork().execute<Array<{ user: string; status: string; amount_paid_minor: string }>>(
+          `select c.external_user_id as user, i.status, i.amount_paid_minor::text as amount_paid_minor
+           from invoices i join customers c on c.id = i.customer_id where i.period = '2024-09'`,
+        )
+      ).map((r) => [r.user, [r.status, Number(r.amount_paid_minor)]]),
+    );
+
+  it('reconciliation repairs a missed payment, a missed void and a stuck DRAFT, reports orphans, and dry-runs first', async () => {
+    // Stripe's webhooks never reach us from here on: everything Stripe does is "missed".
+    await h.t.control.setWebhookTarget(null);
+    const paid = await open('rec-paid');
+    const voided = await open('rec-void');
+    const untouched = await open('rec-open');
+    await h.t.control.injectFault({ kind: '500', path: '^/v1/invoices/[^/]+/finalize', method: 'POST' });
+    const stuck = await open('rec-draft', gatewayFromConfig(h.t.config, { maxNetworkRetries: 0 }));
+    await h.t.control.clearFaults();
+    expect([paid.kind, voided.kind, untouched.kind, stuck.kind]).toEqual([
+      'invoice',
+      'invoice',
+      'invoice',
+      'stripe_unavailable',
+    ]);
+    if (paid.kind !== 'invoice' || voided.kind !== 'invoice' || stuck.kind !== 'stripe_unavailable') {
+      return;
+    }
+    // The customer pays through Stripe directly; an operator voids another invoice in the dashboard.
+    await h.t.stripe.invoices.pay(paid.invoice.stripeInvoiceId as string, { payment_method: 'pm_card_visa' });
+    await h.t.stripe.invoices.voidInvoice(voided.invoice.stripeInvoiceId as string);
+    // A Stripe invoice with our metadata and no row here.
+    const orphan = await h.t.stripe.invoices.create({
+      customer: paid.invoice.stripeCustomerId as string,
+      metadata: { agenthub_invoice_id: randomUUID(), agenthub_period: '2024-09' },
+    });
+    const before = await rows();
+    expect(before).toEqual({
+      'rec-paid': ['OPEN', 0],
+      'rec-void': ['OPEN', 0],
+      'rec-open': ['OPEN', 0],
+      'rec-draft': ['DRAFT', 0],
+    });
+
+    const deps = { ...h.deps('2024-09') };
+    const dry = await reconcile(deps, { period: '2024-09', dryRun: true });
+    const expected = [
+      { invoiceId: paid.invoice.id, action: 'status', from: 'OPEN', to: 'PAID' },
+      { invoiceId: paid.invoice.id, action: 'amount_paid', from: '0', to: '247' },
+      { invoiceId: voided.invoice.id, action: 'status', from: 'OPEN', to: 'VOID' },
+      { invoiceId: stuck.invoice.id, action: 'resume', from: 'DRAFT', to: 'OPEN' },
+    ];
+    const sortById = <T extends { invoiceId: string; action: string }>(list: T[]): T[] =>
+      [...list].sort((a, b) => `${a.invoiceId}${a.action}`.localeCompare(`${b.invoiceId}${b.action}`));
+    expect(dry).toMatchObject({ period: '2024-09', dryRun: true, checked: 4, warnings: [], errors: [] });
+    expect(sortById(dry.changes)).toEqual(
+      sortById(expected).map((c) => expect.objectContaining({ ...c, applied: false })),
+    );
+    expect(dry.orphans).toEqual([expect.objectContaining({ stripeInvoiceId: orphan.id, status: 'draft' })]);
+    expect(await rows()).toEqual(before);
+
+    const applied = await reconcile(deps, { period: '2024-09' });
+    expect(sortById(applied.changes)).toEqual(
+      sortById(expected).map((c) => expect.objectContaining({ ...c, applied: true })),
+    );
+    expect(applied.errors).toEqual([]);
+    expect(await rows()).toEqual({
+      'rec-paid': ['PAID', 247],
+      'rec-void': ['VOID', 0],
+      'rec-open': ['OPEN', 0],
+      'rec-draft': ['OPEN', 0],
+    });
+    const history = await h.em
+      .fork()
+      .execute<Array<{ from_status: string; to_status: string; source: string }>>(
+        `select from_status, to_status, source from invoice_status_changes where invoice_id = ? order by occurred_at`,
+        [paid.invoice.id],
+      );
+    expect(history.at(-1)).toEqual({ from_status: 'OPEN', to_status: 'PAID', source: 'RECONCILIATION' });
+    const stripeStuck = await h.t.stripe.invoices.retrieve(stuck.invoice.stripeInvoiceId as string);
+    expect(stripeStuck.status).toBe('open');
+
+    // Nothing left to do: a second pass changes nothing.
+    const again = await reconcile(deps, { period: '2024-09' });
+    expect(again.changes).toEqual([]);
+    expect(again.orphans).toHaveLength(1);
+  });
+});
