@@ -5,6 +5,7 @@ import { parsePeriod } from './billing-period';
 import type { Caller } from './caller';
 import { isPrivileged, resolveSubject } from './caller';
 import { BadInputError, NotFoundError } from './errors';
+import { decodeCursor, encodeCursor } from './keyset-cursor';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -58,18 +59,6 @@ export interface InvoicePage {
   totalCount: number;
 }
 
-const encodeCursor = (invoice: Invoice): string =>
-  Buffer.from(`${invoice.createdAt.toISOString()}|${invoice.id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at);
-  if (!id || !UUID.test(id) || Number.isNaN(createdAt.getTime())) {
-    throw new BadInputError('Invalid cursor', 'after');
-  }
-  return { createdAt, id };
-}
-
 /**
  * A page of invoices, newest first, as a Relay connection. Users see their own; admins and services anyone's
  * (all users when no userId is given). A constant number of queries whatever the page size: the page, the count,
@@ -103,7 +92,7 @@ export async function listInvoices(
   const totalCount = await em.count(Invoice, where);
   const pageWhere = { ...where };
   if (args.after) {
-    const { createdAt, id } = decodeCursor(args.after);
+    const { at: createdAt, id } = decodeCursor(args.after, (candidate) => UUID.test(candidate));
     pageWhere.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, id: { $lt: id } }];
   }
   const rows = await em.find(Invoice, pageWhere, {
@@ -115,7 +104,7 @@ export async function listInvoices(
   const histories = await loadHistories(em, page);
   return {
     views: page.map((invoice) => ({ invoice, history: histories.get(invoice.id) ?? [] })),
-    cursors: page.map(encodeCursor),
+    cursors: page.map((invoice) => encodeCursor(invoice.createdAt, invoice.id)),
     hasNextPage: rows.length > first,
     totalCount,
   };

@@ -3,6 +3,7 @@ import { WebhookEvent } from '../entities';
 import { Role, WebhookEventStatus } from '../entities/enums';
 import type { Caller } from './caller';
 import { requireRole } from './caller';
+import { decodeCursor, encodeCursor } from './keyset-cursor';
 import { BadInputError, NotFoundError } from './errors';
 
 export interface WebhookEventFilter {
@@ -22,20 +23,6 @@ export interface WebhookEventPage {
   cursors: string[];
   hasNextPage: boolean;
   totalCount: number;
-}
-
-const encodeCursor = (event: WebhookEvent): string =>
-  Buffer.from(`${event.receivedAt.toISOString()}|${event.id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { receivedAt: Date; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const split = text.indexOf('|');
-  const receivedAt = new Date(text.slice(0, split));
-  const id = text.slice(split + 1);
-  if (split < 0 || !id || Number.isNaN(receivedAt.getTime())) {
-    throw new BadInputError('Invalid cursor', 'after');
-  }
-  return { receivedAt, id };
 }
 
 function typeCondition(type: string): unknown {
@@ -76,7 +63,7 @@ export async function listWebhookEvents(
   const totalCount = await em.count(WebhookEvent, where);
   const pageWhere: Record<string, unknown> = { ...where };
   if (args.after) {
-    const { receivedAt, id } = decodeCursor(args.after);
+    const { at: receivedAt, id } = decodeCursor(args.after);
     pageWhere.$and = [{ $or: [{ receivedAt: { $lt: receivedAt } }, { receivedAt, id: { $lt: id } }] }];
   }
   const rows = await em.find(WebhookEvent, pageWhere, {
@@ -84,7 +71,12 @@ export async function listWebhookEvents(
     limit: first + 1,
   });
   const events = rows.slice(0, first);
-  return { events, cursors: events.map(encodeCursor), hasNextPage: rows.length > first, totalCount };
+  return {
+    events,
+    cursors: events.map((event) => encodeCursor(event.receivedAt, event.id)),
+    hasNextPage: rows.length > first,
+    totalCount,
+  };
 }
 
 const REPLAY_SQL = `update webhook_events
