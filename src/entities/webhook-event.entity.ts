@@ -8,6 +8,8 @@ import { WebhookEventStatus } from './enums';
 @Entity({ tableName: 'webhook_events' })
 @Index({ properties: ['status', 'nextAttemptAt'] })
 @Index({ properties: ['type', 'receivedAt'] })
+// Health reads the newest receipt and listings page by it.
+@Index({ properties: ['receivedAt'] })
 export class WebhookEvent {
   @PrimaryKey({ type: 'text' })
   id!: string;

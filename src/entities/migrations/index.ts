@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126065146 } from './Migration20261126065146';
 import { Migration20261126070420 } from './Migration20261126070420';
 import { Migration20261126074914 } from './Migration20261126074914';
+import { Migration20261126083553 } from './Migration20261126083553';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -10,4 +11,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261126070420', class: Migration20261126070420 },
   // billing_runs + billing_run_items: the monthly billing run, claimed once per period, items claimed SKIP LOCKED.
   { name: 'Migration20261126074914', class: Migration20261126074914 },
+  // webhook_events.received_at index: health's newest receipt without a scan.
+  { name: 'Migration20261126083553', class: Migration20261126083553 },
 ];
