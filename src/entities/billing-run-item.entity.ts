@@ -1,17 +1,9 @@
 import { Entity, Enum, Index, ManyToOne, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base.entity';
+import { BillingRunItemStatus } from './enums';
 import { BillingRun } from './billing-run.entity';
 import { Customer } from './customer.entity';
 import { Invoice } from './invoice.entity';
-
-export enum BillingRunItemStatus {
-  PENDING = 'pending',
-  /** Claimed by an instance until `leaseUntil`; an expired lease (a crash) makes it claimable again. */
-  PROCESSING = 'processing',
-  DONE = 'done',
-  FAILED = 'failed',
-  SKIPPED = 'skipped',
-}
 
 /** One customer's invoice in a billing run: claimed with `FOR UPDATE SKIP LOCKED`, retried, its outcome kept. */
 @Entity({ tableName: 'billing_run_items' })

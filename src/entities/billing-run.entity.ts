@@ -1,10 +1,6 @@
 import { Entity, Enum, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base.entity';
-
-export enum BillingRunStatus {
-  RUNNING = 'running',
-  COMPLETED = 'completed',
-}
+import { BillingRunStatus } from './enums';
 
 /**
  * The monthly billing run of one period. The unique period makes the run claimable once (`INSERT … ON CONFLICT DO

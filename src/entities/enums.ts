@@ -59,3 +59,17 @@ export enum WebhookEventStatus {
   IGNORED = 'ignored',
   FAILED = 'failed',
 }
+
+export enum BillingRunStatus {
+  RUNNING = 'running',
+  COMPLETED = 'completed',
+}
+
+export enum BillingRunItemStatus {
+  PENDING = 'pending',
+  /** Claimed by an instance until `leaseUntil`; an expired lease (a crash) makes it claimable again. */
+  PROCESSING = 'processing',
+  DONE = 'done',
+  FAILED = 'failed',
+  SKIPPED = 'skipped',
+}
