@@ -88,6 +88,18 @@ describe('usage ingestion', () => {
     expect(await count()).toBe(before);
   });
 
+  it('counts right when keys and metadata hold semicolons (the embedded database used to split such SQL)', async () => {
+    const batch = [
+      event({ idempotencyKey: 'semi;colon-1', metadata: { note: 'a; b; c' } }),
+      event({ idempotencyKey: 'semi;colon-2', agentId: 'agent;2' }),
+    ];
+    const first = await t.gql(RecordUsageDocument, { events: batch }, { token: service });
+    const again = await t.gql(RecordUsageDocument, { events: batch }, { token: service });
+    expect(first.body.data?.recordUsage).toMatchObject({ accepted: 2, duplicates: 0, rejected: [] });
+    expect(again.body.data?.recordUsage).toMatchObject({ accepted: 0, duplicates: 2, rejected: [] });
+    expect(await count(`idempotency_key like 'semi;colon-%'`)).toBe(2);
+  });
+
   it('scopes idempotency keys per customer', async () => {
     const res = await t.gql(
       RecordUsageDocument,

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { PGlite as PGliteType } from '@electric-sql/pglite';
 import { MikroORM as CoreORM } from '@mikro-orm/core';
 import type { Options } from '@mikro-orm/core';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { AbstractSqlDriver, PostgreSqlDriver, PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import type { Configuration } from '@mikro-orm/postgresql';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './index';
@@ -11,11 +12,38 @@ import { MIGRATIONS } from './migrations';
 
 // mikro-orm-pglite's types resolve only as ESM; its CommonJS build is what runs here.
 /* eslint-disable @typescript-eslint/consistent-type-imports -- typed require of ESM-typed packages */
-const { PGliteDriver } = require('mikro-orm-pglite') as typeof import('mikro-orm-pglite', {
+const { PGliteConnection } = require('mikro-orm-pglite') as typeof import('mikro-orm-pglite', {
   with: { 'resolution-mode': 'import' },
 });
 const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
 /* eslint-enable @typescript-eslint/consistent-type-imports */
+
+/**
+ * mikro-orm-pglite's connection, with one repair. `em.execute` inlines its parameters into the SQL text, and the
+ * PGlite knex dialect runs any text with a `;` outside its last character as several statements, answering with a
+ * list of results. A parameter holding a semicolon (an idempotency key, a note) thus turned one statement's rows
+ * into `[[rows]]`, and callers miscounted. A one-statement list is unwrapped here; true multi-statement text is
+ * left as it was.
+ */
+type RawResult = Parameters<InstanceType<typeof PGliteConnection>['transformRawResult']>[0];
+
+class EmbeddedConnection extends PGliteConnection {
+  protected override transformRawResult<T>(response: RawResult, method: 'all' | 'get' | 'run'): T {
+    const single = Array.isArray(response) && response.length === 1 ? response[0] : response;
+    return super.transformRawResult<T>(single, method);
+  }
+}
+
+/** mikro-orm-pglite's PGliteDriver with the connection above. */
+class EmbeddedDriver extends AbstractSqlDriver<EmbeddedConnection> {
+  constructor(config: Configuration) {
+    super(config, new PostgreSqlPlatform(), EmbeddedConnection, [
+      'knex',
+      '@electric-sql/pglite',
+      '@harryplusplus/knex-pglite',
+    ]);
+  }
+}
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; without it the embedded PGlite database is used. */
@@ -82,7 +110,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   await pglite.waitReady;
   const orm = (await CoreORM.init({
     ...baseOptions(options),
-    driver: PGliteDriver,
+    driver: EmbeddedDriver,
     dbName: 'postgres',
     driverOptions: { connection: { pglite: () => pglite } },
   } as Options)) as unknown as MikroORM;
