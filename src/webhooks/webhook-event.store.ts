@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import { pooledQuery } from '../entities/pooled-query';
 
 /** A claimed row, as the worker needs it. */
 export interface ClaimedEvent {
@@ -32,9 +33,11 @@ export async function storeStripeEvent(
   rawPayload?: string,
 ): Promise<{ duplicate: boolean }> {
   const object = event.data?.object as { id?: unknown } | undefined;
-  const rows = await em.execute<Array<{ id: string }>>(
+  // Bound parameters on a pooled connection: the hot path of the intake (see pooledQuery).
+  const rows = await pooledQuery<{ id: string }>(
+    em,
     `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
-     values (?, ?, ?, ?, ?, ?::jsonb, to_timestamp(?))
+     values ($1, $2, $3, $4, $5, $6::jsonb, to_timestamp($7))
      on conflict (id) do nothing
      returning id`,
     [
