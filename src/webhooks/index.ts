@@ -3,6 +3,8 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { DISPATCH_TABLE } from './dispatch-table';
+import { createStripeIntake } from './stripe-intake';
+import type { StripeIntake } from './stripe-intake';
 import { webhookRouter } from './webhook.router';
 import { WebhookWorker } from './webhook-worker';
 import type { WebhookOptions } from './webhook-options';
@@ -16,12 +18,16 @@ export { webhookHealth } from './webhook-health';
 export type { WebhookHealth } from './webhook-health';
 export { DEFAULT_WEBHOOK_OPTIONS, resolveWebhookOptions } from './webhook-options';
 export type { WebhookOptions } from './webhook-options';
-export { MAX_WEBHOOK_BYTES, STRIPE_WEBHOOK_PATH, WEBHOOK_HEALTH_PATH } from './webhook.router';
+export { MAX_WEBHOOK_BYTES, STRIPE_WEBHOOK_PATH } from './stripe-intake';
+export type { StripeIntake } from './stripe-intake';
+export { WEBHOOK_HEALTH_PATH } from './webhook.router';
 export { WebhookWorker } from './webhook-worker';
 
 export interface WebhookComponents {
   /** Mounted before any JSON parser: the Stripe route needs the raw body to verify the signature. */
   router: Router;
+  /** The POST handler itself (plain node types), for the server's lane ahead of Express. */
+  intake: StripeIntake;
   /** Background processing of stored events. */
   worker: WebhookWorker;
   /** The options in effect (defaults, then WEBHOOK_* variables, then `options`). */
@@ -45,13 +51,18 @@ export function createWebhookComponents(deps: {
     options,
     deps.logger.child({ component: 'webhook-worker' }),
   );
-  const router = webhookRouter({
+  const intake = createStripeIntake({
     db: deps.db,
     config: deps.config,
     logger: deps.logger.child({ component: 'webhooks' }),
-    maxPendingAgeSeconds: options.maxPendingAgeSeconds,
     rateLimit: { perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst },
     onStored: () => worker.wake(),
   });
-  return { router, worker, options };
+  const router = webhookRouter({
+    db: deps.db,
+    config: deps.config,
+    intake,
+    maxPendingAgeSeconds: options.maxPendingAgeSeconds,
+  });
+  return { router, intake, worker, options };
 }

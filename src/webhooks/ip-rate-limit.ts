@@ -1,4 +1,5 @@
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './respond';
 
 export interface IpRateLimitOptions {
   /** Sustained requests per second per client IP; 0 turns the limit off. */
@@ -14,20 +15,36 @@ interface Bucket {
 }
 
 /**
+ * The client address the way the Express app sees it (`trust proxy` on): the first `X-Forwarded-For` entry when a
+ * proxy or load balancer set one, else the socket's peer.
+ */
+export function clientIp(req: IncomingMessage): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  if (typeof forwarded === 'string' && forwarded.length > 0) {
+    const first = forwarded.split(',', 1)[0].trim();
+    if (first) {
+      return first;
+    }
+  }
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
  * A per-IP token bucket for the webhook route, answered the way Stripe expects of a busy endpoint: 429 with
  * `Retry-After`, which Stripe treats like any failure and retries later with backoff, so nothing is lost. The
  * defaults (100/s, bursts of 500) sit far above what Stripe sends one endpoint, yet stop a flood of junk from
  * one address before it reaches signature checks and the database. Buckets live in this process only.
+ *
+ * Returns a check that answers 429 itself and returns false when the client is over its budget.
  */
-export function ipRateLimit(options: IpRateLimitOptions): RequestHandler {
+export function ipRateLimit(options: IpRateLimitOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const now = options.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
-  return (req, res, next) => {
+  return (req, res) => {
     if (options.perSecond <= 0) {
-      next();
-      return;
+      return true;
     }
-    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const ip = clientIp(req);
     const at = now();
     if (buckets.size > 10_000) {
       // Forget clients whose bucket has refilled; they start again with a full bucket anyway.
@@ -43,11 +60,15 @@ export function ipRateLimit(options: IpRateLimitOptions): RequestHandler {
     buckets.set(ip, bucket);
     if (bucket.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond));
-      res.setHeader('Retry-After', String(retryAfter));
-      res.status(429).json({ error: { code: 'RATE_LIMITED', message: `Too many requests; retry in ${retryAfter} s` } });
-      return;
+      sendJson(
+        res,
+        429,
+        { error: { code: 'RATE_LIMITED', message: `Too many requests; retry in ${retryAfter} s` } },
+        { 'retry-after': String(retryAfter) },
+      );
+      return false;
     }
     bucket.tokens -= 1;
-    next();
+    return true;
   };
 }

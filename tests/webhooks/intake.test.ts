@@ -68,6 +68,41 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     expect(await countEvents(t.database.db)).toBe(before);
   });
 
+  it('refuses an oversize body sent in chunks without a length → 413, nothing stored', async () => {
+    const before = await countEvents(t.database.db);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${t.url}/api/v1/webhooks/stripe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      // The server closes the connection after its 413; writes still in flight may then fail.
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') {
+          reject(error);
+        }
+      });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < 2 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!req.write(chunk)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      pump();
+    });
+    expect(status).toBe(413);
+    expect(await countEvents(t.database.db)).toBe(before);
+  });
+
   it('stores a valid event with its metadata and acknowledges it', async () => {
     const invoice = stripeInvoice();
     const event = stripeEvent('invoice.updated', invoice, { created: nowSeconds() - 5 });
@@ -98,6 +133,40 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
       .getConnection()
       .execute('select count(*)::int as n from webhook_events where id = ?', [event.id]);
     expect(count[0].n).toBe(1);
+  });
+
+  it('keeps exact bytes and duplicate detection for a payload full of semicolons and quotes', async () => {
+    const event = stripeEvent('invoice.updated', stripeInvoice({ description: `a; b'; "c"; drop table x; --` }));
+    const results = [await postWebhook(t.url, event), await postWebhook(t.url, event)];
+    expect(results.map((r) => r.json.duplicate)).toEqual([false, true]);
+    const stored = await findEvent(t.database.db, event.id);
+    expect((stored?.payload as { data: { object: { description: string } } }).data.object.description).toBe(
+      `a; b'; "c"; drop table x; --`,
+    );
+  });
+
+  it('answers on its own lane like every route: request id echoed, other spellings still reach Express', async () => {
+    const Stripe = (await import('stripe')).default;
+    const send = (path: string, headers: Record<string, string> = {}) => {
+      const payload = JSON.stringify(anEvent());
+      return fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: TEST_WEBHOOK_SECRET }),
+          ...headers,
+        },
+        body: payload,
+      });
+    };
+    const res = await send('/api/v1/webhooks/stripe?source=stripe', { 'x-request-id': 'stripe-delivery-1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('stripe-delivery-1');
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // Not the lane's exact path: Express's router serves these with the same intake.
+    expect((await send('/api/v1/webhooks/stripe/')).status).toBe(200);
+    expect((await send('/API/v1/webhooks/Stripe')).status).toBe(200);
+    expect((await fetch(`${t.url}/api/v1/webhooks/stripe`)).status).toBe(404);
   });
 
   it('acknowledges an unknown event type, stores it and marks it ignored', async () => {
