@@ -133,3 +133,14 @@ export async function recordEventFailure(
   );
   return rows[0]?.status ?? 'pending';
 }
+
+/**
+ * For the rest of the caller's transaction, no statement runs and no lock is awaited longer than `ms` (SET LOCAL):
+ * a handler blocked behind a row another request holds fails with a timeout and is retried later.
+ */
+export async function boundStatements(tem: EntityManager, ms: number): Promise<void> {
+  await tem.execute(`select set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [
+    String(ms),
+    String(ms),
+  ]);
+}

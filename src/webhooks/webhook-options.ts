@@ -22,6 +22,11 @@ export interface WebhookOptions {
   rateLimitPerSecond: number;
   /** Per-IP burst on the webhook route. Default 500. */
   rateLimitBurst: number;
+  /**
+   * Bound on any one statement (and any lock wait) while applying a batch: a handler stuck behind a row lock or a
+   * runaway query fails after this and is retried like any failure, instead of holding the batch. Default 10,000 ms.
+   */
+  handlerTimeoutMs: number;
   /** Event type → handler; the default table unless a test or tool swaps it. */
   handlers?: DispatchTable;
 }
@@ -37,6 +42,7 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = {
   maxPendingAgeSeconds: 300,
   rateLimitPerSecond: 100,
   rateLimitBurst: 500,
+  handlerTimeoutMs: 10_000,
 };
 
 const NUMERIC: Array<[keyof WebhookOptions, string, number, number]> = [
@@ -48,6 +54,7 @@ const NUMERIC: Array<[keyof WebhookOptions, string, number, number]> = [
   ['maxPendingAgeSeconds', 'WEBHOOK_HEALTH_MAX_PENDING_AGE_S', 1, 86_400],
   ['rateLimitPerSecond', 'WEBHOOK_RATE_LIMIT_PER_SECOND', 0, 100_000],
   ['rateLimitBurst', 'WEBHOOK_RATE_LIMIT_BURST', 1, 1_000_000],
+  ['handlerTimeoutMs', 'WEBHOOK_HANDLER_TIMEOUT_MS', 100, 600_000],
 ];
 
 /**

@@ -3,7 +3,14 @@ import type { Database } from '../entities/orm';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
 import type { ClaimedEvent } from './webhook-event.store';
-import { claimDueEvents, hasDueEvents, markEventDone, recordEventFailure, tryLockObject } from './webhook-event.store';
+import {
+  boundStatements,
+  claimDueEvents,
+  hasDueEvents,
+  markEventDone,
+  recordEventFailure,
+  tryLockObject,
+} from './webhook-event.store';
 import type { WebhookOptions } from './webhook-options';
 import { retryDelayMs } from './webhook-options';
 
@@ -73,6 +80,7 @@ export class WebhookWorker {
     }
     const outcomes: Outcome[] = [];
     const result = await this.db.orm.em.fork().transactional(async (tem) => {
+      await boundStatements(tem, this.options.handlerTimeoutMs);
       const events = await claimDueEvents(tem, this.options.batchSize);
       let deferred = 0;
       for (const event of events) {

@@ -120,6 +120,47 @@ describe('webhook worker', () => {
     expect((await findEvent(db, event.id))?.status).toBe('processed');
   });
 
+  // PostgreSQL only: the embedded database has one connection (nothing to wait behind) and does not enforce
+  // statement_timeout.
+  const boundedOnPostgres = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL ? it : it.skip;
+  boundedOnPostgres('bounds a handler stuck in the database: it times out, is retried, the batch goes on', async () => {
+    let calls = 0;
+    const handlers: DispatchTable = {
+      'customer.created': async ({ em, event }) => {
+        calls += 1;
+        if (event.data.object.id === 'cus_stuck' && calls === 1) {
+          // Stands for a wait on a row another request holds; the batch's statement timeout cancels it.
+          await em.execute('select pg_sleep(5)');
+        }
+        await em.execute(
+          'insert into webhook_test_effects (event_id, worker) values (?, ?)',
+          [event.id, 'bounded'],
+          'run',
+        );
+        return { outcome: 'processed' };
+      },
+    };
+    const worker = workerOn(db, { handlers, handlerTimeoutMs: 200, retryBaseMs: 50, pollIntervalMs: 10 });
+    const stuck = stripeEvent('customer.created', { id: 'cus_stuck' }, { created: nowSeconds() - 10 });
+    const next = customerEvent();
+    await storeStripeEvent(db.orm.em.fork(), stuck);
+    await storeStripeEvent(db.orm.em.fork(), next);
+    const started = Date.now();
+    worker.start();
+    try {
+      expect((await settled(db, next.id)).status).toBe('processed');
+      const done = await settled(db, stuck.id);
+      expect(done.status).toBe('processed');
+      expect(done.attempts).toBe(2);
+      expect(done.lastError).toMatch(/attempt 1: .*statement timeout/);
+    } finally {
+      await worker.stop();
+    }
+    expect(Date.now() - started).toBeLessThan(4000);
+    const applied = (await effects(db)).filter((e) => e.worker === 'bounded').map((e) => e.event_id);
+    expect(applied.sort()).toEqual([stuck.id, next.id].sort());
+  });
+
   it('does nothing when disabled (an ingress-only instance)', async () => {
     const worker = workerOn(db, { workerEnabled: false, handlers: recordingHandler('off') });
     const event = customerEvent();
