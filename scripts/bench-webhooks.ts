@@ -156,9 +156,6 @@ async function admin(fn: (c: Client) => Promise<unknown>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  process.env.WEBHOOK_WORKER_ENABLED = 'false';
-  // One client IP sends everything here; the per-IP limit (100/s) would measure itself, not the route.
-  process.env.WEBHOOK_RATE_LIMIT_PER_SECOND = '0';
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`create database "${name}"`));
   const url = new URL(serverUrl);
@@ -175,6 +172,11 @@ async function main(): Promise<void> {
       STRIPE_API_BASE: 'http://127.0.0.1:9',
       STRIPE_WEBHOOK_SECRET: secret,
       DATA_DIR: dataDir,
+      // Intake only: no worker applying the stored events.
+      WEBHOOK_WORKER_ENABLED: 'false',
+      // One client IP sends everything here; the per-IP limit (100/s) would measure itself, not the route.
+      WEBHOOK_RATE_LIMIT_PER_SECOND: '0',
+      BILLING_SCHEDULER_ENABLED: 'false',
     });
     const server = await createServer({ config, db });
     const base = await server.listen(0, '127.0.0.1');

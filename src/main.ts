@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const gateway = gatewayFromConfig(config);
   const server = await createServer({ config, db, logger: log, gateway });
   const url = await server.listen();
-  const { concurrency, ...schedule } = billingSchedulerSettings();
+  const { concurrency, ...schedule } = billingSchedulerSettings(config.scheduler);
   const scheduler = startBillingScheduler({ em: db.orm.em, gateway, config, log, ...schedule, run: { concurrency } });
   emulator?.setWebhookTarget(`http://127.0.0.1:${new URL(url).port}/api/v1/webhooks/stripe`);
   log.info({ url: `${url}/graphql`, stripeMode: config.stripe.mode }, 'AgentHub Billing is listening');

@@ -3,7 +3,6 @@ import { describeConfig } from '../config/describe-config';
 import { Role } from '../entities/enums';
 import { mintToken, resolveJwtSecret } from '../services/auth.service';
 import { periodOf, previousPeriod } from '../services/billing-period';
-import { billingSchedulerSettings } from '../services/billing-scheduler';
 import { recordUsage } from '../services/record-usage.service';
 import { seedDefaultCatalogue } from '../services/seed-catalogue.service';
 import { replayWebhookEvents } from '../services/webhook-events.service';
@@ -14,14 +13,7 @@ import { UsageError, on, periodFlag, str, timeFlag } from './billing-commands';
 /** The smaller operator commands of `npm run billing`: configuration, tokens, demo data, webhook repair. */
 
 export function configCheckCommand(config: AppConfig): CommandResult {
-  const scheduler = billingSchedulerSettings();
-  const rows = [
-    ...describeConfig(config),
-    ['BILLING_SCHEDULER_ENABLED', String(scheduler.enabled)],
-    ['BILLING_GRACE_MINUTES', String(scheduler.graceMs / 60_000)],
-    ['BILLING_SCHEDULER_INTERVAL_SECONDS', String(scheduler.intervalMs / 1000)],
-    ['BILLING_CONCURRENCY', String(scheduler.concurrency)],
-  ] as Array<[string, string]>;
+  const rows = describeConfig(config);
   const width = Math.max(...rows.map(([name]) => name.length));
   return {
     code: 0,

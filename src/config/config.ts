@@ -42,6 +42,45 @@ export interface AppConfig {
     issuer?: string;
     audience?: string;
   };
+  /** The Stripe webhook route and worker (`WEBHOOK_*`). */
+  webhooks: WebhookSettings;
+  /** The monthly billing scheduler (`BILLING_*`). */
+  scheduler: SchedulerSettings;
+}
+
+/** The Stripe webhook route and worker (`WEBHOOK_*`). */
+export interface WebhookSettings {
+  /** Run the worker in this instance (false: an ingress-only instance that receives and stores). */
+  workerEnabled: boolean;
+  /** Events claimed per transaction. */
+  batchSize: number;
+  /** Idle poll interval: how soon an event stored by another instance is picked up. */
+  pollIntervalMs: number;
+  /** Attempts before an event is marked `failed`. */
+  maxAttempts: number;
+  /** First retry delay; doubles with every attempt (8 attempts from 2 s span about 4 minutes). */
+  retryBaseMs: number;
+  /** Upper bound of one retry delay. */
+  retryMaxMs: number;
+  /** Health turns 503 when the oldest pending event is older than this. */
+  maxPendingAgeSeconds: number;
+  /** Per-IP limit on the webhook route: sustained requests per second (0 = off). */
+  rateLimitPerSecond: number;
+  /** Per-IP burst on the webhook route. */
+  rateLimitBurst: number;
+  /** Longest any statement or lock wait may take while applying a batch; then the event is retried. */
+  handlerTimeoutMs: number;
+}
+
+/** The monthly billing scheduler (`BILLING_*`). */
+export interface SchedulerSettings {
+  enabled: boolean;
+  /** A period is billed this long after it ends (late usage still arriving). */
+  graceMinutes: number;
+  /** How often the scheduler checks whether a period is due. */
+  intervalSeconds: number;
+  /** Invoices created at once by a billing run. */
+  concurrency: number;
 }
 
 export interface ConfigProblem {
@@ -239,6 +278,28 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     bad('JWT_SECRET', 'set JWT_SECRET or JWT_JWKS_URL (+ JWT_ISSUER, JWT_AUDIENCE) when NODE_ENV=production');
   }
 
+  // --- Webhook worker and route ------------------------------------------------------------------------------
+  const webhooks: WebhookSettings = {
+    workerEnabled: boolean('WEBHOOK_WORKER_ENABLED', true),
+    batchSize: integer('WEBHOOK_WORKER_BATCH_SIZE', 25, 1, 500),
+    pollIntervalMs: integer('WEBHOOK_WORKER_POLL_MS', 100, 10, 60_000),
+    maxAttempts: integer('WEBHOOK_RETRY_MAX_ATTEMPTS', 8, 1, 100),
+    retryBaseMs: integer('WEBHOOK_RETRY_BASE_MS', 2_000, 1, 3_600_000),
+    retryMaxMs: integer('WEBHOOK_RETRY_MAX_MS', 15 * 60_000, 1, 86_400_000),
+    maxPendingAgeSeconds: integer('WEBHOOK_HEALTH_MAX_PENDING_AGE_S', 300, 1, 86_400),
+    rateLimitPerSecond: integer('WEBHOOK_RATE_LIMIT_PER_SECOND', 100, 0, 100_000),
+    rateLimitBurst: integer('WEBHOOK_RATE_LIMIT_BURST', 500, 1, 1_000_000),
+    handlerTimeoutMs: integer('WEBHOOK_HANDLER_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+
+  // --- Billing scheduler ----------------------------------------------------------------------------------
+  const scheduler: SchedulerSettings = {
+    enabled: boolean('BILLING_SCHEDULER_ENABLED', true),
+    graceMinutes: integer('BILLING_GRACE_MINUTES', 60, 0, 7 * 24 * 60),
+    intervalSeconds: integer('BILLING_SCHEDULER_INTERVAL_SECONDS', 60, 1, 86_400),
+    concurrency: integer('BILLING_CONCURRENCY', 4, 1, 32),
+  };
+
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -259,5 +320,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
       phone: str('COMPANY_PHONE') ?? '',
     },
     auth: { jwtSecret, jwksUrl, issuer, audience },
+    webhooks,
+    scheduler,
   };
 }

@@ -54,5 +54,22 @@ export function describeConfig(config: AppConfig): Array<[string, string]> {
           ? `HS256 secret ${maskSecret(config.auth.jwtSecret)}`
           : `development secret in ${config.dataDir}/dev-jwt-secret`,
     ],
+    ['WEBHOOK_WORKER_ENABLED', String(config.webhooks.workerEnabled)],
+    ['WEBHOOK_WORKER_BATCH_SIZE', String(config.webhooks.batchSize)],
+    ['WEBHOOK_WORKER_POLL_MS', String(config.webhooks.pollIntervalMs)],
+    ['WEBHOOK_RETRY_MAX_ATTEMPTS', String(config.webhooks.maxAttempts)],
+    ['WEBHOOK_RETRY_BASE_MS', String(config.webhooks.retryBaseMs)],
+    ['WEBHOOK_RETRY_MAX_MS', String(config.webhooks.retryMaxMs)],
+    ['WEBHOOK_HEALTH_MAX_PENDING_AGE_S', String(config.webhooks.maxPendingAgeSeconds)],
+    [
+      'WEBHOOK_RATE_LIMIT_PER_SECOND',
+      config.webhooks.rateLimitPerSecond === 0 ? '0 (off)' : String(config.webhooks.rateLimitPerSecond),
+    ],
+    ['WEBHOOK_RATE_LIMIT_BURST', String(config.webhooks.rateLimitBurst)],
+    ['WEBHOOK_HANDLER_TIMEOUT_MS', String(config.webhooks.handlerTimeoutMs)],
+    ['BILLING_SCHEDULER_ENABLED', String(config.scheduler.enabled)],
+    ['BILLING_GRACE_MINUTES', String(config.scheduler.graceMinutes)],
+    ['BILLING_SCHEDULER_INTERVAL_SECONDS', String(config.scheduler.intervalSeconds)],
+    ['BILLING_CONCURRENCY', String(config.scheduler.concurrency)],
   ];
 }

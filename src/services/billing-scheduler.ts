@@ -1,5 +1,4 @@
-import { ConfigError } from '../config/config';
-import type { ConfigProblem, Env } from '../config/config';
+import type { SchedulerSettings } from '../config/config';
 import { parsePeriod, periodOf, previousPeriod } from './billing-period';
 import { runBilling } from './billing-run.service';
 import type { BillingRunDeps, RunBillingOptions, RunBillingResult } from './billing-run.service';
@@ -108,37 +107,14 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
   };
 }
 
-/**
- * Scheduler settings from the environment (until they move into `AppConfig`): `BILLING_SCHEDULER_ENABLED`
- * (default true), `BILLING_GRACE_MINUTES` (60), `BILLING_SCHEDULER_INTERVAL_SECONDS` (60), `BILLING_CONCURRENCY` (4).
- */
+/** The scheduler options that the configuration's `BILLING_*` settings decide. */
 export function billingSchedulerSettings(
-  env: Env = process.env,
+  settings: SchedulerSettings,
 ): Required<Pick<BillingSchedulerOptions, 'enabled' | 'graceMs' | 'intervalMs'>> & { concurrency: number } {
-  const problems: ConfigProblem[] = [];
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) {
-      return fallback;
-    }
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      problems.push({ variable: name, message: `must be a whole number from ${min} to ${max} (got "${raw}")` });
-      return fallback;
-    }
-    return Number(raw);
+  return {
+    enabled: settings.enabled,
+    graceMs: settings.graceMinutes * 60_000,
+    intervalMs: settings.intervalSeconds * 1000,
+    concurrency: settings.concurrency,
   };
-  const enabledRaw = env.BILLING_SCHEDULER_ENABLED?.trim().toLowerCase();
-  if (enabledRaw && !['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(enabledRaw)) {
-    problems.push({ variable: 'BILLING_SCHEDULER_ENABLED', message: `must be true or false (got "${enabledRaw}")` });
-  }
-  const settings = {
-    enabled: !enabledRaw || ['true', '1', 'yes', 'on'].includes(enabledRaw),
-    graceMs: int('BILLING_GRACE_MINUTES', 60, 0, 7 * 24 * 60) * 60_000,
-    intervalMs: int('BILLING_SCHEDULER_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
-    concurrency: int('BILLING_CONCURRENCY', 4, 1, 32),
-  };
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
-  return settings;
 }

@@ -16,7 +16,7 @@ export type { HandlerResult, WebhookHandler, WebhookHandlerContext } from './han
 export { storeStripeEvent } from './webhook-event.store';
 export { webhookHealth } from './webhook-health';
 export type { WebhookHealth } from './webhook-health';
-export { DEFAULT_WEBHOOK_OPTIONS, resolveWebhookOptions } from './webhook-options';
+export { resolveWebhookOptions } from './webhook-options';
 export type { WebhookOptions } from './webhook-options';
 export { MAX_WEBHOOK_BYTES, STRIPE_WEBHOOK_PATH } from './stripe-intake';
 export type { StripeIntake } from './stripe-intake';
@@ -30,12 +30,12 @@ export interface WebhookComponents {
   intake: StripeIntake;
   /** Background processing of stored events. */
   worker: WebhookWorker;
-  /** The options in effect (defaults, then WEBHOOK_* variables, then `options`). */
+  /** The options in effect (the configuration's WEBHOOK_* settings, then `options`). */
   options: WebhookOptions;
 }
 
 /**
- * Builds the Stripe webhook route, the health route and the worker. `options` overrides the environment
+ * Builds the Stripe webhook route, the health route and the worker. `options` overrides the configuration
  * (tests use it for short retry delays or a custom dispatch table).
  */
 export function createWebhookComponents(deps: {
@@ -44,7 +44,7 @@ export function createWebhookComponents(deps: {
   logger: Logger;
   options?: Partial<WebhookOptions>;
 }): WebhookComponents {
-  const options = resolveWebhookOptions(deps.options);
+  const options = resolveWebhookOptions(deps.config, deps.options);
   const worker = new WebhookWorker(
     deps.db,
     options.handlers ?? DISPATCH_TABLE,

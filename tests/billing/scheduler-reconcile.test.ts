@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config/config';
 import { randomUUID } from 'node:crypto';
 import { createInvoice } from '../../src/services/create-invoice.service';
 import { reconcile } from '../../src/services/reconcile-invoices.service';
@@ -37,17 +38,15 @@ describe('billing scheduler and reconciliation', () => {
     expect(duePeriod(new Date('2024-02-01T00:59:59Z'))).toBe('2023-12');
     expect(duePeriod(new Date('2024-02-01T01:00:00Z'))).toBe('2024-01');
     expect(duePeriod(new Date('2024-02-01T00:10:00Z'), 5 * 60_000)).toBe('2024-01');
-    expect(billingSchedulerSettings({})).toEqual({
+    expect(billingSchedulerSettings(loadConfig({}).scheduler)).toEqual({
       enabled: true,
       graceMs: 3_600_000,
       intervalMs: 60_000,
       concurrency: 4,
     });
-    expect(billingSchedulerSettings({ BILLING_SCHEDULER_ENABLED: 'off', BILLING_GRACE_MINUTES: '5' })).toMatchObject({
-      enabled: false,
-      graceMs: 300_000,
-    });
-    expect(() => billingSchedulerSettings({ BILLING_GRACE_MINUTES: 'soon' })).toThrow(/BILLING_GRACE_MINUTES/);
+    const configured = loadConfig({ BILLING_SCHEDULER_ENABLED: 'off', BILLING_GRACE_MINUTES: '5' });
+    expect(billingSchedulerSettings(configured.scheduler)).toMatchObject({ enabled: false, graceMs: 300_000 });
+    expect(() => loadConfig({ BILLING_GRACE_MINUTES: 'soon' })).toThrow(/BILLING_GRACE_MINUTES/);
   });
 
   it('bills January once per customer at 1 February 01:00, with two instances on one database', async () => {

@@ -22,9 +22,7 @@ import {
 } from './fixtures';
 
 // Short retries for this file: 50 ms doubling, capped at 100 ms, 5 attempts.
-process.env.WEBHOOK_RETRY_BASE_MS = '50';
-process.env.WEBHOOK_RETRY_MAX_MS = '100';
-process.env.WEBHOOK_RETRY_MAX_ATTEMPTS = '5';
+const SHORT_RETRIES = { WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_RETRY_MAX_MS: '100', WEBHOOK_RETRY_MAX_ATTEMPTS: '5' };
 
 const S = InvoiceStatus;
 const admin = { userId: 'admin-1', role: Role.ADMIN };
@@ -32,7 +30,7 @@ const admin = { userId: 'admin-1', role: Role.ADMIN };
 describe('webhook processing: invoices and subscriptions', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer(SHORT_RETRIES);
   });
   afterAll(() => t.close());
 

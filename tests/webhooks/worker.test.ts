@@ -128,7 +128,7 @@ describe('webhook worker', () => {
     const handlers: DispatchTable = {
       'customer.created': async ({ em, event }) => {
         calls += 1;
-        if (event.data.object.id === 'cus_stuck' && calls === 1) {
+        if ((event.data.object as { id: string }).id === 'cus_stuck' && calls === 1) {
           // Stands for a wait on a row another request holds; the batch's statement timeout cancels it.
           await em.execute('select pg_sleep(5)');
         }
@@ -366,15 +366,18 @@ describe('admin services: list and replay', () => {
 });
 
 describe('webhook options', () => {
-  it('reads WEBHOOK_* variables and names a bad one', () => {
-    expect(resolveWebhookOptions({}, { WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_WORKER_ENABLED: 'false' })).toMatchObject({
+  it('come from the WEBHOOK_* settings of the configuration, which names a bad one', () => {
+    const configured = loadConfig({ WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_WORKER_ENABLED: 'false' });
+    expect(resolveWebhookOptions(configured)).toMatchObject({
       retryBaseMs: 50,
       workerEnabled: false,
       maxAttempts: 8,
       pollIntervalMs: 100,
+      handlerTimeoutMs: 10_000,
     });
-    expect(() => resolveWebhookOptions({}, { WEBHOOK_RETRY_MAX_ATTEMPTS: 'many' })).toThrow(
-      /WEBHOOK_RETRY_MAX_ATTEMPTS must be a whole number/,
+    expect(resolveWebhookOptions(configured, { maxAttempts: 2 }).maxAttempts).toBe(2);
+    expect(() => loadConfig({ WEBHOOK_RETRY_MAX_ATTEMPTS: 'many', BILLING_CONCURRENCY: '0' })).toThrow(
+      /WEBHOOK_RETRY_MAX_ATTEMPTS: must be a whole number[\s\S]*BILLING_CONCURRENCY: must be a whole number/,
     );
   });
 });
