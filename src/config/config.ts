@@ -81,6 +81,8 @@ export interface SchedulerSettings {
   intervalSeconds: number;
   /** Invoices created at once by a billing run. */
   concurrency: number;
+  /** At start, months before the due one that are billed if they were missed (0 = off). */
+  catchUpMonths: number;
 }
 
 export interface ConfigProblem {
@@ -298,6 +300,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     graceMinutes: integer('BILLING_GRACE_MINUTES', 60, 0, 7 * 24 * 60),
     intervalSeconds: integer('BILLING_SCHEDULER_INTERVAL_SECONDS', 60, 1, 86_400),
     concurrency: integer('BILLING_CONCURRENCY', 4, 1, 32),
+    catchUpMonths: integer('BILLING_CATCH_UP_MONTHS', 3, 0, 24),
   };
 
   if (problems.length > 0) {

@@ -71,5 +71,6 @@ export function describeConfig(config: AppConfig): Array<[string, string]> {
     ['BILLING_GRACE_MINUTES', String(config.scheduler.graceMinutes)],
     ['BILLING_SCHEDULER_INTERVAL_SECONDS', String(config.scheduler.intervalSeconds)],
     ['BILLING_CONCURRENCY', String(config.scheduler.concurrency)],
+    ['BILLING_CATCH_UP_MONTHS', String(config.scheduler.catchUpMonths)],
   ];
 }

@@ -10,6 +10,12 @@ export interface BillingSchedulerOptions extends BillingRunDeps {
   graceMs?: number;
   /** How often an instance checks for a due period (and joins a run in progress); default one minute. */
   intervalMs?: number;
+  /**
+   * Months before the due one that are billed again when they hold usage that is on no invoice of its period (the
+   * scheduler was off or down when they fell due, or usage arrived after the period's run, for a customer it had
+   * not invoiced). Checked at start and once each time a new period falls due; default 3, 0 = off.
+   */
+  catchUpMonths?: number;
   /** Passed to every run (concurrency, batch size, retries). */
   run?: Omit<RunBillingOptions, 'trigger' | 'rerun' | 'signal'>;
 }
@@ -23,6 +29,42 @@ export interface BillingScheduler {
 
 export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 export const DEFAULT_SCHEDULER_INTERVAL_MS = 60 * 1000;
+export const DEFAULT_CATCH_UP_MONTHS = 3;
+
+/**
+ * Of the `months` periods before `due`, oldest first, those where some customer has usage that is on no invoice of
+ * that period (none, or only VOID ones, or a DRAFT left half-way): the customers a run would bill now. A customer
+ * whose item in that period's run was skipped (nothing billable, e.g. no price in force) does not count again until
+ * more of their usage arrives.
+ */
+export async function missedPeriods(em: BillingRunDeps['em'], due: string, months: number): Promise<string[]> {
+  const candidates: string[] = [];
+  let cursor = parsePeriod(due);
+  for (let i = 0; i < months; i += 1) {
+    cursor = previousPeriod(cursor);
+    candidates.unshift(cursor.key);
+  }
+  const missed: string[] = [];
+  for (const key of candidates) {
+    const period = parsePeriod(key);
+    const [row] = await em.fork().execute<Array<{ missed: boolean }>>(
+      `select exists (select 1 from usage_records u
+                      where u.occurred_at >= ? and u.occurred_at < ?
+                        and not exists (select 1 from invoices i
+                                        where i.customer_id = u.customer_id and i.period = ?
+                                          and i.status not in ('VOID', 'DRAFT'))
+                        and not exists (select 1 from billing_run_items it
+                                        join billing_runs r on r.id = it.run_id
+                                        where r.period = ? and it.customer_id = u.customer_id
+                                          and it.status = 'skipped' and it.updated_at >= u.received_at)) as missed`,
+      [period.start, period.end, key, key],
+    );
+    if (row?.missed) {
+      missed.push(key);
+    }
+  }
+  return missed;
+}
 
 /** The latest period whose end plus the grace period has passed at `now`. */
 export function duePeriod(now: Date, graceMs = DEFAULT_GRACE_MS): string {
@@ -32,20 +74,36 @@ export function duePeriod(now: Date, graceMs = DEFAULT_GRACE_MS): string {
 /**
  * After each month ends (plus the grace period) runs that month's billing once. Safe with any number of instances:
  * the run is claimed in the database (one row per period) and its items with SKIP LOCKED, so instances share the
- * work and a run left by a crashed instance is finished by the next tick of any instance. A completed run is never
- * started again by the scheduler: retrying its failures is an operator's re-run (`billing run --period`).
+ * work and a run left by a crashed instance is finished by the next tick of any instance. The due period's completed
+ * run is not started again; earlier periods (`catchUpMonths`) are re-run at start and when a new period falls due if
+ * they hold usage that is on no invoice (see `missedPeriods`), which also retries their failed items. Anything older
+ * is an operator's re-run (`billing run --period`).
  */
 export function startBillingScheduler(options: BillingSchedulerOptions): BillingScheduler {
-  const { enabled = true, graceMs = DEFAULT_GRACE_MS, intervalMs = DEFAULT_SCHEDULER_INTERVAL_MS } = options;
+  const {
+    enabled = true,
+    graceMs = DEFAULT_GRACE_MS,
+    intervalMs = DEFAULT_SCHEDULER_INTERVAL_MS,
+    catchUpMonths = DEFAULT_CATCH_UP_MONTHS,
+  } = options;
   const log = options.log?.child({ component: 'billing-scheduler' });
   const controller = new AbortController();
   let current: Promise<RunBillingResult | null> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let stopped = !enabled;
+  /** The due period for which earlier periods were last checked (at start, then once per new due period). */
+  let caughtUpFor: string | undefined;
 
   const check = async (): Promise<RunBillingResult | null> => {
     const now = options.now?.() ?? new Date();
     const period = duePeriod(now, graceMs);
+    if (catchUpMonths > 0 && caughtUpFor !== period) {
+      for (const missed of await missedPeriods(options.em, period, catchUpMonths)) {
+        log?.warn({ period: missed }, 'billing an earlier period again: it holds usage that is on no invoice');
+        await runPeriod(missed, true);
+      }
+      caughtUpFor = period;
+    }
     const [row] = await options.em
       .fork()
       .execute<Array<{ status: string }>>(`select status from billing_runs where period = ?`, [
@@ -54,10 +112,15 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
     if (row?.status === 'completed') {
       return null;
     }
+    return runPeriod(period, false);
+  };
+
+  /** `rerun`: reopen a completed run so it bills the customers that appeared since (and retries its failures). */
+  const runPeriod = async (period: string, rerun: boolean): Promise<RunBillingResult> => {
     const result = await runBilling({ ...options, now: () => options.now?.() ?? new Date() }, period, {
       ...options.run,
       trigger: 'scheduler',
-      rerun: false,
+      rerun,
       signal: controller.signal,
     });
     if (result.kind !== 'period_not_ended') {
@@ -108,13 +171,16 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
 }
 
 /** The scheduler options that the configuration's `BILLING_*` settings decide. */
-export function billingSchedulerSettings(
-  settings: SchedulerSettings,
-): Required<Pick<BillingSchedulerOptions, 'enabled' | 'graceMs' | 'intervalMs'>> & { concurrency: number } {
+export function billingSchedulerSettings(settings: SchedulerSettings): Required<
+  Pick<BillingSchedulerOptions, 'enabled' | 'graceMs' | 'intervalMs' | 'catchUpMonths'>
+> & {
+  concurrency: number;
+} {
   return {
     enabled: settings.enabled,
     graceMs: settings.graceMinutes * 60_000,
     intervalMs: settings.intervalSeconds * 1000,
+    catchUpMonths: settings.catchUpMonths,
     concurrency: settings.concurrency,
   };
 }

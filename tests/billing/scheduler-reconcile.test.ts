@@ -6,8 +6,14 @@ import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
 import type { BillingScheduler } from '../../src/services/billing-scheduler';
-import { billingSchedulerSettings, duePeriod, startBillingScheduler } from '../../src/services/billing-scheduler';
+import {
+  billingSchedulerSettings,
+  duePeriod,
+  missedPeriods,
+  startBillingScheduler,
+} from '../../src/services/billing-scheduler';
 import { getBillingRun } from '../../src/services/get-billing-run.service';
+import { runBilling } from '../../src/services/billing-run.service';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
@@ -42,6 +48,7 @@ describe('billing scheduler and reconciliation', () => {
       enabled: true,
       graceMs: 3_600_000,
       intervalMs: 60_000,
+      catchUpMonths: 3,
       concurrency: 4,
     });
     const configured = loadConfig({ BILLING_SCHEDULER_ENABLED: 'off', BILLING_GRACE_MINUTES: '5' });
@@ -104,6 +111,50 @@ describe('billing scheduler and reconciliation', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await getBillingRun(h.em.fork(), '2024-02')).toBeNull();
     await scheduler.stop();
+  });
+
+  it('catches up: bills earlier months that hold usage on no invoice, within BILLING_CATCH_UP_MONTHS, once', async () => {
+    // May was billed (one customer), then usage arrived for a customer that run did not invoice.
+    await h.usage('2024-05', ['may-1']);
+    await runBilling(h.deps('2024-05'), '2024-05', { trigger: 'cli' });
+    await h.usage('2024-05', ['catch-late']);
+    await h.usage('2024-04', ['catch-apr']); // no scheduler ran for April
+    await h.usage('2024-02', ['catch-old']); // four months before June: outside the window of 3
+    const runs = async (): Promise<number> =>
+      Number((await h.em.fork().execute<Array<{ n: number }>>(`select count(*)::int as n from billing_runs`))[0].n);
+    const runsBefore = await runs();
+    const scheduler = startBillingScheduler({
+      ...h.deps('2024-06'), // 1 July 01:00: June is due
+      intervalMs: 60_000,
+      catchUpMonths: 3,
+      run: { concurrency: 2 },
+    });
+    try {
+      await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-06'))?.status === 'completed');
+      expect(await h.invoiceCount('2024-04', ['catch-apr'])).toBe(1);
+      expect(await h.invoiceCount('2024-05', ['may-1', 'catch-late'])).toBe(2);
+      expect(await h.invoiceCount('2024-02', ['catch-old'])).toBe(0);
+      expect(await getBillingRun(h.em.fork(), '2024-05')).toMatchObject({ status: 'completed', total: 2, done: 2 });
+      // March had no usage: no run was made for it. New runs: April and June.
+      expect(await getBillingRun(h.em.fork(), '2024-03')).toBeNull();
+      expect((await runs()) - runsBefore).toBe(2);
+      // Checked once per due period: another tick at the same time starts nothing.
+      expect(await scheduler.tick()).toBeNull();
+    } finally {
+      await scheduler.stop();
+    }
+    expect(await missedPeriods(h.em, '2024-06', 3)).toEqual([]);
+    expect(await missedPeriods(h.em, '2024-06', 5)).toEqual(['2024-02']);
+  });
+
+  it('does not re-run a period for a customer whose usage had nothing billable, until more usage arrives', async () => {
+    await h.usage('2023-12', ['unpriced']); // the default prices start in 2024
+    expect(await missedPeriods(h.em, '2024-01', 1)).toEqual(['2023-12']);
+    const result = await runBilling(h.deps('2023-12'), '2023-12', { trigger: 'cli' });
+    expect(result).toMatchObject({ kind: 'completed', run: { skipped: 1 } });
+    expect(await missedPeriods(h.em, '2024-01', 1)).toEqual([]);
+    await h.usage('2023-12', ['unpriced']);
+    expect(await missedPeriods(h.em, '2024-01', 1)).toEqual(['2023-12']);
   });
 
   const open = async (userId: string, gateway = h.gateway) => {
