@@ -100,6 +100,18 @@ describe('error formatting', () => {
     });
   });
 
+  it('never sends a stack trace for a client mistake, even in development', () => {
+    const format = createErrorFormatter({ exposeDetails: true });
+    const error = new GraphQLError('Cannot query field "mee" on type "Query".', {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    const formatted = format(
+      { message: error.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED', stacktrace: ['at x'] } },
+      error,
+    );
+    expect(formatted).toEqual({ message: error.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+  });
+
   it('maps domain errors to their code with their message', () => {
     const format = createErrorFormatter({ exposeDetails: false });
     const error = resolverError(new ForbiddenError('Not yours'));

@@ -19,7 +19,7 @@ const CLIENT_CODES = new Set([
 /**
  * The one place that turns failures into GraphQL errors. Domain errors keep their message and get their code;
  * anything unexpected becomes INTERNAL_SERVER_ERROR with a generic message (the original is logged, never sent),
- * and stack traces are never sent outside development.
+ * and stack traces are sent only for unexpected errors in development (never for the client's own mistakes).
  */
 export function createErrorFormatter(options: { exposeDetails: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
@@ -34,9 +34,7 @@ export function createErrorFormatter(options: { exposeDetails: boolean }) {
     }
     const code = String(formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
     if (CLIENT_CODES.has(code) || (original instanceof GraphQLError && original.extensions?.code)) {
-      if (options.exposeDetails) {
-        return formatted;
-      }
+      // The client's own mistake: the message says it all; a server stack trace is noise, even in development.
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions: { ...extensions, code } };
     }
