@@ -49,9 +49,12 @@ export interface ApplyInvoiceEventResult {
 /**
  * Applies a Stripe invoice event to our invoice, inside the caller's transaction (the webhook worker's).
  * Forward-only: a status moves only along the transition table, through `transitionInvoice` (history + NOTIFY).
- * An event older than the last one applied never changes the status; at an equal `created` second (Stripe's
- * resolution) the transition table decides, so `payment_failed` then `paid` in the same second ends PAID and the
- * reverse order does not regress. Invoices we did not create (no metadata of ours) are ignored.
+ * An event older than the last one applied does not move the status to a state the invoice may leave again
+ * (PAYMENT_FAILED, REQUIRES_ACTION, UNCOLLECTIBLE): that could undo a later change. Final facts still apply
+ * whatever their age — PAID, VOID, and a DRAFT's finalization — because nothing can come after them that they
+ * would undo: a payment whose events arrive after a newer `invoice.updated` is not lost. At an equal `created`
+ * second (Stripe's resolution) the transition table decides, so `payment_failed` then `paid` in the same second
+ * ends PAID and the reverse order does not regress. Invoices we did not create (no metadata of ours) are ignored.
  */
 export async function applyStripeInvoiceEvent(
   em: EntityManager,
@@ -74,7 +77,7 @@ export async function applyStripeInvoiceEvent(
   let detail: string;
   if (effect.kind === 'refresh') {
     detail = 'details refreshed';
-  } else if (older) {
+  } else if (older && !isFinalFact(effect)) {
     detail = `older than the last applied event ${invoice.lastStripeEventId ?? ''}; status kept`.trim();
   } else if (effect.kind === 'open') {
     if (effect.sent && !invoice.sentAt) {
@@ -118,6 +121,14 @@ export async function applyStripeInvoiceEvent(
   }
   await em.flush();
   return { outcome: 'processed', detail, invoiceId: invoice.id, statusChanged };
+}
+
+/** Effects that no later event can undo, so they apply even when older than the last applied event. */
+function isFinalFact(effect: InvoiceEventEffect): boolean {
+  return (
+    effect.kind === 'open' ||
+    (effect.kind === 'status' && (effect.to === InvoiceStatus.PAID || effect.to === InvoiceStatus.VOID))
+  );
 }
 
 /** Our invoice, locked for this transaction; or the reason the event is not ours (a string). */

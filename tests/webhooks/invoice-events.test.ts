@@ -116,6 +116,31 @@ describe('webhook processing: invoices and subscriptions', () => {
     expect((await historyOf(t.database.db, row.id)).map((h) => h.toStatus)).toEqual([S.PAID]);
   });
 
+  it('applies a payment whose events arrive after a newer invoice.updated (a final fact is never lost)', async () => {
+    const row = await seedInvoice(t.database.db);
+    const remote = remoteFor(row);
+    const paidAt = nowSeconds() - 5;
+    const updated = await deliver('invoice.updated', remote, paidAt + 2);
+    await settled(t.database.db, updated.id);
+    for (const type of ['invoice.payment_succeeded', 'invoice.paid'] as const) {
+      await settled(t.database.db, (await deliver(type, remote, paidAt)).id);
+    }
+    const invoice = await loadInvoice(t.database.db, row.id);
+    expect(invoice.status).toBe(S.PAID);
+    expect(invoice.lastStripeEventId).toBe(updated.id); // the newest event stays the watermark
+    expect((await historyOf(t.database.db, row.id)).map((h) => h.toStatus)).toEqual([S.PAID]);
+  });
+
+  it('does not let an older non-final event undo a newer one: payment_failed after action_required', async () => {
+    const row = await seedInvoice(t.database.db);
+    const remote = remoteFor(row);
+    const now = nowSeconds();
+    await settled(t.database.db, (await deliver('invoice.payment_action_required', remote, now)).id);
+    const failed = await deliver('invoice.payment_failed', remote, now - 3);
+    expect((await settled(t.database.db, failed.id)).status).toBe('processed');
+    expect((await loadInvoice(t.database.db, row.id)).status).toBe(S.REQUIRES_ACTION);
+  });
+
   test.each([
     ['payment_failed then paid', ['invoice.payment_failed', 'invoice.paid'], [S.PAYMENT_FAILED, S.PAID]],
     ['paid then payment_failed', ['invoice.paid', 'invoice.payment_failed'], [S.PAID]],
