@@ -30,3 +30,11 @@ export const DISPATCH_TABLE: DispatchTable = {
   'customer.subscription.updated': subscriptionUpdatedHandler,
   'customer.subscription.deleted': subscriptionDeletedHandler,
 };
+
+/**
+ * The handler for an event type, or undefined. Own keys only: a signed event whose type is `constructor` or
+ * `__proto__` must find no handler (and be ignored), not an Object.prototype member.
+ */
+export function handlerFor(table: DispatchTable, type: string): WebhookHandler | undefined {
+  return Object.hasOwn(table, type) ? table[type as keyof DispatchTable] : undefined;
+}

@@ -1,5 +1,6 @@
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { handlerFor } from './dispatch-table';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
 import type { ClaimedEvent } from './webhook-event.store';
@@ -94,7 +95,7 @@ export class WebhookWorker {
           // A savepoint with a fresh identity map: a rolled-back handler leaves no stale entity behind.
           const handled = await tem.transactional(
             async (sem) => {
-              const handler = this.handlers[event.type as keyof DispatchTable];
+              const handler = handlerFor(this.handlers, event.type);
               const outcome: HandlerResult = handler
                 ? await handler({ em: sem, event: event.payload, log: this.log })
                 : { outcome: 'ignored', detail: 'no handler for this event type' };

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import type Stripe from 'stripe';
 import { createLogger } from '../../src/config/logger';
 import type { AppConfig } from '../../src/config/config';
 import { createWebhookComponents } from '../../src/webhooks';
@@ -178,6 +179,17 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     expect(stored.attempts).toBe(1);
     expect(stored.lastError ?? null).toBeNull();
   });
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'stores and ignores a signed event whose type is an object property name (%s)',
+    async (type) => {
+      const event = { ...stripeEvent('payout.paid', { id: stripeId('po') }), type } as unknown as Stripe.Event;
+      expect((await postWebhook(t.url, event)).status).toBe(200);
+      const stored = await settled(t.database.db, event.id);
+      expect(stored.status).toBe('ignored');
+      expect(stored.lastError ?? null).toBeNull();
+    },
+  );
 
   it('ignores an invoice we did not create (no agenthub metadata)', async () => {
     const event = stripeEvent('invoice.paid', stripeInvoice({ status: 'paid' }));
