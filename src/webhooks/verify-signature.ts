@@ -38,8 +38,9 @@ export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, s
   } catch (error) {
     throw classify(error);
   }
-  if (!isEventShaped(event)) {
-    throw new SignatureError('MALFORMED_PAYLOAD', 'The body is signed but is not a Stripe event (id, type, created)');
+  const problem = eventShapeProblem(event, rawBody);
+  if (problem) {
+    throw new SignatureError('MALFORMED_PAYLOAD', problem);
   }
   return event;
 }
@@ -67,23 +68,38 @@ function classify(error: unknown): SignatureError {
   );
 }
 
-function isEventShaped(value: unknown): value is Stripe.Event {
+/** The latest Unix time PostgreSQL's to_timestamp() stores as a date we can use (9999-12-31). */
+const MAX_CREATED = 253_402_300_799;
+/** A JSON `\u0000` escape (not an escaped backslash followed by "u0000"): PostgreSQL text and jsonb cannot hold NUL. */
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/** Why a signed body is not an event we can store, or null when it is one. */
+function eventShapeProblem(value: unknown, rawBody: Buffer): string | null {
   if (typeof value !== 'object' || value === null) {
-    return false;
+    return 'The body is signed but is not a Stripe event (id, type, created)';
   }
   const event = value as Record<string, unknown>;
   const data = event.data as Record<string, unknown> | undefined;
-  return (
+  const shaped =
     typeof event.id === 'string' &&
     event.id.length > 0 &&
     event.id.length <= 255 &&
     typeof event.type === 'string' &&
     event.type.length > 0 &&
+    event.type.length <= 255 &&
     typeof event.created === 'number' &&
-    Number.isFinite(event.created) &&
     typeof data === 'object' &&
     data !== null &&
     typeof data.object === 'object' &&
-    data.object !== null
-  );
+    data.object !== null;
+  if (!shaped) {
+    return 'The body is signed but is not a Stripe event (id, type, created)';
+  }
+  if (!Number.isInteger(event.created) || (event.created as number) < 0 || (event.created as number) > MAX_CREATED) {
+    return 'The event\'s created is not a Unix time in seconds';
+  }
+  if (NUL_ESCAPE.test(rawBody.toString('utf8'))) {
+    return 'The event contains a \\u0000 character, which cannot be stored';
+  }
+  return null;
 }

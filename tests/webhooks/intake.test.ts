@@ -60,6 +60,27 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     expect((res.json.error as { code: string }).code).toBe('MALFORMED_PAYLOAD');
   });
 
+  test.each([
+    ['a NUL character in a string', (e: Stripe.Event) => JSON.stringify(e).replace('"open"', '"op\\u0000en"'), /u0000/],
+    ['created far in the future', (e: Stripe.Event) => JSON.stringify({ ...e, created: 1e15 }), /Unix time/],
+    ['created not a whole second', (e: Stripe.Event) => JSON.stringify({ ...e, created: 1.5 }), /Unix time/],
+  ] as Array<[string, (e: Stripe.Event) => string, RegExp]>)(
+    'refuses a signed event it could never store (%s) → 400 with the reason, not a 500',
+    async (_label, body, reason) => {
+      const before = await countEvents(t.database.db);
+      const res = await postWebhook(t.url, body(anEvent()));
+      expect(res.status).toBe(400);
+      expect(res.json.error).toEqual({ code: 'MALFORMED_PAYLOAD', message: expect.stringMatching(reason) });
+      expect(await countEvents(t.database.db)).toBe(before);
+    },
+  );
+
+  it('stores an escaped backslash followed by u0000 (text, not a NUL)', async () => {
+    const event = anEvent();
+    const res = await postWebhook(t.url, JSON.stringify(event).replace('"open"', '"op\\\\u0000en"'));
+    expect(res.status).toBe(200);
+  });
+
   it('refuses a body over 1 MB → 413, nothing stored', async () => {
     const before = await countEvents(t.database.db);
     const huge = stripeEvent('invoice.updated', stripeInvoice({ description: 'x'.repeat(1024 * 1024) }));
