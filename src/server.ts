@@ -14,6 +14,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AppConfig } from './config/config';
 import { createLogger } from './config/logger';
+import { compileTrust } from './config/trust-proxy';
 import type { Logger } from './config/logger';
 import type { Database } from './entities/orm';
 import { pendingMigrations } from './entities/orm';
@@ -73,7 +74,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
+  // TRUST_PROXY: by default the socket peer is the client; X-Forwarded-For is believed only from configured proxies.
+  app.set('trust proxy', compileTrust(config.trustProxy));
   const webhooks = createWebhookComponents({ db, config, logger });
   // Stripe's webhooks take a lane ahead of Express: the same intake the router mounts, without Express's per-request
   // dispatch (prototype swaps, router walk, finalhandler), which cost a third of the route's throughput (README,

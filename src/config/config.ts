@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { isSupportedCurrency } from './currencies';
+import { parseTrustProxy } from './trust-proxy';
+import type { TrustProxySetting } from './trust-proxy';
 
 export type NodeEnv = 'development' | 'test' | 'production';
 export type StripeMode = 'emulator' | 'test' | 'live';
@@ -12,6 +14,8 @@ export interface AppConfig {
   nodeEnv: NodeEnv;
   port: number;
   host: string;
+  /** Which proxies' X-Forwarded-For to believe for the client address (per-IP limits, logs). Default: none. */
+  trustProxy: TrustProxySetting;
   logLevel: LogLevel;
   /** Folder for embedded defaults (PGlite data, development JWT secret, emulator state). */
   dataDir: string;
@@ -175,6 +179,13 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
 
   const port = integer('PORT', 8000, 0, 65535);
   const host = str('HOST') ?? '0.0.0.0';
+  const trustProxyParsed = parseTrustProxy(str('TRUST_PROXY'));
+  let trustProxy: TrustProxySetting = false;
+  if (typeof trustProxyParsed === 'object' && !Array.isArray(trustProxyParsed)) {
+    bad('TRUST_PROXY', trustProxyParsed.problem);
+  } else {
+    trustProxy = trustProxyParsed;
+  }
   const logLevelRaw = (str('LOG_LEVEL') ?? (nodeEnv === 'test' ? 'silent' : 'info')).toLowerCase();
   const logLevel = (LOG_LEVELS as readonly string[]).includes(logLevelRaw) ? (logLevelRaw as LogLevel) : 'info';
   if (logLevel !== logLevelRaw) {
@@ -311,6 +322,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     nodeEnv,
     port,
     host,
+    trustProxy,
     logLevel,
     dataDir,
     databaseUrl,

@@ -30,6 +30,14 @@ export function describeConfig(config: AppConfig): Array<[string, string]> {
     ['NODE_ENV', config.nodeEnv],
     ['PORT', String(config.port)],
     ['HOST', config.host],
+    [
+      'TRUST_PROXY',
+      Array.isArray(config.trustProxy)
+        ? config.trustProxy.join(', ')
+        : config.trustProxy === false
+          ? 'false (client address = socket peer)'
+          : String(config.trustProxy),
+    ],
     ['LOG_LEVEL', config.logLevel],
     ['DATA_DIR', config.dataDir],
     ['DATABASE_URL', config.databaseUrl ? maskUrl(config.databaseUrl) : `(embedded PGlite in ${config.dataDir})`],

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { clientAddress, compileTrust } from '../config/trust-proxy';
 import { DISPATCH_TABLE } from './dispatch-table';
 import { createStripeIntake } from './stripe-intake';
 import type { StripeIntake } from './stripe-intake';
@@ -45,6 +46,7 @@ export function createWebhookComponents(deps: {
   options?: Partial<WebhookOptions>;
 }): WebhookComponents {
   const options = resolveWebhookOptions(deps.config, deps.options);
+  const trust = compileTrust(deps.config.trustProxy);
   const worker = new WebhookWorker(
     deps.db,
     options.handlers ?? DISPATCH_TABLE,
@@ -55,7 +57,11 @@ export function createWebhookComponents(deps: {
     db: deps.db,
     config: deps.config,
     logger: deps.logger.child({ component: 'webhooks' }),
-    rateLimit: { perSecond: options.rateLimitPerSecond, burst: options.rateLimitBurst },
+    rateLimit: {
+      perSecond: options.rateLimitPerSecond,
+      burst: options.rateLimitBurst,
+      clientIp: (req) => clientAddress(req, trust),
+    },
     onStored: () => worker.wake(),
   });
   const router = webhookRouter({

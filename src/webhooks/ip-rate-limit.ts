@@ -6,27 +6,14 @@ export interface IpRateLimitOptions {
   perSecond: number;
   /** Requests a client may send back to back. */
   burst: number;
+  /** The client's address (Express's `req.ip` rules for the configured TRUST_PROXY). */
+  clientIp: (req: IncomingMessage) => string;
   now?: () => number;
 }
 
 interface Bucket {
   tokens: number;
   last: number;
-}
-
-/**
- * The client address the way the Express app sees it (`trust proxy` on): the first `X-Forwarded-For` entry when a
- * proxy or load balancer set one, else the socket's peer.
- */
-export function clientIp(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded === 'string' && forwarded.length > 0) {
-    const first = forwarded.split(',', 1)[0].trim();
-    if (first) {
-      return first;
-    }
-  }
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 /**
@@ -44,7 +31,7 @@ export function ipRateLimit(options: IpRateLimitOptions): (req: IncomingMessage,
     if (options.perSecond <= 0) {
       return true;
     }
-    const ip = clientIp(req);
+    const ip = options.clientIp(req);
     const at = now();
     if (buckets.size > 10_000) {
       // Forget clients whose bucket has refilled; they start again with a full bucket anyway.

@@ -96,7 +96,7 @@ function eventShapeProblem(value: unknown, rawBody: Buffer): string | null {
     return 'The body is signed but is not a Stripe event (id, type, created)';
   }
   if (!Number.isInteger(event.created) || (event.created as number) < 0 || (event.created as number) > MAX_CREATED) {
-    return 'The event\'s created is not a Unix time in seconds';
+    return "The event's created is not a Unix time in seconds";
   }
   if (NUL_ESCAPE.test(rawBody.toString('utf8'))) {
     return 'The event contains a \\u0000 character, which cannot be stored';
