@@ -38,6 +38,18 @@ describe('operation limits', () => {
     expect(await validationError(`query Costly { ${fields} } ${fragment}`)).toMatch(/cost limit/);
   });
 
+  it('refuses a fragment bomb at once, and the server stays responsive', async () => {
+    // F39 expands to 2^39 fields: measured naively that hangs the event loop for every client.
+    const fragments = ['fragment F0 on InvoiceType { id }'];
+    for (let i = 1; i < 40; i += 1) {
+      fragments.push(`fragment F${i} on InvoiceType { ...F${i - 1} ...F${i - 1} }`);
+    }
+    // Measured naively this never returns within the test's timeout.
+    const message = await validationError(`{ invoices { edges { node { ...F39 } } } } ${fragments.join(' ')}`);
+    expect(message).toMatch(/cost limit/);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
   it('refuses documents with too many tokens before validating them', async () => {
     const res = await t.gql(`{ me { ${'id '.repeat(6000)} } }`, undefined, { token });
     expect(res.status).toBe(400);

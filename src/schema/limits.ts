@@ -23,18 +23,24 @@ export const DEFAULT_LIMITS: OperationLimits = { maxDepth: 12, maxAliases: 30, m
 export const MAX_TOKENS = 5000;
 
 interface Measure {
+  /** Levels of nested selection sets below this one (0: only leaf fields). */
   depth: number;
   aliases: number;
   cost: number;
 }
 
+/**
+ * Measures a selection set with fragments expanded. Each fragment is measured once and its figures reused wherever
+ * it is spread (its measure does not depend on where it is used), so a "fragment bomb" — each fragment spreading
+ * the previous one twice — costs linear time to measure while its expanded cost grows past any limit.
+ */
 function measure(
   selectionSet: SelectionSetNode,
   fragments: Record<string, FragmentDefinitionNode>,
-  depth: number,
+  memo: Map<string, Measure>,
   visiting: Set<string>,
 ): Measure {
-  const total: Measure = { depth, aliases: 0, cost: 0 };
+  const total: Measure = { depth: 0, aliases: 0, cost: 0 };
   for (const selection of selectionSet.selections) {
     let inner: Measure | undefined;
     if (selection.kind === Kind.FIELD) {
@@ -43,17 +49,23 @@ function measure(
         total.aliases += 1;
       }
       if (selection.selectionSet) {
-        inner = measure(selection.selectionSet, fragments, depth + 1, visiting);
+        const child = measure(selection.selectionSet, fragments, memo, visiting);
+        inner = { ...child, depth: child.depth + 1 };
       }
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      inner = measure(selection.selectionSet, fragments, depth, visiting);
+      inner = measure(selection.selectionSet, fragments, memo, visiting);
     } else {
-      const fragment = fragments[selection.name.value];
+      const name = selection.name.value;
+      const fragment = fragments[name];
       // Unknown or cyclic fragments are reported by graphql's own rules.
-      if (fragment && !visiting.has(fragment.name.value)) {
-        visiting.add(fragment.name.value);
-        inner = measure(fragment.selectionSet, fragments, depth, visiting);
-        visiting.delete(fragment.name.value);
+      if (fragment && !visiting.has(name)) {
+        inner = memo.get(name);
+        if (!inner) {
+          visiting.add(name);
+          inner = measure(fragment.selectionSet, fragments, memo, visiting);
+          visiting.delete(name);
+          memo.set(name, inner);
+        }
       }
     }
     if (inner) {
@@ -76,7 +88,8 @@ export function operationLimitsRule(limits: OperationLimits = DEFAULT_LIMITS): V
     }
     return {
       OperationDefinition(node: OperationDefinitionNode) {
-        const m = measure(node.selectionSet, fragments, 1, new Set());
+        const measured = measure(node.selectionSet, fragments, new Map(), new Set());
+        const m = { ...measured, depth: measured.depth + 1 };
         const name = node.name?.value ?? 'anonymous';
         const report = (what: string, value: number, max: number): void => {
           context.reportError(
