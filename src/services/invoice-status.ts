@@ -60,6 +60,7 @@ export class InvalidTransitionError extends Error {
  * transactional manager): it updates the invoice, appends the history row and sends NOTIFY on the same connection,
  * so subscribers hear of a change only when it commits. Returns false when the invoice already has that status
  * (a repeated webhook or retry is a no-op); throws InvalidTransitionError for a move the table forbids.
+ * Moving to VOID releases the invoice's usage in the same transaction.
  */
 export async function transitionInvoice(
   em: EntityManager,
@@ -97,6 +98,13 @@ export async function transitionInvoice(
     occurredAt: at,
   });
   await em.flush();
+  if (to === S.VOID) {
+    // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
+    // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
+    await em.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
+      invoice.id,
+    ]);
+  }
   const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
   return true;

@@ -1,0 +1,51 @@
+import { Role } from '../src/entities/enums';
+import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { CreateInvoiceDocument, InvoiceDocument, UsageSummaryDocument } from './generated/graphql';
+import { operator } from './helpers/fixtures';
+import type { TestServer } from './helpers/server';
+import { startTestServer } from './helpers/server';
+
+describe('an invoice voided in Stripe (dashboard), not through our API', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+  });
+  afterAll(() => t.close());
+
+  it('turns VOID by webhook and its usage can be invoiced again, preview and invoice agreeing', async () => {
+    const op = await operator(t);
+    await op.record([
+      { userId: 'void-1', metric: 'llm_input_tokens', quantity: '1234567', occurredAt: '2024-01-15T10:00:00Z' },
+    ]);
+    const admin = await t.token('ops', Role.ADMIN);
+    const first = (await t.gql(CreateInvoiceDocument, { period: '2024-01', userId: 'void-1' }, { token: admin })).body
+      .data!.createInvoice;
+    if (first.__typename !== 'InvoiceType') {
+      throw new Error(`expected an invoice, got ${JSON.stringify(first)}`);
+    }
+    const remote = (await t.stripe.invoices.list({ limit: 100 })).data.find(
+      (i) => i.metadata?.agenthub_invoice_id === first.id,
+    );
+    await t.stripe.invoices.voidInvoice(remote!.id);
+
+    const deadline = Date.now() + 10_000;
+    let status = first.status;
+    while (status !== 'VOID' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await t.gql(InvoiceDocument, { id: first.id }, { token: admin })).body.data!.invoice.status;
+    }
+    expect(status).toBe('VOID');
+
+    const preview = (await t.gql(UsageSummaryDocument, { period: '2024-01', userId: 'void-1' }, { token: admin })).body
+      .data!.usageSummary;
+    const second = (await t.gql(CreateInvoiceDocument, { period: '2024-01', userId: 'void-1' }, { token: admin })).body
+      .data!.createInvoice;
+    expect(second.__typename).toBe('InvoiceType');
+    if (second.__typename === 'InvoiceType') {
+      expect(second.id).not.toBe(first.id);
+      expect(second.amount.amountMinor).toBe(first.amount.amountMinor);
+      expect(preview.subtotal.amountMinor).toBe(second.amount.amountMinor);
+    }
+  });
+});
