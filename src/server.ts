@@ -22,6 +22,12 @@ import type { GraphQLContext } from './resolvers/context';
 import { createErrorFormatter } from './resolvers/format-error';
 import { buildAppSchema } from './resolvers';
 import { MAX_TOKENS, operationLimitsRule } from './schema/limits';
+import {
+  findUnstorableText,
+  storableJsonReviver,
+  storableTextRule,
+  UNSTORABLE_TEXT_MESSAGE,
+} from './schema/storable-text';
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
@@ -67,7 +73,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const production = config.nodeEnv === 'production';
   const verify = createTokenVerifier(config);
   const schema = await buildAppSchema();
-  const validationRules = [operationLimitsRule()];
+  const validationRules = [operationLimitsRule(), storableTextRule()];
   const gateway = options.gateway ?? gatewayFromConfig(config);
   const statusHub = new StatusChangeHub(db, db.url, logger);
   await statusHub.start();
@@ -200,6 +206,16 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       {
         async requestDidStart() {
           return {
+            // Variables arrive already parsed (a GET query string, or a body parsed before our reviver could see it
+            // in another transport): hold them to the same text rule as JSON bodies and string literals.
+            async didResolveOperation({ request }) {
+              const path = findUnstorableText(request.variables ?? {}, '$variables');
+              if (path) {
+                throw new GraphQLError(`${path}: ${UNSTORABLE_TEXT_MESSAGE}`, {
+                  extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+                });
+              }
+            },
             async didEncounterErrors({ contextValue, errors }) {
               for (const error of errors) {
                 const original = error.originalError;
@@ -218,7 +234,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   app.use(
     '/graphql',
     // Large enough for a 10,000-event recordUsage batch.
-    express.json({ limit: '16mb' }),
+    express.json({ limit: '16mb', reviver: storableJsonReviver }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => {
         let caller: Caller;

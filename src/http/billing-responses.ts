@@ -8,6 +8,7 @@ import { DomainError } from '../services/errors';
 import type { InvoicePage } from '../services/get-invoices.service';
 import { minorToDecimalString } from '../services/money';
 import type { PayInvoiceOutcome } from '../services/pay-invoice.service';
+import { UNSTORABLE_TEXT_MESSAGE } from '../schema/storable-text';
 import { StripeGatewayError } from '../stripe';
 import { JsonDecimal, stringifyExact } from './exact-json';
 
@@ -220,7 +221,18 @@ export function errorResult(error: unknown, log?: Logger): HttpResult {
   const bodyError =
     typeof error === 'object' && error !== null && 'type' in error ? BODY_ERRORS[String(error.type)] : null;
   if (bodyError) {
-    return failure(bodyError.status, bodyError.code, bodyError.message);
+    // The one parse failure whose message is ours (text that cannot be stored); others may quote the body.
+    const message =
+      error instanceof Error && error.message === UNSTORABLE_TEXT_MESSAGE ? error.message : bodyError.message;
+    return failure(bodyError.status, bodyError.code, message);
+  }
+  const bodyStatus =
+    typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number'
+      ? error.status
+      : undefined;
+  if (bodyStatus !== undefined && bodyStatus >= 400 && bodyStatus < 500) {
+    // Any other client-side body failure (a corrupt gzip/deflate/br stream, an aborted upload).
+    return failure(400, 'invalid_body', 'The request body could not be read');
   }
   if (error instanceof StripeGatewayError) {
     const { failure: stripe } = error;

@@ -12,6 +12,7 @@ import type { InvoiceDeps } from '../services/create-invoice.service';
 import { NotFoundError } from '../services/errors';
 import { findAccessibleInvoice, getInvoice, listInvoices } from '../services/get-invoices.service';
 import { payInvoice } from '../services/pay-invoice.service';
+import { UNSTORABLE_TEXT_MESSAGE, isStorableText, storableJsonReviver } from '../schema/storable-text';
 import type { StripeGateway } from '../stripe';
 import { authenticate } from './authenticate';
 import type { HttpResult } from './billing-responses';
@@ -45,7 +46,7 @@ export const BILLING_PATHS = {
 } as const;
 
 // A payment body is two ids; anything near this limit is not a payment request.
-const parseJson = express.json({ limit: '16kb' });
+const parseJson = express.json({ limit: '16kb', reviver: storableJsonReviver });
 
 /**
  * The payment guide's REST API: thin routes over the same services as the GraphQL resolvers. Each route reads its
@@ -178,6 +179,9 @@ function stringParam(value: unknown, name: string, maxLength = 500): string | un
   }
   if (value.length > maxLength) {
     throw new RequestError(400, 'invalid_request', `${name} must be at most ${maxLength} characters`);
+  }
+  if (!isStorableText(value)) {
+    throw new RequestError(400, 'invalid_request', `${name}: ${UNSTORABLE_TEXT_MESSAGE}`);
   }
   return value;
 }

@@ -5,6 +5,7 @@ import type { TokenVerifier } from '../services/auth.service';
 import { DomainError } from '../services/errors';
 import { recordUsage } from '../services/record-usage.service';
 import type { UsageEventData } from '../services/record-usage.service';
+import { storableJsonReviver } from '../schema/storable-text';
 import { authenticate } from './authenticate';
 
 const STATUS: Record<DomainError['code'], number> = {
@@ -23,7 +24,7 @@ export function usageRouter(db: Database, verify: TokenVerifier): Router {
   router.post(
     '/api/v1/usage',
     // 10,000 events of a few hundred bytes each, with room for metadata.
-    express.json({ limit: '16mb' }),
+    express.json({ limit: '16mb', reviver: storableJsonReviver }),
     async (req: Request, res: Response, next: NextFunction) => {
       try {
         const caller = await authenticate(verify, req.headers.authorization);
