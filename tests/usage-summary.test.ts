@@ -1,5 +1,11 @@
 import { Role } from '../src/entities/enums';
-import { BillableMetricsDocument, PricesDocument, SetPriceDocument, UsageSummaryDocument } from './generated/graphql';
+import {
+  BillableMetricsDocument,
+  CreateInvoiceDocument,
+  PricesDocument,
+  SetPriceDocument,
+  UsageSummaryDocument,
+} from './generated/graphql';
 import type { UsageSummaryQuery } from './generated/graphql';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
@@ -352,6 +358,29 @@ describe('price book', () => {
       { token: op.admin },
     );
     expect(currency.body.errors?.[0].message).toBe('Unsupported currency "zzz"');
+  });
+
+  it('keeps invoiced periods at their prices and refuses dates it cannot use', async () => {
+    const setPrice = (effectiveFrom: string) =>
+      t.gql(
+        SetPriceDocument,
+        { input: { metric: 'gpu_seconds', currency: 'usd', model: 'PER_UNIT', unitAmount: '0.5', effectiveFrom } },
+        { token: op.admin },
+      );
+    // April is invoiced for vip with a gpu_seconds line (the usage of the override test).
+    const invoice = await t.gql(CreateInvoiceDocument, { period: '2024-04', userId: 'vip' }, { token: op.admin });
+    expect(invoice.body.data?.createInvoice.__typename).toBe('InvoiceType');
+    const backdated = await setPrice('2024-04-15T00:00:00Z');
+    expect(backdated.body.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/^effectiveFrom must not be before 2024-05-01T00:00:00.000Z: earlier periods/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    for (const date of ['0001-01-01T00:00:00Z', '9999-12-31T00:00:00Z']) {
+      const res = await setPrice(date);
+      expect(res.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+      expect(res.body.errors?.[0].message).toMatch(/effectiveFrom must be/);
+    }
+    expect((await setPrice('2024-05-01T00:00:00Z')).body.errors).toBeUndefined();
   });
 
   it('is administered by admins only; the catalogue is readable by any user', async () => {

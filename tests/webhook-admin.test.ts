@@ -1,6 +1,6 @@
 import { Role } from '../src/entities/enums';
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
-import { CreateInvoiceDocument, InvoiceDocument, PayInvoiceDocument } from './generated/graphql';
+import { CreateInvoiceDocument, InvoiceDocument, InvoicesDocument, PayInvoiceDocument } from './generated/graphql';
 import { ReplayWebhookEventDocument, WebhookEventsDocument } from './generated/graphql';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
@@ -56,6 +56,28 @@ describe('webhookEvents and replayWebhookEvent', () => {
     const invoice = await t.gql(InvoiceDocument, { id: invoiceId }, { token: admin });
     // One PAID in the history: the API's; the webhook and its replay found the invoice already PAID.
     expect(invoice.body.data?.invoice.statusHistory.filter((h) => h.to === 'PAID')).toHaveLength(1);
+  });
+
+  it('answers dates and cursors it cannot use with BAD_USER_INPUT, not an internal error', async () => {
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    const since = await t.gql('{ webhookEvents(since: "0001-01-01T00:00:00Z") { totalCount } }', undefined, {
+      token: admin,
+    });
+    expect(since.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    const inputs = [
+      { after: cursor('+099999-01-01T00:00:00.000Z|evt_x') },
+      { after: cursor('-271821-04-20T00:00:00.000Z|evt_x') },
+    ];
+    for (const variables of inputs) {
+      const res = await t.gql(WebhookEventsDocument, variables, { token: admin });
+      expect(res.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    const invoices = await t.gql(
+      InvoicesDocument,
+      { after: cursor('+099999-01-01T00:00:00.000Z|00000000-0000-0000-0000-000000000000') },
+      { token: admin },
+    );
+    expect(invoices.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it('is for admins only', async () => {

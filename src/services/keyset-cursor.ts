@@ -1,3 +1,4 @@
+import { isStorableDate } from './date-range';
 import { BadInputError } from './errors';
 
 /**
@@ -16,7 +17,7 @@ export function decodeCursor(
   const split = text.indexOf('|');
   const at = new Date(text.slice(0, split));
   const id = text.slice(split + 1);
-  if (split < 0 || !validId(id) || Number.isNaN(at.getTime())) {
+  if (split < 0 || !validId(id) || !isStorableDate(at)) {
     throw new BadInputError('Invalid cursor', 'after');
   }
   return { at, id };

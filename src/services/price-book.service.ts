@@ -7,8 +7,12 @@ import { Role } from '../entities/enums';
 import { isSupportedCurrency } from '../config/currencies';
 import type { Caller } from './caller';
 import { requireRole } from './caller';
+import { requireStorableDate } from './date-range';
 import { BadInputError, NotFoundError } from './errors';
 import { validatePriceSpec } from './pricing';
+
+/** How far ahead a price version may start. */
+export const MAX_YEARS_AHEAD = 5;
 
 export interface SetPriceInput {
   metric: string;
@@ -61,7 +65,13 @@ export async function setPrice(
       problems[0].field,
     );
   }
-  const effectiveFrom = input.effectiveFrom ?? now;
+  const effectiveFrom = requireStorableDate(input.effectiveFrom ?? now, 'effectiveFrom');
+  const latestAllowed = new Date(now.getTime());
+  latestAllowed.setUTCFullYear(latestAllowed.getUTCFullYear() + MAX_YEARS_AHEAD);
+  if (effectiveFrom.getTime() > latestAllowed.getTime()) {
+    // Versions only append: a date decades ahead would leave no room for any later version of this price.
+    throw new BadInputError(`effectiveFrom must be at most ${MAX_YEARS_AHEAD} years ahead`, 'effectiveFrom');
+  }
 
   return em.transactional(async (tem) => {
     // Serialises price changes of one metric, so two admins cannot both close the same version.
@@ -75,6 +85,21 @@ export async function setPrice(
       if (!customer) {
         throw new NotFoundError(`Customer "${input.userId}"`);
       }
+    }
+    // Invoiced periods keep the prices they were invoiced at (their late usage is priced the same way): a version
+    // may not start before the end of the last period invoiced (not VOID) with this metric in this currency.
+    const [frozen] = await tem.execute<Array<{ until: Date | string | null }>>(
+      `select max(i.period_end) as until from invoices i
+       where i.status <> 'VOID' and i.currency = ? ${customer ? 'and i.customer_id = ?' : ''}
+         and exists (select 1 from invoice_lines l where l.invoice_id = i.id and l.metric_id = ?)`,
+      customer ? [currency, customer.id, metric.id] : [currency, metric.id],
+    );
+    if (frozen?.until && new Date(frozen.until).getTime() > effectiveFrom.getTime()) {
+      throw new BadInputError(
+        `effectiveFrom must not be before ${new Date(frozen.until).toISOString()}: earlier periods are invoiced ` +
+          'with this metric, and an invoice keeps the prices it was made with',
+        'effectiveFrom',
+      );
     }
     const latest = await tem.findOne(Price, { metric, currency, customer }, { orderBy: { effectiveFrom: 'desc' } });
     if (latest && latest.effectiveFrom.getTime() >= effectiveFrom.getTime()) {

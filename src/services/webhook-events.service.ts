@@ -3,6 +3,7 @@ import { WebhookEvent } from '../entities';
 import { Role, WebhookEventStatus } from '../entities/enums';
 import type { Caller } from './caller';
 import { requireRole } from './caller';
+import { requireStorableDate } from './date-range';
 import { decodeCursor, encodeCursor } from './keyset-cursor';
 import { BadInputError, NotFoundError } from './errors';
 
@@ -56,8 +57,8 @@ export async function listWebhookEvents(
   }
   if (args.since || args.until) {
     where.receivedAt = {
-      ...(args.since ? { $gte: args.since } : {}),
-      ...(args.until ? { $lt: args.until } : {}),
+      ...(args.since ? { $gte: requireStorableDate(args.since, 'since') } : {}),
+      ...(args.until ? { $lt: requireStorableDate(args.until, 'until') } : {}),
     };
   }
   const totalCount = await em.count(WebhookEvent, where);
