@@ -12,6 +12,8 @@ import { reconcile } from '../services/reconcile-invoices.service';
 import type { ReconcileReport } from '../services/reconcile-invoices.service';
 import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
+import type { RunningEmulator } from '../../emulator/server';
+import { startLocalStripe } from '../dev-stripe';
 
 /** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
 export interface CommandResult {
@@ -90,6 +92,8 @@ export interface Env {
   db: Database;
   gateway: StripeGateway;
   log: Logger;
+  /** Stops what openEnv started (the database, and the local Stripe when this command had to start it). */
+  close(): Promise<void>;
 }
 
 export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env> {
@@ -102,12 +106,35 @@ export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env>
     await db.close();
     throw new Error(`The database has pending migrations (${pending.join(', ')}): run \`npm run migrate\` first`);
   }
-  const apiBase =
-    config.stripe.apiBase ??
-    (config.stripe.mode === 'emulator' ? `http://127.0.0.1:${config.stripe.emulatorPort}` : undefined);
-  const gateway = gatewayFromConfig({ stripe: { ...config.stripe, apiBase } });
   const log = createLogger({ logLevel: verbose ? 'info' : 'warn' }, process.stderr);
-  return { config, db, gateway, log };
+  let emulator: RunningEmulator | undefined;
+  let apiBase = config.stripe.apiBase;
+  if (config.stripe.mode === 'emulator' && !apiBase) {
+    // No Stripe key: the local Stripe of `npm start`. With the embedded database the server cannot be running (it
+    // holds the database), so neither is its emulator: start it here on the same state file. If the port is taken,
+    // a server (on PostgreSQL) is running with its emulator: use that one.
+    try {
+      ({ emulator } = await startLocalStripe(config));
+      apiBase = emulator.url;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        await db.close();
+        throw error;
+      }
+      apiBase = `http://127.0.0.1:${config.stripe.emulatorPort}`;
+    }
+  }
+  const gateway = gatewayFromConfig({ stripe: { ...config.stripe, apiBase } });
+  return {
+    config,
+    db,
+    gateway,
+    log,
+    close: async () => {
+      await db.close();
+      await emulator?.stop();
+    },
+  };
 }
 
 const summary = (run: BillingRunProgress): string =>

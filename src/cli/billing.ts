@@ -33,7 +33,8 @@ Commands:
 
 Run \`npm run billing -- <command> --help\` for a command's options. Every command reads the server's
 configuration (DATABASE_URL or the embedded database under DATA_DIR, STRIPE_*). With the embedded PGlite database
-stop the server first: it is one process's database. Without a Stripe key the emulator of \`npm start\` is used.
+stop the server first: it is one process's database. Without a Stripe key the local Stripe of \`npm start\` is
+used: started by the command itself (same state file) when the server is not running.
 
 ${EXIT}
 `,
@@ -105,7 +106,7 @@ async function withEnv(config: AppConfig, flags: Flags, fn: (env: Env) => Promis
   try {
     return await fn(env);
   } finally {
-    await env.db.close();
+    await env.close();
   }
 }
 

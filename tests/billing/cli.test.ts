@@ -163,3 +163,52 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     expect((json(recover).listed as number) > 0).toBe(true);
   });
 });
+
+describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'billing-cli-embedded-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const runNode = (script: string, args: string[]): Promise<Ran> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(root, script), ...args], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: 'development',
+          DATA_DIR: dataDir,
+          // A port of its own, so a developer's `npm start` on 12111 does not answer instead.
+          STRIPE_EMULATOR_PORT: '12397',
+        },
+        cwd: dataDir,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('reconciles and recovers webhooks with the local Stripe it starts itself (as the server is stopped)', async () => {
+    expect(existsSync(path.join(root, 'dist/src/cli/db.js'))).toBe(true);
+    const migrated = await runNode('dist/src/cli/db.js', ['migrate']);
+    expect(migrated.code).toBe(0);
+    const reconciled = await runNode('dist/src/cli/billing.js', ['reconcile', '--period', '2024-01', '--json']);
+    expect(reconciled.stderr).not.toMatch(/unavailable/i);
+    expect(reconciled.code).toBe(0);
+    expect(JSON.parse(reconciled.stdout)).toMatchObject({ ok: true });
+    // This one always calls Stripe (it lists events): without a local Stripe it failed with Stripe unavailable.
+    const recovered = await runNode('dist/src/cli/billing.js', [
+      'webhooks',
+      'recover',
+      '--since',
+      '2024-01-01',
+      '--json',
+    ]);
+    expect(recovered.stderr).not.toMatch(/unavailable/i);
+    expect(recovered.code).toBe(0);
+    expect(JSON.parse(recovered.stdout)).toMatchObject({ ok: true, listed: 0 });
+  }, 90_000);
+});
