@@ -1,6 +1,7 @@
 import { Role } from '../src/entities/enums';
 import {
   BillableMetricsDocument,
+  CreateBillableMetricDocument,
   CreateInvoiceDocument,
   PricesDocument,
   SetPriceDocument,
@@ -381,6 +382,23 @@ describe('price book', () => {
       expect(res.body.errors?.[0].message).toMatch(/effectiveFrom must be/);
     }
     expect((await setPrice('2024-05-01T00:00:00Z')).body.errors).toBeUndefined();
+  });
+
+  test.each([
+    ['a blank name', { name: '   ' }, 'name'],
+    ['a 201-character name', { name: 'n'.repeat(201) }, 'name'],
+    ['a blank unit', { unit: ' ' }, 'unit'],
+    ['a 2,001-character description', { description: 'd'.repeat(2001) }, 'description'],
+  ])('refuses a metric with %s', async (_label, override, field) => {
+    const res = await t.gql(
+      CreateBillableMetricDocument,
+      { input: { code: 'odd_metric', name: 'Odd', unit: 'thing', aggregation: 'SUM', ...override } },
+      { token: op.admin },
+    );
+    expect(res.body.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(new RegExp(`^${field} must be`)),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   });
 
   it('is administered by admins only; the catalogue is readable by any user', async () => {

@@ -38,16 +38,29 @@ export async function createBillableMetric(
   if (input.aggregation !== MetricAggregation.UNIQUE_COUNT && input.uniqueField) {
     throw new BadInputError('uniqueField applies only to unique_count', 'uniqueField');
   }
+  // Shown on every invoice line and in Stripe: required, and of a size an invoice can carry.
+  const name = input.name.trim();
+  const unit = input.unit.trim();
+  const description = input.description?.trim() || null;
+  if (name.length < 1 || name.length > 200) {
+    throw new BadInputError('name must be 1 to 200 characters (not blank)', 'name');
+  }
+  if (unit.length < 1 || unit.length > 50) {
+    throw new BadInputError('unit must be 1 to 50 characters (not blank)', 'unit');
+  }
+  if (description && description.length > 2000) {
+    throw new BadInputError('description must be at most 2,000 characters', 'description');
+  }
   if (await em.count(BillableMetric, { code: input.code })) {
     throw new BadInputError(`Metric "${input.code}" already exists`, 'code');
   }
   const metric = em.create(BillableMetric, {
     code: input.code,
-    name: input.name.trim(),
-    unit: input.unit.trim(),
+    name,
+    unit,
     aggregation: input.aggregation,
     uniqueField: input.uniqueField ?? null,
-    description: input.description ?? null,
+    description,
     active: true,
   });
   await em.flush();
