@@ -7,7 +7,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -19,15 +19,9 @@ import type { Logger } from './config/logger';
 import type { Database } from './entities/orm';
 import { pendingMigrations } from './entities/orm';
 import type { GraphQLContext } from './resolvers/context';
-import { createErrorFormatter } from './resolvers/format-error';
+import { formatErrors, graphqlRules, logUnexpectedErrors, prepareOperation } from './resolvers/graphql-rules';
 import { buildAppSchema } from './resolvers';
-import { MAX_TOKENS, operationLimitsRule } from './schema/limits';
-import {
-  findUnstorableText,
-  storableJsonReviver,
-  storableTextRule,
-  UNSTORABLE_TEXT_MESSAGE,
-} from './schema/storable-text';
+import { findUnstorableText, storableJsonReviver, UNSTORABLE_TEXT_MESSAGE } from './schema/storable-text';
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
@@ -70,10 +64,10 @@ function isPath(url: string | undefined, path: string): boolean {
 export async function createServer(options: ServerOptions): Promise<BillingServer> {
   const { config, db } = options;
   const logger = options.logger ?? createLogger(config);
-  const production = config.nodeEnv === 'production';
   const verify = createTokenVerifier(config);
   const schema = await buildAppSchema();
-  const validationRules = [operationLimitsRule(), storableTextRule()];
+  // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
+  const rules = graphqlRules(config.nodeEnv);
   const gateway = options.gateway ?? gatewayFromConfig(config);
   const statusHub = new StatusChangeHub(db, db.url, logger);
   await statusHub.start();
@@ -148,15 +142,16 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         }
       },
       onSubscribe: (ctx, _id, payload) => {
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: MAX_TOKENS });
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
+        // Parse and validation errors go to onError, which formats them.
+        const document = prepareOperation(rules, schema, payload);
+        if (Array.isArray(document)) {
+          return document;
         }
-        const errors = validate(schema, document, [...specifiedRules, ...validationRules]);
-        if (errors.length > 0) {
-          return errors;
+        const unstorable = findUnstorableText(payload.variables ?? {}, '$variables');
+        if (unstorable) {
+          return [
+            new GraphQLError(`${unstorable}: ${UNSTORABLE_TEXT_MESSAGE}`, { extensions: { code: 'BAD_USER_INPUT' } }),
+          ];
         }
         const requestId = randomUUID();
         const contextValue: GraphQLContext = {
@@ -177,6 +172,19 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         };
         return args;
       },
+      // Results, including a subscription's setup errors (e.g. NOT_FOUND) and each event's: formatted as over HTTP.
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors) {
+          return undefined;
+        }
+        logUnexpectedErrors((args.contextValue as GraphQLContext).log, result.errors);
+        return { ...result, errors: formatErrors(rules, result.errors) };
+      },
+      // Errors that end an operation: parse, validation, operation resolution, a subscription stream that failed.
+      onError: (_ctx, id, _payload, errors) => {
+        logUnexpectedErrors(logger.child({ transport: 'ws', operationId: id }), errors);
+        return formatErrors(rules, errors);
+      },
     },
     wsServer,
   );
@@ -186,12 +194,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     schema,
     // main.ts owns signal handling and the shutdown order (HTTP, WebSockets, then the database).
     stopOnTerminationSignals: false,
-    introspection: !production,
-    hideSchemaDetailsFromClientErrors: production,
-    includeStacktraceInErrorResponses: config.nodeEnv === 'development',
-    validationRules,
-    parseOptions: { maxTokens: MAX_TOKENS },
-    formatError: createErrorFormatter({ exposeDetails: config.nodeEnv === 'development' }),
+    // Introspection is refused in production by rules.validationRules (graphql's NoSchemaIntrospectionCustomRule),
+    // the rule graphql-ws applies too; Apollo's own switch would add a second, differently worded one.
+    introspection: true,
+    hideSchemaDetailsFromClientErrors: rules.hideSchemaDetails,
+    includeStacktraceInErrorResponses: rules.includeStacktrace,
+    validationRules: rules.validationRules,
+    parseOptions: rules.parseOptions,
+    formatError: rules.formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       {
@@ -217,12 +227,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
               }
             },
             async didEncounterErrors({ contextValue, errors }) {
-              for (const error of errors) {
-                const original = error.originalError;
-                if (original && !(original instanceof DomainError) && !(original instanceof GraphQLError)) {
-                  contextValue.log?.error({ err: original }, 'unexpected error in GraphQL operation');
-                }
-              }
+              logUnexpectedErrors(contextValue.log, errors);
             },
           };
         },

@@ -1,6 +1,12 @@
-import { GraphQLError } from 'graphql';
+import { Writable } from 'node:stream';
+import { GraphQLError, print } from 'graphql';
+import type { Client as WsClient } from 'graphql-ws';
+import { createLogger } from '../src/config/logger';
 import { createErrorFormatter } from '../src/resolvers/format-error';
 import { ForbiddenError } from '../src/services/errors';
+import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { CreateInvoiceDocument } from './generated/graphql';
+import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { startTestServer, wsExecute } from './helpers/server';
 
@@ -10,6 +16,47 @@ const PRODUCTION_ENV = {
   STRIPE_SECRET_KEY: 'sk_test_hygienecheck0000000000',
   STRIPE_WEBHOOK_SECRET: 'whsec_hygienecheck000000000',
 };
+
+type Errors = Array<{ message: string; extensions?: Record<string, unknown> }>;
+
+/** The errors of one operation over graphql-ws, whether they came as an `error` message or in a result. */
+async function wsErrors(client: WsClient, query: string, variables?: Record<string, unknown>): Promise<Errors> {
+  try {
+    const result = await wsExecute(client, query, variables);
+    return (result.errors ?? []) as unknown as Errors;
+  } catch (errors) {
+    return errors as Errors;
+  }
+}
+
+/** The same operation over HTTP and over graphql-ws: their errors, which must be the same. */
+async function bothTransports(t: TestServer, token: string, query: string, variables?: Record<string, unknown>) {
+  const http = (await t.gql(query, variables, { token })).body.errors ?? [];
+  const ws = await wsErrors(t.wsClient(token), query, variables);
+  return { http, ws };
+}
+
+/**
+ * A failure nobody planned for, through the real stack: the user's Stripe customer was deleted in the Stripe
+ * dashboard, so Stripe answers their next invoice with "No such customer: 'cus_…'". Returns the user's token.
+ */
+async function userWhoseStripeCustomerIsGone(t: TestServer, userId: string): Promise<string> {
+  await seedDefaultCatalogue(t.database.db.orm.em.fork());
+  const op = await operator(t);
+  const usage = (occurredAt: string) => ({ userId, metric: 'llm_input_tokens', quantity: '1000000', occurredAt });
+  await op.record([usage('2024-01-15T10:00:00Z'), usage('2024-02-15T10:00:00Z')]);
+  const token = await t.token(userId);
+  const first = await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
+  if (first.body.data?.createInvoice.__typename !== 'InvoiceType') {
+    throw new Error(`expected an invoice, got ${JSON.stringify(first.body)}`);
+  }
+  const invoiceId = first.body.data.createInvoice.id;
+  const stripeInvoice = (await t.stripe.invoices.list({ limit: 100 })).data.find(
+    (i) => i.metadata?.agenthub_invoice_id === invoiceId,
+  );
+  await t.stripe.customers.del(stripeInvoice?.customer as string);
+  return token;
+}
 
 describe('operation limits', () => {
   let t: TestServer;
@@ -69,26 +116,156 @@ describe('operation limits', () => {
     const typo = await t.gql('{ mee { id } }', undefined, { token });
     expect(typo.body.errors?.[0].message).toMatch(/Did you mean "me"/);
   });
+
+  it('allows introspection over graphql-ws outside production', async () => {
+    const result = await wsExecute(t.wsClient(token), '{ __schema { queryType { name } } }');
+    expect(result).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+  });
+});
+
+describe('development mode over graphql-ws', () => {
+  let t: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestServer({ NODE_ENV: 'development' });
+    token = await t.token('dev-user');
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['a syntax error', '{ me { id }', undefined, 'GRAPHQL_PARSE_FAILED'],
+    ['an unknown field (with its suggestion)', '{ mee { id } }', undefined, 'GRAPHQL_VALIDATION_FAILED'],
+    [
+      'two operations and no operation name',
+      'query A { me { id } } query B { me { id } }',
+      undefined,
+      'OPERATION_RESOLUTION_FAILURE',
+    ],
+    [
+      'a variable of the wrong type',
+      'query ($first: Int) { invoices(first: $first) { totalCount } }',
+      { first: 'many' },
+      'BAD_USER_INPUT',
+    ],
+    ['a missing invoice', '{ invoice(id: "0b7e4c8e-3f1a-4d2b-9c6e-5a4f3e2d1c0b") { id } }', undefined, 'NOT_FOUND'],
+  ])('answers %s with its extensions.code, as over HTTP', async (_what, query, variables, code) => {
+    const { http, ws } = await bothTransports(t, token, query, variables);
+    expect(ws).toHaveLength(1);
+    expect(ws[0].extensions?.code).toBe(code);
+    expect(ws).toEqual(http);
+  });
+
+  it('keeps field suggestions outside production', async () => {
+    const { ws } = await bothTransports(t, token, '{ mee { id } }');
+    expect(ws[0].message).toMatch(/Did you mean "me"/);
+  });
+
+  it('shows an unexpected error with its message, code and stack trace, as over HTTP', async () => {
+    const user = await userWhoseStripeCustomerIsGone(t, 'dev-gone');
+    const query = print(CreateInvoiceDocument);
+    const { http, ws } = await bothTransports(t, user, query, { period: '2024-02' });
+    const withoutStack = (errors: Errors) =>
+      errors.map(({ extensions, ...rest }) => ({ ...rest, extensions: { ...extensions, stacktrace: 'omitted' } }));
+    expect(withoutStack(ws)).toEqual(withoutStack(http));
+    expect(ws).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/No such customer/),
+        path: ['createInvoice'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: expect.any(Array) },
+      }),
+    ]);
+  });
 });
 
 describe('production mode', () => {
   let t: TestServer;
   let token: string;
+  const logged: Array<Record<string, unknown>> = [];
   beforeAll(async () => {
-    t = await startTestServer(PRODUCTION_ENV);
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logged.push(
+          ...String(chunk)
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line)),
+        );
+        done();
+      },
+    });
+    t = await startTestServer(PRODUCTION_ENV, { logger: createLogger({ logLevel: 'error' }, sink) });
     token = await t.token('prod-user');
   });
   afterAll(() => t.close());
 
   it('turns introspection off', async () => {
     const res = await t.gql('{ __schema { queryType { name } } }', undefined, { token });
-    expect(res.body.errors?.[0].message).toMatch(/introspection is not allowed/i);
+    expect(res.body.data).toBeUndefined();
+    expect(res.body.errors?.length).toBeGreaterThan(0);
+    for (const error of res.body.errors ?? []) {
+      // graphql's NoSchemaIntrospectionCustomRule: one error per introspection field asked for.
+      expect(error).toMatchObject({
+        message: expect.stringMatching(/introspection has been disabled/i),
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      });
+    }
+  });
+
+  it('turns introspection off over graphql-ws too, with the same answer', async () => {
+    for (const query of ['{ __schema { queryType { name } } }', '{ __type(name: "Query") { name } }']) {
+      const { http, ws } = await bothTransports(t, token, query);
+      expect(ws.length).toBeGreaterThan(0);
+      for (const error of ws) {
+        expect(error).toMatchObject({
+          message: expect.stringMatching(/introspection has been disabled/i),
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        });
+      }
+      expect(ws).toEqual(http);
+    }
   });
 
   it('gives no field suggestions and no stack traces', async () => {
     const res = await t.gql('{ mee { id } }', undefined, { token });
     expect(res.body.errors?.[0].message).not.toMatch(/Did you mean/);
     expect(JSON.stringify(res.body)).not.toMatch(/stacktrace/);
+  });
+
+  it('gives no field, argument or enum value suggestions over graphql-ws either', async () => {
+    for (const [query, variables] of [
+      ['{ mee { id } }', undefined],
+      ['{ invoices(frist: 1) { totalCount } }', undefined],
+      ['{ invoices(status: PAYD) { totalCount } }', undefined],
+      ['query ($s: InvoiceStatus) { invoices(status: $s) { totalCount } }', { s: 'PAYD' }],
+    ] as const) {
+      const { http, ws } = await bothTransports(t, token, query, variables);
+      expect(ws).toHaveLength(1);
+      expect(ws[0].message).not.toMatch(/Did you mean/);
+      expect(ws[0].extensions?.code).toMatch(/^(GRAPHQL_VALIDATION_FAILED|BAD_USER_INPUT)$/);
+      expect(JSON.stringify(ws)).not.toMatch(/stacktrace/);
+      expect(ws).toEqual(http);
+    }
+  });
+
+  it('hides an unexpected error behind "Internal server error" over graphql-ws, as over HTTP', async () => {
+    const user = await userWhoseStripeCustomerIsGone(t, 'prod-gone');
+    const { http, ws } = await bothTransports(t, user, print(CreateInvoiceDocument), { period: '2024-02' });
+    expect(ws).toEqual([
+      {
+        message: 'Internal server error',
+        locations: [expect.any(Object)],
+        path: ['createInvoice'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      },
+    ]);
+    expect(ws).toEqual(http);
+    // The original is logged (once per transport, the WebSocket one with its request id), never sent.
+    const lines = logged.filter((l) => l.msg === 'unexpected error in GraphQL operation');
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.transport === 'ws')).toMatchObject({
+      requestId: expect.any(String),
+      err: { message: expect.stringMatching(/No such customer/) },
+    });
   });
 
   it('still serves authenticated queries', async () => {
@@ -122,6 +299,17 @@ describe('error formatting', () => {
       error,
     );
     expect(formatted).toEqual({ message: error.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+  });
+
+  it('strips field suggestions from client mistakes only when told to hide schema details', () => {
+    const error = new GraphQLError('Cannot query field "mee" on type "Query". Did you mean "me"?', {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    const formatted = { message: error.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+    expect(createErrorFormatter({ exposeDetails: false, hideSchemaDetails: true })(formatted, error).message).toBe(
+      'Cannot query field "mee" on type "Query".',
+    );
+    expect(createErrorFormatter({ exposeDetails: true })(formatted, error).message).toBe(error.message);
   });
 
   it('maps domain errors to their code with their message', () => {

@@ -16,12 +16,23 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
+/** graphql-js appends its suggestions to the end of a message; the same pattern Apollo's DisableSuggestions strips. */
+const SUGGESTION = / ?Did you mean(.+?)\?$/;
+
+/** True for a failure nobody planned for (not a domain error, not a GraphQL error of the client's): log it. */
+export function isUnexpectedError(error: GraphQLError): boolean {
+  const original = error.originalError;
+  return original !== undefined && !(original instanceof DomainError) && !(original instanceof GraphQLError);
+}
+
 /**
- * The one place that turns failures into GraphQL errors. Domain errors keep their message and get their code;
- * anything unexpected becomes INTERNAL_SERVER_ERROR with a generic message (the original is logged, never sent),
- * and stack traces are sent only for unexpected errors in development (never for the client's own mistakes).
+ * The one place that turns failures into GraphQL errors, for HTTP and WebSocket alike. Domain errors keep their
+ * message and get their code; anything unexpected becomes INTERNAL_SERVER_ERROR with a generic message (the original
+ * is logged, never sent), and stack traces are sent only for unexpected errors in development (never for the
+ * client's own mistakes). With `hideSchemaDetails` the client's mistakes lose graphql's "Did you mean …?"
+ * suggestions, which would name fields, arguments and enum values of the schema.
  */
-export function createErrorFormatter(options: { exposeDetails: boolean }) {
+export function createErrorFormatter(options: { exposeDetails: boolean; hideSchemaDetails?: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof DomainError) {
@@ -36,7 +47,8 @@ export function createErrorFormatter(options: { exposeDetails: boolean }) {
     if (CLIENT_CODES.has(code) || (original instanceof GraphQLError && original.extensions?.code)) {
       // The client's own mistake: the message says it all; a server stack trace is noise, even in development.
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions: { ...extensions, code } };
+      const message = options.hideSchemaDetails ? formatted.message.replace(SUGGESTION, '') : formatted.message;
+      return { ...formatted, message, extensions: { ...extensions, code } };
     }
     if (options.exposeDetails) {
       return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
