@@ -352,8 +352,32 @@ describe('invoices over GraphQL against the local Stripe', () => {
       expect(list.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
       const own = await t.gql(InvoicesDocument, {}, { token: bob });
       expect(own.body.data?.invoices.totalCount).toBe(0);
-      const sub = collect(t.wsClient(bob), print(PaymentStatusChangedDocument), { invoiceId });
-      expect(JSON.stringify(await sub.failed())).toMatch(/only watch your own invoices/);
+      const watchFor = collect(t.wsClient(bob), print(PaymentStatusChangedDocument), { userId: 'matrix-alice' });
+      expect(await watchFor.failed()).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+    });
+
+    it("answers a subscription to another user's invoice exactly like one to a missing invoice", async () => {
+      const missingId = '0b7e4c8e-3f1a-4d2b-9c6e-5a4f3e2d1c0b';
+      const subscribe = async (id: string) =>
+        JSON.stringify(await collect(t.wsClient(bob), print(PaymentStatusChangedDocument), { invoiceId: id }).failed())
+          // The message names the id asked for; everything else must be identical.
+          .replaceAll(id, '<id>');
+      const others = await subscribe(invoiceId);
+      expect(others).toBe(await subscribe(missingId));
+      expect(JSON.parse(others)).toEqual([
+        {
+          message: 'Invoice "<id>" not found',
+          locations: [expect.any(Object)],
+          path: ['paymentStatusChanged'],
+          extensions: { code: 'NOT_FOUND' },
+        },
+      ]);
+      // …and exactly what the query answers over HTTP.
+      const read = await t.gql(InvoiceDocument, { id: invoiceId }, { token: bob });
+      expect(read.body.errors?.[0]).toMatchObject({
+        message: `Invoice "${invoiceId}" not found`,
+        extensions: { code: 'NOT_FOUND' },
+      });
     });
 
     it('lets the owner and admins read it, and admins act for anyone', async () => {

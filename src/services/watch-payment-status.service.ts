@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Invoice } from '../entities';
 import type { Caller } from './caller';
-import { isPrivileged } from './caller';
-import { ForbiddenError, NotFoundError } from './errors';
+import { isPrivileged, resolveSubject } from './caller';
+import { findAccessibleInvoice } from './get-invoices.service';
 import type { StatusChangeEvent, StatusChangeHub } from './status-change-hub';
 
 /**
- * Opens a live feed of status changes, filtered by the access rule at subscribe time: a user watches their own
- * invoices only (another user's invoice or user id is FORBIDDEN); admin and service callers watch any. With no
+ * Opens a live feed of status changes, filtered by the access rule at subscribe time, the same rule as the queries:
+ * an invoice the caller may not see answers NOT_FOUND exactly like a missing one (so ids cannot be probed), and
+ * another user's user id is FORBIDDEN, as for `invoices(userId)`. Admin and service callers watch any. With no
  * argument a user watches all of their invoices, an admin all invoices.
  */
 export async function watchPaymentStatus(
@@ -16,23 +16,9 @@ export async function watchPaymentStatus(
   caller: Caller,
   input: { invoiceId?: string | null; userId?: string | null },
 ): Promise<AsyncIterableIterator<StatusChangeEvent>> {
-  const privileged = isPrivileged(caller);
-  if (input.userId && input.userId !== caller.userId && !privileged) {
-    throw new ForbiddenError('You can only watch your own invoices');
-  }
-  if (input.invoiceId) {
-    const invoice = /^[0-9a-f-]{36}$/i.test(input.invoiceId)
-      ? await em.findOne(Invoice, input.invoiceId, { populate: ['customer'] })
-      : null;
-    if (!invoice) {
-      throw new NotFoundError(`Invoice "${input.invoiceId}"`);
-    }
-    if (!privileged && invoice.customer.externalUserId !== caller.userId) {
-      throw new ForbiddenError('You can only watch your own invoices');
-    }
-  }
-  const userId = input.userId ?? (privileged ? null : caller.userId);
+  const userId = input.userId ? resolveSubject(caller, input.userId) : isPrivileged(caller) ? null : caller.userId;
+  const invoiceId = input.invoiceId ? (await findAccessibleInvoice(em, caller, input.invoiceId)).id : null;
   return hub.subscribe(
-    (event) => (!input.invoiceId || event.invoiceId === input.invoiceId) && (!userId || event.userId === userId),
+    (event) => (!invoiceId || event.invoiceId === invoiceId) && (!userId || event.userId === userId),
   );
 }
