@@ -2,7 +2,7 @@ import { Role } from '../src/entities/enums';
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
-import { startTestServer } from './helpers/server';
+import { startTestServer, wsExecute } from './helpers/server';
 
 /**
  * Text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (an unpaired surrogate) is refused at the edge with a
@@ -54,6 +54,19 @@ describe('text that cannot be stored', () => {
       message: expect.stringMatching(/cannot be stored/),
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
+  });
+
+  it('over graphql-ws too: variables and literals', async () => {
+    const subscription = 'subscription S($id: ID) { paymentStatusChanged(invoiceId: $id) { status } }';
+    await expect(wsExecute(t.wsClient(admin), subscription, { id: NUL })).rejects.toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/cannot be stored/),
+        extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }),
+      }),
+    ]);
+    await expect(
+      wsExecute(t.wsClient(admin), 'subscription { paymentStatusChanged(invoiceId: "a\\u0000b") { status } }'),
+    ).rejects.toEqual([expect.objectContaining({ message: expect.stringMatching(/cannot be stored/) })]);
   });
 
   it('a GET query with such a variable → 400', async () => {
