@@ -139,6 +139,58 @@ describe('usage ingestion', () => {
     });
   });
 
+  describe('input that used to be stored wrongly or break billing later', () => {
+    const stored = async (where: string): Promise<Array<{ quantity: string; occurred_at: string }>> =>
+      t.database.db.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `select quantity::text as quantity, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as occurred_at
+           from usage_records where ${where} order by idempotency_key, id`,
+        );
+
+    it('rejects dates that do not exist instead of moving them to another month (GraphQL and REST)', async () => {
+      const impossible = [
+        '2026-02-30T00:00:00Z',
+        '2025-02-29T00:00:00Z',
+        '2026-04-31T00:00:00Z',
+        '2023-06-31T12:00:00+02:00',
+        '2026-01-01T24:00:00Z',
+        '2024-01-15T10:60:00Z',
+      ];
+      const batch = (prefix: string): UsageEventInput[] => [
+        ...impossible.map((occurredAt, i) => event({ idempotencyKey: `${prefix}-bad-${i}`, occurredAt })),
+        // Leap day of a leap year, last instant of a day and a fractional second are real.
+        event({ idempotencyKey: `${prefix}-leap`, occurredAt: '2024-02-29T00:00:00Z' }),
+        event({ idempotencyKey: `${prefix}-late`, occurredAt: '2024-01-31T23:59:59.999Z' }),
+      ];
+      const expected = {
+        accepted: 2,
+        duplicates: 0,
+        late: 0,
+        rejected: impossible.map((_, index) => ({
+          index,
+          code: 'INVALID_TIMESTAMP',
+          message: expect.stringMatching(/not a real calendar date-time/) as unknown,
+        })),
+      };
+
+      const viaGraphql = await t.gql(RecordUsageDocument, { events: batch('cal-gql') }, { token: service });
+      expect(viaGraphql.body.errors).toBeUndefined();
+      expect(viaGraphql.body.data!.recordUsage).toEqual(expected);
+      const viaRest = await post(batch('cal-rest'));
+      expect(viaRest.status).toBe(200);
+      expect(await viaRest.json()).toEqual(expected);
+
+      expect((await stored(`idempotency_key like 'cal-%'`)).map((r) => r.occurred_at)).toEqual([
+        '2024-01-31T23:59:59',
+        '2024-02-29T00:00:00',
+        '2024-01-31T23:59:59',
+        '2024-02-29T00:00:00',
+      ]);
+    });
+  });
+
   describe('POST /api/v1/usage', () => {
     it('ingests like the mutation, duplicates and rejections included', async () => {
       const body = [

@@ -64,6 +64,28 @@ function text(value: unknown, max: number): string | undefined {
   return typeof value === 'string' && value.trim().length > 0 && value.length <= max ? value : undefined;
 }
 
+/** Date and time fields of an ISO 8601 date-time, checked before `Date.parse` sees them. */
+const DATE_TIME_FIELDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/;
+
+/**
+ * Epoch milliseconds of an ISO 8601 date-time. `Date.parse` rolls fields over instead of failing (2026-02-30 becomes
+ * 2 March, T24:00 the next day), which would bill usage in another month, so each field is range-checked first.
+ */
+function parseTimestamp(value: unknown): number | 'malformed' | 'impossible' {
+  const fields = typeof value === 'string' ? DATE_TIME_FIELDS.exec(value) : null;
+  if (!fields) {
+    return 'malformed';
+  }
+  const [year, month, day, hour, minute] = fields.slice(1, 6).map(Number);
+  const second = Number(fields[6] ?? 0);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+    return 'impossible';
+  }
+  const at = Date.parse(value as string);
+  return Number.isNaN(at) ? 'malformed' : at;
+}
+
 function validate(
   event: UsageEventData,
   index: number,
@@ -95,9 +117,16 @@ function validate(
       'quantity must be a non-negative decimal with at most 18 integer and 12 fractional digits',
     );
   }
-  const at = typeof event.occurredAt === 'string' ? Date.parse(event.occurredAt) : NaN;
-  if (Number.isNaN(at) || !/^\d{4}-\d{2}-\d{2}T/.test(String(event.occurredAt))) {
+  const at = parseTimestamp(event.occurredAt);
+  if (at === 'malformed') {
     return reject('INVALID_TIMESTAMP', 'occurredAt must be an ISO 8601 date-time, e.g. 2024-01-15T10:00:00Z');
+  }
+  if (at === 'impossible') {
+    return reject(
+      'INVALID_TIMESTAMP',
+      'occurredAt is not a real calendar date-time (month 01-12, a day that exists in that month, hour 00-23, ' +
+        'minute and second 00-59)',
+    );
   }
   if (at > now + MAX_FUTURE_SKEW_MS || at < EARLIEST) {
     return reject('INVALID_TIMESTAMP', 'occurredAt must not be in the future nor before 2000-01-01');
