@@ -189,6 +189,40 @@ describe('usage ingestion', () => {
         '2024-02-29T00:00:00',
       ]);
     });
+
+    it('keeps the first copy of a key repeated within a batch, as separate batches do', async () => {
+      const viaGraphql = await t.gql(
+        RecordUsageDocument,
+        {
+          events: [
+            event({ idempotencyKey: 'twice-gql', quantity: '1' }),
+            event({ idempotencyKey: 'twice-gql', quantity: '2' }),
+            event({ idempotencyKey: 'twice-gql', quantity: '3' }),
+          ],
+        },
+        { token: service },
+      );
+      expect(viaGraphql.body.data?.recordUsage).toEqual({ accepted: 1, duplicates: 2, rejected: [], late: 0 });
+
+      // A rejected first copy is not stored, so the first valid copy is the one kept.
+      const viaRest = await post([
+        event({ idempotencyKey: 'twice-rest', quantity: '-1' }),
+        event({ idempotencyKey: 'twice-rest', quantity: '10' }),
+        event({ idempotencyKey: 'twice-rest', quantity: '20' }),
+      ]);
+      expect(await viaRest.json()).toEqual({
+        accepted: 1,
+        duplicates: 1,
+        late: 0,
+        rejected: [{ index: 0, code: 'INVALID_QUANTITY', message: expect.stringMatching(/non-negative/) as unknown }],
+      });
+
+      // A later batch repeating the key is a duplicate too: first write wins everywhere.
+      const again = await post([event({ idempotencyKey: 'twice-gql', quantity: '4' })]);
+      expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+      expect((await stored(`idempotency_key = 'twice-gql'`)).map((r) => r.quantity)).toEqual(['1.000000000000']);
+      expect((await stored(`idempotency_key = 'twice-rest'`)).map((r) => r.quantity)).toEqual(['10.000000000000']);
+    });
   });
 
   describe('POST /api/v1/usage', () => {

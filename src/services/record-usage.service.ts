@@ -165,7 +165,8 @@ function validate(
 
 /**
  * Stores a batch of usage events (roles service and admin). Invalid events are reported by index and the valid
- * ones stored; duplicates (same customer and idempotency key) are counted, not stored again. The write is
+ * ones stored; duplicates (same customer and idempotency key) are counted, not stored again: the first copy wins,
+ * within a batch as across batches. The write is
  * set-based and atomic: one statement creates the customers first seen, one multi-row insert with
  * `ON CONFLICT DO NOTHING` stores the events, both in one transaction.
  */
@@ -204,9 +205,20 @@ export async function recordUsage(
     if (valid.length === 0) {
       return { accepted: 0, duplicates: 0, rejected, late: 0 };
     }
+    // The first copy of a key wins within a batch as it does across batches. Left to the insert, which copy is kept
+    // would depend on the row order of its join, so later copies never reach it and are counted as duplicates.
+    const seen = new Set<string>();
+    const unique = valid.filter((e) => {
+      const key = JSON.stringify([e.userId, e.idempotencyKey]);
+      if (seen.has(key)) {
+        return false;
+      }
+      seen.add(key);
+      return true;
+    });
 
     // Customers first seen here are created set-based, as `me` would create them.
-    const userIds = [...new Set(valid.map((e) => e.userId))];
+    const userIds = [...new Set(unique.map((e) => e.userId))];
     await tem.execute(
       `insert into customers (id, external_user_id)
        select (x->>'id')::uuid, x->>'userId' from jsonb_array_elements(?::jsonb) as x
@@ -235,7 +247,7 @@ export async function recordUsage(
        from stored s`,
       [
         JSON.stringify(
-          valid.map((e) => ({
+          unique.map((e) => ({
             user_id: e.userId,
             metric_id: e.metricId,
             quantity: e.quantity,
