@@ -148,6 +148,14 @@ describe('usage ingestion', () => {
           `select quantity::text as quantity, to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as occurred_at
            from usage_records where ${where} order by idempotency_key, id`,
         );
+    const graphqlRaw = async (body: string): Promise<{ errors?: Array<{ message: string; extensions?: unknown }> }> => {
+      const res = await fetch(t.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${service}` },
+        body,
+      });
+      return (await res.json()) as { errors?: Array<{ message: string; extensions?: unknown }> };
+    };
 
     it('rejects dates that do not exist instead of moving them to another month (GraphQL and REST)', async () => {
       const impossible = [
@@ -222,6 +230,43 @@ describe('usage ingestion', () => {
       expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
       expect((await stored(`idempotency_key = 'twice-gql'`)).map((r) => r.quantity)).toEqual(['1.000000000000']);
       expect((await stored(`idempotency_key = 'twice-rest'`)).map((r) => r.quantity)).toEqual(['10.000000000000']);
+    });
+
+    it('refuses a JSON number quantity a float cannot carry exactly, asking for a decimal string', async () => {
+      const raw = (key: string, quantity: string): string =>
+        `{"userId":"agent-owner-1","metric":"llm_input_tokens","occurredAt":"2024-01-15T10:00:00Z",` +
+        `"idempotencyKey":"${key}","quantity":${quantity}}`;
+      const res = await post(
+        `[${raw('num-big', '9007199254740993')},${raw('num-frac', '12.5')},${raw('num-exp', '1e3')},` +
+          `${raw('num-ok', '9007')},${raw('num-str', '"12.5"')}]`,
+      );
+      expect(res.status).toBe(200);
+      const mustBeString = expect.stringMatching(/send the quantity as a decimal string/) as unknown;
+      expect(await res.json()).toEqual({
+        accepted: 3,
+        duplicates: 0,
+        late: 0,
+        rejected: [
+          { index: 0, code: 'INVALID_QUANTITY', message: mustBeString },
+          { index: 1, code: 'INVALID_QUANTITY', message: mustBeString },
+        ],
+      });
+      expect((await stored(`idempotency_key like 'num-%'`)).map((r) => r.quantity)).toEqual([
+        '1000.000000000000',
+        '9007.000000000000',
+        '12.500000000000',
+      ]);
+
+      // The same number in GraphQL variables (JSON too) is refused as well rather than rounded.
+      const viaVariables = await graphqlRaw(
+        `{"query":"mutation($events:[UsageEventInput!]!){recordUsage(events:$events){accepted}}",` +
+          `"variables":{"events":[${raw('num-var', '9007199254740993')}]}}`,
+      );
+      expect(viaVariables.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/send it as a decimal string/) as unknown,
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+      expect(await stored(`idempotency_key = 'num-var'`)).toEqual([]);
     });
   });
 

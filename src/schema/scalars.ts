@@ -15,6 +15,13 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
     throw new GraphQLError('Decimal cannot represent this value');
   },
   parseValue(value) {
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      // A JSON variable beyond 2^53 has already been rounded by the float it was parsed into (…993 arrives as …992).
+      throw new GraphQLError(
+        `Decimal given as a JSON number beyond ${Number.MAX_SAFE_INTEGER} may have been rounded in transit: ` +
+          'send it as a decimal string',
+      );
+    }
     if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) {
       return String(value);
     }

@@ -109,7 +109,15 @@ function validate(
   if (!metricId) {
     return reject('UNKNOWN_METRIC', `Unknown or inactive metric "${String(event.metric).slice(0, 100)}"`);
   }
-  // Numbers are accepted only when they print exactly (integers, short decimals); strings are exact.
+  // A JSON number has been through a float, which is exact only for whole numbers up to 2^53 - 1: 9007199254740993
+  // arrives as ...992 and 0.10000000000000001 as 0.1. Any other number may already be rounded; strings are exact.
+  if (typeof event.quantity === 'number' && !Number.isSafeInteger(event.quantity)) {
+    return reject(
+      'INVALID_QUANTITY',
+      `quantity was sent as a JSON number that is not a whole number up to ${Number.MAX_SAFE_INTEGER}, so it may ` +
+        'have been rounded in transit: send the quantity as a decimal string, e.g. "12.5"',
+    );
+  }
   const quantity = typeof event.quantity === 'number' ? String(event.quantity) : event.quantity;
   if (typeof quantity !== 'string' || !DECIMAL.test(quantity)) {
     return reject(
