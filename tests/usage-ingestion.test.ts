@@ -1,6 +1,8 @@
 import { Role } from '../src/entities/enums';
+import { add, decimal, decimalToString, mul, parseDecimal } from '../src/services/decimal';
+import { MAX_USAGE_QUANTITY } from '../src/services/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
-import { RecordUsageDocument } from './generated/graphql';
+import { CreateInvoiceDocument, RecordUsageDocument, UsageSummaryDocument } from './generated/graphql';
 import type { UsageEventInput } from './generated/graphql';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
@@ -267,6 +269,56 @@ describe('usage ingestion', () => {
         extensions: { code: 'BAD_USER_INPUT' },
       });
       expect(await stored(`idempotency_key = 'num-var'`)).toEqual([]);
+    });
+
+    it('caps a quantity at 10^12 so that what is accepted can always be summarised and invoiced', async () => {
+      const userId = 'heavy-user';
+      const res = await t.gql(
+        RecordUsageDocument,
+        {
+          events: [
+            event({ userId, idempotencyKey: 'max-1', quantity: '1000000000000' }),
+            event({ userId, idempotencyKey: 'max-2', quantity: '1000000000000.000000000000' }),
+            event({ userId, idempotencyKey: 'max-3', quantity: '999999999999999999' }),
+            event({ userId, idempotencyKey: 'max-4', quantity: '999999999999999999' }),
+            event({ userId, idempotencyKey: 'max-5', quantity: '1000000000000.000000000001' }),
+          ],
+        },
+        { token: service },
+      );
+      const tooLarge = {
+        code: 'QUANTITY_TOO_LARGE',
+        message: 'quantity must be at most 1000000000000 (10^12) per event; split larger usage into several events',
+      };
+      expect(res.body.data?.recordUsage).toEqual({
+        accepted: 2,
+        duplicates: 0,
+        late: 0,
+        rejected: [2, 3, 4].map((index) => ({ index, ...tooLarge })),
+      });
+      const viaRest = await post([event({ userId, idempotencyKey: 'max-6', quantity: 1_000_000_000_001 as never })]);
+      expect(await viaRest.json()).toMatchObject({ accepted: 0, rejected: [{ index: 0, ...tooLarge }] });
+
+      // 2 × 10^12 tokens at the catalogue's 0.000002 USD: 4,000,000 USD.
+      const admin = await t.token('ops', Role.ADMIN);
+      const summary = await t.gql(UsageSummaryDocument, { period: '2024-01', userId }, { token: admin });
+      expect(summary.body.errors).toBeUndefined();
+      expect(summary.body.data!.usageSummary.subtotal).toMatchObject({ amountMinor: 400_000_000, currency: 'usd' });
+      const invoice = await t.gql(CreateInvoiceDocument, { period: '2024-01', userId }, { token: admin });
+      expect(invoice.body.errors).toBeUndefined();
+      expect(invoice.body.data!.createInvoice).toMatchObject({
+        __typename: 'InvoiceType',
+        amount: { amountMinor: 400_000_000 },
+      });
+    });
+
+    it('leaves room for 999,999 maximum-size events per customer, metric and month (README)', () => {
+      // The aggregation reads sums back as decimals of at most 18 integer digits (numeric(30,12)).
+      const month = mul(parseDecimal(MAX_USAGE_QUANTITY), decimal(999_999n));
+      expect(() => parseDecimal(decimalToString(month))).not.toThrow();
+      expect(() => parseDecimal(decimalToString(add(month, parseDecimal(MAX_USAGE_QUANTITY))))).toThrow(
+        /more than 18 integer digits/,
+      );
     });
   });
 

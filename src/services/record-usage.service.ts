@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Role } from '../entities/enums';
 import type { Caller } from './caller';
 import { requireRole } from './caller';
+import { compare, parseDecimal } from './decimal';
 import { BadInputError } from './errors';
 
 export const MAX_USAGE_BATCH = 10_000;
@@ -10,6 +11,14 @@ export const MAX_USAGE_BATCH = 10_000;
 const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
 const EARLIEST = Date.UTC(2000, 0, 1);
 const DECIMAL = /^\d{1,18}(\.\d{1,12})?$/;
+/**
+ * Largest quantity one event may carry: 10^12 units, far beyond any single real measurement. Billing reads a
+ * customer's monthly sum per metric back as a decimal of at most 18 integer digits (numeric(30,12)), so the cap
+ * leaves room for 999,999 maximum-size events per customer, metric and month (README, "Usage and pricing"). Without
+ * it, two accepted events of 999999999999999999 made usageSummary and createInvoice fail.
+ */
+export const MAX_USAGE_QUANTITY = '1000000000000';
+const MAX_QUANTITY = parseDecimal(MAX_USAGE_QUANTITY);
 const MAX_METADATA_BYTES = 4096;
 
 /** One usage event as an agent runtime sends it (GraphQL input or JSON body); validated here, field by field. */
@@ -29,6 +38,7 @@ export type UsageRejectionCode =
   | 'INVALID_USER_ID'
   | 'UNKNOWN_METRIC'
   | 'INVALID_QUANTITY'
+  | 'QUANTITY_TOO_LARGE'
   | 'INVALID_TIMESTAMP'
   | 'INVALID_IDEMPOTENCY_KEY'
   | 'INVALID_AGENT_ID'
@@ -123,6 +133,12 @@ function validate(
     return reject(
       'INVALID_QUANTITY',
       'quantity must be a non-negative decimal with at most 18 integer and 12 fractional digits',
+    );
+  }
+  if (compare(parseDecimal(quantity), MAX_QUANTITY) > 0) {
+    return reject(
+      'QUANTITY_TOO_LARGE',
+      `quantity must be at most ${MAX_USAGE_QUANTITY} (10^12) per event; split larger usage into several events`,
     );
   }
   const at = parseTimestamp(event.occurredAt);
