@@ -55,6 +55,7 @@ describe('usage ingestion', () => {
           event({ idempotencyKey: 'mixed-6', occurredAt: '2999-01-01T00:00:00Z' }),
           event({ idempotencyKey: 'mixed-7', quantity: '12.5', agentId: 'agent-9', metadata: { model: 'gpt' } }),
           event({ idempotencyKey: '', metric: 'tool_calls' }),
+          event({ idempotencyKey: 'mixed-9', userId: ' agent-owner-1' }),
         ],
       },
       { token: service },
@@ -69,6 +70,7 @@ describe('usage ingestion', () => {
       { index: 4, code: 'INVALID_QUANTITY', message: expect.stringMatching(/12 fractional digits/) },
       { index: 6, code: 'INVALID_TIMESTAMP', message: expect.stringMatching(/future/) },
       { index: 8, code: 'MISSING_FIELD', message: 'idempotencyKey is required' },
+      { index: 9, code: 'INVALID_USER_ID', message: 'userId must not start or end with whitespace' },
     ]);
     expect(await count()).toBe(before + 2);
     const stored = await t.database.db.orm.em

@@ -115,6 +115,10 @@ function validate(
   if (!userId) {
     return reject('INVALID_USER_ID', 'userId must be a non-empty string of at most 200 characters');
   }
+  if (userId !== userId.trim()) {
+    // " u1" would silently become a second customer beside "u1".
+    return reject('INVALID_USER_ID', 'userId must not start or end with whitespace');
+  }
   const metricId = typeof event.metric === 'string' ? metrics.get(event.metric) : undefined;
   if (!metricId) {
     return reject('UNKNOWN_METRIC', `Unknown or inactive metric "${String(event.metric).slice(0, 100)}"`);
