@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Emulator } from './context';
 import { paramInvalid } from './errors';
 import { snapshot } from './util';
+import { paymentIntentView } from './payment-intents';
 import { lookupPaymentMethod } from './payment-methods';
 
 /** Fields Stripe only returns when expanded ("includable"). */
@@ -11,7 +12,11 @@ function includable(emu: Emulator, obj: Record<string, unknown>, field: string):
   }
   const invoice = obj as unknown as Stripe.Invoice;
   if (field === 'payments') {
-    const data = [...emu.state.invoicePayments.values()].filter((p) => p.invoice === invoice.id).reverse();
+    // Copies: expanding inside them (`payments.data.payment.payment_intent`) must not change the stored payments.
+    const data = [...emu.state.invoicePayments.values()]
+      .filter((p) => p.invoice === invoice.id)
+      .reverse()
+      .map((p) => snapshot(p));
     return { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` };
   }
   if (field === 'confirmation_secret') {
@@ -38,6 +43,9 @@ function lookup(emu: Emulator, id: string): unknown {
   }
   if (id.startsWith('pm_')) {
     return lookupPaymentMethod(emu, id);
+  }
+  if (id.startsWith('pi_')) {
+    return paymentIntentView(emu, id);
   }
   return undefined;
 }

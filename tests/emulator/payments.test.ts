@@ -78,6 +78,26 @@ describe('test payment methods', () => {
     ]);
   });
 
+  it('expands the payment intent of an invoice payment: its status follows the payment', async () => {
+    const intentStatus = async (id: string): Promise<string> => {
+      const inv = await stripe.invoices.retrieve(id, { expand: ['payments.data.payment.payment_intent'] });
+      const intent = inv.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
+      expect(intent).toMatchObject({ object: 'payment_intent', id: expect.stringMatching(/^pi_/) });
+      return intent.status;
+    };
+    const inv = await openInvoice(stripe, 700);
+    expect(await intentStatus(inv.id)).toBe('requires_payment_method');
+    await rejection(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }));
+    expect(await intentStatus(inv.id)).toBe('requires_payment_method');
+    await rejection(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_authenticationRequired' }));
+    expect(await intentStatus(inv.id)).toBe('requires_action');
+    await h.control.completeThreeDSecure(inv.id, 'approve');
+    expect(await intentStatus(inv.id)).toBe('succeeded');
+    const voided = await openInvoice(stripe, 700);
+    await stripe.invoices.voidInvoice(voided.id);
+    expect(await intentStatus(voided.id)).toBe('canceled');
+  });
+
   it('a failed 3-D Secure challenge emits invoice.payment_failed and keeps the invoice open', async () => {
     const inv = await openInvoice(stripe, 900);
     await rejection(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_authenticationRequired' }));
