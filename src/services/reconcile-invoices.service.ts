@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import type { StripeGateway } from '../stripe';
-import { redactSecrets } from '../stripe';
+import { failedWith, redactSecrets } from '../stripe';
 import { parsePeriod } from './billing-period';
 import { applyPlan, resumeDraft } from './reconcile-apply';
 import { planInvoice } from './reconcile-plan';
@@ -58,8 +59,9 @@ export { RECONCILIATION_CALLER } from './reconcile-apply';
 /**
  * Compares every local invoice of a period with its Stripe invoice and applies what we missed, forward-only, through
  * `transitionInvoice` (source RECONCILIATION): a payment, a void, an uncollectible mark, the amount paid. A DRAFT stuck
- * half-way is resumed by `createInvoice` (idempotent). Stripe invoices of the period carrying our metadata with no
- * local row are reported. A dry run changes nothing and reports the same changes.
+ * half-way is resumed by `createInvoice` (idempotent). A VOID invoice whose Stripe draft was deleted (cancelling a
+ * DRAFT does that) is consistent. Stripe invoices of the period carrying our metadata with no local row are reported.
+ * A dry run changes nothing and reports the same changes.
  */
 export async function reconcile(
   deps: ReconcileDeps,
@@ -84,7 +86,19 @@ export async function reconcile(
     report.checked += 1;
     const issue = (message: string): ReconcileIssue => ({ invoiceId: invoice.id, number: invoice.number, message });
     try {
-      const remote = invoice.stripeInvoiceId ? await gateway.retrieveInvoice(invoice.stripeInvoiceId) : null;
+      let remote: Stripe.Invoice | null = null;
+      if (invoice.stripeInvoiceId) {
+        try {
+          remote = await gateway.retrieveInvoice(invoice.stripeInvoiceId);
+        } catch (error) {
+          // Cancelling a DRAFT deletes its Stripe draft: a VOID invoice that was never finalized and has no Stripe
+          // invoice any more is consistent. (A finalized Stripe invoice cannot be deleted, so that stays an error.)
+          if (invoice.status === InvoiceStatus.VOID && !invoice.finalizedAt && failedWith(error, 'not_found')) {
+            return;
+          }
+          throw error;
+        }
+      }
       if (invoice.status === InvoiceStatus.DRAFT && (!remote || remote.status === 'draft')) {
         report.changes.push(await resumeDraft(deps, gateway, invoice, dryRun));
         return;

@@ -2,10 +2,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { cancelInvoice } from '../../src/services/cancel-invoice.service';
+import { createInvoice } from '../../src/services/create-invoice.service';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { testServerUrl } from '../helpers/database';
 import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
 import type { BillingHarness } from './helpers';
-import { billingHarness } from './helpers';
+import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/src/cli/billing.js');
@@ -102,6 +105,33 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     const reconciled = await run('reconcile', '--period', '2024-01', '--dry-run', '--json');
     expect(reconciled.code).toBe(0);
     expect(json(reconciled)).toMatchObject({ ok: true, dryRun: true, checked: 2, changes: [], errors: [] });
+  });
+
+  it('reconciles a period holding a cancelled DRAFT (its Stripe draft deleted) with exit 0', async () => {
+    await h.usage('2024-04', ['cli-cancelled-draft']);
+    await h.t.control.injectFault({ kind: '500', path: '^/v1/invoices/[^/]+/finalize', method: 'POST' });
+    const deps = {
+      em: h.em.fork(),
+      gateway: gatewayFromConfig(h.t.config, { maxNetworkRetries: 0 }),
+      config: h.t.config,
+      now: afterPeriod('2024-04'),
+    };
+    const stuck = await createInvoice(deps, SERVICE, { period: '2024-04', userId: 'cli-cancelled-draft' });
+    await h.t.control.clearFaults();
+    expect(stuck).toMatchObject({ kind: 'stripe_unavailable', invoice: { status: 'DRAFT' } });
+    if (stuck.kind !== 'stripe_unavailable') {
+      return;
+    }
+    expect(await cancelInvoice(deps, SERVICE, { invoiceId: stuck.invoice.id })).toMatchObject({ kind: 'voided' });
+
+    for (const args of [['--dry-run'], []]) {
+      const ran = await run('reconcile', '--period', '2024-04', '--json', ...args);
+      expect(ran.code).toBe(0);
+      expect(json(ran)).toMatchObject({ ok: true, checked: 1, changes: [], errors: [] });
+    }
+    const human = await run('reconcile', '--period', '2024-04');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/1 invoices checked, 0 changed, 0 orphans, 0 warnings, 0 errors/);
   });
 
   it('finishes a run whose process was killed mid-way, invoicing nobody twice', async () => {
