@@ -80,13 +80,17 @@ export class ReconciliationChangeType {
   @Field(() => String, { nullable: true })
   stripeInvoiceId!: string | null;
 
-  @Field({ description: '`status`, `amount_paid` or `resume` (a DRAFT stuck half-way).' })
+  @Field({
+    description:
+      '`status`, `amount_paid`, `resume` (a DRAFT stuck half-way), `send` (an unsent open invoice e-mailed now) or ' +
+      '`sent_at` (Stripe had e-mailed it; recorded).',
+  })
   action!: string;
 
-  @Field({ description: 'Status, or amount paid in minor units, before.' })
+  @Field({ description: 'Status, amount paid in minor units, or `unsent`, before.' })
   from!: string;
 
-  @Field({ description: 'Status, or amount paid in minor units, after.' })
+  @Field({ description: 'Status, amount paid in minor units, or `sent`, after.' })
   to!: string;
 
   @Field({ description: 'False in a dry run.' })

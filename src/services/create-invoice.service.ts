@@ -14,6 +14,7 @@ import { getCurrentCustomer } from './get-current-customer.service';
 import { computeInvoiceLines } from './invoice-lines';
 import { recordCreation, transitionInvoice } from './invoice-status';
 import { formatInvoiceNumber } from './invoice-number';
+import { owesSend, sendInvoice } from './send-invoice.service';
 
 export interface InvoiceDeps {
   em: EntityManager;
@@ -31,7 +32,7 @@ export type CreateInvoiceOutcome =
 /**
  * Creates (or returns, or resumes) the invoice of a customer for an ended period. Idempotent: while a non-VOID
  * invoice exists for the customer and period it is returned; a DRAFT left by a crash or a Stripe failure is resumed
- * from where it stopped. Every Stripe write carries a deterministic idempotency key, so resuming never makes a
+ * from where it stopped, and so is an open invoice whose e-mail was never sent (AUTO_SEND_INVOICES). Every Stripe write carries a deterministic idempotency key, so resuming never makes a
  * second Stripe customer, invoice or item.
  */
 export async function createInvoice(
@@ -57,17 +58,23 @@ export async function createInvoice(
   if (draft.kind !== 'invoice') {
     return draft;
   }
-  if (draft.invoice.status !== InvoiceStatus.DRAFT) {
+  let invoice = draft.invoice;
+  if (invoice.status !== InvoiceStatus.DRAFT && !owesSend(invoice, deps.config)) {
     return draft;
   }
   try {
-    return { kind: 'invoice', invoice: await publishDraft(deps, draft.invoice.id, caller) };
+    if (invoice.status === InvoiceStatus.DRAFT) {
+      invoice = await publishDraft(deps, invoice.id, caller);
+    }
+    // Last step, also resumed on an invoice a webhook opened while our send failed: decided from `sentAt`.
+    const sent = await sendInvoice(deps, invoice.id);
+    return { kind: 'invoice', invoice: sent.invoice };
   } catch (error) {
     if (error instanceof StripeGatewayError && ['unavailable', 'rate_limited'].includes(error.failure.kind)) {
-      const invoice = await deps.em.fork().findOneOrFail(Invoice, draft.invoice.id, { populate: ['customer'] });
+      const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
       return {
         kind: 'stripe_unavailable',
-        invoice,
+        invoice: current,
         message: 'Stripe is unavailable; call createInvoice again to resume',
       };
     }
@@ -172,9 +179,9 @@ async function createDraft(
 }
 
 /**
- * Step 2, resumable: Stripe customer → Stripe invoice → one item per line → finalize → send → OPEN. Each Stripe id is
- * stored as soon as it exists, and every write's idempotency key is derived from our ids, so a retry after a crash
- * anywhere in here repeats nothing.
+ * Step 2, resumable: Stripe customer → Stripe invoice → one item per line → finalize → OPEN (then step 3, the e-mail,
+ * is `sendInvoice`). Each Stripe id is stored as soon as it exists, and every write's idempotency key is derived from
+ * our ids, so a retry after a crash anywhere in here repeats nothing.
  */
 async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller): Promise<Invoice> {
   const em = deps.em.fork();
@@ -222,10 +229,6 @@ async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller
   if (stripeInvoice.status === 'draft') {
     stripeInvoice = await gateway.finalizeInvoice(invoice.id, invoice.stripeInvoiceId);
   }
-  if (deps.config.billing.autoSendInvoices && !invoice.sentAt) {
-    stripeInvoice = await gateway.sendInvoice(invoice.id, invoice.stripeInvoiceId);
-    invoice.sentAt = new Date();
-  }
 
   return em.transactional(async (tem) => {
     const locked = await tem.findOneOrFail(Invoice, invoiceId, {
@@ -235,7 +238,6 @@ async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller
     locked.paymentUrl = stripeInvoice.hosted_invoice_url ?? locked.paymentUrl ?? null;
     locked.pdfUrl = stripeInvoice.invoice_pdf ?? locked.pdfUrl ?? null;
     locked.dueDate = stripeInvoice.due_date ? new Date(stripeInvoice.due_date * 1000) : (locked.dueDate ?? null);
-    locked.sentAt = invoice.sentAt ?? locked.sentAt ?? null;
     if (locked.status === InvoiceStatus.DRAFT) {
       // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
       await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {

@@ -11,6 +11,7 @@ import { applyPlan, resumeDraft } from './reconcile-apply';
 import { planInvoice } from './reconcile-plan';
 import { findOrphans } from './reconcile-orphans';
 import type { ReconcileOrphan } from './reconcile-orphans';
+import { owesSend, recordSent, sendInvoice } from './send-invoice.service';
 import { retryRateLimited } from './stripe-rate-limit-retry';
 
 export interface ReconcileDeps {
@@ -25,8 +26,12 @@ export interface ReconcileChange {
   invoiceId: string;
   number: string;
   stripeInvoiceId: string | null;
-  /** `status` (a missed transition), `amount_paid`, or `resume` (a DRAFT stuck half-way, finished by createInvoice). */
-  action: 'status' | 'amount_paid' | 'resume';
+  /**
+   * `status` (a missed transition), `amount_paid`, `resume` (a DRAFT stuck half-way, finished by createInvoice),
+   * `send` (an open invoice never e-mailed, sent now) or `sent_at` (Stripe had e-mailed it; the time is recorded,
+   * nothing sent).
+   */
+  action: 'status' | 'amount_paid' | 'resume' | 'send' | 'sent_at';
   from: string;
   to: string;
   /** False in a dry run. */
@@ -53,20 +58,24 @@ export interface ReconcileReport {
   errors: ReconcileIssue[];
 }
 
+export interface ReconcileInput {
+  period: string;
+  dryRun?: boolean;
+  concurrency?: number;
+}
+
 export type { ReconcileOrphan };
 export { RECONCILIATION_CALLER } from './reconcile-apply';
 
 /**
  * Compares every local invoice of a period with its Stripe invoice and applies what we missed, forward-only, through
  * `transitionInvoice` (source RECONCILIATION): a payment, a void, an uncollectible mark, the amount paid. A DRAFT stuck
- * half-way is resumed by `createInvoice` (idempotent). A VOID invoice whose Stripe draft was deleted (cancelling a
- * DRAFT does that) is consistent. Stripe invoices of the period carrying our metadata with no local row are reported.
- * A dry run changes nothing and reports the same changes.
+ * half-way is resumed by `createInvoice` (idempotent). An open invoice never e-mailed (AUTO_SEND_INVOICES) is sent,
+ * unless Stripe's events show it was. A VOID invoice whose Stripe draft was deleted (cancelling a DRAFT does that) is
+ * consistent. Stripe invoices of the period carrying our metadata with no local row are reported. A dry run changes
+ * nothing and reports the same changes.
  */
-export async function reconcile(
-  deps: ReconcileDeps,
-  input: { period: string; dryRun?: boolean; concurrency?: number },
-): Promise<ReconcileReport> {
+export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Promise<ReconcileReport> {
   const period = parsePeriod(input.period);
   const dryRun = input.dryRun ?? false;
   const gateway = retryRateLimited(deps.gateway);
@@ -79,12 +88,36 @@ export async function reconcile(
     warnings: [],
     errors: [],
   };
+  const failure = (error: unknown): string => redactSecrets(error instanceof Error ? error.message : String(error));
+  // Stripe events since the period ended: `invoice.created` finds orphans, `invoice.sent` proves an e-mail went out.
+  let events: Stripe.Event[] | null = null;
+  try {
+    events = await gateway.listEventsSince(period.end, ['invoice.created', 'invoice.sent']);
+  } catch (error) {
+    report.errors.push({ invoiceId: '', number: '', message: `Listing Stripe events failed: ${failure(error)}` });
+  }
+  const sentInStripe = new Map<string, Date>();
+  for (const event of events ?? []) {
+    const id = (event.data.object as Stripe.Invoice).id;
+    if (event.type === 'invoice.sent' && id && !sentInStripe.has(id)) {
+      sentInStripe.set(id, new Date(event.created * 1000));
+    }
+  }
   const invoices = await deps.em
     .fork()
     .find(Invoice, { period: period.key }, { populate: ['customer'], orderBy: { number: 'asc' } });
   const check = async (invoice: Invoice): Promise<void> => {
     report.checked += 1;
     const issue = (message: string): ReconcileIssue => ({ invoiceId: invoice.id, number: invoice.number, message });
+    const change = (action: ReconcileChange['action'], from: string, to: string): ReconcileChange => ({
+      invoiceId: invoice.id,
+      number: invoice.number,
+      stripeInvoiceId: invoice.stripeInvoiceId ?? null,
+      action,
+      from,
+      to,
+      applied: !dryRun,
+    });
     try {
       let remote: Stripe.Invoice | null = null;
       if (invoice.stripeInvoiceId) {
@@ -110,19 +143,31 @@ export async function reconcile(
       report.warnings.push(...plan.warnings.map(issue));
       const steps =
         dryRun || plan.steps.length === 0 ? plan.steps : await applyPlan(deps.em, invoice.id, remote, period.key);
-      report.changes.push(
-        ...steps.map((step) => ({
-          invoiceId: invoice.id,
-          number: invoice.number,
-          stripeInvoiceId: invoice.stripeInvoiceId ?? null,
-          action: step.kind,
-          from: String(step.from),
-          to: String(step.to),
-          applied: !dryRun,
-        })),
-      );
+      report.changes.push(...steps.map((step) => change(step.kind, String(step.from), String(step.to))));
+      let status = invoice.status;
+      for (const step of steps) {
+        status = step.kind === 'status' ? step.to : status;
+      }
+
+      // An open invoice never e-mailed: decided from our row's sentAt and Stripe's invoice.sent events, not the status.
+      if (remote.status === 'open' && events && owesSend({ ...invoice, status }, deps.config)) {
+        const stripeSentAt = sentInStripe.get(remote.id as string);
+        if (stripeSentAt) {
+          if (!dryRun) {
+            await recordSent(deps, invoice.id, stripeSentAt);
+          }
+          report.changes.push(change('sent_at', 'unsent', 'sent'));
+        } else {
+          const sent = dryRun ? null : await sendInvoice({ em: deps.em, gateway, config: deps.config }, invoice.id);
+          if (sent?.kind === 'refused') {
+            report.warnings.push(issue(`Stripe refused to send the invoice: ${sent.message}`));
+          } else if (!sent || sent.kind === 'sent') {
+            report.changes.push(change('send', 'unsent', 'sent'));
+          }
+        }
+      }
     } catch (error) {
-      report.errors.push(issue(redactSecrets(error instanceof Error ? error.message : String(error))));
+      report.errors.push(issue(failure(error)));
     }
   };
   // A few invoices at a time: Stripe pacing is the gateway's rate limiter.
@@ -137,11 +182,12 @@ export async function reconcile(
   report.changes.sort(byNumber);
   report.warnings.sort(byNumber);
   report.errors.sort(byNumber);
-  try {
-    report.orphans = await findOrphans(deps.em, gateway, period);
-  } catch (error) {
-    const message = redactSecrets(error instanceof Error ? error.message : String(error));
-    report.errors.push({ invoiceId: '', number: '', message: `Listing Stripe invoices failed: ${message}` });
+  if (events) {
+    try {
+      report.orphans = await findOrphans(deps.em, gateway, period, events);
+    } catch (error) {
+      report.errors.push({ invoiceId: '', number: '', message: `Checking Stripe invoices failed: ${failure(error)}` });
+    }
   }
   deps.log?.info(
     { period: period.key, dryRun, checked: report.checked, changes: report.changes.length },

@@ -16,19 +16,25 @@ export interface ReconcileOrphan {
 
 /**
  * Stripe invoices of the period that carry our metadata but have no local row (neither by our id nor by Stripe id),
- * e.g. left by a database restored from an older backup. Found through `invoice.created` events since the period
- * ended (invoices of a period are created after it ends): Stripe keeps events for 30 days, so older ones are not seen.
+ * e.g. left by a database restored from an older backup. Found through the `invoice.created` events since the period
+ * ended (invoices of a period are created after it ends; the caller lists them): Stripe keeps events for 30 days, so
+ * older ones are not seen.
  */
 export async function findOrphans(
   em: EntityManager,
   gateway: StripeGateway,
   period: BillingPeriod,
+  events: Stripe.Event[],
 ): Promise<ReconcileOrphan[]> {
-  const events = await gateway.listEventsSince(period.end, ['invoice.created']);
   const candidates = new Map<string, Stripe.Invoice>();
   for (const event of events) {
     const invoice = event.data.object as Stripe.Invoice;
-    if (invoice.id && invoice.metadata?.[METADATA.period] === period.key && invoice.metadata?.[METADATA.invoiceId]) {
+    if (
+      event.type === 'invoice.created' &&
+      invoice.id &&
+      invoice.metadata?.[METADATA.period] === period.key &&
+      invoice.metadata?.[METADATA.invoiceId]
+    ) {
       candidates.set(invoice.id, invoice);
     }
   }
