@@ -8,7 +8,7 @@ import { parsePeriod } from '../services/billing-period';
 import { runBilling } from '../services/billing-run.service';
 import type { RunBillingOptions } from '../services/billing-run.service';
 import type { BillingRunProgress } from '../services/get-billing-run.service';
-import { reconcile } from '../services/reconcile-invoices.service';
+import { DEFAULT_PROCESSING_TIMEOUT_MS, reconcile } from '../services/reconcile-invoices.service';
 import type { ReconcileReport } from '../services/reconcile-invoices.service';
 import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
@@ -71,6 +71,9 @@ export function timeFlag(flags: Flags, name: string): Date | undefined {
 export function checkFlags(key: string, flags: Flags): void {
   if (key === 'run' || key === 'reconcile') {
     periodFlag(flags);
+  }
+  if (key === 'reconcile') {
+    int(flags, 'processing-timeout-minutes', 1);
   }
   if (key === 'run') {
     ['concurrency', 'max-attempts', 'lease-seconds'].forEach((name) => int(flags, name, 1));
@@ -171,8 +174,13 @@ export async function runCommand(
 export async function reconcileCommand(env: Env, flags: Flags): Promise<CommandResult> {
   const period = periodFlag(flags) as string;
   const dryRun = on(flags, 'dry-run');
+  const timeoutMinutes = int(flags, 'processing-timeout-minutes', DEFAULT_PROCESSING_TIMEOUT_MS / 60_000);
   const deps = { em: env.db.orm.em, gateway: env.gateway, config: env.config, log: env.log };
-  const report: ReconcileReport = await reconcile(deps, { period, dryRun });
+  const report: ReconcileReport = await reconcile(deps, {
+    period,
+    dryRun,
+    processingTimeoutMs: timeoutMinutes * 60_000,
+  });
   const verb = dryRun ? 'would change' : 'changed';
   const lines = [
     `Reconciliation ${period}${dryRun ? ' (dry run)' : ''}: ${report.checked} invoices checked, ` +

@@ -55,11 +55,16 @@ Exit 1 when any customer failed; the failures and reasons are printed (and in bi
   reconcile: `Usage: npm run billing -- reconcile --period YYYY-MM [--dry-run] [options]
 
 Compares each invoice of the period with its Stripe invoice and applies what was missed, forward-only: a payment,
-a void, an uncollectible mark, the amount paid; resumes a DRAFT stuck half-way. Reports Stripe invoices carrying
-our metadata with no local row (from Stripe events: the last 30 days). Every change is listed.
+a void, an uncollectible mark, the amount paid; resumes a DRAFT stuck half-way; e-mails an open invoice whose send
+failed (AUTO_SEND_INVOICES, unless Stripe's events show it was sent); releases a PROCESSING invoice whose payment
+never reached Stripe (no outcome for the timeout, and Stripe shows it open, nothing paid, no payment in progress) to
+PAYMENT_FAILED, so it can be paid again. Reports Stripe invoices carrying our metadata with no local row (from
+Stripe events: the last 30 days). Every change is listed.
 
   --period YYYY-MM
   --dry-run             report what would change, change nothing
+  --processing-timeout-minutes N
+                        how long a payment may stay without an outcome before it is checked in Stripe (default 15)
 ${COMMON}
 
 Exit 1 when an invoice could not be checked or repaired (run again); warnings and orphans need a person.

@@ -82,8 +82,9 @@ export class ReconciliationChangeType {
 
   @Field({
     description:
-      '`status`, `amount_paid`, `resume` (a DRAFT stuck half-way), `send` (an unsent open invoice e-mailed now) or ' +
-      '`sent_at` (Stripe had e-mailed it; recorded).',
+      '`status`, `amount_paid`, `resume` (a DRAFT stuck half-way), `payment_timeout` (a PROCESSING payment that never ' +
+      'reached Stripe, released as PAYMENT_FAILED), `send` (an unsent open invoice e-mailed now) or `sent_at` (Stripe ' +
+      'had e-mailed it; recorded).',
   })
   action!: string;
 

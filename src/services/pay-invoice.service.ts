@@ -24,7 +24,8 @@ const STALE_PENDING_MS = 2 * 60 * 1000;
  * attempt row is created under a row lock on the invoice, and a second caller meanwhile gets InvoiceStateError, so
  * two concurrent calls never make two charges. The Stripe call's idempotency key is `invoice:<id>:pay:<attempt>`,
  * so the SDK's retries of a 5xx or timeout cannot charge twice either. If the outcome stays unknown the invoice is
- * PROCESSING and the webhook settles it.
+ * PROCESSING and the webhook settles it; if Stripe never charged (no webhook will come), reconciliation releases it
+ * to PAYMENT_FAILED after a timeout (`reconcile-stale-payment.ts`).
  */
 export async function payInvoice(
   deps: InvoiceDeps,

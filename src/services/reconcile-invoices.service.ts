@@ -11,6 +11,12 @@ import { applyPlan, resumeDraft } from './reconcile-apply';
 import { planInvoice } from './reconcile-plan';
 import { findOrphans } from './reconcile-orphans';
 import type { ReconcileOrphan } from './reconcile-orphans';
+import {
+  DEFAULT_PROCESSING_TIMEOUT_MS,
+  hasStalePayment,
+  releaseStalePayment,
+  stripePaymentActivity,
+} from './reconcile-stale-payment';
 import { owesSend, recordSent, sendInvoice } from './send-invoice.service';
 import { retryRateLimited } from './stripe-rate-limit-retry';
 
@@ -28,10 +34,10 @@ export interface ReconcileChange {
   stripeInvoiceId: string | null;
   /**
    * `status` (a missed transition), `amount_paid`, `resume` (a DRAFT stuck half-way, finished by createInvoice),
-   * `send` (an open invoice never e-mailed, sent now) or `sent_at` (Stripe had e-mailed it; the time is recorded,
-   * nothing sent).
+   * `payment_timeout` (a PROCESSING payment that never reached Stripe, released as PAYMENT_FAILED), `send` (an open
+   * invoice never e-mailed, sent now) or `sent_at` (Stripe had e-mailed it; the time is recorded, nothing sent).
    */
-  action: 'status' | 'amount_paid' | 'resume' | 'send' | 'sent_at';
+  action: 'status' | 'amount_paid' | 'resume' | 'payment_timeout' | 'send' | 'sent_at';
   from: string;
   to: string;
   /** False in a dry run. */
@@ -62,22 +68,31 @@ export interface ReconcileInput {
   period: string;
   dryRun?: boolean;
   concurrency?: number;
+  /**
+   * How long a PROCESSING invoice's payment attempt may stay without an outcome before it is checked in Stripe and,
+   * when Stripe shows no payment, released (default 15 minutes, `DEFAULT_PROCESSING_TIMEOUT_MS`).
+   */
+  processingTimeoutMs?: number;
 }
 
 export type { ReconcileOrphan };
 export { RECONCILIATION_CALLER } from './reconcile-apply';
+export { DEFAULT_PROCESSING_TIMEOUT_MS } from './reconcile-stale-payment';
 
 /**
  * Compares every local invoice of a period with its Stripe invoice and applies what we missed, forward-only, through
  * `transitionInvoice` (source RECONCILIATION): a payment, a void, an uncollectible mark, the amount paid. A DRAFT stuck
- * half-way is resumed by `createInvoice` (idempotent). An open invoice never e-mailed (AUTO_SEND_INVOICES) is sent,
- * unless Stripe's events show it was. A VOID invoice whose Stripe draft was deleted (cancelling a DRAFT does that) is
- * consistent. Stripe invoices of the period carrying our metadata with no local row are reported. A dry run changes
- * nothing and reports the same changes.
+ * half-way is resumed by `createInvoice` (idempotent). A PROCESSING invoice whose attempt has had no outcome for
+ * `processingTimeoutMs` while Stripe shows no payment is released (PAYMENT_FAILED). An open invoice never e-mailed
+ * (AUTO_SEND_INVOICES) is sent, unless Stripe's events show it was. A VOID invoice whose Stripe draft was deleted
+ * (cancelling a DRAFT does that) is consistent. Stripe invoices of the period carrying our metadata with no local row
+ * are reported. A dry run changes nothing and reports the same changes.
  */
 export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Promise<ReconcileReport> {
   const period = parsePeriod(input.period);
   const dryRun = input.dryRun ?? false;
+  const now = deps.now?.() ?? new Date();
+  const processingTimeoutMs = input.processingTimeoutMs ?? DEFAULT_PROCESSING_TIMEOUT_MS;
   const gateway = retryRateLimited(deps.gateway);
   const report: ReconcileReport = {
     period: period.key,
@@ -147,6 +162,30 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
       let status = invoice.status;
       for (const step of steps) {
         status = step.kind === 'status' ? step.to : status;
+      }
+
+      // A payment whose outcome never came (Stripe failed before charging): released once Stripe confirms no payment.
+      if (
+        status === InvoiceStatus.PROCESSING &&
+        remote.status === 'open' &&
+        (await hasStalePayment(deps.em, invoice.id, now, processingTimeoutMs))
+      ) {
+        const detailed = await gateway.retrieveInvoiceWithPaymentIntents(remote.id as string);
+        if (stripePaymentActivity(detailed) === null) {
+          const released =
+            dryRun ||
+            (await releaseStalePayment(deps.em, {
+              invoiceId: invoice.id,
+              remote: detailed,
+              now,
+              timeoutMs: processingTimeoutMs,
+              period: period.key,
+            }));
+          if (released) {
+            report.changes.push(change('payment_timeout', InvoiceStatus.PROCESSING, InvoiceStatus.PAYMENT_FAILED));
+            status = InvoiceStatus.PAYMENT_FAILED;
+          }
+        }
       }
 
       // An open invoice never e-mailed: decided from our row's sentAt and Stripe's invoice.sent events, not the status.

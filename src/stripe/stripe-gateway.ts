@@ -137,6 +137,18 @@ export class StripeGateway {
     return this.call((stripe) => stripe.invoices.retrieve(stripeInvoiceId, { expand: INVOICE_EXPAND }));
   }
 
+  /**
+   * The invoice with each payment's PaymentIntent expanded: whether a payment is in progress (`processing`,
+   * `requires_action`…) is known only from the PaymentIntent since API 2026-10-28 (the invoice no longer links it).
+   */
+  retrieveInvoiceWithPaymentIntents(stripeInvoiceId: string): Promise<Stripe.Invoice> {
+    return this.call((stripe) =>
+      stripe.invoices.retrieve(stripeInvoiceId, {
+        expand: [...INVOICE_EXPAND, 'payments.data.payment.payment_intent'],
+      }),
+    );
+  }
+
   /** Crash recovery when we never stored the Stripe id: matches `metadata.agenthub_invoice_id`. */
   findInvoiceByOurId(invoiceId: string, stripeCustomerId: string): Promise<Stripe.Invoice | null> {
     return findInvoiceByOurId(this.caller, invoiceId, stripeCustomerId);

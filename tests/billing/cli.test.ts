@@ -129,9 +129,10 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
       expect(ran.code).toBe(0);
       expect(json(ran)).toMatchObject({ ok: true, checked: 1, changes: [], errors: [] });
     }
-    const human = await run('reconcile', '--period', '2024-04');
+    const human = await run('reconcile', '--period', '2024-04', '--processing-timeout-minutes', '30');
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/1 invoices checked, 0 changed, 0 orphans, 0 warnings, 0 errors/);
+    expect((await run('reconcile', '--period', '2024-04', '--processing-timeout-minutes', 'soon')).code).toBe(2);
   });
 
   it('finishes a run whose process was killed mid-way, invoicing nobody twice', async () => {

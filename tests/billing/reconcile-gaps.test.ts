@@ -1,13 +1,16 @@
 import type Stripe from 'stripe';
-import { Invoice } from '../../src/entities';
+import { Invoice, PaymentAttempt } from '../../src/entities';
 import { cancelInvoice } from '../../src/services/cancel-invoice.service';
 import { createInvoice } from '../../src/services/create-invoice.service';
+import { payInvoice } from '../../src/services/pay-invoice.service';
 import { reconcile } from '../../src/services/reconcile-invoices.service';
 import type { ReconcileReport } from '../../src/services/reconcile-invoices.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
+
+const MINUTE = 60_000;
 
 const waitFor = async (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
@@ -19,7 +22,7 @@ const waitFor = async (check: () => Promise<boolean>, timeoutMs = 10_000): Promi
   }
 };
 
-describe('reconciliation gaps: deleted drafts, unsent invoices', () => {
+describe('reconciliation gaps: stuck payments, deleted drafts, unsent invoices', () => {
   let h: BillingHarness;
   beforeAll(async () => {
     h = await billingHarness();
@@ -36,6 +39,13 @@ describe('reconciliation gaps: deleted drafts, unsent invoices', () => {
     await h.usage(period, [userId]);
     return createInvoice(invoiceDeps(period, gateway), SERVICE, { period, userId });
   };
+  const open = async (period: string, userId: string): Promise<Invoice> => {
+    const created = await create(period, userId);
+    if (created.kind !== 'invoice') {
+      throw new Error(`expected an invoice, got ${created.kind}`);
+    }
+    return created.invoice;
+  };
   const row = (id: string): Promise<Invoice> => h.em.fork().findOneOrFail(Invoice, id);
   /** The deps of a reconciliation run whose clock reads `now`. */
   const at = (now: Date) => ({ ...h.deps('2024-01'), now: () => now });
@@ -47,6 +57,93 @@ describe('reconciliation gaps: deleted drafts, unsent invoices', () => {
     (await h.t.stripe.events.list({ type: 'invoice.sent', limit: 100 }).autoPagingToArray({ limit: 1000 })).filter(
       (e) => (e.data.object as Stripe.Invoice).id === stripeInvoiceId,
     );
+
+  it('releases a PROCESSING invoice whose payment never reached Stripe, after the timeout, never a paid or pending one', async () => {
+    const period = '2024-10';
+    await webhooksOff(); // no Stripe event reaches us: only reconciliation can settle these
+    try {
+      const lost = await open(period, 'stale-lost');
+      const paidInStripe = await open(period, 'stale-paid');
+      const pendingInStripe = await open(period, 'stale-3ds');
+      // Stripe answers 500 to every pay request (after the SDK's retries): the outcome is unknown to us.
+      await h.t.control.injectFault({ kind: '500', path: '^/v1/invoices/[^/]+/pay', method: 'POST' });
+      for (const invoice of [lost, paidInStripe, pendingInStripe]) {
+        const outcome = await payInvoice(invoiceDeps(period), SERVICE, {
+          invoiceId: invoice.id,
+          paymentMethodId: 'pm_card_visa',
+        });
+        expect(outcome).toMatchObject({ kind: 'pending', invoice: { status: 'PROCESSING' } });
+      }
+      await h.t.control.clearFaults();
+      // Stripe never attempted `lost`. The customer paid `paidInStripe` on the hosted page, and started a 3-D Secure
+      // payment of `pendingInStripe` that waits for them.
+      await h.t.stripe.invoices.pay(paidInStripe.stripeInvoiceId as string, { payment_method: 'pm_card_visa' });
+      await expect(
+        h.t.stripe.invoices.pay(pendingInStripe.stripeInvoiceId as string, {
+          payment_method: 'pm_card_threeDSecure2Required',
+        }),
+      ).rejects.toMatchObject({ statusCode: 402 });
+      // A cancel is refused while PROCESSING: without reconciliation `lost` would stay stuck.
+      expect(await cancelInvoice(invoiceDeps(period), SERVICE, { invoiceId: lost.id })).toMatchObject({
+        kind: 'invalid_state',
+        status: 'PROCESSING',
+      });
+
+      const paidChanges = [
+        ['status', 'PROCESSING', 'PAID', false],
+        ['amount_paid', '0', '247', false],
+      ];
+      // Now: the attempts are fresh; only the paid one moves (to PAID).
+      const fresh = await reconcile(at(new Date()), { period, dryRun: true });
+      expect(fresh.errors).toEqual([]);
+      expect(changesOf(fresh, lost.id)).toEqual([]);
+      expect(changesOf(fresh, paidInStripe.id)).toEqual(paidChanges);
+      expect(changesOf(fresh, pendingInStripe.id)).toEqual([]);
+      // 16 minutes later with a 60-minute threshold (configurable): still too early.
+      const later = new Date(Date.now() + 16 * MINUTE);
+      const patient = await reconcile(at(later), { period, dryRun: true, processingTimeoutMs: 60 * MINUTE });
+      expect(changesOf(patient, lost.id)).toEqual([]);
+
+      // 16 minutes later with the default threshold (15 minutes): the dry run shows the release first.
+      const dry = await reconcile(at(later), { period, dryRun: true });
+      expect(dry.errors).toEqual([]);
+      expect(changesOf(dry, lost.id)).toEqual([['payment_timeout', 'PROCESSING', 'PAYMENT_FAILED', false]]);
+      expect(changesOf(dry, paidInStripe.id)).toEqual(paidChanges);
+      expect(changesOf(dry, pendingInStripe.id)).toEqual([]);
+      expect((await row(lost.id)).status).toBe('PROCESSING');
+
+      const applied = await reconcile(at(later), { period });
+      expect(applied.errors).toEqual([]);
+      expect(changesOf(applied, lost.id)).toEqual([['payment_timeout', 'PROCESSING', 'PAYMENT_FAILED', true]]);
+      expect((await row(lost.id)).status).toBe('PAYMENT_FAILED');
+      expect((await row(paidInStripe.id)).status).toBe('PAID');
+      expect((await row(pendingInStripe.id)).status).toBe('PROCESSING');
+      const attempts = await h.em.fork().find(PaymentAttempt, { invoice: lost.id });
+      expect(attempts.map((a) => [a.attemptNumber, a.status, a.errorCode])).toEqual([[1, 'declined', 'not_charged']]);
+      const [last] = await h.em
+        .fork()
+        .execute<Array<{ from_status: string; to_status: string; source: string; reason: string }>>(
+          `select from_status, to_status, source, reason from invoice_status_changes
+           where invoice_id = ? order by occurred_at desc limit 1`,
+          [lost.id],
+        );
+      expect(last).toMatchObject({ from_status: 'PROCESSING', to_status: 'PAYMENT_FAILED', source: 'RECONCILIATION' });
+      expect(last.reason).toMatch(/no payment/i);
+      expect((await reconcile(at(later), { period })).changes).toEqual([]);
+
+      // The invoice is payable again, and the next attempt charges it once.
+      const retried = await payInvoice(invoiceDeps(period), SERVICE, {
+        invoiceId: lost.id,
+        paymentMethodId: 'pm_card_visa',
+      });
+      expect(retried).toMatchObject({ kind: 'paid', invoice: { status: 'PAID' } });
+      const payments = await h.t.stripe.invoicePayments.list({ invoice: lost.stripeInvoiceId as string });
+      expect(payments.data.filter((p) => p.status === 'paid')).toHaveLength(1);
+    } finally {
+      await h.t.control.clearFaults();
+      await webhooksOn();
+    }
+  });
 
   it('counts a cancelled DRAFT whose Stripe draft was deleted as consistent, not as an error', async () => {
     const period = '2024-11';
