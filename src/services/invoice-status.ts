@@ -25,8 +25,11 @@ export function isTerminal(status: InvoiceStatus): boolean {
   return TRANSITIONS[status].length === 0;
 }
 
-/** Statuses from which a payment may be attempted. */
-export const PAYABLE: readonly InvoiceStatus[] = [S.OPEN, S.PAYMENT_FAILED, S.REQUIRES_ACTION];
+/**
+ * Statuses from which a payment may be attempted: every status the table lets move to PAID except PROCESSING (an
+ * attempt's outcome is pending; the payment service decides about it). Stripe pays an uncollectible invoice too.
+ */
+export const PAYABLE: readonly InvoiceStatus[] = [S.OPEN, S.PAYMENT_FAILED, S.REQUIRES_ACTION, S.UNCOLLECTIBLE];
 
 /** Who or what caused a change: kept in the history, sent to subscribers. */
 export interface StatusCause {
