@@ -1,11 +1,13 @@
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
-import { CreateInvoiceDocument, InvoiceDocument, PayInvoiceDocument } from './generated/graphql';
+import { CancelInvoiceDocument, CreateInvoiceDocument, InvoiceDocument, PayInvoiceDocument } from './generated/graphql';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
 import { waitFor } from './webhooks/fixtures';
 
 type Op = Awaited<ReturnType<typeof operator>>;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Races between cancelInvoice and the calls that write the same invoice to Stripe (createInvoice, payInvoice),
@@ -41,6 +43,16 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     (await t.stripe.invoices.list({ limit: 100 })).data.filter((i) =>
       invoiceIds.includes(i.metadata?.agenthub_invoice_id ?? ''),
     );
+  const rest = async (path: string, token: string, json?: unknown) => {
+    const res = await fetch(`${t.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+      body: json ? JSON.stringify(json) : undefined,
+    });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- asserted field by field
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
   beforeAll(async () => {
     t = await startTestServer();
     await seedDefaultCatalogue(t.database.db.orm.em.fork());
@@ -48,6 +60,94 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   });
   afterEach(() => t.control.clearFaults());
   afterAll(() => t.close());
+
+  it('a cancel whose Stripe void loses to a payment answers InvoiceStateError (paid) and the invoice is PAID', async () => {
+    const invoice = await createOpen('r-cancel-pay');
+    const token = await t.token('r-cancel-pay');
+    await t.control.injectFault({
+      kind: 'latency',
+      path: '^/v1/invoices/[^/]+/void$',
+      method: 'POST',
+      delayMs: 1500,
+      count: 1,
+    });
+    const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
+    await sleep(300);
+    expect(await pay(token, invoice.id)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+
+    const cancel = await cancelling;
+    expect(cancel.body.errors).toBeUndefined();
+    expect(cancel.body.data?.cancelInvoice).toMatchObject({
+      __typename: 'InvoiceStateError',
+      code: 'INVALID_INVOICE_STATE',
+      status: 'PAID',
+      message: expect.stringMatching(/paid/),
+    });
+    expect(await read(token, invoice.id)).toMatchObject({
+      status: 'PAID',
+      isPaid: true,
+      amountPaid: { amountMinor: 247 },
+    });
+    expect((await stripeInvoicesOf(invoice.id))[0]).toMatchObject({ status: 'paid', amount_paid: 247 });
+  });
+
+  it('applies a payment made on Stripe (hosted page) that beat the void, before its webhook arrives', async () => {
+    const invoice = await createOpen('r-cancel-hosted');
+    const token = await t.token('r-cancel-hosted');
+    const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
+    // Webhooks are held back, so only the cancel can tell our row that Stripe was paid.
+    await t.control.setWebhookMode({ delayMs: 4000 });
+    try {
+      await t.control.injectFault({
+        kind: 'latency',
+        path: '^/v1/invoices/[^/]+/void$',
+        method: 'POST',
+        delayMs: 1500,
+        count: 1,
+      });
+      const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
+      await sleep(300);
+      await t.stripe.invoices.pay(stripeInvoice.id, { payment_method: 'pm_card_visa' });
+      const cancel = await cancelling;
+      expect(cancel.body.errors).toBeUndefined();
+      expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceStateError', status: 'PAID' });
+      const row = await read(token, invoice.id);
+      expect(row).toMatchObject({ status: 'PAID', isPaid: true, amountPaid: { amountMinor: 247 } });
+      expect(row.statusHistory.map((h) => [h.from, h.to, h.source])).toEqual([
+        [null, 'DRAFT', 'API'],
+        ['DRAFT', 'OPEN', 'API'],
+        ['OPEN', 'PAID', 'API'],
+      ]);
+    } finally {
+      await t.control.setWebhookMode({ delayMs: 0 });
+    }
+  });
+
+  it('over REST, the same race answers 409 invalid_state saying it was paid', async () => {
+    const invoice = await createOpen('r-cancel-rest');
+    const token = await t.token('r-cancel-rest');
+    await t.control.injectFault({
+      kind: 'latency',
+      path: '^/v1/invoices/[^/]+/void$',
+      method: 'POST',
+      delayMs: 1500,
+      count: 1,
+    });
+    const cancelling = rest(`/api/v1/billing/invoice/${invoice.id}/cancel?user_id=r-cancel-rest`, token);
+    await sleep(300);
+    const paid = await rest(`/api/v1/billing/invoice/${invoice.id}/pay`, token, {
+      payment_method_id: 'pm_card_visa',
+      user_id: 'r-cancel-rest',
+    });
+    expect(paid.status).toBe(200);
+    const cancel = await cancelling;
+    expect(cancel.status).toBe(409);
+    expect(cancel.body).toMatchObject({
+      success: false,
+      error: { code: 'invalid_state', status: 'paid', message: expect.stringMatching(/paid/) },
+    });
+    expect((await read(token, invoice.id)).status).toBe('PAID');
+  });
 
   it('pays an UNCOLLECTIBLE invoice', async () => {
     const invoice = await createOpen('r-uncollectible');

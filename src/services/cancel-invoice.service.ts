@@ -1,12 +1,15 @@
 import { LockMode } from '@mikro-orm/core';
+import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
-import { StripeGatewayError } from '../stripe';
+import { failedWith } from '../stripe';
+import { applyStripeStatus } from './apply-stripe-status';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
 import { findAccessibleInvoice } from './get-invoices.service';
 import { canTransition, transitionInvoice } from './invoice-status';
+import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
 export type CancelInvoiceOutcome =
   | { kind: 'voided'; invoice: Invoice }
@@ -14,8 +17,23 @@ export type CancelInvoiceOutcome =
   | { kind: 'stripe_unavailable'; invoice: Invoice; message: string };
 
 /**
- * Cancels an unpaid invoice (owner, admin or service): voids it in Stripe (deletes a Stripe draft), then VOID
- * locally with the reason. Its usage becomes unbilled again, so a new invoice for the period can bill it.
+ * A row names at most one Stripe invoice, linked once (createInvoice stores it while the row is DRAFT), so the
+ * second round always finds the link unchanged; the third is a margin.
+ */
+const MAX_ROUNDS = 3;
+
+const PAID_MEANWHILE = 'The invoice was paid before it could be cancelled';
+
+/**
+ * Cancels an unpaid invoice (owner, admin or service): first Stripe stops holding anything payable for it (a draft
+ * is deleted, an open invoice voided), then, under the row lock, VOID with the reason and its usage unbilled again,
+ * so a new invoice for the period can bill it.
+ *
+ * Racing writers: createInvoice may still be publishing a DRAFT. It links a Stripe invoice to the row only under the
+ * row lock and only while the row is DRAFT (otherwise it withdraws what it made), and it re-checks the row before
+ * every Stripe write. So the VOID is committed only if the row still names the Stripe invoice withdrawn here; if
+ * createInvoice linked one meanwhile, that one is withdrawn in a further round. A payment that beats the void (Stripe
+ * refuses to void a paid invoice) is applied through the transition table and answered as a state error.
  */
 export async function cancelInvoice(
   deps: InvoiceDeps,
@@ -26,52 +44,85 @@ export async function cancelInvoice(
   if (reason.length > 500) {
     throw new BadInputError('reason must be at most 500 characters', 'reason');
   }
-  const current = await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
+  let current = await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
   if (!canTransition(current.status, InvoiceStatus.VOID)) {
-    return {
-      kind: 'invalid_state',
-      status: current.status,
-      message:
-        current.status === InvoiceStatus.PAID
-          ? 'A paid invoice cannot be cancelled'
-          : `An invoice in status ${current.status} cannot be cancelled`,
-    };
+    return refused(current.status, 'A paid invoice cannot be cancelled');
   }
 
-  if (current.stripeInvoiceId) {
-    try {
-      const stripeInvoice = await deps.gateway.retrieveInvoice(current.stripeInvoiceId);
-      if (stripeInvoice.status === 'draft') {
-        await deps.gateway.deleteDraftInvoice(current.stripeInvoiceId);
-      } else if (stripeInvoice.status === 'paid') {
-        return { kind: 'invalid_state', status: current.status, message: 'Stripe reports this invoice as paid' };
-      } else if (stripeInvoice.status !== 'void') {
-        await deps.gateway.voidInvoice(current.id, current.stripeInvoiceId);
+  for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    const stripeInvoiceId = current.stripeInvoiceId ?? null;
+    if (stripeInvoiceId) {
+      let withdrawn;
+      try {
+        withdrawn = await withdrawStripeInvoice(deps.gateway, current.id, stripeInvoiceId);
+      } catch (error) {
+        if (failedWith(error, 'unavailable', 'rate_limited')) {
+          return { kind: 'stripe_unavailable', invoice: current, message: 'Stripe is unavailable; try again' };
+        }
+        throw error;
       }
-    } catch (error) {
-      if (error instanceof StripeGatewayError && ['unavailable', 'rate_limited'].includes(error.failure.kind)) {
-        return { kind: 'stripe_unavailable', invoice: current, message: 'Stripe is unavailable; try again' };
+      if (withdrawn.kind === 'paid') {
+        return applyPaid(deps, caller, current.id, withdrawn.remote);
       }
-      throw error;
     }
-  }
 
-  return deps.em.fork().transactional(async (tem) => {
-    const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {
-      lockMode: LockMode.PESSIMISTIC_WRITE,
-      populate: ['customer', 'lines'],
+    const result = await deps.em.fork().transactional(async (tem) => {
+      const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {
+        lockMode: LockMode.PESSIMISTIC_WRITE,
+        populate: ['customer', 'lines'],
+      });
+      if ((invoice.stripeInvoiceId ?? null) !== stripeInvoiceId) {
+        // createInvoice linked a Stripe invoice after we looked: withdraw that one too before voiding.
+        return { kind: 'relinked' as const, invoice };
+      }
+      if (invoice.status !== InvoiceStatus.VOID && !canTransition(invoice.status, InvoiceStatus.VOID)) {
+        return refused(invoice.status, PAID_MEANWHILE);
+      }
+      await transitionInvoice(tem, invoice, InvoiceStatus.VOID, {
+        source: StatusChangeSource.API,
+        ref: caller.userId,
+        reason,
+      });
+      await tem.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
+        invoice.id,
+      ]);
+      return { kind: 'voided' as const, invoice };
     });
-    if (invoice.status !== InvoiceStatus.VOID && !canTransition(invoice.status, InvoiceStatus.VOID)) {
-      return { kind: 'invalid_state', status: invoice.status, message: `The invoice became ${invoice.status}` };
+    if (result.kind !== 'relinked') {
+      return result;
     }
-    await transitionInvoice(tem, invoice, InvoiceStatus.VOID, {
+    current = result.invoice;
+  }
+  throw new Error(`Invoice ${input.invoiceId} kept changing while it was being cancelled`);
+}
+
+function refused(status: InvoiceStatus, paidMessage: string): CancelInvoiceOutcome {
+  return {
+    kind: 'invalid_state',
+    status,
+    message: status === InvoiceStatus.PAID ? paidMessage : `An invoice in status ${status} cannot be cancelled`,
+  };
+}
+
+/** Stripe was paid before it could be voided: our row follows Stripe (forward only) and the cancel is refused. */
+async function applyPaid(
+  deps: InvoiceDeps,
+  caller: Caller,
+  invoiceId: string,
+  remote: Stripe.Invoice,
+): Promise<CancelInvoiceOutcome> {
+  return deps.em.fork().transactional(async (tem) => {
+    const invoice = await tem.findOneOrFail(Invoice, invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    await applyStripeStatus(tem, invoice, remote, {
       source: StatusChangeSource.API,
       ref: caller.userId,
-      reason,
+      reason: 'paid in Stripe before it could be voided',
     });
-    await tem.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
-      invoice.id,
-    ]);
-    return { kind: 'voided', invoice };
+    await tem.flush();
+    return {
+      kind: 'invalid_state',
+      status: invoice.status,
+      message: PAID_MEANWHILE,
+    };
   });
 }

@@ -6,8 +6,7 @@ import { InvoiceStatus, Role, StatusChangeSource } from '../entities/enums';
 import type { StripeGateway } from '../stripe';
 import type { Caller } from './caller';
 import { createInvoice } from './create-invoice.service';
-import { transitionInvoice } from './invoice-status';
-import { planInvoice } from './reconcile-plan';
+import { applyStripeStatus } from './apply-stripe-status';
 import type { ReconcileStep } from './reconcile-plan';
 import type { ReconcileChange, ReconcileDeps } from './reconcile-invoices.service';
 
@@ -26,24 +25,11 @@ export async function applyPlan(
       lockMode: LockMode.PESSIMISTIC_WRITE,
       refresh: true,
     });
-    const { steps } = planInvoice(invoice, remote);
-    const cause = {
+    const steps = await applyStripeStatus(tem, invoice, remote, {
       source: StatusChangeSource.RECONCILIATION,
       ref: `reconcile:${period}`,
       reason: `Stripe invoice ${remote.id} is ${remote.status}`,
-    };
-    for (const step of steps) {
-      if (step.kind === 'status') {
-        await transitionInvoice(tem, invoice, step.to, cause);
-        if (step.to === InvoiceStatus.PAID && remote.status_transitions?.paid_at) {
-          invoice.paidAt = new Date(remote.status_transitions.paid_at * 1000);
-        }
-      } else {
-        invoice.amountPaidMinor = step.to;
-      }
-    }
-    invoice.paymentUrl ??= remote.hosted_invoice_url ?? null;
-    invoice.pdfUrl ??= remote.invoice_pdf ?? null;
+    });
     await tem.flush();
     return steps;
   });

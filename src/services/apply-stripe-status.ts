@@ -1,0 +1,35 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import type { Invoice } from '../entities';
+import { InvoiceStatus } from '../entities/enums';
+import { transitionInvoice } from './invoice-status';
+import type { StatusCause } from './invoice-status';
+import { planInvoice } from './reconcile-plan';
+import type { ReconcileStep } from './reconcile-plan';
+
+/**
+ * Brings an invoice forward to what its Stripe invoice says (`planInvoice`: forward-only, along the transition
+ * table, amount paid only grows), through `transitionInvoice`. `invoice` must be locked in `em`'s transaction;
+ * the caller flushes. Returns the steps applied.
+ */
+export async function applyStripeStatus(
+  em: EntityManager,
+  invoice: Invoice,
+  remote: Stripe.Invoice,
+  cause: StatusCause,
+): Promise<ReconcileStep[]> {
+  const { steps } = planInvoice(invoice, remote);
+  for (const step of steps) {
+    if (step.kind === 'status') {
+      await transitionInvoice(em, invoice, step.to, cause);
+      if (step.to === InvoiceStatus.PAID && remote.status_transitions?.paid_at) {
+        invoice.paidAt = new Date(remote.status_transitions.paid_at * 1000);
+      }
+    } else {
+      invoice.amountPaidMinor = step.to;
+    }
+  }
+  invoice.paymentUrl ??= remote.hosted_invoice_url ?? null;
+  invoice.pdfUrl ??= remote.invoice_pdf ?? null;
+  return steps;
+}
