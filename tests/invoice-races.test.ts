@@ -1,5 +1,11 @@
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
-import { CancelInvoiceDocument, CreateInvoiceDocument, InvoiceDocument, PayInvoiceDocument } from './generated/graphql';
+import {
+  CancelInvoiceDocument,
+  CreateInvoiceDocument,
+  InvoiceDocument,
+  InvoicesDocument,
+  PayInvoiceDocument,
+} from './generated/graphql';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
@@ -60,6 +66,90 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   });
   afterEach(() => t.control.clearFaults());
   afterAll(() => t.close());
+
+  /**
+   * Holds one Stripe request of createInvoice back for 2.5 s, cancels the DRAFT 1 s after the creation started, then
+   * checks that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
+   */
+  const raceCreateWithCancel = async (userId: string, faultPath: string) => {
+    await usage(userId);
+    const token = await t.token(userId);
+    await t.control.injectFault({ kind: 'latency', path: faultPath, method: 'POST', delayMs: 2500, count: 1 });
+    const started = Date.now();
+    const creating = t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
+    const draft = await waitFor(
+      async () => (await t.gql(InvoicesDocument, {}, { token })).body.data?.invoices.edges[0]?.node,
+      2000,
+      'the DRAFT',
+    );
+    expect(draft.status).toBe('DRAFT');
+    await sleep(Math.max(0, 1000 - (Date.now() - started)));
+
+    const cancel = await t.gql(CancelInvoiceDocument, { invoiceId: draft.id, reason: 'changed my mind' }, { token });
+    expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceType', status: 'VOID' });
+
+    const created = await creating;
+    expect((await read(token, draft.id)).status).toBe('VOID');
+    // Stripe holds nothing payable for the VOID row (its draft was deleted, or it was voided).
+    const leftovers = await stripeInvoicesOf(draft.id);
+    expect(leftovers.filter((i) => i.status !== 'void').map((i) => i.status)).toEqual([]);
+    // The creation learned of the cancel and says so instead of finishing the invoice.
+    expect(created.body.errors).toBeUndefined();
+    expect(created.body.data?.createInvoice).toMatchObject({
+      __typename: 'InvoiceStateError',
+      code: 'INVALID_INVOICE_STATE',
+      status: 'VOID',
+      message: expect.stringMatching(/cancelled while it was being created/),
+    });
+
+    // Invoicing the period again bills the released usage exactly once.
+    const again = await create(token);
+    expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: 247 } });
+    const againId = again.__typename === 'InvoiceType' ? again.id : '';
+    const open = (await stripeInvoicesOf(draft.id, againId)).filter((i) => i.status === 'open');
+    expect(open.map((i) => i.metadata?.agenthub_invoice_id)).toEqual([againId]);
+    expect(await pay(token, againId)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect((await read(token, draft.id)).status).toBe('VOID');
+  };
+
+  it.each([
+    ['the Stripe invoice is being created', 'r-cancel-at-create', '^/v1/invoices$'],
+    ['the Stripe invoice is being finalized', 'r-cancel-at-finalize', '^/v1/invoices/[^/]+/finalize$'],
+    ['the Stripe invoice is being sent', 'r-cancel-at-send', '^/v1/invoices/[^/]+/send$'],
+  ])(
+    'cancelling a DRAFT while %s leaves nothing payable in Stripe and bills the usage once',
+    async (_when, userId, faultPath) => {
+      await raceCreateWithCancel(userId, faultPath);
+    },
+  );
+
+  it('over REST, a creation cancelled midway answers 409 invalid_state (void)', async () => {
+    await usage('r-create-rest');
+    const token = await t.token('r-create-rest');
+    await t.control.injectFault({
+      kind: 'latency',
+      path: '^/v1/invoices/[^/]+/finalize$',
+      method: 'POST',
+      delayMs: 2000,
+      count: 1,
+    });
+    const creating = rest('/api/v1/billing/invoice/2024-01/create?user_id=r-create-rest', token);
+    const draft = await waitFor(
+      async () => (await t.gql(InvoicesDocument, {}, { token })).body.data?.invoices.edges[0]?.node,
+      2000,
+      'the DRAFT',
+    );
+    await sleep(500);
+    const cancel = await rest(`/api/v1/billing/invoice/${draft.id}/cancel?user_id=r-create-rest`, token);
+    expect(cancel).toMatchObject({ status: 200, body: { success: true, status: 'void' } });
+    const created = await creating;
+    expect(created.status).toBe(409);
+    expect(created.body).toMatchObject({
+      success: false,
+      error: { code: 'invalid_state', status: 'void', invoice_id: draft.id },
+    });
+    expect((await stripeInvoicesOf(draft.id)).filter((i) => i.status !== 'void')).toEqual([]);
+  });
 
   it('a cancel whose Stripe void loses to a payment answers InvoiceStateError (paid) and the invoice is PAID', async () => {
     const invoice = await createOpen('r-cancel-pay');

@@ -119,6 +119,11 @@ export function createResult(outcome: CreateInvoiceOutcome): HttpResult {
       return failure(422, 'no_billable_usage', `No billable usage in ${outcome.period}`, { month: outcome.period });
     case 'period_not_ended':
       return failure(422, 'period_not_ended', `Month ${outcome.period} has not ended yet`, { month: outcome.period });
+    case 'cancelled':
+      return failure(409, 'invalid_state', outcome.message, {
+        invoice_id: outcome.invoice.id,
+        status: guideStatus(outcome.invoice.status),
+      });
     default:
       return failure(
         503,

@@ -78,6 +78,9 @@ export const openApiDocument = {
           '400': error('Malformed month (`invalid_month`) or query parameter (`invalid_request`)'),
           ...COMMON,
           '404': error('Admin/service: no customer with that `user_id` (`not_found`)'),
+          '409': error(
+            'The invoice was cancelled while it was being created (`invalid_state`, status `void`); nothing is payable in Stripe and a new request bills the usage',
+          ),
           '422': error('No usage to bill (`no_billable_usage`) or the month has not ended (`period_not_ended`)'),
           '503': error('Stripe unavailable (`payment_provider_unavailable`); retry to resume. `Retry-After` is set.'),
         },

@@ -96,6 +96,8 @@ export class InvoiceResolver {
           message: `Period ${outcome.period} has not ended yet`,
           period: outcome.period,
         });
+      case 'cancelled':
+        return stateError({ status: outcome.invoice.status, message: outcome.message });
       default:
         return unavailable(ctx, 'PAYMENT_PROVIDER_UNAVAILABLE', outcome);
     }

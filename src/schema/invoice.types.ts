@@ -162,7 +162,7 @@ export class PaymentProviderUnavailable extends ErrorResult {
 
 export const CreateInvoiceResult = createUnionType({
   name: 'CreateInvoiceResult',
-  types: () => [InvoiceType, NoBillableUsage, PeriodNotEnded, PaymentProviderUnavailable] as const,
+  types: () => [InvoiceType, NoBillableUsage, PeriodNotEnded, InvoiceStateError, PaymentProviderUnavailable] as const,
 });
 
 export const PayInvoiceResult = createUnionType({

@@ -129,6 +129,9 @@ export async function runBilling(
           return { status: 'skipped', error: 'No billable usage (nothing to charge)' };
         case 'period_not_ended':
           return { status: 'failed', error: `Period ${outcome.period} has not ended` };
+        case 'cancelled':
+          // Someone cancelled it on purpose; billing the usage again at once would undo that.
+          return { status: 'skipped', error: 'Cancelled while it was being created', invoiceId: outcome.invoice.id };
         default:
           return retry(outcome.message, outcome.invoice.id);
       }

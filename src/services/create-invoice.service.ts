@@ -15,6 +15,7 @@ import { computeInvoiceLines } from './invoice-lines';
 import { recordCreation, transitionInvoice } from './invoice-status';
 import { formatInvoiceNumber } from './invoice-number';
 import { owesSend, sendInvoice } from './send-invoice.service';
+import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
 export interface InvoiceDeps {
   em: EntityManager;
@@ -27,13 +28,20 @@ export type CreateInvoiceOutcome =
   | { kind: 'invoice'; invoice: Invoice }
   | { kind: 'no_usage'; period: string }
   | { kind: 'period_not_ended'; period: string }
+  /** cancelInvoice voided the DRAFT while it was being published: nothing payable was left in Stripe. */
+  | { kind: 'cancelled'; invoice: Invoice; message: string }
   | { kind: 'stripe_unavailable'; invoice: Invoice; message: string };
+
+const CANCELLED_MESSAGE =
+  'The invoice was cancelled while it was being created; Stripe holds nothing payable for it and its usage is ' +
+  'unbilled again (call createInvoice again to bill it)';
 
 /**
  * Creates (or returns, or resumes) the invoice of a customer for an ended period. Idempotent: while a non-VOID
  * invoice exists for the customer and period it is returned; a DRAFT left by a crash or a Stripe failure is resumed
- * from where it stopped, and so is an open invoice whose e-mail was never sent (AUTO_SEND_INVOICES). Every Stripe write carries a deterministic idempotency key, so resuming never makes a
- * second Stripe customer, invoice or item.
+ * from where it stopped, and so is an open invoice whose e-mail was never sent (AUTO_SEND_INVOICES). Every Stripe
+ * write carries a deterministic idempotency key, so resuming never makes a second Stripe customer, invoice or item.
+ * An invoice cancelled while this runs stops it (`cancelled`).
  */
 export async function createInvoice(
   deps: InvoiceDeps,
@@ -64,14 +72,30 @@ export async function createInvoice(
   }
   try {
     if (invoice.status === InvoiceStatus.DRAFT) {
-      invoice = await publishDraft(deps, invoice.id, caller);
+      const published = await publishDraft(deps, invoice.id, caller);
+      if (published.kind !== 'invoice') {
+        return published;
+      }
+      invoice = published.invoice;
     }
     // Last step, also resumed on an invoice a webhook opened while our send failed: decided from `sentAt`.
     const sent = await sendInvoice(deps, invoice.id);
+    if (sent.invoice.status === InvoiceStatus.VOID) {
+      // Cancelled between publishing and the e-mail: the cancel voided it in Stripe, so nothing was sent.
+      return { kind: 'cancelled', invoice: sent.invoice, message: CANCELLED_MESSAGE };
+    }
     return { kind: 'invoice', invoice: sent.invoice };
   } catch (error) {
-    if (error instanceof StripeGatewayError && ['unavailable', 'rate_limited'].includes(error.failure.kind)) {
-      const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
+    if (!(error instanceof StripeGatewayError)) {
+      throw error;
+    }
+    // A cancel that withdrew the Stripe invoice under us makes our next Stripe write fail (not found, not editable):
+    // the cancel is the outcome, not the failure.
+    const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
+    if (current.status === InvoiceStatus.VOID) {
+      return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
+    }
+    if (['unavailable', 'rate_limited'].includes(error.failure.kind)) {
       return {
         kind: 'stripe_unavailable',
         invoice: current,
@@ -182,14 +206,45 @@ async function createDraft(
  * Step 2, resumable: Stripe customer → Stripe invoice → one item per line → finalize → OPEN (then step 3, the e-mail,
  * is `sendInvoice`). Each Stripe id is stored as soon as it exists, and every write's idempotency key is derived from
  * our ids, so a retry after a crash anywhere in here repeats nothing.
+ *
+ * cancelInvoice may void the DRAFT meanwhile (it withdraws the Stripe invoice the row names, then commits VOID only
+ * if the row still names that one). So this sequence re-reads the row before every Stripe write and stops once it
+ * is VOID; it links a new Stripe invoice to the row only under the row lock and only if the row is not VOID, and
+ * otherwise deletes that Stripe draft itself. A write racing the cancel's withdrawal (a finalize against its delete)
+ * is settled by the cancel, which reads the invoice again on Stripe's refusal; the row turns VOID only after that. So
+ * Stripe never keeps a payable invoice for a VOID row, and the usage the cancel releases is billed nowhere else.
  */
-async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller): Promise<Invoice> {
+async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller): Promise<CreateInvoiceOutcome> {
   const em = deps.em.fork();
   const { gateway } = deps;
   const invoice = await em.findOneOrFail(Invoice, invoiceId, { populate: ['customer', 'lines'] });
   const customer = invoice.customer;
 
+  /** Runs `link` on the locked row unless it is VOID (cancelled); false when it is. */
+  const unlessVoid = (link?: (tem: EntityManager, locked: Invoice) => Promise<void> | void): Promise<boolean> =>
+    deps.em.fork().transactional(async (tem) => {
+      const locked = await tem.findOneOrFail(Invoice, invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (locked.status === InvoiceStatus.VOID) {
+        return false;
+      }
+      await link?.(tem, locked);
+      await tem.flush();
+      return true;
+    });
+  const cancelled = async (stripeInvoiceId: string | null): Promise<CreateInvoiceOutcome> => {
+    if (stripeInvoiceId) {
+      // The cancel withdrew every Stripe invoice the row named; this covers one it never saw. Best effort: a draft
+      // left behind (Stripe down) is never finalized (auto_advance off) and reconciliation reports it.
+      await withdrawStripeInvoice(gateway, invoiceId, stripeInvoiceId).catch(() => undefined);
+    }
+    const current = await deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
+    return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
+  };
+
   if (!customer.stripeCustomerId) {
+    if (!(await unlessVoid())) {
+      return cancelled(null);
+    }
     customer.stripeCustomerId = await gateway.createCustomer({
       customerId: customer.id,
       externalUserId: customer.externalUserId,
@@ -198,43 +253,67 @@ async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller
     });
     await em.flush();
   }
-  if (!invoice.stripeInvoiceId) {
+  const stripeCustomerId = customer.stripeCustomerId;
+  let stripeInvoiceId = invoice.stripeInvoiceId ?? null;
+  if (!stripeInvoiceId) {
+    if (!(await unlessVoid())) {
+      return cancelled(null);
+    }
     const created = await gateway.createInvoice({
       invoiceId: invoice.id,
       number: invoice.number,
-      stripeCustomerId: customer.stripeCustomerId,
+      stripeCustomerId,
       currency: invoice.currency,
       daysUntilDue: deps.config.billing.invoiceDueDays,
       period: invoice.period,
     });
-    invoice.stripeInvoiceId = created.id;
-    invoice.stripeCustomerId = customer.stripeCustomerId;
-    await em.flush();
+    const linked = await unlessVoid((_tem, locked) => {
+      locked.stripeInvoiceId = created.id;
+      locked.stripeCustomerId = stripeCustomerId;
+    });
+    if (!linked) {
+      return cancelled(created.id);
+    }
+    stripeInvoiceId = created.id;
   }
   for (const line of invoice.lines.getItems()) {
     if (!line.stripeInvoiceItemId) {
-      line.stripeInvoiceItemId = await gateway.addInvoiceItem({
+      if (!(await unlessVoid())) {
+        return cancelled(stripeInvoiceId);
+      }
+      const itemId = await gateway.addInvoiceItem({
         invoiceId: invoice.id,
         lineId: line.id,
-        stripeCustomerId: customer.stripeCustomerId,
-        stripeInvoiceId: invoice.stripeInvoiceId,
+        stripeCustomerId,
+        stripeInvoiceId,
         amountMinor: line.amountMinor,
         currency: invoice.currency,
         description: line.description,
       });
-      await em.flush();
+      const stored = await unlessVoid(async (tem) => {
+        await tem.nativeUpdate(InvoiceLine, { id: line.id }, { stripeInvoiceItemId: itemId });
+      });
+      if (!stored) {
+        return cancelled(stripeInvoiceId);
+      }
     }
   }
-  let stripeInvoice = await gateway.retrieveInvoice(invoice.stripeInvoiceId);
+  let stripeInvoice = await gateway.retrieveInvoice(stripeInvoiceId);
   if (stripeInvoice.status === 'draft') {
-    stripeInvoice = await gateway.finalizeInvoice(invoice.id, invoice.stripeInvoiceId);
+    if (!(await unlessVoid())) {
+      return cancelled(stripeInvoiceId);
+    }
+    stripeInvoice = await gateway.finalizeInvoice(invoice.id, stripeInvoiceId);
   }
 
-  return em.transactional(async (tem) => {
+  const opened = await deps.em.fork().transactional(async (tem) => {
     const locked = await tem.findOneOrFail(Invoice, invoiceId, {
       lockMode: LockMode.PESSIMISTIC_WRITE,
       populate: ['customer'],
     });
+    if (locked.status === InvoiceStatus.VOID) {
+      return null;
+    }
     locked.paymentUrl = stripeInvoice.hosted_invoice_url ?? locked.paymentUrl ?? null;
     locked.pdfUrl = stripeInvoice.invoice_pdf ?? locked.pdfUrl ?? null;
     locked.dueDate = stripeInvoice.due_date ? new Date(stripeInvoice.due_date * 1000) : (locked.dueDate ?? null);
@@ -249,4 +328,5 @@ async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller
     await tem.flush();
     return locked;
   });
+  return opened ? { kind: 'invoice', invoice: opened } : cancelled(stripeInvoiceId);
 }
