@@ -78,14 +78,12 @@ export async function cancelInvoice(
       if (invoice.status !== InvoiceStatus.VOID && !canTransition(invoice.status, InvoiceStatus.VOID)) {
         return refused(invoice.status, PAID_MEANWHILE);
       }
+      // The VOID releases the invoice's usage in the same transaction (transitionInvoice).
       await transitionInvoice(tem, invoice, InvoiceStatus.VOID, {
         source: StatusChangeSource.API,
         ref: caller.userId,
         reason,
       });
-      await tem.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
-        invoice.id,
-      ]);
       return { kind: 'voided' as const, invoice };
     });
     if (result.kind !== 'relinked') {

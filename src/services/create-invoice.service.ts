@@ -80,9 +80,15 @@ export async function createInvoice(
     }
     // Last step, also resumed on an invoice a webhook opened while our send failed: decided from `sentAt`.
     const sent = await sendInvoice(deps, invoice.id);
-    if (sent.invoice.status === InvoiceStatus.VOID) {
-      // Cancelled between publishing and the e-mail: the cancel voided it in Stripe, so nothing was sent.
-      return { kind: 'cancelled', invoice: sent.invoice, message: CANCELLED_MESSAGE };
+    if (sent.kind === 'refused' || sent.invoice.status === InvoiceStatus.VOID) {
+      // Stripe refused the e-mail (or the row is VOID already): cancelled between publishing and the e-mail, when
+      // Stripe shows it void (the cancel's own VOID may still be committing); otherwise it is as Stripe left it.
+      const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
+      const remote = current.stripeInvoiceId ? await deps.gateway.retrieveInvoice(current.stripeInvoiceId) : null;
+      if (current.status === InvoiceStatus.VOID || remote?.status === 'void') {
+        return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
+      }
+      return { kind: 'invoice', invoice: current };
     }
     return { kind: 'invoice', invoice: sent.invoice };
   } catch (error) {

@@ -1,9 +1,8 @@
 import type { AppConfig } from '../config/config';
 import { Invoice } from '../entities';
-import type { InvoiceStatus } from '../entities/enums';
+import { InvoiceStatus } from '../entities/enums';
 import { failedWith } from '../stripe';
 import type { InvoiceDeps } from './create-invoice.service';
-import { PAYABLE } from './invoice-status';
 
 export type SendInvoiceOutcome =
   | { kind: 'sent'; invoice: Invoice }
@@ -18,12 +17,22 @@ export type SendInvoiceOutcome =
  * (`invoice.finalized`) may open the row while our send fails. Only an invoice the customer still has to pay is
  * e-mailed (OPEN, PAYMENT_FAILED, REQUIRES_ACTION).
  */
+/** Invoices the customer is still expected to pay (an UNCOLLECTIBLE one may be paid, but is not e-mailed). */
+const AWAITING_PAYMENT: readonly InvoiceStatus[] = [
+  InvoiceStatus.OPEN,
+  InvoiceStatus.PAYMENT_FAILED,
+  InvoiceStatus.REQUIRES_ACTION,
+];
+
 export function owesSend(
   invoice: { status: InvoiceStatus; sentAt?: Date | null; stripeInvoiceId?: string | null },
   config: Pick<AppConfig, 'billing'>,
 ): boolean {
   return (
-    config.billing.autoSendInvoices && !invoice.sentAt && !!invoice.stripeInvoiceId && PAYABLE.includes(invoice.status)
+    config.billing.autoSendInvoices &&
+    !invoice.sentAt &&
+    !!invoice.stripeInvoiceId &&
+    AWAITING_PAYMENT.includes(invoice.status)
   );
 }
 
