@@ -202,6 +202,23 @@ describe('usage ingestion', () => {
       ]);
     });
 
+    it("rejects a timestamp without its time zone (it would be read in the server's local time)", async () => {
+      const res = await post([
+        event({ idempotencyKey: 'tz-none', occurredAt: '2024-01-31T23:30:00' }),
+        event({ idempotencyKey: 'tz-offset', occurredAt: '2024-01-31T23:30:00-01:00' }),
+      ]);
+      expect(await res.json()).toEqual({
+        accepted: 1,
+        duplicates: 0,
+        late: 0,
+        rejected: [{ index: 0, code: 'INVALID_TIMESTAMP', message: expect.stringMatching(/time zone/) }],
+      });
+      // -01:00 puts it in February in UTC, the billing calendar.
+      expect((await stored(`idempotency_key = 'tz-offset'`)).map((r) => r.occurred_at)).toEqual([
+        '2024-02-01T00:30:00',
+      ]);
+    });
+
     it('keeps the first copy of a key repeated within a batch, as separate batches do', async () => {
       const viaGraphql = await t.gql(
         RecordUsageDocument,

@@ -76,15 +76,20 @@ function text(value: unknown, max: number): string | undefined {
 
 /** Date and time fields of an ISO 8601 date-time, checked before `Date.parse` sees them. */
 const DATE_TIME_FIELDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/;
+/** The explicit offset that ends it: without one, `Date.parse` reads the server's local time zone. */
+const ZONE = /(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /**
  * Epoch milliseconds of an ISO 8601 date-time. `Date.parse` rolls fields over instead of failing (2026-02-30 becomes
  * 2 March, T24:00 the next day), which would bill usage in another month, so each field is range-checked first.
  */
-function parseTimestamp(value: unknown): number | 'malformed' | 'impossible' {
+function parseTimestamp(value: unknown): number | 'malformed' | 'impossible' | 'no_zone' {
   const fields = typeof value === 'string' ? DATE_TIME_FIELDS.exec(value) : null;
   if (!fields) {
     return 'malformed';
+  }
+  if (!ZONE.test(value as string)) {
+    return 'no_zone';
   }
   const [year, month, day, hour, minute] = fields.slice(1, 6).map(Number);
   const second = Number(fields[6] ?? 0);
@@ -148,6 +153,9 @@ function validate(
   const at = parseTimestamp(event.occurredAt);
   if (at === 'malformed') {
     return reject('INVALID_TIMESTAMP', 'occurredAt must be an ISO 8601 date-time, e.g. 2024-01-15T10:00:00Z');
+  }
+  if (at === 'no_zone') {
+    return reject('INVALID_TIMESTAMP', 'occurredAt must end with its time zone: Z or an offset such as +02:00');
   }
   if (at === 'impossible') {
     return reject(
