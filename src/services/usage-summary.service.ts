@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Customer } from '../entities';
+import { Customer, Invoice } from '../entities';
+import { InvoiceStatus } from '../entities/enums';
 import type { BillingPeriod } from './billing-period';
 import { parsePeriod } from './billing-period';
 import type { Caller } from './caller';
@@ -20,8 +21,8 @@ export interface UsageSummary {
 }
 
 /**
- * Cost so far for a period: the invoice preview, computed by the same code that creates invoices. A user sees
- * their own; admin and service callers any user's.
+ * Cost so far for a period: the invoice preview, computed by the same code that creates invoices — or, once the
+ * period is invoiced, that invoice's lines. A user sees their own; admin and service callers any user's.
  */
 export async function getUsageSummary(
   em: EntityManager,
@@ -39,8 +40,16 @@ export async function getUsageSummary(
   if (!customer) {
     throw new NotFoundError(`Customer "${userId}"`);
   }
-  const currency = customer.currency ?? defaultCurrency;
-  const computed = await computeInvoiceLines(em, customer.id, currency, period);
+  // A period with an invoice (not VOID) shows that invoice: exactly the usage it billed. Usage of the period that
+  // arrived after it is late usage, shown in the next period's summary as an adjustment, so it is never counted in
+  // two summaries.
+  const invoiced = await em.findOne(
+    Invoice,
+    { customer: customer.id, period: period.key, status: { $ne: InvoiceStatus.VOID } },
+    { orderBy: { createdAt: 'desc' } },
+  );
+  const currency = invoiced?.currency ?? customer.currency ?? defaultCurrency;
+  const computed = await computeInvoiceLines(em, customer.id, currency, period, invoiced?.id);
   return {
     userId,
     period,
