@@ -3,7 +3,7 @@
  * insert, 200), next to a baseline in the same process: a bare `node:http` server doing the same signature check and
  * the same insert through `pg`. Prints both and the ratio (target: the route at ≥ 60% of the baseline).
  *
- *   npm run bench:webhooks -- [--events 3000] [--concurrency 16] [--rounds 5]
+ *   npm run bench:webhooks -- [--events 4000] [--concurrency 16] [--rounds 7]
  *
  * Client, route and baseline share one event loop on purpose (the ratio compares like with like), so a round's
  * figures move with whatever else the machine does; the rounds alternate which side goes first and the verdict is
@@ -30,9 +30,9 @@ function arg(name: string, fallback: number): number {
 }
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const total = arg('events', 3000);
+const total = arg('events', 4000);
 const concurrency = arg('concurrency', 16);
-const rounds = Math.max(1, arg('rounds', 5));
+const rounds = Math.max(1, arg('rounds', 7));
 const secret = `whsec_${randomBytes(16).toString('hex')}`;
 const stripe = new Stripe('sk_test_bench');
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
