@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
-import { canTransition, transitionInvoice } from './invoice-status';
+import { pathTo, transitionInvoice } from './invoice-status';
 import type { StatusCause } from './invoice-status';
 
 /** The metadata key our invoice creation puts on Stripe invoices (mirrors `METADATA.invoiceId` in src/stripe). */
@@ -102,8 +102,11 @@ export async function applyStripeInvoiceEvent(
           reason: `Stripe ${event.type} (finalization implied)`,
         });
       }
-      if (canTransition(invoice.status, to)) {
-        statusChanged = (await transitionInvoice(em, invoice, to, cause)) || statusChanged;
+      const moves = pathTo(invoice.status, to);
+      if (moves.length > 0) {
+        for (const move of moves) {
+          statusChanged = (await transitionInvoice(em, invoice, move, cause)) || statusChanged;
+        }
         detail = `moved to ${to}`;
         if (to === InvoiceStatus.PAID) {
           invoice.amountPaidMinor = BigInt(remote.amount_paid ?? 0);

@@ -8,7 +8,7 @@ import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
 import { findAccessibleInvoice } from './get-invoices.service';
-import { canTransition, transitionInvoice } from './invoice-status';
+import { canTransition, pathTo, transitionInvoice } from './invoice-status';
 import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
 export type CancelInvoiceOutcome =
@@ -75,15 +75,20 @@ export async function cancelInvoice(
         // createInvoice linked a Stripe invoice after we looked: withdraw that one too before voiding.
         return { kind: 'relinked' as const, invoice };
       }
-      if (invoice.status !== InvoiceStatus.VOID && !canTransition(invoice.status, InvoiceStatus.VOID)) {
+      // A payment started after our first check may have made it PROCESSING; Stripe has voided it all the same, so
+      // nothing can be charged: pathTo goes through PAYMENT_FAILED to VOID.
+      const moves = invoice.status === InvoiceStatus.VOID ? [] : pathTo(invoice.status, InvoiceStatus.VOID);
+      if (invoice.status !== InvoiceStatus.VOID && moves.length === 0) {
         return refused(invoice.status, PAID_MEANWHILE);
       }
       // The VOID releases the invoice's usage in the same transaction (transitionInvoice).
-      await transitionInvoice(tem, invoice, InvoiceStatus.VOID, {
-        source: StatusChangeSource.API,
-        ref: caller.userId,
-        reason,
-      });
+      for (const to of moves) {
+        await transitionInvoice(tem, invoice, to, {
+          source: StatusChangeSource.API,
+          ref: caller.userId,
+          reason: to === InvoiceStatus.VOID ? reason : 'voided in Stripe while a payment was pending: not charged',
+        });
+      }
       return { kind: 'voided' as const, invoice };
     });
     if (result.kind !== 'relinked') {

@@ -21,6 +21,21 @@ export function canTransition(from: InvoiceStatus, to: InvoiceStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
+/**
+ * The moves that take an invoice from `from` to `to` along the table: the direct one, or, when Stripe has voided an
+ * invoice whose payment outcome we never learned (PROCESSING), first PAYMENT_FAILED (a void invoice charged nothing),
+ * then VOID. Empty when `to` cannot be reached.
+ */
+export function pathTo(from: InvoiceStatus, to: InvoiceStatus): InvoiceStatus[] {
+  if (canTransition(from, to)) {
+    return [to];
+  }
+  if (from === S.PROCESSING && to === S.VOID) {
+    return [S.PAYMENT_FAILED, S.VOID];
+  }
+  return [];
+}
+
 export function isTerminal(status: InvoiceStatus): boolean {
   return TRANSITIONS[status].length === 0;
 }

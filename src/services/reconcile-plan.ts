@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { InvoiceStatus } from '../entities/enums';
-import { canTransition } from './invoice-status';
+import { pathTo } from './invoice-status';
 
 /** One thing reconciliation would change on a local invoice. */
 export type ReconcileStep =
@@ -44,10 +44,13 @@ export function planInvoice(
       path.push({ kind: 'status', from: S.DRAFT, to: S.OPEN });
       status = S.OPEN;
     }
-    if (canTransition(status, target)) {
-      path.push({ kind: 'status', from: status, to: target });
+    const moves = pathTo(status, target);
+    if (moves.length > 0) {
+      for (const to of moves) {
+        path.push({ kind: 'status', from: status, to });
+        status = to;
+      }
       steps.push(...path);
-      status = target;
     } else {
       warnings.push(`Stripe invoice is ${remote.status} but ${local.status} cannot move to ${target}`);
     }

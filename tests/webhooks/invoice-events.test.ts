@@ -131,6 +131,14 @@ describe('webhook processing: invoices and subscriptions', () => {
     expect((await historyOf(t.database.db, row.id)).map((h) => h.toStatus)).toEqual([S.PAID]);
   });
 
+  it('voids an invoice whose payment outcome was unknown (PROCESSING) when Stripe voids it: not charged', async () => {
+    const row = await seedInvoice(t.database.db, { status: S.PROCESSING });
+    const event = await deliver('invoice.voided', remoteFor(row));
+    expect((await settled(t.database.db, event.id)).status).toBe('processed');
+    expect((await loadInvoice(t.database.db, row.id)).status).toBe(S.VOID);
+    expect((await historyOf(t.database.db, row.id)).map((h) => h.toStatus)).toEqual([S.PAYMENT_FAILED, S.VOID]);
+  });
+
   it('does not let an older non-final event undo a newer one: payment_failed after action_required', async () => {
     const row = await seedInvoice(t.database.db);
     const remote = remoteFor(row);
