@@ -71,6 +71,16 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
    * Holds one Stripe request of createInvoice back for 2.5 s, cancels the DRAFT 1 s after the creation started, then
    * checks that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
    */
+  /** Stripe answers the next void 1.5 s late: time for a payment to get in first. */
+  const holdVoid = () =>
+    t.control.injectFault({
+      kind: 'latency',
+      path: '^/v1/invoices/[^/]+/void$',
+      method: 'POST',
+      delayMs: 1500,
+      count: 1,
+    });
+
   const raceCreateWithCancel = async (userId: string, faultPath: string) => {
     await usage(userId);
     const token = await t.token(userId);
@@ -155,13 +165,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   it('a cancel whose Stripe void loses to a payment answers InvoiceStateError (paid) and the invoice is PAID', async () => {
     const invoice = await createOpen('r-cancel-pay');
     const token = await t.token('r-cancel-pay');
-    await t.control.injectFault({
-      kind: 'latency',
-      path: '^/v1/invoices/[^/]+/void$',
-      method: 'POST',
-      delayMs: 1500,
-      count: 1,
-    });
+    await holdVoid();
     const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
     await sleep(300);
     expect(await pay(token, invoice.id)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
@@ -189,13 +193,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     // Webhooks are held back, so only the cancel can tell our row that Stripe was paid.
     await t.control.setWebhookMode({ delayMs: 4000 });
     try {
-      await t.control.injectFault({
-        kind: 'latency',
-        path: '^/v1/invoices/[^/]+/void$',
-        method: 'POST',
-        delayMs: 1500,
-        count: 1,
-      });
+      await holdVoid();
       const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
       await sleep(300);
       await t.stripe.invoices.pay(stripeInvoice.id, { payment_method: 'pm_card_visa' });
@@ -219,13 +217,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   it('over REST, the same race answers 409 invalid_state saying it was paid', async () => {
     const invoice = await createOpen('r-cancel-rest');
     const token = await t.token('r-cancel-rest');
-    await t.control.injectFault({
-      kind: 'latency',
-      path: '^/v1/invoices/[^/]+/void$',
-      method: 'POST',
-      delayMs: 1500,
-      count: 1,
-    });
+    await holdVoid();
     const cancelling = rest(`/api/v1/billing/invoice/${invoice.id}/cancel?user_id=r-cancel-rest`, token);
     await sleep(300);
     const paid = await rest(`/api/v1/billing/invoice/${invoice.id}/pay`, token, {
