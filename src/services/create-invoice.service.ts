@@ -189,7 +189,12 @@ async function createDraft(
             unitAmount: line.unitAmount,
             amountMinor: line.amountMinor,
             currency,
-            metadata: { usagePeriod: line.usagePeriod, metricCode: line.metricCode },
+            metadata: {
+              usagePeriod: line.usagePeriod,
+              metricCode: line.metricCode,
+              billableQuantity: line.billableQuantity,
+              unpriced: line.unpriced,
+            },
           }),
         );
         recordCreation(tem, invoice, { source: StatusChangeSource.API, ref: caller.userId, at: now });

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Customer, Invoice } from '../entities';
-import { InvoiceStatus } from '../entities/enums';
+import { Customer, Invoice, InvoiceLine } from '../entities';
+import { InvoiceLineKind, InvoiceStatus } from '../entities/enums';
 import type { BillingPeriod } from './billing-period';
 import { parsePeriod } from './billing-period';
 import type { Caller } from './caller';
@@ -9,6 +9,7 @@ import { NotFoundError } from './errors';
 import { getCurrentCustomer } from './get-current-customer.service';
 import type { ComputedLine } from './invoice-lines';
 import { computeInvoiceLines } from './invoice-lines';
+import { sumMinor } from './money';
 
 export interface UsageSummary {
   userId: string;
@@ -40,16 +41,30 @@ export async function getUsageSummary(
   if (!customer) {
     throw new NotFoundError(`Customer "${userId}"`);
   }
-  // A period with an invoice (not VOID) shows that invoice: exactly the usage it billed. Usage of the period that
-  // arrived after it is late usage, shown in the next period's summary as an adjustment, so it is never counted in
-  // two summaries.
+  // A period with an invoice (not VOID) shows that invoice's own lines, as stored when it was made. Usage of the
+  // period that arrived after it is late usage, carried by a later invoice (and shown in later previews), never
+  // added to this one.
   const invoiced = await em.findOne(
     Invoice,
     { customer: customer.id, period: period.key, status: { $ne: InvoiceStatus.VOID } },
     { orderBy: { createdAt: 'desc' } },
   );
-  const currency = invoiced?.currency ?? customer.currency ?? defaultCurrency;
-  const computed = await computeInvoiceLines(em, customer.id, currency, period, invoiced?.id);
+  if (invoiced) {
+    const lines = (
+      await em.find(InvoiceLine, { invoice: invoiced.id }, { populate: ['metric'], orderBy: { position: 'asc' } })
+    ).map((line) => storedLine(line, period.key));
+    return {
+      userId,
+      period,
+      currency: invoiced.currency,
+      lines,
+      subtotalMinor: sumMinor(lines.map((l) => l.amountMinor)),
+      latePeriods: [...new Set(lines.filter((l) => l.kind === InvoiceLineKind.ADJUSTMENT).map((l) => l.usagePeriod))],
+      generatedAt: now,
+    };
+  }
+  const currency = customer.currency ?? defaultCurrency;
+  const computed = await computeInvoiceLines(em, customer.id, currency, period);
   return {
     userId,
     period,
@@ -58,5 +73,25 @@ export async function getUsageSummary(
     subtotalMinor: computed.subtotalMinor,
     latePeriods: computed.latePeriods,
     generatedAt: now,
+  };
+}
+
+/** An invoice line as stored, in the shape of a computed one (older lines lack the billable quantity: use the quantity). */
+function storedLine(line: InvoiceLine, period: string): ComputedLine {
+  const metadata = (line.metadata ?? {}) as { usagePeriod?: string; billableQuantity?: string; unpriced?: boolean };
+  return {
+    kind: line.kind,
+    usagePeriod: metadata.usagePeriod ?? period,
+    metricId: line.metric?.id ?? '',
+    metricCode: line.metric?.code ?? '',
+    metricName: line.metric?.name ?? line.description,
+    unit: line.metric?.unit ?? '',
+    priceId: line.price?.id ?? null,
+    description: line.description,
+    quantity: line.quantity,
+    billableQuantity: metadata.billableQuantity ?? line.quantity,
+    unitAmount: line.unitAmount ?? null,
+    amountMinor: line.amountMinor,
+    unpriced: metadata.unpriced ?? (line.kind === InvoiceLineKind.USAGE && !line.price),
   };
 }
