@@ -218,7 +218,13 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           return {
             // Variables arrive already parsed (a GET query string, or a body parsed before our reviver could see it
             // in another transport): hold them to the same text rule as JSON bodies and string literals.
-            async didResolveOperation({ request }) {
+            async didResolveOperation({ request, operation }) {
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError(
+                  'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, not over HTTP',
+                  { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+                );
+              }
               const path = findUnstorableText(request.variables ?? {}, '$variables');
               if (path) {
                 throw new GraphQLError(`${path}: ${UNSTORABLE_TEXT_MESSAGE}`, {

@@ -97,6 +97,15 @@ describe('operation limits', () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 
+  it('answers a subscription sent over HTTP with a 400 that points to WebSocket, not an internal error', async () => {
+    const res = await t.gql('subscription { paymentStatusChanged { status } }', undefined, { token });
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.[0]).toEqual({
+      message: expect.stringMatching(/WebSocket/),
+      extensions: { code: 'BAD_REQUEST' },
+    });
+  });
+
   it('refuses documents with too many tokens before validating them', async () => {
     const res = await t.gql(`{ me { ${'id '.repeat(6000)} } }`, undefined, { token });
     expect(res.status).toBe(400);
