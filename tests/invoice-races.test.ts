@@ -67,10 +67,6 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   afterEach(() => t.control.clearFaults());
   afterAll(() => t.close());
 
-  /**
-   * Holds one Stripe request of createInvoice back for 2.5 s, cancels the DRAFT 1 s after the creation started, then
-   * checks that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
-   */
   /** Stripe answers the next void 1.5 s late: time for a payment to get in first. */
   const holdVoid = () =>
     t.control.injectFault({
@@ -81,6 +77,10 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
       count: 1,
     });
 
+  /**
+   * Holds one Stripe request of createInvoice back for 2.5 s, cancels the DRAFT 1 s after the creation started, then
+   * checks that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
+   */
   const raceCreateWithCancel = async (userId: string, faultPath: string) => {
     await usage(userId);
     const token = await t.token(userId);
@@ -257,5 +257,45 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
       'UNCOLLECTIBLE',
       'PAID',
     ]);
+  });
+
+  it('learns of a void made in Stripe before its webhook: create and pay answer VOID and the usage is free again', async () => {
+    await usage('r-dash-void');
+    const token = await t.token('r-dash-void');
+    await t.control.setWebhookMode({ delayMs: 60_000 }); // the webhooks would tell us; here they are late
+    try {
+      await t.control.injectFault({
+        kind: 'latency',
+        path: '^/v1/invoices/[^/]+/send$',
+        method: 'POST',
+        delayMs: 1500,
+        count: 1,
+      });
+      const creating = t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
+      let remoteId: string | undefined;
+      const deadline = Date.now() + 5000;
+      while (!remoteId && Date.now() < deadline) {
+        const rows = await t.database.db.orm.em
+          .fork()
+          .execute<Array<{ stripe_invoice_id: string | null; status: string }>>(
+            `select i.stripe_invoice_id, i.status from invoices i join customers c on c.id = i.customer_id
+             where c.external_user_id = 'r-dash-void'`,
+          );
+        remoteId = rows[0]?.status === 'OPEN' ? (rows[0].stripe_invoice_id ?? undefined) : undefined;
+        await sleep(20);
+      }
+      await t.stripe.invoices.voidInvoice(remoteId as string); // an operator, in the Stripe dashboard
+      const created = (await creating).body.data!.createInvoice;
+      expect(created).toMatchObject({ __typename: 'InvoiceStateError', status: 'VOID' });
+      const again = await create(token);
+      expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: 247 } });
+
+      // Pay refused by Stripe for the same reason: the row follows Stripe at once.
+      await t.stripe.invoices.voidInvoice((await stripeInvoicesOf((again as { id: string }).id))[0].id);
+      const paid = await pay(token, (again as { id: string }).id);
+      expect(paid).toMatchObject({ __typename: 'InvoiceStateError', status: 'VOID' });
+    } finally {
+      await t.control.setWebhookMode({ delayMs: 0 });
+    }
   });
 });

@@ -11,6 +11,7 @@ import type { Caller } from './caller';
 import { resolveSubject } from './caller';
 import { NotFoundError } from './errors';
 import { getCurrentCustomer } from './get-current-customer.service';
+import { applyStripeStatus } from './apply-stripe-status';
 import { computeInvoiceLines } from './invoice-lines';
 import { recordCreation, transitionInvoice } from './invoice-status';
 import { formatInvoiceNumber } from './invoice-number';
@@ -83,9 +84,26 @@ export async function createInvoice(
     if (sent.kind === 'refused' || sent.invoice.status === InvoiceStatus.VOID) {
       // Stripe refused the e-mail (or the row is VOID already): cancelled between publishing and the e-mail, when
       // Stripe shows it void (the cancel's own VOID may still be committing); otherwise it is as Stripe left it.
-      const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
-      const remote = current.stripeInvoiceId ? await deps.gateway.retrieveInvoice(current.stripeInvoiceId) : null;
-      if (current.status === InvoiceStatus.VOID || remote?.status === 'void') {
+      const stripeInvoiceId = invoice.stripeInvoiceId;
+      const remote = stripeInvoiceId ? await deps.gateway.retrieveInvoice(stripeInvoiceId) : null;
+      // Our row follows Stripe now (a void from the dashboard may not have reached us as a webhook yet): VOID
+      // releases the usage, so the answer below is true of both.
+      const current = await deps.em.fork().transactional(async (tem) => {
+        const locked = await tem.findOneOrFail(Invoice, invoice.id, {
+          lockMode: LockMode.PESSIMISTIC_WRITE,
+          populate: ['customer'],
+        });
+        if (remote) {
+          await applyStripeStatus(tem, locked, remote, {
+            source: StatusChangeSource.API,
+            ref: caller.userId,
+            reason: `Stripe refused the e-mail: invoice ${remote.status}`,
+          });
+          await tem.flush();
+        }
+        return locked;
+      });
+      if (current.status === InvoiceStatus.VOID) {
         return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
       }
       return { kind: 'invoice', invoice: current };

@@ -7,6 +7,7 @@ import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
 import { findAccessibleInvoice } from './get-invoices.service';
+import { applyStripeStatus } from './apply-stripe-status';
 import { PAYABLE, canTransition, transitionInvoice } from './invoice-status';
 
 export type PayInvoiceOutcome =
@@ -110,6 +111,13 @@ export async function payInvoice(
     throw error;
   }
 
+  // Stripe refused because its invoice is no longer payable (voided or paid there, its webhook not applied yet):
+  // read it now, outside the row lock, so our row follows Stripe instead of answering from a stale status.
+  const remote =
+    result.outcome === 'invalid_state'
+      ? await deps.gateway.retrieveInvoice(claim.stripeInvoiceId as string).catch(() => null)
+      : null;
+
   return deps.em.fork().transactional(async (tem) => {
     const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {
       lockMode: LockMode.PESSIMISTIC_WRITE,
@@ -159,6 +167,12 @@ export async function payInvoice(
         };
       case 'invalid_state':
         Object.assign(attempt, { status: PaymentAttemptStatus.DECLINED, errorMessage: result.message });
+        if (remote) {
+          await applyStripeStatus(tem, invoice, remote, {
+            ...cause,
+            reason: `Stripe refused the payment: ${remote.status}`,
+          });
+        }
         await tem.flush();
         return { kind: 'invalid_state', status: invoice.status, message: result.message };
       default:
