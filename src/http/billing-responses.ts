@@ -144,8 +144,10 @@ export function payResult(outcome: PayInvoiceOutcome): HttpResult {
     case 'paid':
       return ok(invoiceSummary(outcome.invoice));
     case 'declined':
-      return failure(402, outcome.code || 'card_declined', outcome.message, {
-        decline_code: outcome.declineCode,
+      // One documented code for every decline; Stripe's finer reason (insufficient_funds, or a code of its own such
+      // as expired_card or incorrect_cvc) goes in decline_code.
+      return failure(402, 'card_declined', outcome.message, {
+        decline_code: outcome.declineCode ?? (outcome.code && outcome.code !== 'card_declined' ? outcome.code : null),
         invoice_id: outcome.invoice.id,
         status: guideStatus(outcome.invoice.status),
       });

@@ -225,6 +225,13 @@ describe('the payment guide REST API', () => {
       expect((await pay('p-decline', invoiceId, 'pm_card_visa')).body).toMatchObject({ status: 'paid' });
     });
 
+    it("answers every decline as 402 card_declined, Stripe's own reason in decline_code (an expired card)", async () => {
+      const invoiceId = await createOpen('p-expired');
+      const declined = await pay('p-expired', invoiceId, 'pm_card_chargeDeclinedExpiredCard');
+      expectError(declined, 402, 'card_declined');
+      expect(declined.body.error).toMatchObject({ decline_code: 'expired_card', status: 'payment_failed' });
+    });
+
     it('answers 402 requires_action with a client secret and the payment page for 3-D Secure', async () => {
       const invoiceId = await createOpen('p-3ds');
       const paymentUrl = (await create('p-3ds')).body.payment_url as string;
