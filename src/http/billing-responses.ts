@@ -27,7 +27,7 @@ export interface HttpResult {
 /** A request the route itself refuses before any service runs (malformed query, body or JSON). */
 export class RequestError extends Error {
   constructor(
-    readonly status: 400 | 413 | 415 | 422,
+    readonly status: 400 | 404 | 413 | 415 | 422,
     readonly code: string,
     message: string,
   ) {

@@ -144,6 +144,20 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     ),
   );
 
+  // Anything else under the billing API answers in its own shape ({ success: false, error }), not the app's generic
+  // one: an unknown path or method, or a path that is not valid percent-encoding.
+  router.use('/api/v1/billing', (req: Request, res: Response) => {
+    const path = req.originalUrl.split('?')[0];
+    sendResult(res, errorResult(new RequestError(404, 'not_found', `No route for ${req.method} ${path}`)));
+  });
+  router.use('/api/v1/billing', (error: unknown, _req: Request, res: Response, next: (error?: unknown) => void) => {
+    if (error instanceof URIError) {
+      sendResult(res, errorResult(new RequestError(400, 'invalid_request', 'The path is not valid percent-encoding')));
+      return;
+    }
+    next(error);
+  });
+
   return router;
 }
 

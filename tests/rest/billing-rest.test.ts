@@ -213,6 +213,22 @@ describe('the payment guide REST API', () => {
     });
   });
 
+  it('answers unknown paths and methods, and undecodable paths, in the API own error shape', async () => {
+    const auth = { authorization: `Bearer ${await token('shape')}` };
+    for (const [method, path] of [
+      ['GET', '/api/v1/billing/invoice/2025-04/create'],
+      ['POST', '/api/v1/billing/invoices'],
+      ['DELETE', '/api/v1/billing/invoice/x'],
+    ]) {
+      const res = await fetch(`${s.t.url}${path}`, { method, headers: auth });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ success: false, error: { code: 'not_found', message: expect.any(String) } });
+    }
+    const bad = await fetch(`${s.t.url}/api/v1/billing/invoice/%E0%A4%A`, { headers: auth });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ success: false, error: { code: 'invalid_request' } });
+  });
+
   describe('pay', () => {
     it('answers 402 card_declined with the decline code, then a good card pays', async () => {
       const invoiceId = await createOpen('p-decline');
