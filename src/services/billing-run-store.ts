@@ -21,8 +21,9 @@ export interface ClaimedItem {
 
 /**
  * Claims the period's run once: the first caller inserts it, later callers find it (and wait for the first one's
- * transaction, so they see its items). `rerun` reopens a completed run and queues its failed items again. New
- * eligible customers (usage in the period, and no invoice other than VOID or a DRAFT left half-way) get an item.
+ * transaction, so they see its items). `rerun` reopens a completed run and queues its failed items again. Eligible
+ * customers (usage in the period, and no invoice other than VOID or a DRAFT left half-way) get an item, or have theirs
+ * queued again when it was done (the invoice it made was voided since) or skipped before more usage arrived.
  */
 export async function claimRun(
   tem: EntityManager,
@@ -63,8 +64,17 @@ export async function claimRun(
                    where u.customer_id = c.id and u.occurred_at >= ? and u.occurred_at < ?)
        and not exists (select 1 from invoices i
                        where i.customer_id = c.id and i.period = ? and i.status not in ('VOID', 'DRAFT'))
-     on conflict (run_id, customer_id) do nothing`,
-    [run.id, period.start, period.end, period.key],
+     on conflict (run_id, customer_id) do update
+       set status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = null, error = null,
+           invoice_id = null, updated_at = now()
+       -- Eligible again: its invoice was voided since (done), or usage arrived after it had nothing billable
+       -- (skipped). A skipped customer with no new usage stays skipped.
+       where billing_run_items.status = 'done'
+          or (billing_run_items.status = 'skipped'
+              and exists (select 1 from usage_records u
+                          where u.customer_id = excluded.customer_id and u.occurred_at >= ? and u.occurred_at < ?
+                            and u.received_at > billing_run_items.updated_at))`,
+    [run.id, period.start, period.end, period.key, period.start, period.end],
   );
   await refreshTotals(tem, run.id);
   return { id: run.id, status: 'running', created: inserted.length > 0 };

@@ -8,6 +8,7 @@ import { RESOLVERS } from '../../src/resolvers';
 import { BillingOpsResolver } from '../../src/resolvers/billing-ops.resolver';
 import type { GraphQLContext } from '../../src/resolvers/context';
 import { runBilling } from '../../src/services/billing-run.service';
+import { cancelInvoice } from '../../src/services/cancel-invoice.service';
 import { createInvoice } from '../../src/services/create-invoice.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { getBillingRun } from '../../src/services/get-billing-run.service';
@@ -54,6 +55,29 @@ describe('billing run', () => {
     expect(progress).toMatchObject({ status: 'completed', total: 3, done: 3, pending: 0, processing: 0 });
     expect(progress?.finishedAt).toBeInstanceOf(Date);
     expect(await getBillingRun(h.em.fork(), '2023-12')).toBeNull();
+  });
+
+  it('a re-run bills again a customer whose invoice was voided since, or who had nothing billable until now', async () => {
+    await h.usage('2024-10', ['rerun-void']);
+    const first = await runBilling(h.deps('2024-10'), '2024-10');
+    expect(first).toMatchObject({ kind: 'completed', run: { done: 1 } });
+    const [row] = await h.em.fork().execute<Array<{ id: string }>>(
+      `select i.id from invoices i join customers c on c.id = i.customer_id
+         where c.external_user_id = 'rerun-void' and i.period = '2024-10'`,
+    );
+    const cancelled = await cancelInvoice({ em: h.em.fork(), gateway: h.gateway, config: h.t.config }, SERVICE, {
+      invoiceId: row.id,
+      reason: 'wrong address',
+    });
+    expect(cancelled.kind).toBe('voided');
+    expect(await h.invoiceCount('2024-10', ['rerun-void'])).toBe(0);
+
+    const second = await runBilling(h.deps('2024-10'), '2024-10');
+    expect(second).toMatchObject({ kind: 'completed', run: { total: 1, done: 1 } });
+    expect(await h.invoiceCount('2024-10', ['rerun-void'])).toBe(1);
+    // Nothing more to do: a third run changes nothing.
+    await runBilling(h.deps('2024-10'), '2024-10');
+    expect(await h.invoiceCount('2024-10', ['rerun-void'])).toBe(1);
   });
 
   it('refuses a period that has not ended', async () => {
