@@ -60,15 +60,61 @@ export function timeFlag(flags: Flags, name: string): Date | undefined {
   if (raw === undefined) {
     return undefined;
   }
-  const at = new Date(raw);
-  if (Number.isNaN(at.getTime())) {
-    throw new UsageError(`--${name} must be an ISO 8601 time such as 2024-02-01T00:00:00Z (got "${raw}")`);
+  // A date, or a date-time with its time zone; the fields must exist (no 30 February rolled into March, no "1"
+  // read as the year 2001).
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i.exec(
+    raw,
+  );
+  const at = new Date(match && !raw.includes('T') ? `${raw}T00:00:00Z` : raw);
+  const [year, month, day, hour = '0', minute = '0', second = '0'] = match?.slice(1) ?? [];
+  const daysInMonth = match ? new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate() : 0;
+  if (
+    !match ||
+    Number.isNaN(at.getTime()) ||
+    Number(month) < 1 ||
+    Number(month) > 12 ||
+    Number(day) < 1 ||
+    Number(day) > daysInMonth ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second) > 59
+  ) {
+    throw new UsageError(
+      `--${name} must be a date (2024-02-01, UTC) or an ISO 8601 time with its zone such as 2024-02-01T00:00:00Z ` +
+        `(got "${raw}")`,
+    );
   }
   return at;
 }
 
 /** Flag errors are usage errors, found before anything is opened. */
+/** The options each command reads; anything else is a usage error (a mistyped --dry-run must not apply changes). */
+const OPTIONS: Record<string, string[]> = {
+  run: ['period', 'concurrency', 'max-attempts', 'lease-seconds'],
+  reconcile: ['period', 'dry-run', 'processing-timeout-minutes'],
+  'config check': [],
+  token: ['sub', 'role', 'expires'],
+  'seed-demo': ['period'],
+  'webhooks replay': ['id', 'failed', 'since'],
+  'webhooks recover': ['since'],
+};
+const COMMON_OPTIONS = ['json', 'verbose', 'help', 'h'];
+/** Options that take no value: given alone, or as =true / =false. */
+const SWITCHES = new Set(['json', 'verbose', 'help', 'h', 'dry-run', 'failed']);
+
 export function checkFlags(key: string, flags: Flags): void {
+  const known = new Set([...(OPTIONS[key] ?? []), ...COMMON_OPTIONS]);
+  for (const [name, value] of Object.entries(flags)) {
+    if (!known.has(name)) {
+      throw new UsageError(`Unknown option --${name} for "${key}"`);
+    }
+    if (SWITCHES.has(name) && value !== true && value !== 'true' && value !== 'false') {
+      throw new UsageError(`--${name} takes no value (got "${value}")`);
+    }
+    if (!SWITCHES.has(name) && value === true) {
+      throw new UsageError(`--${name} needs a value`);
+    }
+  }
   if (key === 'run' || key === 'reconcile') {
     periodFlag(flags);
   }

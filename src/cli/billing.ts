@@ -107,7 +107,7 @@ function progressLine(run: BillingRunProgress): string {
 }
 
 async function withEnv(config: AppConfig, flags: Flags, fn: (env: Env) => Promise<CommandResult>) {
-  const env = await commands().openEnv(config, flags.verbose === true);
+  const env = await commands().openEnv(config, flags.verbose === true || flags.verbose === 'true');
   try {
     return await fn(env);
   } finally {
@@ -122,7 +122,7 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
   const config = loadConfig();
   switch (key) {
     case 'run': {
-      const tty = process.stderr.isTTY && !flags.json;
+      const tty = process.stderr.isTTY && !(flags.json === true || flags.json === 'true');
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
@@ -162,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
   const { flags, positional } = parseArgs(argv);
   const [command = '', sub] = positional;
   const key = command === 'config' || command === 'webhooks' ? `${command} ${sub ?? ''}`.trim() : command;
-  const json = flags.json === true;
+  const json = flags.json === true || flags.json === 'true';
   if (!(key in HELP) || (key === '' && !flags.help)) {
     process.stderr.write(`${key ? `Unknown command: ${key}\n\n` : ''}${HELP['']}`);
     return 2;

@@ -1,0 +1,30 @@
+import { UsageError, checkFlags, timeFlag } from '../../src/cli/billing-commands';
+import { parseArgs } from '../../src/cli/args';
+
+const flagsOf = (...argv: string[]) => parseArgs(argv).flags;
+
+describe('operator CLI options', () => {
+  it('refuses an option the command does not know: a mistyped --dry-run must not apply anything', () => {
+    expect(() => checkFlags('reconcile', flagsOf('--period', '2024-01', '--dryrun'))).toThrow(
+      new UsageError('Unknown option --dryrun for "reconcile"'),
+    );
+    expect(() => checkFlags('run', flagsOf('--period', '2024-01', '--dry-run'))).toThrow(/Unknown option --dry-run/);
+    expect(() => checkFlags('reconcile', flagsOf('--period', '2024-01', '--dry-run', '--json'))).not.toThrow();
+  });
+
+  it('takes switches alone or as =true/=false, and refuses a value it would read as "off"', () => {
+    expect(() => checkFlags('reconcile', flagsOf('--period=2024-01', '--dry-run=yes'))).toThrow(/takes no value/);
+    expect(() => checkFlags('reconcile', flagsOf('--period=2024-01', '--dry-run=true'))).not.toThrow();
+    expect(() => checkFlags('run', flagsOf('--period'))).toThrow(/--period needs a value/);
+  });
+
+  it('reads --since strictly: a real date or an ISO time with its zone', () => {
+    expect(timeFlag(flagsOf('--since', '2024-02-01'), 'since')?.toISOString()).toBe('2024-02-01T00:00:00.000Z');
+    expect(timeFlag(flagsOf('--since', '2024-02-01T10:00:00+02:00'), 'since')?.toISOString()).toBe(
+      '2024-02-01T08:00:00.000Z',
+    );
+    for (const bad of ['2026-02-30', '1', 'Nov 1 2026', '2024-02-01T10:00:00', '2024-13-01']) {
+      expect(() => timeFlag(flagsOf('--since', bad), 'since')).toThrow(UsageError);
+    }
+  });
+});
