@@ -104,6 +104,17 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
       }
       caughtUpFor = period;
     }
+    // A run of an earlier period still running (its instance died mid-way, e.g. during a catch-up): join it, so
+    // every tick finishes what a crashed instance left, not only the due period's.
+    const unfinished = await options.em
+      .fork()
+      .execute<Array<{ period: string }>>(
+        `select period from billing_runs where status = 'running' and period <> ? order by period`,
+        [parsePeriod(period).key],
+      );
+    for (const { period: key } of unfinished) {
+      await runPeriod(key.trim(), false);
+    }
     const [row] = await options.em
       .fork()
       .execute<Array<{ status: string }>>(`select status from billing_runs where period = ?`, [

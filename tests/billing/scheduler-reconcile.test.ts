@@ -147,6 +147,21 @@ describe('billing scheduler and reconciliation', () => {
     expect(await missedPeriods(h.em, '2024-06', 5)).toEqual(['2024-02']);
   });
 
+  it('every tick finishes an earlier run a crashed instance left running, not only the due one', async () => {
+    await h.usage('2024-11', ['left-1', 'left-2']);
+    const stopped = new AbortController();
+    stopped.abort(); // the instance stops at once: the run stays "running" with its items pending
+    const left = await runBilling(h.deps('2024-11'), '2024-11', { trigger: 'scheduler', signal: stopped.signal });
+    expect(left).toMatchObject({ kind: 'in_progress' });
+    const scheduler = startBillingScheduler({ ...h.deps('2024-12'), intervalMs: 60_000, catchUpMonths: 0 });
+    try {
+      await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-11'))?.status === 'completed');
+      expect(await h.invoiceCount('2024-11', ['left-1', 'left-2'])).toBe(2);
+    } finally {
+      await scheduler.stop();
+    }
+  });
+
   it('does not re-run a period for a customer whose usage had nothing billable, until more usage arrives', async () => {
     await h.usage('2023-12', ['unpriced']); // the default prices start in 2024
     expect(await missedPeriods(h.em, '2024-01', 1)).toEqual(['2023-12']);
