@@ -150,6 +150,18 @@ export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env>
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),
   });
+  try {
+    await db.orm.em.fork().getConnection().execute('select 1');
+  } catch (error) {
+    // Checked before the migrator looks: it would create a missing database rather than say it is missing.
+    await db.close();
+    const missing = (error as { code?: string }).code === '3D000';
+    throw new Error(
+      missing
+        ? 'The database in DATABASE_URL does not exist: create it and run `npm run migrate`, or fix the URL'
+        : `The database is not reachable: ${(error as Error).message}`,
+    );
+  }
   const pending = await pendingMigrations(db.orm);
   if (pending.length > 0) {
     await db.close();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { cancelInvoice } from '../../src/services/cancel-invoice.service';
 import { createInvoice } from '../../src/services/create-invoice.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
+import { Client } from 'pg';
 import { testServerUrl } from '../helpers/database';
 import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
 import type { BillingHarness } from './helpers';
@@ -193,6 +194,34 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     expect(json(recover)).toMatchObject({ ok: true, listed: expect.any(Number) });
     expect((json(recover).listed as number) > 0).toBe(true);
   });
+});
+
+describeOnPostgres('operator CLI with a DATABASE_URL naming a database that does not exist', () => {
+  it('says so (exit 3) and creates nothing', async () => {
+    const url = new URL(testServerUrl() as string);
+    const name = `billing_missing_${Date.now()}`;
+    url.pathname = `/${name}`;
+    const ran = await new Promise<Ran>((resolve) => {
+      const child = spawn(process.execPath, [cli, 'reconcile', '--period', '2024-01', '--json'], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATABASE_URL: url.toString() },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(ran.code).toBe(3);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/does not exist/) });
+    const admin = new Client({ connectionString: testServerUrl() });
+    await admin.connect();
+    try {
+      const found = await admin.query('select 1 from pg_database where datname = $1', [name]);
+      expect(found.rowCount).toBe(0);
+    } finally {
+      await admin.end();
+    }
+  }, 60_000);
 });
 
 describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)', () => {
