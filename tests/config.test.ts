@@ -129,6 +129,8 @@ describe('configuration', () => {
     const found = problems({ NODE_ENV: 'production' });
     expect(found.DATABASE_URL).toMatch(/required when NODE_ENV=production.*postgres:\/\//);
     expect(found.STRIPE_SECRET_KEY).toMatch(/required when NODE_ENV=production/);
+    // Named at once with the key, not only once the key is fixed.
+    expect(found.STRIPE_WEBHOOK_SECRET).toMatch(/required when NODE_ENV=production/);
     expect(found.JWT_SECRET).toMatch(/JWT_SECRET or JWT_JWKS_URL/);
   });
 

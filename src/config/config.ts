@@ -241,7 +241,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
   if (webhookSecret !== undefined && !/^whsec_\w+$/.test(webhookSecret)) {
     bad('STRIPE_WEBHOOK_SECRET', 'must start with whsec_ (the signing secret of the webhook endpoint)');
   }
-  if (secretKey !== undefined && webhookSecret === undefined && production) {
+  if (webhookSecret === undefined && production) {
     bad('STRIPE_WEBHOOK_SECRET', 'is required when NODE_ENV=production so that webhooks can be verified');
   }
   const apiBase = url('STRIPE_API_BASE', ['http:', 'https:']);
