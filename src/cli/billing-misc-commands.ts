@@ -35,6 +35,10 @@ export async function tokenCommand(config: AppConfig, flags: Flags): Promise<Com
     throw new UsageError('JWT_JWKS_URL is set: tokens come from your identity provider, not from this command');
   }
   const expiresIn = str(flags, 'expires') ?? '12h';
+  // A positive duration such as 30m, 12h or 7d: jose reads "-5s" as already expired and refuses anything else late.
+  if (!/^\d+\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|week|weeks)$/i.test(expiresIn) || /^0+\D/.test(expiresIn)) {
+    throw new UsageError(`--expires must be a positive duration such as 30m, 12h or 7d (got "${expiresIn}")`);
+  }
   const token = await mintToken(resolveJwtSecret(config) as string, { sub, role: role as Role, expiresIn });
   return { code: 0, result: { ok: true, token, sub, role, expiresIn }, text: token };
 }

@@ -1,5 +1,7 @@
 import { UsageError, checkFlags, timeFlag } from '../../src/cli/billing-commands';
 import { parseArgs } from '../../src/cli/args';
+import { tokenCommand } from '../../src/cli/billing-misc-commands';
+import { loadConfig } from '../../src/config/config';
 
 const flagsOf = (...argv: string[]) => parseArgs(argv).flags;
 
@@ -26,5 +28,13 @@ describe('operator CLI options', () => {
     for (const bad of ['2026-02-30', '1', 'Nov 1 2026', '2024-02-01T10:00:00', '2024-13-01']) {
       expect(() => timeFlag(flagsOf('--since', bad), 'since')).toThrow(UsageError);
     }
+  });
+
+  it('mints tokens only for a positive duration', async () => {
+    const config = loadConfig({ JWT_SECRET: 'x'.repeat(40) });
+    for (const bad of ['bogus', '-5s', '0h']) {
+      await expect(tokenCommand(config, flagsOf('--sub', 'a', '--expires', bad))).rejects.toThrow(UsageError);
+    }
+    await expect(tokenCommand(config, flagsOf('--sub', 'a', '--expires', '30m'))).resolves.toMatchObject({ code: 0 });
   });
 });
