@@ -364,6 +364,8 @@ describe('usage ingestion', () => {
 
     it('answers auth and shape errors with a status and a reason', async () => {
       expect((await post([event()], null)).status).toBe(401);
+      // Without a token the body is not even read: a malformed one is still 401.
+      expect((await post('[{"userId": ', null)).status).toBe(401);
       const user = await t.token('agent-owner-1', Role.USER);
       const forbidden = await post([event()], user);
       expect(forbidden.status).toBe(403);
@@ -373,9 +375,13 @@ describe('usage ingestion', () => {
       const notArray = await post({ hello: 'world' });
       expect(notArray.status).toBe(400);
       expect(((await notArray.json()) as { error: { message: string } }).error.message).toMatch(/JSON array/);
-      const malformed = await post('[{"userId": ');
+      const malformed = await post('[{"userId": "secret-looking-body"');
       expect(malformed.status).toBe(400);
-      expect(await malformed.text()).not.toMatch(/at .*\.js:\d+/);
+      const text = await malformed.text();
+      expect(text).not.toMatch(/at .*\.js:\d+/);
+      expect(JSON.parse(text)).toEqual({
+        error: { code: 'BAD_REQUEST', message: 'The request body is not valid JSON' },
+      });
     });
   });
 });
