@@ -5,6 +5,7 @@ import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { openDatabase, pendingMigrations } from '../entities/orm';
 import { parsePeriod } from '../services/billing-period';
+import { parseIsoTimestamp } from '../services/date-range';
 import { runBilling } from '../services/billing-run.service';
 import type { RunBillingOptions } from '../services/billing-run.service';
 import type { BillingRunProgress } from '../services/get-billing-run.service';
@@ -60,31 +61,16 @@ export function timeFlag(flags: Flags, name: string): Date | undefined {
   if (raw === undefined) {
     return undefined;
   }
-  // A date, or a date-time with its time zone; the fields must exist (no 30 February rolled into March, no "1"
-  // read as the year 2001).
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i.exec(
-    raw,
-  );
-  const at = new Date(match && !raw.includes('T') ? `${raw}T00:00:00Z` : raw);
-  const [year, month, day, hour = '0', minute = '0', second = '0'] = match?.slice(1) ?? [];
-  const daysInMonth = match ? new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate() : 0;
-  if (
-    !match ||
-    Number.isNaN(at.getTime()) ||
-    Number(month) < 1 ||
-    Number(month) > 12 ||
-    Number(day) < 1 ||
-    Number(day) > daysInMonth ||
-    Number(hour) > 23 ||
-    Number(minute) > 59 ||
-    Number(second) > 59
-  ) {
+  // A date (UTC midnight), or a date-time with its zone, read by the same strict parser as usage timestamps: no
+  // 30 February rolled into March, no "1" read as the year 2001.
+  const at = parseIsoTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T00:00:00Z` : raw);
+  if (typeof at !== 'number') {
     throw new UsageError(
       `--${name} must be a date (2024-02-01, UTC) or an ISO 8601 time with its zone such as 2024-02-01T00:00:00Z ` +
         `(got "${raw}")`,
     );
   }
-  return at;
+  return new Date(at);
 }
 
 /** Flag errors are usage errors, found before anything is opened. */
