@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { Invoice } from '../entities';
+import { LockMode } from '@mikro-orm/core';
+import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import { transitionInvoice } from './invoice-status';
 import type { StatusCause } from './invoice-status';
@@ -32,4 +33,25 @@ export async function applyStripeStatus(
   invoice.paymentUrl ??= remote.hosted_invoice_url ?? null;
   invoice.pdfUrl ??= remote.invoice_pdf ?? null;
   return steps;
+}
+
+/**
+ * In its own transaction: locks the invoice, brings it forward to `remote` (applyStripeStatus) and returns it. For
+ * a caller that ran into Stripe's answer before its webhook (a void, a payment) and must not answer from a stale row.
+ */
+export async function followStripeInvoice(
+  em: EntityManager,
+  invoiceId: string,
+  remote: Stripe.Invoice,
+  cause: StatusCause,
+): Promise<Invoice> {
+  return em.fork().transactional(async (tem) => {
+    const invoice = await tem.findOneOrFail(Invoice, invoiceId, {
+      lockMode: LockMode.PESSIMISTIC_WRITE,
+      populate: ['customer'],
+    });
+    await applyStripeStatus(tem, invoice, remote, cause);
+    await tem.flush();
+    return invoice;
+  });
 }

@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { failedWith } from '../stripe';
-import { applyStripeStatus } from './apply-stripe-status';
+import { followStripeInvoice } from './apply-stripe-status';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
@@ -114,18 +114,10 @@ async function applyPaid(
   invoiceId: string,
   remote: Stripe.Invoice,
 ): Promise<CancelInvoiceOutcome> {
-  return deps.em.fork().transactional(async (tem) => {
-    const invoice = await tem.findOneOrFail(Invoice, invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    await applyStripeStatus(tem, invoice, remote, {
-      source: StatusChangeSource.API,
-      ref: caller.userId,
-      reason: 'paid in Stripe before it could be voided',
-    });
-    await tem.flush();
-    return {
-      kind: 'invalid_state',
-      status: invoice.status,
-      message: PAID_MEANWHILE,
-    };
+  const invoice = await followStripeInvoice(deps.em, invoiceId, remote, {
+    source: StatusChangeSource.API,
+    ref: caller.userId,
+    reason: 'paid in Stripe before it could be voided',
   });
+  return { kind: 'invalid_state', status: invoice.status, message: PAID_MEANWHILE };
 }

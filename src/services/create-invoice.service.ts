@@ -11,7 +11,7 @@ import type { Caller } from './caller';
 import { resolveSubject } from './caller';
 import { NotFoundError } from './errors';
 import { getCurrentCustomer } from './get-current-customer.service';
-import { applyStripeStatus } from './apply-stripe-status';
+import { followStripeInvoice } from './apply-stripe-status';
 import { computeInvoiceLines } from './invoice-lines';
 import { recordCreation, transitionInvoice } from './invoice-status';
 import { formatInvoiceNumber } from './invoice-number';
@@ -82,31 +82,19 @@ export async function createInvoice(
     // Last step, also resumed on an invoice a webhook opened while our send failed: decided from `sentAt`.
     const sent = await sendInvoice(deps, invoice.id);
     if (sent.kind === 'refused' || sent.invoice.status === InvoiceStatus.VOID) {
-      // Stripe refused the e-mail (or the row is VOID already): cancelled between publishing and the e-mail, when
-      // Stripe shows it void (the cancel's own VOID may still be committing); otherwise it is as Stripe left it.
-      const stripeInvoiceId = invoice.stripeInvoiceId;
-      const remote = stripeInvoiceId ? await deps.gateway.retrieveInvoice(stripeInvoiceId) : null;
-      // Our row follows Stripe now (a void from the dashboard may not have reached us as a webhook yet): VOID
-      // releases the usage, so the answer below is true of both.
-      const current = await deps.em.fork().transactional(async (tem) => {
-        const locked = await tem.findOneOrFail(Invoice, invoice.id, {
-          lockMode: LockMode.PESSIMISTIC_WRITE,
-          populate: ['customer'],
-        });
-        if (remote) {
-          await applyStripeStatus(tem, locked, remote, {
+      // Stripe refused the e-mail, or the row is VOID already: cancelled between publishing and the e-mail (the
+      // cancel's own VOID may still be committing), or voided in the Stripe dashboard before its webhook came. Our
+      // row follows Stripe (VOID releases the usage), so the answer is true of both.
+      const current = invoice.stripeInvoiceId
+        ? await followStripeInvoice(deps.em, invoice.id, await deps.gateway.retrieveInvoice(invoice.stripeInvoiceId), {
             source: StatusChangeSource.API,
             ref: caller.userId,
-            reason: `Stripe refused the e-mail: invoice ${remote.status}`,
-          });
-          await tem.flush();
-        }
-        return locked;
-      });
-      if (current.status === InvoiceStatus.VOID) {
-        return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
-      }
-      return { kind: 'invoice', invoice: current };
+            reason: 'Stripe refused the e-mail',
+          })
+        : sent.invoice;
+      return current.status === InvoiceStatus.VOID
+        ? { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE }
+        : { kind: 'invoice', invoice: current };
     }
     return { kind: 'invoice', invoice: sent.invoice };
   } catch (error) {
