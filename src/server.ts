@@ -21,7 +21,7 @@ import { pendingMigrations } from './entities/orm';
 import type { GraphQLContext } from './resolvers/context';
 import { formatErrors, graphqlRules, logUnexpectedErrors, prepareOperation } from './resolvers/graphql-rules';
 import { buildAppSchema } from './resolvers';
-import { findUnstorableText, storableJsonReviver, UNSTORABLE_TEXT_MESSAGE } from './schema/storable-text';
+import { storableJsonReviver, unstorableVariablesError } from './schema/storable-text';
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
@@ -147,11 +147,9 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         if (Array.isArray(document)) {
           return document;
         }
-        const unstorable = findUnstorableText(payload.variables ?? {}, '$variables');
+        const unstorable = unstorableVariablesError(payload.variables);
         if (unstorable) {
-          return [
-            new GraphQLError(`${unstorable}: ${UNSTORABLE_TEXT_MESSAGE}`, { extensions: { code: 'BAD_USER_INPUT' } }),
-          ];
+          return [unstorable];
         }
         const requestId = randomUUID();
         const contextValue: GraphQLContext = {
@@ -225,11 +223,9 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
                   { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
                 );
               }
-              const path = findUnstorableText(request.variables ?? {}, '$variables');
-              if (path) {
-                throw new GraphQLError(`${path}: ${UNSTORABLE_TEXT_MESSAGE}`, {
-                  extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-                });
+              const unstorable = unstorableVariablesError(request.variables);
+              if (unstorable) {
+                throw unstorable;
               }
             },
             async didEncounterErrors({ contextValue, errors }) {

@@ -62,3 +62,13 @@ export function storableTextRule(): ValidationRule {
     },
   });
 }
+
+/** GraphQL variables (already parsed by the transport) held to the same rule: the error to answer, or null. */
+export function unstorableVariablesError(variables: unknown): GraphQLError | null {
+  const path = findUnstorableText(variables ?? {}, '$variables');
+  return path
+    ? new GraphQLError(`${path}: ${UNSTORABLE_TEXT_MESSAGE}`, {
+        extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+      })
+    : null;
+}

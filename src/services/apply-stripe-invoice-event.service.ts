@@ -2,12 +2,10 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { Invoice } from '../entities';
+import { METADATA } from '../stripe';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { pathTo, transitionInvoice } from './invoice-status';
 import type { StatusCause } from './invoice-status';
-
-/** The metadata key our invoice creation puts on Stripe invoices (mirrors `METADATA.invoiceId` in src/stripe). */
-export const AGENTHUB_INVOICE_ID_KEY = 'agenthub_invoice_id';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -142,7 +140,7 @@ async function findOurInvoice(em: EntityManager, remote: Stripe.Invoice): Promis
   if (byStripeId) {
     return byStripeId;
   }
-  const ourId = remote.metadata?.[AGENTHUB_INVOICE_ID_KEY];
+  const ourId = remote.metadata?.[METADATA.invoiceId];
   if (!ourId) {
     return 'not an AgentHub invoice (no agenthub_invoice_id metadata)';
   }

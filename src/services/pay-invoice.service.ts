@@ -112,11 +112,8 @@ export async function payInvoice(
   }
 
   // Stripe refused because its invoice is no longer payable (voided or paid there, its webhook not applied yet):
-  // read it now, outside the row lock, so our row follows Stripe instead of answering from a stale status.
-  const remote =
-    result.outcome === 'invalid_state'
-      ? await deps.gateway.retrieveInvoice(claim.stripeInvoiceId as string).catch(() => null)
-      : null;
+  // the gateway re-read it, so our row follows Stripe instead of answering from a stale status.
+  const remote = result.outcome === 'invalid_state' ? (result.invoice ?? null) : null;
 
   return deps.em.fork().transactional(async (tem) => {
     const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, {

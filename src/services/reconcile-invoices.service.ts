@@ -76,7 +76,6 @@ export interface ReconcileInput {
 }
 
 export type { ReconcileOrphan };
-export { RECONCILIATION_CALLER } from './reconcile-apply';
 export { DEFAULT_PROCESSING_TIMEOUT_MS } from './reconcile-stale-payment';
 
 /**

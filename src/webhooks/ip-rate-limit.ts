@@ -25,16 +25,19 @@ interface Bucket {
  * Returns a check that answers 429 itself and returns false when the client is over its budget.
  */
 export function ipRateLimit(options: IpRateLimitOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  if (options.perSecond <= 0) {
+    return () => true;
+  }
   const now = options.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
+  let lastSweep = 0;
   return (req, res) => {
-    if (options.perSecond <= 0) {
-      return true;
-    }
     const ip = options.clientIp(req);
     const at = now();
-    if (buckets.size > 10_000) {
-      // Forget clients whose bucket has refilled; they start again with a full bucket anyway.
+    if (buckets.size > 10_000 && at - lastSweep >= 1000) {
+      // Forget clients whose bucket has refilled (they start again with a full bucket anyway), at most once a
+      // second: during a flood from many addresses the sweep must not run on every request.
+      lastSweep = at;
       for (const [key, bucket] of buckets) {
         if ((at - bucket.last) / 1000 >= options.burst / options.perSecond) {
           buckets.delete(key);

@@ -1,3 +1,4 @@
+import { waitFor as pollUntil } from '../webhooks/fixtures';
 import type Stripe from 'stripe';
 import { Invoice, PaymentAttempt } from '../../src/entities';
 import { cancelInvoice } from '../../src/services/cancel-invoice.service';
@@ -12,15 +13,8 @@ import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
 const MINUTE = 60_000;
 
-const waitFor = async (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error('timed out');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
+/** The shared poller, with this file's longer default wait. */
+const waitFor = (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<unknown> => pollUntil(check, timeoutMs);
 
 describe('reconciliation gaps: stuck payments, deleted drafts, unsent invoices', () => {
   let h: BillingHarness;

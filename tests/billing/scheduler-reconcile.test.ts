@@ -1,3 +1,4 @@
+import { waitFor as pollUntil } from '../webhooks/fixtures';
 import { loadConfig } from '../../src/config/config';
 import { randomUUID } from 'node:crypto';
 import { createInvoice } from '../../src/services/create-invoice.service';
@@ -17,15 +18,8 @@ import { runBilling } from '../../src/services/billing-run.service';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
-const waitFor = async (check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error('timed out');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
+/** The shared poller, with this file's longer default wait. */
+const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000): Promise<unknown> => pollUntil(check, timeoutMs);
 
 describe('billing scheduler and reconciliation', () => {
   let h: BillingHarness;

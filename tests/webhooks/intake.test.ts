@@ -79,6 +79,9 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     const event = anEvent();
     const res = await postWebhook(t.url, JSON.stringify(event).replace('"open"', '"op\\\\u0000en"'));
     expect(res.status).toBe(200);
+    // Stored as text: a backslash followed by u0000, no NUL.
+    const stored = await findEvent(t.database.db, event.id);
+    expect((stored?.payload as { data: { object: { status: string } } }).data.object.status).toBe('op\\u0000en');
   });
 
   it('refuses a body over 1 MB → 413, nothing stored', async () => {
