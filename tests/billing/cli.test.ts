@@ -14,6 +14,11 @@ import { SERVICE, afterPeriod, billingHarness } from './helpers';
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/src/cli/billing.js');
 
+/** Builds dist/ from the current source, so the CLI under test is never a stale build (a failure fails the suite). */
+function compile(): void {
+  execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
+}
+
 interface Ran {
   code: number | null;
   stdout: string;
@@ -51,14 +56,7 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
   const json = (ran: Ran): Record<string, unknown> => JSON.parse(ran.stdout) as Record<string, unknown>;
 
   beforeAll(async () => {
-    try {
-      execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
-    } catch (error) {
-      // Files other people are editing may not compile yet; the CLI's own output is what matters here.
-      if (!existsSync(cli)) {
-        throw error;
-      }
-    }
+    compile();
     cwd = mkdtempSync(path.join(tmpdir(), 'billing-cli-'));
     h = await billingHarness();
   }, 120_000);
@@ -227,8 +225,9 @@ describeOnPostgres('operator CLI with a DATABASE_URL naming a database that does
 describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)', () => {
   let dataDir: string;
   beforeAll(() => {
+    compile();
     dataDir = mkdtempSync(path.join(tmpdir(), 'billing-cli-embedded-'));
-  });
+  }, 120_000);
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const runNode = (script: string, args: string[]): Promise<Ran> =>
