@@ -120,6 +120,9 @@ export class ApiRouter {
       }
     }
 
+    const lost = this.emu.chaos.match(method, pathname, ['lost-response']);
+    const answer = (status: number, body: string): void =>
+      lost ? void req.socket.destroy() : this.send(res, status, body);
     const storeKey = idemKey ? `${apiKey}:${idemKey}` : null;
     const paramsText = canonical(params);
     if (storeKey && idemKey) {
@@ -130,7 +133,7 @@ export class ApiRouter {
       if (decision.kind === 'replay') {
         res.setHeader('Idempotent-Replayed', 'true');
         res.setHeader('Original-Request', decision.requestId);
-        return this.send(res, decision.status, decision.body);
+        return answer(decision.status, decision.body);
       }
       this.idempotency.begin(storeKey);
     }
@@ -143,7 +146,7 @@ export class ApiRouter {
       if (storeKey && persist) {
         this.idempotency.store(storeKey, { method, path: pathname, params: paramsText, status, body, requestId });
       }
-      this.send(res, status, body);
+      answer(status, body);
     } finally {
       if (storeKey) {
         this.idempotency.end(storeKey);

@@ -1,5 +1,9 @@
 /** Fault injection and the optional rate limit, applied to /v1 API requests. */
-export type FaultKind = '500' | '429' | 'hang' | 'reset' | 'latency';
+/**
+ * `lost-response` carries the request out (and stores its idempotent answer), then drops the connection instead of
+ * answering: what the caller sees when the network or its own process fails after Stripe acted.
+ */
+export type FaultKind = '500' | '429' | 'hang' | 'reset' | 'latency' | 'lost-response';
 
 export interface FaultRuleInput {
   kind: FaultKind;
@@ -10,6 +14,8 @@ export interface FaultRuleInput {
   rate?: number;
   /** Fail only the next N matching requests, then the rule is removed. */
   count?: number;
+  /** Let the first N matching requests through untouched before the rule applies (e.g. fail only the 2nd item). */
+  skip?: number;
   /** `latency`: delay before handling; `hang`: hold the request this long then drop it (default: until stop). */
   delayMs?: number;
   /** Value of `Stripe-Should-Retry` on 500/429 responses (429 default true, 500 default unset). */
@@ -21,6 +27,8 @@ export interface FaultRule extends Required<Pick<FaultRuleInput, 'kind' | 'rate'
   path: string;
   method: string | null;
   remaining: number | null;
+  /** Matching requests still to let through before the rule applies. */
+  skip: number;
   delayMs: number | null;
   shouldRetry: boolean | null;
   hits: number;
@@ -34,7 +42,7 @@ export class Chaos {
   private recent: number[] = [];
 
   addRule(input: FaultRuleInput): FaultRule {
-    const kinds: FaultKind[] = ['500', '429', 'hang', 'reset', 'latency'];
+    const kinds: FaultKind[] = ['500', '429', 'hang', 'reset', 'latency', 'lost-response'];
     if (!kinds.includes(input.kind)) {
       throw new Error(`kind must be one of ${kinds.join(', ')}`);
     }
@@ -51,6 +59,7 @@ export class Chaos {
       method: input.method ? input.method.toUpperCase() : null,
       rate: input.rate ?? 1,
       remaining: input.count ?? null,
+      skip: input.skip ?? 0,
       delayMs: input.delayMs ?? null,
       shouldRetry: input.shouldRetry ?? null,
       hits: 0,
@@ -75,6 +84,10 @@ export class Chaos {
         continue;
       }
       if (!pathMatches(rule.path, path)) {
+        continue;
+      }
+      if (rule.skip > 0) {
+        rule.skip--;
         continue;
       }
       if (rule.rate < 1 && Math.random() >= rule.rate) {
