@@ -28,6 +28,14 @@ export class Customer extends BaseEntity {
   @Unique()
   stripeCustomerId?: string | null;
 
+  /**
+   * When we first asked Stripe to create this customer. Set while `stripeCustomerId` is still null, it means an
+   * earlier attempt may have made a Stripe customer whose id we never stored: the next attempt looks for it (by our
+   * id in its metadata) before creating one, since Stripe forgets an idempotency key after 24 hours.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  stripeCreateRequestedAt?: Date | null;
+
   /** Billing currency for this customer; null means the configured default. */
   @Property({ type: 'character', length: 3, nullable: true })
   currency?: string | null;

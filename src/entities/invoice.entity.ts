@@ -78,8 +78,20 @@ export class Invoice extends BaseEntity<
   @Property({ type: 'timestamptz', nullable: true })
   finalizedAt?: Date | null;
 
+  /**
+   * When createInvoice first began writing this invoice to Stripe. Set on a DRAFT, it means an earlier attempt may
+   * have left a Stripe invoice or items whose ids we never stored: the next attempt looks for them before creating
+   * anything (Stripe forgets an idempotency key after 24 hours).
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  publishStartedAt?: Date | null;
+
   @Property({ type: 'timestamptz', nullable: true })
   sentAt?: Date | null;
+
+  /** When we first asked Stripe to e-mail the invoice; with `sentAt` still null, Stripe's events tell if it went. */
+  @Property({ type: 'timestamptz', nullable: true })
+  sendRequestedAt?: Date | null;
 
   @Property({ type: 'timestamptz', nullable: true })
   paidAt?: Date | null;

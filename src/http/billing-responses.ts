@@ -10,6 +10,7 @@ import { minorToDecimalString } from '../services/money';
 import type { PayInvoiceOutcome } from '../services/pay-invoice.service';
 import { UNSTORABLE_TEXT_MESSAGE } from '../schema/storable-text';
 import { StripeGatewayError } from '../stripe';
+import type { TotalMismatch } from '../stripe';
 import { JsonDecimal, stringifyExact } from './exact-json';
 
 /**
@@ -124,6 +125,8 @@ export function createResult(outcome: CreateInvoiceOutcome): HttpResult {
         invoice_id: outcome.invoice.id,
         status: guideStatus(outcome.invoice.status),
       });
+    case 'total_mismatch':
+      return totalMismatch(outcome);
     default:
       return failure(
         503,
@@ -160,6 +163,8 @@ export function payResult(outcome: PayInvoiceOutcome): HttpResult {
       });
     case 'invalid_state':
       return failure(409, 'invalid_state', outcome.message, { status: guideStatus(outcome.status) });
+    case 'total_mismatch':
+      return totalMismatch(outcome);
     default:
       // The outcome is unknown (the invoice is "processing" until Stripe's webhook settles it) or Stripe was busy.
       // Retrying is safe either way: the service pays a PROCESSING invoice again and Stripe never charges twice.
@@ -171,6 +176,16 @@ export function payResult(outcome: PayInvoiceOutcome): HttpResult {
         RETRY,
       );
   }
+}
+
+/** Nothing was made payable or charged: 409, with both totals so an operator can see the difference. */
+function totalMismatch(outcome: { invoice: Invoice; mismatch: TotalMismatch; message: string }): HttpResult {
+  return failure(409, 'total_mismatch', outcome.message, {
+    invoice_id: outcome.invoice.id,
+    status: guideStatus(outcome.invoice.status),
+    amount: amount(outcome.mismatch.ourTotalMinor, outcome.mismatch.ourCurrency),
+    stripe_amount: amount(outcome.mismatch.stripeTotalMinor, outcome.mismatch.stripeCurrency.toUpperCase()),
+  });
 }
 
 export function cancelResult(outcome: CancelInvoiceOutcome): HttpResult {

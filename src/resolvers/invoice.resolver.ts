@@ -12,6 +12,7 @@ import {
   CreateInvoiceResult,
   InvoiceConnection,
   InvoiceStateError,
+  InvoiceTotalMismatch,
   InvoiceType,
   InvoicesArgs,
   NoBillableUsage,
@@ -23,9 +24,10 @@ import {
   PeriodNotEnded,
 } from '../schema/invoice.types';
 import type { GraphQLContext } from './context';
-import { toInvoice } from './mappers';
+import { toInvoice, toMoney } from './mappers';
 import type { Invoice } from '../entities';
 import type { InvoiceStatus } from '../entities/enums';
+import type { TotalMismatch } from '../stripe';
 
 const deps = (ctx: GraphQLContext): InvoiceDeps => ({ em: ctx.em, gateway: ctx.gateway, config: ctx.config });
 
@@ -52,6 +54,18 @@ async function unavailable(
     code,
     message: outcome.message,
     invoice: await invoiceOf(ctx, outcome.invoice),
+  });
+}
+
+async function totalMismatch(
+  ctx: GraphQLContext,
+  outcome: { message: string; invoice: Invoice; mismatch: TotalMismatch },
+): Promise<InvoiceTotalMismatch> {
+  return Object.assign(new InvoiceTotalMismatch(), {
+    code: 'INVOICE_TOTAL_MISMATCH',
+    message: outcome.message,
+    invoice: await invoiceOf(ctx, outcome.invoice),
+    stripeTotal: toMoney(outcome.mismatch.stripeTotalMinor, outcome.mismatch.stripeCurrency.toUpperCase()),
   });
 }
 
@@ -98,6 +112,8 @@ export class InvoiceResolver {
         });
       case 'cancelled':
         return stateError({ status: outcome.invoice.status, message: outcome.message });
+      case 'total_mismatch':
+        return totalMismatch(ctx, outcome);
       default:
         return unavailable(ctx, 'PAYMENT_PROVIDER_UNAVAILABLE', outcome);
     }
@@ -132,6 +148,8 @@ export class InvoiceResolver {
       }
       case 'invalid_state':
         return stateError(outcome);
+      case 'total_mismatch':
+        return totalMismatch(ctx, outcome);
       default:
         return unavailable(ctx, 'PAYMENT_PENDING', outcome);
     }

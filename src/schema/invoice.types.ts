@@ -160,15 +160,44 @@ export class PaymentProviderUnavailable extends ErrorResult {
   invoice!: InvoiceType | null;
 }
 
+@ObjectType({
+  implements: ErrorResult,
+  description:
+    "Stripe's invoice does not total this invoice, so it is not made payable, e-mailed or charged. Reconciliation " +
+    'voids an open one and reissues the period, or reports it.',
+})
+export class InvoiceTotalMismatch extends ErrorResult {
+  @Field(() => InvoiceType)
+  invoice!: InvoiceType;
+
+  @Field(() => MoneyType, { description: "What Stripe's invoice totals." })
+  stripeTotal!: MoneyType;
+}
+
 export const CreateInvoiceResult = createUnionType({
   name: 'CreateInvoiceResult',
-  types: () => [InvoiceType, NoBillableUsage, PeriodNotEnded, InvoiceStateError, PaymentProviderUnavailable] as const,
+  types: () =>
+    [
+      InvoiceType,
+      NoBillableUsage,
+      PeriodNotEnded,
+      InvoiceStateError,
+      PaymentProviderUnavailable,
+      InvoiceTotalMismatch,
+    ] as const,
 });
 
 export const PayInvoiceResult = createUnionType({
   name: 'PayInvoiceResult',
   types: () =>
-    [InvoiceType, PaymentDeclined, PaymentRequiresAction, InvoiceStateError, PaymentProviderUnavailable] as const,
+    [
+      InvoiceType,
+      PaymentDeclined,
+      PaymentRequiresAction,
+      InvoiceStateError,
+      PaymentProviderUnavailable,
+      InvoiceTotalMismatch,
+    ] as const,
 });
 
 export const CancelInvoiceResult = createUnionType({

@@ -38,7 +38,7 @@ const PAID_MEANWHILE = 'The invoice was paid before it could be cancelled';
 export async function cancelInvoice(
   deps: InvoiceDeps,
   caller: Caller,
-  input: { invoiceId: string; reason?: string | null },
+  input: { invoiceId: string; reason?: string | null; source?: StatusChangeSource },
 ): Promise<CancelInvoiceOutcome> {
   const reason = input.reason?.trim() || 'cancelled';
   if (reason.length > 500) {
@@ -84,7 +84,7 @@ export async function cancelInvoice(
       // The VOID releases the invoice's usage in the same transaction (transitionInvoice).
       for (const to of moves) {
         await transitionInvoice(tem, invoice, to, {
-          source: StatusChangeSource.API,
+          source: input.source ?? StatusChangeSource.API,
           ref: caller.userId,
           reason: to === InvoiceStatus.VOID ? reason : 'voided in Stripe while a payment was pending: not charged',
         });

@@ -1,10 +1,11 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
 import type { AppConfig } from '../config/config';
 import { Customer, Invoice, InvoiceLine } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
-import type { StripeGateway } from '../stripe';
-import { StripeGatewayError } from '../stripe';
+import type { StripeGateway, TotalMismatch } from '../stripe';
+import { StripeGatewayError, TotalMismatchError, describeMismatch } from '../stripe';
 import type { BillingPeriod } from './billing-period';
 import { parsePeriod } from './billing-period';
 import type { Caller } from './caller';
@@ -13,10 +14,12 @@ import { NotFoundError } from './errors';
 import { getCurrentCustomer } from './get-current-customer.service';
 import { followStripeInvoice } from './apply-stripe-status';
 import { computeInvoiceLines } from './invoice-lines';
-import { recordCreation, transitionInvoice } from './invoice-status';
+import { recordCreation } from './invoice-status';
+import type { StatusCause } from './invoice-status';
 import { formatInvoiceNumber } from './invoice-number';
+import { cancelInvoice } from './cancel-invoice.service';
+import { publishDraft } from './publish-invoice';
 import { owesSend, sendInvoice } from './send-invoice.service';
-import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
 export interface InvoiceDeps {
   em: EntityManager;
@@ -31,7 +34,12 @@ export type CreateInvoiceOutcome =
   | { kind: 'period_not_ended'; period: string }
   /** cancelInvoice voided the DRAFT while it was being published: nothing payable was left in Stripe. */
   | { kind: 'cancelled'; invoice: Invoice; message: string }
-  | { kind: 'stripe_unavailable'; invoice: Invoice; message: string };
+  | { kind: 'stripe_unavailable'; invoice: Invoice; message: string }
+  /**
+   * Stripe's invoice does not total ours and could not be put right (a draft whose items were repaired and still
+   * differ, or a reissue that differed again): it was not finalized or sent, and it cannot be paid.
+   */
+  | { kind: 'total_mismatch'; invoice: Invoice; mismatch: TotalMismatch; message: string };
 
 const CANCELLED_MESSAGE =
   'The invoice was cancelled while it was being created; Stripe holds nothing payable for it and its usage is ' +
@@ -40,14 +48,16 @@ const CANCELLED_MESSAGE =
 /**
  * Creates (or returns, or resumes) the invoice of a customer for an ended period. Idempotent: while a non-VOID
  * invoice exists for the customer and period it is returned; a DRAFT left by a crash or a Stripe failure is resumed
- * from where it stopped, and so is an open invoice whose e-mail was never sent (AUTO_SEND_INVOICES). Every Stripe
- * write carries a deterministic idempotency key, so resuming never makes a second Stripe customer, invoice or item.
- * An invoice cancelled while this runs stops it (`cancelled`).
+ * from where it stopped (`publishDraft`: it finds what an earlier attempt made in Stripe before creating anything,
+ * however long ago that was), and so is an open invoice whose e-mail was never sent (AUTO_SEND_INVOICES). A Stripe
+ * invoice is finalized and e-mailed only while it totals ours; an open one found with another total is voided and
+ * the period invoiced again (`reissueInvoice`). An invoice cancelled while this runs stops it (`cancelled`).
+ * `reissueOf` is the number of the invoice this one replaces (recorded in its history; it is not reissued again).
  */
 export async function createInvoice(
   deps: InvoiceDeps,
   caller: Caller,
-  input: { period: string; userId?: string | null },
+  input: { period: string; userId?: string | null; reissueOf?: string; source?: StatusChangeSource },
 ): Promise<CreateInvoiceOutcome> {
   const now = deps.now ?? new Date();
   const userId = resolveSubject(caller, input.userId);
@@ -63,7 +73,14 @@ export async function createInvoice(
     throw new NotFoundError(`Customer "${userId}"`);
   }
 
-  const draft = await createDraft(deps, customer, period, caller, now);
+  const reason = input.reissueOf ? `reissues ${input.reissueOf}` : null;
+  const source = input.source ?? StatusChangeSource.API;
+  const draft = await createDraft(deps, customer, period, {
+    source,
+    ref: caller.userId,
+    reason,
+    at: now,
+  });
   if (draft.kind !== 'invoice') {
     return draft;
   }
@@ -72,15 +89,20 @@ export async function createInvoice(
     return draft;
   }
   try {
+    let checked: Stripe.Invoice | undefined;
     if (invoice.status === InvoiceStatus.DRAFT) {
       const published = await publishDraft(deps, invoice.id, caller);
-      if (published.kind !== 'invoice') {
-        return published;
+      if (published.kind === 'cancelled') {
+        return { kind: 'cancelled', invoice: published.invoice, message: CANCELLED_MESSAGE };
+      }
+      if (published.kind === 'total_mismatch') {
+        return mismatched(deps, caller, published.invoice, published.mismatch, { ...input, source });
       }
       invoice = published.invoice;
+      checked = published.remote;
     }
     // Last step, also resumed on an invoice a webhook opened while our send failed: decided from `sentAt`.
-    const sent = await sendInvoice(deps, invoice.id);
+    const sent = await sendInvoice(deps, invoice.id, checked);
     if (sent.kind === 'refused' || sent.invoice.status === InvoiceStatus.VOID) {
       // Stripe refused the e-mail, or the row is VOID already: cancelled between publishing and the e-mail (the
       // cancel's own VOID may still be committing), or voided in the Stripe dashboard before its webhook came. Our
@@ -98,24 +120,88 @@ export async function createInvoice(
     }
     return { kind: 'invoice', invoice: sent.invoice };
   } catch (error) {
+    if (error instanceof TotalMismatchError) {
+      // An open invoice (left by an earlier attempt) whose e-mail was still owed.
+      return mismatched(deps, caller, await current(deps, invoice.id), error.mismatch, { ...input, source });
+    }
     if (!(error instanceof StripeGatewayError)) {
       throw error;
     }
     // A cancel that withdrew the Stripe invoice under us makes our next Stripe write fail (not found, not editable):
     // the cancel is the outcome, not the failure.
-    const current = await deps.em.fork().findOneOrFail(Invoice, invoice.id, { populate: ['customer'] });
-    if (current.status === InvoiceStatus.VOID) {
-      return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
+    const latest = await current(deps, invoice.id);
+    if (latest.status === InvoiceStatus.VOID) {
+      return { kind: 'cancelled', invoice: latest, message: CANCELLED_MESSAGE };
     }
     if (['unavailable', 'rate_limited'].includes(error.failure.kind)) {
       return {
         kind: 'stripe_unavailable',
-        invoice: current,
+        invoice: latest,
         message: 'Stripe is unavailable; call createInvoice again to resume',
       };
     }
     throw error;
   }
+}
+
+function current(deps: InvoiceDeps, invoiceId: string): Promise<Invoice> {
+  return deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
+}
+
+/** A Stripe invoice already payable with another total is reissued, once; a draft that stays wrong is reported. */
+function mismatched(
+  deps: InvoiceDeps,
+  caller: Caller,
+  invoice: Invoice,
+  mismatch: TotalMismatch,
+  input: { reissueOf?: string; source: StatusChangeSource },
+): Promise<CreateInvoiceOutcome> {
+  if (mismatch.stripeStatus !== 'draft' && !input.reissueOf) {
+    return reissueInvoice(deps, caller, invoice, mismatch, input.source);
+  }
+  return Promise.resolve({
+    kind: 'total_mismatch',
+    invoice,
+    mismatch,
+    message: `${describeMismatch(mismatch)}: it was not finalized, sent or charged`,
+  });
+}
+
+/**
+ * Repairs an invoice whose open Stripe invoice does not total ours, before anything is charged: the Stripe invoice is
+ * voided and our row VOID (cancelInvoice: its usage is released, the reason names both totals), then the period is
+ * invoiced again for the customer, which bills the released usage on a new invoice (its history names the one it
+ * reissues). A payment that reached Stripe first wins: the row follows Stripe and the mismatch is reported.
+ */
+export async function reissueInvoice(
+  deps: InvoiceDeps,
+  caller: Caller,
+  invoice: Invoice,
+  mismatch: TotalMismatch,
+  source: StatusChangeSource = StatusChangeSource.API,
+): Promise<CreateInvoiceOutcome> {
+  const voided = await cancelInvoice(deps, caller, {
+    invoiceId: invoice.id,
+    reason: `${describeMismatch(mismatch)}: voided and reissued`,
+    source,
+  });
+  if (voided.kind === 'stripe_unavailable') {
+    return { kind: 'stripe_unavailable', invoice: voided.invoice, message: voided.message };
+  }
+  if (voided.kind === 'invalid_state') {
+    return {
+      kind: 'total_mismatch',
+      invoice: await current(deps, invoice.id),
+      mismatch,
+      message: `${describeMismatch(mismatch)}; it could not be reissued: ${voided.message}`,
+    };
+  }
+  return createInvoice(deps, caller, {
+    period: voided.invoice.period,
+    userId: voided.invoice.customer.externalUserId,
+    reissueOf: voided.invoice.number,
+    source,
+  });
 }
 
 class NothingToBill extends Error {}
@@ -131,8 +217,7 @@ async function createDraft(
   deps: InvoiceDeps,
   customer: Customer,
   period: BillingPeriod,
-  caller: Caller,
-  now: Date,
+  cause: StatusCause & { at: Date },
 ): Promise<CreateInvoiceOutcome> {
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -155,7 +240,7 @@ async function createDraft(
           [prefix, period.key],
         );
         const invoice = tem.create(Invoice, {
-          number: formatInvoiceNumber(prefix, period.key, sequence, now),
+          number: formatInvoiceNumber(prefix, period.key, sequence, cause.at),
           customer: tem.getReference(Customer, customer.id),
           period: period.key,
           periodStart: period.start,
@@ -203,7 +288,7 @@ async function createDraft(
             },
           }),
         );
-        recordCreation(tem, invoice, { source: StatusChangeSource.API, ref: caller.userId, at: now });
+        recordCreation(tem, invoice, cause);
         await tem.flush();
         return { kind: 'invoice', invoice };
       });
@@ -217,133 +302,4 @@ async function createDraft(
       throw error;
     }
   }
-}
-
-/**
- * Step 2, resumable: Stripe customer → Stripe invoice → one item per line → finalize → OPEN (then step 3, the e-mail,
- * is `sendInvoice`). Each Stripe id is stored as soon as it exists, and every write's idempotency key is derived from
- * our ids, so a retry after a crash anywhere in here repeats nothing.
- *
- * cancelInvoice may void the DRAFT meanwhile (it withdraws the Stripe invoice the row names, then commits VOID only
- * if the row still names that one). So this sequence re-reads the row before every Stripe write and stops once it
- * is VOID; it links a new Stripe invoice to the row only under the row lock and only if the row is not VOID, and
- * otherwise deletes that Stripe draft itself. A write racing the cancel's withdrawal (a finalize against its delete)
- * is settled by the cancel, which reads the invoice again on Stripe's refusal; the row turns VOID only after that. So
- * Stripe never keeps a payable invoice for a VOID row, and the usage the cancel releases is billed nowhere else.
- */
-async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller: Caller): Promise<CreateInvoiceOutcome> {
-  const em = deps.em.fork();
-  const { gateway } = deps;
-  const invoice = await em.findOneOrFail(Invoice, invoiceId, { populate: ['customer', 'lines'] });
-  const customer = invoice.customer;
-
-  /** Runs `link` on the locked row unless it is VOID (cancelled); false when it is. */
-  const unlessVoid = (link?: (tem: EntityManager, locked: Invoice) => Promise<void> | void): Promise<boolean> =>
-    deps.em.fork().transactional(async (tem) => {
-      const locked = await tem.findOneOrFail(Invoice, invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (locked.status === InvoiceStatus.VOID) {
-        return false;
-      }
-      await link?.(tem, locked);
-      await tem.flush();
-      return true;
-    });
-  const cancelled = async (stripeInvoiceId: string | null): Promise<CreateInvoiceOutcome> => {
-    if (stripeInvoiceId) {
-      // The cancel withdrew every Stripe invoice the row named; this covers one it never saw. Best effort: a draft
-      // left behind (Stripe down) is never finalized (auto_advance off) and reconciliation reports it.
-      await withdrawStripeInvoice(gateway, invoiceId, stripeInvoiceId).catch(() => undefined);
-    }
-    const current = await deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
-    return { kind: 'cancelled', invoice: current, message: CANCELLED_MESSAGE };
-  };
-
-  if (!customer.stripeCustomerId) {
-    if (!(await unlessVoid())) {
-      return cancelled(null);
-    }
-    customer.stripeCustomerId = await gateway.createCustomer({
-      customerId: customer.id,
-      externalUserId: customer.externalUserId,
-      email: customer.email ?? undefined,
-      name: customer.name ?? undefined,
-    });
-    await em.flush();
-  }
-  const stripeCustomerId = customer.stripeCustomerId;
-  let stripeInvoiceId = invoice.stripeInvoiceId ?? null;
-  if (!stripeInvoiceId) {
-    if (!(await unlessVoid())) {
-      return cancelled(null);
-    }
-    const created = await gateway.createInvoice({
-      invoiceId: invoice.id,
-      number: invoice.number,
-      stripeCustomerId,
-      currency: invoice.currency,
-      daysUntilDue: deps.config.billing.invoiceDueDays,
-      period: invoice.period,
-    });
-    const linked = await unlessVoid((_tem, locked) => {
-      locked.stripeInvoiceId = created.id;
-      locked.stripeCustomerId = stripeCustomerId;
-    });
-    if (!linked) {
-      return cancelled(created.id);
-    }
-    stripeInvoiceId = created.id;
-  }
-  for (const line of invoice.lines.getItems()) {
-    if (!line.stripeInvoiceItemId) {
-      if (!(await unlessVoid())) {
-        return cancelled(stripeInvoiceId);
-      }
-      const itemId = await gateway.addInvoiceItem({
-        invoiceId: invoice.id,
-        lineId: line.id,
-        stripeCustomerId,
-        stripeInvoiceId,
-        amountMinor: line.amountMinor,
-        currency: invoice.currency,
-        description: line.description,
-      });
-      const stored = await unlessVoid(async (tem) => {
-        await tem.nativeUpdate(InvoiceLine, { id: line.id }, { stripeInvoiceItemId: itemId });
-      });
-      if (!stored) {
-        return cancelled(stripeInvoiceId);
-      }
-    }
-  }
-  let stripeInvoice = await gateway.retrieveInvoice(stripeInvoiceId);
-  if (stripeInvoice.status === 'draft') {
-    if (!(await unlessVoid())) {
-      return cancelled(stripeInvoiceId);
-    }
-    stripeInvoice = await gateway.finalizeInvoice(invoice.id, stripeInvoiceId);
-  }
-
-  const opened = await deps.em.fork().transactional(async (tem) => {
-    const locked = await tem.findOneOrFail(Invoice, invoiceId, {
-      lockMode: LockMode.PESSIMISTIC_WRITE,
-      populate: ['customer'],
-    });
-    if (locked.status === InvoiceStatus.VOID) {
-      return null;
-    }
-    locked.paymentUrl = stripeInvoice.hosted_invoice_url ?? locked.paymentUrl ?? null;
-    locked.pdfUrl = stripeInvoice.invoice_pdf ?? locked.pdfUrl ?? null;
-    locked.dueDate = stripeInvoice.due_date ? new Date(stripeInvoice.due_date * 1000) : (locked.dueDate ?? null);
-    if (locked.status === InvoiceStatus.DRAFT) {
-      // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
-      await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {
-        source: StatusChangeSource.API,
-        ref: caller.userId,
-        reason: 'finalized',
-      });
-    }
-    await tem.flush();
-    return locked;
-  });
-  return opened ? { kind: 'invoice', invoice: opened } : cancelled(stripeInvoiceId);
 }

@@ -1,8 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import { Invoice, PaymentAttempt } from '../entities';
 import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../entities/enums';
-import { StripeGatewayError } from '../stripe';
-import type { PayInvoiceResult } from '../stripe';
+import { StripeGatewayError, describeMismatch } from '../stripe';
+import type { PayInvoiceResult, TotalMismatch } from '../stripe';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './create-invoice.service';
 import { BadInputError } from './errors';
@@ -15,7 +15,9 @@ export type PayInvoiceOutcome =
   | { kind: 'declined'; invoice: Invoice; code: string; declineCode: string | null; message: string }
   | { kind: 'requires_action'; invoice: Invoice; clientSecret: string | null; message: string }
   | { kind: 'invalid_state'; status: InvoiceStatus; message: string }
-  | { kind: 'pending'; invoice: Invoice; message: string };
+  | { kind: 'pending'; invoice: Invoice; message: string }
+  /** Stripe's invoice does not total ours: nothing was charged; reconciliation reissues it (or reports it). */
+  | { kind: 'total_mismatch'; invoice: Invoice; mismatch: TotalMismatch; message: string };
 
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,200}$/;
 const STALE_PENDING_MS = 2 * 60 * 1000;
@@ -74,7 +76,13 @@ export async function payInvoice(
       requestedBy: caller.userId,
     });
     await tem.flush();
-    return { kind: 'claimed' as const, attemptId: attempt.id, attemptNumber, stripeInvoiceId: invoice.stripeInvoiceId };
+    return {
+      kind: 'claimed' as const,
+      attemptId: attempt.id,
+      attemptNumber,
+      stripeInvoiceId: invoice.stripeInvoiceId,
+      expected: { totalMinor: invoice.totalMinor, currency: invoice.currency },
+    };
   });
   if (claim.kind === 'invalid_state') {
     return claim;
@@ -87,6 +95,7 @@ export async function payInvoice(
       stripeInvoiceId: claim.stripeInvoiceId as string,
       attempt: claim.attemptNumber,
       paymentMethodId: input.paymentMethodId,
+      expected: claim.expected,
     });
   } catch (error) {
     // Not a payment outcome (unknown payment method, rate limit…): nothing was charged; close the attempt.
@@ -172,6 +181,18 @@ export async function payInvoice(
         }
         await tem.flush();
         return { kind: 'invalid_state', status: invoice.status, message: result.message };
+      case 'total_mismatch': {
+        const message =
+          `This invoice cannot be paid: ${describeMismatch(result.mismatch)}. Nothing was charged; ` +
+          'reconciliation voids and reissues it.';
+        Object.assign(attempt, {
+          status: PaymentAttemptStatus.DECLINED,
+          errorCode: 'total_mismatch',
+          errorMessage: message,
+        });
+        await tem.flush();
+        return { kind: 'total_mismatch', invoice, mismatch: result.mismatch, message };
+      }
       default:
         attempt.status = PaymentAttemptStatus.UNKNOWN;
         attempt.errorMessage = result.message;

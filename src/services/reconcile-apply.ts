@@ -57,13 +57,17 @@ export async function resumeDraft(
   const outcome = await createInvoice(
     { em: deps.em.fork(), gateway, config: deps.config, now: deps.now?.() ?? new Date() },
     RECONCILIATION_CALLER,
-    { period: invoice.period, userId: invoice.customer.externalUserId },
+    { period: invoice.period, userId: invoice.customer.externalUserId, source: StatusChangeSource.RECONCILIATION },
   );
-  if (outcome.kind === 'stripe_unavailable') {
+  if (outcome.kind === 'stripe_unavailable' || outcome.kind === 'total_mismatch') {
     throw new Error(outcome.message);
   }
   if (outcome.kind !== 'invoice') {
     throw new Error(`Could not resume the DRAFT: ${outcome.kind}`);
+  }
+  if (outcome.invoice.id !== invoice.id) {
+    // Its Stripe invoice had been made payable with another total: voided, and the period invoiced again.
+    return { ...change, action: 'reissue', from: invoice.number, to: outcome.invoice.number, applied: true };
   }
   return {
     ...change,

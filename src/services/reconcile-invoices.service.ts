@@ -3,11 +3,14 @@ import type Stripe from 'stripe';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { Invoice } from '../entities';
-import { InvoiceStatus } from '../entities/enums';
+import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import type { StripeGateway } from '../stripe';
-import { failedWith, redactSecrets } from '../stripe';
+import { describeMismatch, failedWith, redactSecrets, totalMismatch } from '../stripe';
+import type { TotalMismatch } from '../stripe';
 import { parsePeriod } from './billing-period';
-import { applyPlan, resumeDraft } from './reconcile-apply';
+import { reissueInvoice } from './create-invoice.service';
+import { RECONCILIATION_CALLER, applyPlan, resumeDraft } from './reconcile-apply';
+import { isTerminal } from './invoice-status';
 import { planInvoice } from './reconcile-plan';
 import { findOrphans } from './reconcile-orphans';
 import type { ReconcileOrphan } from './reconcile-orphans';
@@ -35,9 +38,11 @@ export interface ReconcileChange {
   /**
    * `status` (a missed transition), `amount_paid`, `resume` (a DRAFT stuck half-way, finished by createInvoice),
    * `payment_timeout` (a PROCESSING payment that never reached Stripe, released as PAYMENT_FAILED), `send` (an open
-   * invoice never e-mailed, sent now) or `sent_at` (Stripe had e-mailed it; the time is recorded, nothing sent).
+   * invoice never e-mailed, sent now), `sent_at` (Stripe had e-mailed it; the time is recorded, nothing sent) or
+   * `reissue` (its payable Stripe invoice did not total ours: voided, and the period invoiced again; `from` and `to`
+   * are the two invoice numbers).
    */
-  action: 'status' | 'amount_paid' | 'resume' | 'payment_timeout' | 'send' | 'sent_at';
+  action: 'status' | 'amount_paid' | 'resume' | 'payment_timeout' | 'send' | 'sent_at' | 'reissue';
   from: string;
   to: string;
   /** False in a dry run. */
@@ -58,9 +63,12 @@ export interface ReconcileReport {
   changes: ReconcileChange[];
   /** Stripe invoices with our metadata for the period and no local row. */
   orphans: ReconcileOrphan[];
-  /** Differences that need a person (e.g. paid in Stripe, VOID here; totals differ). */
+  /** Differences that need a person (e.g. paid in Stripe, VOID here). */
   warnings: ReconcileIssue[];
-  /** Invoices that could not be checked or repaired (Stripe unreachable…); run again. */
+  /**
+   * Invoices that could not be checked or repaired (Stripe unreachable…; run again), and money that is wrong: a
+   * Stripe invoice whose total differs from ours that could not be reissued, or was paid (both totals named).
+   */
   errors: ReconcileIssue[];
 }
 
@@ -187,6 +195,43 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
         }
       }
 
+      // DESIGN invariant 3: a payable Stripe invoice that does not total ours is never sent or paid. It is voided and
+      // the period invoiced again (its usage goes onto the new invoice); a paid one is reported with both totals.
+      const mismatch = isTerminal(status) ? null : totalMismatch(remote, invoice);
+      if (mismatch) {
+        deps.log?.error(
+          { invoiceId: invoice.id, number: invoice.number, ...mismatchLog(mismatch) },
+          'Stripe total differs',
+        );
+        if (dryRun) {
+          report.changes.push(change('reissue', invoice.number, 'a new invoice'));
+          return;
+        }
+        const reissued = await reissueInvoice(
+          { em: deps.em.fork(), gateway, config: deps.config, now },
+          RECONCILIATION_CALLER,
+          invoice,
+          mismatch,
+          StatusChangeSource.RECONCILIATION,
+        );
+        if (reissued.kind === 'invoice') {
+          report.changes.push(change('reissue', invoice.number, reissued.invoice.number));
+        } else {
+          report.errors.push(
+            issue(`${describeMismatch(mismatch)}; not reissued (${reissued.kind}): payment is blocked`),
+          );
+        }
+        return;
+      }
+      if (remote.status === 'paid' && BigInt(remote.total) !== invoice.totalMinor) {
+        report.errors.push(
+          issue(
+            `Stripe invoice ${remote.id} was paid for ${remote.total} ${remote.currency.toUpperCase()} in minor units, ` +
+              `ours totals ${invoice.totalMinor} ${invoice.currency.toUpperCase()}: refund or collect the difference`,
+          ),
+        );
+      }
+
       // An open invoice never e-mailed: decided from our row's sentAt and Stripe's invoice.sent events, not the status.
       if (remote.status === 'open' && events && owesSend({ ...invoice, status }, deps.config)) {
         const stripeSentAt = sentInStripe.get(remote.id as string);
@@ -232,4 +277,14 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
     'reconciliation finished',
   );
   return report;
+}
+
+/** Both totals for the log line (bigints as strings). */
+function mismatchLog(m: TotalMismatch): Record<string, string | null> {
+  return {
+    stripeInvoiceId: m.stripeInvoiceId,
+    stripeStatus: m.stripeStatus,
+    stripeTotal: `${m.stripeTotalMinor} ${m.stripeCurrency}`,
+    ourTotal: `${m.ourTotalMinor} ${m.ourCurrency}`,
+  };
 }

@@ -28,8 +28,8 @@ const TARGET: Partial<Record<string, InvoiceStatus>> = {
  * our finer open states (PROCESSING, REQUIRES_ACTION, PAYMENT_FAILED) alone.
  */
 export function planInvoice(
-  local: { status: InvoiceStatus; amountPaidMinor: bigint; totalMinor: bigint },
-  remote: Pick<Stripe.Invoice, 'status' | 'amount_paid' | 'total'>,
+  local: { status: InvoiceStatus; amountPaidMinor: bigint },
+  remote: Pick<Stripe.Invoice, 'status' | 'amount_paid'>,
 ): InvoicePlan {
   const steps: ReconcileStep[] = [];
   const warnings: string[] = [];
@@ -58,9 +58,6 @@ export function planInvoice(
   const remotePaid = BigInt(remote.amount_paid ?? 0);
   if (remotePaid > local.amountPaidMinor) {
     steps.push({ kind: 'amount_paid', from: local.amountPaidMinor, to: remotePaid });
-  }
-  if (remote.status !== 'draft' && remote.total !== undefined && BigInt(remote.total) !== local.totalMinor) {
-    warnings.push(`Stripe total ${remote.total} differs from ours ${local.totalMinor}`);
   }
   return { steps, warnings };
 }

@@ -1,3 +1,4 @@
+import type Stripe from 'stripe';
 import type { AppConfig } from '../config/config';
 import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
@@ -36,21 +37,41 @@ export function owesSend(
   );
 }
 
+/** Stripe's clock and ours may differ a little; events are looked for from this much before our request. */
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
+
 /**
  * E-mails a finalized invoice through Stripe (AUTO_SEND_INVOICES), once, and records `sentAt`. Resumable: the call
- * carries the deterministic key `invoice:<id>:send`, so repeating a send whose response was lost replays Stripe's
- * answer instead of e-mailing twice. Stripe failures other than a refusal are thrown (`StripeGatewayError`).
+ * carries the deterministic key `invoice:<id>:send`, so repeating a send whose answer was lost replays Stripe's
+ * answer instead of e-mailing twice. Stripe forgets that key after 24 hours, so the first attempt marks the row
+ * (`sendRequestedAt`) and a later one first asks Stripe's own record, its `invoice.sent` events, whether the e-mail
+ * went. The gateway refuses to e-mail an invoice whose total is not ours (`TotalMismatchError`); `checked` is the
+ * finalized Stripe invoice when the caller has just read it. Stripe failures other than a refusal are thrown
+ * (`StripeGatewayError`).
  */
 export async function sendInvoice(
   deps: Pick<InvoiceDeps, 'em' | 'gateway' | 'config'>,
   invoiceId: string,
+  checked?: Stripe.Invoice,
 ): Promise<SendInvoiceOutcome> {
   const invoice = await deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
   if (!owesSend(invoice, deps.config)) {
     return { kind: 'not_needed', invoice };
   }
+  const stripeInvoiceId = invoice.stripeInvoiceId as string;
+  if (invoice.sendRequestedAt) {
+    const since = new Date(invoice.sendRequestedAt.getTime() - CLOCK_SKEW_MS);
+    const sentAt = await deps.gateway.invoiceSentAt(stripeInvoiceId, since);
+    if (sentAt) {
+      return { kind: 'sent', invoice: await recordSent(deps, invoice.id, sentAt) };
+    }
+  } else {
+    await deps.em
+      .fork()
+      .nativeUpdate(Invoice, { id: invoiceId, sendRequestedAt: null }, { sendRequestedAt: new Date() });
+  }
   try {
-    await deps.gateway.sendInvoice(invoice.id, invoice.stripeInvoiceId as string);
+    await deps.gateway.sendInvoice(invoice.id, stripeInvoiceId, invoice, checked);
   } catch (error) {
     if (failedWith(error, 'invalid_state')) {
       return { kind: 'refused', invoice, message: error.message };

@@ -28,8 +28,14 @@ export function invoiceCreateKey(invoiceId: string): string {
   return key('invoice', invoiceId, 'create');
 }
 
-export function invoiceLineKey(invoiceId: string, lineId: string): string {
-  return key('invoice', invoiceId, 'line', lineId);
+/**
+ * `replaces`: the item this line had before it was found gone or wrong and removed; the new item needs a key of its
+ * own, or Stripe would replay the removed item's creation for 24 h.
+ */
+export function invoiceLineKey(invoiceId: string, lineId: string, replaces?: string | null): string {
+  return replaces
+    ? key('invoice', invoiceId, 'line', lineId, 'replaces', replaces)
+    : key('invoice', invoiceId, 'line', lineId);
 }
 
 export function invoiceFinalizeKey(invoiceId: string): string {

@@ -10,3 +10,5 @@ export { StripeGateway } from './stripe-gateway';
 export type { StripeGatewayOptions } from './stripe-gateway';
 export { METADATA } from './stripe-gateway.types';
 export type * from './stripe-gateway.types';
+export { TotalMismatchError, assertTotal, describeMismatch, totalMismatch } from './total-guard';
+export type { ExpectedTotal, TotalMismatch } from './total-guard';

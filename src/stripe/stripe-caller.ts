@@ -20,20 +20,23 @@ export class StripeCaller {
   }
 
   /**
-   * Walks a Stripe list (newest first) page by page. Paging by hand rather than with the SDK's
-   * auto-pagination puts every page request through the limiter.
+   * Walks a Stripe list (newest first) or search result page by page. Paging by hand rather than with the SDK's
+   * auto-pagination puts every page request through the limiter. `next` gives the cursor of the following page
+   * (lists: the last id, passed as `starting_after`; searches: `next_page`, passed as `page`).
    */
-  async *listAll<T extends { id: string }>(
-    page: (stripe: Stripe, startingAfter: string | undefined) => Promise<Stripe.ApiList<T>>,
-  ): AsyncGenerator<T> {
-    let startingAfter: string | undefined;
+  async *listAll<L extends { data: Array<{ id: string }>; has_more: boolean }>(
+    page: (stripe: Stripe, cursor: string | undefined) => Promise<L>,
+    next: (list: L) => string | undefined | null = (list) => list.data[list.data.length - 1]?.id,
+  ): AsyncGenerator<L['data'][number]> {
+    let cursor: string | undefined;
     for (;;) {
-      const list = await this.call((stripe) => page(stripe, startingAfter));
+      const list = await this.call((stripe) => page(stripe, cursor));
       yield* list.data;
-      if (!list.has_more || list.data.length === 0) {
+      const following = list.has_more && list.data.length > 0 ? next(list) : undefined;
+      if (!following) {
         return;
       }
-      startingAfter = list.data[list.data.length - 1].id;
+      cursor = following;
     }
   }
 }

@@ -16,8 +16,10 @@ import { StripeGatewayError, failedWith } from './stripe-errors';
 import { invoiceCreateParams, isDuplicateCreate } from './invoice-params';
 import { METADATA } from './stripe-gateway.types';
 import type { AddInvoiceItemInput, CreateCustomerInput, CreateInvoiceInput } from './stripe-gateway.types';
-import type { PayInvoiceInput, PayInvoiceResult } from './stripe-gateway.types';
-import { findInvoiceByOurId, listEventsSince } from './stripe-queries';
+import type { PayInvoiceInput, PayInvoiceResult, StripeItemSnapshot } from './stripe-gateway.types';
+import { findCustomerByOurId, findInvoiceByOurId, invoiceSentAt, listEventsSince } from './stripe-queries';
+import { assertTotal, totalMismatch } from './total-guard';
+import type { ExpectedTotal } from './total-guard';
 
 export interface StripeGatewayOptions {
   stripe: Stripe;
@@ -41,6 +43,15 @@ export class StripeGateway {
 
   private call<T>(request: (stripe: Stripe) => Promise<T>): Promise<T> {
     return this.caller.call(request);
+  }
+
+  /**
+   * Crash recovery when we never stored the Stripe customer's id: the oldest customer whose metadata names ours.
+   * Search lags writes by up to a minute, which only matters within the idempotency key's 24 hours, when a
+   * re-create replays the first answer anyway.
+   */
+  findCustomerByOurId(customerId: string): Promise<string | null> {
+    return findCustomerByOurId(this.caller, customerId);
   }
 
   async createCustomer(input: CreateCustomerInput): Promise<string> {
@@ -88,27 +99,91 @@ export class StripeGateway {
           description: input.description,
           metadata: { [METADATA.invoiceId]: input.invoiceId, [METADATA.lineId]: input.lineId },
         },
-        { idempotencyKey: invoiceLineKey(input.invoiceId, input.lineId) },
+        { idempotencyKey: invoiceLineKey(input.invoiceId, input.lineId, input.replaces) },
       ),
     );
     return item.id;
   }
 
-  /** Finalizing an invoice that is no longer a draft (key expired, or finalized elsewhere) returns it as is. */
-  async finalizeInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+  /** Every item attached to a Stripe invoice (all pages), with the line of ours each carries. */
+  async listInvoiceItems(stripeInvoiceId: string): Promise<StripeItemSnapshot[]> {
+    const items: StripeItemSnapshot[] = [];
+    const pages = this.caller.listAll((stripe, after) =>
+      stripe.invoiceItems.list({ invoice: stripeInvoiceId, limit: 100, ...(after ? { starting_after: after } : {}) }),
+    );
+    for await (const item of pages) {
+      items.push({
+        id: item.id,
+        invoiceId: item.metadata?.[METADATA.invoiceId] ?? null,
+        lineId: item.metadata?.[METADATA.lineId] ?? null,
+        amountMinor: BigInt(item.amount),
+        currency: item.currency,
+      });
+    }
+    return items;
+  }
+
+  /** Removes an item from a draft (an item already gone counts as removed). Stripe ignores keys on DELETE. */
+  async deleteInvoiceItem(itemId: string): Promise<void> {
     try {
-      return await this.call((stripe) =>
-        stripe.invoices.finalizeInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceFinalizeKey(invoiceId) }),
-      );
+      await this.call((stripe) => stripe.invoiceItems.del(itemId));
     } catch (error) {
-      return this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status !== 'draft');
+      if (!failedWith(error, 'not_found')) {
+        throw error;
+      }
     }
   }
 
-  sendInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+  /**
+   * Finalizes a draft whose total is ours; an invoice that is no longer a draft (key expired, or finalized
+   * elsewhere) is returned as it is. Throws `TotalMismatchError` instead of finalizing a draft that does not total
+   * ours, and when the finalized invoice does not (a write that raced the check): the invoice is never made payable
+   * silently with another total.
+   */
+  async finalizeInvoice(invoiceId: string, stripeInvoiceId: string, expected: ExpectedTotal): Promise<Stripe.Invoice> {
+    const current = assertTotal(await this.retrieveInvoice(stripeInvoiceId), expected);
+    if (current.status !== 'draft') {
+      return current;
+    }
+    let finalized: Stripe.Invoice;
+    try {
+      finalized = await this.call((stripe) =>
+        stripe.invoices.finalizeInvoice(
+          stripeInvoiceId,
+          { expand: INVOICE_EXPAND },
+          { idempotencyKey: invoiceFinalizeKey(invoiceId) },
+        ),
+      );
+    } catch (error) {
+      finalized = await this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status !== 'draft');
+    }
+    return assertTotal(finalized, expected);
+  }
+
+  /**
+   * E-mails a finalized invoice whose total is ours (`TotalMismatchError` otherwise). `checked` is the invoice as
+   * read after finalization, when the caller has it: a finalized invoice's total can no longer change, so it is
+   * not read again.
+   */
+  async sendInvoice(
+    invoiceId: string,
+    stripeInvoiceId: string,
+    expected: ExpectedTotal,
+    checked?: Stripe.Invoice,
+  ): Promise<Stripe.Invoice> {
+    const current =
+      checked && checked.id === stripeInvoiceId && checked.status !== 'draft'
+        ? checked
+        : await this.retrieveInvoice(stripeInvoiceId);
+    assertTotal(current, expected);
     return this.call((stripe) =>
       stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceSendKey(invoiceId) }),
     );
+  }
+
+  /** When Stripe e-mailed the invoice, from its `invoice.sent` events created since `since`; null if none. */
+  invoiceSentAt(stripeInvoiceId: string, since: Date): Promise<Date | null> {
+    return invoiceSentAt(this.caller, stripeInvoiceId, since);
   }
 
   /** Voiding an invoice that is already void succeeds; any other status is an `invalid_state` error. */
@@ -159,9 +234,14 @@ export class StripeGateway {
     return listEventsSince(this.caller, since, types);
   }
 
+  /** Pays the invoice unless its total differs from ours (`total_mismatch`: nothing is charged). */
   async payInvoice(input: PayInvoiceInput): Promise<PayInvoiceResult> {
     const idempotencyKey = invoicePayKey(input.invoiceId, input.attempt);
     try {
+      const mismatch = totalMismatch(await this.retrieveInvoice(input.stripeInvoiceId), input.expected);
+      if (mismatch) {
+        return { outcome: 'total_mismatch', mismatch };
+      }
       const invoice = await this.call((stripe) =>
         stripe.invoices.pay(
           input.stripeInvoiceId,

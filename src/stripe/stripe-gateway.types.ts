@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import type { ExpectedTotal, TotalMismatch } from './total-guard';
 
 export interface CreateCustomerInput {
   /** Our customer row id. */
@@ -30,6 +31,8 @@ export interface AddInvoiceItemInput {
   amountMinor: bigint;
   currency: string;
   description: string;
+  /** The item this line had before it was removed from the draft (see `invoiceLineKey`). */
+  replaces?: string | null;
 }
 
 export interface PayInvoiceInput {
@@ -38,6 +41,18 @@ export interface PayInvoiceInput {
   /** Our payment attempt number (1, 2, …): retries of one attempt reuse its idempotency key. */
   attempt: number;
   paymentMethodId: string;
+  /** Our total: Stripe's invoice is not paid unless it totals exactly this. */
+  expected: ExpectedTotal;
+}
+
+/** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
+export interface StripeItemSnapshot {
+  id: string;
+  /** `agenthub_invoice_id` / `agenthub_line_id` from its metadata; null on an item we did not make. */
+  invoiceId: string | null;
+  lineId: string | null;
+  amountMinor: bigint;
+  currency: string;
 }
 
 export type PayInvoiceResult =
@@ -46,7 +61,9 @@ export type PayInvoiceResult =
   | { outcome: 'requires_action'; clientSecret?: string; invoice?: Stripe.Invoice; message: string }
   /** Stripe unreachable or 5xx after the SDK's retries: the charge may have happened; let the webhook settle it. */
   | { outcome: 'unknown'; message: string }
-  | { outcome: 'invalid_state'; message: string; invoice?: Stripe.Invoice };
+  | { outcome: 'invalid_state'; message: string; invoice?: Stripe.Invoice }
+  /** Stripe's invoice does not total ours: nothing was charged (DESIGN invariant 3). */
+  | { outcome: 'total_mismatch'; mismatch: TotalMismatch };
 
 /** Metadata keys we put on Stripe objects to find them again from our ids. */
 export const METADATA = {

@@ -1,5 +1,12 @@
 import { invoicePayKey, RateLimiter, StripeGatewayError } from '../../src/stripe';
-import { type GatewayHarness, openInvoice, paidPayments, SECRET_KEY, startGatewayHarness } from './stripe-harness';
+import {
+  type GatewayHarness,
+  type OpenInvoice,
+  openInvoice,
+  paidPayments,
+  SECRET_KEY,
+  startGatewayHarness,
+} from './stripe-harness';
 
 let h: GatewayHarness;
 
@@ -16,7 +23,7 @@ afterAll(async () => {
   await h.stop();
 });
 
-const payVisa = (gateway: GatewayHarness['gateway'], open: { invoiceId: string; stripeInvoiceId: string }) =>
+const payVisa = (gateway: GatewayHarness['gateway'], open: OpenInvoice) =>
   gateway.payInvoice({ ...open, attempt: 1, paymentMethodId: 'pm_card_visa' });
 
 describe('StripeGateway under faults (emulator)', () => {

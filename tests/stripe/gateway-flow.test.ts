@@ -23,12 +23,13 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     expect(open.invoice.metadata).toMatchObject({ agenthub_invoice_id: open.invoiceId, agenthub_period: '2026-10' });
     expect(open.invoice.number).toMatch(/^AH-2026-10-/);
 
-    const sent = await h.gateway.sendInvoice(open.invoiceId, open.stripeInvoiceId);
+    const sent = await h.gateway.sendInvoice(open.invoiceId, open.stripeInvoiceId, open.expected);
     expect(sent.status).toBe('open');
 
     const result = await h.gateway.payInvoice({
       invoiceId: open.invoiceId,
       stripeInvoiceId: open.stripeInvoiceId,
+      expected: open.expected,
       attempt: 1,
       paymentMethodId: 'pm_card_visa',
     });
@@ -58,6 +59,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
       h.gateway.payInvoice({
         invoiceId: open.invoiceId,
         stripeInvoiceId: open.stripeInvoiceId,
+        expected: open.expected,
         attempt,
         paymentMethodId,
       });
@@ -81,6 +83,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     const result = await h.gateway.payInvoice({
       invoiceId: open.invoiceId,
       stripeInvoiceId: open.stripeInvoiceId,
+      expected: open.expected,
       attempt: 1,
       paymentMethodId: 'pm_card_authenticationRequired',
     });
@@ -95,6 +98,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     const retried = await h.gateway.payInvoice({
       invoiceId: open.invoiceId,
       stripeInvoiceId: open.stripeInvoiceId,
+      expected: open.expected,
       attempt: 2,
       paymentMethodId: 'pm_card_visa',
     });
@@ -107,6 +111,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
       .payInvoice({
         invoiceId: open.invoiceId,
         stripeInvoiceId: open.stripeInvoiceId,
+        expected: open.expected,
         attempt: 1,
         paymentMethodId: 'pm_nope',
       })

@@ -1,4 +1,4 @@
-import { invoicePayKey } from '../../src/stripe';
+import { TotalMismatchError, invoicePayKey } from '../../src/stripe';
 import type { StripeGatewayError } from '../../src/stripe';
 import { type GatewayHarness, openInvoice, ourIds, paidPayments, startGatewayHarness } from './stripe-harness';
 
@@ -66,6 +66,7 @@ describe('StripeGateway idempotency (emulator)', () => {
     const input = {
       invoiceId: open.invoiceId,
       stripeInvoiceId: open.stripeInvoiceId,
+      expected: open.expected,
       attempt: 1,
       paymentMethodId: 'pm_card_visa',
     };
@@ -85,6 +86,7 @@ describe('StripeGateway idempotency (emulator)', () => {
       h.gateway.payInvoice({
         invoiceId: open.invoiceId,
         stripeInvoiceId: open.stripeInvoiceId,
+        expected: open.expected,
         attempt,
         paymentMethodId: 'pm_card_visa',
       });
@@ -111,6 +113,7 @@ describe('StripeGateway idempotency (emulator)', () => {
     const result = await h.gateway.payInvoice({
       invoiceId: open.invoiceId,
       stripeInvoiceId: open.stripeInvoiceId,
+      expected: open.expected,
       attempt: 1,
       paymentMethodId: 'pm_card_visa',
     });
@@ -128,15 +131,61 @@ describe('StripeGateway idempotency (emulator)', () => {
     expect((missing as StripeGatewayError).failure.kind).toBe('not_found');
   });
 
+  it('never finalizes, sends or pays a Stripe invoice whose total is not ours', async () => {
+    const { stripeCustomerId, ids } = await customer();
+    const draft = await h.gateway.createInvoice(invoiceInput(ids, stripeCustomerId));
+    const item = { invoiceId: ids.invoiceId, stripeCustomerId, stripeInvoiceId: draft.id, currency: 'usd' };
+    await h.gateway.addInvoiceItem({ ...item, lineId: 'l1', amountMinor: 530n, description: 'Usage' });
+    const stray = await h.gateway.addInvoiceItem({ ...item, lineId: 'l9', amountMinor: 480n, description: 'Stray' });
+    const ours = { totalMinor: 530n, currency: 'USD' };
+
+    const refused = await h.gateway.finalizeInvoice(ids.invoiceId, draft.id, ours).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TotalMismatchError);
+    expect((refused as TotalMismatchError).mismatch).toMatchObject({
+      stripeStatus: 'draft',
+      stripeTotalMinor: 1010n,
+      ourTotalMinor: 530n,
+    });
+    expect((await h.gateway.retrieveInvoice(draft.id)).status).toBe('draft');
+
+    // Once the stray item is gone the draft totals ours and is finalized.
+    await h.gateway.deleteInvoiceItem(stray);
+    await h.gateway.deleteInvoiceItem(stray);
+    expect((await h.gateway.finalizeInvoice(ids.invoiceId, draft.id, ours)).total).toBe(530);
+
+    // An open invoice that totals something else is neither e-mailed nor paid.
+    const other = { totalMinor: 999n, currency: 'USD' };
+    await expect(h.gateway.sendInvoice(ids.invoiceId, draft.id, other)).rejects.toBeInstanceOf(TotalMismatchError);
+    const paying = { invoiceId: ids.invoiceId, stripeInvoiceId: draft.id, paymentMethodId: 'pm_card_visa' };
+    expect(await h.gateway.payInvoice({ ...paying, attempt: 1, expected: other })).toMatchObject({
+      outcome: 'total_mismatch',
+      mismatch: { stripeStatus: 'open', stripeTotalMinor: 530n, ourTotalMinor: 999n },
+    });
+    expect(await paidPayments(h.stripe, draft.id)).toBe(0);
+    expect(await h.gateway.payInvoice({ ...paying, attempt: 2, expected: ours })).toMatchObject({ outcome: 'paid' });
+  });
+
   // Runs last: it moves the emulator clock 25 h forward so every idempotency key expires.
   it('stays idempotent after Stripe forgets the keys (24 h)', async () => {
     const { stripeCustomerId, ids } = await customer();
     const draft = await h.gateway.createInvoice(invoiceInput(ids, stripeCustomerId));
     const line = { invoiceId: ids.invoiceId, lineId: 'l1', stripeCustomerId, stripeInvoiceId: draft.id };
     await h.gateway.addInvoiceItem({ ...line, amountMinor: 700n, currency: 'usd', description: 'Usage' });
-    await h.gateway.finalizeInvoice(ids.invoiceId, draft.id);
+    const expected = { totalMinor: 700n, currency: 'USD' };
+    await h.gateway.finalizeInvoice(ids.invoiceId, draft.id, expected);
     await h.control.advanceClock(25 * 3600);
     expect((await h.gateway.createInvoice(invoiceInput(ids, stripeCustomerId))).id).toBe(draft.id);
-    expect((await h.gateway.finalizeInvoice(ids.invoiceId, draft.id)).status).toBe('open');
+    expect((await h.gateway.finalizeInvoice(ids.invoiceId, draft.id, expected)).status).toBe('open');
+    // The customer, the items and the e-mail are found again from Stripe's own records, whatever the keys.
+    const ours = ids.customerId;
+    expect(await h.gateway.findCustomerByOurId(ours)).toBe(stripeCustomerId);
+    expect(await h.gateway.findCustomerByOurId('no-such-customer')).toBeNull();
+    expect(await h.gateway.listInvoiceItems(draft.id)).toEqual([
+      expect.objectContaining({ invoiceId: ids.invoiceId, lineId: 'l1', amountMinor: 700n, currency: 'usd' }),
+    ]);
+    const since = new Date(Date.now() - 60_000);
+    expect(await h.gateway.invoiceSentAt(draft.id, since)).toBeNull();
+    await h.gateway.sendInvoice(ids.invoiceId, draft.id, expected);
+    expect(await h.gateway.invoiceSentAt(draft.id, since)).toEqual(expect.any(Date));
   });
 });

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator, type RunningEmulator } from '../../emulator/server';
 import { createStripeClient, RateLimiter, StripeGateway } from '../../src/stripe';
-import type { StripeClientOptions } from '../../src/stripe';
+import type { ExpectedTotal, StripeClientOptions } from '../../src/stripe';
 
 export const SECRET_KEY = 'sk_test_agenthub_gateway_secret_4242';
 
@@ -58,6 +58,8 @@ export function ourIds(): { customerId: string; invoiceId: string; number: strin
 
 export interface OpenInvoice {
   invoiceId: string;
+  /** What our side says the invoice totals (the sum of the amounts). */
+  expected: ExpectedTotal;
   stripeCustomerId: string;
   stripeInvoiceId: string;
   invoice: Stripe.Invoice;
@@ -91,8 +93,9 @@ export async function openInvoice(gateway: StripeGateway, amounts: bigint[] = [2
       description: `Usage ${index}`,
     });
   }
-  const invoice = await gateway.finalizeInvoice(ids.invoiceId, draft.id);
-  return { invoiceId: ids.invoiceId, stripeCustomerId, stripeInvoiceId: draft.id, invoice };
+  const expected = { totalMinor: amounts.reduce((a, b) => a + b, 0n), currency: 'usd' };
+  const invoice = await gateway.finalizeInvoice(ids.invoiceId, draft.id, expected);
+  return { invoiceId: ids.invoiceId, expected, stripeCustomerId, stripeInvoiceId: draft.id, invoice };
 }
 
 /** Invoice payments Stripe recorded as paid for an invoice: the number of successful charges. */

@@ -3,6 +3,7 @@ import { Migration20261126065146 } from './Migration20261126065146';
 import { Migration20261126070420 } from './Migration20261126070420';
 import { Migration20261126074914 } from './Migration20261126074914';
 import { Migration20261126083553 } from './Migration20261126083553';
+import { Migration20261205011959 } from './Migration20261205011959';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -13,4 +14,7 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261126074914', class: Migration20261126074914 },
   // webhook_events.received_at index: health's newest receipt without a scan.
   { name: 'Migration20261126083553', class: Migration20261126083553 },
+  // Resume markers: a Stripe write whose answer was lost is looked for before anything is created again (Stripe
+  // forgets idempotency keys after 24 h).
+  { name: 'Migration20261205011959', class: Migration20261205011959 },
 ];
