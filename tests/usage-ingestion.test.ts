@@ -362,6 +362,42 @@ describe('usage ingestion', () => {
       });
     });
 
+    it('reads userId as a string or a whole JSON number, and rejects any other number per event', async () => {
+      const raw = (key: string, userId: string): string =>
+        `{"userId":${userId},"metric":"llm_input_tokens","quantity":"7","occurredAt":"2024-01-15T10:00:00Z",` +
+        `"idempotencyKey":"${key}"}`;
+      const res = await post(
+        `[${raw('uid-num', '90210')},${raw('uid-str', '"90210"')},${raw('uid-zero', '0')},` +
+          `${raw('uid-frac', '90210.5')},${raw('uid-neg', '-90210')},${raw('uid-big', '9007199254740993')},` +
+          `${raw('uid-exp', '1e21')},${raw('uid-bool', 'true')},${raw('uid-list', '[90210]')}]`,
+      );
+      expect(res.status).toBe(200);
+      const invalid = {
+        code: 'INVALID_USER_ID',
+        message:
+          'userId must be a non-empty string of at most 200 characters, or a whole JSON number from 0 to 9007199254740991',
+      };
+      expect(await res.json()).toEqual({
+        accepted: 3,
+        duplicates: 0,
+        late: 0,
+        rejected: [3, 4, 5, 6, 7, 8].map((index) => ({ index, ...invalid })),
+      });
+      // 90210 and "90210" are one customer; nothing was stored for the refused events.
+      const rows = await t.database.db.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ key: string; user: string }>>(
+          `select u.idempotency_key as key, c.external_user_id as user from usage_records u
+           join customers c on c.id = u.customer_id where u.idempotency_key like 'uid-%' order by 1`,
+        );
+      expect(rows).toEqual([
+        { key: 'uid-num', user: '90210' },
+        { key: 'uid-str', user: '90210' },
+        { key: 'uid-zero', user: '0' },
+      ]);
+    });
+
     it('answers auth and shape errors with a status and a reason', async () => {
       expect((await post([event()], null)).status).toBe(401);
       // Without a token the body is not even read: a malformed one is still 401.

@@ -12,6 +12,7 @@ import type { InvoiceDeps } from '../services/create-invoice.service';
 import { NotFoundError } from '../services/errors';
 import { findAccessibleInvoice, getInvoice, listInvoices } from '../services/get-invoices.service';
 import { payInvoice } from '../services/pay-invoice.service';
+import { USER_ID_NUMBER_RULE, isUserIdNumber } from '../services/user-id';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText, storableJsonReviver } from '../schema/storable-text';
 import type { StripeGateway } from '../stripe';
 import { authenticate } from './authenticate';
@@ -84,7 +85,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
   router.post(
     BILLING_PATHS.create,
     route(async (req, caller) => {
-      const userId = stringParam(req.query.user_id, 'user_id');
+      const userId = userIdParam(req.query.user_id);
       const outcome = await createInvoice(services(), caller, { period: String(req.params.month), userId });
       return createResult(outcome);
     }),
@@ -94,7 +95,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     BILLING_PATHS.list,
     route(async (req, caller) => {
       const page = await listInvoices(db.orm.em.fork(), caller, {
-        userId: stringParam(req.query.user_id, 'user_id'),
+        userId: userIdParam(req.query.user_id),
         first: limitParam(req.query.limit),
         after: stringParam(req.query.cursor, 'cursor'),
       });
@@ -106,7 +107,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     BILLING_PATHS.invoice,
     route(async (req, caller) => {
       const invoiceId = String(req.params.invoice_id);
-      await checkUserScope(services(), caller, invoiceId, stringParam(req.query.user_id, 'user_id'));
+      await checkUserScope(services(), caller, invoiceId, userIdParam(req.query.user_id));
       return invoiceResult((await getInvoice(db.orm.em.fork(), caller, invoiceId)).invoice);
     }),
   );
@@ -121,7 +122,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
           throw new RequestError(400, 'invalid_request', 'payment_method_id is required and must be a string');
         }
         const invoiceId = String(req.params.invoice_id);
-        await checkUserScope(services(), caller, invoiceId, stringParam(body.user_id ?? req.query.user_id, 'user_id'));
+        await checkUserScope(services(), caller, invoiceId, userIdParam(body.user_id ?? req.query.user_id));
         return payResult(await payInvoice(services(), caller, { invoiceId, paymentMethodId }));
       },
       { json: true },
@@ -132,12 +133,12 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     BILLING_PATHS.cancel,
     route(
       async (req, caller) => {
-        // The guide sends no body; `reason` may come as JSON or in the query string.
-        const body = req.body === undefined ? {} : jsonObject(req.body, 'an optional reason');
+        // The guide sends no body; `reason` and `user_id` may come as JSON or in the query string, as for pay.
+        const body = req.body === undefined ? {} : jsonObject(req.body, 'an optional reason and user_id');
         // Its length is the service's rule (422), so no route-level cap here.
         const reason = stringParam(body.reason ?? req.query.reason, 'reason', Infinity);
         const invoiceId = String(req.params.invoice_id);
-        await checkUserScope(services(), caller, invoiceId, stringParam(req.query.user_id, 'user_id'));
+        await checkUserScope(services(), caller, invoiceId, userIdParam(body.user_id ?? req.query.user_id));
         return cancelResult(await cancelInvoice(services(), caller, { invoiceId, reason }));
       },
       { json: true },
@@ -198,6 +199,20 @@ function stringParam(value: unknown, name: string, maxLength = 500): string | un
     throw new RequestError(400, 'invalid_request', `${name}: ${UNSTORABLE_TEXT_MESSAGE}`);
   }
   return value;
+}
+
+/**
+ * `user_id` from the query (always text) or a JSON body, where the guide's own example sends it as a number:
+ * `123` and `"123"` name the same user (`user-id.ts`); any other number is refused rather than guessed.
+ */
+function userIdParam(value: unknown): string | undefined {
+  if (isUserIdNumber(value)) {
+    return String(value);
+  }
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    throw new RequestError(400, 'invalid_request', `user_id must be a single string or ${USER_ID_NUMBER_RULE}`);
+  }
+  return stringParam(value, 'user_id');
 }
 
 /** The guide's default page size is 50; the range itself is the service's rule (1–100). */

@@ -15,13 +15,24 @@ const COMMON = {
   '500': error('Unexpected failure (`internal_error`); never a stack trace'),
 };
 
+/**
+ * A user id is text, but JSON clients may send it as a number, as the guide's pay example does (`"user_id": 123`):
+ * a whole number from 0 to 2^53 − 1 names the user whose id is its digits; any other number is refused (400).
+ */
+const userId = {
+  type: ['string', 'integer'],
+  maxLength: 500,
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  examples: ['123', 123],
+};
 const userIdQuery = {
   name: 'user_id',
   in: 'query',
   required: false,
   description:
-    "AgentHub user id the request is about; defaults to the caller. A user may only name themselves (403 otherwise, whether or not the invoice exists); admin and service tokens may name anyone, and get 404 when the invoice is not that user's.",
-  schema: { type: 'string', maxLength: 500 },
+    'AgentHub user id the request is about; defaults to the caller. A user may only name themselves (403 otherwise, whether or not the invoice exists); admin and service tokens may name anyone, and get 404 when the invoice is not that user\'s. `123` and `"123"` name the same user.',
+  schema: userId,
 };
 const invoiceIdPath = {
   name: 'invoice_id',
@@ -135,14 +146,22 @@ export const openApiDocument = {
         summary: 'Pay an invoice with a Stripe payment method id',
         description:
           'One attempt at a time per invoice; concurrent calls never charge twice. A decline and 3-D Secure both answer 402 (the invoice is not paid) with distinct codes.',
-        parameters: [invoiceIdPath],
+        parameters: [
+          invoiceIdPath,
+          {
+            ...userIdQuery,
+            description: `${userIdQuery.description} The body's \`user_id\`, as the guide sends it, wins.`,
+          },
+        ],
         requestBody: {
           required: true,
           content: { 'application/json': { schema: ref('PayRequest') } },
         },
         responses: {
           '200': json(ref('InvoiceSuccess'), 'Paid: `status` is "paid", `amount_paid` the amount charged'),
-          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`), e.g. no `payment_method_id`'),
+          '400': error(
+            'Malformed JSON (`invalid_json`) or body (`invalid_request`), e.g. no `payment_method_id`, or a `user_id` that is neither a string nor a whole number',
+          ),
           ...COMMON,
           '402': json(
             ref('PaymentError'),
@@ -228,7 +247,7 @@ export const openApiDocument = {
         properties: {
           invoice_id: { type: 'string', format: 'uuid' },
           invoice_number: { type: 'string', examples: ['AH-2024-01-000001-20240201'] },
-          user_id: { type: 'string' },
+          user_id: { type: 'string', description: 'Always a string, also when the request named the user as a number' },
           month: { type: 'string', examples: ['2024-01'] },
           status: ref('InvoiceStatus'),
           amount: amount,
@@ -304,12 +323,19 @@ export const openApiDocument = {
             description: 'A Stripe payment method id; card numbers are never accepted',
             examples: ['pm_card_visa'],
           },
-          user_id: { type: 'string', description: 'As the `user_id` query parameter of the other routes' },
+          user_id: {
+            ...userId,
+            description:
+              'As the `user_id` query parameter (which it overrides): a string, or a JSON number that is a whole number from 0 to 2^53 − 1 (`123` is the user "123")',
+          },
         },
       },
       CancelRequest: {
         type: 'object',
-        properties: { reason: { type: 'string', maxLength: 500 } },
+        properties: {
+          reason: { type: 'string', maxLength: 500 },
+          user_id: { ...userId, description: 'As in `PayRequest`; overrides the `user_id` query parameter' },
+        },
       },
       Error: {
         type: 'object',

@@ -6,6 +6,7 @@ import { requireRole } from './caller';
 import { compare, parseDecimal } from './decimal';
 import { parseIsoTimestamp } from './date-range';
 import { BadInputError } from './errors';
+import { USER_ID_NUMBER_RULE, userIdFromJson } from './user-id';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -90,9 +91,13 @@ function validate(
       return reject('MISSING_FIELD', `${field} is required`);
     }
   }
-  const userId = text(event.userId, 200);
+  // A JSON body may name the user as a number (123 → "123"), as the payment guide's REST examples do.
+  const userId = text(userIdFromJson(event.userId), 200);
   if (!userId) {
-    return reject('INVALID_USER_ID', 'userId must be a non-empty string of at most 200 characters');
+    return reject(
+      'INVALID_USER_ID',
+      `userId must be a non-empty string of at most 200 characters, or ${USER_ID_NUMBER_RULE}`,
+    );
   }
   if (userId !== userId.trim()) {
     // " u1" would silently become a second customer beside "u1".

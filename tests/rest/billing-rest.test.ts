@@ -178,6 +178,60 @@ describe('the payment guide REST API', () => {
       expect(alice.body.status).toBe('sent');
     });
 
+    it('reads user_id as a string or a whole JSON number, in the query and in JSON bodies, on every route', async () => {
+      // The guide's pay example sends "user_id": 123; 123 and "123" are the same user everywhere.
+      await usage('4711');
+      const own = await token('4711');
+      const created = await create('4711');
+      expect(created.body).toMatchObject({ success: true, user_id: '4711' });
+      const invoiceId = created.body.invoice_id as string;
+      const read = await s.call('GET', `/api/v1/billing/invoice/${invoiceId}?user_id=4711`, { token: own });
+      expect(read.body).toMatchObject({ success: true, invoice_id: invoiceId, user_id: '4711' });
+      const listed = await s.call('GET', '/api/v1/billing/invoices?user_id=4711', { token: own });
+      expect(listed.body.invoices.map((i: { invoice_id: string }) => i.invoice_id)).toEqual([invoiceId]);
+
+      // A number names a user like its digits do: someone else's number is 403, for an admin a wrong owner is 404.
+      const pay = `/api/v1/billing/invoice/${invoiceId}/pay`;
+      const cancel = `/api/v1/billing/invoice/${invoiceId}/cancel`;
+      expectError(
+        await s.call('POST', pay, { token: own, json: { payment_method_id: 'pm_card_visa', user_id: 4712 } }),
+        403,
+        'forbidden',
+      );
+      const admin = await token('root', Role.ADMIN);
+      expectError(await s.call('POST', cancel, { token: admin, json: { user_id: 4712 } }), 404, 'not_found');
+
+      // Anything else is refused, never guessed: fractions, negatives, numbers a float may have rounded, booleans.
+      for (const userId of [4711.5, -4711, 2 ** 53, 1e21, true, [4711], { id: 4711 }]) {
+        for (const [path, json] of [
+          [pay, { payment_method_id: 'pm_card_visa', user_id: userId }],
+          [cancel, { user_id: userId }],
+        ] as const) {
+          const refused = await s.call('POST', path, { token: own, json });
+          expectError(refused, 400, 'invalid_request');
+          expect(refused.body.error.message).toBe(
+            'user_id must be a single string or a whole JSON number from 0 to 9007199254740991',
+          );
+        }
+      }
+      expect((await s.call('GET', `/api/v1/billing/invoice/${invoiceId}`, { token: own })).body.status).toBe('sent');
+
+      const paid = await s.call('POST', pay, {
+        token: own,
+        json: { payment_method_id: 'pm_card_visa', user_id: 4711 },
+      });
+      expect(paid.status).toBe(200);
+      expect(paid.body).toMatchObject({ success: true, status: 'paid', user_id: '4711', amount_paid: 25.5 });
+
+      // Cancel reads the body's user_id too (the guide sends none; the query still works, as above for 404).
+      const second = await createOpen('4713');
+      const voided = await s.call('POST', `/api/v1/billing/invoice/${second}/cancel`, {
+        token: await token('4713'),
+        json: { user_id: 4713, reason: 'duplicate' },
+      });
+      expect(voided.body).toMatchObject({ success: true, status: 'void', user_id: '4713', void_reason: 'duplicate' });
+    });
+
     it('lets an admin act for a user, and answers 404 when user_id is not the owner', async () => {
       const admin = await token('root', Role.ADMIN);
       const read = await s.call('GET', `/api/v1/billing/invoice/${invoiceId}?user_id=id-alice`, { token: admin });

@@ -106,6 +106,37 @@ describe('the OpenAPI document of the payment guide routes', () => {
     }
   });
 
+  it('documents user_id as a string or a whole number wherever a route reads it, query or JSON body', () => {
+    const schemas = openApiDocument.components.schemas as Record<string, { properties?: Record<string, unknown> }>;
+    const found: string[] = [];
+    for (const { path, method, operation } of operations) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.name === 'user_id') {
+          found.push(`${method} ${path} query`);
+          expect(parameter.schema).toMatchObject({ type: ['string', 'integer'], minimum: 0 });
+        }
+      }
+      const body = operation.requestBody?.content['application/json'].schema as { $ref: string } | undefined;
+      if (body) {
+        const property = schemas[body.$ref.replace('#/components/schemas/', '')].properties?.user_id;
+        found.push(`${method} ${path} body`);
+        expect(property).toMatchObject({ type: ['string', 'integer'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+      }
+    }
+    // Every route that names a user reads the query; the two with a JSON body (pay, cancel) read it there too.
+    expect(found.sort()).toEqual(
+      [
+        'post /api/v1/billing/invoice/{month}/create query',
+        'get /api/v1/billing/invoices query',
+        'get /api/v1/billing/invoice/{invoice_id} query',
+        'post /api/v1/billing/invoice/{invoice_id}/pay query',
+        'post /api/v1/billing/invoice/{invoice_id}/pay body',
+        'post /api/v1/billing/invoice/{invoice_id}/cancel query',
+        'post /api/v1/billing/invoice/{invoice_id}/cancel body',
+      ].sort(),
+    );
+  });
+
   it('resolves every $ref', () => {
     const schemas = openApiDocument.components.schemas as Record<string, unknown>;
     const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)];
