@@ -331,6 +331,73 @@ describe('usage ingestion', () => {
       });
     });
 
+    it('rejects per event a quantity other than 1 on COUNT and UNIQUE_COUNT metrics, which never read it', async () => {
+      // tool_calls (COUNT) used to store "1800" and bill it as one call; active_agents (UNIQUE_COUNT) alike.
+      const userId = 'counting-user';
+      const mustBeOne = (metric: string, kind: string, counts: string, got: string) => ({
+        code: 'QUANTITY_MUST_BE_ONE',
+        message:
+          `metric "${metric}" is a ${kind} metric: it counts ${counts} and never reads quantity, so quantity must ` +
+          `be 1 (got ${got}); send one event per occurrence`,
+      });
+      const viaGraphql = await t.gql(
+        RecordUsageDocument,
+        {
+          events: [
+            event({ userId, idempotencyKey: 'count-gql-1800', metric: 'tool_calls', quantity: '1800' }),
+            event({ userId, idempotencyKey: 'count-gql-1', metric: 'tool_calls', quantity: '1' }),
+            event({ userId, idempotencyKey: 'count-gql-1.0', metric: 'tool_calls', quantity: '1.000' }),
+            event({ userId, idempotencyKey: 'count-gql-0', metric: 'tool_calls', quantity: '0' }),
+            event({ userId, idempotencyKey: 'count-gql-agents', metric: 'active_agents', quantity: '5', agentId: 'a' }),
+            event({ userId, idempotencyKey: 'count-gql-agent', metric: 'active_agents', quantity: '1', agentId: 'b' }),
+            // SUM (and MAX) metrics read the quantity: any valid one is stored.
+            event({ userId, idempotencyKey: 'count-gql-sum', metric: 'llm_input_tokens', quantity: '1800' }),
+          ],
+        },
+        { token: service },
+      );
+      expect(viaGraphql.body.data?.recordUsage).toEqual({
+        accepted: 4,
+        duplicates: 0,
+        late: 0,
+        rejected: [
+          { index: 0, ...mustBeOne('tool_calls', 'COUNT', 'events', '1800') },
+          { index: 3, ...mustBeOne('tool_calls', 'COUNT', 'events', '0') },
+          { index: 4, ...mustBeOne('active_agents', 'UNIQUE_COUNT', 'distinct values', '5') },
+        ],
+      });
+
+      const viaRest = await post([
+        event({ userId, idempotencyKey: 'count-rest-1800', metric: 'tool_calls', quantity: '1800' }),
+        event({ userId, idempotencyKey: 'count-rest-num', metric: 'tool_calls', quantity: 1800 as never }),
+        event({ userId, idempotencyKey: 'count-rest-1', metric: 'tool_calls', quantity: 1 as never }),
+      ]);
+      expect(viaRest.status).toBe(200);
+      expect(await viaRest.json()).toEqual({
+        accepted: 1,
+        duplicates: 0,
+        late: 0,
+        rejected: [
+          { index: 0, ...mustBeOne('tool_calls', 'COUNT', 'events', '1800') },
+          { index: 1, ...mustBeOne('tool_calls', 'COUNT', 'events', '1800') },
+        ],
+      });
+      // Nothing half-stored: exactly the accepted events are there.
+      const keys = await t.database.db.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ key: string }>>(
+          `select idempotency_key as key from usage_records where idempotency_key like 'count-%' order by 1`,
+        );
+      expect(keys.map((k) => k.key)).toEqual([
+        'count-gql-1',
+        'count-gql-1.0',
+        'count-gql-agent',
+        'count-gql-sum',
+        'count-rest-1',
+      ]);
+    });
+
     it('leaves room for 999,999 maximum-size events per customer, metric and month (README)', () => {
       // The aggregation reads sums back as decimals of at most 18 integer digits (numeric(30,12)).
       const month = mul(parseDecimal(MAX_USAGE_QUANTITY), decimal(999_999n));

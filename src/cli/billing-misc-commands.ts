@@ -55,13 +55,22 @@ export async function seedDemoCommand(env: Env, flags: Flags): Promise<CommandRe
     ['tool_calls', '900'],
   ];
   const events = users.flatMap((userId, u) =>
-    usage.map(([metric, quantity], m) => ({
-      userId,
-      metric,
-      quantity: String(BigInt(quantity) * BigInt(u + 1)),
-      occurredAt: `${period}-${String(10 + m).padStart(2, '0')}T12:00:00Z`,
-      idempotencyKey: `demo:${period}:${userId}:${metric}`,
-    })),
+    usage.flatMap(([metric, quantity], m) => {
+      const amount = BigInt(quantity) * BigInt(u + 1);
+      const occurredAt = `${period}-${String(10 + m).padStart(2, '0')}T12:00:00Z`;
+      const idempotencyKey = `demo:${period}:${userId}:${metric}`;
+      // tool_calls is a COUNT metric: it counts events and refuses a quantity other than 1, so one event per call.
+      if (metric === 'tool_calls') {
+        return Array.from({ length: Number(amount) }, (_, n) => ({
+          userId,
+          metric,
+          quantity: '1',
+          occurredAt,
+          idempotencyKey: `${idempotencyKey}:${n + 1}`,
+        }));
+      }
+      return [{ userId, metric, quantity: String(amount), occurredAt, idempotencyKey }];
+    }),
   );
   const recorded = await recordUsage(em, { userId: 'cli:seed-demo', role: Role.SERVICE }, events);
   return {

@@ -13,7 +13,11 @@ export class UsageEventInput {
   @Field({ description: 'Billable metric code, e.g. "llm_input_tokens".' })
   metric!: string;
 
-  @Field(() => DecimalScalar)
+  @Field(() => DecimalScalar, {
+    description:
+      'Read by SUM and MAX metrics. COUNT metrics count events and UNIQUE_COUNT metrics distinct values: they never ' +
+      'read it, so it must be 1 there (QUANTITY_MUST_BE_ONE otherwise).',
+  })
   quantity!: string;
 
   @Field({ description: 'ISO 8601 date-time when the usage happened; it decides the period and the price.' })
@@ -82,7 +86,11 @@ export class UsageLineType {
   @Field()
   description!: string;
 
-  @Field(() => DecimalScalar)
+  @Field(() => DecimalScalar, {
+    description:
+      'Read by SUM and MAX metrics. COUNT metrics count events and UNIQUE_COUNT metrics distinct values: they never ' +
+      'read it, so it must be 1 there (QUANTITY_MUST_BE_ONE otherwise).',
+  })
   quantity!: string;
 
   @Field(() => DecimalScalar, { description: 'Quantity beyond the free allowance.' })

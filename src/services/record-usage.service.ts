@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Role } from '../entities/enums';
+import { MetricAggregation, Role } from '../entities/enums';
 import type { Caller } from './caller';
 import { requireRole } from './caller';
 import { compare, parseDecimal } from './decimal';
@@ -22,6 +22,16 @@ const DECIMAL = /^\d{1,18}(\.\d{1,12})?$/;
 export const MAX_USAGE_QUANTITY = '1000000000000';
 const MAX_QUANTITY = parseDecimal(MAX_USAGE_QUANTITY);
 const MAX_METADATA_BYTES = 4096;
+const ONE = parseDecimal('1');
+/**
+ * Aggregations that never read an event's quantity: COUNT counts events, UNIQUE_COUNT counts distinct values of a
+ * field. A quantity other than 1 on such a metric would be stored and then silently billed as one event, so it is
+ * rejected instead (SUM and MAX read the quantity).
+ */
+const COUNTED_AGGREGATIONS: ReadonlySet<MetricAggregation> = new Set([
+  MetricAggregation.COUNT,
+  MetricAggregation.UNIQUE_COUNT,
+]);
 
 /** One usage event as an agent runtime sends it (GraphQL input or JSON body); validated here, field by field. */
 export interface UsageEventData {
@@ -41,6 +51,7 @@ export type UsageRejectionCode =
   | 'UNKNOWN_METRIC'
   | 'INVALID_QUANTITY'
   | 'QUANTITY_TOO_LARGE'
+  | 'QUANTITY_MUST_BE_ONE'
   | 'INVALID_TIMESTAMP'
   | 'INVALID_IDEMPOTENCY_KEY'
   | 'INVALID_AGENT_ID'
@@ -62,6 +73,12 @@ export interface RecordUsageResult {
   late: number;
 }
 
+/** An active metric of the catalogue, by code. */
+interface CatalogueMetric {
+  id: string;
+  aggregation: MetricAggregation;
+}
+
 interface ValidEvent {
   userId: string;
   metricId: string;
@@ -79,7 +96,7 @@ function text(value: unknown, max: number): string | undefined {
 function validate(
   event: UsageEventData,
   index: number,
-  metrics: Map<string, string>,
+  metrics: Map<string, CatalogueMetric>,
   now: number,
 ): ValidEvent | UsageRejection {
   const reject = (code: UsageRejectionCode, message: string): UsageRejection => ({ index, code, message });
@@ -103,8 +120,8 @@ function validate(
     // " u1" would silently become a second customer beside "u1".
     return reject('INVALID_USER_ID', 'userId must not start or end with whitespace');
   }
-  const metricId = typeof event.metric === 'string' ? metrics.get(event.metric) : undefined;
-  if (!metricId) {
+  const metric = typeof event.metric === 'string' ? metrics.get(event.metric) : undefined;
+  if (!metric) {
     return reject('UNKNOWN_METRIC', `Unknown or inactive metric "${String(event.metric).slice(0, 100)}"`);
   }
   // A JSON number has been through a float, which is exact only for whole numbers up to 2^53 - 1: 9007199254740993
@@ -127,6 +144,14 @@ function validate(
     return reject(
       'QUANTITY_TOO_LARGE',
       `quantity must be at most ${MAX_USAGE_QUANTITY} (10^12) per event; split larger usage into several events`,
+    );
+  }
+  if (COUNTED_AGGREGATIONS.has(metric.aggregation) && compare(parseDecimal(quantity), ONE) !== 0) {
+    return reject(
+      'QUANTITY_MUST_BE_ONE',
+      `metric "${String(event.metric)}" is a ${metric.aggregation.toUpperCase()} metric: it counts ` +
+        `${metric.aggregation === MetricAggregation.COUNT ? 'events' : 'distinct values'} and never reads quantity, ` +
+        `so quantity must be 1 (got ${quantity}); send one event per occurrence`,
     );
   }
   const at = parseIsoTimestamp(event.occurredAt);
@@ -169,7 +194,7 @@ function validate(
   }
   return {
     userId,
-    metricId,
+    metricId: metric.id,
     quantity,
     occurredAt: new Date(at).toISOString(),
     idempotencyKey,
@@ -203,10 +228,10 @@ export async function recordUsage(
   }
 
   return em.transactional(async (tem) => {
-    const metricRows = await tem.execute<Array<{ id: string; code: string }>>(
-      'select id, code from billable_metrics where active',
+    const metricRows = await tem.execute<Array<{ id: string; code: string; aggregation: MetricAggregation }>>(
+      'select id, code, aggregation from billable_metrics where active',
     );
-    const metrics = new Map(metricRows.map((m) => [m.code, m.id]));
+    const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
     const valid: ValidEvent[] = [];
     const rejected: UsageRejection[] = [];
     events.forEach((event, index) => {

@@ -185,7 +185,8 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     expect(json(config)).toMatchObject({ ok: true, valid: true });
     expect(config.stdout).not.toContain(TEST_STRIPE_KEY);
     expect(seeded.code).toBe(0);
-    expect(json(seeded)).toMatchObject({ ok: true, period: '2024-06', accepted: 12 });
+    // Three users × three summed metrics, plus one event per tool call (a COUNT metric): 900, 1,800 and 2,700.
+    expect(json(seeded)).toMatchObject({ ok: true, period: '2024-06', accepted: 9 + 900 + 1800 + 2700, rejected: [] });
     expect(replay.code).toBe(0);
     expect(json(replay)).toEqual({ ok: true, count: 0, ids: [] });
     expect(recover.code).toBe(0);

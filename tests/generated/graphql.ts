@@ -78,6 +78,7 @@ export type UsageEventInput = {
   metric: string;
   /** ISO 8601 date-time when the usage happened; it decides the period and the price. */
   occurredAt: string;
+  /** Read by SUM and MAX metrics. COUNT metrics count events and UNIQUE_COUNT metrics distinct values: they never read it, so it must be 1 there (QUANTITY_MUST_BE_ONE otherwise). */
   quantity: string;
   /** AgentHub user id of the customer. */
   userId: string;
