@@ -1,8 +1,37 @@
+import { Client } from 'pg';
 import { createServer } from '../src/server';
 import { loadConfig } from '../src/config/config';
-import { createEmptyDatabase } from './helpers/database';
+import type { TestDatabase } from './helpers/database';
+import { createEmptyDatabase, testServerUrl } from './helpers/database';
 import type { TestServer } from './helpers/server';
 import { TEST_JWT_SECRET, startTestServer } from './helpers/server';
+
+/**
+ * Takes the server's database away until the returned function brings it back. On PostgreSQL the database refuses
+ * new connections and its open ones are terminated, as in an outage; PGlite runs in this process, so there its
+ * connection pool is closed (queries fail with "Unable to acquire a connection") and reopened.
+ */
+async function takeDatabaseDown(database: TestDatabase): Promise<() => Promise<void>> {
+  if (!database.url) {
+    await database.db.orm.close(true);
+    return async () => {
+      await database.db.orm.connect();
+    };
+  }
+  const name = new URL(database.url).pathname.slice(1);
+  const admin = async (sql: string, params: unknown[] = []): Promise<void> => {
+    const client = new Client({ connectionString: testServerUrl() });
+    await client.connect();
+    try {
+      await client.query(sql, params);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS false`);
+  await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [name]);
+  return () => admin(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS true`);
+}
 
 describe('health and readiness', () => {
   let t: TestServer;
@@ -44,6 +73,55 @@ describe('health and readiness', () => {
     expect(malformed.status).toBe(400);
     const text = await malformed.text();
     expect(text).not.toMatch(/\bat .*\.(js|ts):\d+/);
+  });
+
+  it('answers 503 with the reason on /readyz and /api/v1/webhooks/health while the database is down', async () => {
+    // A server of its own: the outage must not reach the other tests' server.
+    const down = await startTestServer();
+    const get = async (path: string) => {
+      const res = await fetch(`${down.url}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    try {
+      expect((await get('/readyz')).status).toBe(200);
+      expect((await get('/api/v1/webhooks/health')).status).toBe(200);
+
+      const restore = await takeDatabaseDown(down.database);
+      try {
+        expect(await get('/readyz')).toEqual({
+          status: 503,
+          body: { status: 'not ready', checks: { database: 'unreachable' } },
+        });
+        const health = await get('/api/v1/webhooks/health');
+        expect(health).toEqual({
+          status: 503,
+          body: {
+            status: 'unhealthy',
+            problems: [
+              'the database is unreachable: events cannot be stored (Stripe retries them) and figures are unknown',
+            ],
+            secretConfigured: true,
+            secretWellFormed: true,
+            stripeMode: 'emulator',
+            database: 'unreachable',
+            lastEventReceivedAt: null,
+            pendingCount: null,
+            oldestPendingAgeSeconds: null,
+            failedCount: null,
+          },
+        });
+      } finally {
+        await restore();
+      }
+      // Back: both say so again without a restart.
+      expect((await get('/readyz')).status).toBe(200);
+      expect(await get('/api/v1/webhooks/health')).toMatchObject({
+        status: 200,
+        body: { status: 'ok', database: 'ok', pendingCount: 0, failedCount: 0 },
+      });
+    } finally {
+      await down.close();
+    }
   });
 
   it('is not ready while migrations are pending', async () => {

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig, StripeMode } from '../config/config';
+import type { Logger } from '../config/logger';
 
 export interface WebhookHealth {
   status: 'ok' | 'unhealthy';
@@ -8,10 +9,12 @@ export interface WebhookHealth {
   secretConfigured: boolean;
   secretWellFormed: boolean;
   stripeMode: StripeMode;
+  /** `unreachable` while the database cannot be queried: events cannot be stored, and the figures are null. */
+  database: 'ok' | 'unreachable';
   lastEventReceivedAt: string | null;
-  pendingCount: number;
+  pendingCount: number | null;
   oldestPendingAgeSeconds: number | null;
-  failedCount: number;
+  failedCount: number | null;
 }
 
 interface FiguresRow {
@@ -23,31 +26,50 @@ interface FiguresRow {
 
 const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9_]+$/;
 
-/** Configuration and backlog figures for `GET /api/v1/webhooks/health`. Ages use the database clock. */
+/**
+ * Configuration and backlog figures for `GET /api/v1/webhooks/health`. Ages use the database clock. A database
+ * that cannot be queried is a reason to be unhealthy, like `/readyz`, not a failure of the check: Stripe's events
+ * cannot be stored (the route answers 5xx and Stripe retries), so the answer says so with the configuration checks.
+ */
 export async function webhookHealth(
   em: EntityManager,
   config: AppConfig,
   maxPendingAgeSeconds: number,
+  log?: Logger,
 ): Promise<WebhookHealth> {
-  const [row] = await em.execute<FiguresRow[]>(
-    `select
-       (select max(received_at) from webhook_events) as last_received,
-       (select count(*) from webhook_events where status in ('pending', 'processing')) as pending_count,
-       (select extract(epoch from now() - min(received_at)) from webhook_events
-         where status in ('pending', 'processing')) as oldest_pending_age,
-       (select count(*) from webhook_events where status = 'failed') as failed_count`,
-  );
   const secret = config.stripe.webhookSecret;
-  const pendingCount = Number(row.pending_count);
-  const failedCount = Number(row.failed_count);
-  const oldestPendingAgeSeconds =
-    row.oldest_pending_age === null ? null : Math.max(0, Math.floor(Number(row.oldest_pending_age)));
   const problems: string[] = [];
   if (!secret) {
     problems.push('STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (503) until it is');
   } else if (!WEBHOOK_SECRET.test(secret)) {
     problems.push('STRIPE_WEBHOOK_SECRET does not look like a signing secret (whsec_…)');
   }
+  const configuration = {
+    secretConfigured: Boolean(secret),
+    secretWellFormed: Boolean(secret && WEBHOOK_SECRET.test(secret)),
+    stripeMode: config.stripe.mode,
+  };
+  let row: FiguresRow;
+  try {
+    row = await readFigures(em);
+  } catch (error) {
+    log?.warn({ err: error }, 'webhook health: the database is unreachable');
+    problems.push('the database is unreachable: events cannot be stored (Stripe retries them) and figures are unknown');
+    return {
+      status: 'unhealthy',
+      problems,
+      ...configuration,
+      database: 'unreachable',
+      lastEventReceivedAt: null,
+      pendingCount: null,
+      oldestPendingAgeSeconds: null,
+      failedCount: null,
+    };
+  }
+  const pendingCount = Number(row.pending_count);
+  const failedCount = Number(row.failed_count);
+  const oldestPendingAgeSeconds =
+    row.oldest_pending_age === null ? null : Math.max(0, Math.floor(Number(row.oldest_pending_age)));
   if (failedCount > 0) {
     problems.push(`${failedCount} event(s) failed after every retry: inspect and replay them`);
   }
@@ -57,12 +79,23 @@ export async function webhookHealth(
   return {
     status: problems.length === 0 ? 'ok' : 'unhealthy',
     problems,
-    secretConfigured: Boolean(secret),
-    secretWellFormed: Boolean(secret && WEBHOOK_SECRET.test(secret)),
-    stripeMode: config.stripe.mode,
+    ...configuration,
+    database: 'ok',
     lastEventReceivedAt: row.last_received === null ? null : new Date(row.last_received).toISOString(),
     pendingCount,
     oldestPendingAgeSeconds,
     failedCount,
   };
+}
+
+async function readFigures(em: EntityManager): Promise<FiguresRow> {
+  const [row] = await em.execute<FiguresRow[]>(
+    `select
+       (select max(received_at) from webhook_events) as last_received,
+       (select count(*) from webhook_events where status in ('pending', 'processing')) as pending_count,
+       (select extract(epoch from now() - min(received_at)) from webhook_events
+         where status in ('pending', 'processing')) as oldest_pending_age,
+       (select count(*) from webhook_events where status = 'failed') as failed_count`,
+  );
+  return row;
 }

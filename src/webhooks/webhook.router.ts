@@ -30,7 +30,8 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
 
   router.get(WEBHOOK_HEALTH_PATH, async (_req: Request, res: Response, next: NextFunction) => {
     try {
-      const health = await webhookHealth(db.orm.em.fork(), config, deps.maxPendingAgeSeconds);
+      const log = res.locals.log as Logger | undefined;
+      const health = await webhookHealth(db.orm.em.fork(), config, deps.maxPendingAgeSeconds, log);
       res.status(health.status === 'ok' ? 200 : 503).json(health);
     } catch (error) {
       next(error);
