@@ -9,7 +9,16 @@ import { BillingRunStatus } from './enums';
  */
 @Entity({ tableName: 'billing_runs' })
 export class BillingRun extends BaseEntity<
-  'status' | 'total' | 'done' | 'failed' | 'skipped' | 'startedAt' | 'heartbeatAt' | 'finishedAt' | 'trigger'
+  | 'status'
+  | 'total'
+  | 'done'
+  | 'failed'
+  | 'skipped'
+  | 'startedAt'
+  | 'heartbeatAt'
+  | 'finishedAt'
+  | 'trigger'
+  | 'triggeredBy'
 > {
   /** Billing period `YYYY-MM`. */
   @Property({ type: 'character', length: 7 })
@@ -19,9 +28,13 @@ export class BillingRun extends BaseEntity<
   @Enum({ items: () => BillingRunStatus, nativeEnumName: 'billing_run_status' })
   status: BillingRunStatus = BillingRunStatus.RUNNING;
 
-  /** What started it first: `scheduler`, `cli`, `api`… */
+  /** What started it, or last reopened it to bill what appeared since: `scheduler`, `cli` or `api`. */
   @Property({ type: 'text', default: 'api' })
   trigger: string = 'api';
+
+  /** Who: the AgentHub user id of the admin whose API call started it (null for the scheduler and the CLI). */
+  @Property({ type: 'text', nullable: true })
+  triggeredBy?: string | null;
 
   @Property({ type: 'integer', default: 0 })
   total: number = 0;
@@ -35,6 +48,7 @@ export class BillingRun extends BaseEntity<
   @Property({ type: 'integer', default: 0 })
   skipped: number = 0;
 
+  /** When it was started, or last reopened. */
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   startedAt: Date = new Date();
 

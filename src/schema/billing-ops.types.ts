@@ -30,10 +30,18 @@ export class BillingRunType {
   @Field({ description: '`running` or `completed`.' })
   status!: string;
 
-  @Field({ description: 'What started it: scheduler, cli or api.' })
+  @Field({
+    description: 'What started it, or last reopened it to bill what appeared since (a re-run): scheduler, cli or api.',
+  })
   trigger!: string;
 
-  @Field()
+  @Field(() => String, {
+    nullable: true,
+    description: 'Who: the user id of the admin whose runBilling call started or reopened it; null otherwise.',
+  })
+  triggeredBy!: string | null;
+
+  @Field({ description: 'When it was started, or last reopened.' })
   startedAt!: Date;
 
   @Field()

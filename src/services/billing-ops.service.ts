@@ -38,6 +38,7 @@ export function startBillingRun(
     };
     const finished = runBilling(deps, input.period, {
       trigger: 'api',
+      triggeredBy: caller.userId,
       onStarted: input.wait ? undefined : (runId) => answer(runId),
     });
     finished.then(

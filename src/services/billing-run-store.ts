@@ -19,23 +19,32 @@ export interface ClaimedItem {
   userId: string;
 }
 
+/** What starts or reopens a run: the scheduler, an operator's CLI command, or an admin's API call (their user id). */
+export interface RunTrigger {
+  trigger: 'scheduler' | 'cli' | 'api';
+  triggeredBy?: string | null;
+}
+
 /**
  * Claims the period's run once: the first caller inserts it, later callers find it (and wait for the first one's
- * transaction, so they see its items). `rerun` reopens a completed run and queues its failed items again. Eligible
+ * transaction, so they see its items). `rerun` reopens a completed run and queues its failed items again; the run
+ * then records who reopened it and when, since that pass is theirs. Joining a running run changes neither. Eligible
  * customers (usage in the period, and no invoice other than VOID or a DRAFT left half-way) get an item, or have theirs
  * queued again when it was done (the invoice it made was voided since) or skipped before more usage arrived.
  */
 export async function claimRun(
   tem: EntityManager,
   period: BillingPeriod,
-  options: { trigger: string; rerun: boolean },
+  options: RunTrigger & { rerun: boolean },
 ): Promise<ClaimedRun> {
+  const triggeredBy = options.triggeredBy ?? null;
   const inserted = await tem.execute<Array<{ id: string }>>(
-    `insert into billing_runs (id, period, status, trigger, started_at, heartbeat_at, created_at, updated_at)
-     values (gen_random_uuid(), ?, 'running', ?, now(), now(), now(), now())
+    `insert into billing_runs
+       (id, period, status, trigger, triggered_by, started_at, heartbeat_at, created_at, updated_at)
+     values (gen_random_uuid(), ?, 'running', ?, ?, now(), now(), now(), now())
      on conflict (period) do nothing
      returning id`,
-    [period.key, options.trigger],
+    [period.key, options.trigger, triggeredBy],
   );
   const [run] = await tem.execute<Array<{ id: string; status: 'running' | 'completed' }>>(
     `select id, status from billing_runs where period = ? for update`,
@@ -46,9 +55,10 @@ export async function claimRun(
       return { ...run, created: false };
     }
     await tem.execute(
-      `update billing_runs set status = 'running', finished_at = null, heartbeat_at = now(), updated_at = now()
+      `update billing_runs set status = 'running', trigger = ?, triggered_by = ?, started_at = now(),
+         finished_at = null, heartbeat_at = now(), updated_at = now()
        where id = ?`,
-      [run.id],
+      [options.trigger, triggeredBy, run.id],
     );
     await tem.execute(
       `update billing_run_items set status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()

@@ -5,7 +5,7 @@ import { InvoiceStatus, Role } from '../entities/enums';
 import type { StripeGateway } from '../stripe';
 import { redactSecrets } from '../stripe';
 import { parsePeriod } from './billing-period';
-import type { ClaimedItem, ItemOutcome } from './billing-run-store';
+import type { ClaimedItem, ItemOutcome, RunTrigger } from './billing-run-store';
 import {
   claimItems,
   claimRun,
@@ -32,8 +32,10 @@ export interface BillingRunDeps {
 }
 
 export interface RunBillingOptions {
-  /** Recorded on a new run: `scheduler`, `cli`, `api`. */
-  trigger?: string;
+  /** Recorded when this call creates or reopens the run: `scheduler`, `cli` or `api` (default). */
+  trigger?: RunTrigger['trigger'];
+  /** With `api`: the user id of the admin who asked. */
+  triggeredBy?: string | null;
   /** Reopen a completed run to retry its failures and bill customers that appeared since. Default true. */
   rerun?: boolean;
   /** Customers invoiced at the same time by this instance. Stripe pacing is the gateway's rate limiter. */
@@ -87,7 +89,9 @@ export async function runBilling(
   const rerun = options.rerun ?? true;
   const run = await deps.em
     .fork()
-    .transactional((tem) => claimRun(tem, period, { trigger: options.trigger ?? 'api', rerun }));
+    .transactional((tem) =>
+      claimRun(tem, period, { trigger: options.trigger ?? 'api', triggeredBy: options.triggeredBy, rerun }),
+    );
   if (run.status === 'completed') {
     return { kind: 'completed', run: (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress };
   }

@@ -15,7 +15,10 @@ export interface BillingRunProgress {
   id: string;
   period: string;
   status: 'running' | 'completed';
+  /** What started it, or last reopened it: `scheduler`, `cli` or `api`. */
   trigger: string;
+  /** The admin's user id when `trigger` is `api`. */
+  triggeredBy: string | null;
   startedAt: Date;
   heartbeatAt: Date;
   finishedAt: Date | null;
@@ -34,6 +37,7 @@ interface RunRow {
   period: string;
   status: 'running' | 'completed';
   trigger: string;
+  triggered_by: string | null;
   started_at: Date | string;
   heartbeat_at: Date | string;
   finished_at: Date | string | null;
@@ -45,7 +49,8 @@ const date = (value: Date | string): Date => (value instanceof Date ? value : ne
 export async function getBillingRun(em: EntityManager, period: string): Promise<BillingRunProgress | null> {
   const key = parsePeriod(period).key;
   const [run] = await em.execute<RunRow[]>(
-    `select id, period, status, trigger, started_at, heartbeat_at, finished_at from billing_runs where period = ?`,
+    `select id, period, status, trigger, triggered_by, started_at, heartbeat_at, finished_at
+     from billing_runs where period = ?`,
     [key],
   );
   if (!run) {
@@ -71,6 +76,7 @@ export async function getBillingRun(em: EntityManager, period: string): Promise<
     period: run.period,
     status: run.status,
     trigger: run.trigger,
+    triggeredBy: run.triggered_by,
     startedAt: date(run.started_at),
     heartbeatAt: date(run.heartbeat_at),
     finishedAt: run.finished_at ? date(run.finished_at) : null,

@@ -217,6 +217,43 @@ describe('billing run', () => {
     expect(deniedReconcile.errors?.[0].message).toMatch(/admin/);
   });
 
+  it('records who started or reopened a run: the scheduler, the CLI, or the admin who called runBilling', async () => {
+    const RUN_AS = `mutation($period: String!) { runBilling(period: $period, wait: true) {
+      ... on BillingRun { trigger triggeredBy total done } } }`;
+    const READ = `query($period: String!) { billingRun(period: $period) { status trigger triggeredBy } }`;
+    const admin = await h.t.token('ops-alice', Role.ADMIN);
+    const overHttp = async (query: string, period: string) => {
+      const res = await h.t.gql<Record<string, unknown>, { period: string }>(query, { period }, { token: admin });
+      expect(res.body.errors).toBeUndefined();
+      return res.body.data;
+    };
+
+    // The scheduler billed June; then a customer appeared and an admin re-ran it through the API.
+    await h.usage('2024-06', ['who-first']);
+    const scheduled = await runBilling(h.deps('2024-06'), '2024-06', { trigger: 'scheduler' });
+    expect(scheduled).toMatchObject({ kind: 'completed', run: { trigger: 'scheduler', triggeredBy: null } });
+    await h.usage('2024-06', ['who-later']);
+    expect(await overHttp(RUN_AS, '2024-06')).toEqual({
+      runBilling: { trigger: 'api', triggeredBy: 'ops-alice', total: 2, done: 2 },
+    });
+    expect(await overHttp(READ, '2024-06')).toEqual({
+      billingRun: { status: 'completed', trigger: 'api', triggeredBy: 'ops-alice' },
+    });
+    expect(await h.invoiceCount('2024-06', ['who-first', 'who-later'])).toBe(2);
+
+    // An operator's CLI re-run is the CLI's, with no admin named.
+    await runBilling(h.deps('2024-06'), '2024-06', { trigger: 'cli' });
+    expect(await overHttp(READ, '2024-06')).toEqual({
+      billingRun: { status: 'completed', trigger: 'cli', triggeredBy: null },
+    });
+
+    // A run first started through the API names its admin too.
+    await h.usage('2024-09', ['who-api']);
+    expect(await overHttp(RUN_AS, '2024-09')).toEqual({
+      runBilling: { trigger: 'api', triggeredBy: 'ops-alice', total: 1, done: 1 },
+    });
+  });
+
   it('bills 30 customers against a 25 req/s Stripe: paced, no 429 storm, none reaching the run', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `rl-${i}`);
     await h.usage('2024-08', users);

@@ -4,6 +4,7 @@ import { Migration20261126070420 } from './Migration20261126070420';
 import { Migration20261126074914 } from './Migration20261126074914';
 import { Migration20261126083553 } from './Migration20261126083553';
 import { Migration20261205011959 } from './Migration20261205011959';
+import { Migration20261205013126 } from './Migration20261205013126';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -17,4 +18,6 @@ export const MIGRATIONS: MigrationObject[] = [
   // Resume markers: a Stripe write whose answer was lost is looked for before anything is created again (Stripe
   // forgets idempotency keys after 24 h).
   { name: 'Migration20261205011959', class: Migration20261205011959 },
+  // billing_runs.triggered_by: who started (or reopened) a run through the API.
+  { name: 'Migration20261205013126', class: Migration20261205013126 },
 ];
