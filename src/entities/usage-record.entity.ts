@@ -8,6 +8,8 @@ import { Invoice } from './invoice.entity';
 @Unique({ properties: ['customer', 'idempotencyKey'] })
 @Index({ properties: ['customer', 'occurredAt'] })
 @Index({ properties: ['billedOnInvoice'] })
+// The scheduler asks every tick whether usage arrived since the due month's run (billing-catch-up.ts).
+@Index({ properties: ['receivedAt'] })
 export class UsageRecord {
   @PrimaryKey({ type: 'bigint', autoincrement: true })
   id!: string;

@@ -1,4 +1,5 @@
 import type { SchedulerSettings } from '../config/config';
+import { missedPeriods, usageArrivedAfterRun } from './billing-catch-up';
 import { parsePeriod, periodOf, previousPeriod } from './billing-period';
 import { runBilling } from './billing-run.service';
 import type { BillingRunDeps, RunBillingOptions, RunBillingResult } from './billing-run.service';
@@ -13,7 +14,9 @@ export interface BillingSchedulerOptions extends BillingRunDeps {
   /**
    * Months before the due one that are billed again when they hold usage that is on no invoice of its period (the
    * scheduler was off or down when they fell due, or usage arrived after the period's run, for a customer it had
-   * not invoiced). Checked at start and once each time a new period falls due; default 3, 0 = off.
+   * not invoiced). Checked at start and once each time a new period falls due; default 3, 0 = off. The due month
+   * belongs to the catch-up too: usage that arrives after its run for a customer that run did not invoice is
+   * billed at the next tick (`usageArrivedAfterRun`).
    */
   catchUpMonths?: number;
   /** Passed to every run (concurrency, batch size, retries). */
@@ -31,41 +34,6 @@ export const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 export const DEFAULT_SCHEDULER_INTERVAL_MS = 60 * 1000;
 export const DEFAULT_CATCH_UP_MONTHS = 3;
 
-/**
- * Of the `months` periods before `due`, oldest first, those where some customer has usage that is on no invoice of
- * that period (none, or only VOID ones, or a DRAFT left half-way): the customers a run would bill now. A customer
- * whose item in that period's run was skipped (nothing billable, e.g. no price in force) does not count again until
- * more of their usage arrives.
- */
-export async function missedPeriods(em: BillingRunDeps['em'], due: string, months: number): Promise<string[]> {
-  const candidates: string[] = [];
-  let cursor = parsePeriod(due);
-  for (let i = 0; i < months; i += 1) {
-    cursor = previousPeriod(cursor);
-    candidates.unshift(cursor.key);
-  }
-  const missed: string[] = [];
-  for (const key of candidates) {
-    const period = parsePeriod(key);
-    const [row] = await em.fork().execute<Array<{ missed: boolean }>>(
-      `select exists (select 1 from usage_records u
-                      where u.occurred_at >= ? and u.occurred_at < ?
-                        and not exists (select 1 from invoices i
-                                        where i.customer_id = u.customer_id and i.period = ?
-                                          and i.status not in ('VOID', 'DRAFT'))
-                        and not exists (select 1 from billing_run_items it
-                                        join billing_runs r on r.id = it.run_id
-                                        where r.period = ? and it.customer_id = u.customer_id
-                                          and it.status = 'skipped' and it.updated_at >= u.received_at)) as missed`,
-      [period.start, period.end, key, key],
-    );
-    if (row?.missed) {
-      missed.push(key);
-    }
-  }
-  return missed;
-}
-
 /** The latest period whose end plus the grace period has passed at `now`. */
 export function duePeriod(now: Date, graceMs = DEFAULT_GRACE_MS): string {
   return previousPeriod(periodOf(new Date(now.getTime() - graceMs))).key;
@@ -75,9 +43,10 @@ export function duePeriod(now: Date, graceMs = DEFAULT_GRACE_MS): string {
  * After each month ends (plus the grace period) runs that month's billing once. Safe with any number of instances:
  * the run is claimed in the database (one row per period) and its items with SKIP LOCKED, so instances share the
  * work and a run left by a crashed instance is finished by the next tick of any instance. The due period's completed
- * run is not started again; earlier periods (`catchUpMonths`) are re-run at start and when a new period falls due if
- * they hold usage that is on no invoice (see `missedPeriods`), which also retries their failed items. Anything older
- * is an operator's re-run (`billing run --period`).
+ * run is reopened only for usage that arrived after it for a customer it did not invoice (`usageArrivedAfterRun`);
+ * earlier periods (`catchUpMonths`) are re-run at start and when a new period falls due if they hold usage that is on
+ * no invoice (see `missedPeriods`). A re-run also retries its failed items. Anything older is an operator's re-run
+ * (`billing run --period`).
  */
 export function startBillingScheduler(options: BillingSchedulerOptions): BillingScheduler {
   const {
@@ -120,10 +89,16 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
       .execute<Array<{ status: string }>>(`select status from billing_runs where period = ?`, [
         parsePeriod(period).key,
       ]);
-    if (row?.status === 'completed') {
-      return null;
+    if (row?.status !== 'completed') {
+      return runPeriod(period, false);
     }
-    return runPeriod(period, false);
+    // The month just billed: usage that arrived since its run, for a customer it did not invoice, is billed now
+    // rather than at the next month's catch-up.
+    if (catchUpMonths > 0 && (await usageArrivedAfterRun(options.em, period))) {
+      log?.warn({ period }, 'billing the due period again: usage arrived after its run for a customer it did not bill');
+      return runPeriod(period, true);
+    }
+    return null;
   };
 
   /** `rerun`: reopen a completed run so it bills the customers that appeared since (and retries its failures). */

@@ -1,18 +1,15 @@
 import { waitFor as pollUntil } from '../webhooks/fixtures';
 import { loadConfig } from '../../src/config/config';
 import { randomUUID } from 'node:crypto';
+import { cancelInvoice } from '../../src/services/cancel-invoice.service';
 import { createInvoice } from '../../src/services/create-invoice.service';
 import { reconcile } from '../../src/services/reconcile-invoices.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
+import { missedPeriods } from '../../src/services/billing-catch-up';
 import type { BillingScheduler } from '../../src/services/billing-scheduler';
-import {
-  billingSchedulerSettings,
-  duePeriod,
-  missedPeriods,
-  startBillingScheduler,
-} from '../../src/services/billing-scheduler';
+import { billingSchedulerSettings, duePeriod, startBillingScheduler } from '../../src/services/billing-scheduler';
 import { getBillingRun } from '../../src/services/get-billing-run.service';
 import { runBilling } from '../../src/services/billing-run.service';
 import type { BillingHarness } from './helpers';
@@ -139,6 +136,50 @@ describe('billing scheduler and reconciliation', () => {
     }
     expect(await missedPeriods(h.em, '2024-06', 3)).toEqual([]);
     expect(await missedPeriods(h.em, '2024-06', 5)).toEqual(['2024-02']);
+  });
+
+  it('bills at the next tick usage that arrives for the month just billed, for a customer its run did not invoice', async () => {
+    await h.usage('2025-01', ['due-first', 'due-cancelled']);
+    // 1 February 2025, 01:00 on the injected clock: January is due. Ticks are driven here, not by the timer.
+    const scheduler = startBillingScheduler({ ...h.deps('2025-01'), intervalMs: 3_600_000, catchUpMonths: 1 });
+    try {
+      expect(await scheduler.tick()).toMatchObject({
+        kind: 'completed',
+        run: { period: '2025-01', total: 2, done: 2 },
+      });
+
+      // Nothing arrived since: the next tick starts nothing, and an invoice cancelled since is not billed again.
+      const [row] = await h.em.fork().execute<Array<{ id: string }>>(
+        `select i.id from invoices i join customers c on c.id = i.customer_id
+         where c.external_user_id = 'due-cancelled' and i.period = '2025-01'`,
+      );
+      const cancelled = await cancelInvoice({ em: h.em.fork(), gateway: h.gateway, config: h.t.config }, SERVICE, {
+        invoiceId: row.id,
+        reason: 'billed by mistake',
+      });
+      expect(cancelled.kind).toBe('voided');
+      expect(await scheduler.tick()).toBeNull();
+      expect(await h.invoiceCount('2025-01', ['due-cancelled'])).toBe(0);
+
+      // January usage arrives for a customer the run did not invoice (and more for one it did: late usage).
+      await h.usage('2025-01', ['due-new', 'due-first']);
+      expect(await scheduler.tick()).toMatchObject({
+        kind: 'completed',
+        run: { period: '2025-01', status: 'completed', trigger: 'scheduler', failed: 0 },
+      });
+      expect(await h.invoiceCount('2025-01', ['due-new'])).toBe(1);
+      expect(await h.invoiceCount('2025-01', ['due-first'])).toBe(1);
+      const counts = await h.stripeInvoiceCounts();
+      const billed = await h.em
+        .fork()
+        .execute<Array<{ id: string }>>(`select id from invoices where period = '2025-01' and status <> 'VOID'`);
+      expect(billed.map((r) => counts.get(r.id))).toEqual(billed.map(() => 1));
+
+      // Billed: the tick after that starts nothing again.
+      expect(await scheduler.tick()).toBeNull();
+    } finally {
+      await scheduler.stop();
+    }
   });
 
   it('every tick finishes an earlier run a crashed instance left running, not only the due one', async () => {

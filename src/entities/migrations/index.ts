@@ -5,6 +5,7 @@ import { Migration20261126074914 } from './Migration20261126074914';
 import { Migration20261126083553 } from './Migration20261126083553';
 import { Migration20261205011959 } from './Migration20261205011959';
 import { Migration20261205013126 } from './Migration20261205013126';
+import { Migration20261205013418 } from './Migration20261205013418';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -20,4 +21,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205011959', class: Migration20261205011959 },
   // billing_runs.triggered_by: who started (or reopened) a run through the API.
   { name: 'Migration20261205013126', class: Migration20261205013126 },
+  // usage_records.received_at index: the scheduler's every-tick "usage arrived since the due month's run?".
+  { name: 'Migration20261205013418', class: Migration20261205013418 },
 ];
