@@ -31,6 +31,8 @@ export interface AppConfig {
     mode: StripeMode;
     /** Port of the local emulator that `npm start` runs when no key and no STRIPE_API_BASE are set. */
     emulatorPort: number;
+    /** The SDK's own retries of a request that failed in transit (5xx, 409, timeouts), with the same key. */
+    maxNetworkRetries: number;
   };
   billing: {
     defaultCurrency: string;
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
   }
   const stripeMode: StripeMode = secretKey === undefined || apiBase ? 'emulator' : (keyMode ?? 'test');
   const emulatorPort = integer('STRIPE_EMULATOR_PORT', 12111, 0, 65535);
+  const maxNetworkRetries = integer('STRIPE_MAX_NETWORK_RETRIES', 2, 0, 10);
 
   // --- Billing ------------------------------------------------------------------------------------------
   const currencyRaw = (str('DEFAULT_CURRENCY') ?? 'usd').toLowerCase();
@@ -326,7 +329,7 @@ export function loadConfig(env: Env = readEnv()): AppConfig {
     logLevel,
     dataDir,
     databaseUrl,
-    stripe: { secretKey, publishableKey, webhookSecret, apiBase, mode: stripeMode, emulatorPort },
+    stripe: { secretKey, publishableKey, webhookSecret, apiBase, mode: stripeMode, emulatorPort, maxNetworkRetries },
     billing: { defaultCurrency: currencyRaw, invoiceDueDays, invoicePrefix, autoSendInvoices },
     company: {
       name: str('COMPANY_NAME') ?? 'AgentHub',

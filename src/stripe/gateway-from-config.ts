@@ -17,7 +17,7 @@ export function gatewayFromConfig(
   const stripe = createStripeClient({
     secretKey: config.stripe.secretKey ?? EMULATOR_SECRET_KEY,
     apiBase: config.stripe.apiBase,
-    maxNetworkRetries: options.maxNetworkRetries,
+    maxNetworkRetries: options.maxNetworkRetries ?? config.stripe.maxNetworkRetries,
   });
   // 80% of Stripe's budget, evenly spaced (burst 1): timer jitter must not push a strict one-second window over
   // the limit, and other clients of the account (dashboard, CLI) need headroom.
