@@ -1,13 +1,78 @@
+/**
+ * Three layers, each runnable alone (`npx jest --selectProjects unit`):
+ * - unit: pure code (pricing, decimals, transitions, configuration, Stripe error mapping…), seconds, no database;
+ * - integration: a real database (PostgreSQL with TEST_DATABASE_URL, else embedded PGlite) and the local Stripe,
+ *   in process; every file copies a database migrated once per run (tests/setup/global-setup.ts);
+ * - e2e: what crosses a process or a socket as a user sees it: the compiled server and CLI (built once per run
+ *   into .test-build/), the payment guide's Python examples, GraphQL over WebSocket.
+ * A test file belongs to `integration` unless it is listed under `unit` or `e2e`.
+ */
+const UNIT = [
+  'config',
+  'decimal',
+  'invoice-items-plan',
+  'invoice-status',
+  'money',
+  'pricing',
+  'schema',
+  'billing/cli-flags',
+  'rest/billing-responses',
+  'stripe/idempotency-keys',
+  'stripe/rate-limiter',
+  'stripe/stripe-client',
+  'stripe/stripe-errors',
+];
+const E2E = [
+  'startup',
+  'billing/cli',
+  'rest/guide-examples',
+  'api-hygiene',
+  'auth',
+  'invoices',
+  'invoice-queries',
+  'unstorable-text',
+];
+const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
+
 /** @type {import('jest').Config} */
-module.exports = {
+const base = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
-  testMatch: ['**/*.test.ts'],
   transform: {
     // isolatedModules: transpile only (fast); `npm run typecheck` is the type check.
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   setupFiles: ['reflect-metadata'],
-  testTimeout: 30000,
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   maxWorkers: 2,
+  // Only a guard against a hang (a run-wide option: projects do not take it): tests wait for events, not durations.
+  testTimeout: 120_000,
+  // With --coverage (CI's PostgreSQL run): the summary is printed, and the run fails below the floor.
+  collectCoverageFrom: ['src/**/*.ts', '!src/entities/migrations/**'],
+  coverageReporters: ['text-summary', 'json-summary'],
+  coverageThreshold: {
+    './src/services/': { lines: 90 },
+    './src/webhooks/': { lines: 90 },
+  },
+  projects: [
+    { ...base, displayName: 'unit', testMatch: files(UNIT) },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', ...[...UNIT, ...E2E].map((name) => `/tests/${name}\\.test\\.ts$`)],
+      globalSetup: '<rootDir>/tests/setup/integration-setup.ts',
+      globalTeardown: '<rootDir>/tests/setup/teardown.ts',
+    },
+    {
+      ...base,
+      displayName: 'e2e',
+      testMatch: files(E2E),
+      globalSetup: '<rootDir>/tests/setup/e2e-setup.ts',
+      globalTeardown: '<rootDir>/tests/setup/teardown.ts',
+    },
+  ],
 };

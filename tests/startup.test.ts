@@ -3,14 +3,15 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { built } from './helpers/build';
 
 /**
  * The product as a new user starts it: the compiled `src/main.ts` in a bare environment (no DATABASE_URL, no Stripe
  * key, no JWT setting), in an empty working directory.
  */
-const root = path.resolve(__dirname, '..');
-const main = path.join(root, 'dist/src/main.js');
-const tokenCli = path.join(root, 'dist/src/cli/token.js');
+// Compiled once for the whole run by the e2e project's global setup (tests/setup/global-setup.ts).
+const main = built('src/main.js');
+const tokenCli = built('src/cli/token.js');
 
 function bareEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, ...extra };
@@ -30,9 +31,8 @@ function run(env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null
 describe('starting the server', () => {
   let dir: string;
   beforeAll(() => {
-    execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
     dir = mkdtempSync(path.join(tmpdir(), 'billing-start-'));
-  }, 120_000);
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('fails fast naming a bad STRIPE_SECRET_KEY', async () => {
@@ -141,7 +141,7 @@ describe('starting the server', () => {
     it('refuses a second process on the same embedded database instead of corrupting it', () => {
       let stderr = '';
       try {
-        execFileSync(process.execPath, [path.join(root, 'dist/src/cli/db.js'), 'status'], {
+        execFileSync(process.execPath, [built('src/cli/db.js'), 'status'], {
           env: bareEnv(dataDir()),
           cwd: dir,
           encoding: 'utf8',

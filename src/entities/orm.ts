@@ -50,6 +50,8 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** PGlite data folder; `undefined` keeps the embedded database in memory (tests). */
   pgliteDataDir?: string;
+  /** A PGlite data folder dumped by `dumpDataDir` to start from (tests: a database migrated once per run). */
+  pgliteLoadDataDir?: Blob;
   debug?: boolean;
   /** Pool size for PostgreSQL. */
   poolMax?: number;
@@ -106,7 +108,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
 
   const releaseLock = options.pgliteDataDir ? lockDataDir(options.pgliteDataDir) : () => undefined;
-  const pglite = new PGlite(options.pgliteDataDir);
+  const pglite = new PGlite({ dataDir: options.pgliteDataDir, loadDataDir: options.pgliteLoadDataDir });
   await pglite.waitReady;
   const orm = (await CoreORM.init({
     ...baseOptions(options),

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,18 +6,14 @@ import { cancelInvoice } from '../../src/services/cancel-invoice.service';
 import { createInvoice } from '../../src/services/create-invoice.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { Client } from 'pg';
+import { built } from '../helpers/build';
 import { testServerUrl } from '../helpers/database';
 import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
-const root = path.resolve(__dirname, '../..');
-const cli = path.join(root, 'dist/src/cli/billing.js');
-
-/** Builds dist/ from the current source, so the CLI under test is never a stale build (a failure fails the suite). */
-function compile(): void {
-  execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: root });
-}
+// Compiled once for the whole run by the e2e project's global setup (a compile error fails the run).
+const cli = built('src/cli/billing.js');
 
 interface Ran {
   code: number | null;
@@ -56,7 +52,6 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
   const json = (ran: Ran): Record<string, unknown> => JSON.parse(ran.stdout) as Record<string, unknown>;
 
   beforeAll(async () => {
-    compile();
     cwd = mkdtempSync(path.join(tmpdir(), 'billing-cli-'));
     h = await billingHarness();
   }, 120_000);
@@ -226,14 +221,13 @@ describeOnPostgres('operator CLI with a DATABASE_URL naming a database that does
 describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)', () => {
   let dataDir: string;
   beforeAll(() => {
-    compile();
     dataDir = mkdtempSync(path.join(tmpdir(), 'billing-cli-embedded-'));
-  }, 120_000);
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const runNode = (script: string, args: string[]): Promise<Ran> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(root, script), ...args], {
+      const child = spawn(process.execPath, [built(script), ...args], {
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -252,21 +246,15 @@ describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)
     });
 
   it('reconciles and recovers webhooks with the local Stripe it starts itself (as the server is stopped)', async () => {
-    expect(existsSync(path.join(root, 'dist/src/cli/db.js'))).toBe(true);
-    const migrated = await runNode('dist/src/cli/db.js', ['migrate']);
+    expect(existsSync(built('src/cli/db.js'))).toBe(true);
+    const migrated = await runNode('src/cli/db.js', ['migrate']);
     expect(migrated.code).toBe(0);
-    const reconciled = await runNode('dist/src/cli/billing.js', ['reconcile', '--period', '2024-01', '--json']);
+    const reconciled = await runNode('src/cli/billing.js', ['reconcile', '--period', '2024-01', '--json']);
     expect(reconciled.stderr).not.toMatch(/unavailable/i);
     expect(reconciled.code).toBe(0);
     expect(JSON.parse(reconciled.stdout)).toMatchObject({ ok: true });
     // This one always calls Stripe (it lists events): without a local Stripe it failed with Stripe unavailable.
-    const recovered = await runNode('dist/src/cli/billing.js', [
-      'webhooks',
-      'recover',
-      '--since',
-      '2024-01-01',
-      '--json',
-    ]);
+    const recovered = await runNode('src/cli/billing.js', ['webhooks', 'recover', '--since', '2024-01-01', '--json']);
     expect(recovered.stderr).not.toMatch(/unavailable/i);
     expect(recovered.code).toBe(0);
     expect(JSON.parse(recovered.stdout)).toMatchObject({ ok: true, listed: 0 });

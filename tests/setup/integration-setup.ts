@@ -1,0 +1,3 @@
+import { setUp } from './global-setup';
+
+export default (): Promise<void> => setUp({ build: false });
