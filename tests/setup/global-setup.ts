@@ -16,6 +16,19 @@ export async function setUp(options: { build: boolean }): Promise<void> {
   }
   if (!process.env[TEMPLATE_DATABASE_ENV] && !process.env[PGLITE_DUMP_ENV]) {
     Object.assign(process.env, await prepareTemplate());
+    forgetOrmGlobals();
+  }
+}
+
+/**
+ * MikroORM keeps entity metadata on `globalThis` (`mikro-orm-*`). With a single test file jest runs it in this very
+ * process, and the test's own copy of MikroORM would find this realm's metadata there and fail ("Map.prototype.set
+ * called on incompatible receiver"); it must build its own.
+ */
+function forgetOrmGlobals(): void {
+  const global = globalThis as Record<string, unknown>;
+  for (const key of Object.keys(global).filter((name) => name.startsWith('mikro-orm-'))) {
+    delete global[key];
   }
 }
 
