@@ -126,7 +126,7 @@ describe('invoice queries', () => {
       const feed = collect<PaymentStatusChangedSubscription>(client, print(PaymentStatusChangedDocument), {});
       await new Promise((resolve) => setTimeout(resolve, 200));
       const res = await t.gql(CancelInvoiceDocument, { invoiceId: ids[1], reason: 'cross-instance' }, { token });
-      expect(res.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceType', status: 'VOID' });
+      expect(res.body.data?.cancelInvoice).toMatchObject({ __typename: 'Invoice', status: 'VOID' });
       const [event] = await feed.waitFor(1);
       expect(event.paymentStatusChanged).toMatchObject({
         previousStatus: 'OPEN',

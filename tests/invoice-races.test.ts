@@ -33,7 +33,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   const createOpen = async (userId: string) => {
     await usage(userId);
     const result = await create(await t.token(userId));
-    if (result.__typename !== 'InvoiceType') {
+    if (result.__typename !== 'Invoice') {
       throw new Error(`expected an invoice, got ${JSON.stringify(result)}`);
     }
     return result;
@@ -97,7 +97,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     await sleep(Math.max(0, 1000 - (Date.now() - started)));
 
     const cancel = await t.gql(CancelInvoiceDocument, { invoiceId: draft.id, reason: 'changed my mind' }, { token });
-    expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceType', status: 'VOID' });
+    expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'Invoice', status: 'VOID' });
 
     const created = await creating;
     expect((await read(token, draft.id)).status).toBe('VOID');
@@ -115,11 +115,11 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
 
     // Invoicing the period again bills the released usage exactly once.
     const again = await create(token);
-    expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: 247 } });
-    const againId = again.__typename === 'InvoiceType' ? again.id : '';
+    expect(again).toMatchObject({ __typename: 'Invoice', status: 'OPEN', amount: { amountMinor: 247 } });
+    const againId = again.__typename === 'Invoice' ? again.id : '';
     const open = (await stripeInvoicesOf(draft.id, againId)).filter((i) => i.status === 'open');
     expect(open.map((i) => i.metadata?.agenthub_invoice_id)).toEqual([againId]);
-    expect(await pay(token, againId)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, againId)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     expect((await read(token, draft.id)).status).toBe('VOID');
   };
 
@@ -168,7 +168,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     await holdVoid();
     const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
     await sleep(300);
-    expect(await pay(token, invoice.id)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, invoice.id)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
 
     const cancel = await cancelling;
     expect(cancel.body.errors).toBeUndefined();
@@ -245,7 +245,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
       'the webhook to mark it UNCOLLECTIBLE',
     );
     expect(await pay(token, invoice.id)).toMatchObject({
-      __typename: 'InvoiceType',
+      __typename: 'Invoice',
       status: 'PAID',
       isPaid: true,
       amountPaid: { amountMinor: 247 },
@@ -288,7 +288,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
       const created = (await creating).body.data!.createInvoice;
       expect(created).toMatchObject({ __typename: 'InvoiceStateError', status: 'VOID' });
       const again = await create(token);
-      expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: 247 } });
+      expect(again).toMatchObject({ __typename: 'Invoice', status: 'OPEN', amount: { amountMinor: 247 } });
 
       // Pay refused by Stripe for the same reason: the row follows Stripe at once.
       await t.stripe.invoices.voidInvoice((await stripeInvoicesOf((again as { id: string }).id))[0].id);

@@ -21,7 +21,7 @@ describe('an invoice voided in Stripe (dashboard), not through our API', () => {
     const admin = await t.token('ops', Role.ADMIN);
     const first = (await t.gql(CreateInvoiceDocument, { period: '2024-01', userId: 'void-1' }, { token: admin })).body
       .data!.createInvoice;
-    if (first.__typename !== 'InvoiceType') {
+    if (first.__typename !== 'Invoice') {
       throw new Error(`expected an invoice, got ${JSON.stringify(first)}`);
     }
     const remote = (await t.stripe.invoices.list({ limit: 100 })).data.find(
@@ -41,8 +41,8 @@ describe('an invoice voided in Stripe (dashboard), not through our API', () => {
       .data!.usageSummary;
     const second = (await t.gql(CreateInvoiceDocument, { period: '2024-01', userId: 'void-1' }, { token: admin })).body
       .data!.createInvoice;
-    expect(second.__typename).toBe('InvoiceType');
-    if (second.__typename === 'InvoiceType') {
+    expect(second.__typename).toBe('Invoice');
+    if (second.__typename === 'Invoice') {
       expect(second.id).not.toBe(first.id);
       expect(second.amount.amountMinor).toBe(first.amount.amountMinor);
       expect(preview.subtotal.amountMinor).toBe(second.amount.amountMinor);

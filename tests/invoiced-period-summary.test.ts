@@ -23,7 +23,7 @@ describe('usageSummary of an invoiced period', () => {
   const invoice = async (userId: string, period: string) => {
     const res = await t.gql(CreateInvoiceDocument, { period, userId }, { token: admin });
     const created = res.body.data!.createInvoice;
-    if (created.__typename !== 'InvoiceType') {
+    if (created.__typename !== 'Invoice') {
       throw new Error(`expected an invoice, got ${JSON.stringify(created)}`);
     }
     return created;

@@ -34,7 +34,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
   const createOpen = async (userId: string) => {
     await usage(op, userId);
     const result = await create(await t.token(userId));
-    if (result.__typename !== 'InvoiceType') {
+    if (result.__typename !== 'Invoice') {
       throw new Error(`expected an invoice, got ${JSON.stringify(result)}`);
     }
     return result;
@@ -59,8 +59,8 @@ describe('invoices over GraphQL against the local Stripe', () => {
     await usage(op, 'u-create');
     const preview = await t.gql(UsageSummaryDocument, { period: '2024-01' }, { token });
     const invoice = await create(token);
-    expect(invoice.__typename).toBe('InvoiceType');
-    if (invoice.__typename !== 'InvoiceType') {
+    expect(invoice.__typename).toBe('Invoice');
+    if (invoice.__typename !== 'Invoice') {
       return;
     }
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
@@ -102,7 +102,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
     });
     // Creating again returns the same invoice, never a second one.
     const again = await create(token);
-    expect(again.__typename === 'InvoiceType' && again.id).toBe(invoice.id);
+    expect(again.__typename === 'Invoice' && again.id).toBe(invoice.id);
     expect(await stripeInvoicesOf(invoice.id)).toHaveLength(1);
   });
 
@@ -110,7 +110,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
     await usage(op, 'u-race');
     const token = await t.token('u-race');
     const results = await Promise.all(Array.from({ length: 5 }, () => create(token)));
-    const ids = new Set(results.map((r) => (r.__typename === 'InvoiceType' ? r.id : r.__typename)));
+    const ids = new Set(results.map((r) => (r.__typename === 'Invoice' ? r.id : r.__typename)));
     expect(ids.size).toBe(1);
     const [id] = [...ids];
     expect(await stripeInvoicesOf(id)).toHaveLength(1);
@@ -141,7 +141,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const paid = await pay(token, invoice.id, 'pm_card_visa');
     expect(paid).toMatchObject({
-      __typename: 'InvoiceType',
+      __typename: 'Invoice',
       status: 'PAID',
       isPaid: true,
       amountPaid: { amountMinor: 247 },
@@ -173,7 +173,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
       declineCode: 'insufficient_funds',
       invoice: { status: 'PAYMENT_FAILED' },
     });
-    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     const res = await t.gql(InvoiceDocument, { id: invoice.id }, { token });
     expect(res.body.data?.invoice.statusHistory.map((h) => h.to)).toEqual(['DRAFT', 'OPEN', 'PAYMENT_FAILED', 'PAID']);
   });
@@ -236,7 +236,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
       message: expect.stringMatching(/^Stripe rejected the payment/),
       extensions: { code: 'BAD_USER_INPUT' },
     });
-    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
   });
 
   it('leaves the invoice PROCESSING when Stripe stays unreachable, and a later payment settles it once', async () => {
@@ -249,7 +249,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
       pendingInvoice: { status: 'PROCESSING' },
     });
     await t.control.clearFaults();
-    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, invoice.id, 'pm_card_visa')).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
     const payments = await t.stripe.invoicePayments.list({ invoice: stripeInvoice.id });
     expect(payments.data.filter((p) => p.status === 'paid')).toHaveLength(1);
@@ -260,7 +260,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
     const token = await t.token('u-10pay');
     const results = await Promise.all(Array.from({ length: 10 }, () => pay(token, invoice.id, 'pm_card_visa')));
     const kinds = results.map((r) => r.__typename);
-    expect(kinds.filter((k) => k === 'InvoiceType')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'Invoice')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'InvoiceStateError')).toHaveLength(9);
     const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
     const payments = await t.stripe.invoicePayments.list({ invoice: stripeInvoice.id });
@@ -273,7 +273,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
     const token = await t.token('u-cancel');
     const res = await t.gql(CancelInvoiceDocument, { invoiceId: invoice.id, reason: 'customer request' }, { token });
     expect(res.body.data?.cancelInvoice).toMatchObject({
-      __typename: 'InvoiceType',
+      __typename: 'Invoice',
       status: 'VOID',
       voidReason: 'customer request',
     });
@@ -284,8 +284,8 @@ describe('invoices over GraphQL against the local Stripe', () => {
     });
     // The period can be invoiced again after a VOID, billing the same usage.
     const again = await create(token);
-    expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: 247 } });
-    expect(again.__typename === 'InvoiceType' && again.id).not.toBe(invoice.id);
+    expect(again).toMatchObject({ __typename: 'Invoice', status: 'OPEN', amount: { amountMinor: 247 } });
+    expect(again.__typename === 'Invoice' && again.id).not.toBe(invoice.id);
 
     const paidOne = await createOpen('u-cancel-paid');
     const paidToken = await t.token('u-cancel-paid');
@@ -306,9 +306,9 @@ describe('invoices over GraphQL against the local Stripe', () => {
     const first = await create(token);
     expect(first).toMatchObject({ __typename: 'PaymentProviderUnavailable', code: 'PAYMENT_PROVIDER_UNAVAILABLE' });
     const second = await create(token);
-    expect(second).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN' });
+    expect(second).toMatchObject({ __typename: 'Invoice', status: 'OPEN' });
     await t.control.clearFaults();
-    expect(await stripeInvoicesOf(second.__typename === 'InvoiceType' ? second.id : '')).toHaveLength(1);
+    expect(await stripeInvoicesOf(second.__typename === 'Invoice' ? second.id : '')).toHaveLength(1);
   });
 
   describe('who may do what', () => {
@@ -393,7 +393,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
         { period: '2024-01', userId: 'matrix-alice' },
         { token: admin },
       );
-      expect(createdByAdmin.body.data?.createInvoice).toMatchObject({ __typename: 'InvoiceType', id: invoiceId });
+      expect(createdByAdmin.body.data?.createInvoice).toMatchObject({ __typename: 'Invoice', id: invoiceId });
     });
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { printSchema } from 'graphql';
+import { getNamedType, isInputObjectType, isUnionType, printSchema } from 'graphql';
 import { buildAppSchema } from '../src/resolvers';
 
 const root = path.resolve(__dirname, '..');
@@ -29,5 +29,42 @@ describe('generated artefacts are committed and current', () => {
     const committed = readFileSync(path.join(root, 'tests/generated/graphql.ts'), 'utf8');
     expect(outputs.map((o) => o.filename)).toEqual(['tests/generated/graphql.ts']);
     expect(outputs[0].content).toBe(committed);
+  });
+});
+
+describe('public names are the domain’s', () => {
+  /** Every named type a client can see, without GraphQL's own (`__Type`…). */
+  const publicTypes = async () =>
+    Object.values((await buildAppSchema()).getTypeMap()).filter((type) => !type.name.startsWith('__'));
+
+  it('no type is named after a class (no `Type`, `Entity` or `Dto` suffix)', async () => {
+    const classy = (await publicTypes()).map((t) => t.name).filter((name) => /(Type|Entity|Dto)$/.test(name));
+    expect(classy).toEqual([]);
+  });
+
+  it('inputs, and only inputs, end in `Input`', async () => {
+    for (const type of await publicTypes()) {
+      expect({ name: type.name, input: isInputObjectType(type) }).toEqual({
+        name: type.name,
+        input: type.name.endsWith('Input'),
+      });
+    }
+  });
+
+  it('every mutation answers an outcome: an invoice-like object, a union of outcomes, or a named result', async () => {
+    const mutations = (await buildAppSchema()).getMutationType()?.getFields() ?? {};
+    for (const field of Object.values(mutations)) {
+      const type = getNamedType(field.type);
+      expect({ field: field.name, named: type.name }).toEqual({
+        field: field.name,
+        named: expect.not.stringMatching(/Type$/),
+      });
+      if (isUnionType(type)) {
+        expect({ field: field.name, union: type.name }).toEqual({
+          field: field.name,
+          union: expect.stringMatching(/Result$/),
+        });
+      }
+    }
   });
 });

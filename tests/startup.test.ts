@@ -130,11 +130,11 @@ describe('starting the server', () => {
         quantity: "1000000", occurredAt: "2024-01-10T00:00:00Z", idempotencyKey: "demo-1" }]) { accepted } }`);
       expect(recorded.recordUsage).toEqual({ accepted: 1 });
       const created = await gql(`mutation { createInvoice(period: "2024-01", userId: "123") {
-        ... on InvoiceType { id status paymentUrl amount { formatted } } } }`);
+        ... on Invoice { id status paymentUrl amount { formatted } } } }`);
       expect(created.createInvoice).toMatchObject({ status: 'OPEN', amount: { formatted: '$2.00' } });
       expect(created.createInvoice.paymentUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
       const paid = await gql(`mutation { payInvoice(invoiceId: "${String(created.createInvoice.id)}",
-        paymentMethodId: "pm_card_visa") { ... on InvoiceType { status } } }`);
+        paymentMethodId: "pm_card_visa") { ... on Invoice { status } } }`);
       expect(paid.payInvoice).toEqual({ status: 'PAID' });
     });
 

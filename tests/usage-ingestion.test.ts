@@ -326,7 +326,7 @@ describe('usage ingestion', () => {
       const invoice = await t.gql(CreateInvoiceDocument, { period: '2024-01', userId }, { token: admin });
       expect(invoice.body.errors).toBeUndefined();
       expect(invoice.body.data!.createInvoice).toMatchObject({
-        __typename: 'InvoiceType',
+        __typename: 'Invoice',
         amount: { amountMinor: 400_000_000 },
       });
     });

@@ -370,7 +370,7 @@ describe('price book', () => {
       );
     // April is invoiced for vip with a gpu_seconds line (the usage of the override test).
     const invoice = await t.gql(CreateInvoiceDocument, { period: '2024-04', userId: 'vip' }, { token: op.admin });
-    expect(invoice.body.data?.createInvoice.__typename).toBe('InvoiceType');
+    expect(invoice.body.data?.createInvoice.__typename).toBe('Invoice');
     const backdated = await setPrice('2024-04-15T00:00:00Z');
     expect(backdated.body.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/^effectiveFrom must not be before 2024-05-01T00:00:00.000Z: earlier periods/),

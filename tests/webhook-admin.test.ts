@@ -34,7 +34,7 @@ describe('webhookEvents and replayWebhookEvent', () => {
     ]);
     const token = await t.token('hooked');
     const created = await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
-    invoiceId = created.body.data?.createInvoice.__typename === 'InvoiceType' ? created.body.data.createInvoice.id : '';
+    invoiceId = created.body.data?.createInvoice.__typename === 'Invoice' ? created.body.data.createInvoice.id : '';
     await t.gql(PayInvoiceDocument, { invoiceId, paymentMethodId: 'pm_card_visa' }, { token });
   });
   afterAll(() => t.close());

@@ -1,7 +1,9 @@
 import { Field, ID, Int, ObjectType, createUnionType } from 'type-graphql';
 import { PeriodNotEnded } from './invoice.types';
 
-@ObjectType({ description: 'A customer whose invoice failed in a billing run (or waits for a retry).' })
+@ObjectType('BillingRunFailure', {
+  description: 'A customer whose invoice failed in a billing run (or waits for a retry).',
+})
 export class BillingRunFailureType {
   @Field()
   userId!: string;

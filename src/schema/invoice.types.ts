@@ -7,7 +7,7 @@ import './enums';
 registerEnumType(InvoiceStatus, { name: 'InvoiceStatus' });
 registerEnumType(StatusChangeSource, { name: 'StatusChangeSource' });
 
-@ObjectType()
+@ObjectType('InvoiceLine')
 export class InvoiceLineType {
   @Field(() => ID)
   id!: string;
@@ -31,7 +31,7 @@ export class InvoiceLineType {
   amount!: MoneyType;
 }
 
-@ObjectType()
+@ObjectType('InvoiceStatusChange')
 export class InvoiceStatusChangeType {
   @Field(() => InvoiceStatus, { nullable: true })
   from!: InvoiceStatus | null;
@@ -49,7 +49,7 @@ export class InvoiceStatusChangeType {
   occurredAt!: Date;
 }
 
-@ObjectType({ description: 'An invoice for one customer and one monthly period.' })
+@ObjectType('Invoice', { description: 'An invoice for one customer and one monthly period.' })
 export class InvoiceType {
   @Field(() => ID)
   id!: string;

@@ -2,7 +2,7 @@ import { Field, ObjectType } from 'type-graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
 
 /** An amount of money: integer minor units and ISO currency, plus exact decimal and display forms. */
-@ObjectType({ description: 'Money as integer minor units (cents; yen for JPY) and an ISO 4217 currency.' })
+@ObjectType('Money', { description: 'Money as integer minor units (cents; yen for JPY) and an ISO 4217 currency.' })
 export class MoneyType {
   @Field(() => GraphQLSafeInt, { description: 'Integer amount in the currency minor unit (2550 = $25.50).' })
   amountMinor!: number;

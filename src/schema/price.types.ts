@@ -4,7 +4,7 @@ import { BillableMetric } from '../entities';
 import { DecimalScalar } from './scalars';
 import './enums';
 
-@ObjectType()
+@ObjectType('PriceTier')
 export class PriceTierType {
   @Field(() => DecimalScalar, { nullable: true, description: 'Inclusive upper bound in units; null = no limit.' })
   upTo!: string | null;
@@ -28,7 +28,7 @@ export class PriceTierInput {
   flatAmount?: string | null;
 }
 
-@ObjectType({ description: 'One version of a price, effective over [effectiveFrom, effectiveTo).' })
+@ObjectType('Price', { description: 'One version of a price, effective over [effectiveFrom, effectiveTo).' })
 export class PriceType {
   @Field(() => ID)
   id!: string;

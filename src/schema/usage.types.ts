@@ -33,7 +33,7 @@ export class UsageEventInput {
   metadata?: Record<string, unknown> | null;
 }
 
-@ObjectType()
+@ObjectType('UsageRejection')
 export class UsageRejectionType {
   @Field(() => Int, { description: 'Position of the event in the batch (0-based).' })
   index!: number;
@@ -45,7 +45,7 @@ export class UsageRejectionType {
   message!: string;
 }
 
-@ObjectType()
+@ObjectType('RecordUsageResult')
 export class RecordUsageResultType {
   @Field(() => Int, { description: 'Events stored by this call.' })
   accepted!: number;
@@ -72,7 +72,7 @@ export class UsageMetricRef {
   unit!: string;
 }
 
-@ObjectType({ description: 'One line of a usage summary (= one line of the invoice it previews).' })
+@ObjectType('UsageLine', { description: 'One line of a usage summary (= one line of the invoice it previews).' })
 export class UsageLineType {
   @Field(() => InvoiceLineKind)
   kind!: InvoiceLineKind;
@@ -106,7 +106,7 @@ export class UsageLineType {
   unpriced!: boolean;
 }
 
-@ObjectType({ description: 'Cost so far for a period: the preview of its invoice.' })
+@ObjectType('UsageSummary', { description: 'Cost so far for a period: the preview of its invoice.' })
 export class UsageSummaryType {
   @Field()
   userId!: string;

@@ -5,7 +5,7 @@ import { PageInfo } from './invoice.types';
 
 registerEnumType(WebhookEventStatus, { name: 'WebhookEventStatus' });
 
-@ObjectType({ description: 'A Stripe event as received and processed (admin).' })
+@ObjectType('WebhookEvent', { description: 'A Stripe event as received and processed (admin).' })
 export class WebhookEventType {
   @Field(() => ID)
   id!: string;

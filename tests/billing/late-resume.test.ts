@@ -108,7 +108,7 @@ describe('resuming after Stripe has forgotten our idempotency keys', () => {
     expect(before.sent).toHaveLength(1);
 
     const paid = await pay(token, invoiceId);
-    expect(paid).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(paid).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     const after = (await t.stripe.invoices.retrieve(before.live[0].id, { expand: ['payments'] })) as Stripe.Invoice;
     expect(after.amount_paid).toBe(ours.amount.amountMinor);
     expect(after.payments?.data.filter((p) => p.status === 'paid')).toHaveLength(1);
@@ -140,7 +140,7 @@ describe('resuming after Stripe has forgotten our idempotency keys', () => {
 
       if (by === 'api') {
         const resumed = await create(token);
-        expect(resumed).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN' });
+        expect(resumed).toMatchObject({ __typename: 'Invoice', status: 'OPEN' });
       } else {
         const report = await reconcile();
         expect(report.errors).toEqual([]);
@@ -158,8 +158,8 @@ describe('resuming after Stripe has forgotten our idempotency keys', () => {
     await usage(userId);
     const token = await t.token(userId);
     const created = await create(token);
-    expect(created).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN' });
-    const invoiceId = created.__typename === 'InvoiceType' ? created.id : '';
+    expect(created).toMatchObject({ __typename: 'Invoice', status: 'OPEN' });
+    const invoiceId = created.__typename === 'Invoice' ? created.id : '';
 
     await lose('^/v1/invoices/[^/]+/pay$');
     expect(await pay(token, invoiceId)).toMatchObject({ __typename: 'PaymentProviderUnavailable' });
@@ -167,7 +167,7 @@ describe('resuming after Stripe has forgotten our idempotency keys', () => {
     await t.control.advanceClock(DAY_AND_AN_HOUR);
 
     if (by === 'api') {
-      expect(await pay(token, invoiceId)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+      expect(await pay(token, invoiceId)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     } else {
       expect((await reconcile()).errors).toEqual([]);
     }

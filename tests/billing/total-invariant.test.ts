@@ -137,7 +137,7 @@ describe('a Stripe invoice that does not total ours', () => {
     expect(new Set(lineIds).size).toBe(2);
     expect(finalized.lines.data.every((l) => l.metadata?.[METADATA.invoiceId] === draft.id)).toBe(true);
     expect(await sentCount(remote.id)).toBe(1);
-    expect(await pay(token, draft.id)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, draft.id)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     expect(await paidFor(remote.id)).toEqual({ amountPaid: OUR_TOTAL, payments: 1 });
   });
 
@@ -202,15 +202,15 @@ describe('a Stripe invoice that does not total ours', () => {
     )!;
     expect(replacement).toMatchObject({ status: 'open', total: OUR_TOTAL });
     expect(await sentCount(replacement.id)).toBe(1);
-    expect(await pay(token, fresh.id)).toMatchObject({ __typename: 'InvoiceType', status: 'PAID' });
+    expect(await pay(token, fresh.id)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
     expect(await paidFor(replacement.id)).toEqual({ amountPaid: OUR_TOTAL, payments: 1 });
   });
 
   it('createInvoice reissues it instead of e-mailing it', async () => {
     const { token, draft, remote } = await openWithAnotherTotal('ti-create');
     const again = await create(token);
-    expect(again).toMatchObject({ __typename: 'InvoiceType', status: 'OPEN', amount: { amountMinor: OUR_TOTAL } });
-    const againId = again.__typename === 'InvoiceType' ? again.id : '';
+    expect(again).toMatchObject({ __typename: 'Invoice', status: 'OPEN', amount: { amountMinor: OUR_TOTAL } });
+    const againId = again.__typename === 'Invoice' ? again.id : '';
     expect(againId).not.toBe(draft.id);
     expect((await read(token, draft.id)).status).toBe('VOID');
     expect(await sentCount(remote.id)).toBe(0);
