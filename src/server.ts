@@ -25,6 +25,7 @@ import { storableJsonReviver, unstorableVariablesError } from './schema/storable
 import type { Caller } from './services/caller';
 import { createTokenVerifier } from './services/auth.service';
 import { DomainError } from './services/errors';
+import { errorResult, failure, sendResult } from './http/http-errors';
 import { StatusChangeHub } from './services/status-change-hub';
 import type { StripeGateway } from './stripe';
 import { gatewayFromConfig } from './stripe/gateway-from-config';
@@ -266,21 +267,16 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     }),
   );
 
+  // Every REST answer has one error shape (`http-errors.ts`), unknown paths and unreadable requests included.
   app.use((req: Request, res: Response) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });
+    sendResult(res, failure(404, 'not_found', `No route for ${req.method} ${req.path}`));
   });
-
-  // Malformed bodies and anything unexpected: a reason, never a stack.
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status =
-      typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number'
-        ? error.status
-        : 500;
-    if (status >= 500) {
-      (res.locals.log as Logger | undefined)?.error({ err: error }, 'unhandled error');
-    }
-    const message = status < 500 && error instanceof Error ? error.message : 'Internal server error';
-    res.status(status).json({ error: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR', message } });
+    const result =
+      error instanceof URIError
+        ? failure(400, 'invalid_request', 'The path is not valid percent-encoding')
+        : errorResult(error, res.locals.log as Logger | undefined);
+    sendResult(res, result);
   });
 
   return {

@@ -62,7 +62,10 @@ describe('health and readiness', () => {
   it('answers unknown routes and malformed JSON with a 4xx and a reason, no stack', async () => {
     const missing = await fetch(`${t.url}/nope`);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'No route for GET /nope' } });
+    expect(await missing.json()).toEqual({
+      success: false,
+      error: { code: 'not_found', message: 'No route for GET /nope' },
+    });
 
     const token = await t.token('u1');
     const malformed = await fetch(t.graphqlUrl, {

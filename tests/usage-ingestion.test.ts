@@ -33,6 +33,13 @@ describe('usage ingestion', () => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
+  /** A usage answer over REST without its `success` flag (checked here), to compare with the mutation's. */
+  const answer = async (res: Response): Promise<unknown> => {
+    const { success, ...rest } = (await res.json()) as { success: boolean };
+    expect(success).toBe(res.ok);
+    return rest;
+  };
+
   beforeAll(async () => {
     t = await startTestServer();
     await seedDefaultCatalogue(t.database.db.orm.em.fork());
@@ -133,7 +140,7 @@ describe('usage ingestion', () => {
     );
     const res = await post(big);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ accepted: 10_000, duplicates: 0, rejected: [], late: 0 });
+    expect(await answer(res)).toEqual({ accepted: 10_000, duplicates: 0, rejected: [], late: 0 });
     expect(await count("idempotency_key like 'bulk-%'")).toBe(10_000);
 
     const tooMany = await t.gql(RecordUsageDocument, { events: [...big, event()] }, { token: service });
@@ -192,7 +199,7 @@ describe('usage ingestion', () => {
       expect(viaGraphql.body.data!.recordUsage).toEqual(expected);
       const viaRest = await post(batch('cal-rest'));
       expect(viaRest.status).toBe(200);
-      expect(await viaRest.json()).toEqual(expected);
+      expect(await answer(viaRest)).toEqual(expected);
 
       expect((await stored(`idempotency_key like 'cal-%'`)).map((r) => r.occurred_at)).toEqual([
         '2024-01-31T23:59:59',
@@ -207,7 +214,7 @@ describe('usage ingestion', () => {
         event({ idempotencyKey: 'tz-none', occurredAt: '2024-01-31T23:30:00' }),
         event({ idempotencyKey: 'tz-offset', occurredAt: '2024-01-31T23:30:00-01:00' }),
       ]);
-      expect(await res.json()).toEqual({
+      expect(await answer(res)).toEqual({
         accepted: 1,
         duplicates: 0,
         late: 0,
@@ -239,7 +246,7 @@ describe('usage ingestion', () => {
         event({ idempotencyKey: 'twice-rest', quantity: '10' }),
         event({ idempotencyKey: 'twice-rest', quantity: '20' }),
       ]);
-      expect(await viaRest.json()).toEqual({
+      expect(await answer(viaRest)).toEqual({
         accepted: 1,
         duplicates: 1,
         late: 0,
@@ -248,7 +255,7 @@ describe('usage ingestion', () => {
 
       // A later batch repeating the key is a duplicate too: first write wins everywhere.
       const again = await post([event({ idempotencyKey: 'twice-gql', quantity: '4' })]);
-      expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+      expect(await answer(again)).toMatchObject({ accepted: 0, duplicates: 1 });
       expect((await stored(`idempotency_key = 'twice-gql'`)).map((r) => r.quantity)).toEqual(['1.000000000000']);
       expect((await stored(`idempotency_key = 'twice-rest'`)).map((r) => r.quantity)).toEqual(['10.000000000000']);
     });
@@ -263,7 +270,7 @@ describe('usage ingestion', () => {
       );
       expect(res.status).toBe(200);
       const mustBeString = expect.stringMatching(/send the quantity as a decimal string/) as unknown;
-      expect(await res.json()).toEqual({
+      expect(await answer(res)).toEqual({
         accepted: 3,
         duplicates: 0,
         late: 0,
@@ -316,7 +323,7 @@ describe('usage ingestion', () => {
         rejected: [2, 3, 4].map((index) => ({ index, ...tooLarge })),
       });
       const viaRest = await post([event({ userId, idempotencyKey: 'max-6', quantity: 1_000_000_000_001 as never })]);
-      expect(await viaRest.json()).toMatchObject({ accepted: 0, rejected: [{ index: 0, ...tooLarge }] });
+      expect(await answer(viaRest)).toMatchObject({ accepted: 0, rejected: [{ index: 0, ...tooLarge }] });
 
       // 2 × 10^12 tokens at the catalogue's 0.000002 USD: 4,000,000 USD.
       const admin = await t.token('ops', Role.ADMIN);
@@ -373,7 +380,7 @@ describe('usage ingestion', () => {
         event({ userId, idempotencyKey: 'count-rest-1', metric: 'tool_calls', quantity: 1 as never }),
       ]);
       expect(viaRest.status).toBe(200);
-      expect(await viaRest.json()).toEqual({
+      expect(await answer(viaRest)).toEqual({
         accepted: 1,
         duplicates: 0,
         late: 0,
@@ -418,7 +425,7 @@ describe('usage ingestion', () => {
       ];
       const res = await post({ events: body });
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({
+      expect(await answer(res)).toEqual({
         accepted: 1,
         duplicates: 1,
         late: 0,
@@ -444,7 +451,7 @@ describe('usage ingestion', () => {
         message:
           'userId must be a non-empty string of at most 200 characters, or a whole JSON number from 0 to 9007199254740991',
       };
-      expect(await res.json()).toEqual({
+      expect(await answer(res)).toEqual({
         accepted: 3,
         duplicates: 0,
         late: 0,
@@ -473,7 +480,8 @@ describe('usage ingestion', () => {
       const forbidden = await post([event()], user);
       expect(forbidden.status).toBe(403);
       expect(await forbidden.json()).toEqual({
-        error: { code: 'FORBIDDEN', message: 'This needs the service or admin role' },
+        success: false,
+        error: { code: 'forbidden', message: 'This needs the service or admin role' },
       });
       const notArray = await post({ hello: 'world' });
       expect(notArray.status).toBe(400);
@@ -483,7 +491,8 @@ describe('usage ingestion', () => {
       const text = await malformed.text();
       expect(text).not.toMatch(/at .*\.js:\d+/);
       expect(JSON.parse(text)).toEqual({
-        error: { code: 'BAD_REQUEST', message: 'The request body is not valid JSON' },
+        success: false,
+        error: { code: 'invalid_json', message: 'The request body is not valid JSON' },
       });
     });
   });

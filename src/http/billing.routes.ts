@@ -1,7 +1,6 @@
 import express from 'express';
-import type { Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import type { AppConfig } from '../config/config';
-import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import type { TokenVerifier } from '../services/auth.service';
 import { cancelInvoice } from '../services/cancel-invoice.service';
@@ -15,18 +14,10 @@ import { payInvoice } from '../services/pay-invoice.service';
 import { USER_ID_NUMBER_RULE, isUserIdNumber } from '../services/user-id';
 import { UNSTORABLE_TEXT_MESSAGE, isStorableText, storableJsonReviver } from '../schema/storable-text';
 import type { StripeGateway } from '../stripe';
-import { authenticate } from './authenticate';
-import type { HttpResult } from './billing-responses';
-import {
-  RequestError,
-  cancelResult,
-  createResult,
-  errorResult,
-  invoiceResult,
-  listResult,
-  payResult,
-  sendResult,
-} from './billing-responses';
+import { cancelResult, createResult, invoiceResult, listResult, payResult } from './billing-responses';
+import type { HttpResult } from './http-errors';
+import { RequestError } from './http-errors';
+import { restRoute } from './rest-route';
 import { openApiDocument } from './openapi';
 
 export interface BillingRouterDeps {
@@ -59,24 +50,8 @@ export function billingRouter(deps: BillingRouterDeps): Router {
   const router = express.Router();
   const services = (): InvoiceDeps => ({ em: db.orm.em.fork(), gateway, config });
 
-  /** Authenticates, then parses a JSON body if asked: a caller without a token learns nothing about body rules. */
-  const route =
-    (handler: (req: Request, caller: Caller) => Promise<HttpResult>, options: { json?: boolean } = {}) =>
-    async (req: Request, res: Response): Promise<void> => {
-      let result: HttpResult;
-      try {
-        const caller = await authenticate(verify, req.headers.authorization);
-        if (options.json) {
-          await new Promise<void>((resolve, reject) => {
-            parseJson(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
-          });
-        }
-        result = await handler(req, caller);
-      } catch (error) {
-        result = errorResult(error, res.locals.log as Logger | undefined);
-      }
-      sendResult(res, result);
-    };
+  const route = (handler: (req: Request, caller: Caller) => Promise<HttpResult>, options: { json?: boolean } = {}) =>
+    restRoute(verify, handler, options.json ? { parseJson } : {});
 
   router.get(BILLING_PATHS.openapi, (_req, res) => {
     res.json(openApiDocument);
@@ -144,20 +119,6 @@ export function billingRouter(deps: BillingRouterDeps): Router {
       { json: true },
     ),
   );
-
-  // Anything else under the billing API answers in its own shape ({ success: false, error }), not the app's generic
-  // one: an unknown path or method, or a path that is not valid percent-encoding.
-  router.use('/api/v1/billing', (req: Request, res: Response) => {
-    const path = req.originalUrl.split('?')[0];
-    sendResult(res, errorResult(new RequestError(404, 'not_found', `No route for ${req.method} ${path}`)));
-  });
-  router.use('/api/v1/billing', (error: unknown, _req: Request, res: Response, next: (error?: unknown) => void) => {
-    if (error instanceof URIError) {
-      sendResult(res, errorResult(new RequestError(400, 'invalid_request', 'The path is not valid percent-encoding')));
-      return;
-    }
-    next(error);
-  });
 
   return router;
 }

@@ -1,7 +1,8 @@
 /**
- * OpenAPI 3.1 description of the payment guide's REST API (`billing.routes.ts`), served at `/api/v1/openapi.json`.
- * Written by hand next to the one response mapper (`billing-responses.ts`); `tests/rest/openapi.test.ts` walks the
- * router and fails when a route, method or response is missing here.
+ * OpenAPI 3.1 description of every REST route (the payment guide's `billing.routes.ts`, `usage.route.ts`, the webhook
+ * routes), served at `/api/v1/openapi.json`. Its component schemas are the one description of each body: the REST
+ * test harness validates every response it receives against the schema documented for that route and status, and
+ * `tests/rest/openapi.test.ts` walks the routers and fails when a route, method or response is missing here.
  */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -55,7 +56,7 @@ export const openApiDocument = {
     title: 'AgentHub Billing — payment guide REST API',
     version: '1.0.0',
     description:
-      'REST routes of the payment integration guide, served beside GraphQL from the same services. Every route except this document needs `Authorization: Bearer <JWT>`. Failures answer `{ "success": false, "error": { "code", "message" } }`.',
+      'REST routes of the payment integration guide, usage ingestion and the Stripe webhook intake, served beside GraphQL from the same services. Every route except this document and the webhook routes needs `Authorization: Bearer <JWT>`. Every failure, on every route, answers `{ "success": false, "error": { "code", "message" } }` with a snake_case code.',
   },
   servers: [{ url: '/' }],
   security: [{ bearerAuth: [] }],
@@ -168,7 +169,9 @@ export const openApiDocument = {
             '`card_declined` (with `decline_code`; status "payment_failed", paying again is allowed) or `requires_action` (3-D Secure: `client_secret` for Stripe.js, or finish on `payment_url`)',
           ),
           '404': error('No such invoice for this caller (`not_found`)'),
-          '409': error('The invoice cannot be paid now (`invalid_state`): paid, void, draft, or a payment in progress'),
+          '409': error(
+            'The invoice cannot be paid now (`invalid_state`): paid, void, draft, or a payment in progress; or its Stripe invoice does not total ours (`total_mismatch`, with `amount` and `stripe_amount`): nothing is charged, reconciliation reissues it',
+          ),
           '413': error('Body too large (`payload_too_large`)'),
           '415': error('Unsupported body encoding (`unsupported_media_type`)'),
           '422': error('`payment_method_id` is not a Stripe payment method (`invalid_payment_method`)'),
@@ -208,6 +211,61 @@ export const openApiDocument = {
           '415': error('Unsupported body encoding (`unsupported_media_type`)'),
           '422': error('`reason` is too long (`validation_error`)'),
           '503': error('Stripe unavailable (`payment_provider_unavailable`); retry. `Retry-After` is set.'),
+        },
+      },
+    },
+    '/api/v1/usage': {
+      post: {
+        operationId: 'recordUsage',
+        summary: 'Record usage events (roles service and admin)',
+        description:
+          'The same ingestion as the `recordUsage` mutation: up to 10,000 events per call, each validated on its own. Invalid events are reported by index and the valid ones stored; a repeated `idempotencyKey` (per user) is counted as a duplicate, not stored again.',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('UsageRequest') } } },
+        responses: {
+          '200': json(ref('UsageResult'), 'What was stored, what was a duplicate, what was rejected and why'),
+          '400': error(
+            'Not a JSON array of events or `{ "events": [...] }` (`invalid_request`), malformed JSON (`invalid_json`), over 10,000 events',
+          ),
+          '401': COMMON['401'],
+          '403': error('The caller is neither service nor admin (`forbidden`)'),
+          '413': error('Body too large (`payload_too_large`, 16 MB)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '500': COMMON['500'],
+        },
+      },
+    },
+    '/api/v1/webhooks/stripe': {
+      post: {
+        operationId: 'receiveStripeWebhook',
+        summary: 'Stripe webhook intake (Stripe calls it; no Bearer token)',
+        description:
+          'The raw body is verified with the `Stripe-Signature` header (300 s tolerance), stored, then acknowledged. A redelivered event is acknowledged again and not stored twice. Per-IP limit: 429 with `Retry-After`.',
+        security: [],
+        parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+        responses: {
+          '200': json(ref('WebhookAck'), 'Stored (or already stored): Stripe stops retrying'),
+          '400': error(
+            'Missing, malformed, wrong or stale signature (`missing_signature`, `malformed_signature`, `invalid_signature`, `stale_signature`), an empty or unstorable payload (`empty_payload`, `malformed_payload`), or a body already parsed by another middleware (`raw_body_required`); nothing stored',
+          ),
+          '413': error('Body over 1 MB (`payload_too_large`)'),
+          '429': error('Over the per-IP limit (`rate_limited`); `Retry-After` says when to try again'),
+          '500': error('The event could not be stored (`internal_error`); Stripe delivers it again'),
+          '503': error('No webhook signing secret is configured (`webhook_secret_not_configured`)'),
+        },
+      },
+    },
+    '/api/v1/webhooks/health': {
+      get: {
+        operationId: 'webhookHealth',
+        summary: 'Webhook intake health (no token)',
+        security: [],
+        responses: {
+          '200': json(ref('WebhookHealth'), 'Healthy'),
+          '503': json(
+            ref('WebhookHealth'),
+            'Unhealthy: `problems` says why (no secret, failed events, a backlog too old, the database unreachable)',
+          ),
         },
       },
     },
@@ -337,6 +395,84 @@ export const openApiDocument = {
           user_id: { ...userId, description: 'As in `PayRequest`; overrides the `user_id` query parameter' },
         },
       },
+      UsageEvent: {
+        type: 'object',
+        required: ['userId', 'metric', 'quantity', 'occurredAt', 'idempotencyKey'],
+        properties: {
+          userId: userId,
+          metric: { type: 'string', description: 'A catalogue metric code', examples: ['llm_input_tokens'] },
+          quantity: {
+            type: ['string', 'integer'],
+            description:
+              'A decimal string (`"12.5"`), or a JSON integer up to 2^53 − 1. COUNT and UNIQUE_COUNT metrics take only 1.',
+          },
+          occurredAt: { type: 'string', format: 'date-time', description: 'ISO 8601 with its time zone' },
+          idempotencyKey: { type: 'string', maxLength: 200 },
+          agentId: { type: ['string', 'null'] },
+          metadata: { type: ['object', 'null'] },
+        },
+      },
+      UsageRequest: {
+        description: 'A JSON array of events, or `{ "events": [...] }`',
+        oneOf: [
+          { type: 'array', items: ref('UsageEvent'), maxItems: 10000 },
+          {
+            type: 'object',
+            required: ['events'],
+            properties: { events: { type: 'array', items: ref('UsageEvent'), maxItems: 10000 } },
+          },
+        ],
+      },
+      UsageResult: {
+        allOf: [
+          ref('Success'),
+          {
+            type: 'object',
+            required: ['accepted', 'duplicates', 'rejected', 'late'],
+            properties: {
+              accepted: { type: 'integer', description: 'Events stored now' },
+              duplicates: { type: 'integer', description: 'Events whose idempotency key was already stored' },
+              late: {
+                type: 'integer',
+                description: 'Accepted events of a period already invoiced (billed on the next invoice)',
+              },
+              rejected: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['index', 'code', 'message'],
+                  properties: {
+                    index: { type: 'integer', description: 'Position of the event in the request' },
+                    code: { type: 'string', examples: ['UNKNOWN_METRIC', 'QUANTITY_MUST_BE_ONE'] },
+                    message: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+      WebhookAck: {
+        type: 'object',
+        required: ['received', 'duplicate'],
+        properties: { received: { const: true }, duplicate: { type: 'boolean' } },
+      },
+      WebhookHealth: {
+        type: 'object',
+        required: ['status', 'problems', 'secretConfigured', 'database', 'pendingCount', 'failedCount'],
+        properties: {
+          status: { type: 'string', enum: ['ok', 'unhealthy'] },
+          problems: { type: 'array', items: { type: 'string' } },
+          secretConfigured: { type: 'boolean' },
+          secretWellFormed: { type: 'boolean' },
+          stripeMode: { type: 'string', enum: ['live', 'test', 'emulator'] },
+          database: { type: 'string', enum: ['ok', 'unreachable'] },
+          lastEventReceivedAt: dateTime,
+          pendingCount: { type: ['integer', 'null'] },
+          oldestPendingAgeSeconds: { type: ['number', 'null'] },
+          failedCount: { type: ['integer', 'null'] },
+        },
+      },
       Error: {
         type: 'object',
         required: ['success', 'error'],
@@ -346,7 +482,7 @@ export const openApiDocument = {
             type: 'object',
             required: ['code', 'message'],
             properties: {
-              code: { type: 'string' },
+              code: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'snake_case, stable' },
               message: { type: 'string' },
               param: { type: 'string', description: 'The parameter at fault, for validation errors' },
               status: ref('InvoiceStatus'),

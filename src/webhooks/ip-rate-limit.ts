@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './respond';
+import { errorBody } from '../http/http-errors';
 
 export interface IpRateLimitOptions {
   /** Sustained requests per second per client IP; 0 turns the limit off. */
@@ -50,12 +51,9 @@ export function ipRateLimit(options: IpRateLimitOptions): (req: IncomingMessage,
     buckets.set(ip, bucket);
     if (bucket.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond));
-      sendJson(
-        res,
-        429,
-        { error: { code: 'RATE_LIMITED', message: `Too many requests; retry in ${retryAfter} s` } },
-        { 'retry-after': String(retryAfter) },
-      );
+      sendJson(res, 429, errorBody('rate_limited', `Too many requests; retry in ${retryAfter} s`), {
+        'retry-after': String(retryAfter),
+      });
       return false;
     }
     bucket.tokens -= 1;

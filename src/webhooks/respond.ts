@@ -1,3 +1,4 @@
+import { errorBody } from '../http/http-errors';
 import type { ServerResponse } from 'node:http';
 
 /** Writes a JSON response with plain node calls (the webhook lane does not go through Express). */
@@ -16,7 +17,7 @@ export function sendJson(
   res.end(text);
 }
 
-/** `{ error: { code, message } }`, the error shape of every REST route. */
+/** The error shape of every REST route (`http-errors.ts`), written with plain node calls. */
 export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: { code, message } });
+  sendJson(res, status, errorBody(code, message));
 }

@@ -51,7 +51,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
       sendError(
         res,
         503,
-        'WEBHOOK_SECRET_NOT_CONFIGURED',
+        'webhook_secret_not_configured',
         'Webhook signing secret is not configured: set STRIPE_WEBHOOK_SECRET to the endpoint secret (whsec_…) ' +
           'from the Stripe dashboard or `stripe listen`, then restart',
       );
@@ -94,7 +94,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
       if (res.headersSent) {
         res.destroy();
       } else {
-        sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'The event could not be stored; Stripe will deliver it again');
+        sendError(res, 500, 'internal_error', 'The event could not be stored; Stripe will deliver it again');
       }
     }
   };
@@ -113,7 +113,7 @@ async function readRawBody(req: IncomingMessage, res: ServerResponse): Promise<B
     sendError(
       res,
       400,
-      'RAW_BODY_REQUIRED',
+      'raw_body_required',
       'The raw request body is not available: the route must be mounted before any body parser',
     );
     return undefined;
@@ -121,7 +121,7 @@ async function readRawBody(req: IncomingMessage, res: ServerResponse): Promise<B
   const tooLarge = (): undefined => {
     // The rest of the upload is not read: close the connection rather than drain a megabyte of junk.
     res.setHeader('connection', 'close');
-    sendError(res, 413, 'PAYLOAD_TOO_LARGE', `Webhook bodies are limited to ${MAX_WEBHOOK_BYTES} bytes`);
+    sendError(res, 413, 'payload_too_large', `Webhook bodies are limited to ${MAX_WEBHOOK_BYTES} bytes`);
     req.resume();
     return undefined;
   };

@@ -4,12 +4,12 @@ import Stripe from 'stripe';
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
 export type SignatureFailureCode =
-  | 'MISSING_SIGNATURE'
-  | 'MALFORMED_SIGNATURE'
-  | 'INVALID_SIGNATURE'
-  | 'STALE_SIGNATURE'
-  | 'EMPTY_PAYLOAD'
-  | 'MALFORMED_PAYLOAD';
+  | 'missing_signature'
+  | 'malformed_signature'
+  | 'invalid_signature'
+  | 'stale_signature'
+  | 'empty_payload'
+  | 'malformed_payload';
 
 export class SignatureError extends Error {
   constructor(
@@ -27,10 +27,10 @@ export class SignatureError extends Error {
  */
 export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, secret: string): Stripe.Event {
   if (!header) {
-    throw new SignatureError('MISSING_SIGNATURE', 'The Stripe-Signature header is missing');
+    throw new SignatureError('missing_signature', 'The Stripe-Signature header is missing');
   }
   if (rawBody.length === 0) {
-    throw new SignatureError('EMPTY_PAYLOAD', 'The request body is empty');
+    throw new SignatureError('empty_payload', 'The request body is empty');
   }
   let event: Stripe.Event;
   try {
@@ -40,30 +40,30 @@ export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, s
   }
   const problem = eventShapeProblem(event, rawBody);
   if (problem) {
-    throw new SignatureError('MALFORMED_PAYLOAD', problem);
+    throw new SignatureError('malformed_payload', problem);
   }
   return event;
 }
 
 function classify(error: unknown): SignatureError {
   if (error instanceof SyntaxError) {
-    return new SignatureError('MALFORMED_PAYLOAD', 'The body is signed but is not valid JSON');
+    return new SignatureError('malformed_payload', 'The body is signed but is not valid JSON');
   }
   const message = error instanceof Error ? error.message : '';
   if (message.startsWith('Timestamp outside the tolerance zone')) {
     return new SignatureError(
-      'STALE_SIGNATURE',
+      'stale_signature',
       `The signature timestamp is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds old (possible replay)`,
     );
   }
   if (message.startsWith('Unable to extract') || message.startsWith('No signatures found with expected scheme')) {
     return new SignatureError(
-      'MALFORMED_SIGNATURE',
+      'malformed_signature',
       'The Stripe-Signature header is malformed: expected t=<timestamp>,v1=<signature>',
     );
   }
   return new SignatureError(
-    'INVALID_SIGNATURE',
+    'invalid_signature',
     'The signature does not match the body: wrong signing secret, or the body was altered or re-encoded',
   );
 }

@@ -1,5 +1,6 @@
 import { InvoiceStatus } from '../../src/entities/enums';
-import { errorResult, guideStatus } from '../../src/http/billing-responses';
+import { guideStatus } from '../../src/http/billing-responses';
+import { errorResult } from '../../src/http/http-errors';
 import { JsonDecimal, stringifyExact } from '../../src/http/exact-json';
 import { minorToDecimalString } from '../../src/services/money';
 import { BadInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/errors';

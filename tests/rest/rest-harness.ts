@@ -48,6 +48,10 @@ export async function startRestServer(): Promise<RestServer> {
       } catch {
         parsed = undefined;
       }
+      const problems = undocumented(method, path, res.status, parsed);
+      if (problems.length > 0) {
+        throw new Error(`${method} ${path} answered ${res.status} off its documented schema:\n${problems.join('\n')}`);
+      }
       return { status: res.status, headers: res.headers, text, body: parsed };
     },
     async close() {
@@ -93,6 +97,9 @@ export function schemaProblems(schemaOrRef: Schema, value: unknown, at = '$'): s
   if (Array.isArray(schema.enum) && !schema.enum.includes(value)) {
     problems.push(`${at}: ${JSON.stringify(value)} not in enum`);
   }
+  if (typeof schema.pattern === 'string' && typeof value === 'string' && !new RegExp(schema.pattern).test(value)) {
+    problems.push(`${at}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+  }
   if (schema.type !== undefined) {
     const allowed = ([] as string[]).concat(schema.type as string | string[]);
     const actual = typeOf(value);
@@ -130,4 +137,29 @@ export function documentedSchema(path: string, method: string, status: number): 
     throw new Error(`${method.toUpperCase()} ${path} does not document ${status}`);
   }
   return response.content['application/json'].schema;
+}
+
+/**
+ * Every response the harness receives is checked against the OpenAPI document (`src/http/openapi.ts`, served at
+ * `/api/v1/openapi.json`): a documented route must document the status, and the body must fit that status's
+ * schema; a path no route serves must answer the one error body. So the document cannot drift from what the routes
+ * send.
+ */
+function undocumented(method: string, url: string, status: number, body: unknown): string[] {
+  const path = url.split('?')[0];
+  const template = Object.keys(openApiDocument.paths).find((candidate) =>
+    new RegExp(`^${candidate.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),
+  );
+  const operation = template
+    ? (openApiDocument.paths as unknown as Record<string, Record<string, { responses: Record<string, unknown> }>>)[
+        template
+      ][method.toLowerCase()]
+    : undefined;
+  if (!template || !operation) {
+    return status >= 400 ? schemaProblems({ $ref: '#/components/schemas/Error' }, body) : [`${status}: no such route`];
+  }
+  if (!(String(status) in operation.responses)) {
+    return [`${status} is not documented for ${method.toUpperCase()} ${template}`];
+  }
+  return schemaProblems(documentedSchema(template, method.toLowerCase(), status), body);
 }

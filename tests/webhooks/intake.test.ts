@@ -28,15 +28,15 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
   const anEvent = () => stripeEvent('invoice.updated', stripeInvoice());
 
   test.each([
-    ['no signature header', { signature: null }, 'MISSING_SIGNATURE'],
-    ['a malformed signature header', { signature: 'garbage' }, 'MALFORMED_SIGNATURE'],
-    ['a signature made with another secret', { secret: 'whsec_someone_else' }, 'INVALID_SIGNATURE'],
-    ['a signature older than 300 s', { timestamp: nowSeconds() - 301 }, 'STALE_SIGNATURE'],
+    ['no signature header', { signature: null }, 'missing_signature'],
+    ['a malformed signature header', { signature: 'garbage' }, 'malformed_signature'],
+    ['a signature made with another secret', { secret: 'whsec_someone_else' }, 'invalid_signature'],
+    ['a signature older than 300 s', { timestamp: nowSeconds() - 301 }, 'stale_signature'],
   ])('%s → 400 with the reason, nothing stored', async (_label, options, code) => {
     const before = await countEvents(t.database.db);
     const res = await postWebhook(t.url, anEvent(), options);
     expect(res.status).toBe(400);
-    expect(res.json).toEqual({ error: { code, message: expect.any(String) } });
+    expect(res.json).toEqual({ success: false, error: { code, message: expect.any(String) } });
     expect(await countEvents(t.database.db)).toBe(before);
   });
 
@@ -50,14 +50,14 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     const reformatted = JSON.stringify(event, null, 2);
     const res = await postWebhook(t.url, reformatted, { signature });
     expect(res.status).toBe(400);
-    expect((res.json.error as { code: string }).code).toBe('INVALID_SIGNATURE');
+    expect((res.json.error as { code: string }).code).toBe('invalid_signature');
     expect(await findEvent(t.database.db, event.id)).toBeNull();
   });
 
   it('refuses a signed body that is not an event → 400', async () => {
     const res = await postWebhook(t.url, '{"hello":"world"}');
     expect(res.status).toBe(400);
-    expect((res.json.error as { code: string }).code).toBe('MALFORMED_PAYLOAD');
+    expect((res.json.error as { code: string }).code).toBe('malformed_payload');
   });
 
   test.each([
@@ -70,7 +70,7 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
       const before = await countEvents(t.database.db);
       const res = await postWebhook(t.url, body(anEvent()));
       expect(res.status).toBe(400);
-      expect(res.json.error).toEqual({ code: 'MALFORMED_PAYLOAD', message: expect.stringMatching(reason) });
+      expect(res.json.error).toEqual({ code: 'malformed_payload', message: expect.stringMatching(reason) });
       expect(await countEvents(t.database.db)).toBe(before);
     },
   );
@@ -89,7 +89,7 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     const huge = stripeEvent('invoice.updated', stripeInvoice({ description: 'x'.repeat(1024 * 1024) }));
     const res = await postWebhook(t.url, huge);
     expect(res.status).toBe(413);
-    expect((res.json.error as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
+    expect((res.json.error as { code: string }).code).toBe('payload_too_large');
     expect(await countEvents(t.database.db)).toBe(before);
   });
 
@@ -259,7 +259,7 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
       const event = anEvent();
       const res = await postWebhook(url, event);
       expect(res.status).toBe(400);
-      expect((res.json.error as { code: string }).code).toBe('RAW_BODY_REQUIRED');
+      expect((res.json.error as { code: string }).code).toBe('raw_body_required');
       expect(await findEvent(t.database.db, event.id)).toBeNull();
     } finally {
       await close();
@@ -289,7 +289,7 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
       const res = await postWebhook(url, event);
       expect(res.status).toBe(503);
       expect(res.json.error).toEqual({
-        code: 'WEBHOOK_SECRET_NOT_CONFIGURED',
+        code: 'webhook_secret_not_configured',
         message: expect.stringContaining('STRIPE_WEBHOOK_SECRET'),
       });
       expect(await findEvent(t.database.db, event.id)).toBeNull();

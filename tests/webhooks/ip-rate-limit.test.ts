@@ -42,7 +42,8 @@ describe('per-IP rate limit on the webhook route', () => {
       const limited = await send();
       expect(limited.headers.get('retry-after')).toBe('1');
       expect(await limited.json()).toEqual({
-        error: { code: 'RATE_LIMITED', message: 'Too many requests; retry in 1 s' },
+        success: false,
+        error: { code: 'rate_limited', message: 'Too many requests; retry in 1 s' },
       });
       clock.now += 200; // 10/s → two tokens back
       expect([(await send()).status, (await send()).status, (await send()).status]).toEqual([200, 200, 429]);
