@@ -1,24 +1,14 @@
 import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import type Stripe from 'stripe';
 import { Chaos } from './chaos';
+import type { EmulatorConfig } from './config';
 import { WebhookDispatcher } from './webhook-delivery';
 import { deserializeState, emptyState, serializeState, type State } from './state';
 import { newId, snapshot } from './util';
 
 export const API_VERSION = '2026-10-28.endive';
 
-export interface EmulatorConfig {
-  /** Target of every event, like `stripe listen --forward-to` (not listed as an endpoint). */
-  webhookUrl?: string;
-  webhookSecret: string;
-  stateFile?: string;
-  /** Base of hosted invoice URLs, e.g. http://127.0.0.1:12111. */
-  publicBaseUrl: string;
-  /** Delays between webhook delivery attempts, in ms (attempt n+1 waits schedule[n]). */
-  retryScheduleMs: number[];
-  webhookTimeoutMs: number;
-  accountName: string;
-}
+export type { EmulatorConfig } from './config';
 
 /** Who caused an event: an API request (id + idempotency key) or nothing (automatic, hosted page). */
 export interface EventRequest {

@@ -1,7 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import type Stripe from 'stripe';
-import type { Emulator } from './context';
+import type { EmulatorConfig } from './config';
+import type { State } from './state';
+
+/** What delivery reads of the emulator (its settings and state); narrow, so it does not import the emulator. */
+export interface DeliverySource {
+  config: EmulatorConfig;
+  state: State;
+}
 import {
   DEFAULT_MODES,
   eventMatches,
@@ -28,7 +35,7 @@ export class WebhookDispatcher {
   /** Bumped by reset(): work queued before it is dropped without touching counters or the log. */
   private generation = 0;
 
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: DeliverySource) {}
 
   targetsFor(type: string): WebhookTarget[] {
     const targets: WebhookTarget[] = [];

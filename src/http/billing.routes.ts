@@ -7,7 +7,7 @@ import { cancelInvoice } from '../services/cancel-invoice.service';
 import type { Caller } from '../services/caller';
 import { isPrivileged, resolveSubject } from '../services/caller';
 import { createInvoice } from '../services/create-invoice.service';
-import type { InvoiceDeps } from '../services/create-invoice.service';
+import type { InvoiceDeps } from '../services/invoice-deps';
 import { NotFoundError } from '../services/errors';
 import { findAccessibleInvoice, getInvoice, listInvoices } from '../services/get-invoices.service';
 import { payInvoice } from '../services/pay-invoice.service';

@@ -2,7 +2,7 @@ import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } fro
 import type { SubscribeResolverData } from 'type-graphql';
 import { cancelInvoice } from '../services/cancel-invoice.service';
 import { createInvoice } from '../services/create-invoice.service';
-import type { InvoiceDeps } from '../services/create-invoice.service';
+import type { InvoiceDeps } from '../services/invoice-deps';
 import { getInvoice, listInvoices } from '../services/get-invoices.service';
 import { payInvoice } from '../services/pay-invoice.service';
 import type { StatusChangeEvent } from '../services/status-change-hub';

@@ -5,7 +5,7 @@ import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { failedWith } from '../stripe';
 import { followStripeInvoice } from './apply-stripe-status';
 import type { Caller } from './caller';
-import type { InvoiceDeps } from './create-invoice.service';
+import type { InvoiceDeps } from './invoice-deps';
 import { BadInputError } from './errors';
 import { findAccessibleInvoice } from './get-invoices.service';
 import { canTransition, pathTo, transitionInvoice } from './invoice-status';

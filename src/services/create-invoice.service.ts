@@ -1,14 +1,13 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { AppConfig } from '../config/config';
 import { Customer, Invoice, InvoiceLine } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
-import type { StripeGateway, TotalMismatch } from '../stripe';
+import type { TotalMismatch } from '../stripe';
 import { StripeGatewayError, TotalMismatchError, describeMismatch } from '../stripe';
 import type { BillingPeriod } from './billing-period';
 import { parsePeriod } from './billing-period';
 import type { Caller } from './caller';
+import type { InvoiceDeps } from './invoice-deps';
 import { resolveSubject } from './caller';
 import { NotFoundError } from './errors';
 import { getCurrentCustomer } from './get-current-customer.service';
@@ -20,13 +19,6 @@ import { formatInvoiceNumber } from './invoice-number';
 import { cancelInvoice } from './cancel-invoice.service';
 import { publishDraft } from './publish-invoice';
 import { owesSend, sendInvoice } from './send-invoice.service';
-
-export interface InvoiceDeps {
-  em: EntityManager;
-  gateway: StripeGateway;
-  config: Pick<AppConfig, 'billing'>;
-  now?: Date;
-}
 
 export type CreateInvoiceOutcome =
   | { kind: 'invoice'; invoice: Invoice }

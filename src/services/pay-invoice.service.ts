@@ -4,7 +4,7 @@ import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../enti
 import { StripeGatewayError, describeMismatch } from '../stripe';
 import type { PayInvoiceResult, TotalMismatch } from '../stripe';
 import type { Caller } from './caller';
-import type { InvoiceDeps } from './create-invoice.service';
+import type { InvoiceDeps } from './invoice-deps';
 import { BadInputError } from './errors';
 import { findAccessibleInvoice } from './get-invoices.service';
 import { applyStripeStatus } from './apply-stripe-status';

@@ -6,7 +6,7 @@ import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { TotalMismatchError } from '../stripe';
 import type { TotalMismatch } from '../stripe';
 import type { Caller } from './caller';
-import type { InvoiceDeps } from './create-invoice.service';
+import type { InvoiceDeps } from './invoice-deps';
 import { planItems } from './invoice-items-plan';
 import { transitionInvoice } from './invoice-status';
 import { withdrawStripeInvoice } from './withdraw-stripe-invoice';

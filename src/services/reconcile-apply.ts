@@ -8,7 +8,7 @@ import type { Caller } from './caller';
 import { createInvoice } from './create-invoice.service';
 import { applyStripeStatus } from './apply-stripe-status';
 import type { ReconcileStep } from './reconcile-plan';
-import type { ReconcileChange, ReconcileDeps } from './reconcile-invoices.service';
+import type { ReconcileChange, ReconcileDeps } from './reconcile-report';
 
 /** Reconciliation resumes stuck DRAFTs through createInvoice, acting as a service. */
 export const RECONCILIATION_CALLER: Caller = { userId: 'system:reconciliation', role: Role.SERVICE };

@@ -3,7 +3,7 @@ import type { AppConfig } from '../config/config';
 import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import { failedWith } from '../stripe';
-import type { InvoiceDeps } from './create-invoice.service';
+import type { InvoiceDeps } from './invoice-deps';
 
 export type SendInvoiceOutcome =
   | { kind: 'sent'; invoice: Invoice }

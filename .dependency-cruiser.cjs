@@ -1,0 +1,51 @@
+/**
+ * The layers' rules (checked in CI by `npm run lint:deps`): dependencies point one way, down
+ * resolvers/http/webhooks/cli → services → entities/stripe/config, and nothing loops.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      severity: 'error',
+      comment: 'No import circles: a module must be understandable without the modules that use it.',
+      // Entities are the exception: an ORM relation names both ends (Invoice ↔ InvoiceLine), lazily.
+      from: { path: '^(src|emulator)/', pathNot: '^src/entities/' },
+      to: { circular: true },
+    },
+    {
+      name: 'services-stay-below-the-edges',
+      severity: 'error',
+      comment: 'Use cases know nothing of their transports (GraphQL, REST, webhooks, CLI).',
+      from: { path: '^src/services/' },
+      to: { path: '^src/(http|resolvers|webhooks|cli|server\\.ts|main\\.ts)' },
+    },
+    {
+      name: 'only-the-gateway-talks-to-stripe',
+      // A warning until services and webhook handlers use snapshot types of src/stripe instead of Stripe's.
+      severity: 'warn',
+      comment: 'src/stripe is the one place that imports the stripe SDK; everything else uses its snapshot types.',
+      from: { path: '^src/', pathNot: '^src/stripe/' },
+      to: { path: '^node_modules/stripe/' },
+    },
+    {
+      name: 'entities-are-the-floor',
+      severity: 'error',
+      comment: 'Entities depend on nothing of ours above them.',
+      from: { path: '^src/entities/' },
+      to: { path: '^src/(services|http|resolvers|webhooks|cli|stripe|schema)/' },
+    },
+    {
+      name: 'the-emulator-is-a-separate-program',
+      severity: 'error',
+      comment: 'The local Stripe reaches the app only over HTTP; it imports nothing from src/.',
+      from: { path: '^emulator/' },
+      to: { path: '^src/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(tests|dist|\\.test-build)/' },
+  },
+};
