@@ -1,8 +1,7 @@
 /**
  * Requests per second the local Stripe emulator serves through the real SDK.
  *
- *   npx tsc -p tsconfig.build.json && npx tsc --outDir dist --rootDir . scripts/bench-emulator.ts ... (see README note)
- *   node dist/scripts/bench-emulator.js [--url http://127.0.0.1:12111] [--seconds 5] [--concurrency 32]
+ *   npm run bench:emulator -- [--url http://127.0.0.1:12111] [--seconds 5] [--concurrency 32]
  *
  * Without --url it starts the emulator (dist/emulator/main.js) in a child process, so client and server
  * each get a core.

@@ -79,8 +79,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   app.set('trust proxy', compileTrust(config.trustProxy));
   const webhooks = createWebhookComponents({ db, config, logger });
   // Stripe's webhooks take a lane ahead of Express: the same intake the router mounts, without Express's per-request
-  // dispatch (prototype swaps, router walk, finalhandler), which cost a third of the route's throughput (README,
-  // "Webhook intake"). Other spellings Express accepts (trailing slash, other case) still reach it through the router.
+  // dispatch (prototype swaps, router walk, finalhandler), which cost a third of the route's throughput
+  // (docs/webhooks.md). Other spellings Express accepts (trailing slash, other case) still reach it through the router.
   const httpServer = http.createServer((req, res) => {
     if (req.method === 'POST' && isPath(req.url, STRIPE_WEBHOOK_PATH)) {
       void webhooks.intake(req, res, beginRequest(req, res, logger));

@@ -3,7 +3,7 @@ import { TRANSITIONS, canTransition, isTerminal } from '../src/services/invoice-
 
 const S = InvoiceStatus;
 
-/** DESIGN.md "Invoice states", row by row. */
+/** The transition table of docs/architecture.md (invariant 2), row by row. */
 const DESIGN: Record<InvoiceStatus, InvoiceStatus[]> = {
   [S.DRAFT]: [S.OPEN, S.VOID],
   [S.OPEN]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAYMENT_FAILED, S.PAID, S.VOID, S.UNCOLLECTIBLE],

@@ -405,7 +405,7 @@ describe('usage ingestion', () => {
       ]);
     });
 
-    it('leaves room for 999,999 maximum-size events per customer, metric and month (README)', () => {
+    it('leaves room for 999,999 maximum-size events per customer, metric and month (docs/pricing-and-usage.md)', () => {
       // The aggregation reads sums back as decimals of at most 18 integer digits (numeric(30,12)).
       const month = mul(parseDecimal(MAX_USAGE_QUANTITY), decimal(999_999n));
       expect(() => parseDecimal(decimalToString(month))).not.toThrow();

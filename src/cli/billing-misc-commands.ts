@@ -39,7 +39,14 @@ export async function tokenCommand(config: AppConfig, flags: Flags): Promise<Com
   if (!/^\d+\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|week|weeks)$/i.test(expiresIn) || /^0+\D/.test(expiresIn)) {
     throw new UsageError(`--expires must be a positive duration such as 30m, 12h or 7d (got "${expiresIn}")`);
   }
-  const token = await mintToken(resolveJwtSecret(config) as string, { sub, role: role as Role, expiresIn });
+  const token = await mintToken(resolveJwtSecret(config) as string, {
+    sub,
+    role: role as Role,
+    expiresIn,
+    // A token the server accepts: it checks these claims whenever they are configured.
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+  });
   return { code: 0, result: { ok: true, token, sub, role, expiresIn }, text: token };
 }
 

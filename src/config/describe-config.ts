@@ -46,6 +46,7 @@ export function describeConfig(config: AppConfig): Array<[string, string]> {
     ['STRIPE_PUBLISHABLE_KEY', maskSecret(config.stripe.publishableKey)],
     ['STRIPE_WEBHOOK_SECRET', maskSecret(config.stripe.webhookSecret)],
     ['STRIPE_API_BASE', config.stripe.apiBase ?? '(api.stripe.com or the local emulator)'],
+    ['STRIPE_EMULATOR_PORT', String(config.stripe.emulatorPort)],
     ['STRIPE_MAX_NETWORK_RETRIES', String(config.stripe.maxNetworkRetries)],
     ['DEFAULT_CURRENCY', config.billing.defaultCurrency],
     ['INVOICE_DUE_DAYS', String(config.billing.invoiceDueDays)],

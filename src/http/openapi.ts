@@ -407,7 +407,7 @@ export const openApiDocument = {
               'A decimal string (`"12.5"`), or a JSON integer up to 2^53 − 1. COUNT and UNIQUE_COUNT metrics take only 1.',
           },
           occurredAt: { type: 'string', format: 'date-time', description: 'ISO 8601 with its time zone' },
-          idempotencyKey: { type: 'string', maxLength: 200 },
+          idempotencyKey: { type: 'string', maxLength: 255, description: 'Unique per user: a repeat is a duplicate' },
           agentId: { type: ['string', 'null'] },
           metadata: { type: ['object', 'null'] },
         },

@@ -93,15 +93,16 @@ export class ReconciliationChangeType {
   @Field({
     description:
       '`status`, `amount_paid`, `resume` (a DRAFT stuck half-way), `payment_timeout` (a PROCESSING payment that never ' +
-      'reached Stripe, released as PAYMENT_FAILED), `send` (an unsent open invoice e-mailed now) or `sent_at` (Stripe ' +
-      'had e-mailed it; recorded).',
+      'reached Stripe, released as PAYMENT_FAILED), `send` (an unsent open invoice e-mailed now), `sent_at` (Stripe ' +
+      'had e-mailed it; recorded) or `reissue` (its payable Stripe invoice did not total ours: voided and the period ' +
+      'invoiced again).',
   })
   action!: string;
 
-  @Field({ description: 'Status, amount paid in minor units, or `unsent`, before.' })
+  @Field({ description: 'Status, amount paid in minor units, `unsent`, or the reissued invoice number, before.' })
   from!: string;
 
-  @Field({ description: 'Status, amount paid in minor units, or `sent`, after.' })
+  @Field({ description: 'Status, amount paid in minor units, `sent`, or the new invoice number, after.' })
   to!: string;
 
   @Field({ description: 'False in a dry run.' })

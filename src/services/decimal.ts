@@ -1,5 +1,5 @@
 /**
- * Exact decimal arithmetic for quantities and prices (DESIGN.md invariant 1: no JavaScript float touches money).
+ * Exact decimal arithmetic for quantities and prices (docs/architecture.md, invariant 1: no JavaScript float touches money).
  *
  * A `Decimal` is `value × 10^-scale` with a `bigint` value, so every sum and product is exact: a price of
  * 0.000002 times 1,234,567 tokens is exactly 2.469134, and rounding happens only where the caller asks for it

@@ -5,7 +5,7 @@ import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 
 const S = InvoiceStatus;
 
-/** The one transition table (DESIGN.md "Invoice states"). PAID and VOID are terminal. */
+/** The one transition table (docs/architecture.md, invariant 2). PAID and VOID are terminal. */
 export const TRANSITIONS: Readonly<Record<InvoiceStatus, readonly InvoiceStatus[]>> = {
   [S.DRAFT]: [S.OPEN, S.VOID],
   [S.OPEN]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAYMENT_FAILED, S.PAID, S.VOID, S.UNCOLLECTIBLE],
@@ -57,7 +57,7 @@ export interface StatusCause {
 
 export const STATUS_CHANNEL = 'invoice_status_changed';
 
-/** The NOTIFY payload: ids only (DESIGN.md "Scale-out"); listeners read the rest from the database. */
+/** The NOTIFY payload: ids only (docs/architecture.md); listeners read the rest from the database. */
 export interface StatusNotification {
   invoiceId: string;
   changeId: string;

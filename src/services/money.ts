@@ -1,5 +1,5 @@
 /**
- * Money in integer minor units (DESIGN.md invariant 1). An amount is a `bigint` count of the currency's minor unit
+ * Money in integer minor units (docs/architecture.md, invariant 1). An amount is a `bigint` count of the currency's minor unit
  * (cents for USD, whole yen for JPY, fils for KWD) as Stripe charges it, so totals are exact sums and nothing is
  * rounded after a line is priced. Conversion from an exact `Decimal` rounds exactly once, half-up.
  */

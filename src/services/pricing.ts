@@ -1,7 +1,7 @@
 /**
  * Pure usage pricing: quantities and price specs in, invoice lines in integer minor units out. All arithmetic is
  * exact (`Decimal`, bigint); each line's exact cost is rounded ONCE, half-up, to the currency's minor unit, and the
- * invoice total is the sum of the rounded lines (DESIGN.md invariant 1).
+ * invoice total is the sum of the rounded lines (docs/architecture.md, invariant 1).
  *
  * Semantics (the contract other services and the admin API rely on):
  *

@@ -144,7 +144,7 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
         }
       }
 
-      // DESIGN invariant 3: a payable Stripe invoice that does not total ours is never sent or paid. It is voided and
+      // invariant 3 of docs/architecture.md: a payable Stripe invoice that does not total ours is never sent or paid. It is voided and
       // the period invoiced again (its usage goes onto the new invoice); a paid one is reported with both totals.
       const mismatch = isTerminal(status) ? null : totalMismatch(remote, invoice);
       if (mismatch) {

@@ -16,7 +16,7 @@ const DECIMAL = /^\d{1,18}(\.\d{1,12})?$/;
 /**
  * Largest quantity one event may carry: 10^12 units, far beyond any single real measurement. Billing reads a
  * customer's monthly sum per metric back as a decimal of at most 18 integer digits (numeric(30,12)), so the cap
- * leaves room for 999,999 maximum-size events per customer, metric and month (README, "Usage and pricing"). Without
+ * leaves room for 999,999 maximum-size events per customer, metric and month (docs/pricing-and-usage.md). Without
  * it, two accepted events of 999999999999999999 made usageSummary and createInvoice fail.
  */
 export const MAX_USAGE_QUANTITY = '1000000000000';

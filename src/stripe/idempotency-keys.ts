@@ -1,5 +1,5 @@
 /**
- * Deterministic idempotency keys (DESIGN invariant 3): built from our row id and the operation, so a retry
+ * Deterministic idempotency keys (invariant 3 of docs/architecture.md): built from our row id and the operation, so a retry
  * after a crash replays Stripe's stored response instead of repeating the write. Stripe keeps keys for 24 h
  * and rejects a reused key sent with different parameters, so each key names exactly one request.
  */

@@ -62,7 +62,7 @@ export type PayInvoiceResult =
   /** Stripe unreachable or 5xx after the SDK's retries: the charge may have happened; let the webhook settle it. */
   | { outcome: 'unknown'; message: string }
   | { outcome: 'invalid_state'; message: string; invoice?: Stripe.Invoice }
-  /** Stripe's invoice does not total ours: nothing was charged (DESIGN invariant 3). */
+  /** Stripe's invoice does not total ours: nothing was charged (invariant 3 of docs/architecture.md). */
   | { outcome: 'total_mismatch'; mismatch: TotalMismatch };
 
 /** Metadata keys we put on Stripe objects to find them again from our ids. */

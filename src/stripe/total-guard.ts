@@ -17,7 +17,7 @@ export interface TotalMismatch {
   ourCurrency: string;
 }
 
-/** Refuses a finalize or an e-mail of a Stripe invoice whose total differs from ours (DESIGN invariant 3). */
+/** Refuses a finalize or an e-mail of a Stripe invoice whose total differs from ours (invariant 3 of docs/architecture.md). */
 export class TotalMismatchError extends Error {
   constructor(readonly mismatch: TotalMismatch) {
     super(describeMismatch(mismatch));

@@ -28,7 +28,7 @@ export interface StripeIntakeDeps {
  *
  * Plain node types so the same handler serves both ways it is reached: mounted in an Express router
  * (`webhookRouter`), and called by the server's request listener ahead of Express for this one path, which keeps
- * Express's per-request dispatch off Stripe's hot path (see README, "Webhook intake").
+ * Express's per-request dispatch off Stripe's hot path (see docs/webhooks.md).
  */
 export type StripeIntake = (req: IncomingMessage, res: ServerResponse, scope?: LogScope) => Promise<void>;
 

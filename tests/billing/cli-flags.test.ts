@@ -2,6 +2,7 @@ import { UsageError, checkFlags, timeFlag } from '../../src/cli/billing-commands
 import { parseArgs } from '../../src/cli/args';
 import { tokenCommand } from '../../src/cli/billing-misc-commands';
 import { loadConfig } from '../../src/config/config';
+import { createTokenVerifier } from '../../src/services/auth.service';
 
 const flagsOf = (...argv: string[]) => parseArgs(argv).flags;
 
@@ -36,5 +37,16 @@ describe('operator CLI options', () => {
       await expect(tokenCommand(config, flagsOf('--sub', 'a', '--expires', bad))).rejects.toThrow(UsageError);
     }
     await expect(tokenCommand(config, flagsOf('--sub', 'a', '--expires', '30m'))).resolves.toMatchObject({ code: 0 });
+  });
+
+  it('mints tokens the server accepts when JWT_ISSUER and JWT_AUDIENCE are set', async () => {
+    const config = loadConfig({
+      JWT_SECRET: 'x'.repeat(40),
+      JWT_ISSUER: 'https://id.example',
+      JWT_AUDIENCE: 'billing',
+    });
+    const { result } = await tokenCommand(config, flagsOf('--sub', 'u-7', '--role', 'admin'));
+    const verify = createTokenVerifier(config);
+    await expect(verify((result as { token: string }).token)).resolves.toMatchObject({ userId: 'u-7', role: 'admin' });
   });
 });

@@ -24,7 +24,7 @@ interface ReconcileReport {
 }
 
 /**
- * DESIGN invariant 3: a Stripe invoice is never finalized, e-mailed or paid while its total differs from ours. The
+ * invariant 3 of docs/architecture.md: a Stripe invoice is never finalized, e-mailed or paid while its total differs from ours. The
  * damage is made the way it happens: Stripe holds items we did not put there (a duplicate of one of our lines, left
  * by an attempt whose answer was lost; an item added by hand in the Stripe Dashboard), and in some cases the draft
  * was finalized with them.
