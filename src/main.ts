@@ -98,7 +98,30 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** A port already taken is the commonest start failure: say which setting moves it. */
+function startFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const { code, port } = (error ?? {}) as { code?: string; port?: number };
+  if (code !== 'EADDRINUSE') {
+    return message;
+  }
+  const config = (() => {
+    try {
+      return loadConfig();
+    } catch {
+      return undefined;
+    }
+  })();
+  const setting =
+    config && port === config.stripe.emulatorPort
+      ? 'STRIPE_EMULATOR_PORT (the local Stripe)'
+      : config && port === config.port
+        ? 'PORT (the server)'
+        : 'PORT or STRIPE_EMULATOR_PORT';
+  return `${message}: port ${port} is in use (another \`npm start\`?). Stop it, or set ${setting} to a free port.`;
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`Failed to start: ${startFailure(error)}\n`);
   process.exit(1);
 });
