@@ -5,30 +5,39 @@
  * Env fallbacks: STRIPE_EMULATOR_PORT, STRIPE_EMULATOR_HOST, STRIPE_EMULATOR_WEBHOOK_URL,
  * STRIPE_WEBHOOK_SECRET, STRIPE_EMULATOR_RATE_LIMIT, STRIPE_EMULATOR_STATE_FILE, STRIPE_EMULATOR_PUBLIC_URL.
  */
+import { parseArgs as parseCommandLine } from 'node:util';
 import { startEmulator, type EmulatorOptions } from './server';
 
-const FLAGS = ['port', 'host', 'webhook-url', 'webhook-secret', 'rate-limit', 'state-file', 'public-url'] as const;
-type Flag = (typeof FLAGS)[number];
+/** The emulator's options (Node's `util.parseArgs`, strict: the same parser as the project's own commands). */
+const OPTIONS = {
+  port: { type: 'string', help: 'port to listen on (0: any free port)' },
+  host: { type: 'string', help: 'address to listen on' },
+  'webhook-url': { type: 'string', help: 'where every event is delivered, like `stripe listen --forward-to`' },
+  'webhook-secret': { type: 'string', help: 'the whsec_… secret deliveries are signed with' },
+  'rate-limit': { type: 'string', help: 'requests per second over /v1 before 429 (default: none)' },
+  'state-file': { type: 'string', help: 'keep objects, events and keys across restarts' },
+  'public-url': { type: 'string', help: 'base of hosted invoice URLs' },
+  help: { type: 'boolean', help: 'this help' },
+} as const;
+type Flag = Exclude<keyof typeof OPTIONS, 'help'>;
 
 export function parseArgs(argv: string[]): Partial<Record<Flag, string>> {
-  const out: Partial<Record<Flag, string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`Usage: stripe-emulator ${FLAGS.map((f) => `[--${f} VALUE]`).join(' ')}\n`);
-      process.exit(0);
-    }
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m || !(FLAGS as readonly string[]).includes(m[1])) {
-      throw new Error(`Unknown argument: ${arg}`);
-    }
-    const value = m[2] ?? argv[++i];
-    if (value === undefined) {
-      throw new Error(`Missing value for --${m[1]}`);
-    }
-    out[m[1] as Flag] = value;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    // Node's own TypeError (read structurally: it may come from another realm under a test runner).
+    const { code, message = String(error) } = error as { code?: string; message?: string };
+    const option = /'(-{1,2}[^' <]+)/.exec(message)?.[1];
+    throw new Error(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `Unknown argument: ${option}` : message);
   }
-  return out;
+  if (values.help) {
+    const lines = Object.entries(OPTIONS).map(([name, o]) => `  --${name.padEnd(15)} ${o.help}`);
+    process.stdout.write(`Usage: stripe-emulator [options]\n\n${lines.join('\n')}\n`);
+    process.exit(0);
+  }
+  const { help: _help, ...given } = values;
+  return given as Partial<Record<Flag, string>>;
 }
 
 function toInt(name: string, value: string | undefined): number | undefined {

@@ -9,11 +9,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import Stripe from 'stripe';
+import { numberFlag, parseCommandLine } from '../src/cli/args';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i !== -1 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
+const { flags } = parseCommandLine(process.argv.slice(2), {
+  url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
+  seconds: { type: 'string', value: 'N', description: 'how long to measure (default 5)' },
+  concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 32)' },
+});
 
 async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
   const main = path.join(__dirname, '..', 'emulator', 'main.js');
@@ -33,9 +35,9 @@ async function spawnEmulator(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(arg('seconds', '5'));
-  const concurrency = Number(arg('concurrency', '32'));
-  const given = process.argv.includes('--url') ? arg('url', '') : null;
+  const seconds = numberFlag(flags, 'seconds', 5);
+  const concurrency = numberFlag(flags, 'concurrency', 32);
+  const given = typeof flags.url === 'string' ? flags.url : null;
   const spawned = given ? null : await spawnEmulator();
   const base = new URL(given ?? spawned?.url ?? '');
   const stripe = new Stripe('sk_test_bench', {

@@ -15,14 +15,17 @@ import { Client } from 'pg';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
+import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/auth.service';
 import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i !== -1 ? Number(process.argv[i + 1]) : fallback;
-}
+const { flags } = parseCommandLine(process.argv.slice(2), {
+  batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
+  'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
+  users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
+});
+const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const batches = arg('batches', 10);

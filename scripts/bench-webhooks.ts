@@ -22,12 +22,15 @@ import { Client, Pool } from 'pg';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config/config';
 import { migrate, openDatabase } from '../src/entities/orm';
+import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i !== -1 ? Number(process.argv[i + 1]) : fallback;
-}
+const { flags } = parseCommandLine(process.argv.slice(2), {
+  events: { type: 'string', value: 'N', description: 'events per round (default 4000)' },
+  concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 16)' },
+  rounds: { type: 'string', value: 'N', description: 'alternating rounds per server (default 7)' },
+});
+const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const total = arg('events', 4000);

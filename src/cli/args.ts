@@ -1,22 +1,101 @@
-/** Minimal `--flag value` / `--flag=value` / `--switch` parser for the operator scripts. */
-export function parseArgs(argv: string[]): { flags: Record<string, string | true>; positional: string[] } {
-  const flags: Record<string, string | true> = {};
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
+import { parseArgs } from 'node:util';
+
+/**
+ * The one command-line parser of the project's commands (the operator CLI, `npm run token`, the benchmarks): Node's
+ * own `util.parseArgs`, strict, driven by a table of options that also writes each command's option help.
+ */
+
+export interface OptionSpec {
+  /** `boolean` options are switches: they take no value. */
+  type: 'string' | 'boolean';
+  /** How the value is shown in help, e.g. `YYYY-MM` or `N`. */
+  value?: string;
+  description: string;
+}
+
+export type OptionTable = Record<string, OptionSpec>;
+
+/** Parsed options: a switch is `true`, a valued option its text. */
+export type Flags = Record<string, string | true>;
+
+/** A command line the command cannot take (exit code 2 and the command's help). */
+export class UsageError extends Error {}
+
+/** Options every operator command takes. */
+export const COMMON_OPTIONS: OptionTable = {
+  json: { type: 'boolean', description: 'one JSON document on stdout (for scripts)' },
+  verbose: { type: 'boolean', description: 'log progress to stderr' },
+  help: { type: 'boolean', description: 'this help' },
+};
+
+/**
+ * Reads `argv` against `options`: an unknown option, a value given to a switch or a missing value is a
+ * `UsageError` (a mistyped `--dry-run` must never apply changes). Positionals are refused unless `positionals`.
+ */
+export function parseCommandLine(
+  argv: string[],
+  options: OptionTable,
+  settings: { positionals?: boolean } = {},
+): { flags: Flags; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(Object.entries(options).map(([name, spec]) => [name, { type: spec.type }])),
+      strict: true,
+      allowPositionals: settings.positionals ?? false,
+    });
+    const flags: Flags = {};
+    for (const [name, value] of Object.entries(parsed.values)) {
+      if (value !== undefined && value !== false) {
+        flags[name] = value === true ? true : String(value);
+      }
     }
-    const eq = arg.indexOf('=');
-    if (eq > 0) {
-      flags[arg.slice(2, eq)] = arg.slice(eq + 1);
-    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-      flags[arg.slice(2)] = argv[i + 1];
-      i += 1;
-    } else {
-      flags[arg.slice(2)] = true;
-    }
+    return { flags, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError(reword(error));
   }
-  return { flags, positional };
+}
+
+/** Node's parse errors, in this project's words (they name the option, never echo anything else). */
+function reword(error: unknown): string {
+  // Node's own TypeError, read structurally (it may come from another realm under a test runner).
+  const { code, message = String(error) } = error as { code?: string; message?: string };
+  const option = /'(-{1,2}[^' <]+)/.exec(message)?.[1] ?? '';
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `Unknown option ${option}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /does not take an argument/.test(message) ? `${option} takes no value` : `${option} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `Unexpected argument ${/'([^']+)'/.exec(message)?.[1] ?? ''}`.trim();
+    default:
+      return message;
+  }
+}
+
+/** The aligned option lines of a command's help, from its table. */
+export function optionHelp(options: OptionTable): string {
+  const rows = Object.entries(options).map(([name, spec]) => [
+    `--${name}${spec.value ? ` ${spec.value}` : ''}`,
+    spec.description,
+  ]);
+  const width = Math.min(24, Math.max(...rows.map(([flag]) => flag.length)));
+  return rows
+    .map(([flag, text]) =>
+      flag.length > width ? `  ${flag}\n  ${' '.repeat(width)}  ${text}` : `  ${flag.padEnd(width)}  ${text}`,
+    )
+    .join('\n');
+}
+
+/** `--name N` as a number, for the benchmarks: the default when absent, a `UsageError` when not a number. */
+export function numberFlag(flags: Flags, name: string, fallback: number): number {
+  const raw = flags[name];
+  if (raw === undefined) {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (raw === true || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} must be a number (got "${String(raw)}")`);
+  }
+  return value;
 }

@@ -15,6 +15,8 @@ import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import type { RunningEmulator } from '../../emulator/server';
 import { startLocalStripe } from '../dev-stripe';
+import { UsageError } from './args';
+import type { Flags } from './args';
 
 /** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
 export interface CommandResult {
@@ -23,13 +25,12 @@ export interface CommandResult {
   text: string;
 }
 
-export class UsageError extends Error {}
-
-export type Flags = Record<string, string | true>;
+export { UsageError } from './args';
+export type { Flags } from './args';
 
 export const str = (flags: Flags, name: string): string | undefined =>
   typeof flags[name] === 'string' ? (flags[name] as string) : undefined;
-export const on = (flags: Flags, name: string): boolean => flags[name] === true || flags[name] === 'true';
+export const on = (flags: Flags, name: string): boolean => flags[name] === true;
 
 function int(flags: Flags, name: string, fallback: number): number {
   const raw = str(flags, name);
@@ -73,34 +74,8 @@ export function timeFlag(flags: Flags, name: string): Date | undefined {
   return new Date(at);
 }
 
-/** Flag errors are usage errors, found before anything is opened. */
-/** The options each command reads; anything else is a usage error (a mistyped --dry-run must not apply changes). */
-const OPTIONS: Record<string, string[]> = {
-  run: ['period', 'concurrency', 'max-attempts', 'lease-seconds'],
-  reconcile: ['period', 'dry-run', 'processing-timeout-minutes'],
-  'config check': [],
-  token: ['sub', 'role', 'expires'],
-  'seed-demo': ['period'],
-  'webhooks replay': ['id', 'failed', 'since'],
-  'webhooks recover': ['since'],
-};
-const COMMON_OPTIONS = ['json', 'verbose', 'help', 'h'];
-/** Options that take no value: given alone, or as =true / =false. */
-const SWITCHES = new Set(['json', 'verbose', 'help', 'h', 'dry-run', 'failed']);
-
+/** What the parser cannot know: formats, ranges and options that go together. Usage errors, before anything opens. */
 export function checkFlags(key: string, flags: Flags): void {
-  const known = new Set([...(OPTIONS[key] ?? []), ...COMMON_OPTIONS]);
-  for (const [name, value] of Object.entries(flags)) {
-    if (!known.has(name)) {
-      throw new UsageError(`Unknown option --${name} for "${key}"`);
-    }
-    if (SWITCHES.has(name) && value !== true && value !== 'true' && value !== 'false') {
-      throw new UsageError(`--${name} takes no value (got "${value}")`);
-    }
-    if (!SWITCHES.has(name) && value === true) {
-      throw new UsageError(`--${name} needs a value`);
-    }
-  }
   if (key === 'run' || key === 'reconcile') {
     periodFlag(flags);
   }

@@ -3,8 +3,10 @@ import { ConfigError, loadConfig } from '../config/config';
 import type { AppConfig } from '../config/config';
 import { BadInputError } from '../services/errors';
 import type { BillingRunProgress } from '../services/get-billing-run.service';
-import { parseArgs } from './args';
-import type { CommandResult, Env, Flags } from './billing-commands';
+import { COMMON_OPTIONS, UsageError, optionHelp, parseCommandLine } from './args';
+import type { Flags } from './args';
+import type { CommandResult, Env } from './billing-commands';
+import { COMMAND_OPTIONS } from './billing-options';
 
 // Loaded on first use, so `--help` and usage errors answer without loading the ORM and the Stripe SDK.
 /* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
@@ -14,10 +16,6 @@ const misc = (): typeof import('./billing-misc-commands') => require('./billing-
 
 const EXIT = `Exit codes: 0 ok · 1 the work had failures (see the output) · 2 usage error · 3 could not run
 (invalid configuration, database or Stripe unreachable, pending migrations).`;
-
-const COMMON = `  --json       one JSON document on stdout (for scripts)
-  --verbose    log progress to stderr
-  --help       this help`;
 
 const HELP: Record<string, string> = {
   '': `Usage: npm run billing -- <command> [options]
@@ -44,11 +42,7 @@ Bills every customer with usage in the period and no invoice yet, through the sa
 The run is claimed once per period and shared with any server instance working on it; running it again finishes
 what is left (after a crash), retries failed customers, and never invoices anyone twice.
 
-  --period YYYY-MM      an ended month (UTC)
-  --concurrency N       customers invoiced at once (default 4; Stripe pacing is the client rate limiter)
-  --max-attempts N      attempts per customer in this run before it counts as failed (default 3)
-  --lease-seconds N     how long a claimed customer belongs to this process (default 120)
-${COMMON}
+{options}
 
 Exit 1 when any customer failed; the failures and reasons are printed (and in billingRun(period)).
 `,
@@ -61,11 +55,7 @@ never reached Stripe (no outcome for the timeout, and Stripe shows it open, noth
 PAYMENT_FAILED, so it can be paid again. Reports Stripe invoices carrying our metadata with no local row (from
 Stripe events: the last 30 days). Every change is listed.
 
-  --period YYYY-MM
-  --dry-run             report what would change, change nothing
-  --processing-timeout-minutes N
-                        how long a payment may stay without an outcome before it is checked in Stripe (default 15)
-${COMMON}
+{options}
 
 Exit 1 when an invoice could not be checked or repaired (run again); warnings and orphans need a person.
 `,
@@ -73,25 +63,35 @@ Exit 1 when an invoice could not be checked or repaired (run again); warnings an
 
 Validates the configuration (including BILLING_SCHEDULER_ENABLED, BILLING_GRACE_MINUTES,
 BILLING_SCHEDULER_INTERVAL_SECONDS, BILLING_CONCURRENCY) and prints it with secrets masked. Exit 1 when invalid.
+
+{options}
 `,
   token: `Usage: npm run billing -- token --sub <user id> [--role user|admin|service] [--expires 12h] [--json]
 
 Mints an HS256 token with JWT_SECRET or the development secret under DATA_DIR. Not available with JWT_JWKS_URL.
+
+{options}
 `,
   'seed-demo': `Usage: npm run billing -- seed-demo [--period YYYY-MM] [--json]
 
 Inserts the default metric catalogue and prices (if missing) and demo usage for demo-alice, demo-bob and
 demo-carol in the period (default: last month). Idempotent: running it again stores nothing new.
+
+{options}
 `,
   'webhooks replay': `Usage: npm run billing -- webhooks replay (--id <evt_…> | --failed | --since <ISO time>) [--json]
 
 Queues stored Stripe events to be applied again (filters combine with AND); a running server's webhook worker
 applies them. Handlers are idempotent: replaying an applied event changes nothing.
+
+{options}
 `,
   'webhooks recover': `Usage: npm run billing -- webhooks recover --since <ISO time> [--json]
 
 Lists Stripe's events since the time (Stripe keeps 30 days) and stores those we never received, as the webhook
 route would; a running server's webhook worker applies them. Events already stored are left alone.
+
+{options}
 `,
 };
 
@@ -107,7 +107,7 @@ function progressLine(run: BillingRunProgress): string {
 }
 
 async function withEnv(config: AppConfig, flags: Flags, fn: (env: Env) => Promise<CommandResult>) {
-  const env = await commands().openEnv(config, flags.verbose === true || flags.verbose === 'true');
+  const env = await commands().openEnv(config, flags.verbose === true);
   try {
     return await fn(env);
   } finally {
@@ -122,7 +122,7 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
   const config = loadConfig();
   switch (key) {
     case 'run': {
-      const tty = process.stderr.isTTY && !(flags.json === true || flags.json === 'true');
+      const tty = process.stderr.isTTY && flags.json !== true;
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
@@ -158,32 +158,44 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
   }
 }
 
+/** A command's help: its text, with the option list written from its option table. */
+function helpOf(key: string): string {
+  return HELP[key].replace('{options}', optionHelp({ ...COMMAND_OPTIONS[key], ...COMMON_OPTIONS }));
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { flags, positional } = parseArgs(argv);
-  const [command = '', sub] = positional;
+  // The command is the leading words (`run`, `config check`, `webhooks replay`); options follow.
+  const firstOption = argv.findIndex((arg) => arg.startsWith('-'));
+  const words = firstOption === -1 ? argv : argv.slice(0, firstOption);
+  const [command = '', sub] = words;
   const key = command === 'config' || command === 'webhooks' ? `${command} ${sub ?? ''}`.trim() : command;
-  const json = flags.json === true || flags.json === 'true';
-  if (!(key in HELP) || (key === '' && !flags.help)) {
+  const rest = argv.slice(key ? key.split(' ').length : 0);
+  const asksHelp = rest.includes('--help') || rest.includes('-h');
+  if (!(key in HELP) || (key === '' && !asksHelp)) {
     process.stderr.write(`${key ? `Unknown command: ${key}\n\n` : ''}${HELP['']}`);
     return 2;
   }
-  if (flags.help || flags.h) {
-    process.stdout.write(HELP[key]);
+  if (asksHelp) {
+    process.stdout.write(key ? helpOf(key) : HELP['']);
     return 0;
   }
+  let flags: Flags = {};
+  let json = rest.includes('--json');
   const fail = (code: number, error: string): number => {
     if (json) {
       process.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
     }
-    process.stderr.write(`${error}\n${code === 2 ? `\n${HELP[key]}` : ''}`);
+    process.stderr.write(`${error}\n${code === 2 ? `\n${helpOf(key)}` : ''}`);
     return code;
   };
   try {
+    flags = parseCommandLine(rest, { ...COMMAND_OPTIONS[key], ...COMMON_OPTIONS }).flags;
+    json = flags.json === true;
     const { code, result, text } = await dispatch(key, flags);
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);
     return code;
   } catch (error) {
-    if (error instanceof commands().UsageError || error instanceof BadInputError) {
+    if (error instanceof UsageError || error instanceof BadInputError) {
       return fail(2, error.message);
     }
     if (error instanceof ConfigError) {

@@ -1,25 +1,30 @@
 import { ConfigError, loadConfig } from '../config/config';
-import { parseArgs } from './args';
-import { UsageError, checkFlags } from './billing-commands';
+import { COMMON_OPTIONS, UsageError, optionHelp, parseCommandLine } from './args';
+import { checkFlags } from './billing-commands';
 import { tokenCommand } from './billing-misc-commands';
+import { COMMAND_OPTIONS } from './billing-options';
+
+const OPTIONS = { ...COMMAND_OPTIONS.token, json: COMMON_OPTIONS.json, help: COMMON_OPTIONS.help };
 
 const USAGE = `Usage: npm run token -- --sub <user id> [--role user|admin|service] [--expires 12h] [--json]
 
 Mints an HS256 token signed with JWT_SECRET, or with the development secret kept under .data/
 (the same secret \`npm start\` uses when no JWT setting is given), with JWT_ISSUER and JWT_AUDIENCE when they are
 set. Not available with JWT_JWKS_URL. The same command as \`npm run billing -- token\`.
+
+${optionHelp(OPTIONS)}
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { flags } = parseArgs(argv);
-  if (flags.help || flags.h) {
+  if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
   try {
+    const { flags } = parseCommandLine(argv, OPTIONS);
     checkFlags('token', flags);
     const { result, text } = await tokenCommand(loadConfig(), flags);
-    const json = flags.json === true || flags.json === 'true';
+    const json = flags.json === true;
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);
     return 0;
   } catch (error) {

@@ -1,0 +1,50 @@
+import type { OptionTable } from './args';
+
+/**
+ * The options each command reads (besides `COMMON_OPTIONS`); the parser refuses anything else, so a mistyped
+ * --dry-run never applies changes. The help of each command lists them from here.
+ */
+export const COMMAND_OPTIONS: Record<string, OptionTable> = {
+  run: {
+    period: { type: 'string', value: 'YYYY-MM', description: 'an ended month (UTC)' },
+    concurrency: {
+      type: 'string',
+      value: 'N',
+      description: 'customers invoiced at once (default 4; Stripe pacing is the client rate limiter)',
+    },
+    'max-attempts': {
+      type: 'string',
+      value: 'N',
+      description: 'attempts per customer in this run before it counts as failed (default 3)',
+    },
+    'lease-seconds': {
+      type: 'string',
+      value: 'N',
+      description: 'how long a claimed customer belongs to this process (default 120)',
+    },
+  },
+  reconcile: {
+    period: { type: 'string', value: 'YYYY-MM', description: 'the month whose invoices are compared' },
+    'dry-run': { type: 'boolean', description: 'report what would change, change nothing' },
+    'processing-timeout-minutes': {
+      type: 'string',
+      value: 'N',
+      description: 'how long a payment may stay without an outcome before it is checked in Stripe (default 15)',
+    },
+  },
+  'config check': {},
+  token: {
+    sub: { type: 'string', value: '<user id>', description: 'the AgentHub user id (JWT sub)' },
+    role: { type: 'string', value: 'user|admin|service', description: 'default user' },
+    expires: { type: 'string', value: '12h', description: 'a positive duration: 30m, 12h, 7d (default 12h)' },
+  },
+  'seed-demo': { period: { type: 'string', value: 'YYYY-MM', description: 'default: last month' } },
+  'webhooks replay': {
+    id: { type: 'string', value: '<evt_…>', description: 'one stored event' },
+    failed: { type: 'boolean', description: 'every event that ended failed' },
+    since: { type: 'string', value: '<ISO time>', description: 'events received since then' },
+  },
+  'webhooks recover': {
+    since: { type: 'string', value: '<ISO time>', description: 'Stripe keeps events for 30 days' },
+  },
+};
