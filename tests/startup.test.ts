@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,6 +79,19 @@ describe('starting the server', () => {
       });
     }, 90_000);
 
+    /**
+     * `npm run token` in a child process, without blocking this process: a blocked event loop misses the server
+     * closing an idle keep-alive socket, and the next fetch then fails on it ("other side closed").
+     */
+    const mintToken = async (sub: string): Promise<string> =>
+      (
+        await promisify(execFile)(process.execPath, [tokenCli, '--sub', sub, '--role', 'admin'], {
+          env: bareEnv(dataDir()),
+          cwd: dir,
+          encoding: 'utf8',
+        })
+      ).stdout.trim();
+
     afterAll(() => {
       if (child.exitCode === null) {
         child.kill('SIGKILL');
@@ -92,11 +106,7 @@ describe('starting the server', () => {
 
     it('prints how to mint a token, and serves `me` with one minted by `npm run token`', async () => {
       expect(output).toMatch(/npm run token -- --sub 123 --role admin/);
-      const token = execFileSync(process.execPath, [tokenCli, '--sub', '123', '--role', 'admin'], {
-        env: bareEnv(dataDir()),
-        cwd: dir,
-        encoding: 'utf8',
-      }).trim();
+      const token = await mintToken('123');
       const query = (headers: Record<string, string>): Promise<Response> =>
         fetch(`${url}/graphql`, {
           method: 'POST',
@@ -111,11 +121,7 @@ describe('starting the server', () => {
     });
 
     it('bills on its defaults: seeded prices, the local Stripe, an invoice paid with a test card', async () => {
-      const token = execFileSync(process.execPath, [tokenCli, '--sub', 'ops', '--role', 'admin'], {
-        env: bareEnv(dataDir()),
-        cwd: dir,
-        encoding: 'utf8',
-      }).trim();
+      const token = await mintToken('ops');
       const gql = async (query: string): Promise<Record<string, Record<string, unknown>>> => {
         const res = await fetch(`${url}/graphql`, {
           method: 'POST',
