@@ -48,14 +48,30 @@ export function minorToDecimalString(minor: bigint, currency: string): string {
  * defaults differ from Stripe's for a few currencies (ISK: Intl 0, Stripe 2) and would otherwise round on display.
  */
 export function formatMoney(minor: bigint, currency: string, locale = 'en-US'): string {
-  const exponent = currencyExponent(currency);
-  const formatter = new Intl.NumberFormat(locale, {
-    style: 'currency',
-    currency: currency.toUpperCase(),
-    minimumFractionDigits: exponent,
-    maximumFractionDigits: exponent,
-  }) as unknown as DecimalStringFormatter;
-  return formatter.format(minorToDecimalString(minor, currency));
+  return formatterFor(locale, currency).format(minorToDecimalString(minor, currency));
+}
+
+/**
+ * Building an Intl.NumberFormat costs about 40 times a `format` call, and a page of invoices formats hundreds of
+ * amounts in a handful of currencies: one formatter per locale and currency, kept (locales and currencies come from
+ * our own code and the currency table, never from a request, so the map stays small).
+ */
+const formatters = new Map<string, DecimalStringFormatter>();
+
+function formatterFor(locale: string, currency: string): DecimalStringFormatter {
+  const key = `${locale}|${currency.toUpperCase()}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    const exponent = currencyExponent(currency);
+    formatter = new Intl.NumberFormat(locale, {
+      style: 'currency',
+      currency: currency.toUpperCase(),
+      minimumFractionDigits: exponent,
+      maximumFractionDigits: exponent,
+    }) as unknown as DecimalStringFormatter;
+    formatters.set(key, formatter);
+  }
+  return formatter;
 }
 
 /** Exact sum of minor-unit amounts (an invoice total is the sum of its lines); 0n for none. */
