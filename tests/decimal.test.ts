@@ -117,10 +117,12 @@ describe('arithmetic', () => {
     expect(isNegative(d('-0.000000000001'))).toBe(true);
   });
 
-  it('rejects a negative or fractional scale', () => {
-    expect(() => decimal(1n, -1)).toThrow(RangeError);
+  it('rejects a negative or fractional scale, naming it', () => {
+    expect(() => decimal(1n, -1)).toThrow(new RangeError('Decimal scale must be a non-negative integer, got -1'));
     expect(() => decimal(1n, 1.5)).toThrow(RangeError);
-    expect(() => roundHalfUpToScale(d('1'), -1)).toThrow(RangeError);
+    expect(() => roundHalfUpToScale(d('1'), -1)).toThrow(
+      new RangeError('Rounding scale must be a non-negative integer, got -1'),
+    );
   });
 });
 
@@ -147,9 +149,9 @@ describe('division helpers', () => {
     expect(str(divToScale(d('2'), d('3'), 12))).toBe('0.666666666667');
     expect(str(divToScale(d('-2'), d('3'), 2))).toBe('-0.67');
     expect(str(divToScale(d('25.05'), d('101'), 12))).toBe('0.24801980198'); // 0.248019801980|19… → …980
-    expect(() => divToScale(d('1'), d('0'), 2)).toThrow(RangeError);
+    expect(() => divToScale(d('1'), d('0'), 2)).toThrow(new RangeError('Division by zero'));
     expect(divRoundHalfUp(5n, -2n)).toBe(-3n); // -2.5 → -3
-    expect(() => divRoundHalfUp(1n, 0n)).toThrow(RangeError);
+    expect(() => divRoundHalfUp(1n, 0n)).toThrow(new RangeError('Division by zero'));
   });
 
   it.each([
@@ -164,8 +166,8 @@ describe('division helpers', () => {
     expect(ceilDiv(d(a), d(b))).toBe(expected);
   });
 
-  it('refuses a non-positive package size', () => {
-    expect(() => ceilDiv(d('1'), d('0'))).toThrow(RangeError);
+  it('refuses a non-positive package size by name, not with a bare division by zero', () => {
+    expect(() => ceilDiv(d('1'), d('0'))).toThrow(new RangeError('ceilDiv needs a positive divisor, got 0'));
     expect(() => ceilDiv(d('1'), d('-1'))).toThrow(/positive divisor/);
   });
 });

@@ -1,5 +1,17 @@
-import { InvoiceStatus } from '../src/entities/enums';
-import { TRANSITIONS, canTransition, isTerminal } from '../src/services/invoice-status';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { InvoiceStatusChange } from '../src/entities';
+import type { Invoice } from '../src/entities';
+import { InvoiceStatus, StatusChangeSource } from '../src/entities/enums';
+import {
+  InvalidTransitionError,
+  PAYABLE,
+  TRANSITIONS,
+  canTransition,
+  isTerminal,
+  pathTo,
+  recordCreation,
+  transitionInvoice,
+} from '../src/services/invoice-status';
 
 const S = InvoiceStatus;
 
@@ -15,14 +27,13 @@ const DESIGN: Record<InvoiceStatus, InvoiceStatus[]> = {
   [S.VOID]: [],
 };
 
+const all = Object.values(S);
+const pairs = all.flatMap((from) => all.map((to) => [from, to] as const));
+
 describe('invoice status transitions', () => {
-  const all = Object.values(S);
-  it.each(all.flatMap((from) => all.map((to) => [from, to] as const)))(
-    '%s → %s follows the design table',
-    (from, to) => {
-      expect(canTransition(from, to)).toBe(DESIGN[from].includes(to));
-    },
-  );
+  it.each(pairs)('%s → %s follows the design table', (from, to) => {
+    expect(canTransition(from, to)).toBe(DESIGN[from].includes(to));
+  });
 
   it('has exactly PAID and VOID as terminal states', () => {
     expect(all.filter(isTerminal).sort()).toEqual([S.PAID, S.VOID]);
@@ -31,5 +42,230 @@ describe('invoice status transitions', () => {
 
   it('never moves back to DRAFT', () => {
     expect(all.some((from) => canTransition(from, S.DRAFT))).toBe(false);
+  });
+});
+
+describe('pathTo', () => {
+  it.each(pairs)('%s → %s: the direct move when the table has it, every step allowed', (from, to) => {
+    const path = pathTo(from, to);
+    if (canTransition(from, to)) {
+      expect(path).toEqual([to]);
+    }
+    path.forEach((step, index) => expect(canTransition(index === 0 ? from : path[index - 1], step)).toBe(true));
+  });
+
+  it('voids a PROCESSING invoice through PAYMENT_FAILED: Stripe voided it, so the pending payment charged nothing', () => {
+    expect(pathTo(S.PROCESSING, S.VOID)).toEqual([S.PAYMENT_FAILED, S.VOID]);
+  });
+
+  it('has no path out of a terminal state, nor back to DRAFT', () => {
+    expect(pathTo(S.PAID, S.VOID)).toEqual([]);
+    expect(pathTo(S.VOID, S.PAID)).toEqual([]);
+    expect(pathTo(S.OPEN, S.DRAFT)).toEqual([]);
+    expect(pathTo(S.PROCESSING, S.UNCOLLECTIBLE)).toEqual([]);
+  });
+});
+
+describe('PAYABLE', () => {
+  it('is every status that may move to PAID except PROCESSING, whose attempt is still pending', () => {
+    expect([...PAYABLE].sort()).toEqual([S.OPEN, S.PAYMENT_FAILED, S.REQUIRES_ACTION, S.UNCOLLECTIBLE].sort());
+    expect(all.filter((status) => canTransition(status, S.PAID) && status !== S.PROCESSING).sort()).toEqual(
+      [...PAYABLE].sort(),
+    );
+  });
+});
+
+/**
+ * Records what transitionInvoice asks of its EntityManager, in order. `flush` gives the history row its id as the
+ * database would, so the NOTIFY payload shows whether it was sent after the row was written.
+ */
+class RecordingEntityManager {
+  readonly calls: string[] = [];
+  readonly created: { entity: unknown; row: Record<string, unknown> }[] = [];
+  readonly statements: [string, unknown[]][] = [];
+
+  create(entity: unknown, data: Record<string, unknown>): Record<string, unknown> {
+    const row = { ...data };
+    this.calls.push('create');
+    this.created.push({ entity, row });
+    return row;
+  }
+
+  async flush(): Promise<void> {
+    this.calls.push('flush');
+    this.created.forEach(({ row }, index) => {
+      row.id ??= String(index + 1);
+    });
+  }
+
+  async execute(sql: string, params: unknown[]): Promise<unknown[]> {
+    this.calls.push('execute');
+    this.statements.push([sql, params]);
+    return [];
+  }
+}
+
+const invoiceIn = (status: InvoiceStatus, extra: Partial<Invoice> = {}): Invoice =>
+  ({ id: 'inv_1', status, totalMinor: 2550n, amountPaidMinor: 0n, ...extra }) as Invoice;
+
+const at = new Date('2024-02-03T04:05:06Z');
+
+/** The NOTIFY every committed change sends: the channel every instance LISTENs on, and ids only. */
+const notify = (changeId: string): [unknown, unknown[]] => [
+  expect.stringContaining('pg_notify'),
+  ['invoice_status_changed', JSON.stringify({ invoiceId: 'inv_1', changeId })],
+];
+
+describe('transitionInvoice', () => {
+  it('moves along the table, appends the history row, then notifies with the written row', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.OPEN);
+    const cause = { source: StatusChangeSource.WEBHOOK, ref: 'evt_1', reason: 'invoice.paid', at };
+    await expect(transitionInvoice(em as unknown as EntityManager, invoice, S.PAID, cause)).resolves.toBe(true);
+    expect(invoice).toMatchObject({ status: S.PAID, paidAt: at, amountPaidMinor: 2550n });
+    expect(em.created).toEqual([
+      {
+        entity: InvoiceStatusChange,
+        row: {
+          id: '1',
+          invoice,
+          fromStatus: S.OPEN,
+          toStatus: S.PAID,
+          source: StatusChangeSource.WEBHOOK,
+          sourceRef: 'evt_1',
+          reason: 'invoice.paid',
+          occurredAt: at,
+        },
+      },
+    ]);
+    expect(em.calls).toEqual(['create', 'flush', 'execute']);
+    expect(em.statements).toEqual([notify('1')]);
+  });
+
+  it('is a no-op for the status the invoice already has (a repeated webhook or retry)', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.PAID, { paidAt: at, amountPaidMinor: 2550n });
+    const cause = { source: StatusChangeSource.WEBHOOK, at: new Date('2024-03-01T00:00:00Z') };
+    await expect(transitionInvoice(em as unknown as EntityManager, invoice, S.PAID, cause)).resolves.toBe(false);
+    expect(invoice.paidAt).toBe(at);
+    expect(em.calls).toEqual([]);
+  });
+
+  it('refuses a move the table forbids and changes nothing', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.PAID, { paidAt: at });
+    const attempt = transitionInvoice(em as unknown as EntityManager, invoice, S.OPEN, {
+      source: StatusChangeSource.API,
+    });
+    await expect(attempt).rejects.toThrow(new InvalidTransitionError(S.PAID, S.OPEN));
+    await expect(attempt).rejects.toMatchObject({
+      name: 'InvalidTransitionError',
+      message: 'Invoice cannot move from PAID to OPEN',
+      from: S.PAID,
+      to: S.OPEN,
+    });
+    expect(invoice.status).toBe(S.PAID);
+    expect(em.calls).toEqual([]);
+  });
+
+  it('voids with the reason and releases the invoice usage before notifying, in the same transaction', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.OPEN);
+    await transitionInvoice(em as unknown as EntityManager, invoice, S.VOID, {
+      source: StatusChangeSource.API,
+      reason: 'duplicate',
+      at,
+    });
+    expect(invoice).toMatchObject({ status: S.VOID, voidedAt: at, voidReason: 'duplicate', amountPaidMinor: 0n });
+    expect(invoice.paidAt).toBeUndefined();
+    expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute']);
+    expect(em.statements).toEqual([
+      [expect.stringContaining('update usage_records set billed_on_invoice_id = null'), ['inv_1']],
+      notify('1'),
+    ]);
+  });
+
+  it('voids without a reason as null, and records the change with no reference', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.DRAFT);
+    await transitionInvoice(em as unknown as EntityManager, invoice, S.VOID, { source: StatusChangeSource.SYSTEM, at });
+    expect(invoice.voidReason).toBeNull();
+    expect(em.created[0].row).toMatchObject({ sourceRef: null, reason: null });
+  });
+
+  it('stamps finalizedAt when an invoice opens, unless Stripe finalized time was already recorded', async () => {
+    const em = new RecordingEntityManager();
+    const fresh = invoiceIn(S.DRAFT);
+    await transitionInvoice(em as unknown as EntityManager, fresh, S.OPEN, { source: StatusChangeSource.API, at });
+    expect(fresh.finalizedAt).toBe(at);
+    const stripeTime = new Date('2024-02-01T00:00:00Z');
+    const fromStripe = invoiceIn(S.DRAFT, { finalizedAt: stripeTime });
+    await transitionInvoice(em as unknown as EntityManager, fromStripe, S.OPEN, {
+      source: StatusChangeSource.WEBHOOK,
+      at,
+    });
+    expect(fromStripe.finalizedAt).toBe(stripeTime);
+  });
+
+  it('touches no timestamp or amount that the new status does not own', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.OPEN);
+    await transitionInvoice(em as unknown as EntityManager, invoice, S.PROCESSING, {
+      source: StatusChangeSource.API,
+      at,
+    });
+    expect(invoice).toMatchObject({ status: S.PROCESSING, amountPaidMinor: 0n });
+    for (const field of ['finalizedAt', 'paidAt', 'voidedAt', 'voidReason'] as const) {
+      expect(invoice[field]).toBeUndefined();
+    }
+    expect(em.statements).toEqual([notify('1')]);
+  });
+
+  it('dates the change now when the cause gives no time', async () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.OPEN);
+    const before = Date.now();
+    await transitionInvoice(em as unknown as EntityManager, invoice, S.PAID, { source: StatusChangeSource.API });
+    const occurredAt = em.created[0].row.occurredAt as Date;
+    expect(occurredAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(occurredAt.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(invoice.paidAt).toBe(occurredAt);
+  });
+});
+
+describe('recordCreation', () => {
+  it('starts the history with the first status, from nothing', () => {
+    const em = new RecordingEntityManager();
+    const invoice = invoiceIn(S.DRAFT);
+    recordCreation(em as unknown as EntityManager, invoice, {
+      source: StatusChangeSource.BILLING_RUN,
+      ref: 'run_1',
+      reason: 'monthly billing',
+      at,
+    });
+    expect(em.created).toEqual([
+      {
+        entity: InvoiceStatusChange,
+        row: {
+          invoice,
+          fromStatus: null,
+          toStatus: S.DRAFT,
+          source: StatusChangeSource.BILLING_RUN,
+          sourceRef: 'run_1',
+          reason: 'monthly billing',
+          occurredAt: at,
+        },
+      },
+    ]);
+  });
+
+  it('records no reference or reason as null and dates the creation now', () => {
+    const em = new RecordingEntityManager();
+    const before = Date.now();
+    recordCreation(em as unknown as EntityManager, invoiceIn(S.DRAFT), { source: StatusChangeSource.API });
+    const { row } = em.created[0];
+    expect(row).toMatchObject({ source: StatusChangeSource.API, sourceRef: null, reason: null });
+    expect((row.occurredAt as Date).getTime()).toBeGreaterThanOrEqual(before);
+    expect((row.occurredAt as Date).getTime()).toBeLessThanOrEqual(Date.now());
   });
 });

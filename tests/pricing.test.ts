@@ -3,7 +3,7 @@ import { PriceModel } from '../src/entities/enums';
 import type { PriceTier } from '../src/entities/price.entity';
 import { add, compare, decimal, decimalToString, parseDecimal, sub } from '../src/services/decimal';
 import { formatMoney } from '../src/services/money';
-import type { PriceSpec, UsageSegment } from '../src/services/pricing';
+import type { PriceProblem, PriceSpec, UsageSegment } from '../src/services/pricing';
 import { invoiceTotal, priceQuantity, priceUsage, validatePriceSpec } from '../src/services/pricing';
 
 const perUnit = (unitAmount: string, freeAllowance = '0'): PriceSpec => ({
@@ -44,7 +44,8 @@ const VOLUME_TIERS: PriceTier[] = [
 describe('per_unit', () => {
   it('prices fractional-cent token prices and rounds once', () => {
     // 1,234,567 × 0.000002 = 2.469134 USD = 246.9134 cents → 247
-    expect(priceQuantity('1234567', perUnit('0.000002'), 'usd')).toEqual({
+    // toStrictEqual: these fields and no others (no `priceId` key when the price has no id)
+    expect(priceQuantity('1234567', perUnit('0.000002'), 'usd')).toStrictEqual({
       quantity: '1234567',
       billableQuantity: '1234567',
       unitAmount: '0.000002',
@@ -435,6 +436,87 @@ describe('validatePriceSpec', () => {
     expect(validatePriceSpec(packaged('1', '0'), 'usd')).toEqual([
       { field: 'packageSize', message: 'must be greater than 0, got 0' },
     ]);
+  });
+
+  // What the admin API shows for each problem (setPrice answers these fields and messages).
+  it.each<[string, PriceSpec, PriceProblem[]]>([
+    [
+      'missing unitAmount',
+      { model: PriceModel.PER_UNIT, freeAllowance: '0' },
+      [{ field: 'unitAmount', message: 'is required' }],
+    ],
+    ['empty unitAmount', perUnit(''), [{ field: 'unitAmount', message: 'is required' }]],
+    ['no tiers', graduated([]), [{ field: 'tiers', message: 'at least one tier is required' }]],
+    [
+      'unsorted tiers',
+      graduated([
+        { upTo: '100', unitAmount: '1' },
+        { upTo: '50', unitAmount: '1' },
+        { upTo: null, unitAmount: '1' },
+      ]),
+      [{ field: 'tiers[1].upTo', message: 'tiers must be sorted by strictly ascending upTo: 50 is not above 100' }],
+    ],
+    [
+      'last upTo not null',
+      graduated([{ upTo: '100', unitAmount: '1' }]),
+      [{ field: 'tiers[0].upTo', message: 'the last tier must be open-ended (upTo null)' }],
+    ],
+    [
+      'open-ended tier before the last',
+      volume([
+        { upTo: null, unitAmount: '1' },
+        { upTo: null, unitAmount: '1' },
+      ]),
+      [{ field: 'tiers[0].upTo', message: 'only the last tier may be open-ended (upTo null)' }],
+    ],
+    [
+      'unknown model',
+      { model: 'flat' as PriceModel, freeAllowance: '0' },
+      [{ field: 'model', message: 'must be one of per_unit, graduated, volume, package, got flat' }],
+    ],
+  ])('explains %s', (_name, spec, problems) => {
+    expect(validatePriceSpec(spec, 'usd')).toEqual(problems);
+  });
+
+  it('reports a tier that is not an object (tiers arrive as JSON) instead of failing on it', () => {
+    for (const notATier of [null, '100', 5]) {
+      const tiers = [notATier, { upTo: null, unitAmount: '1' }] as unknown as PriceTier[];
+      expect(validatePriceSpec(graduated(tiers), 'usd')).toEqual([
+        { field: 'tiers[0]', message: 'must be an object { upTo, unitAmount, flatAmount? }' },
+      ]);
+    }
+  });
+
+  it('reads an omitted upTo as open-ended and a null flat fee as none, as GraphQL passes them', () => {
+    // setPrice's PriceTierInput: upTo and flatAmount are nullable, so a client may omit them or send null.
+    const tiers = [
+      { upTo: '100', unitAmount: '0.10', flatAmount: null },
+      { unitAmount: '0.05' },
+    ] as unknown as PriceTier[];
+    expect(validatePriceSpec(graduated(tiers), 'usd')).toEqual([]);
+    // 100 × 0.10 + 50 × 0.05, no flat fee in either tier
+    expect(priceQuantity('150', graduated(tiers), 'usd').exactAmount).toBe('12.5');
+  });
+
+  it('makes priceUsage refuse invalid tiers rather than price with the valid ones, naming the segment', () => {
+    const unsorted = graduated([
+      { upTo: '100', unitAmount: '1' },
+      { upTo: '50', unitAmount: '1' },
+      { upTo: null, unitAmount: '1' },
+    ]);
+    expect(() =>
+      priceUsage(
+        [
+          { quantity: '1', price: perUnit('1') },
+          { quantity: '1', price: unsorted },
+        ],
+        'usd',
+      ),
+    ).toThrow(
+      new RangeError(
+        'Invalid segments[1].price: tiers[1].upTo tiers must be sorted by strictly ascending upTo: 50 is not above 100',
+      ),
+    );
   });
 
   it('makes priceUsage refuse an invalid spec, naming every problem', () => {
