@@ -1,0 +1,606 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { isSupportedCurrency } from './currencies';
+import { parseTrustProxy } from './trust-proxy';
+import type { TrustProxySetting } from './trust-proxy';
+
+/**
+ * The one description of the server's configuration. Every environment variable is spelled here once, with its
+ * zod parser (its validation messages are the ones printed), default, group, description, whether it is secret and
+ * an example. Derived from it: the `AppConfig` type and `loadConfig` (config.ts), the rows of `npm run config:check`
+ * (describe-config.ts), `.env.example` and the tables of docs/configuration.md (config-docs.ts, written by
+ * `npm run docs:config` and checked by tests/config-docs.test.ts).
+ *
+ * The tree mirrors `AppConfig`: each leaf is one variable, and its place in the tree is its place in the
+ * configuration (`stripe.secretKey` ← `STRIPE_SECRET_KEY`). The order of the leaves is the order of the docs.
+ */
+
+/** The documentation's sections, in order; every variable belongs to one. */
+export const CONFIG_GROUPS = {
+  runtime: 'Runtime',
+  database: 'Database',
+  stripe: 'Stripe',
+  billing: 'Billing',
+  identity: 'Identity',
+  webhooks: 'Stripe webhooks',
+  scheduler: 'Monthly billing scheduler',
+} as const;
+export type ConfigGroup = keyof typeof CONFIG_GROUPS;
+
+/** A parser of one variable's value: the trimmed, non-empty text (or its default) in, the setting out. */
+export type ValueSchema<T> = z.ZodType<T, z.ZodTypeDef, string>;
+
+type AnySchema = ValueSchema<unknown>;
+
+interface VariableSpec<S extends AnySchema> {
+  group: ConfigGroup;
+  schema: S;
+  /** The meaning, in Markdown (the docs table; `.env.example` gets it without the backticks). */
+  description: string;
+  /** The default as written in `.env`; parsed by `schema` like a value. Absent: unset means `undefined`. */
+  default?: string;
+  /** The default when NODE_ENV=test, if it differs. */
+  defaultInTest?: string;
+  /** What an unset variable means, when it has no default (e.g. "local emulator"). */
+  unset?: string;
+  /** Masked by `config:check`: the whole value (keys, secrets) or the password of a URL. */
+  secret?: 'value' | 'url-password';
+  /** The value `.env.example` shows (commented out); else the default. */
+  example?: string;
+  /** Whole numbers: the accepted range, printed in the docs. */
+  range?: readonly [number, number];
+  /** One of a fixed list: the accepted values, printed in the docs. */
+  values?: readonly string[];
+}
+
+export interface ConfigVariable<
+  N extends string = string,
+  S extends AnySchema = AnySchema,
+  D extends boolean = boolean,
+> extends VariableSpec<S> {
+  readonly name: N;
+  /** True when the variable has a default, so the setting always has a value. */
+  readonly hasDefault: D;
+}
+
+type AnyVariable = ConfigVariable<string, AnySchema, boolean>;
+
+/** One variable of the schema. Its setting is the schema's output, optional when there is no default. */
+export function variable<N extends string, S extends AnySchema>(
+  name: N,
+  spec: VariableSpec<S> & { default: string },
+): ConfigVariable<N, S, true>;
+export function variable<N extends string, S extends AnySchema>(
+  name: N,
+  spec: VariableSpec<S> & { default?: undefined },
+): ConfigVariable<N, S, false>;
+export function variable<N extends string, S extends AnySchema>(name: N, spec: VariableSpec<S>): ConfigVariable<N, S> {
+  return { name, ...spec, hasDefault: spec.default !== undefined };
+}
+
+export function isConfigVariable(node: unknown): node is AnyVariable {
+  return typeof node === 'object' && node !== null && 'schema' in node && 'name' in node && 'group' in node;
+}
+
+// --- Value parsers: each issue's message is what the configuration error prints after "NAME: ". ---------------
+
+/** `(got "…")`: echoes the value; used only for values that are never secret. */
+const got = (message: string) => (value: string) => ({ message: `${message} (got "${value}")` });
+
+/** Every issue of a fixed-list parser reads the same, naming the value it got. */
+const listError =
+  (message: string): z.ZodErrorMap =>
+  (_issue, ctx) => ({ message: `${message} (got "${String(ctx.data)}")` });
+
+/** A whole number from `min` to `max`. */
+function wholeNumber(min: number, max: number): { schema: ValueSchema<number>; range: readonly [number, number] } {
+  const schema = z
+    .string()
+    .refine(
+      (raw) => /^\d+$/.test(raw) && Number(raw) >= min && Number(raw) <= max,
+      got(`must be a whole number from ${min} to ${max}`),
+    )
+    .transform(Number);
+  return { schema, range: [min, max] };
+}
+
+const TRUE = ['true', '1', 'yes', 'on'] as const;
+const FALSE = ['false', '0', 'no', 'off'] as const;
+
+/** `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case. */
+const flag: ValueSchema<boolean> = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum([...TRUE, ...FALSE], { errorMap: listError('must be true or false') }))
+  .transform((value) => (TRUE as readonly string[]).includes(value));
+
+/** A URL of one of `protocols`. Never echoes the value: a database URL carries a password. */
+function url(protocols: string[]): ValueSchema<string> {
+  return z.string().superRefine((raw, ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'is not a valid URL' });
+      return;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a ${protocols.join(' or ')} URL` });
+    }
+  });
+}
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The mode a Stripe secret key is for, or undefined when it is not a secret key. */
+export function stripeKeyMode(key: string | undefined): 'test' | 'live' | undefined {
+  return /^(sk|rk)_(test|live)_\w+$/.exec(key ?? '')?.[2] as 'test' | 'live' | undefined;
+}
+
+const stripeSecretKey: ValueSchema<string> = z.string().superRefine((key, ctx) => {
+  if (stripeKeyMode(key)) {
+    return;
+  }
+  // Never echoes the value: it may be a real key pasted into the wrong variable.
+  const message = key.startsWith('pk_')
+    ? 'is a publishable key (pk_…); use the secret key (sk_test_… or sk_live_…)'
+    : key.startsWith('whsec_')
+      ? 'is a webhook signing secret (whsec_…); use the secret key (sk_test_… or sk_live_…)'
+      : 'must start with sk_test_ or sk_live_ (or a restricted key rk_test_/rk_live_)';
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+});
+
+const stripePublishableKey: ValueSchema<string> = z.string().superRefine((key, ctx) => {
+  if (/^pk_(test|live)_\w+$/.test(key)) {
+    return;
+  }
+  const message = key.startsWith('sk_')
+    ? 'is a secret key (sk_…); it must never be published — use the pk_test_…/pk_live_… key'
+    : 'must start with pk_test_ or pk_live_';
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+});
+
+/** The trust-proxy setting; the reason it is invalid otherwise. */
+const trustProxy: ValueSchema<TrustProxySetting> = z.string().transform((raw, ctx) => {
+  const setting = parseTrustProxy(raw);
+  if (typeof setting === 'object' && !Array.isArray(setting)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: setting.problem });
+    return z.NEVER;
+  }
+  return setting;
+});
+
+const text: ValueSchema<string> = z.string();
+
+// --- The variables -------------------------------------------------------------------------------------------
+
+export const CONFIG_SCHEMA = {
+  nodeEnv: variable('NODE_ENV', {
+    group: 'runtime',
+    schema: z.enum(NODE_ENVS, { errorMap: listError('must be development, test or production') }),
+    values: NODE_ENVS,
+    default: 'development',
+    description:
+      '`production` refuses the embedded database, the emulator and the development JWT secret, turns off ' +
+      'introspection and suggestions; `development` sends stack traces of unexpected errors',
+  }),
+  port: variable('PORT', {
+    group: 'runtime',
+    ...wholeNumber(0, 65535),
+    default: '8000',
+    description: 'HTTP and WebSocket port (GraphQL at `/graphql`)',
+  }),
+  host: variable('HOST', { group: 'runtime', schema: text, default: '0.0.0.0', description: 'interface to bind' }),
+  trustProxy: variable('TRUST_PROXY', {
+    group: 'runtime',
+    schema: trustProxy,
+    default: 'false',
+    description:
+      'whose `X-Forwarded-For` to believe for the client address (per-IP webhook limit, logs): `false` (the socket ' +
+      'peer is the client), `true` (anyone), a hop count 1–10, or comma-separated proxy IPs, CIDR subnets and the ' +
+      'names `loopback`, `linklocal`, `uniquelocal`',
+  }),
+  logLevel: variable('LOG_LEVEL', {
+    group: 'runtime',
+    schema: z
+      .string()
+      .toLowerCase()
+      .pipe(z.enum(LOG_LEVELS, { errorMap: listError(`must be one of ${LOG_LEVELS.join(', ')}`) })),
+    values: LOG_LEVELS,
+    default: 'info',
+    defaultInTest: 'silent',
+    description: 'logs are JSON lines with a request id, secrets redacted',
+  }),
+  dataDir: variable('DATA_DIR', {
+    group: 'runtime',
+    schema: z.string().transform((dir) => path.resolve(dir)),
+    default: '.data',
+    description:
+      'folder of the embedded defaults: the PGlite database (`pglite/`, with its lock file `agenthub.lock`), the ' +
+      'development JWT secret (`dev-jwt-secret`), the emulator’s webhook secret (`dev-webhook-secret`) and state ' +
+      '(`stripe-emulator.json`)',
+  }),
+  databaseUrl: variable('DATABASE_URL', {
+    group: 'database',
+    schema: url(['postgres:', 'postgresql:']),
+    unset: 'embedded PGlite',
+    secret: 'url-password',
+    example: 'postgres://billing:password@127.0.0.1:5432/billing',
+    description:
+      '`postgres://` or `postgresql://` URL of PostgreSQL ≥ 14. Unset: embedded PGlite under `DATA_DIR/pglite`, ' +
+      'one process at a time; required in production',
+  }),
+  stripe: {
+    secretKey: variable('STRIPE_SECRET_KEY', {
+      group: 'stripe',
+      schema: stripeSecretKey,
+      unset: 'local emulator',
+      secret: 'value',
+      example: 'sk_test_...',
+      description:
+        '`sk_test_…` or `sk_live_…` (or a restricted `rk_test_…`/`rk_live_…` key); the mode (test or live) follows ' +
+        'the key. Unset: `npm start` runs the local emulator. A `pk_…` or `whsec_…` value is refused with the ' +
+        'reason. Required in production',
+    }),
+    publishableKey: variable('STRIPE_PUBLISHABLE_KEY', {
+      group: 'stripe',
+      schema: stripePublishableKey,
+      secret: 'value',
+      example: 'pk_test_...',
+      description:
+        '`pk_test_…`/`pk_live_…`, in the same mode as the secret key (a `sk_…` value is refused). Validated only: ' +
+        'the server does not use or serve it today',
+    }),
+    webhookSecret: variable('STRIPE_WEBHOOK_SECRET', {
+      group: 'stripe',
+      schema: z.string().regex(/^whsec_\w+$/, 'must start with whsec_ (the signing secret of the webhook endpoint)'),
+      secret: 'value',
+      example: 'whsec_...',
+      description:
+        '`whsec_…`, the signing secret of the webhook endpoint (Stripe dashboard or `stripe listen`). Without it the ' +
+        'webhook route answers 503. With the local emulator, unset means a secret generated once into ' +
+        '`DATA_DIR/dev-webhook-secret`. Required in production',
+    }),
+    apiBase: variable('STRIPE_API_BASE', {
+      group: 'stripe',
+      schema: url(['http:', 'https:']),
+      unset: 'api.stripe.com or the local emulator',
+      example: 'http://127.0.0.1:12111',
+      description:
+        '`http(s)://` base URL of a Stripe-compatible API (a separately run emulator, e.g. ' +
+        '`http://127.0.0.1:12111`); the server then starts no emulator of its own. Not allowed with a live key. ' +
+        'Unset: `api.stripe.com`, or the emulator `npm start` runs',
+    }),
+    emulatorPort: variable('STRIPE_EMULATOR_PORT', {
+      group: 'stripe',
+      ...wholeNumber(0, 65535),
+      default: '12111',
+      description:
+        'port of the local emulator `npm start` (and the billing CLI) runs when neither `STRIPE_SECRET_KEY` nor ' +
+        '`STRIPE_API_BASE` is set; it also serves the hosted invoice pages (`paymentUrl`)',
+    }),
+    maxNetworkRetries: variable('STRIPE_MAX_NETWORK_RETRIES', {
+      group: 'stripe',
+      ...wholeNumber(0, 10),
+      default: '2',
+      description:
+        'the Stripe SDK’s own retries of a request that failed in transit (5xx, 409, timeouts), with the same ' +
+        'idempotency key',
+    }),
+  },
+  billing: {
+    defaultCurrency: variable('DEFAULT_CURRENCY', {
+      group: 'billing',
+      schema: z
+        .string()
+        .toLowerCase()
+        .refine(isSupportedCurrency, got('is not an ISO 4217 currency that Stripe supports')),
+      default: 'usd',
+      description:
+        'ISO 4217 currency that Stripe supports (any case; stored lower-case): the currency of customers without ' +
+        'their own, and of the seeded demo prices',
+    }),
+    invoiceDueDays: variable('INVOICE_DUE_DAYS', {
+      group: 'billing',
+      ...wholeNumber(0, 365),
+      default: '30',
+      description: 'days until an invoice is due (Stripe’s `days_until_due`)',
+    }),
+    invoicePrefix: variable('INVOICE_PREFIX', {
+      group: 'billing',
+      schema: z
+        .string()
+        .refine((prefix) => /^[A-Z0-9]{1,10}$/.test(prefix), got('must be 1 to 10 upper-case letters or digits')),
+      default: 'AH',
+      description: '1–10 upper-case letters or digits: invoice numbers `AH-2024-01-000001-20240201`',
+    }),
+    autoSendInvoices: variable('AUTO_SEND_INVOICES', {
+      group: 'billing',
+      schema: flag,
+      default: 'true',
+      description:
+        'have Stripe e-mail invoices as soon as they are finalized (a failed send is retried by `createInvoice` and ' +
+        'reconciliation)',
+    }),
+  },
+  company: {
+    name: variable('COMPANY_NAME', {
+      group: 'billing',
+      schema: text,
+      default: 'AgentHub',
+      description:
+        'the account name the local emulator shows on its hosted invoice pages (with real Stripe, the account’s own ' +
+        'settings apply)',
+    }),
+    address: variable('COMPANY_ADDRESS', {
+      group: 'billing',
+      schema: text,
+      default: '',
+      description: 'company address; validated and printed by `config:check`, not sent to Stripe today',
+    }),
+    email: variable('COMPANY_EMAIL', {
+      group: 'billing',
+      schema: z.string().refine((email) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email), got('is not an e-mail address')),
+      default: 'billing@agenthub.example',
+      description:
+        'company e-mail (must look like an address); validated and printed by `config:check`, not sent to Stripe today',
+    }),
+    phone: variable('COMPANY_PHONE', {
+      group: 'billing',
+      schema: text,
+      default: '',
+      description: 'company phone; validated and printed by `config:check`, not sent to Stripe today',
+    }),
+  },
+  auth: {
+    jwtSecret: variable('JWT_SECRET', {
+      group: 'identity',
+      schema: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)'),
+      unset: 'development secret',
+      secret: 'value',
+      description:
+        'HS256 shared secret, at least 32 characters. Unset (outside production, without `JWT_JWKS_URL`): a secret ' +
+        'generated once into `DATA_DIR/dev-jwt-secret`, which `npm run token` uses too',
+    }),
+    jwksUrl: variable('JWT_JWKS_URL', {
+      group: 'identity',
+      schema: url(['http:', 'https:']),
+      example: 'https://id.example.com/.well-known/jwks.json',
+      description:
+        '`http(s)://` URL of an identity provider’s JWKS: tokens are verified with its keys (RS256, ES256, PS256, ' +
+        'EdDSA) instead; not together with `JWT_SECRET`; `npm run token` is then refused',
+    }),
+    issuer: variable('JWT_ISSUER', {
+      group: 'identity',
+      schema: text,
+      example: 'https://id.example.com/',
+      description: 'expected `iss` claim; required with `JWT_JWKS_URL`, checked whenever set',
+    }),
+    audience: variable('JWT_AUDIENCE', {
+      group: 'identity',
+      schema: text,
+      example: 'agenthub-billing',
+      description: 'expected `aud` claim; required with `JWT_JWKS_URL`, checked whenever set',
+    }),
+  },
+  webhooks: {
+    workerEnabled: variable('WEBHOOK_WORKER_ENABLED', {
+      group: 'webhooks',
+      schema: flag,
+      default: 'true',
+      description: 'run the worker in this instance (`false`: receive and store only)',
+    }),
+    batchSize: variable('WEBHOOK_WORKER_BATCH_SIZE', {
+      group: 'webhooks',
+      ...wholeNumber(1, 500),
+      default: '25',
+      description: 'events claimed per transaction',
+    }),
+    pollIntervalMs: variable('WEBHOOK_WORKER_POLL_MS', {
+      group: 'webhooks',
+      ...wholeNumber(10, 60_000),
+      default: '100',
+      description: 'idle poll interval: how soon an event stored by another instance is picked up',
+    }),
+    maxAttempts: variable('WEBHOOK_RETRY_MAX_ATTEMPTS', {
+      group: 'webhooks',
+      ...wholeNumber(1, 100),
+      default: '8',
+      description: 'attempts before an event is marked `failed`',
+    }),
+    retryBaseMs: variable('WEBHOOK_RETRY_BASE_MS', {
+      group: 'webhooks',
+      ...wholeNumber(1, 3_600_000),
+      default: '2000',
+      description: 'first retry delay, doubling with every attempt (8 attempts from 2 s span about four minutes)',
+    }),
+    retryMaxMs: variable('WEBHOOK_RETRY_MAX_MS', {
+      group: 'webhooks',
+      ...wholeNumber(1, 86_400_000),
+      default: '900000',
+      description: 'upper bound of one retry delay (15 minutes)',
+    }),
+    handlerTimeoutMs: variable('WEBHOOK_HANDLER_TIMEOUT_MS', {
+      group: 'webhooks',
+      ...wholeNumber(100, 600_000),
+      default: '10000',
+      description:
+        'longest any statement or lock wait may take while applying a batch (PostgreSQL); the event is then retried',
+    }),
+    maxPendingAgeSeconds: variable('WEBHOOK_HEALTH_MAX_PENDING_AGE_S', {
+      group: 'webhooks',
+      ...wholeNumber(1, 86_400),
+      default: '300',
+      description: 'the webhook health turns 503 when the oldest pending event is older than this',
+    }),
+    rateLimitPerSecond: variable('WEBHOOK_RATE_LIMIT_PER_SECOND', {
+      group: 'webhooks',
+      ...wholeNumber(0, 100_000),
+      default: '100',
+      description: 'per-IP limit on the webhook route, sustained requests per second (0 = off)',
+    }),
+    rateLimitBurst: variable('WEBHOOK_RATE_LIMIT_BURST', {
+      group: 'webhooks',
+      ...wholeNumber(1, 1_000_000),
+      default: '500',
+      description: 'per-IP burst on the webhook route',
+    }),
+  },
+  scheduler: {
+    enabled: variable('BILLING_SCHEDULER_ENABLED', {
+      group: 'scheduler',
+      schema: flag,
+      default: 'true',
+      description: 'run the scheduler in this instance',
+    }),
+    graceMinutes: variable('BILLING_GRACE_MINUTES', {
+      group: 'scheduler',
+      ...wholeNumber(0, 7 * 24 * 60),
+      default: '60',
+      description: 'a month is billed this long after it ends (late usage still arriving)',
+    }),
+    intervalSeconds: variable('BILLING_SCHEDULER_INTERVAL_SECONDS', {
+      group: 'scheduler',
+      ...wholeNumber(1, 86_400),
+      default: '60',
+      description: 'how often the scheduler checks whether a month is due (and joins a run in progress)',
+    }),
+    concurrency: variable('BILLING_CONCURRENCY', {
+      group: 'scheduler',
+      ...wholeNumber(1, 32),
+      default: '4',
+      description: 'customers invoiced at once during a run (Stripe calls are paced by the client-side limiter anyway)',
+    }),
+    catchUpMonths: variable('BILLING_CATCH_UP_MONTHS', {
+      group: 'scheduler',
+      ...wholeNumber(0, 24),
+      default: '3',
+      description:
+        'at start and each new month: re-run this many earlier months that hold usage on no invoice (0 = off)',
+    }),
+  },
+};
+
+// --- Types derived from the tree -----------------------------------------------------------------------------
+
+type Expand<T> = T extends infer O ? { [K in keyof O]: O[K] } : never;
+type SettingOf<V> = V extends ConfigVariable<string, infer S, boolean> ? z.output<S> : never;
+
+/** The settings a tree of variables yields: optional properties for variables without a default. */
+export type SettingsOf<Tree> = Expand<
+  {
+    [K in keyof Tree as Tree[K] extends ConfigVariable<string, AnySchema, false> ? K : never]?: SettingOf<Tree[K]>;
+  } & {
+    [
+      K in keyof Tree as Tree[K] extends ConfigVariable<string, AnySchema, false> ? never : K
+    ]: Tree[K] extends AnyVariable ? SettingOf<Tree[K]> : SettingsOf<Tree[K]>;
+  }
+>;
+
+/** Every setting read from a variable (config.ts adds what is computed from them, such as the Stripe mode). */
+export type ConfigSettings = SettingsOf<typeof CONFIG_SCHEMA>;
+
+type NamesOf<Tree> = {
+  [K in keyof Tree]: Tree[K] extends ConfigVariable<infer N, AnySchema, boolean> ? N : NamesOf<Tree[K]>;
+}[keyof Tree];
+export type VariableName = NamesOf<typeof CONFIG_SCHEMA>;
+
+/** One variable with where its setting lives in the configuration (`['stripe', 'secretKey']`). */
+export interface PlacedVariable extends AnyVariable {
+  readonly name: VariableName;
+  readonly path: readonly string[];
+}
+
+function flatten(tree: object, at: string[] = []): PlacedVariable[] {
+  return Object.entries(tree).flatMap(([key, node]: [string, unknown]) =>
+    isConfigVariable(node)
+      ? [{ ...node, name: node.name as VariableName, path: [...at, key] }]
+      : flatten(node as object, [...at, key]),
+  );
+}
+
+/** Every variable, in the documentation's order. */
+export const CONFIG_VARIABLES: readonly PlacedVariable[] = flatten(CONFIG_SCHEMA);
+
+// --- Rules across variables ----------------------------------------------------------------------------------
+
+/**
+ * A rule that involves more than one variable, checked after each variable is parsed. `settings` holds every
+ * setting (a variable that failed to parse has its default, or is undefined); `isSet` tells whether a variable has a
+ * value at all, valid or not (a bad JWT_JWKS_URL still means "JWKS was asked for").
+ */
+export interface ConfigRule {
+  variable: VariableName;
+  /** The problem, or undefined when the rule holds. */
+  check(settings: ConfigSettings, isSet: (name: VariableName) => boolean): string | undefined;
+}
+
+const production = (s: ConfigSettings): boolean => s.nodeEnv === 'production';
+
+export const CONFIG_RULES: readonly ConfigRule[] = [
+  {
+    variable: 'DATABASE_URL',
+    check: (s, isSet) =>
+      production(s) && !isSet('DATABASE_URL')
+        ? 'is required when NODE_ENV=production (the embedded PGlite database is for development only); ' +
+          'set it to postgres://user:password@host:5432/dbname'
+        : undefined,
+  },
+  {
+    variable: 'STRIPE_SECRET_KEY',
+    check: (s, isSet) =>
+      production(s) && !isSet('STRIPE_SECRET_KEY')
+        ? 'is required when NODE_ENV=production (the local Stripe emulator is for development only)'
+        : undefined,
+  },
+  {
+    variable: 'STRIPE_PUBLISHABLE_KEY',
+    check: ({ stripe }) => {
+      const keyMode = stripeKeyMode(stripe.secretKey);
+      const publishableMode = /^pk_(test|live)_/.exec(stripe.publishableKey ?? '')?.[1];
+      return keyMode && publishableMode && publishableMode !== keyMode
+        ? `is a ${publishableMode}-mode key but STRIPE_SECRET_KEY is a ${keyMode}-mode key`
+        : undefined;
+    },
+  },
+  {
+    variable: 'STRIPE_WEBHOOK_SECRET',
+    check: (s, isSet) =>
+      production(s) && !isSet('STRIPE_WEBHOOK_SECRET')
+        ? 'is required when NODE_ENV=production so that webhooks can be verified'
+        : undefined,
+  },
+  {
+    variable: 'STRIPE_API_BASE',
+    check: ({ stripe }, isSet) =>
+      isSet('STRIPE_API_BASE') && stripeKeyMode(stripe.secretKey) === 'live'
+        ? 'must not be set together with a live-mode STRIPE_SECRET_KEY'
+        : undefined,
+  },
+  {
+    variable: 'JWT_SECRET',
+    check: (s, isSet) =>
+      production(s) && !isSet('JWT_SECRET') && !isSet('JWT_JWKS_URL')
+        ? 'set JWT_SECRET or JWT_JWKS_URL (+ JWT_ISSUER, JWT_AUDIENCE) when NODE_ENV=production'
+        : undefined,
+  },
+  {
+    variable: 'JWT_JWKS_URL',
+    check: (_s, isSet) =>
+      isSet('JWT_SECRET') && isSet('JWT_JWKS_URL')
+        ? 'set either JWT_SECRET (HS256) or JWT_JWKS_URL, not both'
+        : undefined,
+  },
+  {
+    variable: 'JWT_ISSUER',
+    check: (_s, isSet) => (isSet('JWT_JWKS_URL') && !isSet('JWT_ISSUER') ? 'is required with JWT_JWKS_URL' : undefined),
+  },
+  {
+    variable: 'JWT_AUDIENCE',
+    check: (_s, isSet) =>
+      isSet('JWT_JWKS_URL') && !isSet('JWT_AUDIENCE') ? 'is required with JWT_JWKS_URL' : undefined,
+  },
+];
