@@ -1,4 +1,6 @@
 import type { AppConfig } from './config';
+import { CONFIG_VARIABLES } from './config-schema';
+import type { PlacedVariable, VariableName } from './config-schema';
 
 /** `sk_test_…abcd`: enough to tell keys apart, never enough to use one. */
 export function maskSecret(value: string | undefined): string {
@@ -9,10 +11,7 @@ export function maskSecret(value: string | undefined): string {
   return `${prefix}…${value.length - prefix.length > 12 ? value.slice(-4) : ''}`;
 }
 
-function maskUrl(value: string | undefined): string {
-  if (value === undefined) {
-    return '(not set)';
-  }
+function maskUrl(value: string): string {
   try {
     const parsed = new URL(value);
     if (parsed.password) {
@@ -24,63 +23,55 @@ function maskUrl(value: string | undefined): string {
   }
 }
 
-/** The effective configuration as printable rows, secrets masked (for `npm run config:check`). */
+/** Settings whose printed value says more than the value alone (undefined: print it as any other). */
+const SHOWN_WITH: Partial<Record<VariableName, (config: AppConfig) => string | undefined>> = {
+  TRUST_PROXY: ({ trustProxy }) => (trustProxy === false ? 'false (client address = socket peer)' : undefined),
+  DATABASE_URL: (c) => (c.databaseUrl ? undefined : `(embedded PGlite in ${c.dataDir})`),
+  JWT_SECRET: (c) =>
+    c.auth.jwtSecret
+      ? undefined
+      : c.auth.jwksUrl
+        ? '(not set: tokens are verified with JWT_JWKS_URL)'
+        : `(development secret in ${c.dataDir}/dev-jwt-secret)`,
+  WEBHOOK_RATE_LIMIT_PER_SECOND: (c) => (c.webhooks.rateLimitPerSecond === 0 ? '0 (off)' : undefined),
+  BILLING_CATCH_UP_MONTHS: (c) => (c.scheduler.catchUpMonths === 0 ? '0 (off)' : undefined),
+};
+
+/** Computed settings, printed before the variable they follow from. */
+const COMPUTED: Partial<Record<VariableName, [string, (config: AppConfig) => string]>> = {
+  STRIPE_SECRET_KEY: ['Stripe mode', (c) => c.stripe.mode],
+};
+
+function settingOf(config: AppConfig, variable: PlacedVariable): unknown {
+  return variable.path.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config);
+}
+
+function show(config: AppConfig, variable: PlacedVariable): string {
+  const special = SHOWN_WITH[variable.name]?.(config);
+  if (special !== undefined) {
+    return special;
+  }
+  const value = settingOf(config, variable);
+  if (value === undefined || value === '') {
+    return variable.unset ? `(${variable.unset})` : '(not set)';
+  }
+  if (variable.secret === 'value') {
+    return maskSecret(String(value));
+  }
+  if (variable.secret === 'url-password') {
+    return maskUrl(String(value));
+  }
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/**
+ * The effective configuration as printable rows, one per variable of the schema in its order, secrets masked (for
+ * `npm run config:check` and `npm run billing -- config check`).
+ */
 export function describeConfig(config: AppConfig): Array<[string, string]> {
-  return [
-    ['NODE_ENV', config.nodeEnv],
-    ['PORT', String(config.port)],
-    ['HOST', config.host],
-    [
-      'TRUST_PROXY',
-      Array.isArray(config.trustProxy)
-        ? config.trustProxy.join(', ')
-        : config.trustProxy === false
-          ? 'false (client address = socket peer)'
-          : String(config.trustProxy),
-    ],
-    ['LOG_LEVEL', config.logLevel],
-    ['DATA_DIR', config.dataDir],
-    ['DATABASE_URL', config.databaseUrl ? maskUrl(config.databaseUrl) : `(embedded PGlite in ${config.dataDir})`],
-    ['Stripe mode', config.stripe.mode],
-    ['STRIPE_SECRET_KEY', config.stripe.secretKey ? maskSecret(config.stripe.secretKey) : '(local emulator)'],
-    ['STRIPE_PUBLISHABLE_KEY', maskSecret(config.stripe.publishableKey)],
-    ['STRIPE_WEBHOOK_SECRET', maskSecret(config.stripe.webhookSecret)],
-    ['STRIPE_API_BASE', config.stripe.apiBase ?? '(api.stripe.com or the local emulator)'],
-    ['STRIPE_EMULATOR_PORT', String(config.stripe.emulatorPort)],
-    ['STRIPE_MAX_NETWORK_RETRIES', String(config.stripe.maxNetworkRetries)],
-    ['DEFAULT_CURRENCY', config.billing.defaultCurrency],
-    ['INVOICE_DUE_DAYS', String(config.billing.invoiceDueDays)],
-    ['INVOICE_PREFIX', config.billing.invoicePrefix],
-    ['AUTO_SEND_INVOICES', String(config.billing.autoSendInvoices)],
-    ['COMPANY_NAME', config.company.name],
-    ['COMPANY_ADDRESS', config.company.address || '(not set)'],
-    ['COMPANY_EMAIL', config.company.email],
-    ['COMPANY_PHONE', config.company.phone || '(not set)'],
-    [
-      'JWT',
-      config.auth.jwksUrl
-        ? `JWKS ${config.auth.jwksUrl} (issuer ${config.auth.issuer}, audience ${config.auth.audience})`
-        : config.auth.jwtSecret
-          ? `HS256 secret ${maskSecret(config.auth.jwtSecret)}`
-          : `development secret in ${config.dataDir}/dev-jwt-secret`,
-    ],
-    ['WEBHOOK_WORKER_ENABLED', String(config.webhooks.workerEnabled)],
-    ['WEBHOOK_WORKER_BATCH_SIZE', String(config.webhooks.batchSize)],
-    ['WEBHOOK_WORKER_POLL_MS', String(config.webhooks.pollIntervalMs)],
-    ['WEBHOOK_RETRY_MAX_ATTEMPTS', String(config.webhooks.maxAttempts)],
-    ['WEBHOOK_RETRY_BASE_MS', String(config.webhooks.retryBaseMs)],
-    ['WEBHOOK_RETRY_MAX_MS', String(config.webhooks.retryMaxMs)],
-    ['WEBHOOK_HEALTH_MAX_PENDING_AGE_S', String(config.webhooks.maxPendingAgeSeconds)],
-    [
-      'WEBHOOK_RATE_LIMIT_PER_SECOND',
-      config.webhooks.rateLimitPerSecond === 0 ? '0 (off)' : String(config.webhooks.rateLimitPerSecond),
-    ],
-    ['WEBHOOK_RATE_LIMIT_BURST', String(config.webhooks.rateLimitBurst)],
-    ['WEBHOOK_HANDLER_TIMEOUT_MS', String(config.webhooks.handlerTimeoutMs)],
-    ['BILLING_SCHEDULER_ENABLED', String(config.scheduler.enabled)],
-    ['BILLING_GRACE_MINUTES', String(config.scheduler.graceMinutes)],
-    ['BILLING_SCHEDULER_INTERVAL_SECONDS', String(config.scheduler.intervalSeconds)],
-    ['BILLING_CONCURRENCY', String(config.scheduler.concurrency)],
-    ['BILLING_CATCH_UP_MONTHS', String(config.scheduler.catchUpMonths)],
-  ];
+  return CONFIG_VARIABLES.flatMap((variable): Array<[string, string]> => {
+    const computed = COMPUTED[variable.name];
+    const row: [string, string] = [variable.name, show(config, variable)];
+    return computed ? [[computed[0], computed[1](config)], row] : [row];
+  });
 }
