@@ -212,7 +212,7 @@ export const CONFIG_SCHEMA = {
     values: LOG_LEVELS,
     default: 'info',
     defaultInTest: 'silent',
-    description: 'logs are JSON lines with a request id, secrets redacted',
+    description: 'Logs are JSON lines with a request id, secrets redacted',
   }),
   dataDir: variable('DATA_DIR', {
     group: 'runtime',
@@ -220,7 +220,7 @@ export const CONFIG_SCHEMA = {
     default: '.data',
     description:
       'folder of the embedded defaults: the PGlite database (`pglite/`, with its lock file `agenthub.lock`), the ' +
-      'development JWT secret (`dev-jwt-secret`), the emulator’s webhook secret (`dev-webhook-secret`) and state ' +
+      "development JWT secret (`dev-jwt-secret`), the emulator's webhook secret (`dev-webhook-secret`) and state " +
       '(`stripe-emulator.json`)',
   }),
   databaseUrl: variable('DATABASE_URL', {
@@ -287,7 +287,7 @@ export const CONFIG_SCHEMA = {
       ...wholeNumber(0, 10),
       default: '2',
       description:
-        'the Stripe SDK’s own retries of a request that failed in transit (5xx, 409, timeouts), with the same ' +
+        "the Stripe SDK's own retries of a request that failed in transit (5xx, 409, timeouts), with the same " +
         'idempotency key',
     }),
   },
@@ -307,7 +307,7 @@ export const CONFIG_SCHEMA = {
       group: 'billing',
       ...wholeNumber(0, 365),
       default: '30',
-      description: 'days until an invoice is due (Stripe’s `days_until_due`)',
+      description: "days until an invoice is due (Stripe's `days_until_due`)",
     }),
     invoicePrefix: variable('INVOICE_PREFIX', {
       group: 'billing',
@@ -332,7 +332,7 @@ export const CONFIG_SCHEMA = {
       schema: text,
       default: 'AgentHub',
       description:
-        'the account name the local emulator shows on its hosted invoice pages (with real Stripe, the account’s own ' +
+        "the account name the local emulator shows on its hosted invoice pages (with real Stripe, the account's own " +
         'settings apply)',
     }),
     address: variable('COMPANY_ADDRESS', {
@@ -370,7 +370,7 @@ export const CONFIG_SCHEMA = {
       schema: url(['http:', 'https:']),
       example: 'https://id.example.com/.well-known/jwks.json',
       description:
-        '`http(s)://` URL of an identity provider’s JWKS: tokens are verified with its keys (RS256, ES256, PS256, ' +
+        "`http(s)://` URL of an identity provider's JWKS: tokens are verified with its keys (RS256, ES256, PS256, " +
         'EdDSA) instead; not together with `JWT_SECRET`; `npm run token` is then refused',
     }),
     issuer: variable('JWT_ISSUER', {
