@@ -9,6 +9,7 @@
  */
 const UNIT = [
   'config',
+  'config-docs',
   'decimal',
   'invoice-items-plan',
   'invoice-status',
