@@ -120,6 +120,23 @@ describe('configuration', () => {
     expect(problems({ STRIPE_PUBLISHABLE_KEY: 'sk_test_abcdef' }).STRIPE_PUBLISHABLE_KEY).toMatch(/secret key/);
   });
 
+  it('lists the problems in the schema order, a bad value still counting as set for the rules', () => {
+    let error: unknown;
+    try {
+      loadConfig({ BILLING_CONCURRENCY: '0', JWT_JWKS_URL: 'not a url', JWT_SECRET: 'x'.repeat(32), PORT: 'x' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      { variable: 'PORT', message: 'must be a whole number from 0 to 65535 (got "x")' },
+      { variable: 'JWT_JWKS_URL', message: 'is not a valid URL' },
+      { variable: 'JWT_JWKS_URL', message: 'set either JWT_SECRET (HS256) or JWT_JWKS_URL, not both' },
+      { variable: 'JWT_ISSUER', message: 'is required with JWT_JWKS_URL' },
+      { variable: 'JWT_AUDIENCE', message: 'is required with JWT_JWKS_URL' },
+      { variable: 'BILLING_CONCURRENCY', message: 'must be a whole number from 1 to 32 (got "0")' },
+    ]);
+  });
+
   it('requires JWKS issuer and audience together', () => {
     const found = problems({ JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
     expect(Object.keys(found).sort()).toEqual(['JWT_AUDIENCE', 'JWT_ISSUER']);
