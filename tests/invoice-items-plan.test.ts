@@ -1,5 +1,5 @@
 import { planItems } from '../src/services/invoice-items-plan';
-import type { StripeItemSnapshot } from '../src/stripe';
+import type { RemoteInvoiceItem } from '../src/stripe';
 
 const INVOICE = 'inv-1';
 const line = (id: string, amountMinor: bigint, stripeInvoiceItemId: string | null = null) => ({
@@ -9,7 +9,7 @@ const line = (id: string, amountMinor: bigint, stripeInvoiceItemId: string | nul
   stripeInvoiceItemId,
 });
 const item = (id: string, lineId: string | null, amountMinor: bigint, invoiceId: string | null = INVOICE) =>
-  ({ id, invoiceId, lineId, amountMinor, currency: 'usd' }) satisfies StripeItemSnapshot;
+  ({ id, invoiceId, lineId, amountMinor, currency: 'usd' }) satisfies RemoteInvoiceItem;
 
 describe('planItems: what turns a Stripe draft into exactly our lines', () => {
   it('adds every line to an empty draft with its plain key', () => {

@@ -1,9 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { Invoice } from '../entities';
-import { METADATA } from '../stripe';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
+import type { RemoteEvent, RemoteInvoice } from '../stripe';
 import { pathTo, transitionInvoice } from './invoice-status';
 import type { StatusCause } from './invoice-status';
 
@@ -29,12 +28,8 @@ export type InvoiceEventEffect =
   /** `invoice.updated`: refresh URLs and amounts, never the status. */
   | { kind: 'refresh' };
 
-export interface StripeEventRef {
-  id: string;
-  type: string;
-  /** Stripe's `created`, in seconds. */
-  created: number;
-}
+/** Which event it was and when Stripe made it: the order of events is decided by `created`. */
+export type StripeEventRef = Pick<RemoteEvent, 'id' | 'type' | 'created'>;
 
 export interface ApplyInvoiceEventResult {
   outcome: 'processed' | 'ignored';
@@ -56,7 +51,7 @@ export interface ApplyInvoiceEventResult {
  */
 export async function applyStripeInvoiceEvent(
   em: EntityManager,
-  input: { event: StripeEventRef; remote: Stripe.Invoice; effect: InvoiceEventEffect },
+  input: { event: StripeEventRef; remote: RemoteInvoice; effect: InvoiceEventEffect },
 ): Promise<ApplyInvoiceEventResult> {
   const { event, remote, effect } = input;
   const found = await findOurInvoice(em, remote);
@@ -64,7 +59,7 @@ export async function applyStripeInvoiceEvent(
     return { outcome: 'ignored', detail: found, statusChanged: false };
   }
   const invoice = found;
-  const eventAt = new Date(event.created * 1000);
+  const eventAt = event.created;
   const older = !!invoice.lastStripeEventAt && eventAt.getTime() < invoice.lastStripeEventAt.getTime();
   const cause: StatusCause = { source: StatusChangeSource.WEBHOOK, ref: event.id, reason: `Stripe ${event.type}` };
 
@@ -107,9 +102,8 @@ export async function applyStripeInvoiceEvent(
         }
         detail = `moved to ${to}`;
         if (to === InvoiceStatus.PAID) {
-          invoice.amountPaidMinor = BigInt(remote.amount_paid ?? 0);
-          const paidAt = remote.status_transitions?.paid_at;
-          invoice.paidAt = paidAt ? new Date(paidAt * 1000) : eventAt;
+          invoice.amountPaidMinor = remote.amountPaidMinor;
+          invoice.paidAt = remote.paidAt ?? eventAt;
         }
       } else {
         detail = `${invoice.status} cannot move to ${to}; skipped`;
@@ -133,14 +127,14 @@ function isFinalFact(effect: InvoiceEventEffect): boolean {
 }
 
 /** Our invoice, locked for this transaction; or the reason the event is not ours (a string). */
-async function findOurInvoice(em: EntityManager, remote: Stripe.Invoice): Promise<Invoice | string> {
+async function findOurInvoice(em: EntityManager, remote: RemoteInvoice): Promise<Invoice | string> {
   // The row lock serialises two workers applying events about the same invoice, and the API's own updates.
   const lock = { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } as const;
   const byStripeId = await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock);
   if (byStripeId) {
     return byStripeId;
   }
-  const ourId = remote.metadata?.[METADATA.invoiceId];
+  const ourId = remote.ours.invoiceId;
   if (!ourId) {
     return 'not an AgentHub invoice (no agenthub_invoice_id metadata)';
   }
@@ -159,22 +153,20 @@ async function findOurInvoice(em: EntityManager, remote: Stripe.Invoice): Promis
   return byOurId;
 }
 
-function refreshDetails(invoice: Invoice, remote: Stripe.Invoice, options: { overwrite: boolean }): void {
-  const set = <K extends 'paymentUrl' | 'pdfUrl' | 'dueDate'>(key: K, value: Invoice[K] | undefined): void => {
+function refreshDetails(invoice: Invoice, remote: RemoteInvoice, options: { overwrite: boolean }): void {
+  const set = <K extends 'paymentUrl' | 'pdfUrl' | 'dueDate'>(key: K, value: Invoice[K]): void => {
     if (value !== undefined && value !== null && (options.overwrite || !invoice[key])) {
       invoice[key] = value;
     }
   };
-  set('paymentUrl', remote.hosted_invoice_url);
-  set('pdfUrl', remote.invoice_pdf);
-  set('dueDate', remote.due_date ? new Date(remote.due_date * 1000) : undefined);
+  set('paymentUrl', remote.hostedInvoiceUrl);
+  set('pdfUrl', remote.pdfUrl);
+  set('dueDate', remote.dueDate);
   // Stripe's amount_paid only grows; never lower ours from an older snapshot.
-  const paid = BigInt(remote.amount_paid ?? 0);
-  if (paid > invoice.amountPaidMinor) {
-    invoice.amountPaidMinor = paid;
+  if (remote.amountPaidMinor > invoice.amountPaidMinor) {
+    invoice.amountPaidMinor = remote.amountPaidMinor;
   }
-  const finalizedAt = remote.status_transitions?.finalized_at;
-  if (finalizedAt && !invoice.finalizedAt) {
-    invoice.finalizedAt = new Date(finalizedAt * 1000);
+  if (remote.finalizedAt && !invoice.finalizedAt) {
+    invoice.finalizedAt = remote.finalizedAt;
   }
 }

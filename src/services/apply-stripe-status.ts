@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { LockMode } from '@mikro-orm/core';
 import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
+import type { RemoteInvoice } from '../stripe';
 import { transitionInvoice } from './invoice-status';
 import type { StatusCause } from './invoice-status';
 import { planInvoice } from './reconcile-plan';
@@ -16,22 +16,22 @@ import type { ReconcileStep } from './reconcile-plan';
 export async function applyStripeStatus(
   em: EntityManager,
   invoice: Invoice,
-  remote: Stripe.Invoice,
+  remote: RemoteInvoice,
   cause: StatusCause,
 ): Promise<ReconcileStep[]> {
   const { steps } = planInvoice(invoice, remote);
   for (const step of steps) {
     if (step.kind === 'status') {
       await transitionInvoice(em, invoice, step.to, cause);
-      if (step.to === InvoiceStatus.PAID && remote.status_transitions?.paid_at) {
-        invoice.paidAt = new Date(remote.status_transitions.paid_at * 1000);
+      if (step.to === InvoiceStatus.PAID && remote.paidAt) {
+        invoice.paidAt = remote.paidAt;
       }
     } else {
       invoice.amountPaidMinor = step.to;
     }
   }
-  invoice.paymentUrl ??= remote.hosted_invoice_url ?? null;
-  invoice.pdfUrl ??= remote.invoice_pdf ?? null;
+  invoice.paymentUrl ??= remote.hostedInvoiceUrl;
+  invoice.pdfUrl ??= remote.pdfUrl;
   return steps;
 }
 
@@ -42,7 +42,7 @@ export async function applyStripeStatus(
 export async function followStripeInvoice(
   em: EntityManager,
   invoiceId: string,
-  remote: Stripe.Invoice,
+  remote: RemoteInvoice,
   cause: StatusCause,
 ): Promise<Invoice> {
   return em.fork().transactional(async (tem) => {

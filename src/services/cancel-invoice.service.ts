@@ -1,8 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
-import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { failedWith } from '../stripe';
+import type { RemoteInvoice } from '../stripe';
 import { followStripeInvoice } from './apply-stripe-status';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './invoice-deps';
@@ -112,7 +112,7 @@ async function applyPaid(
   deps: InvoiceDeps,
   caller: Caller,
   invoiceId: string,
-  remote: Stripe.Invoice,
+  remote: RemoteInvoice,
 ): Promise<CancelInvoiceOutcome> {
   const invoice = await followStripeInvoice(deps.em, invoiceId, remote, {
     source: StatusChangeSource.API,

@@ -1,8 +1,7 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
-import type Stripe from 'stripe';
 import { Customer, Invoice, InvoiceLine } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
-import type { TotalMismatch } from '../stripe';
+import type { RemoteInvoice, TotalMismatch } from '../stripe';
 import { StripeGatewayError, TotalMismatchError, describeMismatch } from '../stripe';
 import type { BillingPeriod } from './billing-period';
 import { parsePeriod } from './billing-period';
@@ -81,7 +80,7 @@ export async function createInvoice(
     return draft;
   }
   try {
-    let checked: Stripe.Invoice | undefined;
+    let checked: RemoteInvoice | undefined;
     if (invoice.status === InvoiceStatus.DRAFT) {
       const published = await publishDraft(deps, invoice.id, caller);
       if (published.kind === 'cancelled') {

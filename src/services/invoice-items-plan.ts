@@ -1,4 +1,4 @@
-import type { StripeItemSnapshot } from '../stripe';
+import type { RemoteInvoiceItem } from '../stripe';
 
 /** One of our lines as the Stripe draft must carry it. */
 export interface LineToAttach {
@@ -25,11 +25,11 @@ export interface ItemsPlan {
  * whose id we stored, else the first item made for it (metadata `agenthub_line_id`) with its exact amount and
  * currency; every other item on the draft goes, so the draft totals ours.
  */
-export function planItems(invoiceId: string, lines: LineToAttach[], items: StripeItemSnapshot[]): ItemsPlan {
+export function planItems(invoiceId: string, lines: LineToAttach[], items: RemoteInvoiceItem[]): ItemsPlan {
   const plan: ItemsPlan = { adopt: [], remove: [], add: [] };
   const kept = new Set<string>();
   for (const line of lines) {
-    const fits = (item: StripeItemSnapshot): boolean =>
+    const fits = (item: RemoteInvoiceItem): boolean =>
       item.invoiceId === invoiceId &&
       item.lineId === line.id &&
       item.amountMinor === line.amountMinor &&

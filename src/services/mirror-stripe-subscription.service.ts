@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { Customer, StripeSubscription } from '../entities';
+import type { RemoteSubscription } from '../stripe';
 import type { StripeEventRef } from './apply-stripe-invoice-event.service';
 
 export interface MirrorSubscriptionResult {
@@ -10,7 +10,8 @@ export interface MirrorSubscriptionResult {
   changed: boolean;
 }
 
-const seconds = (value: number | null | undefined): Date | null => (value ? new Date(value * 1000) : null);
+/** The items' periods stay in Stripe's Unix seconds, as the rows written so far hold them. */
+const seconds = (date: Date | null): number | undefined => (date ? date.getTime() / 1000 : undefined);
 
 /**
  * Keeps the `stripe_subscriptions` mirror current from `customer.subscription.*` events, inside the caller's
@@ -19,10 +20,10 @@ const seconds = (value: number | null | undefined): Date | null => (value ? new 
  */
 export async function mirrorStripeSubscription(
   em: EntityManager,
-  input: { event: StripeEventRef; subscription: Stripe.Subscription; deleted: boolean },
+  input: { event: StripeEventRef; subscription: RemoteSubscription; deleted: boolean },
 ): Promise<MirrorSubscriptionResult> {
   const { event, subscription, deleted } = input;
-  const stripeCustomerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
+  const stripeCustomerId = subscription.customerId;
   // Insert-if-missing first, so two workers racing on a new subscription both end up locking one row.
   await em.execute(
     `insert into stripe_subscriptions (id, stripe_customer_id, status) values (?, ?, ?) on conflict (id) do nothing`,
@@ -33,29 +34,29 @@ export async function mirrorStripeSubscription(
     lockMode: LockMode.PESSIMISTIC_WRITE,
     refresh: true,
   });
-  const eventAt = new Date(event.created * 1000);
+  const eventAt = event.created;
   if (row.lastEventAt && eventAt.getTime() < row.lastEventAt.getTime()) {
     return { outcome: 'processed', detail: 'older than the last applied event; skipped', changed: false };
   }
   if (row.lastEventAt && eventAt.getTime() === row.lastEventAt.getTime() && row.status === 'canceled' && !deleted) {
     return { outcome: 'processed', detail: 'already deleted in the same second; skipped', changed: false };
   }
-  const firstItem = subscription.items?.data?.[0];
+  const firstItem = subscription.items[0];
   row.stripeCustomerId = stripeCustomerId;
   row.customer = (await em.findOne(Customer, { stripeCustomerId })) ?? row.customer ?? null;
   row.status = deleted ? 'canceled' : subscription.status;
-  row.currentPeriodStart = seconds(firstItem?.current_period_start);
-  row.currentPeriodEnd = seconds(firstItem?.current_period_end);
-  row.cancelAtPeriodEnd = subscription.cancel_at_period_end === true;
-  row.canceledAt = seconds(subscription.canceled_at) ?? (deleted ? (seconds(subscription.ended_at) ?? eventAt) : null);
-  row.items = (subscription.items?.data ?? []).map((item) => ({
+  row.currentPeriodStart = firstItem?.currentPeriodStart ?? null;
+  row.currentPeriodEnd = firstItem?.currentPeriodEnd ?? null;
+  row.cancelAtPeriodEnd = subscription.cancelAtPeriodEnd;
+  row.canceledAt = subscription.canceledAt ?? (deleted ? (subscription.endedAt ?? eventAt) : null);
+  row.items = subscription.items.map((item) => ({
     id: item.id,
-    price: typeof item.price === 'string' ? item.price : item.price?.id,
-    quantity: item.quantity ?? null,
-    currentPeriodStart: item.current_period_start,
-    currentPeriodEnd: item.current_period_end,
+    price: item.priceId ?? undefined,
+    quantity: item.quantity,
+    currentPeriodStart: seconds(item.currentPeriodStart),
+    currentPeriodEnd: seconds(item.currentPeriodEnd),
   }));
-  row.metadata = { ...(subscription.metadata ?? {}) };
+  row.metadata = { ...subscription.metadata };
   row.lastEventAt = eventAt;
   await em.flush();
   return { outcome: 'processed', detail: deleted ? 'marked canceled' : `mirrored (${row.status})`, changed: true };

@@ -141,7 +141,7 @@ export async function payInvoice(
     switch (result.outcome) {
       case 'paid':
         attempt.status = PaymentAttemptStatus.SUCCEEDED;
-        invoice.amountPaidMinor = BigInt(result.invoice.amount_paid);
+        invoice.amountPaidMinor = result.invoice.amountPaidMinor;
         await move(InvoiceStatus.PAID, `paid with ${input.paymentMethodId}`);
         await tem.flush();
         return { kind: 'paid', invoice };

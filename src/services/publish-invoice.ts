@@ -1,10 +1,9 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { Customer, Invoice, InvoiceLine } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { TotalMismatchError } from '../stripe';
-import type { TotalMismatch } from '../stripe';
+import type { RemoteInvoice, TotalMismatch } from '../stripe';
 import type { Caller } from './caller';
 import type { InvoiceDeps } from './invoice-deps';
 import { planItems } from './invoice-items-plan';
@@ -13,7 +12,7 @@ import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
 export type PublishOutcome =
   /** OPEN (or further, a webhook may have moved it); `remote` is the finalized Stripe invoice, its total checked. */
-  | { kind: 'published'; invoice: Invoice; remote: Stripe.Invoice }
+  | { kind: 'published'; invoice: Invoice; remote: RemoteInvoice }
   /** cancelInvoice voided the DRAFT meanwhile: Stripe holds nothing payable for it. */
   | { kind: 'cancelled'; invoice: Invoice }
   /** Stripe's invoice does not total ours and could not be put right as a draft: nothing was made payable. */
@@ -98,7 +97,7 @@ export async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller:
     look = created === found;
   }
 
-  let remote: Stripe.Invoice | null = null;
+  let remote: RemoteInvoice | null = null;
   // Round 0 attaches the lines (looking first on a resume); round 1, after the check found another total on the
   // draft, puts its items right once more.
   for (let round = 0; !remote; round += 1) {
@@ -133,9 +132,9 @@ export async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller:
     if (locked.status === InvoiceStatus.VOID) {
       return null;
     }
-    locked.paymentUrl = finalized.hosted_invoice_url ?? locked.paymentUrl ?? null;
-    locked.pdfUrl = finalized.invoice_pdf ?? locked.pdfUrl ?? null;
-    locked.dueDate = finalized.due_date ? new Date(finalized.due_date * 1000) : (locked.dueDate ?? null);
+    locked.paymentUrl = finalized.hostedInvoiceUrl ?? locked.paymentUrl ?? null;
+    locked.pdfUrl = finalized.pdfUrl ?? locked.pdfUrl ?? null;
+    locked.dueDate = finalized.dueDate ?? locked.dueDate ?? null;
     if (locked.status === InvoiceStatus.DRAFT) {
       // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
       await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {

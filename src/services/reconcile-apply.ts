@@ -1,9 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, Role, StatusChangeSource } from '../entities/enums';
-import type { StripeGateway } from '../stripe';
+import type { RemoteInvoice, StripeGateway } from '../stripe';
 import type { Caller } from './caller';
 import { createInvoice } from './create-invoice.service';
 import { applyStripeStatus } from './apply-stripe-status';
@@ -17,7 +16,7 @@ export const RECONCILIATION_CALLER: Caller = { userId: 'system:reconciliation', 
 export async function applyPlan(
   em: EntityManager,
   invoiceId: string,
-  remote: Stripe.Invoice,
+  remote: RemoteInvoice,
   period: string,
 ): Promise<ReconcileStep[]> {
   return em.fork().transactional(async (tem) => {

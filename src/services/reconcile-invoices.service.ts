@@ -1,8 +1,7 @@
-import type Stripe from 'stripe';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { describeMismatch, failedWith, redactSecrets, totalMismatch } from '../stripe';
-import type { TotalMismatch } from '../stripe';
+import type { RemoteEvent, RemoteInvoice, TotalMismatch } from '../stripe';
 import { parsePeriod } from './billing-period';
 import { reissueInvoice } from './create-invoice.service';
 import { RECONCILIATION_CALLER, applyPlan, resumeDraft } from './reconcile-apply';
@@ -61,7 +60,7 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
   };
   const failure = (error: unknown): string => redactSecrets(error instanceof Error ? error.message : String(error));
   // Stripe events since the period ended: `invoice.created` finds orphans, `invoice.sent` proves an e-mail went out.
-  let events: Stripe.Event[] | null = null;
+  let events: RemoteEvent[] | null = null;
   try {
     events = await gateway.listEventsSince(period.end, ['invoice.created', 'invoice.sent']);
   } catch (error) {
@@ -69,9 +68,12 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
   }
   const sentInStripe = new Map<string, Date>();
   for (const event of events ?? []) {
-    const id = (event.data.object as Stripe.Invoice).id;
-    if (event.type === 'invoice.sent' && id && !sentInStripe.has(id)) {
-      sentInStripe.set(id, new Date(event.created * 1000));
+    if (
+      event.type === 'invoice.sent' &&
+      event.object.kind === 'invoice' &&
+      !sentInStripe.has(event.object.invoice.id)
+    ) {
+      sentInStripe.set(event.object.invoice.id, event.created);
     }
   }
   const invoices = await deps.em
@@ -90,7 +92,7 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
       applied: !dryRun,
     });
     try {
-      let remote: Stripe.Invoice | null = null;
+      let remote: RemoteInvoice | null = null;
       if (invoice.stripeInvoiceId) {
         try {
           remote = await gateway.retrieveInvoice(invoice.stripeInvoiceId);
@@ -126,7 +128,7 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
         remote.status === 'open' &&
         (await hasStalePayment(deps.em, invoice.id, now, processingTimeoutMs))
       ) {
-        const detailed = await gateway.retrieveInvoiceWithPaymentIntents(remote.id as string);
+        const detailed = await gateway.retrieveInvoiceWithPaymentIntents(remote.id);
         if (stripePaymentActivity(detailed) === null) {
           const released =
             dryRun ||
@@ -172,10 +174,10 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
         }
         return;
       }
-      if (remote.status === 'paid' && BigInt(remote.total) !== invoice.totalMinor) {
+      if (remote.status === 'paid' && remote.totalMinor !== invoice.totalMinor) {
         report.errors.push(
           issue(
-            `Stripe invoice ${remote.id} was paid for ${remote.total} ${remote.currency.toUpperCase()} in minor units, ` +
+            `Stripe invoice ${remote.id} was paid for ${remote.totalMinor} ${remote.currency.toUpperCase()} in minor units, ` +
               `ours totals ${invoice.totalMinor} ${invoice.currency.toUpperCase()}: refund or collect the difference`,
           ),
         );
@@ -183,7 +185,7 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
 
       // An open invoice never e-mailed: decided from our row's sentAt and Stripe's invoice.sent events, not the status.
       if (remote.status === 'open' && events && owesSend({ ...invoice, status }, deps.config)) {
-        const stripeSentAt = sentInStripe.get(remote.id as string);
+        const stripeSentAt = sentInStripe.get(remote.id);
         if (stripeSentAt) {
           if (!dryRun) {
             await recordSent(deps, invoice.id, stripeSentAt);

@@ -1,7 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
-import { METADATA } from '../stripe';
-import type { StripeGateway } from '../stripe';
+import type { RemoteEvent, RemoteInvoice, StripeGateway } from '../stripe';
 import type { BillingPeriod } from './billing-period';
 
 export interface ReconcileOrphan {
@@ -24,17 +22,15 @@ export async function findOrphans(
   em: EntityManager,
   gateway: StripeGateway,
   period: BillingPeriod,
-  events: Stripe.Event[],
+  events: RemoteEvent[],
 ): Promise<ReconcileOrphan[]> {
-  const candidates = new Map<string, Stripe.Invoice>();
+  const candidates = new Map<string, RemoteInvoice>();
   for (const event of events) {
-    const invoice = event.data.object as Stripe.Invoice;
-    if (
-      event.type === 'invoice.created' &&
-      invoice.id &&
-      invoice.metadata?.[METADATA.period] === period.key &&
-      invoice.metadata?.[METADATA.invoiceId]
-    ) {
+    if (event.type !== 'invoice.created' || event.object.kind !== 'invoice') {
+      continue;
+    }
+    const invoice = event.object.invoice;
+    if (invoice.ours.period === period.key && invoice.ours.invoiceId) {
       candidates.set(invoice.id, invoice);
     }
   }
@@ -42,7 +38,7 @@ export async function findOrphans(
     return [];
   }
   const stripeIds = [...candidates.keys()];
-  const ourIds = [...candidates.values()].map((i) => i.metadata?.[METADATA.invoiceId] as string);
+  const ourIds = [...candidates.values()].map((i) => i.ours.invoiceId as string);
   const known = await em.execute<Array<{ id: string; stripe_invoice_id: string | null }>>(
     `select id::text as id, stripe_invoice_id from invoices
      where stripe_invoice_id in (${stripeIds.map(() => '?').join(', ')})
@@ -52,7 +48,7 @@ export async function findOrphans(
   const knownIds = new Set(known.flatMap((k) => [k.id, k.stripe_invoice_id]));
   const orphans: ReconcileOrphan[] = [];
   for (const [stripeId, snapshot] of candidates) {
-    const ourId = snapshot.metadata?.[METADATA.invoiceId] ?? null;
+    const ourId = snapshot.ours.invoiceId;
     if (knownIds.has(stripeId) || (ourId && knownIds.has(ourId))) {
       continue;
     }
@@ -61,9 +57,10 @@ export async function findOrphans(
     orphans.push({
       stripeInvoiceId: stripeId,
       ourInvoiceId: ourId,
-      number: current.number ?? snapshot.metadata?.[METADATA.invoiceNumber] ?? null,
-      status: current.status ?? null,
-      amountDueMinor: current.amount_due ?? 0,
+      number: current.number ?? snapshot.ours.number,
+      status: current.status,
+      // A number in the report, which is printed as JSON (Stripe's amounts are safe integers).
+      amountDueMinor: Number(current.amountDueMinor),
       currency: current.currency,
     });
   }

@@ -1,5 +1,5 @@
-import type Stripe from 'stripe';
 import { InvoiceStatus } from '../entities/enums';
+import type { RemoteInvoice, RemoteInvoiceStatus } from '../stripe';
 import { pathTo } from './invoice-status';
 
 /** One thing reconciliation would change on a local invoice. */
@@ -15,7 +15,7 @@ export interface InvoicePlan {
 const S = InvoiceStatus;
 
 /** Stripe's invoice status → ours. `draft` has no target: a local DRAFT is resumed instead. */
-const TARGET: Partial<Record<string, InvoiceStatus>> = {
+const TARGET: Partial<Record<RemoteInvoiceStatus, InvoiceStatus>> = {
   open: S.OPEN,
   paid: S.PAID,
   void: S.VOID,
@@ -29,7 +29,7 @@ const TARGET: Partial<Record<string, InvoiceStatus>> = {
  */
 export function planInvoice(
   local: { status: InvoiceStatus; amountPaidMinor: bigint },
-  remote: Pick<Stripe.Invoice, 'status' | 'amount_paid'>,
+  remote: Pick<RemoteInvoice, 'status' | 'amountPaidMinor'>,
 ): InvoicePlan {
   const steps: ReconcileStep[] = [];
   const warnings: string[] = [];
@@ -55,9 +55,8 @@ export function planInvoice(
       warnings.push(`Stripe invoice is ${remote.status} but ${local.status} cannot move to ${target}`);
     }
   }
-  const remotePaid = BigInt(remote.amount_paid ?? 0);
-  if (remotePaid > local.amountPaidMinor) {
-    steps.push({ kind: 'amount_paid', from: local.amountPaidMinor, to: remotePaid });
+  if (remote.amountPaidMinor > local.amountPaidMinor) {
+    steps.push({ kind: 'amount_paid', from: local.amountPaidMinor, to: remote.amountPaidMinor });
   }
   return { steps, warnings };
 }

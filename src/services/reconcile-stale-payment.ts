@@ -1,8 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { Invoice, PaymentAttempt } from '../entities';
 import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../entities/enums';
+import type { RemoteIntentStatus, RemoteInvoice } from '../stripe';
 import { transitionInvoice } from './invoice-status';
 
 /**
@@ -13,7 +13,10 @@ import { transitionInvoice } from './invoice-status';
 export const DEFAULT_PROCESSING_TIMEOUT_MS = 15 * 60 * 1000;
 
 /** PaymentIntent statuses that mean nothing was charged and nothing is under way. */
-const IDLE_INTENT = new Set(['requires_payment_method', 'canceled']);
+const IDLE_INTENT: ReadonlySet<RemoteIntentStatus> = new Set<RemoteIntentStatus>([
+  'requires_payment_method',
+  'canceled',
+]);
 
 /**
  * Why Stripe's invoice does not show "open, nothing paid, no payment in progress" — or null when it does. Read from
@@ -21,26 +24,26 @@ const IDLE_INTENT = new Set(['requires_payment_method', 'canceled']);
  * read (a payment that is not a PaymentIntent, an unexpanded intent, more payments than listed) counts as a payment
  * in progress, so an unknown never releases an invoice.
  */
-export function stripePaymentActivity(remote: Stripe.Invoice): string | null {
+export function stripePaymentActivity(remote: RemoteInvoice): string | null {
   if (remote.status !== 'open') {
     return `Stripe invoice is ${remote.status}`;
   }
-  if ((remote.amount_paid ?? 0) > 0) {
-    return `Stripe shows ${remote.amount_paid} paid`;
+  if (remote.amountPaidMinor > 0n) {
+    return `Stripe shows ${remote.amountPaidMinor} paid`;
   }
   const payments = remote.payments;
-  if (!payments || payments.has_more) {
+  if (!payments || payments.hasMore) {
     return 'Stripe payments could not be read';
   }
-  for (const payment of payments.data) {
-    if (payment.status === 'paid' || (payment.amount_paid ?? 0) > 0) {
+  for (const payment of payments.items) {
+    if (payment.status === 'paid' || payment.amountPaidMinor > 0n) {
       return `Stripe payment ${payment.id} is paid`;
     }
-    const intent = payment.payment.payment_intent;
+    const intent = payment.intent;
     if (payment.status === 'canceled' && !intent) {
       continue;
     }
-    if (!intent || typeof intent === 'string') {
+    if (!intent?.status) {
       return `Stripe payment ${payment.id} has no readable PaymentIntent`;
     }
     if (!IDLE_INTENT.has(intent.status)) {
@@ -94,7 +97,7 @@ export async function hasStalePayment(
 export interface ReleaseInput {
   invoiceId: string;
   /** The Stripe invoice with its PaymentIntents expanded, for which `stripePaymentActivity` found nothing. */
-  remote: Stripe.Invoice;
+  remote: RemoteInvoice;
   now: Date;
   timeoutMs: number;
   period: string;

@@ -1,8 +1,8 @@
-import type Stripe from 'stripe';
 import type { AppConfig } from '../config/config';
 import { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import { failedWith } from '../stripe';
+import type { RemoteInvoice } from '../stripe';
 import type { InvoiceDeps } from './invoice-deps';
 
 export type SendInvoiceOutcome =
@@ -52,7 +52,7 @@ const CLOCK_SKEW_MS = 10 * 60 * 1000;
 export async function sendInvoice(
   deps: Pick<InvoiceDeps, 'em' | 'gateway' | 'config'>,
   invoiceId: string,
-  checked?: Stripe.Invoice,
+  checked?: RemoteInvoice,
 ): Promise<SendInvoiceOutcome> {
   const invoice = await deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
   if (!owesSend(invoice, deps.config)) {

@@ -1,12 +1,11 @@
-import type Stripe from 'stripe';
-import type { StripeGateway } from '../stripe';
+import type { RemoteInvoice, StripeGateway } from '../stripe';
 import { failedWith } from '../stripe';
 
 export type WithdrawOutcome =
   /** Stripe holds nothing payable under that id any more: the draft is deleted, or the invoice is void. */
   | { kind: 'withdrawn' }
   /** Paid before it could be voided (a concurrent payInvoice, the hosted page): the caller applies it. */
-  | { kind: 'paid'; remote: Stripe.Invoice };
+  | { kind: 'paid'; remote: RemoteInvoice };
 
 /** Each refusal means the invoice moved (draft → open → paid at most), so a few rounds always settle it. */
 const MAX_ROUNDS = 4;
@@ -23,7 +22,7 @@ export async function withdrawStripeInvoice(
   stripeInvoiceId: string,
 ): Promise<WithdrawOutcome> {
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    let remote: Stripe.Invoice;
+    let remote: RemoteInvoice;
     try {
       remote = await gateway.retrieveInvoice(stripeInvoiceId);
     } catch (error) {

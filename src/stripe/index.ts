@@ -1,14 +1,25 @@
 export * from './idempotency-keys';
+export type {
+  RemoteIntentStatus,
+  RemoteInvoice,
+  RemoteInvoiceItem,
+  RemoteInvoiceStatus,
+  RemotePayment,
+  RemotePaymentStatus,
+} from './invoice-snapshot';
+export { METADATA } from './metadata';
 export { RateLimiter, requestsPerSecondFor } from './rate-limiter';
 export type { RateLimiterOptions } from './rate-limiter';
-export { toStripeAmount } from './stripe-amount';
+export { toStripeAmount } from './stripe-values';
 export { createStripeClient, parseApiBase } from './stripe-client';
 export type { StripeClientOptions } from './stripe-client';
 export { StripeGatewayError, failedWith, isStripeError, mapStripeError, redactSecrets } from './stripe-errors';
 export type { StripeFailure, StripeFailureKind } from './stripe-errors';
+export { readStripeEvent, toEventRecord } from './stripe-events';
+export type { ListedEvent, RemoteEvent, RemoteEventObject, StripeEventRecord } from './stripe-events';
 export { StripeGateway } from './stripe-gateway';
 export type { StripeGatewayOptions } from './stripe-gateway';
-export { METADATA } from './stripe-gateway.types';
 export type * from './stripe-gateway.types';
+export type { RemoteSubscription, RemoteSubscriptionItem } from './subscription-snapshot';
 export { TotalMismatchError, assertTotal, describeMismatch, totalMismatch } from './total-guard';
 export type { ExpectedTotal, TotalMismatch } from './total-guard';

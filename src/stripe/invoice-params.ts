@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { failedWith } from './stripe-errors';
-import { METADATA } from './stripe-gateway.types';
+import { METADATA } from './metadata';
 import type { CreateInvoiceInput } from './stripe-gateway.types';
 
 /** The one shape of an invoice create: identical on every retry, so the idempotency key always replays. */

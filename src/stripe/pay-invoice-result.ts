@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import type { RemoteInvoice } from './invoice-snapshot';
 import type { StripeGatewayError } from './stripe-errors';
 import type { PayInvoiceResult } from './stripe-gateway.types';
 
@@ -8,10 +8,10 @@ import type { PayInvoiceResult } from './stripe-gateway.types';
  */
 export async function payFailureResult(
   error: StripeGatewayError,
-  retrieve: () => Promise<Stripe.Invoice>,
+  retrieve: () => Promise<RemoteInvoice>,
 ): Promise<PayInvoiceResult> {
   const failure = error.failure;
-  const reread = (): Promise<Stripe.Invoice | undefined> => retrieve().catch(() => undefined);
+  const reread = (): Promise<RemoteInvoice | undefined> => retrieve().catch(() => undefined);
   switch (failure.kind) {
     case 'card_declined':
       return { outcome: 'declined', code: failure.code, declineCode: failure.declineCode, message: failure.message };
@@ -19,7 +19,7 @@ export async function payFailureResult(
       // The 402 carries `payment_intent.client_secret`; with API 2026-10-28 the invoice no longer links its
       // PaymentIntent, so the fallback is the includable `confirmation_secret`.
       const invoice = await reread();
-      const clientSecret = failure.clientSecret ?? invoice?.confirmation_secret?.client_secret ?? undefined;
+      const clientSecret = failure.clientSecret ?? invoice?.confirmationSecret ?? undefined;
       return {
         outcome: 'requires_action',
         message: failure.message,

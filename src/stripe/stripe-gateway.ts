@@ -8,15 +8,18 @@ import {
   invoiceSendKey,
   invoiceVoidKey,
 } from './idempotency-keys';
+import { toRemoteInvoice, toRemoteInvoiceItem } from './invoice-snapshot';
+import type { RemoteInvoice, RemoteInvoiceItem } from './invoice-snapshot';
 import { payFailureResult } from './pay-invoice-result';
 import { RateLimiter } from './rate-limiter';
-import { toStripeAmount } from './stripe-amount';
+import { toStripeAmount } from './stripe-values';
 import { StripeCaller } from './stripe-caller';
 import { StripeGatewayError, failedWith } from './stripe-errors';
 import { invoiceCreateParams, isDuplicateCreate } from './invoice-params';
-import { METADATA } from './stripe-gateway.types';
+import { METADATA } from './metadata';
 import type { AddInvoiceItemInput, CreateCustomerInput, CreateInvoiceInput } from './stripe-gateway.types';
-import type { PayInvoiceInput, PayInvoiceResult, StripeItemSnapshot } from './stripe-gateway.types';
+import type { PayInvoiceInput, PayInvoiceResult } from './stripe-gateway.types';
+import type { ListedEvent } from './stripe-events';
 import { findCustomerByOurId, findInvoiceByOurId, invoiceSentAt, listEventsSince } from './stripe-queries';
 import { assertTotal, totalMismatch } from './total-guard';
 import type { ExpectedTotal } from './total-guard';
@@ -32,7 +35,8 @@ const INVOICE_EXPAND = ['confirmation_secret', 'payments'];
 
 /**
  * Every Stripe call the server makes. Writes carry deterministic idempotency keys; failures surface as
- * `StripeGatewayError` (see `StripeFailure`) except where a method returns an outcome union.
+ * `StripeGatewayError` (see `StripeFailure`) except where a method returns an outcome union. Answers are our
+ * snapshots (`RemoteInvoice`…): Stripe's objects stay in src/stripe.
  */
 export class StripeGateway {
   private readonly caller: StripeCaller;
@@ -43,6 +47,11 @@ export class StripeGateway {
 
   private call<T>(request: (stripe: Stripe) => Promise<T>): Promise<T> {
     return this.caller.call(request);
+  }
+
+  /** One SDK call that answers an invoice, answered as our snapshot. */
+  private async callForInvoice(request: (stripe: Stripe) => Promise<Stripe.Invoice>): Promise<RemoteInvoice> {
+    return toRemoteInvoice(await this.call(request));
   }
 
   /**
@@ -68,10 +77,10 @@ export class StripeGateway {
     return customer.id;
   }
 
-  async createInvoice(input: CreateInvoiceInput): Promise<Stripe.Invoice> {
+  async createInvoice(input: CreateInvoiceInput): Promise<RemoteInvoice> {
     const params = invoiceCreateParams(input);
     try {
-      return await this.call((stripe) =>
+      return await this.callForInvoice((stripe) =>
         stripe.invoices.create(params, { idempotencyKey: invoiceCreateKey(input.invoiceId) }),
       );
     } catch (error) {
@@ -106,19 +115,13 @@ export class StripeGateway {
   }
 
   /** Every item attached to a Stripe invoice (all pages), with the line of ours each carries. */
-  async listInvoiceItems(stripeInvoiceId: string): Promise<StripeItemSnapshot[]> {
-    const items: StripeItemSnapshot[] = [];
+  async listInvoiceItems(stripeInvoiceId: string): Promise<RemoteInvoiceItem[]> {
+    const items: RemoteInvoiceItem[] = [];
     const pages = this.caller.listAll((stripe, after) =>
       stripe.invoiceItems.list({ invoice: stripeInvoiceId, limit: 100, ...(after ? { starting_after: after } : {}) }),
     );
     for await (const item of pages) {
-      items.push({
-        id: item.id,
-        invoiceId: item.metadata?.[METADATA.invoiceId] ?? null,
-        lineId: item.metadata?.[METADATA.lineId] ?? null,
-        amountMinor: BigInt(item.amount),
-        currency: item.currency,
-      });
+      items.push(toRemoteInvoiceItem(item));
     }
     return items;
   }
@@ -140,14 +143,14 @@ export class StripeGateway {
    * ours, and when the finalized invoice does not (a write that raced the check): the invoice is never made payable
    * silently with another total.
    */
-  async finalizeInvoice(invoiceId: string, stripeInvoiceId: string, expected: ExpectedTotal): Promise<Stripe.Invoice> {
+  async finalizeInvoice(invoiceId: string, stripeInvoiceId: string, expected: ExpectedTotal): Promise<RemoteInvoice> {
     const current = assertTotal(await this.retrieveInvoice(stripeInvoiceId), expected);
     if (current.status !== 'draft') {
       return current;
     }
-    let finalized: Stripe.Invoice;
+    let finalized: RemoteInvoice;
     try {
-      finalized = await this.call((stripe) =>
+      finalized = await this.callForInvoice((stripe) =>
         stripe.invoices.finalizeInvoice(
           stripeInvoiceId,
           { expand: INVOICE_EXPAND },
@@ -169,14 +172,14 @@ export class StripeGateway {
     invoiceId: string,
     stripeInvoiceId: string,
     expected: ExpectedTotal,
-    checked?: Stripe.Invoice,
-  ): Promise<Stripe.Invoice> {
+    checked?: RemoteInvoice,
+  ): Promise<RemoteInvoice> {
     const current =
       checked && checked.id === stripeInvoiceId && checked.status !== 'draft'
         ? checked
         : await this.retrieveInvoice(stripeInvoiceId);
     assertTotal(current, expected);
-    return this.call((stripe) =>
+    return this.callForInvoice((stripe) =>
       stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceSendKey(invoiceId) }),
     );
   }
@@ -187,9 +190,9 @@ export class StripeGateway {
   }
 
   /** Voiding an invoice that is already void succeeds; any other status is an `invalid_state` error. */
-  async voidInvoice(invoiceId: string, stripeInvoiceId: string): Promise<Stripe.Invoice> {
+  async voidInvoice(invoiceId: string, stripeInvoiceId: string): Promise<RemoteInvoice> {
     try {
-      return await this.call((stripe) =>
+      return await this.callForInvoice((stripe) =>
         stripe.invoices.voidInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceVoidKey(invoiceId) }),
       );
     } catch (error) {
@@ -208,16 +211,16 @@ export class StripeGateway {
     }
   }
 
-  retrieveInvoice(stripeInvoiceId: string): Promise<Stripe.Invoice> {
-    return this.call((stripe) => stripe.invoices.retrieve(stripeInvoiceId, { expand: INVOICE_EXPAND }));
+  retrieveInvoice(stripeInvoiceId: string): Promise<RemoteInvoice> {
+    return this.callForInvoice((stripe) => stripe.invoices.retrieve(stripeInvoiceId, { expand: INVOICE_EXPAND }));
   }
 
   /**
    * The invoice with each payment's PaymentIntent expanded: whether a payment is in progress (`processing`,
    * `requires_action`…) is known only from the PaymentIntent since API 2026-10-28 (the invoice no longer links it).
    */
-  retrieveInvoiceWithPaymentIntents(stripeInvoiceId: string): Promise<Stripe.Invoice> {
-    return this.call((stripe) =>
+  retrieveInvoiceWithPaymentIntents(stripeInvoiceId: string): Promise<RemoteInvoice> {
+    return this.callForInvoice((stripe) =>
       stripe.invoices.retrieve(stripeInvoiceId, {
         expand: [...INVOICE_EXPAND, 'payments.data.payment.payment_intent'],
       }),
@@ -225,12 +228,12 @@ export class StripeGateway {
   }
 
   /** Crash recovery when we never stored the Stripe id: matches `metadata.agenthub_invoice_id`. */
-  findInvoiceByOurId(invoiceId: string, stripeCustomerId: string): Promise<Stripe.Invoice | null> {
+  findInvoiceByOurId(invoiceId: string, stripeCustomerId: string): Promise<RemoteInvoice | null> {
     return findInvoiceByOurId(this.caller, invoiceId, stripeCustomerId);
   }
 
   /** Events created at or after `since`, oldest first, all pages. */
-  listEventsSince(since: Date, types?: string[]): Promise<Stripe.Event[]> {
+  listEventsSince(since: Date, types?: string[]): Promise<ListedEvent[]> {
     return listEventsSince(this.caller, since, types);
   }
 
@@ -242,7 +245,7 @@ export class StripeGateway {
       if (mismatch) {
         return { outcome: 'total_mismatch', mismatch };
       }
-      const invoice = await this.call((stripe) =>
+      const invoice = await this.callForInvoice((stripe) =>
         stripe.invoices.pay(
           input.stripeInvoiceId,
           { payment_method: input.paymentMethodId, expand: ['payments'] },
@@ -266,8 +269,8 @@ export class StripeGateway {
   private async settledUnless(
     error: unknown,
     stripeInvoiceId: string,
-    done: (invoice: Stripe.Invoice) => boolean,
-  ): Promise<Stripe.Invoice> {
+    done: (invoice: RemoteInvoice) => boolean,
+  ): Promise<RemoteInvoice> {
     if (failedWith(error, 'invalid_state')) {
       const invoice = await this.retrieveInvoice(stripeInvoiceId);
       if (done(invoice)) {

@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import type { RemoteInvoice } from './invoice-snapshot';
 import type { ExpectedTotal, TotalMismatch } from './total-guard';
 
 export interface CreateCustomerInput {
@@ -45,32 +45,12 @@ export interface PayInvoiceInput {
   expected: ExpectedTotal;
 }
 
-/** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
-export interface StripeItemSnapshot {
-  id: string;
-  /** `agenthub_invoice_id` / `agenthub_line_id` from its metadata; null on an item we did not make. */
-  invoiceId: string | null;
-  lineId: string | null;
-  amountMinor: bigint;
-  currency: string;
-}
-
 export type PayInvoiceResult =
-  | { outcome: 'paid'; invoice: Stripe.Invoice }
+  | { outcome: 'paid'; invoice: RemoteInvoice }
   | { outcome: 'declined'; code: string; declineCode: string | null; message: string }
-  | { outcome: 'requires_action'; clientSecret?: string; invoice?: Stripe.Invoice; message: string }
+  | { outcome: 'requires_action'; clientSecret?: string; invoice?: RemoteInvoice; message: string }
   /** Stripe unreachable or 5xx after the SDK's retries: the charge may have happened; let the webhook settle it. */
   | { outcome: 'unknown'; message: string }
-  | { outcome: 'invalid_state'; message: string; invoice?: Stripe.Invoice }
+  | { outcome: 'invalid_state'; message: string; invoice?: RemoteInvoice }
   /** Stripe's invoice does not total ours: nothing was charged (invariant 3 of docs/architecture.md). */
   | { outcome: 'total_mismatch'; mismatch: TotalMismatch };
-
-/** Metadata keys we put on Stripe objects to find them again from our ids. */
-export const METADATA = {
-  customerId: 'agenthub_customer_id',
-  userId: 'agenthub_user_id',
-  invoiceId: 'agenthub_invoice_id',
-  invoiceNumber: 'agenthub_invoice_number',
-  period: 'agenthub_period',
-  lineId: 'agenthub_line_id',
-} as const;

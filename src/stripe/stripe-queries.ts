@@ -1,6 +1,10 @@
 import type Stripe from 'stripe';
+import { toRemoteInvoice } from './invoice-snapshot';
+import type { RemoteInvoice } from './invoice-snapshot';
+import { METADATA } from './metadata';
 import type { StripeCaller } from './stripe-caller';
-import { METADATA } from './stripe-gateway.types';
+import { listedEvent } from './stripe-events';
+import type { ListedEvent } from './stripe-events';
 
 const PAGE_SIZE = 100;
 
@@ -36,7 +40,7 @@ export async function findInvoiceByOurId(
   caller: StripeCaller,
   invoiceId: string,
   stripeCustomerId: string,
-): Promise<Stripe.Invoice | null> {
+): Promise<RemoteInvoice | null> {
   let voided: Stripe.Invoice | null = null;
   const invoices = caller.listAll((stripe, after) =>
     stripe.invoices.list({ customer: stripeCustomerId, limit: PAGE_SIZE, ...(after ? { starting_after: after } : {}) }),
@@ -46,17 +50,17 @@ export async function findInvoiceByOurId(
       continue;
     }
     if (invoice.status !== 'void') {
-      return invoice;
+      return toRemoteInvoice(invoice);
     }
     voided = voided ?? invoice;
   }
-  return voided;
+  return voided && toRemoteInvoice(voided);
 }
 
 /** Events created at or after `since`, oldest first (Stripe lists newest first and keeps 30 days). */
-export async function listEventsSince(caller: StripeCaller, since: Date, types?: string[]): Promise<Stripe.Event[]> {
+export async function listEventsSince(caller: StripeCaller, since: Date, types?: string[]): Promise<ListedEvent[]> {
   const gte = Math.floor(since.getTime() / 1000);
-  const events: Stripe.Event[] = [];
+  const events: ListedEvent[] = [];
   const pages = caller.listAll((stripe, after) =>
     stripe.events.list({
       created: { gte },
@@ -66,7 +70,7 @@ export async function listEventsSince(caller: StripeCaller, since: Date, types?:
     }),
   );
   for await (const event of pages) {
-    events.push(event);
+    events.push(listedEvent(event));
   }
   return events.reverse();
 }
@@ -74,6 +78,6 @@ export async function listEventsSince(caller: StripeCaller, since: Date, types?:
 /** When Stripe e-mailed an invoice: the first `invoice.sent` event for it created since `since`, or null. */
 export async function invoiceSentAt(caller: StripeCaller, stripeInvoiceId: string, since: Date): Promise<Date | null> {
   const events = await listEventsSince(caller, since, ['invoice.sent']);
-  const sent = events.find((event) => (event.data.object as Stripe.Invoice).id === stripeInvoiceId);
-  return sent ? new Date(sent.created * 1000) : null;
+  const sent = events.find((event) => event.object.kind === 'invoice' && event.object.invoice.id === stripeInvoiceId);
+  return sent ? sent.created : null;
 }

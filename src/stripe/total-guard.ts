@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import type { RemoteInvoice, RemoteInvoiceStatus } from './invoice-snapshot';
 
 /** What our invoice says Stripe's must total: integer minor units and the ISO currency. */
 export interface ExpectedTotal {
@@ -10,7 +10,7 @@ export interface ExpectedTotal {
 export interface TotalMismatch {
   stripeInvoiceId: string;
   /** Stripe's status when it was read (`draft`: its items can still be repaired; `open`: it must be reissued). */
-  stripeStatus: Stripe.Invoice.Status | null;
+  stripeStatus: RemoteInvoiceStatus | null;
   stripeTotalMinor: bigint;
   stripeCurrency: string;
   ourTotalMinor: bigint;
@@ -36,24 +36,23 @@ export function describeMismatch(m: TotalMismatch): string {
  * Stripe statuses in which an invoice can still become payable or be charged: the guard applies to them. A paid or
  * void invoice charges nothing more, whatever its total (reconciliation reports a paid one that differs).
  */
-const GUARDED: ReadonlySet<string> = new Set(['draft', 'open', 'uncollectible']);
+const GUARDED: ReadonlySet<RemoteInvoiceStatus> = new Set<RemoteInvoiceStatus>(['draft', 'open', 'uncollectible']);
 
 /**
  * The one check behind the invariant "a Stripe invoice is never finalized, sent or paid while its total differs
  * from ours": null when `remote` may go ahead, the difference otherwise.
  */
-export function totalMismatch(remote: Stripe.Invoice, expected: ExpectedTotal): TotalMismatch | null {
+export function totalMismatch(remote: RemoteInvoice, expected: ExpectedTotal): TotalMismatch | null {
   if (!remote.status || !GUARDED.has(remote.status)) {
     return null;
   }
-  const stripeTotalMinor = BigInt(remote.total);
-  if (stripeTotalMinor === expected.totalMinor && remote.currency.toLowerCase() === expected.currency.toLowerCase()) {
+  if (remote.totalMinor === expected.totalMinor && remote.currency.toLowerCase() === expected.currency.toLowerCase()) {
     return null;
   }
   return {
-    stripeInvoiceId: remote.id as string,
+    stripeInvoiceId: remote.id,
     stripeStatus: remote.status,
-    stripeTotalMinor,
+    stripeTotalMinor: remote.totalMinor,
     stripeCurrency: remote.currency,
     ourTotalMinor: expected.totalMinor,
     ourCurrency: expected.currency,
@@ -61,7 +60,7 @@ export function totalMismatch(remote: Stripe.Invoice, expected: ExpectedTotal): 
 }
 
 /** `totalMismatch`, thrown. */
-export function assertTotal(remote: Stripe.Invoice, expected: ExpectedTotal): Stripe.Invoice {
+export function assertTotal(remote: RemoteInvoice, expected: ExpectedTotal): RemoteInvoice {
   const mismatch = totalMismatch(remote, expected);
   if (mismatch) {
     throw new TotalMismatchError(mismatch);

@@ -1,4 +1,3 @@
-import type Stripe from 'stripe';
 import type { WebhookHandler } from './handler.types';
 import { invoiceFinalizedHandler } from './handlers/invoice-finalized.handler';
 import { invoiceMarkedUncollectibleHandler } from './handlers/invoice-marked-uncollectible.handler';
@@ -13,10 +12,25 @@ import { subscriptionCreatedHandler } from './handlers/subscription-created.hand
 import { subscriptionDeletedHandler } from './handlers/subscription-deleted.handler';
 import { subscriptionUpdatedHandler } from './handlers/subscription-updated.handler';
 
-export type DispatchTable = Partial<Record<Stripe.Event.Type, WebhookHandler>>;
+/** The Stripe event types this server applies. */
+export type HandledEventType =
+  | 'invoice.finalized'
+  | 'invoice.sent'
+  | 'invoice.paid'
+  | 'invoice.payment_succeeded'
+  | 'invoice.payment_failed'
+  | 'invoice.payment_action_required'
+  | 'invoice.voided'
+  | 'invoice.marked_uncollectible'
+  | 'invoice.updated'
+  | 'customer.subscription.created'
+  | 'customer.subscription.updated'
+  | 'customer.subscription.deleted';
+
+export type DispatchTable = Partial<Record<HandledEventType, WebhookHandler>>;
 
 /** Event type → handler. A type not listed is stored and marked `ignored` (invariant 4: never a 4xx). */
-export const DISPATCH_TABLE: DispatchTable = {
+export const DISPATCH_TABLE: Record<HandledEventType, WebhookHandler> = {
   'invoice.finalized': invoiceFinalizedHandler,
   'invoice.sent': invoiceSentHandler,
   'invoice.paid': invoicePaidHandler,

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import type { Logger } from '../config/logger';
+import type { RemoteEvent } from '../stripe';
 
 /** How a handled event ends: `processed` (applied, or deliberately skipped) or `ignored` (not ours / not relevant). */
 export interface HandlerResult {
@@ -12,7 +12,7 @@ export interface HandlerResult {
 export interface WebhookHandlerContext {
   /** The worker's transactional manager: every query must go through it (PGlite has one connection). */
   em: EntityManager;
-  event: Stripe.Event;
+  event: RemoteEvent;
   log: Logger;
 }
 

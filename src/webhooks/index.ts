@@ -12,7 +12,7 @@ import type { WebhookOptions } from './webhook-options';
 import { resolveWebhookOptions } from './webhook-options';
 
 export { DISPATCH_TABLE } from './dispatch-table';
-export type { DispatchTable } from './dispatch-table';
+export type { DispatchTable, HandledEventType } from './dispatch-table';
 export type { HandlerResult, WebhookHandler, WebhookHandlerContext } from './handler.types';
 export { storeStripeEvent } from './webhook-event.store';
 export { webhookHealth } from './webhook-health';

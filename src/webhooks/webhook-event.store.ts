@@ -1,13 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Stripe from 'stripe';
 import { pooledQuery } from '../entities/pooled-query';
+import type { StripeEventRecord } from '../stripe';
 
 /** A claimed row, as the worker needs it. */
 export interface ClaimedEvent {
   id: string;
   type: string;
   objectId: string | null;
-  payload: Stripe.Event;
+  /** Stripe's JSON of the event, parsed (`readStripeEvent` reads it). */
+  payload: unknown;
   attempts: number;
   receivedAt: Date;
 }
@@ -26,13 +27,7 @@ interface ClaimedRow {
  * true and the event is not applied again (invariant 4). Runs outside any transaction: it commits on return, and
  * only then may the route acknowledge.
  */
-export async function storeStripeEvent(
-  em: EntityManager,
-  event: Stripe.Event,
-  /** The verified body as received, stored as is (no second serialisation on the hot path). */
-  rawPayload?: string,
-): Promise<{ duplicate: boolean }> {
-  const object = event.data?.object as { id?: unknown } | undefined;
+export async function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
   // Bound parameters on a pooled connection: the hot path of the intake (see pooledQuery).
   const rows = await pooledQuery<{ id: string }>(
     em,
@@ -43,11 +38,12 @@ export async function storeStripeEvent(
     [
       event.id,
       event.type,
-      event.api_version ?? null,
-      event.livemode === true,
-      typeof object?.id === 'string' ? object.id : null,
-      rawPayload ?? JSON.stringify(event),
-      event.created,
+      event.apiVersion,
+      event.livemode,
+      event.objectId,
+      // The verified body as received, stored as is (no second serialisation on the hot path).
+      event.json,
+      event.created.getTime() / 1000,
     ],
   );
   return { duplicate: rows.length === 0 };
@@ -79,7 +75,7 @@ export async function claimDueEvents(tem: EntityManager, limit: number): Promise
     id: row.id,
     type: row.type,
     objectId: row.object_id,
-    payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as Stripe.Event,
+    payload: typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload,
     attempts: Number(row.attempts),
     receivedAt: new Date(row.received_at),
   }));

@@ -1,5 +1,6 @@
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
@@ -96,8 +97,9 @@ export class WebhookWorker {
           const handled = await tem.transactional(
             async (sem) => {
               const handler = handlerFor(this.handlers, event.type);
+              // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
               const outcome: HandlerResult = handler
-                ? await handler({ em: sem, event: event.payload, log: this.log })
+                ? await handler({ em: sem, event: readStripeEvent(event.payload), log: this.log })
                 : { outcome: 'ignored', detail: 'no handler for this event type' };
               await sem.flush();
               await markEventDone(sem, event.id, outcome.outcome);

@@ -16,12 +16,15 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     const since = new Date(Date.now() - 1_000);
     const open = await openInvoice(h.gateway, [1234n, 566n, 200n]);
     expect(open.invoice.status).toBe('open');
-    expect(open.invoice.total).toBe(2000);
-    expect(open.invoice.hosted_invoice_url).toMatch(/^http/);
-    expect(open.invoice.collection_method).toBe('send_invoice');
-    expect(open.invoice.auto_advance).toBe(false);
-    expect(open.invoice.metadata).toMatchObject({ agenthub_invoice_id: open.invoiceId, agenthub_period: '2026-10' });
+    expect(open.invoice.totalMinor).toBe(2000n);
+    expect(open.invoice.hostedInvoiceUrl).toMatch(/^http/);
+    expect(open.invoice.ours).toMatchObject({ invoiceId: open.invoiceId, period: '2026-10' });
     expect(open.invoice.number).toMatch(/^AH-2026-10-/);
+    // What the snapshot leaves out, as Stripe holds it.
+    const held = await h.stripe.invoices.retrieve(open.stripeInvoiceId);
+    expect(held.collection_method).toBe('send_invoice');
+    expect(held.auto_advance).toBe(false);
+    expect(held.metadata).toMatchObject({ agenthub_invoice_id: open.invoiceId, agenthub_period: '2026-10' });
 
     const sent = await h.gateway.sendInvoice(open.invoiceId, open.stripeInvoiceId, open.expected);
     expect(sent.status).toBe('open');
@@ -36,12 +39,12 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     expect(result.outcome).toBe('paid');
     const invoice = result.outcome === 'paid' ? result.invoice : null;
     expect(invoice?.status).toBe('paid');
-    expect(invoice?.amount_paid).toBe(2000);
-    expect(invoice?.status_transitions.paid_at).toEqual(expect.any(Number));
-    expect(invoice?.payments?.data[0]?.status).toBe('paid');
+    expect(invoice?.amountPaidMinor).toBe(2000n);
+    expect(invoice?.paidAt).toEqual(expect.any(Date));
+    expect(invoice?.payments?.items[0]?.status).toBe('paid');
 
     const events = await h.gateway.listEventsSince(since, ['invoice.paid', 'invoice.finalized']);
-    const ours = events.filter((e) => (e.data.object as { id?: string }).id === open.stripeInvoiceId);
+    const ours = events.filter((e) => e.objectId === open.stripeInvoiceId);
     expect(ours.map((e) => e.type)).toEqual(['invoice.finalized', 'invoice.paid']);
   });
 
@@ -93,7 +96,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
     }
     expect(result.clientSecret).toMatch(/_secret_/);
     expect(result.invoice?.status).toBe('open');
-    expect(result.invoice?.confirmation_secret?.client_secret).toBe(result.clientSecret);
+    expect(result.invoice?.confirmationSecret).toBe(result.clientSecret);
 
     const retried = await h.gateway.payInvoice({
       invoiceId: open.invoiceId,
@@ -102,7 +105,7 @@ describe('StripeGateway invoice lifecycle (emulator)', () => {
       attempt: 2,
       paymentMethodId: 'pm_card_visa',
     });
-    expect(retried).toMatchObject({ outcome: 'paid', invoice: { status: 'paid', amount_paid: 2500 } });
+    expect(retried).toMatchObject({ outcome: 'paid', invoice: { status: 'paid', amountPaidMinor: 2500n } });
   });
 
   it('propagates bad requests (unknown payment method) as StripeGatewayError, not as an outcome', async () => {

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator, type RunningEmulator } from '../../emulator/server';
 import { createStripeClient, RateLimiter, StripeGateway } from '../../src/stripe';
-import type { ExpectedTotal, StripeClientOptions } from '../../src/stripe';
+import type { ExpectedTotal, RemoteInvoice, StripeClientOptions } from '../../src/stripe';
 
 export const SECRET_KEY = 'sk_test_agenthub_gateway_secret_4242';
 
@@ -62,7 +62,7 @@ export interface OpenInvoice {
   expected: ExpectedTotal;
   stripeCustomerId: string;
   stripeInvoiceId: string;
-  invoice: Stripe.Invoice;
+  invoice: RemoteInvoice;
 }
 
 /** Customer → draft → the given lines → finalized (open), all through the gateway. */

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/config/logger';
 import { WebhookEvent } from '../../src/entities';
 import type Stripe from 'stripe';
+import { toEventRecord } from '../../src/stripe';
 import { InvoiceStatus, Role, WebhookEventStatus } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
@@ -49,7 +50,7 @@ async function effects(db: Database): Promise<Array<{ event_id: string; worker: 
 
 function recordingHandler(worker: string): DispatchTable {
   return {
-    'customer.created': async ({ em, event }) => {
+    'customer.subscription.created': async ({ em, event }) => {
       await em.execute('insert into webhook_test_effects (event_id, worker) values (?, ?)', [event.id, worker], 'run');
       return { outcome: 'processed' };
     },
@@ -60,7 +61,9 @@ function workerOn(db: Database, options: Partial<WebhookOptions>) {
   return createWebhookComponents({ db, config, logger, options }).worker;
 }
 
-const customerEvent = (created = nowSeconds()) => stripeEvent('customer.created', { id: stripeId('cus') }, { created });
+/** An event the recording handlers take; its object is nothing the server reads. */
+const anEvent = (created = nowSeconds()) =>
+  stripeEvent('customer.subscription.created', { id: stripeId('sub') }, { created });
 
 // One database for the file (creating and migrating one costs seconds on PGlite).
 let test: TestDatabase;
@@ -76,15 +79,15 @@ describe('webhook worker', () => {
   it('retries a throwing handler with exponential backoff, rolls its effect back, keeps the error, then fails', async () => {
     const calls: number[] = [];
     const handlers: DispatchTable = {
-      'customer.created': async ({ em, event }) => {
+      'customer.subscription.created': async ({ em, event }) => {
         calls.push(Date.now());
         await em.execute('insert into webhook_test_effects (event_id, worker) values (?, ?)', [event.id, 'x'], 'run');
         throw new Error(`boom ${calls.length}`);
       },
     };
     const worker = workerOn(db, { handlers, retryBaseMs: 50, maxAttempts: 3, pollIntervalMs: 10 });
-    const event = customerEvent();
-    await storeStripeEvent(db.orm.em.fork(), event);
+    const event = anEvent();
+    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
     worker.start();
     try {
       const failed = await settled(db, event.id);
@@ -104,7 +107,7 @@ describe('webhook worker', () => {
   it('stop() waits for the batch in flight to commit', async () => {
     let started = false;
     const handlers: DispatchTable = {
-      'customer.created': async ({ em }) => {
+      'customer.subscription.created': async ({ em }) => {
         started = true;
         // Slow, but only through the transactional manager (never hold PGlite's one connection on anything else).
         await em.execute('select pg_sleep(0.3)');
@@ -112,8 +115,8 @@ describe('webhook worker', () => {
       },
     };
     const worker = workerOn(db, { handlers, pollIntervalMs: 10 });
-    const event = customerEvent();
-    await storeStripeEvent(db.orm.em.fork(), event);
+    const event = anEvent();
+    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
     worker.start();
     await waitFor(async () => started);
     await worker.stop();
@@ -126,9 +129,9 @@ describe('webhook worker', () => {
   boundedOnPostgres('bounds a handler stuck in the database: it times out, is retried, the batch goes on', async () => {
     let calls = 0;
     const handlers: DispatchTable = {
-      'customer.created': async ({ em, event }) => {
+      'customer.subscription.created': async ({ em, event }) => {
         calls += 1;
-        if ((event.data.object as { id: string }).id === 'cus_stuck' && calls === 1) {
+        if (event.object.kind === 'other' && event.object.id === 'sub_stuck' && calls === 1) {
           // Stands for a wait on a row another request holds; the batch's statement timeout cancels it.
           await em.execute('select pg_sleep(5)');
         }
@@ -141,10 +144,10 @@ describe('webhook worker', () => {
       },
     };
     const worker = workerOn(db, { handlers, handlerTimeoutMs: 200, retryBaseMs: 50, pollIntervalMs: 10 });
-    const stuck = stripeEvent('customer.created', { id: 'cus_stuck' }, { created: nowSeconds() - 10 });
-    const next = customerEvent();
-    await storeStripeEvent(db.orm.em.fork(), stuck);
-    await storeStripeEvent(db.orm.em.fork(), next);
+    const stuck = stripeEvent('customer.subscription.created', { id: 'sub_stuck' }, { created: nowSeconds() - 10 });
+    const next = anEvent();
+    await storeStripeEvent(db.orm.em.fork(), toEventRecord(stuck));
+    await storeStripeEvent(db.orm.em.fork(), toEventRecord(next));
     const started = Date.now();
     worker.start();
     try {
@@ -163,8 +166,8 @@ describe('webhook worker', () => {
 
   it('does nothing when disabled (an ingress-only instance)', async () => {
     const worker = workerOn(db, { workerEnabled: false, handlers: recordingHandler('off') });
-    const event = customerEvent();
-    await storeStripeEvent(db.orm.em.fork(), event);
+    const event = anEvent();
+    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
     worker.start();
     await new Promise((resolve) => setTimeout(resolve, 200));
     await worker.stop();
@@ -179,7 +182,7 @@ describe('webhook worker', () => {
     const a = createWebhookComponents({ db, config, logger });
     const server = http.createServer(express().use(a.router));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const event = customerEvent();
+    const event = anEvent();
     try {
       const res = await postWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, event);
       expect(res.status).toBe(200);
@@ -203,9 +206,9 @@ describe('webhook worker', () => {
   const onPostgres = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL ? it : it.skip;
   onPostgres('two workers on one PostgreSQL database apply each of 200 events exactly once', async () => {
     const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });
-    const events = Array.from({ length: 200 }, (_, i) => customerEvent(nowSeconds() - 200 + i));
+    const events = Array.from({ length: 200 }, (_, i) => anEvent(nowSeconds() - 200 + i));
     for (const event of events) {
-      await storeStripeEvent(db.orm.em.fork(), event);
+      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
     }
     const a = workerOn(db, { handlers: recordingHandler('a'), batchSize: 10, pollIntervalMs: 10 });
     const b = workerOn(second, { handlers: recordingHandler('b'), batchSize: 10, pollIntervalMs: 10 });
@@ -254,7 +257,7 @@ describe('webhook worker', () => {
       // Stored in a scrambled order (receive order differs from Stripe's order).
       events.sort((x, y) => x.id.localeCompare(y.id));
       for (const event of events) {
-        await storeStripeEvent(db.orm.em.fork(), event);
+        await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
       }
       const a = workerOn(db, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
       const b = workerOn(second, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
@@ -299,7 +302,7 @@ describe('admin services: list and replay', () => {
       ['invoice.voided', 'failed'],
     ] as const) {
       const event = stripeEvent(type, { id: stripeId('obj') });
-      await storeStripeEvent(db.orm.em.fork(), event);
+      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
       await db.orm.em
         .fork()
         .getConnection()
