@@ -23,3 +23,5 @@ export type * from './stripe-gateway.types';
 export type { RemoteSubscription, RemoteSubscriptionItem } from './subscription-snapshot';
 export { TotalMismatchError, assertTotal, describeMismatch, totalMismatch } from './total-guard';
 export type { ExpectedTotal, TotalMismatch } from './total-guard';
+export { SIGNATURE_TOLERANCE_SECONDS, SignatureError, verifyStripeEvent } from './webhook-events';
+export type { SignatureFailureCode } from './webhook-events';

@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
-import { toEventRecord } from '../stripe';
+import { SignatureError, verifyStripeEvent } from '../stripe';
 import { ipRateLimit } from './ip-rate-limit';
 import type { IpRateLimitOptions } from './ip-rate-limit';
 import { sendError, sendJson } from './respond';
-import { SignatureError, verifyStripeEvent } from './verify-signature';
 import { storeStripeEvent } from './webhook-event.store';
 
 export const STRIPE_WEBHOOK_PATH = '/api/v1/webhooks/stripe';
@@ -74,7 +73,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
       throw error;
     }
     // The module's EntityManager, unforked: one auto-committed statement needs no identity map.
-    const { duplicate } = await storeStripeEvent(db.orm.em, toEventRecord(event, body.toString('utf8')));
+    const { duplicate } = await storeStripeEvent(db.orm.em, event);
     // Debug: the worker writes the one info line per event (id, type, outcome, latency).
     if (logger.isLevelEnabled('debug')) {
       log().debug({ eventId: event.id, type: event.type, duplicate }, 'webhook stored');

@@ -1,4 +1,6 @@
 import Stripe from 'stripe';
+import { toEventRecord } from './stripe-events';
+import type { StripeEventRecord } from './stripe-events';
 
 /** Stripe's own tolerance: a signature older than five minutes is refused (replay protection). */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -22,10 +24,11 @@ export class SignatureError extends Error {
 }
 
 /**
- * Verifies the `Stripe-Signature` header against the raw body and returns the event. Every failure becomes a
- * SignatureError with a short reason of our own: the SDK's messages are long, and none of ours echo the header.
+ * Verifies the `Stripe-Signature` header against the raw body and returns the event as it is stored, its JSON the
+ * body as received. Every failure becomes a SignatureError with a short reason of our own: the SDK's messages are
+ * long, and none of ours echo the header.
  */
-export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, secret: string): Stripe.Event {
+export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, secret: string): StripeEventRecord {
   if (!header) {
     throw new SignatureError('missing_signature', 'The Stripe-Signature header is missing');
   }
@@ -42,7 +45,7 @@ export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, s
   if (problem) {
     throw new SignatureError('malformed_payload', problem);
   }
-  return event;
+  return toEventRecord(event, rawBody.toString('utf8'));
 }
 
 function classify(error: unknown): SignatureError {
