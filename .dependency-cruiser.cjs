@@ -21,8 +21,7 @@ module.exports = {
     },
     {
       name: 'only-the-gateway-talks-to-stripe',
-      // A warning until services and webhook handlers use snapshot types of src/stripe instead of Stripe's.
-      severity: 'warn',
+      severity: 'error',
       comment: 'src/stripe is the one place that imports the stripe SDK; everything else uses its snapshot types.',
       from: { path: '^src/', pathNot: '^src/stripe/' },
       to: { path: '^node_modules/stripe/' },
