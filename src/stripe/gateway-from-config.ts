@@ -1,3 +1,4 @@
+import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import { RateLimiter, requestsPerSecondFor } from './rate-limiter';
 import { createStripeClient } from './stripe-client';
@@ -12,7 +13,7 @@ export const EMULATOR_SECRET_KEY = 'sk_test_local_emulator';
  */
 export function gatewayFromConfig(
   config: Pick<AppConfig, 'stripe'>,
-  options: { maxNetworkRetries?: number } = {},
+  options: { maxNetworkRetries?: number; clock?: Clock } = {},
 ): StripeGateway {
   const stripe = createStripeClient({
     secretKey: config.stripe.secretKey ?? EMULATOR_SECRET_KEY,
@@ -23,5 +24,5 @@ export function gatewayFromConfig(
   // the limit, and other clients of the account (dashboard, CLI) need headroom.
   const requestsPerSecond =
     config.stripe.mode === 'emulator' ? 500 : Math.floor(requestsPerSecondFor(config.stripe.mode) * 0.8);
-  return new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond }) });
+  return new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond, clock: options.clock }) });
 }

@@ -1,20 +1,19 @@
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { StripeMode } from '../config/config';
 
 export interface RateLimiterOptions {
   requestsPerSecond: number;
   /** Bucket capacity: calls allowed back to back after an idle period. Default 1 (evenly spaced calls). */
   burst?: number;
-  /** Milliseconds clock; injectable for tests. */
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Refills the bucket and paces the waits; default the system clock. */
+  clock?: Clock;
 }
 
 /** Stripe's documented limits: 25 requests/second in test mode, 100 in live mode. */
 export function requestsPerSecondFor(mode: StripeMode): number {
   return mode === 'live' ? 100 : 25;
 }
-
-const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Client-side token bucket in front of every Stripe call, so a billing run does not trip Stripe's 429s
@@ -26,8 +25,7 @@ const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTim
 export class RateLimiter {
   readonly requestsPerSecond: number;
   readonly burst: number;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
   private tokens: number;
   private last: number;
 
@@ -41,21 +39,20 @@ export class RateLimiter {
     }
     this.requestsPerSecond = options.requestsPerSecond;
     this.burst = burst;
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? realSleep;
+    this.clock = options.clock ?? systemClock;
     this.tokens = burst;
-    this.last = this.now();
+    this.last = this.clock.now();
   }
 
   /** Resolves when the caller may make one request. */
   acquire(): Promise<void> {
-    const now = this.now();
+    const now = this.clock.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.requestsPerSecond);
     this.last = now;
     this.tokens -= 1;
     if (this.tokens >= 0) {
       return Promise.resolve();
     }
-    return this.sleep((-this.tokens / this.requestsPerSecond) * 1000);
+    return this.clock.sleep((-this.tokens / this.requestsPerSecond) * 1000);
   }
 }

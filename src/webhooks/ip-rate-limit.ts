@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import { sendJson } from './respond';
 import { errorBody } from '../http/http-errors';
 
@@ -9,7 +11,8 @@ export interface IpRateLimitOptions {
   burst: number;
   /** The client's address (Express's `req.ip` rules for the configured TRUST_PROXY). */
   clientIp: (req: IncomingMessage) => string;
-  now?: () => number;
+  /** Refills the buckets; default the system clock. */
+  clock?: Clock;
 }
 
 interface Bucket {
@@ -29,12 +32,12 @@ export function ipRateLimit(options: IpRateLimitOptions): (req: IncomingMessage,
   if (options.perSecond <= 0) {
     return () => true;
   }
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const buckets = new Map<string, Bucket>();
   let lastSweep = 0;
   return (req, res) => {
     const ip = options.clientIp(req);
-    const at = now();
+    const at = clock.now();
     if (buckets.size > 10_000 && at - lastSweep >= 1000) {
       // Forget clients whose bucket has refilled (they start again with a full bucket anyway), at most once a
       // second: during a flood from many addresses the sweep must not run on every request.

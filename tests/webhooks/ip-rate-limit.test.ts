@@ -4,16 +4,17 @@ import { loadConfig } from '../../src/config/config';
 import { clientAddress, compileTrust, parseTrustProxy } from '../../src/config/trust-proxy';
 import type { TrustProxySetting } from '../../src/config/trust-proxy';
 import { ipRateLimit } from '../../src/webhooks/ip-rate-limit';
+import { ManualClock } from '../helpers/clock';
 import { TEST_WEBHOOK_SECRET, startTestServer } from '../helpers/server';
 import { postWebhook, stripeEvent, stripeId } from './fixtures';
 
 /** A server with only the limiter in front of a 200, its clock under the test's control. */
-async function limitedServer(trustProxy: TrustProxySetting, clock: { now: number }) {
+async function limitedServer(trustProxy: TrustProxySetting, clock: ManualClock) {
   const trust = compileTrust(trustProxy);
   const limit = ipRateLimit({
     perSecond: 10,
     burst: 5,
-    now: () => clock.now,
+    clock,
     clientIp: (req) => clientAddress(req, trust),
   });
   const server = http.createServer((req, res) => {
@@ -31,7 +32,7 @@ async function limitedServer(trustProxy: TrustProxySetting, clock: { now: number
 
 describe('per-IP rate limit on the webhook route', () => {
   it('lets a burst through, then answers 429 with Retry-After until tokens refill', async () => {
-    const clock = { now: 0 };
+    const clock = new ManualClock(0);
     const { send, close } = await limitedServer(false, clock);
     try {
       const statuses: number[] = [];
@@ -45,7 +46,7 @@ describe('per-IP rate limit on the webhook route', () => {
         success: false,
         error: { code: 'rate_limited', message: 'Too many requests; retry in 1 s' },
       });
-      clock.now += 200; // 10/s → two tokens back
+      clock.advance(200); // 10/s → two tokens back
       expect([(await send()).status, (await send()).status, (await send()).status]).toEqual([200, 200, 429]);
     } finally {
       await close();
@@ -54,7 +55,7 @@ describe('per-IP rate limit on the webhook route', () => {
 
   it('ignores a client-chosen X-Forwarded-For unless the peer is a trusted proxy (TRUST_PROXY)', async () => {
     const spoofed = (i: number) => ({ 'x-forwarded-for': `203.0.113.${i}` });
-    const untrusted = await limitedServer(false, { now: 0 });
+    const untrusted = await limitedServer(false, new ManualClock(0));
     try {
       const statuses = [];
       for (let i = 0; i < 7; i += 1) {
@@ -65,7 +66,7 @@ describe('per-IP rate limit on the webhook route', () => {
     } finally {
       await untrusted.close();
     }
-    const behindProxy = await limitedServer(['loopback'], { now: 0 });
+    const behindProxy = await limitedServer(['loopback'], new ManualClock(0));
     try {
       const statuses = [];
       for (let i = 0; i < 7; i += 1) {
