@@ -78,7 +78,7 @@ export class ApiRouter {
       this.hanging.add(res);
       res.on('close', () => this.hanging.delete(res));
       if (fault.delayMs !== null) {
-        setTimeout(() => req.socket.destroy(), fault.delayMs).unref();
+        void this.emu.clock.sleep(fault.delayMs, { unref: true }).then(() => req.socket.destroy());
       }
       return;
     }
@@ -90,7 +90,7 @@ export class ApiRouter {
       }
       return this.sendError(res, err);
     }
-    if (!this.emu.chaos.takeRateToken(Date.now())) {
+    if (!this.emu.chaos.takeRateToken(this.emu.clock.now())) {
       return this.sendError(res, rateLimitError());
     }
 
@@ -138,9 +138,12 @@ export class ApiRouter {
       this.idempotency.begin(storeKey);
     }
     try {
-      const latency = this.emu.chaos.match(method, pathname, ['latency']);
-      if (latency?.delayMs) {
-        await new Promise((r) => setTimeout(r, latency.delayMs ?? 0));
+      // Stripe is slow to act on this request: for a while (`latency`), or until the test releases it (`hold`).
+      const slow = this.emu.chaos.match(method, pathname, ['latency', 'hold']);
+      if (slow?.kind === 'hold') {
+        await this.emu.chaos.hold(slow);
+      } else if (slow?.delayMs) {
+        await this.emu.clock.sleep(slow.delayMs);
       }
       const { status, body, persist } = this.run(route.route, route.path, params, requestId, idemKey);
       if (storeKey && persist) {

@@ -1,3 +1,5 @@
+import type { EmulatorClock } from './time';
+
 /** The emulator's settings (`startEmulator` options, after defaults). */
 export interface EmulatorConfig {
   /** Target of every event, like `stripe listen --forward-to` (not listed as an endpoint). */
@@ -10,4 +12,9 @@ export interface EmulatorConfig {
   retryScheduleMs: number[];
   webhookTimeoutMs: number;
   accountName: string;
+  /**
+   * Emulator time (object and event timestamps, key expiry, the rate limit's window) and every wait it makes: webhook
+   * retries and delays, `latency` and `hang` faults. Default: the system's.
+   */
+  clock?: EmulatorClock;
 }

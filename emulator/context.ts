@@ -2,6 +2,8 @@ import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import type Stripe from 'stripe';
 import { Chaos } from './chaos';
 import type { EmulatorConfig } from './config';
+import type { EmulatorClock } from './time';
+import { systemTime } from './time';
 import { WebhookDispatcher } from './webhook-delivery';
 import { deserializeState, emptyState, serializeState, type State } from './state';
 import { newId, snapshot } from './util';
@@ -23,9 +25,11 @@ export class Emulator {
   state: State;
   readonly chaos = new Chaos();
   readonly webhooks: WebhookDispatcher;
+  readonly clock: EmulatorClock;
   private saveTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly config: EmulatorConfig) {
+    this.clock = config.clock ?? systemTime;
     this.state =
       config.stateFile && existsSync(config.stateFile)
         ? deserializeState(readFileSync(config.stateFile, 'utf8'))
@@ -33,9 +37,9 @@ export class Emulator {
     this.webhooks = new WebhookDispatcher(this);
   }
 
-  /** Emulator time in Unix seconds (wall clock + test clock offset). */
+  /** Emulator time in Unix seconds (its clock + the test clock's offset). */
   now(): number {
-    return Math.floor(Date.now() / 1000) + this.state.clockOffset;
+    return Math.floor(this.clock.now() / 1000) + this.state.clockOffset;
   }
 
   setWebhookTarget(url: string | null, secret?: string): void {
@@ -80,7 +84,10 @@ export class Emulator {
     return event;
   }
 
-  /** Mark state dirty: saved to the state file shortly after (if configured). */
+  /**
+   * Mark state dirty: saved to the state file shortly after (if configured). A real timer, not the clock: this only
+   * batches disk writes, and a test's stopped clock must not keep the file from being written.
+   */
   changed(): void {
     if (!this.config.stateFile || this.saveTimer) {
       return;

@@ -1,4 +1,4 @@
-import type { FaultRule, FaultRuleInput } from './chaos';
+import type { FaultRule, FaultRuleInput, HeldState } from './chaos';
 import type { DeliveryAttempt, DeliveryModes } from './webhook-delivery';
 
 /** Typed client of the emulator's control API (`/_emulator`), for tests and scripts. */
@@ -69,12 +69,32 @@ export class EmulatorControl {
     return (await this.call<{ data: FaultRule[] }>('GET', '/faults')).data;
   }
 
+  /** Removes every fault; held requests go on. */
   clearFaults(): Promise<unknown> {
     return this.call('DELETE', '/faults');
   }
 
+  /** Removes a fault; requests it holds go on. */
   removeFault(id: string): Promise<{ deleted: boolean }> {
     return this.call('DELETE', `/faults/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Holds matching /v1 requests before Stripe acts on them, until `release`: a `hold` fault. With `count`, only the
+   * next N matches (the rule then stays listed as used up while it still holds requests).
+   */
+  holdRequests(rule: Omit<FaultRuleInput, 'kind' | 'delayMs' | 'shouldRetry'>): Promise<FaultRule> {
+    return this.injectFault({ ...rule, kind: 'hold' });
+  }
+
+  /** Resolves once the `hold` fault holds at least `count` requests; fails after `timeoutMs` (a guard). */
+  waitForHeld(id: string, count = 1, timeoutMs = 20_000): Promise<HeldState> {
+    return this.call('POST', `/faults/${encodeURIComponent(id)}/wait-held`, { count, timeoutMs });
+  }
+
+  /** Lets every request the `hold` fault holds go on (Stripe then acts on them and answers). */
+  release(id: string): Promise<{ released: number }> {
+    return this.call('POST', `/faults/${encodeURIComponent(id)}/release`);
   }
 
   /** Requests per second over /v1 before 429; null turns the limit off. */

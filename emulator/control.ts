@@ -117,11 +117,34 @@ export function controlRouter(emu: Emulator, api: ApiRouter): Router {
   );
   r.delete(
     '/faults',
-    guard(() => void (emu.chaos.rules = [])),
+    guard(() => void emu.chaos.clearRules()),
   );
   r.delete(
     '/faults/:id',
     guard((req) => ({ deleted: emu.chaos.removeRule(String(req.params.id)) })),
+  );
+  r.post(
+    '/faults/:id/wait-held',
+    guard(async (req, res) => {
+      const id = String(req.params.id);
+      if (!emu.chaos.heldState(id)) {
+        throw new StripeApiError(404, { type: 'invalid_request_error', message: `No fault ${id}` });
+      }
+      const body = (req.body ?? {}) as { count?: number; timeoutMs?: number };
+      const count = Number(body.count ?? 1);
+      const state = await emu.chaos.whenHeld(id, count, Number(body.timeoutMs ?? 10_000));
+      if (!state) {
+        res.status(408);
+        return {
+          error: { message: `fault ${id} did not hold ${count} request(s) in time`, ...emu.chaos.heldState(id) },
+        };
+      }
+      return state;
+    }),
+  );
+  r.post(
+    '/faults/:id/release',
+    guard((req) => ({ released: emu.chaos.release(String(req.params.id)) })),
   );
 
   r.post(

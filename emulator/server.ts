@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ApiRouter } from './api';
 import { Emulator } from './context';
+import type { EmulatorClock } from './time';
 import { controlRouter } from './control';
 import { registerCustomers } from './customers';
 import { registerEvents } from './events';
@@ -38,6 +39,8 @@ export interface EmulatorOptions {
   webhookTimeoutMs?: number;
   /** `account_name` on invoices and the hosted page. */
   accountName?: string;
+  /** Emulator time and every wait it makes (see `EmulatorConfig.clock`); in-process only. Default: the system's. */
+  clock?: EmulatorClock;
 }
 
 export interface RunningEmulator {
@@ -75,6 +78,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     retryScheduleMs: options.webhookRetryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS,
     webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
     accountName: options.accountName ?? 'AgentHub',
+    clock: options.clock,
   });
   if (options.rateLimit) {
     emu.chaos.rateLimit = options.rateLimit;
@@ -148,6 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     stop() {
       stopped ??= (async () => {
         api.releaseHanging();
+        emu.chaos.releaseAll();
         await emu.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

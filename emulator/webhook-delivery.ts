@@ -1,13 +1,16 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type Stripe from 'stripe';
 import type { EmulatorConfig } from './config';
 import type { State } from './state';
+import type { EmulatorClock } from './time';
 
-/** What delivery reads of the emulator (its settings and state); narrow, so it does not import the emulator. */
+/** What delivery reads of the emulator (its settings, state and clock); narrow, so it does not import the emulator. */
 export interface DeliverySource {
   config: EmulatorConfig;
   state: State;
+  clock: EmulatorClock;
 }
 import {
   DEFAULT_MODES,
@@ -21,11 +24,19 @@ import {
 export type { DeliveryAttempt, DeliveryModes, WebhookTarget } from './webhook-signing';
 export { eventMatches, signPayload } from './webhook-signing';
 
+/** One signal for every pending delay and retry: hundreds of listeners on it (delayed deliveries) are not a leak. */
+function waitsController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 export class WebhookDispatcher {
   readonly log: DeliveryAttempt[] = [];
   modes: DeliveryModes = { ...DEFAULT_MODES };
   private seq = 0;
-  private timers = new Set<NodeJS.Timeout>();
+  /** Cancels the waits (delays, retries) on the emulator's clock. */
+  private waits = waitsController();
   private inFlight = new Set<http.ClientRequest>();
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
@@ -91,18 +102,23 @@ export class WebhookDispatcher {
     this.chains.set(key, next);
   }
 
+  /** Runs `fn` after `ms` of the emulator's clock, unless a reset or stop came first. */
   private later(gen: number, ms: number, fn: () => void): void {
     if (this.stopped || gen !== this.generation) {
       return;
     }
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped && gen === this.generation) {
+    const { signal } = this.waits;
+    void this.emu.clock.sleep(ms, { signal, unref: true }).then(() => {
+      if (!signal.aborted && !this.stopped && gen === this.generation) {
         fn();
       }
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+    });
+  }
+
+  /** Cancels every pending delay and retry. */
+  private cancelWaits(): void {
+    this.waits.abort();
+    this.waits = waitsController();
   }
 
   private async attempt(gen: number, event: Stripe.Event, target: WebhookTarget, attempt: number): Promise<void> {
@@ -112,7 +128,8 @@ export class WebhookDispatcher {
     const payload = JSON.stringify(event, null, 2);
     // Signed with wall-clock time (not the test clock) so receivers' timestamp tolerance keeps working.
     const header = signPayload(payload, target.secret, Math.floor(Date.now() / 1000));
-    const started = Date.now();
+    const started = this.emu.clock.now();
+    const startedWall = Date.now();
     const result = await this.post(target.url, payload, header);
     if (this.stopped || gen !== this.generation) {
       return;
@@ -129,9 +146,9 @@ export class WebhookDispatcher {
       at: new Date(started).toISOString(),
       status: result.status,
       error: result.error,
-      durationMs: Date.now() - started,
+      durationMs: Date.now() - startedWall,
       succeeded,
-      nextRetryAt: delay !== undefined ? new Date(Date.now() + delay).toISOString() : null,
+      nextRetryAt: delay !== undefined ? new Date(this.emu.clock.now() + delay).toISOString() : null,
     };
     this.log.push(entry);
     if (this.log.length > 10_000) {
@@ -220,10 +237,7 @@ export class WebhookDispatcher {
   }
 
   reset(): void {
-    for (const t of this.timers) {
-      clearTimeout(t);
-    }
-    this.timers.clear();
+    this.cancelWaits();
     this.generation++;
     this.chains.clear();
     this.buffer = [];
@@ -235,10 +249,7 @@ export class WebhookDispatcher {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) {
-      clearTimeout(t);
-    }
-    this.timers.clear();
+    this.cancelWaits();
     for (const req of this.inFlight) {
       req.destroy();
     }

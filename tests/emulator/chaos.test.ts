@@ -1,11 +1,14 @@
 import type Stripe from 'stripe';
+import { ManualClock } from '../helpers/clock';
 import { rejection, startHarness, stripeClient, type Harness } from './helpers';
 
 let h: Harness;
 let stripe: Stripe;
+// The emulator's time (its rate limit's window) moves only when a test moves it.
+const clock = new ManualClock();
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ clock });
   stripe = h.stripe;
 });
 afterAll(() => h.emulator.stop());
@@ -53,6 +56,29 @@ describe('fault injection', () => {
     expect(err.type).toBe('StripeConnectionError');
   });
 
+  it('holds a request before acting on it until it is released, and says when it holds one', async () => {
+    const hold = await h.control.holdRequests({ path: '/v1/customers', method: 'POST', count: 1 });
+    const creating = stripe.customers.create({ email: 'held@example.com' });
+    expect(await h.control.waitForHeld(hold.id)).toEqual({ id: hold.id, held: 1, hits: 1 });
+    // Stripe has not acted yet, and other requests go through meanwhile.
+    expect((await stripe.customers.list()).data).toEqual([]);
+    expect(await h.control.release(hold.id)).toEqual({ released: 1 });
+    expect((await creating).email).toBe('held@example.com');
+    expect((await stripe.customers.list()).data).toHaveLength(1);
+    // Used up (count 1) and released: the rule is gone.
+    expect(await h.control.faults()).toEqual([]);
+    await expect(h.control.waitForHeld(hold.id)).rejects.toThrow(/404/);
+  });
+
+  it('lets held requests go on when the faults are cleared', async () => {
+    const hold = await h.control.holdRequests({ path: '/v1/customers', method: 'POST' });
+    const first = stripe.customers.create({ email: 'one@example.com' });
+    const second = stripe.customers.create({ email: 'two@example.com' });
+    expect(await h.control.waitForHeld(hold.id, 2)).toMatchObject({ held: 2, hits: 2 });
+    await h.control.clearFaults();
+    expect([(await first).email, (await second).email]).toEqual(['one@example.com', 'two@example.com']);
+  });
+
   it('applies a rate (probability) to matching requests', async () => {
     await h.control.injectFault({ kind: '500', path: '/v1/customers', rate: 0.5 });
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => stripe.customers.list()));
@@ -65,17 +91,23 @@ describe('fault injection', () => {
 describe('rate limit', () => {
   it('answers 429 rate_limit beyond N requests per second', async () => {
     await h.control.setRateLimit(5);
-    const started = Date.now();
-    const results = await Promise.allSettled(Array.from({ length: 12 }, () => stripe.customers.list()));
-    const elapsed = Date.now() - started;
-    const limited = results.filter(
-      (r): r is PromiseRejectedResult =>
-        r.status === 'rejected' && (r.reason as Stripe.errors.StripeError).statusCode === 429,
-    );
-    // At most 5 in any one-second window: exactly 7 of 12 are refused when they all land within a second.
-    expect(limited.length).toBeGreaterThanOrEqual(elapsed < 900 ? 7 : 1);
+    const burst = async (n: number) => {
+      const results = await Promise.allSettled(Array.from({ length: n }, () => stripe.customers.list()));
+      return results.filter(
+        (r): r is PromiseRejectedResult =>
+          r.status === 'rejected' && (r.reason as Stripe.errors.StripeError).statusCode === 429,
+      );
+    };
+    // The emulator's clock stands still: all 12 land in one second of its time, however slowly they are sent.
+    const limited = await burst(12);
+    expect(limited).toHaveLength(7);
     expect((limited[0].reason as Stripe.errors.StripeError).type).toBe('StripeRateLimitError');
     expect((limited[0].reason as Stripe.errors.StripeError).code).toBe('rate_limit');
+    // Still within that second: nothing more; a second later the window has emptied.
+    clock.advance(999);
+    expect(await burst(1)).toHaveLength(1);
+    clock.advance(1);
+    expect(await burst(6)).toHaveLength(1);
     await h.control.setRateLimit(null);
     await expect(stripe.customers.list()).resolves.toMatchObject({ object: 'list' });
   });

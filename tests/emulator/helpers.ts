@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../emulator/server';
+import { WAIT_GUARD_MS } from '../helpers/clock';
 
 export const TEST_KEY = 'sk_test_emulator_conformance';
 
@@ -40,6 +41,7 @@ export interface Receiver {
   received: Received[];
   /** Status to answer for the next request (shifted per request); 200 when empty. */
   statuses: number[];
+  /** Resolves once `count` requests have arrived (answered or not); `timeoutMs` is only a guard. */
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   stop(): Promise<void>;
 }
@@ -55,11 +57,11 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('end', () => {
       const status = statuses.shift() ?? 200;
       received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, status });
+      waiters.splice(0).forEach((w) => w());
       if (status === HANG) {
         return; // never answer: the sender times out
       }
       res.writeHead(status, { Connection: 'close' }).end();
-      waiters.splice(0).forEach((w) => w());
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,17 +70,22 @@ export async function startReceiver(): Promise<Receiver> {
     url: `http://127.0.0.1:${port}/webhooks`,
     received,
     statuses,
-    async waitFor(count, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (received.length < count) {
-        if (Date.now() > deadline) {
-          throw new Error(`expected ${count} webhooks, got ${received.length}`);
-        }
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 50);
-        });
-      }
+    async waitFor(count, timeoutMs = WAIT_GUARD_MS) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`expected ${count} webhooks, got ${received.length}`)),
+          timeoutMs,
+        );
+        const check = (): void => {
+          if (received.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
       return received;
     },
     stop: () =>

@@ -140,14 +140,15 @@ describe('idempotency', () => {
   });
 
   it('answers 409 while a request with the same key is in progress', async () => {
-    await h.control.injectFault({ kind: 'latency', path: '/v1/customers', method: 'POST', delayMs: 300, count: 1 });
+    const hold = await h.control.holdRequests({ path: '/v1/customers', method: 'POST', count: 1 });
     const slow = stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' });
-    await new Promise((r) => setTimeout(r, 100));
+    await h.control.waitForHeld(hold.id); // the first request is in progress
     const err = await rejection(
       stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' }),
     );
     expect(err.statusCode).toBe(409);
     expect(err.code).toBe('idempotency_key_in_use');
+    await h.control.release(hold.id);
     expect((await slow).email).toBe('slow@example.com');
   });
 

@@ -1,4 +1,5 @@
 import { invoicePayKey, RateLimiter, StripeGatewayError } from '../../src/stripe';
+import { ManualClock } from '../helpers/clock';
 import {
   type GatewayHarness,
   type OpenInvoice,
@@ -9,9 +10,11 @@ import {
 } from './stripe-harness';
 
 let h: GatewayHarness;
+// The local Stripe's clock (its rate limit's one-second window) moves only when a test moves it.
+const clock = new ManualClock();
 
 beforeAll(async () => {
-  h = await startGatewayHarness();
+  h = await startGatewayHarness({ clock });
 });
 
 afterEach(async () => {
@@ -83,21 +86,26 @@ describe('StripeGateway under faults (emulator)', () => {
     const customerId = await h.gateway.createCustomer({ customerId: 'c-burst', externalUserId: 'u' });
     await h.control.setRateLimit(50);
     const burst = () => Array.from({ length: 60 }, (_, i) => `inv-${i}`);
-    // Unpaced, the same burst trips the limit (the emulator's 429 carries no Stripe-Should-Retry, so no retry).
+    // Unpaced, the burst lands in one instant of Stripe's clock: 10 over the limit (the emulator's 429 carries no
+    // Stripe-Should-Retry, so no retry).
     const unpaced = h.gatewayWith({ maxNetworkRetries: 0 });
     const tripped = await Promise.allSettled(burst().map((id) => unpaced.findInvoiceByOurId(id, customerId)));
     const rejected = tripped.flatMap((r) => (r.status === 'rejected' ? [r.reason as StripeGatewayError] : []));
-    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected).toHaveLength(10);
     expect(rejected.every((e) => e.failure.kind === 'rate_limited')).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // let the emulator's one-second window empty
+    clock.advance(1_000); // the emulator's one-second window empties
 
-    const paced = h.gatewayWith({ maxNetworkRetries: 0 }, new RateLimiter({ requestsPerSecond: 40 }));
-    const start = Date.now();
-    const results = await Promise.allSettled(burst().map((id) => paced.findInvoiceByOurId(id, customerId)));
-    const elapsed = Date.now() - start;
+    // Paced on the same clock, each call reaching Stripe at the time the limiter released it (time moves only while
+    // no request is on the wire): 40/s, one every 25 ms, never over the limit, whatever the machine's speed.
+    const paced = h.gatewayWith({ maxNetworkRetries: 0 }, new RateLimiter({ requestsPerSecond: 40, clock }));
+    const start = clock.now();
+    const unanswered = h.inFlight(); // earlier tests' hung and reset requests, never answered
+    const results = await clock.runUntilSettled(
+      Promise.allSettled(burst().map((id) => paced.findInvoiceByOurId(id, customerId))),
+      { ready: () => h.inFlight() === unanswered },
+    );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    expect(elapsed).toBeGreaterThanOrEqual((59 / 40) * 1000 - 50);
-    expect(elapsed).toBeLessThan(6_000);
+    expect(clock.now() - start).toBe(59 * 25);
   });
 
   it('never puts the secret key in errors', async () => {

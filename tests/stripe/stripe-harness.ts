@@ -3,6 +3,7 @@ import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator, type RunningEmulator } from '../../emulator/server';
 import { createStripeClient, RateLimiter, StripeGateway } from '../../src/stripe';
 import type { ExpectedTotal, RemoteInvoice, StripeClientOptions } from '../../src/stripe';
+import type { ManualClock } from '../helpers/clock';
 
 export const SECRET_KEY = 'sk_test_agenthub_gateway_secret_4242';
 
@@ -13,6 +14,8 @@ export interface GatewayHarness {
   gateway: StripeGateway;
   /** Idempotency keys of every HTTP attempt the SDK made (retries included), in order. */
   requests: Array<{ method: string; path: string; idempotencyKey?: string }>;
+  /** Requests sent and not yet answered, over every client of the harness (one never answered stays counted). */
+  inFlight(): number;
   /** A gateway over a differently configured client on the same emulator. */
   gatewayWith(options: Partial<StripeClientOptions>, limiter?: RateLimiter): StripeGateway;
   stop(): Promise<void>;
@@ -21,13 +24,20 @@ export interface GatewayHarness {
 /** A generous limiter so tests are not paced; the rate-limit tests build their own. */
 export const fastLimiter = (): RateLimiter => new RateLimiter({ requestsPerSecond: 10_000, burst: 1_000 });
 
-export async function startGatewayHarness(): Promise<GatewayHarness> {
-  const emulator = await startEmulator({ port: 0 });
+/** `clock`: the local Stripe's (its rate limit's window); answers poke it, for `ManualClock.runUntilSettled`. */
+export async function startGatewayHarness(options: { clock?: ManualClock } = {}): Promise<GatewayHarness> {
+  const emulator = await startEmulator({ port: 0, clock: options.clock });
   const requests: GatewayHarness['requests'] = [];
-  const client = (options: Partial<StripeClientOptions>): Stripe => {
-    const stripe = createStripeClient({ secretKey: SECRET_KEY, apiBase: emulator.url, ...options });
+  let inFlight = 0;
+  const client = (clientOptions: Partial<StripeClientOptions>): Stripe => {
+    const stripe = createStripeClient({ secretKey: SECRET_KEY, apiBase: emulator.url, ...clientOptions });
     stripe.on('request', (event: Stripe.RequestEvent) => {
+      inFlight += 1;
       requests.push({ method: event.method, path: event.path, idempotencyKey: event.idempotency_key });
+    });
+    stripe.on('response', () => {
+      inFlight -= 1;
+      options.clock?.poke();
     });
     return stripe;
   };
@@ -38,6 +48,7 @@ export async function startGatewayHarness(): Promise<GatewayHarness> {
     stripe,
     gateway: new StripeGateway({ stripe, limiter: fastLimiter() }),
     requests,
+    inFlight: () => inFlight,
     gatewayWith: (options, limiter = fastLimiter()) => new StripeGateway({ stripe: client(options), limiter }),
     stop: () => emulator.stop(),
   };
