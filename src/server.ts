@@ -12,6 +12,8 @@ import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import type { Clock } from './config/clock';
+import { systemClock } from './config/clock';
 import type { AppConfig } from './config/config';
 import { createLogger } from './config/logger';
 import { compileTrust } from './config/trust-proxy';
@@ -41,6 +43,12 @@ export interface ServerOptions {
   logger?: Logger;
   /** Default: built from `config.stripe` (real Stripe, or the local emulator at STRIPE_API_BASE). */
   gateway?: StripeGateway;
+  /**
+   * Time for everything the server decides by the clock: token expiry, the webhook route's per-IP limit, the webhook
+   * worker's polls and retries, Stripe pacing (when the gateway is built here), stale payment attempts, which
+   * periods have ended. Default: the system clock; tests pass one they move by hand.
+   */
+  clock?: Clock;
 }
 
 export interface BillingServer {
@@ -64,12 +72,13 @@ function isPath(url: string | undefined, path: string): boolean {
 /** Assembles Express + Apollo Server + graphql-ws from a configuration; the result is not listening yet. */
 export async function createServer(options: ServerOptions): Promise<BillingServer> {
   const { config, db } = options;
+  const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config);
-  const verify = createTokenVerifier(config);
+  const verify = createTokenVerifier(config, clock);
   const schema = await buildAppSchema();
   // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
   const rules = graphqlRules(config.nodeEnv);
-  const gateway = options.gateway ?? gatewayFromConfig(config);
+  const gateway = options.gateway ?? gatewayFromConfig(config, { clock });
   const statusHub = new StatusChangeHub(db, db.url, logger);
   await statusHub.start();
 
@@ -77,7 +86,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   app.disable('x-powered-by');
   // TRUST_PROXY: by default the socket peer is the client; X-Forwarded-For is believed only from configured proxies.
   app.set('trust proxy', compileTrust(config.trustProxy));
-  const webhooks = createWebhookComponents({ db, config, logger });
+  const webhooks = createWebhookComponents({ db, config, logger, clock });
   // Stripe's webhooks take a lane ahead of Express: the same intake the router mounts, without Express's per-request
   // dispatch (prototype swaps, router walk, finalhandler), which cost a third of the route's throughput
   // (docs/webhooks.md). Other spellings Express accepts (trailing slash, other case) still reach it through the router.
@@ -122,7 +131,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   });
 
   app.use(usageRouter(db, verify));
-  app.use(billingRouter({ db, verify, gateway, config }));
+  app.use(billingRouter({ db, verify, gateway, config, clock }));
 
   // --- GraphQL over WebSocket (graphql-ws), same port and path -------------------------------------------
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
@@ -156,6 +165,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         const contextValue: GraphQLContext = {
           caller: ctx.extra.caller as Caller,
           config,
+          clock,
           gateway,
           statusHub,
           em: db.orm.em.fork(),
@@ -257,6 +267,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
         return {
           caller,
           config,
+          clock,
           gateway,
           statusHub,
           em: db.orm.em.fork(),

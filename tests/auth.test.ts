@@ -1,5 +1,7 @@
+import { decodeJwt } from 'jose';
 import { MeDocument } from './generated/graphql';
 import { Role } from '../src/entities/enums';
+import { ManualClock } from './helpers/clock';
 import type { TestServer } from './helpers/server';
 import { startTestServer, wsExecute } from './helpers/server';
 
@@ -65,5 +67,37 @@ describe('authentication', () => {
     const event = await closed;
     expect(event.code).toBe(4401);
     expect(event.reason).toMatch(/Authentication required/);
+  });
+});
+
+describe('token expiry on the server clock', () => {
+  // The server's own clock decides expiry: the test moves it past the token's exp instead of waiting an hour.
+  const clock = new ManualClock();
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({}, { clock });
+  });
+  afterAll(() => t.close());
+
+  it('accepts a token until its exp, then answers "Token has expired", over HTTP and graphql-ws', async () => {
+    const token = await t.token('u-expiring', Role.USER, { expiresIn: '1h' });
+    const { exp } = decodeJwt(token);
+    clock.set((exp as number) * 1000 - 1000);
+    expect((await t.gql(MeDocument, {}, { token })).body.data?.me.userId).toBe('u-expiring');
+
+    clock.set((exp as number) * 1000 + 1000);
+    const res = await t.gql(MeDocument, {}, { token });
+    expect(res.status).toBe(401);
+    expect(res.body.errors?.[0]).toMatchObject({
+      message: 'Token has expired',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+      t.wsClient(token, { onClose: resolve }).subscribe(
+        { query: '{ me { id } }' },
+        { next: () => undefined, error: () => undefined, complete: () => undefined },
+      );
+    });
+    expect(closed).toMatchObject({ code: 4401, reason: 'Token has expired' });
   });
 });

@@ -1,5 +1,7 @@
 import express from 'express';
 import type { Request, Router } from 'express';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Database } from '../entities/orm';
 import type { TokenVerifier } from '../services/auth.service';
@@ -25,6 +27,8 @@ export interface BillingRouterDeps {
   verify: TokenVerifier;
   gateway: StripeGateway;
   config: AppConfig;
+  /** Which periods have ended, when a payment attempt is stale; default the system clock. */
+  clock?: Clock;
 }
 
 /** The paths the router serves (Express syntax); `openapi.ts` describes the same ones and a test keeps them equal. */
@@ -46,9 +50,9 @@ const parseJson = express.json({ limit: '16kb', reviver: storableJsonReviver });
  * `billing-responses.ts`, the only place that chooses status codes and shapes.
  */
 export function billingRouter(deps: BillingRouterDeps): Router {
-  const { db, verify, gateway, config } = deps;
+  const { db, verify, gateway, config, clock = systemClock } = deps;
   const router = express.Router();
-  const services = (): InvoiceDeps => ({ em: db.orm.em.fork(), gateway, config });
+  const services = (): InvoiceDeps => ({ em: db.orm.em.fork(), gateway, config, now: new Date(clock.now()) });
 
   const route = (handler: (req: Request, caller: Caller) => Promise<HttpResult>, options: { json?: boolean } = {}) =>
     restRoute(verify, handler, options.json ? { parseJson } : {});

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Caller } from '../services/caller';
@@ -9,6 +10,8 @@ import type { StripeGateway } from '../stripe';
 export interface GraphQLContext {
   caller: Caller;
   config: AppConfig;
+  /** The server's clock (`ServerOptions.clock`). */
+  clock: Clock;
   gateway: StripeGateway;
   statusHub: StatusChangeHub;
   em: EntityManager;

@@ -29,7 +29,12 @@ import type { Invoice } from '../entities';
 import type { InvoiceStatus } from '../entities/enums';
 import type { TotalMismatch } from '../stripe';
 
-const deps = (ctx: GraphQLContext): InvoiceDeps => ({ em: ctx.em, gateway: ctx.gateway, config: ctx.config });
+const deps = (ctx: GraphQLContext): InvoiceDeps => ({
+  em: ctx.em,
+  gateway: ctx.gateway,
+  config: ctx.config,
+  now: new Date(ctx.clock.now()),
+});
 
 /** Union members are class instances so type-graphql resolves them by `instanceof`. */
 async function invoiceOf(ctx: GraphQLContext, invoice: Invoice): Promise<InvoiceType> {

@@ -3,6 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import { Role } from '../entities/enums';
 import type { Caller } from './caller';
@@ -37,8 +39,11 @@ export function devSecretPath(config: Pick<AppConfig, 'dataDir'>): string {
   return path.join(config.dataDir, DEV_SECRET_FILE);
 }
 
-/** Verifies `Authorization: Bearer` tokens by HS256 secret or by the issuer's JWKS. */
-export function createTokenVerifier(config: Pick<AppConfig, 'auth' | 'nodeEnv' | 'dataDir'>): TokenVerifier {
+/** Verifies `Authorization: Bearer` tokens by HS256 secret or by the issuer's JWKS; `clock` decides expiry. */
+export function createTokenVerifier(
+  config: Pick<AppConfig, 'auth' | 'nodeEnv' | 'dataDir'>,
+  clock: Clock = systemClock,
+): TokenVerifier {
   const secret = resolveJwtSecret(config);
   let key: Uint8Array | JWTVerifyGetKey;
   if (config.auth.jwksUrl) {
@@ -55,11 +60,13 @@ export function createTokenVerifier(config: Pick<AppConfig, 'auth' | 'nodeEnv' |
   return async (token: string): Promise<Caller> => {
     let payload: JWTPayload;
     try {
+      // exp and nbf are checked against our clock, not jose's own reading of the system time.
+      const verifyOptions = { ...options, currentDate: new Date(clock.now()) };
       // The two overloads of jwtVerify differ only in the key type.
       payload =
         key instanceof Uint8Array
-          ? (await jwtVerify(token, key, options)).payload
-          : (await jwtVerify(token, key, options)).payload;
+          ? (await jwtVerify(token, key, verifyOptions)).payload
+          : (await jwtVerify(token, key, verifyOptions)).payload;
     } catch (error) {
       throw new UnauthenticatedError(describeJoseError(error));
     }

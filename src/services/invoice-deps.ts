@@ -7,5 +7,6 @@ export interface InvoiceDeps {
   em: EntityManager;
   gateway: StripeGateway;
   config: Pick<AppConfig, 'billing'>;
+  /** The time of the call on the caller's clock (which periods have ended, dates, stale attempts); default now. */
   now?: Date;
 }

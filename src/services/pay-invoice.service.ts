@@ -42,6 +42,7 @@ export async function payInvoice(
     );
   }
   await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
+  const now = deps.now ?? new Date();
 
   const claim = await deps.em.fork().transactional(async (tem) => {
     const invoice = await tem.findOneOrFail(Invoice, input.invoiceId, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -51,9 +52,10 @@ export async function payInvoice(
     }
     // An attempt left pending by a crash stops blocking after a while; its outcome is then unknown, and the next
     // attempt is safe: Stripe refuses to charge an invoice twice (the gateway reports "already paid" as paid).
+    // Its age is measured on the caller's clock (a test moves it past the two minutes instead of waiting).
     await tem.nativeUpdate(
       PaymentAttempt,
-      { invoice, status: PaymentAttemptStatus.PENDING, createdAt: { $lt: new Date(Date.now() - STALE_PENDING_MS) } },
+      { invoice, status: PaymentAttemptStatus.PENDING, createdAt: { $lt: new Date(now.getTime() - STALE_PENDING_MS) } },
       { status: PaymentAttemptStatus.UNKNOWN, errorMessage: 'abandoned: no outcome recorded' },
     );
     const pending = await tem.count(PaymentAttempt, { invoice, status: PaymentAttemptStatus.PENDING });

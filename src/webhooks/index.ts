@@ -1,4 +1,6 @@
 import type { Router } from 'express';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
@@ -37,21 +39,25 @@ export interface WebhookComponents {
 
 /**
  * Builds the Stripe webhook route, the health route and the worker. `options` overrides the configuration
- * (tests use it for short retry delays or a custom dispatch table).
+ * (tests use it for short retry delays or a custom dispatch table); `clock` (default: the system's) drives the
+ * per-IP limit, the worker's polls and its retry times.
  */
 export function createWebhookComponents(deps: {
   db: Database;
   config: AppConfig;
   logger: Logger;
   options?: Partial<WebhookOptions>;
+  clock?: Clock;
 }): WebhookComponents {
   const options = resolveWebhookOptions(deps.config, deps.options);
+  const clock = deps.clock ?? systemClock;
   const trust = compileTrust(deps.config.trustProxy);
   const worker = new WebhookWorker(
     deps.db,
     options.handlers ?? DISPATCH_TABLE,
     options,
     deps.logger.child({ component: 'webhook-worker' }),
+    clock,
   );
   const intake = createStripeIntake({
     db: deps.db,
@@ -61,6 +67,7 @@ export function createWebhookComponents(deps: {
       perSecond: options.rateLimitPerSecond,
       burst: options.rateLimitBurst,
       clientIp: (req) => clientAddress(req, trust),
+      clock,
     },
     onStored: () => worker.wake(),
   });

@@ -49,11 +49,18 @@ export async function storeStripeEvent(em: EntityManager, event: StripeEventReco
   return { duplicate: rows.length === 0 };
 }
 
+/**
+ * Which pending events are due at `now` (the worker's clock): a new or replayed event (no attempt yet) at once,
+ * whatever the clocks say; a failed one once the retry time its worker chose has come. Retry times are written and
+ * compared in the worker's clock, never the database's, so a test that moves the worker's clock moves the retries.
+ */
+const DUE = `status = 'pending' and (attempts = 0 or next_attempt_at <= ?)`;
+
 /** Cheap check outside a transaction, so an idle worker does not open one every poll. */
-export async function hasDueEvents(em: EntityManager): Promise<boolean> {
-  const rows = await em.execute<Array<{ due: number }>>(
-    `select 1 as due from webhook_events where status = 'pending' and next_attempt_at <= now() limit 1`,
-  );
+export async function hasDueEvents(em: EntityManager, now: Date): Promise<boolean> {
+  const rows = await em.execute<Array<{ due: number }>>(`select 1 as due from webhook_events where ${DUE} limit 1`, [
+    now,
+  ]);
   return rows.length > 0;
 }
 
@@ -62,14 +69,14 @@ export async function hasDueEvents(em: EntityManager): Promise<boolean> {
  * batches; the locks last until that transaction ends, which is also when each event's effect commits.
  * Oldest Stripe event first, so a sequence is usually applied in order (handlers still cope with any order).
  */
-export async function claimDueEvents(tem: EntityManager, limit: number): Promise<ClaimedEvent[]> {
+export async function claimDueEvents(tem: EntityManager, limit: number, now: Date): Promise<ClaimedEvent[]> {
   const rows = await tem.execute<ClaimedRow[]>(
     `select id, type, object_id, payload, attempts, received_at from webhook_events
-     where status = 'pending' and next_attempt_at <= now()
+     where ${DUE}
      order by stripe_created_at, id
      limit ?
      for update skip locked`,
-    [limit],
+    [now, limit],
   );
   return rows.map((row) => ({
     id: row.id,
@@ -108,24 +115,24 @@ export async function markEventDone(tem: EntityManager, id: string, status: 'pro
 }
 
 /**
- * Records a failed attempt after its effect was rolled back: the error is kept, the next attempt is scheduled,
- * and after the last allowed attempt the event is `failed` (visible in health and to admins, replayable).
- * Returns the new status.
+ * Records a failed attempt after its effect was rolled back: the error is kept, the next attempt is scheduled at
+ * `retryAt` (the worker's clock), and after the last allowed attempt the event is `failed` (visible in health and
+ * to admins, replayable). Returns the new status.
  */
 export async function recordEventFailure(
   tem: EntityManager,
   id: string,
-  input: { error: string; delayMs: number; maxAttempts: number },
+  input: { error: string; retryAt: Date; maxAttempts: number },
 ): Promise<'pending' | 'failed'> {
   const rows = await tem.execute<Array<{ status: 'pending' | 'failed' }>>(
     `update webhook_events set
        attempts = attempts + 1,
        last_error = ?,
        status = (case when attempts + 1 >= ? then 'failed' else 'pending' end)::webhook_event_status,
-       next_attempt_at = clock_timestamp() + (? * interval '1 millisecond')
+       next_attempt_at = ?
      where id = ?
      returning status`,
-    [input.error, input.maxAttempts, input.delayMs, id],
+    [input.error, input.maxAttempts, input.retryAt, id],
   );
   return rows[0]?.status ?? 'pending';
 }

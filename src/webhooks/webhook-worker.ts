@@ -1,3 +1,4 @@
+import type { Clock } from '../config/clock';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { readStripeEvent } from '../stripe';
@@ -36,18 +37,20 @@ function describeError(error: unknown): string {
  * Nothing but queries through the transactional manager is awaited inside the transaction.
  * Events about one Stripe object go to one worker at a time (advisory lock), so batches never deadlock.
  * Idle, it sleeps `pollIntervalMs`; `wake()` (called when this instance stores an event) cuts the sleep short.
+ * Polls and retry times run on `clock`: a test that moves its clock decides when a retry is due.
  */
 export class WebhookWorker {
   private running = false;
   private loop?: Promise<void>;
   private woken = false;
-  private wakeSleeper?: () => void;
+  private wakeSleeper?: AbortController;
 
   constructor(
     private readonly db: Database,
     private readonly handlers: DispatchTable,
     private readonly options: WebhookOptions,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
@@ -69,7 +72,7 @@ export class WebhookWorker {
   /** New work is waiting (an event was just stored here): skip the rest of the idle sleep. */
   wake(): void {
     this.woken = true;
-    this.wakeSleeper?.();
+    this.wakeSleeper?.abort();
   }
 
   /**
@@ -77,13 +80,14 @@ export class WebhookWorker {
    * (their object was busy there). For tests and operator tools.
    */
   async runOnce(): Promise<{ claimed: number; deferred: number }> {
-    if (!(await hasDueEvents(this.db.orm.em.fork()))) {
+    const now = this.clock.now();
+    if (!(await hasDueEvents(this.db.orm.em.fork(), new Date(now)))) {
       return { claimed: 0, deferred: 0 };
     }
     const outcomes: Outcome[] = [];
     const result = await this.db.orm.em.fork().transactional(async (tem) => {
       await boundStatements(tem, this.options.handlerTimeoutMs);
-      const events = await claimDueEvents(tem, this.options.batchSize);
+      const events = await claimDueEvents(tem, this.options.batchSize, new Date(now));
       let deferred = 0;
       for (const event of events) {
         if (event.objectId && !(await tryLockObject(tem, event.objectId))) {
@@ -114,7 +118,7 @@ export class WebhookWorker {
           const message = describeError(error);
           const status = await recordEventFailure(tem, event.id, {
             error: `attempt ${attempts}: ${message}`,
-            delayMs,
+            retryAt: new Date(this.clock.now() + delayMs),
             maxAttempts: this.options.maxAttempts,
           });
           outcomes.push({
@@ -141,6 +145,7 @@ export class WebhookWorker {
       type: outcome.event.type,
       attempt: outcome.event.attempts + 1,
       durationMs: Math.round(outcome.durationMs * 10) / 10,
+      // Wall time against the database's received_at, whatever clock drives the worker: how long it really waited.
       latencyMs: Date.now() - outcome.event.receivedAt.getTime(),
     };
     if (outcome.kind === 'done') {
@@ -180,19 +185,14 @@ export class WebhookWorker {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  private async sleep(ms: number): Promise<void> {
     if (this.woken) {
-      return Promise.resolve();
+      return;
     }
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wakeSleeper = undefined;
-        resolve();
-      };
-      // unref: an idle poll alone never keeps the process alive.
-      const timer = setTimeout(done, ms).unref();
-      this.wakeSleeper = done;
-    });
+    const wakeUp = new AbortController();
+    this.wakeSleeper = wakeUp;
+    // unref: an idle poll alone never keeps the process alive.
+    await this.clock.sleep(ms, { signal: wakeUp.signal, unref: true });
+    this.wakeSleeper = undefined;
   }
 }

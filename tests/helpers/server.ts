@@ -7,12 +7,15 @@ import type { ExecutionResult } from 'graphql';
 import { createClient } from 'graphql-ws';
 import type { Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { Clock } from '../../src/config/clock';
+import { WAIT_GUARD_MS } from './clock';
 import { loadConfig } from '../../src/config/config';
 import type { AppConfig, Env } from '../../src/config/config';
 import type { Logger } from '../../src/config/logger';
 import { Role } from '../../src/entities/enums';
 import type { BillingServer } from '../../src/server';
 import { createServer } from '../../src/server';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator } from '../../emulator/server';
 import type { RunningEmulator } from '../../emulator/server';
@@ -54,10 +57,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Builds a server through `createServer` on an ephemeral port with its own fresh, migrated database. */
+/**
+ * Builds a server through `createServer` on an ephemeral port with its own fresh, migrated database. `clock` is the
+ * server's (`ServerOptions.clock`): token expiry, the webhook route's limit, the worker's polls and retries, stale
+ * payment attempts. Its Stripe pacing stays on the system clock, like the local Stripe here (which has no rate limit):
+ * on a clock that stands still every second Stripe call would wait for the test to move it.
+ */
 export async function startTestServer(
   env: Env = {},
-  options: { logger?: Logger; queryLog?: (sql: string) => void } = {},
+  options: { logger?: Logger; queryLog?: (sql: string) => void; clock?: Clock } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'billing-test-'));
   const database = await createTestDatabase({ queryLog: options.queryLog });
@@ -76,7 +84,13 @@ export async function startTestServer(
     DATA_DIR: dataDir,
     ...env,
   });
-  const server = await createServer({ config, db: database.db, logger: options.logger });
+  const server = await createServer({
+    config,
+    db: database.db,
+    logger: options.logger,
+    clock: options.clock,
+    gateway: gatewayFromConfig(config),
+  });
   const url = await server.listen(0, '127.0.0.1');
   emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
   const graphqlUrl = `${url}/graphql`;
@@ -206,11 +220,11 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
   return {
     events,
     errors,
-    waitFor: async (count, timeoutMs = 5000) => {
+    waitFor: async (count, timeoutMs = WAIT_GUARD_MS) => {
       await until(() => events.length >= count, timeoutMs, `${count} events`);
       return events.slice(0, count);
     },
-    failed: async (timeoutMs = 5000) => {
+    failed: async (timeoutMs = WAIT_GUARD_MS) => {
       await until(() => errors.length > 0, timeoutMs, 'an error');
       return errors[0];
     },

@@ -3,6 +3,8 @@ import Stripe from 'stripe';
 import { Customer, Invoice, InvoiceStatusChange, WebhookEvent } from '../../src/entities';
 import { InvoiceStatus } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
+import type { ManualClock } from '../helpers/clock';
+import { WAIT_GUARD_MS } from '../helpers/clock';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 
 export const API_VERSION = '2026-10-28.endive';
@@ -270,7 +272,7 @@ export async function countEvents(db: Database): Promise<number> {
 /** Polls until `check` returns a truthy value (or fails with the last value after `timeoutMs`). */
 export async function waitFor<T>(
   check: () => Promise<T>,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_GUARD_MS,
   label = 'condition',
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -285,14 +287,38 @@ export async function waitFor<T>(
   return last as NonNullable<T>;
 }
 
+/**
+ * Waits for `check` while moving `clock` (the one a worker sleeps on) `stepMs` at a time, each step once everything
+ * on the clock sleeps again: retries happen at the times the worker chose, as fast as the machine allows.
+ */
+export async function driveUntil<T>(
+  clock: ManualClock,
+  check: () => Promise<T>,
+  stepMs: number,
+  label = 'condition',
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + WAIT_GUARD_MS;
+  let last: T = await check();
+  while (!last) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${WAIT_GUARD_MS} ms driving the clock until ${label}`);
+    }
+    await clock.whenSleeping();
+    last = await check();
+    if (!last) {
+      clock.advance(stepMs);
+    }
+  }
+  return last as NonNullable<T>;
+}
+
+/** The stored event once it has left the queue (processed, ignored or failed), else null. */
+export async function settledEvent(db: Database, id: string): Promise<WebhookEvent | null> {
+  const event = await findEvent(db, id);
+  return event && ['processed', 'ignored', 'failed'].includes(event.status) ? event : null;
+}
+
 /** Waits until an event has left the queue (processed, ignored or failed). */
-export function settled(db: Database, id: string, timeoutMs = 5000): Promise<WebhookEvent> {
-  return waitFor(
-    async () => {
-      const event = await findEvent(db, id);
-      return event && ['processed', 'ignored', 'failed'].includes(event.status) ? event : null;
-    },
-    timeoutMs,
-    `event ${id} to settle`,
-  );
+export function settled(db: Database, id: string, timeoutMs = WAIT_GUARD_MS): Promise<WebhookEvent> {
+  return waitFor(() => settledEvent(db, id), timeoutMs, `event ${id} to settle`);
 }
