@@ -11,6 +11,7 @@ const deps = (ctx: GraphQLContext): BillingRunDeps => ({
   gateway: ctx.gateway,
   config: ctx.config,
   log: ctx.log,
+  clock: ctx.clock,
 });
 
 const toBillingRun = (run: BillingRunProgress): BillingRunType => Object.assign(new BillingRunType(), run);

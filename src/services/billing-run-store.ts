@@ -4,6 +4,10 @@ import type { BillingPeriod } from './billing-period';
 /**
  * SQL of the billing run's tables (`billing_runs`, `billing_run_items`). Every statement is a single set-based
  * statement, or runs through the transactional manager it is given (PGlite has one connection).
+ *
+ * An item's schedule (`next_attempt_at`, `lease_until`) is written and compared in the run's clock (`now`
+ * arguments), never the database's, so a test that moves the run's clock moves its retries and leases; the other
+ * timestamps record when things happened, in database time.
  */
 
 export interface ClaimedRun {
@@ -35,7 +39,7 @@ export interface RunTrigger {
 export async function claimRun(
   tem: EntityManager,
   period: BillingPeriod,
-  options: RunTrigger & { rerun: boolean },
+  options: RunTrigger & { rerun: boolean; now: Date },
 ): Promise<ClaimedRun> {
   const triggeredBy = options.triggeredBy ?? null;
   const inserted = await tem.execute<Array<{ id: string }>>(
@@ -61,21 +65,21 @@ export async function claimRun(
       [options.trigger, triggeredBy, run.id],
     );
     await tem.execute(
-      `update billing_run_items set status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+      `update billing_run_items set status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = now()
        where run_id = ? and status = 'failed'`,
-      [run.id],
+      [options.now, run.id],
     );
   }
   await tem.execute(
     `insert into billing_run_items (id, run_id, customer_id, status, attempts, next_attempt_at, created_at, updated_at)
-     select gen_random_uuid(), ?, c.id, 'pending', 0, now(), now(), now()
+     select gen_random_uuid(), ?, c.id, 'pending', 0, ?, now(), now()
      from customers c
      where exists (select 1 from usage_records u
                    where u.customer_id = c.id and u.occurred_at >= ? and u.occurred_at < ?)
        and not exists (select 1 from invoices i
                        where i.customer_id = c.id and i.period = ? and i.status not in ('VOID', 'DRAFT'))
      on conflict (run_id, customer_id) do update
-       set status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = null, error = null,
+       set status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, lease_until = null, error = null,
            invoice_id = null, updated_at = now()
        -- Eligible again: its invoice was voided since (done), or usage arrived after it had nothing billable
        -- (skipped). A skipped customer with no new usage stays skipped.
@@ -84,37 +88,37 @@ export async function claimRun(
               and exists (select 1 from usage_records u
                           where u.customer_id = excluded.customer_id and u.occurred_at >= ? and u.occurred_at < ?
                             and u.received_at > billing_run_items.updated_at))`,
-    [run.id, period.start, period.end, period.key, period.start, period.end],
+    [run.id, options.now, period.start, period.end, period.key, period.start, period.end],
   );
   await refreshTotals(tem, run.id);
   return { id: run.id, status: 'running', created: inserted.length > 0 };
 }
 
 /**
- * Claims up to `limit` due items (pending and due, or processing with an expired lease: its instance died) with
- * `FOR UPDATE SKIP LOCKED`, so instances take disjoint items; each is leased for `leaseMs`.
+ * Claims up to `limit` items due at `now` (pending and due, or processing with an expired lease: its instance died)
+ * with `FOR UPDATE SKIP LOCKED`, so instances take disjoint items; each is leased for `leaseMs`.
  */
 export async function claimItems(
   em: EntityManager,
   runId: string,
   limit: number,
   leaseMs: number,
+  now: Date,
 ): Promise<ClaimedItem[]> {
   const rows = await em.execute<Array<{ id: string; attempts: number; customer_id: string; user_id: string }>>(
     `with picked as (
        select id from billing_run_items
        where run_id = ?
-         and ((status = 'pending' and next_attempt_at <= now()) or (status = 'processing' and lease_until < now()))
+         and ((status = 'pending' and next_attempt_at <= ?) or (status = 'processing' and lease_until < ?))
        order by next_attempt_at, id
        limit ?
        for update skip locked)
      update billing_run_items i
-     set status = 'processing', attempts = i.attempts + 1, updated_at = now(),
-         lease_until = now() + (? * interval '1 millisecond')
+     set status = 'processing', attempts = i.attempts + 1, updated_at = now(), lease_until = ?
      from picked, customers c
      where i.id = picked.id and c.id = i.customer_id
      returning i.id, i.attempts, i.customer_id, c.external_user_id as user_id`,
-    [runId, limit, leaseMs],
+    [runId, now, now, limit, new Date(now.getTime() + leaseMs)],
   );
   return rows.map((r) => ({ id: r.id, attempts: Number(r.attempts), customerId: r.customer_id, userId: r.user_id }));
 }
@@ -125,18 +129,18 @@ export type ItemOutcome =
   | { status: 'failed'; error: string; invoiceId?: string }
   | { status: 'pending'; error: string; retryInMs: number; invoiceId?: string };
 
-/** Records an item's outcome; `pending` schedules another attempt. */
-export async function finishItem(em: EntityManager, itemId: string, outcome: ItemOutcome): Promise<void> {
+/** Records an item's outcome at `now`; `pending` schedules another attempt. */
+export async function finishItem(em: EntityManager, itemId: string, outcome: ItemOutcome, now: Date): Promise<void> {
   await em.execute(
     `update billing_run_items
      set status = ?::billing_run_item_status, error = ?, invoice_id = coalesce(?, invoice_id), lease_until = null,
-         next_attempt_at = now() + (? * interval '1 millisecond'), updated_at = now()
+         next_attempt_at = ?, updated_at = now()
      where id = ?`,
     [
       outcome.status,
       outcome.status === 'done' ? null : outcome.error,
       outcome.invoiceId ?? null,
-      outcome.status === 'pending' ? outcome.retryInMs : 0,
+      new Date(now.getTime() + (outcome.status === 'pending' ? outcome.retryInMs : 0)),
       itemId,
     ],
   );
@@ -154,22 +158,22 @@ export async function releaseItems(em: EntityManager, itemIds: string[]): Promis
 }
 
 /**
- * Milliseconds until an item may become claimable: the earliest pending retry, or (with `includeLeased`) the
- * earliest lease held by someone else. Null when nothing is left to wait for.
+ * Milliseconds from `now` until an item may become claimable: the earliest pending retry, or (with `includeLeased`)
+ * the earliest lease held by someone else. Null when nothing is left to wait for.
  */
 export async function nextClaimableInMs(
   em: EntityManager,
   runId: string,
   includeLeased: boolean,
+  now: Date,
 ): Promise<number | null> {
-  const [row] = await em.execute<Array<{ ms: number | string | null }>>(
-    `select extract(epoch from (min(case when status = 'pending' then next_attempt_at else lease_until end) - now()))
-              * 1000 as ms
+  const [row] = await em.execute<Array<{ at: Date | string | null }>>(
+    `select min(case when status = 'pending' then next_attempt_at else lease_until end) as at
      from billing_run_items
      where run_id = ? and (status = 'pending' or (?::boolean and status = 'processing'))`,
     [runId, includeLeased],
   );
-  return row?.ms === null || row?.ms === undefined ? null : Math.max(0, Number(row.ms));
+  return row?.at === null || row?.at === undefined ? null : Math.max(0, new Date(row.at).getTime() - now.getTime());
 }
 
 const TOTALS = `select count(*)::int as total,

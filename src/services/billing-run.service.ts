@@ -1,4 +1,7 @@
+import { setMaxListeners } from 'node:events';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { InvoiceStatus, Role } from '../entities/enums';
@@ -27,8 +30,11 @@ export interface BillingRunDeps {
   gateway: StripeGateway;
   config: Pick<AppConfig, 'billing'>;
   log?: Logger;
-  /** Business clock (which periods have ended, invoice dates); database time drives leases and retries. */
-  now?: () => Date;
+  /**
+   * Which periods have ended, invoice dates, and every wait: retries, leases, Stripe 429 backoff. Default: the system
+   * clock; tests pass one set to the day after a period, or one they move by hand.
+   */
+  clock?: Clock;
 }
 
 export interface RunBillingOptions {
@@ -67,8 +73,6 @@ export type RunBillingResult =
 /** The billing run acts as a service, so `createInvoice` may invoice any customer. */
 export const BILLING_RUN_CALLER: Caller = { userId: 'system:billing-run', role: Role.SERVICE };
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Bills every customer with usage in an ended period and no live invoice for it, through `createInvoice`. The run is
  * claimed once per period; its per-customer items are claimed by any number of instances with SKIP LOCKED, so a run
@@ -81,17 +85,21 @@ export async function runBilling(
   options: RunBillingOptions = {},
 ): Promise<RunBillingResult> {
   const period = parsePeriod(periodKey);
-  const now = deps.now?.() ?? new Date();
-  if (now.getTime() < period.end.getTime()) {
+  const clock = deps.clock ?? systemClock;
+  const now = (): Date => new Date(clock.now());
+  if (clock.now() < period.end.getTime()) {
     return { kind: 'period_not_ended', period: period.key };
   }
   const log = deps.log?.child({ component: 'billing-run', period: period.key });
   const rerun = options.rerun ?? true;
-  const run = await deps.em
-    .fork()
-    .transactional((tem) =>
-      claimRun(tem, period, { trigger: options.trigger ?? 'api', triggeredBy: options.triggeredBy, rerun }),
-    );
+  const run = await deps.em.fork().transactional((tem) =>
+    claimRun(tem, period, {
+      trigger: options.trigger ?? 'api',
+      triggeredBy: options.triggeredBy,
+      rerun,
+      now: now(),
+    }),
+  );
   if (run.status === 'completed') {
     return { kind: 'completed', run: (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress };
   }
@@ -105,7 +113,7 @@ export async function runBilling(
     retryDelayMs: options.retryDelayMs ?? 1000,
     leaseMs: options.leaseMs ?? 120_000,
   };
-  const gateway = retryRateLimited(deps.gateway, { retries: options.rateLimitRetries ?? 5 });
+  const gateway = retryRateLimited(deps.gateway, { retries: options.rateLimitRetries ?? 5, clock });
   const report = async (): Promise<void> => {
     await refreshTotals(deps.em.fork(), run.id);
     if (options.onProgress) {
@@ -120,7 +128,7 @@ export async function runBilling(
         : { status: 'failed', error, invoiceId };
     try {
       const outcome = await createInvoice(
-        { em: deps.em.fork(), gateway, config: deps.config, now: deps.now?.() ?? new Date() },
+        { em: deps.em.fork(), gateway, config: deps.config, now: now() },
         BILLING_RUN_CALLER,
         { period: period.key, userId: item.userId },
       );
@@ -144,15 +152,25 @@ export async function runBilling(
     }
   };
 
+  // A stop ends the workers' waits at once. They listen on one signal of the run's own, which follows the caller's
+  // with a single listener: up to BILLING_CONCURRENCY waits on it at a time are expected, not a leak.
+  const stopWaiting = new AbortController();
+  setMaxListeners(settings.concurrency, stopWaiting.signal);
+  const stop = (): void => stopWaiting.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) {
+    stop();
+  }
+
   const worker = async (): Promise<void> => {
     while (!options.signal?.aborted) {
-      const batch = await claimItems(deps.em.fork(), run.id, settings.batchSize, settings.leaseMs);
+      const batch = await claimItems(deps.em.fork(), run.id, settings.batchSize, settings.leaseMs, now());
       if (batch.length === 0) {
-        const waitMs = await nextClaimableInMs(deps.em.fork(), run.id, options.waitForOthers ?? false);
+        const waitMs = await nextClaimableInMs(deps.em.fork(), run.id, options.waitForOthers ?? false, now());
         if (waitMs === null) {
           return;
         }
-        await sleep(Math.min(Math.max(waitMs, 20), 1000));
+        await clock.sleep(Math.min(Math.max(waitMs, 20), 1000), { signal: stopWaiting.signal });
         continue;
       }
       for (const [index, item] of batch.entries()) {
@@ -167,7 +185,7 @@ export async function runBilling(
         if (outcome.status !== 'done') {
           log?.warn({ userId: item.userId, attempt: item.attempts, outcome }, 'billing run item not done');
         }
-        await finishItem(deps.em.fork(), item.id, outcome);
+        await finishItem(deps.em.fork(), item.id, outcome, now());
       }
       await report();
     }
@@ -175,6 +193,7 @@ export async function runBilling(
 
   // A worker that fails (the database went away…) leaves its items to lease expiry; the others finish first.
   const ended = await Promise.allSettled(Array.from({ length: settings.concurrency }, () => worker()));
+  options.signal?.removeEventListener('abort', stop);
   const failure = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
   if (failure) {
     throw failure.reason;

@@ -1,3 +1,4 @@
+import { systemClock } from '../config/clock';
 import type { SchedulerSettings } from '../config/config';
 import { missedPeriods, usageArrivedAfterRun } from './billing-catch-up';
 import { parsePeriod, periodOf, previousPeriod } from './billing-period';
@@ -24,7 +25,10 @@ export interface BillingSchedulerOptions extends BillingRunDeps {
 }
 
 export interface BillingScheduler {
-  /** Checks now: runs (or joins) the due period's billing. Never overlaps itself; null when nothing was due. */
+  /**
+   * Checks now: runs (or joins) the due period's billing. Never overlaps itself: while a check is under way (the
+   * timer's or another caller's) it returns that one. Null when nothing was due.
+   */
   tick(): Promise<RunBillingResult | null>;
   /** Stops the timer, asks a run in progress to hand back its claimed items, and waits for it. */
   stop(): Promise<void>;
@@ -56,16 +60,15 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
     catchUpMonths = DEFAULT_CATCH_UP_MONTHS,
   } = options;
   const log = options.log?.child({ component: 'billing-scheduler' });
+  const clock = options.clock ?? systemClock;
   const controller = new AbortController();
   let current: Promise<RunBillingResult | null> | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = !enabled;
+  let loop: Promise<void> | undefined;
   /** The due period for which earlier periods were last checked (at start, then once per new due period). */
   let caughtUpFor: string | undefined;
 
   const check = async (): Promise<RunBillingResult | null> => {
-    const now = options.now?.() ?? new Date();
-    const period = duePeriod(now, graceMs);
+    const period = duePeriod(new Date(clock.now()), graceMs);
     if (catchUpMonths > 0 && caughtUpFor !== period) {
       for (const missed of await missedPeriods(options.em, period, catchUpMonths)) {
         log?.warn({ period: missed }, 'billing an earlier period again: it holds usage that is on no invoice');
@@ -103,7 +106,7 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
 
   /** `rerun`: reopen a completed run so it bills the customers that appeared since (and retries its failures). */
   const runPeriod = async (period: string, rerun: boolean): Promise<RunBillingResult> => {
-    const result = await runBilling({ ...options, now: () => options.now?.() ?? new Date() }, period, {
+    const result = await runBilling({ ...options, clock }, period, {
       ...options.run,
       trigger: 'scheduler',
       rerun,
@@ -131,26 +134,24 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
     return current;
   };
 
-  const schedule = (delayMs: number): void => {
-    if (stopped) {
-      return;
+  // A check at once, then one every interval of the clock after the previous one ended. unref: the scheduler alone
+  // never keeps the process alive.
+  const run = async (): Promise<void> => {
+    while (!controller.signal.aborted) {
+      await tick();
+      await clock.sleep(intervalMs, { signal: controller.signal, unref: true });
     }
-    timer = setTimeout(() => {
-      void tick().finally(() => schedule(intervalMs));
-    }, delayMs);
-    timer.unref();
   };
   if (enabled) {
-    schedule(0);
+    loop = run();
     log?.info({ graceMs, intervalMs }, 'billing scheduler started');
   }
 
   return {
     tick: () => (enabled ? tick() : Promise.resolve(null)),
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
       controller.abort();
+      await loop;
       await current;
     },
   };

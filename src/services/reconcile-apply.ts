@@ -1,5 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { systemClock } from '../config/clock';
 import { Invoice } from '../entities';
 import { InvoiceStatus, Role, StatusChangeSource } from '../entities/enums';
 import type { RemoteInvoice, StripeGateway } from '../stripe';
@@ -54,7 +55,7 @@ export async function resumeDraft(
     return change;
   }
   const outcome = await createInvoice(
-    { em: deps.em.fork(), gateway, config: deps.config, now: deps.now?.() ?? new Date() },
+    { em: deps.em.fork(), gateway, config: deps.config, now: new Date((deps.clock ?? systemClock).now()) },
     RECONCILIATION_CALLER,
     { period: invoice.period, userId: invoice.customer.externalUserId, source: StatusChangeSource.RECONCILIATION },
   );

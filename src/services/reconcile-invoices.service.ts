@@ -1,3 +1,4 @@
+import { systemClock } from '../config/clock';
 import { Invoice } from '../entities';
 import { InvoiceStatus, StatusChangeSource } from '../entities/enums';
 import { describeMismatch, failedWith, redactSecrets, totalMismatch } from '../stripe';
@@ -46,9 +47,10 @@ export { DEFAULT_PROCESSING_TIMEOUT_MS } from './reconcile-stale-payment';
 export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Promise<ReconcileReport> {
   const period = parsePeriod(input.period);
   const dryRun = input.dryRun ?? false;
-  const now = deps.now?.() ?? new Date();
+  const clock = deps.clock ?? systemClock;
+  const now = new Date(clock.now());
   const processingTimeoutMs = input.processingTimeoutMs ?? DEFAULT_PROCESSING_TIMEOUT_MS;
-  const gateway = retryRateLimited(deps.gateway);
+  const gateway = retryRateLimited(deps.gateway, { clock });
   const report: ReconcileReport = {
     period: period.key,
     dryRun,

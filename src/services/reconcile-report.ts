@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { StripeGateway } from '../stripe';
@@ -11,7 +12,8 @@ export interface ReconcileDeps {
   gateway: StripeGateway;
   config: Pick<AppConfig, 'billing'>;
   log?: Logger;
-  now?: () => Date;
+  /** Decides which PROCESSING payments have timed out and times the 429 backoff; default the system clock. */
+  clock?: Clock;
 }
 
 export interface ReconcileChange {

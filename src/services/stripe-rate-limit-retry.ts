@@ -1,3 +1,5 @@
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import type { StripeGateway } from '../stripe';
 import { failedWith } from '../stripe';
 
@@ -6,6 +8,8 @@ export interface RateLimitRetryOptions {
   retries?: number;
   /** First wait; doubles per retry, plus up to 50% jitter. Default 250 ms. */
   baseDelayMs?: number;
+  /** Times the waits; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -18,6 +22,7 @@ export interface RateLimitRetryOptions {
 export function retryRateLimited(gateway: StripeGateway, options: RateLimitRetryOptions = {}): StripeGateway {
   const retries = options.retries ?? 5;
   const baseDelayMs = options.baseDelayMs ?? 250;
+  const clock = options.clock ?? systemClock;
   return new Proxy(gateway, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
@@ -33,7 +38,7 @@ export function retryRateLimited(gateway: StripeGateway, options: RateLimitRetry
               throw error;
             }
             const delay = baseDelayMs * 2 ** attempt;
-            await new Promise((resolve) => setTimeout(resolve, delay + Math.random() * delay * 0.5));
+            await clock.sleep(delay + Math.random() * delay * 0.5);
           }
         }
       };

@@ -1,5 +1,7 @@
 import type Stripe from 'stripe';
 import { RateLimiter, StripeGateway, createStripeClient } from '../../src/stripe';
+import { startEmulator } from '../../emulator/server';
+import { ManualClock } from '../helpers/clock';
 import { TEST_STRIPE_KEY } from '../helpers/server';
 import { graphql } from 'graphql';
 import { buildSchema } from 'type-graphql';
@@ -81,7 +83,10 @@ describe('billing run', () => {
   });
 
   it('refuses a period that has not ended', async () => {
-    const result = await runBilling({ ...h.deps('2024-03'), now: () => new Date('2024-03-31T23:00:00Z') }, '2024-03');
+    const result = await runBilling(
+      { ...h.deps('2024-03'), clock: new ManualClock(new Date('2024-03-31T23:00:00Z')) },
+      '2024-03',
+    );
     expect(result).toEqual({ kind: 'period_not_ended', period: '2024-03' });
     expect(await getBillingRun(h.em.fork(), '2024-03')).toBeNull();
   });
@@ -130,10 +135,11 @@ describe('billing run', () => {
       onProgress: (p) => (p.done >= 2 ? controller.abort() : undefined),
     });
     expect(first).toMatchObject({ kind: 'in_progress', run: { status: 'running', done: 2, total: 8 } });
-    // …and one item was held by an instance that died: its lease has expired.
+    // …and one item was held by an instance that died: its lease has expired (leases are in the run's clock).
     await h.em.fork().execute(
-      `update billing_run_items set status = 'processing', attempts = 1, lease_until = now() - interval '1 second'
+      `update billing_run_items set status = 'processing', attempts = 1, lease_until = ?
        where id = (select id from billing_run_items where status = 'pending' order by id limit 1)`,
+      [new Date(afterPeriod('2024-05').getTime() - 1000)],
     );
     const second = await runBilling(h.deps('2024-05'), '2024-05');
     expect(second).toMatchObject({ kind: 'completed', run: { status: 'completed', total: 8, done: 8, failed: 0 } });
@@ -254,38 +260,47 @@ describe('billing run', () => {
     });
   });
 
-  it('bills 30 customers against a 25 req/s Stripe: paced, no 429 storm, none reaching the run', async () => {
+  it('bills 30 customers against a 25 req/s Stripe: paced at exactly the limit, never refused', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `rl-${i}`);
     await h.usage('2024-08', users);
-    await h.t.control.setRateLimit(25);
+    // A local Stripe of its own, limited to 25 requests per second of a clock the test drives, and our limiter
+    // pacing on that same clock at exactly that rate. Time moves only while no request is on the wire, so each
+    // request reaches Stripe at the time the limiter released it, however fast or loaded the machine.
+    const clock = new ManualClock();
+    const stripeAt25 = await startEmulator({ port: 0, rateLimit: 25, clock });
     try {
-      const stripe = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiBase: h.t.emulator.url });
+      const stripe = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiBase: stripeAt25.url });
       const statuses: number[] = [];
-      stripe.on('response', (event: Stripe.ResponseEvent) => statuses.push(event.status));
-      const gateway = new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond: 25 }) });
+      let onTheWire = 0;
+      stripe.on('request', () => (onTheWire += 1));
+      stripe.on('response', (event: Stripe.ResponseEvent) => {
+        onTheWire -= 1;
+        statuses.push(event.status);
+        clock.poke();
+      });
+      const gateway = new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond: 25, clock }) });
 
-      const started = Date.now();
-      const result = await runBilling(h.deps('2024-08', gateway), '2024-08');
-      const seconds = (Date.now() - started) / 1000;
+      const started = clock.now();
+      const result = await clock.runUntilSettled(runBilling(h.deps('2024-08', gateway), '2024-08'), {
+        ready: () => onTheWire === 0,
+      });
 
       expect(result).toMatchObject({ kind: 'completed', run: { total: 30, done: 30, failed: 0, failures: [] } });
-      // Every item succeeded at its first attempt: no 429 reached the run.
+      // Every item succeeded at its first attempt.
       const items = await h.em
         .fork()
         .execute<Array<{ attempts: number; error: string | null }>>(
           `select i.attempts, i.error from billing_run_items i join billing_runs r on r.id = i.run_id where r.period = '2024-08'`,
         );
       expect(items.map((i) => [Number(i.attempts), i.error])).toEqual(users.map(() => [1, null]));
-      // The limiter paces the run (≈ 180 calls at 25/s); a token bucket at exactly the limit still lets a few calls
-      // over a strict one-second window at its edges (timer jitter): a handful of 429s, retried, never a storm.
       // 30 customers × (customer, invoice, item, finalize, send…): the statuses were really collected.
       expect(statuses.length).toBeGreaterThanOrEqual(150);
-      const throttled = statuses.filter((s) => s === 429).length;
-      expect(throttled).toBeLessThanOrEqual(Math.ceil(statuses.length * 0.1));
-      expect((statuses.length - throttled) / seconds).toBeLessThanOrEqual(26);
+      // At exactly the limit and never over it: not one 429, and one request every 40 ms of Stripe's clock.
+      expect(statuses.filter((status) => status === 429)).toEqual([]);
+      expect(clock.now() - started).toBe((statuses.length - 1) * 40);
       expect(await h.invoiceCount('2024-08', users)).toBe(30);
     } finally {
-      await h.t.control.setRateLimit(null);
+      await stripeAt25.stop();
     }
-  }, 40_000);
+  });
 });

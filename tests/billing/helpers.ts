@@ -5,6 +5,7 @@ import { recordUsage } from '../../src/services/record-usage.service';
 import { seedDefaultCatalogue } from '../../src/services/seed-catalogue.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import type { StripeGateway } from '../../src/stripe';
+import { clockStartingAt } from '../helpers/clock';
 import type { TestServer } from '../helpers/server';
 import { startTestServer } from '../helpers/server';
 
@@ -20,6 +21,7 @@ export interface BillingHarness {
   t: TestServer;
   em: EntityManager;
   gateway: StripeGateway;
+  /** Deps whose clock starts at `afterPeriod(period)` and runs at real speed (waits are real, and short). */
   deps(period: string, gateway?: StripeGateway): BillingRunDeps;
   /** One usage event per user in the middle of `period` (1,234,567 input tokens = $2.47). */
   usage(period: string, userIds: string[]): Promise<void>;
@@ -43,7 +45,7 @@ export async function billingHarness(env: Record<string, string> = {}): Promise<
       em: t.database.db.orm.em,
       gateway: gw,
       config: t.config,
-      now: () => afterPeriod(period),
+      clock: clockStartingAt(afterPeriod(period)),
     }),
     async usage(period, userIds) {
       const result = await recordUsage(

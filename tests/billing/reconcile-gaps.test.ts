@@ -1,4 +1,4 @@
-import { waitFor as pollUntil } from '../webhooks/fixtures';
+import { waitFor } from '../webhooks/fixtures';
 import type Stripe from 'stripe';
 import { Invoice, PaymentAttempt } from '../../src/entities';
 import { cancelInvoice } from '../../src/services/cancel-invoice.service';
@@ -7,14 +7,12 @@ import { payInvoice } from '../../src/services/pay-invoice.service';
 import { reconcile } from '../../src/services/reconcile-invoices.service';
 import type { ReconcileReport } from '../../src/services/reconcile-invoices.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
+import { clockStartingAt } from '../helpers/clock';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
 
 const MINUTE = 60_000;
-
-/** The shared poller, with this file's longer default wait. */
-const waitFor = (check: () => Promise<boolean>, timeoutMs = 10_000): Promise<unknown> => pollUntil(check, timeoutMs);
 
 describe('reconciliation gaps: stuck payments, deleted drafts, unsent invoices', () => {
   let h: BillingHarness;
@@ -42,7 +40,7 @@ describe('reconciliation gaps: stuck payments, deleted drafts, unsent invoices',
   };
   const row = (id: string): Promise<Invoice> => h.em.fork().findOneOrFail(Invoice, id);
   /** The deps of a reconciliation run whose clock reads `now`. */
-  const at = (now: Date) => ({ ...h.deps('2024-01'), now: () => now });
+  const at = (now: Date) => ({ ...h.deps('2024-01'), clock: clockStartingAt(now) });
   const changesOf = (report: ReconcileReport, invoiceId: string) =>
     report.changes.filter((c) => c.invoiceId === invoiceId).map((c) => [c.action, c.from, c.to, c.applied]);
   const webhooksOff = () => h.t.control.setWebhookTarget(null);

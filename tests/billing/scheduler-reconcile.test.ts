@@ -1,4 +1,3 @@
-import { waitFor as pollUntil } from '../webhooks/fixtures';
 import { loadConfig } from '../../src/config/config';
 import { randomUUID } from 'node:crypto';
 import { cancelInvoice } from '../../src/services/cancel-invoice.service';
@@ -12,11 +11,9 @@ import type { BillingScheduler } from '../../src/services/billing-scheduler';
 import { billingSchedulerSettings, duePeriod, startBillingScheduler } from '../../src/services/billing-scheduler';
 import { getBillingRun } from '../../src/services/get-billing-run.service';
 import { runBilling } from '../../src/services/billing-run.service';
+import { ManualClock } from '../helpers/clock';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
-
-/** The shared poller, with this file's longer default wait. */
-const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000): Promise<unknown> => pollUntil(check, timeoutMs);
 
 describe('billing scheduler and reconciliation', () => {
   let h: BillingHarness;
@@ -50,8 +47,8 @@ describe('billing scheduler and reconciliation', () => {
   it('bills January once per customer at 1 February 01:00, with two instances on one database', async () => {
     const users = Array.from({ length: 6 }, (_, i) => `sched-${i}`);
     await h.usage('2024-01', users);
-    let clock = new Date('2024-02-01T00:30:00Z');
-    const now = (): Date => clock;
+    // Both instances run on one clock that only the test moves: a tick happens when the test says so.
+    const clock = new ManualClock(new Date('2024-02-01T00:30:00Z'));
     // A second instance: its own connection pool on PostgreSQL; PGlite is one in-process database, so one will do.
     second = h.t.database.url ? await openDatabase({ databaseUrl: h.t.database.url, poolMax: 5 }) : undefined;
     const ems = second ? [h.t.database.db.orm.em, second.orm.em] : [h.t.database.db.orm.em];
@@ -60,21 +57,28 @@ describe('billing scheduler and reconciliation', () => {
         startBillingScheduler({
           ...h.deps('2024-01'),
           em,
-          now,
-          intervalMs: 50,
+          clock,
+          intervalMs: 60_000,
           run: { concurrency: 2, batchSize: 2 },
         }),
       );
     }
-    // Within the grace period: January is not billed yet.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Each instance checks at start (tick() joins a check under way): within the grace period January is not due.
+    // While they check, their short waits (a claim raced by the other instance) pass; the next tick waits for us.
+    const ticks = () => clock.runUntilSettled(Promise.all(schedulers.map((s) => s.tick())), { upToMs: 1000 });
+    await ticks();
     expect(await getBillingRun(h.em.fork(), '2024-01')).toBeNull();
     expect(await h.invoiceCount('2024-01')).toBe(0);
 
-    clock = new Date('2024-02-01T01:00:00Z');
-    await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-01'))?.status === 'completed');
+    // Both wait for their next check; 01:00 ends the grace period and wakes them.
+    await clock.whenSleeping(schedulers.length);
+    clock.set(new Date('2024-02-01T01:00:00Z'));
+    await ticks();
+    expect(await getBillingRun(h.em.fork(), '2024-01')).toMatchObject({ status: 'completed', total: 6, done: 6 });
     // More ticks on both instances change nothing.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await clock.whenSleeping(schedulers.length);
+    clock.advance(60_000);
+    await ticks();
     expect(await getBillingRun(h.em.fork(), '2024-01')).toMatchObject({
       status: 'completed',
       trigger: 'scheduler',
@@ -96,15 +100,19 @@ describe('billing scheduler and reconciliation', () => {
   });
 
   it('does nothing when switched off', async () => {
-    const scheduler = startBillingScheduler({ ...h.deps('2024-02'), enabled: false, intervalMs: 10 });
+    const clock = new ManualClock(afterPeriod('2024-02'));
+    const scheduler = startBillingScheduler({ ...h.deps('2024-02'), clock, enabled: false, intervalMs: 10 });
     await h.usage('2024-02', ['sched-off']);
     expect(await scheduler.tick()).toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // No check is waiting for its time: however far the clock moves, nothing runs.
+    expect(clock.pending).toBe(0);
+    clock.advance(60_000);
     expect(await getBillingRun(h.em.fork(), '2024-02')).toBeNull();
     await scheduler.stop();
   });
 
   it('catches up: bills earlier months that hold usage on no invoice, within BILLING_CATCH_UP_MONTHS, once', async () => {
+    const clock = new ManualClock(afterPeriod('2024-06')); // 1 July 01:00: June is due
     // May was billed (one customer), then usage arrived for a customer that run did not invoice.
     await h.usage('2024-05', ['may-1']);
     await runBilling(h.deps('2024-05'), '2024-05', { trigger: 'cli' });
@@ -115,13 +123,16 @@ describe('billing scheduler and reconciliation', () => {
       Number((await h.em.fork().execute<Array<{ n: number }>>(`select count(*)::int as n from billing_runs`))[0].n);
     const runsBefore = await runs();
     const scheduler = startBillingScheduler({
-      ...h.deps('2024-06'), // 1 July 01:00: June is due
+      ...h.deps('2024-06'),
+      clock,
       intervalMs: 60_000,
       catchUpMonths: 3,
       run: { concurrency: 2 },
     });
     try {
-      await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-06'))?.status === 'completed');
+      // The check made at start: catch-up, then June.
+      await clock.runUntilSettled(scheduler.tick(), { upToMs: 1000 });
+      expect(await getBillingRun(h.em.fork(), '2024-06')).toMatchObject({ status: 'completed' });
       expect(await h.invoiceCount('2024-04', ['catch-apr'])).toBe(1);
       expect(await h.invoiceCount('2024-05', ['may-1', 'catch-late'])).toBe(2);
       expect(await h.invoiceCount('2024-02', ['catch-old'])).toBe(0);
@@ -130,7 +141,7 @@ describe('billing scheduler and reconciliation', () => {
       expect(await getBillingRun(h.em.fork(), '2024-03')).toBeNull();
       expect((await runs()) - runsBefore).toBe(2);
       // Checked once per due period: another tick at the same time starts nothing.
-      expect(await scheduler.tick()).toBeNull();
+      expect(await clock.runUntilSettled(scheduler.tick(), { upToMs: 1000 })).toBeNull();
     } finally {
       await scheduler.stop();
     }
@@ -188,9 +199,11 @@ describe('billing scheduler and reconciliation', () => {
     stopped.abort(); // the instance stops at once: the run stays "running" with its items pending
     const left = await runBilling(h.deps('2024-11'), '2024-11', { trigger: 'scheduler', signal: stopped.signal });
     expect(left).toMatchObject({ kind: 'in_progress' });
-    const scheduler = startBillingScheduler({ ...h.deps('2024-12'), intervalMs: 60_000, catchUpMonths: 0 });
+    const clock = new ManualClock(afterPeriod('2024-12'));
+    const scheduler = startBillingScheduler({ ...h.deps('2024-12'), clock, intervalMs: 60_000, catchUpMonths: 0 });
     try {
-      await waitFor(async () => (await getBillingRun(h.em.fork(), '2024-11'))?.status === 'completed');
+      await clock.runUntilSettled(scheduler.tick(), { upToMs: 1000 }); // the check made at start
+      expect(await getBillingRun(h.em.fork(), '2024-11')).toMatchObject({ status: 'completed' });
       expect(await h.invoiceCount('2024-11', ['left-1', 'left-2'])).toBe(2);
     } finally {
       await scheduler.stop();

@@ -147,7 +147,7 @@ describe('a Stripe invoice that does not total ours', () => {
     await damage(stuck.remote);
     await t.stripe.invoices.finalizeInvoice(stuck.remote.id);
     // invoice.finalized reaches the server, which opens our row as Stripe did.
-    await waitFor(async () => (await read(stuck.token, stuck.draft.id)).status === 'OPEN', 10_000, 'OPEN');
+    await waitFor(async () => (await read(stuck.token, stuck.draft.id)).status === 'OPEN', undefined, 'OPEN');
     return stuck;
   };
 
@@ -221,7 +221,7 @@ describe('a Stripe invoice that does not total ours', () => {
     const { token, draft, remote } = await openWithAnotherTotal('ti-paid');
     // Paid on Stripe's side (the hosted page) before anything could stop it.
     await t.stripe.invoices.pay(remote.id, { payment_method: 'pm_card_visa' });
-    await waitFor(async () => (await read(token, draft.id)).status === 'PAID', 10_000, 'PAID');
+    await waitFor(async () => (await read(token, draft.id)).status === 'PAID', undefined, 'PAID');
     const report = await reconcile();
     expect(report.errors).toContainEqual({
       invoiceId: draft.id,
