@@ -6,6 +6,7 @@ import {
   InvoicesDocument,
   PayInvoiceDocument,
 } from './generated/graphql';
+import { ManualClock } from './helpers/clock';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
@@ -13,11 +14,10 @@ import { waitFor } from './webhooks/fixtures';
 
 type Op = Awaited<ReturnType<typeof operator>>;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Races between cancelInvoice and the calls that write the same invoice to Stripe (createInvoice, payInvoice),
- * driven through the public API with the emulator holding one Stripe request back.
+ * driven through the public API with the local Stripe holding one request back (a `hold` fault): the test acts once
+ * the request is held, then releases it, so the race is the same however fast the machine runs.
  */
 describe('cancelInvoice racing createInvoice and payInvoice', () => {
   let t: TestServer;
@@ -67,38 +67,34 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   afterEach(() => t.control.clearFaults());
   afterAll(() => t.close());
 
-  /** Stripe answers the next void 1.5 s late: time for a payment to get in first. */
-  const holdVoid = () =>
-    t.control.injectFault({
-      kind: 'latency',
-      path: '^/v1/invoices/[^/]+/void$',
-      method: 'POST',
-      delayMs: 1500,
-      count: 1,
-    });
+  /** Stripe holds the next void until released: a payment gets in first. */
+  const holdVoid = () => t.control.holdRequests({ path: '^/v1/invoices/[^/]+/void$', method: 'POST', count: 1 });
+
+  /** The caller's only invoice (the DRAFT being created). */
+  const onlyInvoice = async (token: string) => {
+    const edges = (await t.gql(InvoicesDocument, {}, { token })).body.data!.invoices.edges;
+    expect(edges).toHaveLength(1);
+    return edges[0].node;
+  };
 
   /**
-   * Holds one Stripe request of createInvoice back for 2.5 s, cancels the DRAFT 1 s after the creation started, then
-   * checks that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
+   * Holds one Stripe request of createInvoice, cancels the DRAFT while Stripe holds it, releases it, then checks
+   * that Stripe holds nothing payable for the VOID row and that invoicing again bills the usage once.
    */
   const raceCreateWithCancel = async (userId: string, faultPath: string) => {
     await usage(userId);
     const token = await t.token(userId);
-    await t.control.injectFault({ kind: 'latency', path: faultPath, method: 'POST', delayMs: 2500, count: 1 });
-    const started = Date.now();
+    const hold = await t.control.holdRequests({ path: faultPath, method: 'POST', count: 1 });
     const creating = t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
-    const draft = await waitFor(
-      async () => (await t.gql(InvoicesDocument, {}, { token })).body.data?.invoices.edges[0]?.node,
-      2000,
-      'the DRAFT',
-    );
-    // Still a DRAFT, unless the held request is the send: then the invoice.finalized webhook may have opened it.
+    await t.control.waitForHeld(hold.id);
+    const draft = await onlyInvoice(token);
+    // Still a DRAFT, unless the held request is the send: then it was opened already.
     expect(['DRAFT', 'OPEN']).toContain(draft.status);
-    await sleep(Math.max(0, 1000 - (Date.now() - started)));
 
     const cancel = await t.gql(CancelInvoiceDocument, { invoiceId: draft.id, reason: 'changed my mind' }, { token });
     expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'Invoice', status: 'VOID' });
 
+    await t.control.release(hold.id);
     const created = await creating;
     expect((await read(token, draft.id)).status).toBe('VOID');
     // Stripe holds nothing payable for the VOID row (its draft was deleted, or it was voided).
@@ -137,22 +133,13 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   it('over REST, a creation cancelled midway answers 409 invalid_state (void)', async () => {
     await usage('r-create-rest');
     const token = await t.token('r-create-rest');
-    await t.control.injectFault({
-      kind: 'latency',
-      path: '^/v1/invoices/[^/]+/finalize$',
-      method: 'POST',
-      delayMs: 2000,
-      count: 1,
-    });
+    const hold = await t.control.holdRequests({ path: '^/v1/invoices/[^/]+/finalize$', method: 'POST', count: 1 });
     const creating = rest('/api/v1/billing/invoice/2024-01/create?user_id=r-create-rest', token);
-    const draft = await waitFor(
-      async () => (await t.gql(InvoicesDocument, {}, { token })).body.data?.invoices.edges[0]?.node,
-      2000,
-      'the DRAFT',
-    );
-    await sleep(500);
+    await t.control.waitForHeld(hold.id);
+    const draft = await onlyInvoice(token);
     const cancel = await rest(`/api/v1/billing/invoice/${draft.id}/cancel?user_id=r-create-rest`, token);
     expect(cancel).toMatchObject({ status: 200, body: { success: true, status: 'void' } });
+    await t.control.release(hold.id);
     const created = await creating;
     expect(created.status).toBe(409);
     expect(created.body).toMatchObject({
@@ -165,11 +152,12 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   it('a cancel whose Stripe void loses to a payment answers InvoiceStateError (paid) and the invoice is PAID', async () => {
     const invoice = await createOpen('r-cancel-pay');
     const token = await t.token('r-cancel-pay');
-    await holdVoid();
+    const hold = await holdVoid();
     const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
-    await sleep(300);
+    await t.control.waitForHeld(hold.id);
     expect(await pay(token, invoice.id)).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
 
+    await t.control.release(hold.id);
     const cancel = await cancelling;
     expect(cancel.body.errors).toBeUndefined();
     expect(cancel.body.data?.cancelInvoice).toMatchObject({
@@ -190,13 +178,14 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     const invoice = await createOpen('r-cancel-hosted');
     const token = await t.token('r-cancel-hosted');
     const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
-    // Webhooks are held back, so only the cancel can tell our row that Stripe was paid.
-    await t.control.setWebhookMode({ delayMs: 4000 });
+    // Webhooks are held back (longer than the test lasts), so only the cancel can tell our row that Stripe was paid.
+    await t.control.setWebhookMode({ delayMs: 60_000 });
     try {
-      await holdVoid();
+      const hold = await holdVoid();
       const cancelling = t.gql(CancelInvoiceDocument, { invoiceId: invoice.id }, { token });
-      await sleep(300);
+      await t.control.waitForHeld(hold.id);
       await t.stripe.invoices.pay(stripeInvoice.id, { payment_method: 'pm_card_visa' });
+      await t.control.release(hold.id);
       const cancel = await cancelling;
       expect(cancel.body.errors).toBeUndefined();
       expect(cancel.body.data?.cancelInvoice).toMatchObject({ __typename: 'InvoiceStateError', status: 'PAID' });
@@ -217,14 +206,15 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
   it('over REST, the same race answers 409 invalid_state saying it was paid', async () => {
     const invoice = await createOpen('r-cancel-rest');
     const token = await t.token('r-cancel-rest');
-    await holdVoid();
+    const hold = await holdVoid();
     const cancelling = rest(`/api/v1/billing/invoice/${invoice.id}/cancel?user_id=r-cancel-rest`, token);
-    await sleep(300);
+    await t.control.waitForHeld(hold.id);
     const paid = await rest(`/api/v1/billing/invoice/${invoice.id}/pay`, token, {
       payment_method_id: 'pm_card_visa',
       user_id: 'r-cancel-rest',
     });
     expect(paid.status).toBe(200);
+    await t.control.release(hold.id);
     const cancel = await cancelling;
     expect(cancel.status).toBe(409);
     expect(cancel.body).toMatchObject({
@@ -241,7 +231,7 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     await t.stripe.invoices.markUncollectible(stripeInvoice.id);
     await waitFor(
       async () => (await read(token, invoice.id)).status === 'UNCOLLECTIBLE',
-      10_000,
+      undefined,
       'the webhook to mark it UNCOLLECTIBLE',
     );
     expect(await pay(token, invoice.id)).toMatchObject({
@@ -264,27 +254,16 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     const token = await t.token('r-dash-void');
     await t.control.setWebhookMode({ delayMs: 60_000 }); // the webhooks would tell us; here they are late
     try {
-      await t.control.injectFault({
-        kind: 'latency',
-        path: '^/v1/invoices/[^/]+/send$',
-        method: 'POST',
-        delayMs: 1500,
-        count: 1,
-      });
+      const hold = await t.control.holdRequests({ path: '^/v1/invoices/[^/]+/send$', method: 'POST', count: 1 });
       const creating = t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token });
-      let remoteId: string | undefined;
-      const deadline = Date.now() + 5000;
-      while (!remoteId && Date.now() < deadline) {
-        const rows = await t.database.db.orm.em
-          .fork()
-          .execute<Array<{ stripe_invoice_id: string | null; status: string }>>(
-            `select i.stripe_invoice_id, i.status from invoices i join customers c on c.id = i.customer_id
-             where c.external_user_id = 'r-dash-void'`,
-          );
-        remoteId = rows[0]?.status === 'OPEN' ? (rows[0].stripe_invoice_id ?? undefined) : undefined;
-        await sleep(20);
-      }
-      await t.stripe.invoices.voidInvoice(remoteId as string); // an operator, in the Stripe dashboard
+      await t.control.waitForHeld(hold.id); // finalized (the row is OPEN), being e-mailed
+      const [row] = await t.database.db.orm.em.fork().execute<Array<{ stripe_invoice_id: string; status: string }>>(
+        `select i.stripe_invoice_id, i.status from invoices i join customers c on c.id = i.customer_id
+           where c.external_user_id = 'r-dash-void'`,
+      );
+      expect(row.status).toBe('OPEN');
+      await t.stripe.invoices.voidInvoice(row.stripe_invoice_id); // an operator, in the Stripe dashboard
+      await t.control.release(hold.id);
       const created = (await creating).body.data!.createInvoice;
       expect(created).toMatchObject({ __typename: 'InvoiceStateError', status: 'VOID' });
       const again = await create(token);
@@ -297,5 +276,63 @@ describe('cancelInvoice racing createInvoice and payInvoice', () => {
     } finally {
       await t.control.setWebhookMode({ delayMs: 0 });
     }
+  });
+});
+
+describe('a payment whose outcome never came back', () => {
+  // The server's clock moves only when the test moves it: "two minutes later" takes no time.
+  const clock = new ManualClock();
+  let t: TestServer;
+  let op: Op;
+  beforeAll(async () => {
+    t = await startTestServer({}, { clock });
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+    op = await operator(t);
+  });
+  afterEach(() => t.control.clearFaults());
+  afterAll(() => t.close());
+
+  const pay = async (token: string, invoiceId: string) => {
+    const res = await t.gql(PayInvoiceDocument, { invoiceId, paymentMethodId: 'pm_card_visa' }, { token });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data!.payInvoice;
+  };
+
+  it('blocks other payments for two minutes of the server clock, then one goes through and Stripe charges once', async () => {
+    await op.record([
+      { userId: 'r-stale', metric: 'llm_input_tokens', quantity: '1234567', occurredAt: '2024-01-15T10:00:00Z' },
+    ]);
+    const token = await t.token('r-stale');
+    const created = (await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token })).body.data!.createInvoice;
+    const invoiceId = created.__typename === 'Invoice' ? created.id : '';
+    // The first attempt reaches Stripe and hears nothing back (its request is held: a crash mid-call looks the same).
+    const hold = await t.control.holdRequests({ path: '^/v1/invoices/[^/]+/pay$', method: 'POST', count: 1 });
+    const first = pay(token, invoiceId);
+    await t.control.waitForHeld(hold.id);
+    const [attempt] = await t.database.db.orm.em
+      .fork()
+      .execute<Array<{ created_at: Date }>>(
+        `select created_at from payment_attempts where invoice_id = ? and status = 'pending'`,
+        [invoiceId],
+      );
+    const startedAt = new Date(attempt.created_at).getTime();
+
+    clock.set(startedAt + 2 * 60_000 - 1000);
+    expect(await pay(token, invoiceId)).toMatchObject({
+      __typename: 'InvoiceStateError',
+      message: 'A payment for this invoice is already in progress',
+    });
+    clock.set(startedAt + 2 * 60_000 + 1000);
+    expect(await pay(token, invoiceId)).toMatchObject({ __typename: 'Invoice', status: 'PAID', isPaid: true });
+
+    // The abandoned attempt finally reaches Stripe: the invoice is paid already, so nothing more is charged.
+    await t.control.release(hold.id);
+    expect(await first).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
+    const [remote] = (await t.stripe.invoices.list({ limit: 100 })).data.filter(
+      (i) => i.metadata?.agenthub_invoice_id === invoiceId,
+    );
+    const payments = await t.stripe.invoicePayments.list({ invoice: remote.id });
+    expect(payments.data.filter((p) => p.status === 'paid')).toHaveLength(1);
+    expect(remote).toMatchObject({ status: 'paid', amount_paid: 247 });
   });
 });
