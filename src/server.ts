@@ -59,6 +59,11 @@ export interface BillingServer {
   listen(port?: number, host?: string): Promise<string>;
   /** Graceful stop: refuse new connections, finish in-flight requests, close WebSockets. Leaves the database open. */
   close(): Promise<void>;
+  /**
+   * Status-change subscriptions open on this instance, each listening from this moment on (a dashboard, or a test
+   * that must not trigger a change before its subscription can hear it).
+   */
+  statusFeeds(): number;
 }
 
 // A type alias (not an interface) so it satisfies graphql-ws's Record constraint.
@@ -294,6 +299,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     app,
     httpServer,
     schema,
+    statusFeeds: () => statusHub.listenerCount,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);

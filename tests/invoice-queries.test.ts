@@ -6,7 +6,7 @@ import { InvoicesDocument, PaymentStatusChangedDocument } from './generated/grap
 import type { InvoicesQuery, InvoicesQueryVariables, PaymentStatusChangedSubscription } from './generated/graphql';
 import { testServerUrl } from './helpers/database';
 import type { TestServer } from './helpers/server';
-import { collect, startTestServer } from './helpers/server';
+import { collectOpen, startTestServer } from './helpers/server';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { CancelInvoiceDocument } from './generated/graphql';
@@ -123,8 +123,12 @@ describe('invoice queries', () => {
       retryAttempts: 0,
     });
     try {
-      const feed = collect<PaymentStatusChangedSubscription>(client, print(PaymentStatusChangedDocument), {});
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const feed = await collectOpen<PaymentStatusChangedSubscription>(
+        second,
+        client,
+        print(PaymentStatusChangedDocument),
+        {},
+      );
       const res = await t.gql(CancelInvoiceDocument, { invoiceId: ids[1], reason: 'cross-instance' }, { token });
       expect(res.body.data?.cancelInvoice).toMatchObject({ __typename: 'Invoice', status: 'VOID' });
       const [event] = await feed.waitFor(1);

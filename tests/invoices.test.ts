@@ -13,7 +13,7 @@ import {
 import type { PaymentStatusChangedSubscription } from './generated/graphql';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
-import { collect, startTestServer } from './helpers/server';
+import { collect, collectOpen, startTestServer } from './helpers/server';
 
 type Op = Awaited<ReturnType<typeof operator>>;
 
@@ -135,10 +135,12 @@ describe('invoices over GraphQL against the local Stripe', () => {
   it('pays with pm_card_visa: PAID, amount paid, and the subscriber hears OPEN → PAID', async () => {
     const invoice = await createOpen('u-visa');
     const token = await t.token('u-visa');
-    const feed = collect<PaymentStatusChangedSubscription>(t.wsClient(token), print(PaymentStatusChangedDocument), {
-      invoiceId: invoice.id,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const feed = await collectOpen<PaymentStatusChangedSubscription>(
+      t.server,
+      t.wsClient(token),
+      print(PaymentStatusChangedDocument),
+      { invoiceId: invoice.id },
+    );
     const paid = await pay(token, invoice.id, 'pm_card_visa');
     expect(paid).toMatchObject({
       __typename: 'Invoice',
@@ -194,17 +196,19 @@ describe('invoices over GraphQL against the local Stripe', () => {
   it('settles 3-D Secure completed on the hosted page through the webhook, pushed to the subscriber', async () => {
     const invoice = await createOpen('u-3ds-done');
     const token = await t.token('u-3ds-done');
-    const feed = collect<PaymentStatusChangedSubscription>(t.wsClient(token), print(PaymentStatusChangedDocument), {
-      invoiceId: invoice.id,
-    });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const feed = await collectOpen<PaymentStatusChangedSubscription>(
+      t.server,
+      t.wsClient(token),
+      print(PaymentStatusChangedDocument),
+      { invoiceId: invoice.id },
+    );
     expect(await pay(token, invoice.id, 'pm_card_authenticationRequired')).toMatchObject({
       __typename: 'PaymentRequiresAction',
     });
     const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
     // The customer approves the challenge on Stripe's page; only Stripe's webhook tells us.
     await t.control.completeThreeDSecure(stripeInvoice.id, 'approve');
-    const events = await feed.waitFor(2, 10_000);
+    const events = await feed.waitFor(2);
     expect(events.map((e) => [e.paymentStatusChanged.previousStatus, e.paymentStatusChanged.status])).toEqual([
       ['OPEN', 'REQUIRES_ACTION'],
       ['REQUIRES_ACTION', 'PAID'],

@@ -5,6 +5,7 @@ import { ReplayWebhookEventDocument, WebhookEventsDocument } from './generated/g
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
+import { waitFor } from './webhooks/fixtures';
 
 /** The operator's view of Stripe webhooks over GraphQL, fed by the local Stripe's real deliveries. */
 describe('webhookEvents and replayWebhookEvent', () => {
@@ -12,17 +13,17 @@ describe('webhookEvents and replayWebhookEvent', () => {
   let admin: string;
   let invoiceId: string;
 
-  const processedEvents = async (type: string): Promise<Array<{ id: string; status: string; attempts: number }>> => {
-    for (let i = 0; i < 100; i += 1) {
-      const res = await t.gql(WebhookEventsDocument, { type, status: 'PROCESSED' }, { token: admin });
-      const nodes = res.body.data?.webhookEvents.edges.map((e) => e.node) ?? [];
-      if (nodes.length > 0) {
-        return nodes;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no processed ${type} event`);
-  };
+  /** The processed events of a type, once there is one (the local Stripe delivers them, the worker applies them). */
+  const processedEvents = (type: string): Promise<Array<{ id: string; status: string; attempts: number }>> =>
+    waitFor(
+      async () => {
+        const res = await t.gql(WebhookEventsDocument, { type, status: 'PROCESSED' }, { token: admin });
+        const nodes = res.body.data?.webhookEvents.edges.map((e) => e.node) ?? [];
+        return nodes.length > 0 ? nodes : null;
+      },
+      undefined,
+      `a processed ${type} event`,
+    );
 
   beforeAll(async () => {
     t = await startTestServer();

@@ -57,6 +57,11 @@ export class StatusChangeHub {
     await this.client?.end();
   }
 
+  /** Listeners registered now: one per open `paymentStatusChanged` subscription on this instance. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   /** Registers a listener; returns the function that removes it. */
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);

@@ -167,6 +167,28 @@ export function wsExecute<T>(
   });
 }
 
+/**
+ * `collect`, resolved once `server` has the subscription open: a change made after this is never missed. (The
+ * protocol does not acknowledge a subscribe; the server's count of open feeds does.)
+ */
+export async function collectOpen<T>(
+  server: BillingServer,
+  client: WsClient,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<Collected<T>> {
+  const before = server.statusFeeds();
+  const feed = collect<T>(client, query, variables);
+  const deadline = Date.now() + WAIT_GUARD_MS;
+  while (server.statusFeeds() <= before && feed.errors.length === 0) {
+    if (Date.now() > deadline) {
+      throw new Error(`the subscription did not open within ${WAIT_GUARD_MS} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return feed;
+}
+
 export interface Collected<T> {
   events: T[];
   errors: unknown[];
