@@ -8,6 +8,7 @@ import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { Client } from 'pg';
 import { built } from '../helpers/build';
 import { testServerUrl } from '../helpers/database';
+import { waitFor } from '../webhooks/fixtures';
 import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
@@ -134,17 +135,18 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     await h.usage('2024-03', users);
     await h.t.control.injectFault({ kind: 'latency', path: '/v1/', delayMs: 150 });
     const first = start(['run', '--period', '2024-03', '--json', '--concurrency', '1', '--lease-seconds', '1']);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [row] = await h.em.fork().execute<Array<{ n: number }>>(
-        `select count(*)::int as n from billing_run_items i join billing_runs r on r.id = i.run_id
+    // Killed once two customers are invoiced: mid-run, with work left for the next run.
+    await waitFor(
+      async () => {
+        const [row] = await h.em.fork().execute<Array<{ n: number }>>(
+          `select count(*)::int as n from billing_run_items i join billing_runs r on r.id = i.run_id
            where r.period = '2024-03' and i.status = 'done'`,
-      );
-      if (Number(row?.n ?? 0) >= 2 || Date.now() > deadline) {
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+        );
+        return Number(row?.n ?? 0) >= 2;
+      },
+      60_000,
+      'two customers invoiced by the first run',
+    );
     first.child.kill('SIGKILL');
     expect((await first.done).code).toBeNull();
     await h.t.control.clearFaults();
