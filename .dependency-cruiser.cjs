@@ -20,6 +20,13 @@ module.exports = {
       to: { path: '^src/(http|resolvers|webhooks|cli|server\\.ts|main\\.ts)' },
     },
     {
+      name: 'shared-is-the-floor-of-the-services',
+      severity: 'error',
+      comment: 'src/services/shared holds what every domain folder uses; it uses none of them.',
+      from: { path: '^src/services/shared/' },
+      to: { path: '^src/services/(?!shared/)' },
+    },
+    {
       name: 'only-the-gateway-talks-to-stripe',
       severity: 'error',
       comment: 'src/stripe is the one place that imports the stripe SDK; everything else uses its snapshot types.',

@@ -7,7 +7,11 @@
  */
 const config = {
   packageManager: 'npm',
-  mutate: ['src/services/pricing.ts', 'src/services/decimal.ts', 'src/services/invoice-status.ts'],
+  mutate: [
+    'src/services/usage/pricing.ts',
+    'src/services/shared/decimal.ts',
+    'src/services/invoicing/invoice-status.ts',
+  ],
   testRunner: 'jest',
   jest: {
     projectType: 'custom',

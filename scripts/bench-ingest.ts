@@ -17,8 +17,8 @@ import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
-import { mintToken } from '../src/services/auth.service';
-import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { mintToken } from '../src/services/customers/auth.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },

@@ -7,10 +7,10 @@ import { migrate, openDatabase } from './entities/orm';
 import type { RunningEmulator } from '../emulator/server';
 import { startLocalStripe } from './dev-stripe';
 import { createServer } from './server';
-import { billingSchedulerSettings, startBillingScheduler } from './services/billing-scheduler';
-import { seedDefaultCatalogue } from './services/seed-catalogue.service';
+import { billingSchedulerSettings, startBillingScheduler } from './services/billing-runs/billing-scheduler';
+import { seedDefaultCatalogue } from './services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from './stripe/gateway-from-config';
-import { devSecretPath } from './services/auth.service';
+import { devSecretPath } from './services/customers/auth.service';
 
 async function main(): Promise<void> {
   let config: AppConfig;

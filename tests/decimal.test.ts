@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Decimal } from '../src/services/decimal';
+import type { Decimal } from '../src/services/shared/decimal';
 import {
   add,
   ceilDiv,
@@ -16,7 +16,7 @@ import {
   parseDecimal,
   roundHalfUpToScale,
   sub,
-} from '../src/services/decimal';
+} from '../src/services/shared/decimal';
 
 const d = parseDecimal;
 const str = (x: Decimal): string => decimalToString(x);

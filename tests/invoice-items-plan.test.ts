@@ -1,4 +1,4 @@
-import { planItems } from '../src/services/invoice-items-plan';
+import { planItems } from '../src/services/invoicing/invoice-items-plan';
 import type { RemoteInvoiceItem } from '../src/stripe';
 
 const INVOICE = 'inv-1';

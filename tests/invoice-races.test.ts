@@ -1,4 +1,4 @@
-import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import {
   CancelInvoiceDocument,
   CreateInvoiceDocument,

@@ -11,7 +11,7 @@ import {
   pathTo,
   recordCreation,
   transitionInvoice,
-} from '../src/services/invoice-status';
+} from '../src/services/invoicing/invoice-status';
 
 const S = InvoiceStatus;
 

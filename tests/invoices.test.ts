@@ -1,6 +1,6 @@
 import { print } from 'graphql';
 import { Role } from '../src/entities/enums';
-import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import {
   CancelInvoiceDocument,
   CreateInvoiceDocument,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { parseDecimal } from '../src/services/decimal';
-import type { Money } from '../src/services/money';
-import { formatMoney, minorToDecimalString, sumMinor, toMinorUnits } from '../src/services/money';
+import { parseDecimal } from '../src/services/shared/decimal';
+import type { Money } from '../src/services/shared/money';
+import { formatMoney, minorToDecimalString, sumMinor, toMinorUnits } from '../src/services/shared/money';
 
 const NBSP = '\u00a0';
 

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { PriceModel } from '../src/entities/enums';
 import type { PriceTier } from '../src/entities/price.entity';
-import { add, compare, decimal, decimalToString, parseDecimal, sub } from '../src/services/decimal';
-import { formatMoney } from '../src/services/money';
-import type { PriceProblem, PriceSpec, UsageSegment } from '../src/services/pricing';
-import { invoiceTotal, priceQuantity, priceUsage, validatePriceSpec } from '../src/services/pricing';
+import { add, compare, decimal, decimalToString, parseDecimal, sub } from '../src/services/shared/decimal';
+import { formatMoney } from '../src/services/shared/money';
+import type { PriceProblem, PriceSpec, UsageSegment } from '../src/services/usage/pricing';
+import { invoiceTotal, priceQuantity, priceUsage, validatePriceSpec } from '../src/services/usage/pricing';
 
 const perUnit = (unitAmount: string, freeAllowance = '0'): PriceSpec => ({
   model: PriceModel.PER_UNIT,

@@ -1,7 +1,7 @@
 import { Role } from '../src/entities/enums';
-import { add, decimal, decimalToString, mul, parseDecimal } from '../src/services/decimal';
-import { MAX_USAGE_QUANTITY } from '../src/services/record-usage.service';
-import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { add, decimal, decimalToString, mul, parseDecimal } from '../src/services/shared/decimal';
+import { MAX_USAGE_QUANTITY } from '../src/services/usage/record-usage.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { CreateInvoiceDocument, RecordUsageDocument, UsageSummaryDocument } from './generated/graphql';
 import type { UsageEventInput } from './generated/graphql';
 import type { TestServer } from './helpers/server';

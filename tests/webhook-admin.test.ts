@@ -1,5 +1,5 @@
 import { Role } from '../src/entities/enums';
-import { seedDefaultCatalogue } from '../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { CreateInvoiceDocument, InvoiceDocument, InvoicesDocument, PayInvoiceDocument } from './generated/graphql';
 import { ReplayWebhookEventDocument, WebhookEventsDocument } from './generated/graphql';
 import { operator } from './helpers/fixtures';

@@ -1,11 +1,11 @@
 import type { AppConfig } from '../config/config';
 import { describeConfig } from '../config/describe-config';
 import { Role } from '../entities/enums';
-import { mintToken, resolveJwtSecret } from '../services/auth.service';
-import { periodOf, previousPeriod } from '../services/billing-period';
-import { recordUsage } from '../services/record-usage.service';
-import { seedDefaultCatalogue } from '../services/seed-catalogue.service';
-import { replayWebhookEvents } from '../services/webhook-events.service';
+import { mintToken, resolveJwtSecret } from '../services/customers/auth.service';
+import { periodOf, previousPeriod } from '../services/billing-runs/billing-period';
+import { recordUsage } from '../services/usage/record-usage.service';
+import { seedDefaultCatalogue } from '../services/usage/seed-catalogue.service';
+import { replayWebhookEvents } from '../services/stripe-events/webhook-events.service';
 import { storeStripeEvent } from '../webhooks';
 import type { CommandResult, Env, Flags } from './billing-commands';
 import { UsageError, on, periodFlag, str, timeFlag } from './billing-commands';

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/config';
 import type { AppConfig } from '../config/config';
-import { BadInputError } from '../services/errors';
-import type { BillingRunProgress } from '../services/get-billing-run.service';
+import { BadInputError } from '../services/shared/errors';
+import type { BillingRunProgress } from '../services/billing-runs/get-billing-run.service';
 import { COMMON_OPTIONS, UsageError, optionHelp, parseCommandLine } from './args';
 import type { Flags } from './args';
 import type { CommandResult, Env } from './billing-commands';

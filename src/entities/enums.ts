@@ -1,4 +1,4 @@
-/** Invoice lifecycle; the allowed moves live in one table in `src/services/invoice-status.ts`. */
+/** Invoice lifecycle; the allowed moves live in one table in `src/services/invoicing/invoice-status.ts`. */
 export enum InvoiceStatus {
   DRAFT = 'DRAFT',
   OPEN = 'OPEN',

@@ -6,7 +6,7 @@ import { InvoiceLine } from './invoice-line.entity';
 
 /**
  * Our invoice for one customer and one billing period. Money is integer minor units (bigint) plus the ISO
- * currency. Status changes only through the transition table (`src/services/invoice-status.ts`).
+ * currency. Status changes only through the transition table (`src/services/invoicing/invoice-status.ts`).
  */
 @Entity({ tableName: 'invoices' })
 // Invariant 5: one invoice per customer and period unless the earlier one is VOID.

@@ -1,6 +1,6 @@
-import type { TokenVerifier } from '../services/auth.service';
-import type { Caller } from '../services/caller';
-import { UnauthenticatedError } from '../services/errors';
+import type { TokenVerifier } from '../services/customers/auth.service';
+import type { Caller } from '../services/customers/caller';
+import { UnauthenticatedError } from '../services/shared/errors';
 
 function bearerToken(header: unknown): string | undefined {
   if (typeof header !== 'string') {

@@ -1,10 +1,10 @@
 import type { Invoice } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
-import type { CancelInvoiceOutcome } from '../services/cancel-invoice.service';
-import type { CreateInvoiceOutcome } from '../services/create-invoice.service';
-import type { InvoicePage } from '../services/get-invoices.service';
-import { minorToDecimalString } from '../services/money';
-import type { PayInvoiceOutcome } from '../services/pay-invoice.service';
+import type { CancelInvoiceOutcome } from '../services/invoicing/cancel-invoice.service';
+import type { CreateInvoiceOutcome } from '../services/invoicing/create-invoice.service';
+import type { InvoicePage } from '../services/invoicing/get-invoices.service';
+import { minorToDecimalString } from '../services/shared/money';
+import type { PayInvoiceOutcome } from '../services/payments/pay-invoice.service';
 import type { TotalMismatch } from '../stripe';
 import { JsonDecimal } from './exact-json';
 import type { HttpResult } from './http-errors';

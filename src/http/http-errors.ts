@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { Logger } from '../config/logger';
-import { DomainError } from '../services/errors';
+import { DomainError } from '../services/shared/errors';
 import { UNSTORABLE_TEXT_MESSAGE } from '../schema/storable-text';
 import { StripeGatewayError } from '../stripe';
 import { stringifyExact } from './exact-json';

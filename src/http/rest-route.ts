@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger';
-import type { TokenVerifier } from '../services/auth.service';
-import type { Caller } from '../services/caller';
+import type { TokenVerifier } from '../services/customers/auth.service';
+import type { Caller } from '../services/customers/caller';
 import { authenticate } from './authenticate';
 import type { HttpResult } from './http-errors';
 import { errorResult, sendResult } from './http-errors';

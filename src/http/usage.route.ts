@@ -1,9 +1,9 @@
 import express from 'express';
 import type { Router } from 'express';
 import type { Database } from '../entities/orm';
-import type { TokenVerifier } from '../services/auth.service';
-import { recordUsage } from '../services/record-usage.service';
-import type { UsageEventData } from '../services/record-usage.service';
+import type { TokenVerifier } from '../services/customers/auth.service';
+import { recordUsage } from '../services/usage/record-usage.service';
+import type { UsageEventData } from '../services/usage/record-usage.service';
 import { storableJsonReviver } from '../schema/storable-text';
 import { RequestError, ok } from './http-errors';
 import { restRoute } from './rest-route';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { billingRunFor, reconcileFor, startBillingRun } from '../services/billing-ops.service';
-import type { BillingRunDeps } from '../services/billing-run.service';
-import type { BillingRunProgress } from '../services/get-billing-run.service';
+import { billingRunFor, reconcileFor, startBillingRun } from '../services/billing-runs/billing-ops.service';
+import type { BillingRunDeps } from '../services/billing-runs/billing-run.service';
+import type { BillingRunProgress } from '../services/billing-runs/get-billing-run.service';
 import { BillingRunType, ReconciliationReportType, RunBillingResult } from '../schema/billing-ops.types';
 import { PeriodNotEnded } from '../schema/invoice.types';
 import type { GraphQLContext } from './context';

@@ -2,8 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
-import type { Caller } from '../services/caller';
-import type { StatusChangeHub } from '../services/status-change-hub';
+import type { Caller } from '../services/customers/caller';
+import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
 
 /** Per-operation context: the verified caller and a request-scoped EntityManager. */

@@ -1,7 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DomainError } from '../services/errors';
+import { DomainError } from '../services/shared/errors';
 
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED',

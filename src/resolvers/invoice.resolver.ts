@@ -1,12 +1,12 @@
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { cancelInvoice } from '../services/cancel-invoice.service';
-import { createInvoice } from '../services/create-invoice.service';
-import type { InvoiceDeps } from '../services/invoice-deps';
-import { getInvoice, listInvoices } from '../services/get-invoices.service';
-import { payInvoice } from '../services/pay-invoice.service';
-import type { StatusChangeEvent } from '../services/status-change-hub';
-import { watchPaymentStatus } from '../services/watch-payment-status.service';
+import { cancelInvoice } from '../services/invoicing/cancel-invoice.service';
+import { createInvoice } from '../services/invoicing/create-invoice.service';
+import type { InvoiceDeps } from '../services/invoicing/invoice-deps';
+import { getInvoice, listInvoices } from '../services/invoicing/get-invoices.service';
+import { payInvoice } from '../services/payments/pay-invoice.service';
+import type { StatusChangeEvent } from '../services/status-feed/status-change-hub';
+import { watchPaymentStatus } from '../services/status-feed/watch-payment-status.service';
 import {
   CancelInvoiceResult,
   CreateInvoiceResult,

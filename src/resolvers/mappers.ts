@@ -1,9 +1,9 @@
 import type { Price } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
-import type { InvoiceView } from '../services/get-invoices.service';
+import type { InvoiceView } from '../services/invoicing/get-invoices.service';
 import type { InvoiceType } from '../schema/invoice.types';
-import { formatMoney, minorToDecimalString } from '../services/money';
-import type { UsageSummary } from '../services/usage-summary.service';
+import { formatMoney, minorToDecimalString } from '../services/shared/money';
+import type { UsageSummary } from '../services/usage/usage-summary.service';
 import type { MoneyType } from '../schema/money.type';
 import type { PriceType } from '../schema/price.types';
 import type { UsageSummaryType } from '../schema/usage.types';

@@ -1,6 +1,6 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
 import { Customer } from '../entities';
-import { getCurrentCustomer } from '../services/get-current-customer.service';
+import { getCurrentCustomer } from '../services/customers/get-current-customer.service';
 import type { GraphQLContext } from './context';
 
 @Resolver()

@@ -1,7 +1,7 @@
 import { Arg, Args, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { BillableMetric } from '../entities';
-import { createBillableMetric, listBillableMetrics } from '../services/billable-metrics.service';
-import { listPrices, setPrice } from '../services/price-book.service';
+import { createBillableMetric, listBillableMetrics } from '../services/usage/billable-metrics.service';
+import { listPrices, setPrice } from '../services/usage/price-book.service';
 import { CreateBillableMetricInput, PriceType, PricesArgs, SetPriceInput } from '../schema/price.types';
 import type { GraphQLContext } from './context';
 import { toPrice } from './mappers';

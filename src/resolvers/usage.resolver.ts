@@ -1,6 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { recordUsage } from '../services/record-usage.service';
-import { getUsageSummary } from '../services/usage-summary.service';
+import { recordUsage } from '../services/usage/record-usage.service';
+import { getUsageSummary } from '../services/usage/usage-summary.service';
 import { RecordUsageResultType, UsageEventInput, UsageSummaryType } from '../schema/usage.types';
 import type { GraphQLContext } from './context';
 import { toUsageSummary } from './mappers';

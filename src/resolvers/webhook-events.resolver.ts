@@ -1,6 +1,6 @@
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { WebhookEvent } from '../entities';
-import { listWebhookEvents, replayWebhookEvent } from '../services/webhook-events.service';
+import { listWebhookEvents, replayWebhookEvent } from '../services/stripe-events/webhook-events.service';
 import { WebhookEventConnection, WebhookEventType, WebhookEventsArgs } from '../schema/webhook-event.types';
 import type { GraphQLContext } from './context';
 

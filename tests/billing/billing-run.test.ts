@@ -9,11 +9,11 @@ import { Role } from '../../src/entities/enums';
 import { RESOLVERS } from '../../src/resolvers';
 import { BillingOpsResolver } from '../../src/resolvers/billing-ops.resolver';
 import type { GraphQLContext } from '../../src/resolvers/context';
-import { runBilling } from '../../src/services/billing-run.service';
-import { cancelInvoice } from '../../src/services/cancel-invoice.service';
-import { createInvoice } from '../../src/services/create-invoice.service';
+import { runBilling } from '../../src/services/billing-runs/billing-run.service';
+import { cancelInvoice } from '../../src/services/invoicing/cancel-invoice.service';
+import { createInvoice } from '../../src/services/invoicing/create-invoice.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
-import { getBillingRun } from '../../src/services/get-billing-run.service';
+import { getBillingRun } from '../../src/services/billing-runs/get-billing-run.service';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
 

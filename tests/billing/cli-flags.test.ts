@@ -3,7 +3,7 @@ import { UsageError, checkFlags, timeFlag } from '../../src/cli/billing-commands
 import { COMMAND_OPTIONS } from '../../src/cli/billing-options';
 import { tokenCommand } from '../../src/cli/billing-misc-commands';
 import { loadConfig } from '../../src/config/config';
-import { createTokenVerifier } from '../../src/services/auth.service';
+import { createTokenVerifier } from '../../src/services/customers/auth.service';
 
 /** The command line of one command, read as `npm run billing` reads it (its options and the common ones). */
 const parse = (key: string, ...argv: string[]) =>

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Role } from '../../src/entities/enums';
-import type { BillingRunDeps } from '../../src/services/billing-run.service';
-import { recordUsage } from '../../src/services/record-usage.service';
-import { seedDefaultCatalogue } from '../../src/services/seed-catalogue.service';
+import type { BillingRunDeps } from '../../src/services/billing-runs/billing-run.service';
+import { recordUsage } from '../../src/services/usage/record-usage.service';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import type { StripeGateway } from '../../src/stripe';
 import { clockStartingAt } from '../helpers/clock';

@@ -1,11 +1,11 @@
 import { waitFor } from '../webhooks/fixtures';
 import type Stripe from 'stripe';
 import { Invoice, PaymentAttempt } from '../../src/entities';
-import { cancelInvoice } from '../../src/services/cancel-invoice.service';
-import { createInvoice } from '../../src/services/create-invoice.service';
-import { payInvoice } from '../../src/services/pay-invoice.service';
-import { reconcile } from '../../src/services/reconcile-invoices.service';
-import type { ReconcileReport } from '../../src/services/reconcile-invoices.service';
+import { cancelInvoice } from '../../src/services/invoicing/cancel-invoice.service';
+import { createInvoice } from '../../src/services/invoicing/create-invoice.service';
+import { payInvoice } from '../../src/services/payments/pay-invoice.service';
+import { reconcile } from '../../src/services/reconciliation/reconcile-invoices.service';
+import type { ReconcileReport } from '../../src/services/reconciliation/reconcile-invoices.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { clockStartingAt } from '../helpers/clock';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';

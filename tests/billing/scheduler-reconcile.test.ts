@@ -1,16 +1,20 @@
 import { loadConfig } from '../../src/config/config';
 import { randomUUID } from 'node:crypto';
-import { cancelInvoice } from '../../src/services/cancel-invoice.service';
-import { createInvoice } from '../../src/services/create-invoice.service';
-import { reconcile } from '../../src/services/reconcile-invoices.service';
+import { cancelInvoice } from '../../src/services/invoicing/cancel-invoice.service';
+import { createInvoice } from '../../src/services/invoicing/create-invoice.service';
+import { reconcile } from '../../src/services/reconciliation/reconcile-invoices.service';
 import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
-import { missedPeriods } from '../../src/services/billing-catch-up';
-import type { BillingScheduler } from '../../src/services/billing-scheduler';
-import { billingSchedulerSettings, duePeriod, startBillingScheduler } from '../../src/services/billing-scheduler';
-import { getBillingRun } from '../../src/services/get-billing-run.service';
-import { runBilling } from '../../src/services/billing-run.service';
+import { missedPeriods } from '../../src/services/billing-runs/billing-catch-up';
+import type { BillingScheduler } from '../../src/services/billing-runs/billing-scheduler';
+import {
+  billingSchedulerSettings,
+  duePeriod,
+  startBillingScheduler,
+} from '../../src/services/billing-runs/billing-scheduler';
+import { getBillingRun } from '../../src/services/billing-runs/get-billing-run.service';
+import { runBilling } from '../../src/services/billing-runs/billing-run.service';
 import { ManualClock } from '../helpers/clock';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { seedDefaultCatalogue } from '../../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { METADATA } from '../../src/stripe';
 import { CreateInvoiceDocument, InvoiceDocument, InvoicesDocument, PayInvoiceDocument } from '../generated/graphql';
 import { operator } from '../helpers/fixtures';

@@ -20,7 +20,7 @@ import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator } from '../../emulator/server';
 import type { RunningEmulator } from '../../emulator/server';
 import Stripe from 'stripe';
-import { mintToken } from '../../src/services/auth.service';
+import { mintToken } from '../../src/services/customers/auth.service';
 import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
 

@@ -2,8 +2,8 @@ import { InvoiceStatus } from '../../src/entities/enums';
 import { guideStatus } from '../../src/http/billing-responses';
 import { errorResult } from '../../src/http/http-errors';
 import { JsonDecimal, stringifyExact } from '../../src/http/exact-json';
-import { minorToDecimalString } from '../../src/services/money';
-import { BadInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/errors';
+import { minorToDecimalString } from '../../src/services/shared/money';
+import { BadInputError, ForbiddenError, NotFoundError, UnauthenticatedError } from '../../src/services/shared/errors';
 import { StripeGatewayError } from '../../src/stripe';
 
 describe('exact JSON amounts', () => {

@@ -1,5 +1,5 @@
 import { Role } from '../../src/entities/enums';
-import { seedDefaultCatalogue } from '../../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { operator } from '../helpers/fixtures';
 import type { RestResponse, RestServer } from './rest-harness';
 import { documentedSchema, schemaProblems, startRestServer } from './rest-harness';

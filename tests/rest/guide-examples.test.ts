@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { seedDefaultCatalogue } from '../../src/services/seed-catalogue.service';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { operator } from '../helpers/fixtures';
 import type { RestServer } from './rest-harness';
 import { documentedSchema, schemaProblems, startRestServer } from './rest-harness';

@@ -8,7 +8,7 @@ import { usageRouter } from '../../src/http/usage.route';
 import { webhookRouter } from '../../src/webhooks/webhook.router';
 import type { StripeIntake } from '../../src/webhooks/stripe-intake';
 import { openApiDocument } from '../../src/http/openapi';
-import type { TokenVerifier } from '../../src/services/auth.service';
+import type { TokenVerifier } from '../../src/services/customers/auth.service';
 import type { StripeGateway } from '../../src/stripe';
 
 // Nothing here reaches a service: the routers are only walked for their routes.

@@ -9,9 +9,13 @@ import { toEventRecord } from '../../src/stripe';
 import { InvoiceStatus, Role, WebhookEventStatus } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
-import { ForbiddenError } from '../../src/services/errors';
-import { canTransition } from '../../src/services/invoice-status';
-import { listWebhookEvents, replayWebhookEvent, replayWebhookEvents } from '../../src/services/webhook-events.service';
+import { ForbiddenError } from '../../src/services/shared/errors';
+import { canTransition } from '../../src/services/invoicing/invoice-status';
+import {
+  listWebhookEvents,
+  replayWebhookEvent,
+  replayWebhookEvents,
+} from '../../src/services/stripe-events/webhook-events.service';
 import { createWebhookComponents, resolveWebhookOptions, storeStripeEvent } from '../../src/webhooks';
 import type { DispatchTable, WebhookOptions } from '../../src/webhooks';
 import type { TestDatabase } from '../helpers/database';

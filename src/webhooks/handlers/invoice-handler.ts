@@ -1,5 +1,5 @@
-import { applyStripeInvoiceEvent } from '../../services/apply-stripe-invoice-event.service';
-import type { InvoiceEventEffect } from '../../services/apply-stripe-invoice-event.service';
+import { applyStripeInvoiceEvent } from '../../services/stripe-events/apply-stripe-invoice-event.service';
+import type { InvoiceEventEffect } from '../../services/stripe-events/apply-stripe-invoice-event.service';
 import type { WebhookHandler } from '../handler.types';
 
 /** Every invoice handler is the same call with a different effect; the rules live in the service. */

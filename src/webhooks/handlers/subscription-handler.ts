@@ -1,4 +1,4 @@
-import { mirrorStripeSubscription } from '../../services/mirror-stripe-subscription.service';
+import { mirrorStripeSubscription } from '../../services/stripe-events/mirror-stripe-subscription.service';
 import type { WebhookHandler } from '../handler.types';
 
 /** The three subscription events share one mirror update; only deletion differs. */

@@ -1,0 +1,208 @@
+import { setMaxListeners } from 'node:events';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../config/clock';
+import { systemClock } from '../../config/clock';
+import type { AppConfig } from '../../config/config';
+import type { Logger } from '../../config/logger';
+import { InvoiceStatus, Role } from '../../entities/enums';
+import type { StripeGateway } from '../../stripe';
+import { redactSecrets } from '../../stripe';
+import { parsePeriod } from './billing-period';
+import type { ClaimedItem, ItemOutcome, RunTrigger } from './billing-run-store';
+import {
+  claimItems,
+  claimRun,
+  completeIfFinished,
+  finishItem,
+  nextClaimableInMs,
+  refreshTotals,
+  releaseItems,
+} from './billing-run-store';
+import type { Caller } from '../customers/caller';
+import { createInvoice } from '../invoicing/create-invoice.service';
+import { getBillingRun } from './get-billing-run.service';
+import { retryRateLimited } from '../shared/stripe-rate-limit-retry';
+import type { BillingRunProgress } from './get-billing-run.service';
+
+export interface BillingRunDeps {
+  /** A root or request EntityManager; the run forks its own. */
+  em: EntityManager;
+  gateway: StripeGateway;
+  config: Pick<AppConfig, 'billing'>;
+  log?: Logger;
+  /**
+   * Which periods have ended, invoice dates, and every wait: retries, leases, Stripe 429 backoff. Default: the system
+   * clock; tests pass one set to the day after a period, or one they move by hand.
+   */
+  clock?: Clock;
+}
+
+export interface RunBillingOptions {
+  /** Recorded when this call creates or reopens the run: `scheduler`, `cli` or `api` (default). */
+  trigger?: RunTrigger['trigger'];
+  /** With `api`: the user id of the admin who asked. */
+  triggeredBy?: string | null;
+  /** Reopen a completed run to retry its failures and bill customers that appeared since. Default true. */
+  rerun?: boolean;
+  /** Customers invoiced at the same time by this instance. Stripe pacing is the gateway's rate limiter. */
+  concurrency?: number;
+  /** Items claimed per round trip. */
+  batchSize?: number;
+  /** Attempts per item within one run before it is `failed` (a re-run tries again). */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt. */
+  retryDelayMs?: number;
+  /** How long a claimed item belongs to this instance; an instance that dies loses its items when it expires. */
+  leaseMs?: number;
+  /** Retries of a Stripe call answered 429 before the item counts as failed for this attempt; default 5. */
+  rateLimitRetries?: number;
+  /** Wait for items leased by other instances (or by a crashed one) instead of leaving them to their owner. */
+  waitForOthers?: boolean;
+  signal?: AbortSignal;
+  /** Called once the run is claimed (and its items exist), before any customer is invoiced. */
+  onStarted?: (runId: string) => void;
+  onProgress?: (progress: BillingRunProgress) => void;
+}
+
+export type RunBillingResult =
+  | { kind: 'period_not_ended'; period: string }
+  | { kind: 'completed'; run: BillingRunProgress }
+  /** Work remains with other instances, or the run was stopped; progress as this instance left it. */
+  | { kind: 'in_progress'; run: BillingRunProgress };
+
+/** The billing run acts as a service, so `createInvoice` may invoice any customer. */
+export const BILLING_RUN_CALLER: Caller = { userId: 'system:billing-run', role: Role.SERVICE };
+
+/**
+ * Bills every customer with usage in an ended period and no live invoice for it, through `createInvoice`. The run is
+ * claimed once per period; its per-customer items are claimed by any number of instances with SKIP LOCKED, so a run
+ * interrupted anywhere (crash, deploy) is finished by the next call and nobody is invoiced twice (`createInvoice` is
+ * idempotent per customer and period, and resumes a DRAFT left half-way).
+ */
+export async function runBilling(
+  deps: BillingRunDeps,
+  periodKey: string,
+  options: RunBillingOptions = {},
+): Promise<RunBillingResult> {
+  const period = parsePeriod(periodKey);
+  const clock = deps.clock ?? systemClock;
+  const now = (): Date => new Date(clock.now());
+  if (clock.now() < period.end.getTime()) {
+    return { kind: 'period_not_ended', period: period.key };
+  }
+  const log = deps.log?.child({ component: 'billing-run', period: period.key });
+  const rerun = options.rerun ?? true;
+  const run = await deps.em.fork().transactional((tem) =>
+    claimRun(tem, period, {
+      trigger: options.trigger ?? 'api',
+      triggeredBy: options.triggeredBy,
+      rerun,
+      now: now(),
+    }),
+  );
+  if (run.status === 'completed') {
+    return { kind: 'completed', run: (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress };
+  }
+  log?.info({ runId: run.id, created: run.created }, 'billing run working');
+  options.onStarted?.(run.id);
+
+  const settings = {
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    batchSize: Math.max(1, options.batchSize ?? 5),
+    maxAttempts: Math.max(1, options.maxAttempts ?? 3),
+    retryDelayMs: options.retryDelayMs ?? 1000,
+    leaseMs: options.leaseMs ?? 120_000,
+  };
+  const gateway = retryRateLimited(deps.gateway, { retries: options.rateLimitRetries ?? 5, clock });
+  const report = async (): Promise<void> => {
+    await refreshTotals(deps.em.fork(), run.id);
+    if (options.onProgress) {
+      options.onProgress((await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress);
+    }
+  };
+
+  const processItem = async (item: ClaimedItem): Promise<ItemOutcome> => {
+    const retry = (error: string, invoiceId?: string): ItemOutcome =>
+      item.attempts < settings.maxAttempts
+        ? { status: 'pending', error, invoiceId, retryInMs: settings.retryDelayMs * 2 ** (item.attempts - 1) }
+        : { status: 'failed', error, invoiceId };
+    try {
+      const outcome = await createInvoice(
+        { em: deps.em.fork(), gateway, config: deps.config, now: now() },
+        BILLING_RUN_CALLER,
+        { period: period.key, userId: item.userId },
+      );
+      switch (outcome.kind) {
+        case 'invoice':
+          return outcome.invoice.status === InvoiceStatus.DRAFT
+            ? retry('Invoice is still a DRAFT', outcome.invoice.id)
+            : { status: 'done', invoiceId: outcome.invoice.id };
+        case 'no_usage':
+          return { status: 'skipped', error: 'No billable usage (nothing to charge)' };
+        case 'period_not_ended':
+          return { status: 'failed', error: `Period ${outcome.period} has not ended` };
+        case 'cancelled':
+          // Someone cancelled it on purpose; billing the usage again at once would undo that.
+          return { status: 'skipped', error: 'Cancelled while it was being created', invoiceId: outcome.invoice.id };
+        default:
+          return retry(outcome.message, outcome.invoice.id);
+      }
+    } catch (error) {
+      return retry(redactSecrets(error instanceof Error ? error.message : String(error)));
+    }
+  };
+
+  // A stop ends the workers' waits at once. They listen on one signal of the run's own, which follows the caller's
+  // with a single listener: up to BILLING_CONCURRENCY waits on it at a time are expected, not a leak.
+  const stopWaiting = new AbortController();
+  setMaxListeners(settings.concurrency, stopWaiting.signal);
+  const stop = (): void => stopWaiting.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) {
+    stop();
+  }
+
+  const worker = async (): Promise<void> => {
+    while (!options.signal?.aborted) {
+      const batch = await claimItems(deps.em.fork(), run.id, settings.batchSize, settings.leaseMs, now());
+      if (batch.length === 0) {
+        const waitMs = await nextClaimableInMs(deps.em.fork(), run.id, options.waitForOthers ?? false, now());
+        if (waitMs === null) {
+          return;
+        }
+        await clock.sleep(Math.min(Math.max(waitMs, 20), 1000), { signal: stopWaiting.signal });
+        continue;
+      }
+      for (const [index, item] of batch.entries()) {
+        if (options.signal?.aborted) {
+          await releaseItems(
+            deps.em.fork(),
+            batch.slice(index).map((i) => i.id),
+          );
+          break;
+        }
+        const outcome = await processItem(item);
+        if (outcome.status !== 'done') {
+          log?.warn({ userId: item.userId, attempt: item.attempts, outcome }, 'billing run item not done');
+        }
+        await finishItem(deps.em.fork(), item.id, outcome, now());
+      }
+      await report();
+    }
+  };
+
+  // A worker that fails (the database went away…) leaves its items to lease expiry; the others finish first.
+  const ended = await Promise.allSettled(Array.from({ length: settings.concurrency }, () => worker()));
+  options.signal?.removeEventListener('abort', stop);
+  const failure = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+  if (failure) {
+    throw failure.reason;
+  }
+  const completed = await completeIfFinished(deps.em.fork(), run.id);
+  const progress = (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress;
+  options.onProgress?.(progress);
+  if (completed) {
+    log?.info({ total: progress.total, done: progress.done, failed: progress.failed }, 'billing run completed');
+  }
+  return { kind: progress.status === 'completed' ? 'completed' : 'in_progress', run: progress };
+}

@@ -1,0 +1,142 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { InvoiceStatusChange } from '../../entities';
+import type { Invoice } from '../../entities';
+import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+
+const S = InvoiceStatus;
+
+/** The one transition table (docs/architecture.md, invariant 2). PAID and VOID are terminal. */
+export const TRANSITIONS: Readonly<Record<InvoiceStatus, readonly InvoiceStatus[]>> = {
+  [S.DRAFT]: [S.OPEN, S.VOID],
+  [S.OPEN]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAYMENT_FAILED, S.PAID, S.VOID, S.UNCOLLECTIBLE],
+  [S.PROCESSING]: [S.PAID, S.PAYMENT_FAILED, S.REQUIRES_ACTION],
+  [S.REQUIRES_ACTION]: [S.PROCESSING, S.PAID, S.PAYMENT_FAILED, S.VOID],
+  [S.PAYMENT_FAILED]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAID, S.VOID, S.UNCOLLECTIBLE],
+  [S.UNCOLLECTIBLE]: [S.PAID, S.VOID],
+  [S.PAID]: [],
+  [S.VOID]: [],
+};
+
+export function canTransition(from: InvoiceStatus, to: InvoiceStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/**
+ * The moves that take an invoice from `from` to `to` along the table: the direct one, or, when Stripe has voided an
+ * invoice whose payment outcome we never learned (PROCESSING), first PAYMENT_FAILED (a void invoice charged nothing),
+ * then VOID. Empty when `to` cannot be reached.
+ */
+export function pathTo(from: InvoiceStatus, to: InvoiceStatus): InvoiceStatus[] {
+  if (canTransition(from, to)) {
+    return [to];
+  }
+  if (from === S.PROCESSING && to === S.VOID) {
+    return [S.PAYMENT_FAILED, S.VOID];
+  }
+  return [];
+}
+
+export function isTerminal(status: InvoiceStatus): boolean {
+  return TRANSITIONS[status].length === 0;
+}
+
+/**
+ * Statuses from which a payment may be attempted: every status the table lets move to PAID except PROCESSING (an
+ * attempt's outcome is pending; the payment service decides about it). Stripe pays an uncollectible invoice too.
+ */
+export const PAYABLE: readonly InvoiceStatus[] = [S.OPEN, S.PAYMENT_FAILED, S.REQUIRES_ACTION, S.UNCOLLECTIBLE];
+
+/** Who or what caused a change: kept in the history, sent to subscribers. */
+export interface StatusCause {
+  source: StatusChangeSource;
+  /** The caller's user id, the Stripe event id, the reconciliation run… */
+  ref?: string | null;
+  reason?: string | null;
+  at?: Date;
+}
+
+export const STATUS_CHANNEL = 'invoice_status_changed';
+
+/** The NOTIFY payload: ids only (docs/architecture.md); listeners read the rest from the database. */
+export interface StatusNotification {
+  invoiceId: string;
+  changeId: string;
+}
+
+export class InvalidTransitionError extends Error {
+  constructor(
+    readonly from: InvoiceStatus,
+    readonly to: InvoiceStatus,
+  ) {
+    super(`Invoice cannot move from ${from} to ${to}`);
+    this.name = 'InvalidTransitionError';
+  }
+}
+
+/**
+ * The one function that changes an invoice's status. Must run inside the caller's transaction (`em` is the
+ * transactional manager): it updates the invoice, appends the history row and sends NOTIFY on the same connection,
+ * so subscribers hear of a change only when it commits. Returns false when the invoice already has that status
+ * (a repeated webhook or retry is a no-op); throws InvalidTransitionError for a move the table forbids.
+ * Moving to VOID releases the invoice's usage in the same transaction.
+ */
+export async function transitionInvoice(
+  em: EntityManager,
+  invoice: Invoice,
+  to: InvoiceStatus,
+  cause: StatusCause,
+): Promise<boolean> {
+  const from = invoice.status;
+  if (from === to) {
+    return false;
+  }
+  if (!canTransition(from, to)) {
+    throw new InvalidTransitionError(from, to);
+  }
+  const at = cause.at ?? new Date();
+  invoice.status = to;
+  if (to === S.OPEN && !invoice.finalizedAt) {
+    invoice.finalizedAt = at;
+  }
+  if (to === S.PAID) {
+    invoice.paidAt = at;
+    invoice.amountPaidMinor = invoice.totalMinor;
+  }
+  if (to === S.VOID) {
+    invoice.voidedAt = at;
+    invoice.voidReason = cause.reason ?? invoice.voidReason ?? null;
+  }
+  const change = em.create(InvoiceStatusChange, {
+    invoice,
+    fromStatus: from,
+    toStatus: to,
+    source: cause.source,
+    sourceRef: cause.ref ?? null,
+    reason: cause.reason ?? null,
+    occurredAt: at,
+  });
+  await em.flush();
+  if (to === S.VOID) {
+    // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
+    // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
+    await em.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
+      invoice.id,
+    ]);
+  }
+  const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
+  await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
+  return true;
+}
+
+/** Records the first status of a new invoice (DRAFT) in the history, so the history is complete. */
+export function recordCreation(em: EntityManager, invoice: Invoice, cause: StatusCause): void {
+  em.create(InvoiceStatusChange, {
+    invoice,
+    fromStatus: null,
+    toStatus: invoice.status,
+    source: cause.source ?? StatusChangeSource.API,
+    sourceRef: cause.ref ?? null,
+    reason: cause.reason ?? null,
+    occurredAt: cause.at ?? new Date(),
+  });
+}

@@ -1,0 +1,309 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { MetricAggregation, Role } from '../../entities/enums';
+import type { Caller } from '../customers/caller';
+import { requireRole } from '../customers/caller';
+import { compare, parseDecimal } from '../shared/decimal';
+import { parseIsoTimestamp } from '../shared/date-range';
+import { BadInputError } from '../shared/errors';
+import { USER_ID_NUMBER_RULE, userIdFromJson } from '../customers/user-id';
+
+export const MAX_USAGE_BATCH = 10_000;
+/** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
+const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+const EARLIEST = Date.UTC(2000, 0, 1);
+const DECIMAL = /^\d{1,18}(\.\d{1,12})?$/;
+/**
+ * Largest quantity one event may carry: 10^12 units, far beyond any single real measurement. Billing reads a
+ * customer's monthly sum per metric back as a decimal of at most 18 integer digits (numeric(30,12)), so the cap
+ * leaves room for 999,999 maximum-size events per customer, metric and month (docs/pricing-and-usage.md). Without
+ * it, two accepted events of 999999999999999999 made usageSummary and createInvoice fail.
+ */
+export const MAX_USAGE_QUANTITY = '1000000000000';
+const MAX_QUANTITY = parseDecimal(MAX_USAGE_QUANTITY);
+const MAX_METADATA_BYTES = 4096;
+const ONE = parseDecimal('1');
+/**
+ * Aggregations that never read an event's quantity: COUNT counts events, UNIQUE_COUNT counts distinct values of a
+ * field. A quantity other than 1 on such a metric would be stored and then silently billed as one event, so it is
+ * rejected instead (SUM and MAX read the quantity).
+ */
+const COUNTED_AGGREGATIONS: ReadonlySet<MetricAggregation> = new Set([
+  MetricAggregation.COUNT,
+  MetricAggregation.UNIQUE_COUNT,
+]);
+
+/** One usage event as an agent runtime sends it (GraphQL input or JSON body); validated here, field by field. */
+export interface UsageEventData {
+  userId?: unknown;
+  metric?: unknown;
+  quantity?: unknown;
+  occurredAt?: unknown;
+  idempotencyKey?: unknown;
+  agentId?: unknown;
+  metadata?: unknown;
+}
+
+export type UsageRejectionCode =
+  | 'INVALID_EVENT'
+  | 'MISSING_FIELD'
+  | 'INVALID_USER_ID'
+  | 'UNKNOWN_METRIC'
+  | 'INVALID_QUANTITY'
+  | 'QUANTITY_TOO_LARGE'
+  | 'QUANTITY_MUST_BE_ONE'
+  | 'INVALID_TIMESTAMP'
+  | 'INVALID_IDEMPOTENCY_KEY'
+  | 'INVALID_AGENT_ID'
+  | 'INVALID_METADATA';
+
+export interface UsageRejection {
+  index: number;
+  code: UsageRejectionCode;
+  message: string;
+}
+
+export interface RecordUsageResult {
+  /** Events stored by this call. */
+  accepted: number;
+  /** Events already stored earlier (same customer and idempotency key), or repeated within the batch. */
+  duplicates: number;
+  rejected: UsageRejection[];
+  /** Accepted events whose period already has an invoice: carried to the next invoice as an adjustment. */
+  late: number;
+}
+
+/** An active metric of the catalogue, by code. */
+interface CatalogueMetric {
+  id: string;
+  aggregation: MetricAggregation;
+}
+
+interface ValidEvent {
+  userId: string;
+  metricId: string;
+  quantity: string;
+  occurredAt: string;
+  idempotencyKey: string;
+  agentId: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+function text(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' && value.trim().length > 0 && value.length <= max ? value : undefined;
+}
+
+function validate(
+  event: UsageEventData,
+  index: number,
+  metrics: Map<string, CatalogueMetric>,
+  now: number,
+): ValidEvent | UsageRejection {
+  const reject = (code: UsageRejectionCode, message: string): UsageRejection => ({ index, code, message });
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    return reject('INVALID_EVENT', 'Each event must be an object');
+  }
+  for (const field of ['userId', 'metric', 'quantity', 'occurredAt', 'idempotencyKey'] as const) {
+    if (event[field] === undefined || event[field] === null || event[field] === '') {
+      return reject('MISSING_FIELD', `${field} is required`);
+    }
+  }
+  // A JSON body may name the user as a number (123 → "123"), as the payment guide's REST examples do.
+  const userId = text(userIdFromJson(event.userId), 200);
+  if (!userId) {
+    return reject(
+      'INVALID_USER_ID',
+      `userId must be a non-empty string of at most 200 characters, or ${USER_ID_NUMBER_RULE}`,
+    );
+  }
+  if (userId !== userId.trim()) {
+    // " u1" would silently become a second customer beside "u1".
+    return reject('INVALID_USER_ID', 'userId must not start or end with whitespace');
+  }
+  const metric = typeof event.metric === 'string' ? metrics.get(event.metric) : undefined;
+  if (!metric) {
+    return reject('UNKNOWN_METRIC', `Unknown or inactive metric "${String(event.metric).slice(0, 100)}"`);
+  }
+  // A JSON number has been through a float, which is exact only for whole numbers up to 2^53 - 1: 9007199254740993
+  // arrives as ...992 and 0.10000000000000001 as 0.1. Any other number may already be rounded; strings are exact.
+  if (typeof event.quantity === 'number' && !Number.isSafeInteger(event.quantity)) {
+    return reject(
+      'INVALID_QUANTITY',
+      `quantity was sent as a JSON number that is not a whole number up to ${Number.MAX_SAFE_INTEGER}, so it may ` +
+        'have been rounded in transit: send the quantity as a decimal string, e.g. "12.5"',
+    );
+  }
+  const quantity = typeof event.quantity === 'number' ? String(event.quantity) : event.quantity;
+  if (typeof quantity !== 'string' || !DECIMAL.test(quantity)) {
+    return reject(
+      'INVALID_QUANTITY',
+      'quantity must be a non-negative decimal with at most 18 integer and 12 fractional digits',
+    );
+  }
+  if (compare(parseDecimal(quantity), MAX_QUANTITY) > 0) {
+    return reject(
+      'QUANTITY_TOO_LARGE',
+      `quantity must be at most ${MAX_USAGE_QUANTITY} (10^12) per event; split larger usage into several events`,
+    );
+  }
+  if (COUNTED_AGGREGATIONS.has(metric.aggregation) && compare(parseDecimal(quantity), ONE) !== 0) {
+    return reject(
+      'QUANTITY_MUST_BE_ONE',
+      `metric "${String(event.metric)}" is a ${metric.aggregation.toUpperCase()} metric: it counts ` +
+        `${metric.aggregation === MetricAggregation.COUNT ? 'events' : 'distinct values'} and never reads quantity, ` +
+        `so quantity must be 1 (got ${quantity}); send one event per occurrence`,
+    );
+  }
+  const at = parseIsoTimestamp(event.occurredAt);
+  if (at === 'malformed') {
+    return reject('INVALID_TIMESTAMP', 'occurredAt must be an ISO 8601 date-time, e.g. 2024-01-15T10:00:00Z');
+  }
+  if (at === 'no_zone') {
+    return reject('INVALID_TIMESTAMP', 'occurredAt must end with its time zone: Z or an offset such as +02:00');
+  }
+  if (at === 'impossible') {
+    return reject(
+      'INVALID_TIMESTAMP',
+      'occurredAt is not a real calendar date-time (month 01-12, a day that exists in that month, hour 00-23, ' +
+        'minute and second 00-59)',
+    );
+  }
+  if (at > now + MAX_FUTURE_SKEW_MS || at < EARLIEST) {
+    return reject('INVALID_TIMESTAMP', 'occurredAt must not be in the future nor before 2000-01-01');
+  }
+  const idempotencyKey = text(event.idempotencyKey, 255);
+  if (!idempotencyKey) {
+    return reject('INVALID_IDEMPOTENCY_KEY', 'idempotencyKey must be a non-empty string of at most 255 characters');
+  }
+  let agentId: string | null = null;
+  if (event.agentId !== undefined && event.agentId !== null) {
+    agentId = text(event.agentId, 200) ?? null;
+    if (!agentId) {
+      return reject('INVALID_AGENT_ID', 'agentId must be a non-empty string of at most 200 characters');
+    }
+  }
+  let metadata: Record<string, unknown> | null = null;
+  if (event.metadata !== undefined && event.metadata !== null) {
+    if (typeof event.metadata !== 'object' || Array.isArray(event.metadata)) {
+      return reject('INVALID_METADATA', 'metadata must be a JSON object');
+    }
+    if (Buffer.byteLength(JSON.stringify(event.metadata)) > MAX_METADATA_BYTES) {
+      return reject('INVALID_METADATA', `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+    }
+    metadata = event.metadata as Record<string, unknown>;
+  }
+  return {
+    userId,
+    metricId: metric.id,
+    quantity,
+    occurredAt: new Date(at).toISOString(),
+    idempotencyKey,
+    agentId,
+    metadata,
+  };
+}
+
+/**
+ * Stores a batch of usage events (roles service and admin). Invalid events are reported by index and the valid
+ * ones stored; duplicates (same customer and idempotency key) are counted, not stored again: the first copy wins,
+ * within a batch as across batches. The write is
+ * set-based and atomic: one statement creates the customers first seen, one multi-row insert with
+ * `ON CONFLICT DO NOTHING` stores the events, both in one transaction.
+ */
+export async function recordUsage(
+  em: EntityManager,
+  caller: Caller,
+  events: readonly UsageEventData[],
+  now: Date = new Date(),
+): Promise<RecordUsageResult> {
+  requireRole(caller, Role.SERVICE, Role.ADMIN);
+  if (!Array.isArray(events)) {
+    throw new BadInputError('events must be an array', 'events');
+  }
+  if (events.length > MAX_USAGE_BATCH) {
+    throw new BadInputError(`A batch holds at most ${MAX_USAGE_BATCH} events (got ${events.length})`, 'events');
+  }
+  if (events.length === 0) {
+    return { accepted: 0, duplicates: 0, rejected: [], late: 0 };
+  }
+
+  return em.transactional(async (tem) => {
+    const metricRows = await tem.execute<Array<{ id: string; code: string; aggregation: MetricAggregation }>>(
+      'select id, code, aggregation from billable_metrics where active',
+    );
+    const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
+    const valid: ValidEvent[] = [];
+    const rejected: UsageRejection[] = [];
+    events.forEach((event, index) => {
+      const result = validate(event, index, metrics, now.getTime());
+      if ('code' in result) {
+        rejected.push(result);
+      } else {
+        valid.push(result);
+      }
+    });
+    if (valid.length === 0) {
+      return { accepted: 0, duplicates: 0, rejected, late: 0 };
+    }
+    // The first copy of a key wins within a batch as it does across batches. Left to the insert, which copy is kept
+    // would depend on the row order of its join, so later copies never reach it and are counted as duplicates.
+    const seen = new Set<string>();
+    const unique = valid.filter((e) => {
+      const key = JSON.stringify([e.userId, e.idempotencyKey]);
+      if (seen.has(key)) {
+        return false;
+      }
+      seen.add(key);
+      return true;
+    });
+
+    // Customers first seen here are created set-based, as `me` would create them.
+    const userIds = [...new Set(unique.map((e) => e.userId))];
+    await tem.execute(
+      `insert into customers (id, external_user_id)
+       select (x->>'id')::uuid, x->>'userId' from jsonb_array_elements(?::jsonb) as x
+       on conflict (external_user_id) do nothing`,
+      [JSON.stringify(userIds.map((userId) => ({ id: randomUUID(), userId })))],
+    );
+
+    const inserted = await tem.execute<Array<{ late: boolean }>>(
+      `with incoming as (
+         select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
+         from jsonb_to_recordset(?::jsonb) as e(
+           user_id text, metric_id uuid, quantity numeric, occurred_at timestamptz,
+           idempotency_key text, agent_id text, metadata jsonb)
+         join customers c on c.external_user_id = e.user_id
+       ), stored as (
+         insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
+         select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
+         on conflict (customer_id, idempotency_key) do nothing
+         returning customer_id, occurred_at
+       )
+       select exists (
+         select 1 from invoices i
+         where i.customer_id = s.customer_id and i.status <> 'VOID'
+           and s.occurred_at >= i.period_start and s.occurred_at < i.period_end
+       ) as late
+       from stored s`,
+      [
+        JSON.stringify(
+          unique.map((e) => ({
+            user_id: e.userId,
+            metric_id: e.metricId,
+            quantity: e.quantity,
+            occurred_at: e.occurredAt,
+            idempotency_key: e.idempotencyKey,
+            agent_id: e.agentId,
+            metadata: e.metadata,
+          })),
+        ),
+      ],
+    );
+    return {
+      accepted: inserted.length,
+      duplicates: valid.length - inserted.length,
+      rejected,
+      late: inserted.filter((row) => row.late).length,
+    };
+  });
+}
