@@ -17,7 +17,7 @@ module.exports = {
       severity: 'error',
       comment: 'Use cases know nothing of their transports (GraphQL, REST, webhooks, CLI).',
       from: { path: '^src/services/' },
-      to: { path: '^src/(http|resolvers|webhooks|cli|server\\.ts|main\\.ts)' },
+      to: { path: '^src/(http|resolvers|webhooks|cli|server/|main\\.ts)' },
     },
     {
       name: 'shared-is-the-floor-of-the-services',

@@ -1,0 +1,103 @@
+import type http from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { RequestHandler } from 'express';
+import { GraphQLError } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from '../config/logger';
+import { authenticate } from '../http/authenticate';
+import type { GraphQLContext } from '../resolvers/context';
+import type { GraphQLRules } from '../resolvers/graphql-rules';
+import { logUnexpectedErrors } from '../resolvers/graphql-rules';
+import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
+import type { Caller } from '../services/customers/caller';
+import { DomainError } from '../services/shared/errors';
+import type { RequestServices } from './request-services';
+
+export interface GraphQLOverHttp {
+  /** Mount at `/graphql`: the JSON body parser and Apollo's middleware. */
+  handlers: RequestHandler[];
+  /** Drains the HTTP server (in-flight requests) and runs `onDrain` (the WebSocket side), then stops Apollo. */
+  stop(): Promise<void>;
+}
+
+/** GraphQL over HTTP (Apollo Server); subscriptions are refused here with a pointer to graphql-ws. */
+export async function serveGraphQLOverHttp(
+  httpServer: http.Server,
+  schema: GraphQLSchema,
+  rules: GraphQLRules,
+  services: RequestServices,
+  onDrain: () => Promise<void>,
+): Promise<GraphQLOverHttp> {
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    // main.ts owns signal handling and the shutdown order (HTTP, WebSockets, then the database).
+    stopOnTerminationSignals: false,
+    // Introspection is refused in production by rules.validationRules (graphql's NoSchemaIntrospectionCustomRule),
+    // the rule graphql-ws applies too; Apollo's own switch would add a second, differently worded one.
+    introspection: true,
+    hideSchemaDetailsFromClientErrors: rules.hideSchemaDetails,
+    includeStacktraceInErrorResponses: rules.includeStacktrace,
+    validationRules: rules.validationRules,
+    parseOptions: rules.parseOptions,
+    formatError: rules.formatError,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await onDrain();
+            },
+          };
+        },
+      },
+      {
+        async requestDidStart() {
+          return {
+            // Variables arrive already parsed (a GET query string, or a body parsed before our reviver could see it
+            // in another transport): hold them to the same text rule as JSON bodies and string literals.
+            async didResolveOperation({ request, operation }) {
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError(
+                  'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, not over HTTP',
+                  { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+                );
+              }
+              const unstorable = unstorableVariablesError(request.variables);
+              if (unstorable) {
+                throw unstorable;
+              }
+            },
+            async didEncounterErrors({ contextValue, errors }) {
+              logUnexpectedErrors(contextValue.log, errors);
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const handlers: RequestHandler[] = [
+    // Large enough for a 10,000-event recordUsage batch.
+    express.json({ limit: '16mb', reviver: storableJsonReviver }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }): Promise<GraphQLContext> => {
+        let caller: Caller;
+        try {
+          caller = await authenticate(services.verify, req.headers.authorization);
+        } catch (error) {
+          const message = error instanceof DomainError ? error.message : 'Unauthenticated';
+          throw new GraphQLError(message, {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          });
+        }
+        return services.context(caller, res.locals.log as Logger, res.locals.requestId as string);
+      },
+    }),
+  ];
+  return { handlers, stop: () => apollo.stop() };
+}

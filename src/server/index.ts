@@ -1,0 +1,112 @@
+import 'reflect-metadata';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type express from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
+import type { AppConfig } from '../config/config';
+import { createLogger } from '../config/logger';
+import type { Logger } from '../config/logger';
+import type { Database } from '../entities/orm';
+import { buildAppSchema } from '../resolvers';
+import { graphqlRules } from '../resolvers/graphql-rules';
+import { createTokenVerifier } from '../services/customers/auth.service';
+import { StatusChangeHub } from '../services/status-feed/status-change-hub';
+import type { StripeGateway } from '../stripe';
+import { gatewayFromConfig } from '../stripe/gateway-from-config';
+import { createWebhookComponents } from '../webhooks';
+import { serveGraphQLOverHttp } from './graphql-http';
+import { serveGraphQLOverWebSocket } from './graphql-ws';
+import { createHttpApp, webhookLane } from './http-app';
+import { requestServices } from './request-services';
+
+export interface ServerOptions {
+  config: AppConfig;
+  db: Database;
+  logger?: Logger;
+  /** Default: built from `config.stripe` (real Stripe, or the local emulator at STRIPE_API_BASE). */
+  gateway?: StripeGateway;
+  /**
+   * Time for everything the server decides by the clock: token expiry, the webhook route's per-IP limit, the webhook
+   * worker's polls and retries, Stripe pacing (when the gateway is built here), stale payment attempts, which
+   * periods have ended. Default: the system clock; tests pass one they move by hand.
+   */
+  clock?: Clock;
+}
+
+export interface BillingServer {
+  app: express.Express;
+  httpServer: http.Server;
+  schema: GraphQLSchema;
+  /** Starts listening; port 0 picks a free port. Resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Graceful stop: refuse new connections, finish in-flight requests, close WebSockets. Leaves the database open. */
+  close(): Promise<void>;
+  /**
+   * Status-change subscriptions open on this instance, each listening from this moment on (a dashboard, or a test
+   * that must not trigger a change before its subscription can hear it).
+   */
+  statusFeeds(): number;
+}
+
+/**
+ * Composes one server from its modules, unstarted: the shared services (`request-services.ts`), GraphQL over
+ * WebSocket (`graphql-ws.ts`) and HTTP (`graphql-http.ts`), the Express app with health and REST (`http-app.ts`,
+ * `health.ts`), and the Stripe webhook lane ahead of Express.
+ */
+export async function createServer(options: ServerOptions): Promise<BillingServer> {
+  const { config, db } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config);
+  const schema = await buildAppSchema();
+  // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
+  const rules = graphqlRules(config.nodeEnv);
+  const statusHub = new StatusChangeHub(db, db.url, logger);
+  await statusHub.start();
+  const services = requestServices({
+    config,
+    db,
+    clock,
+    logger,
+    verify: createTokenVerifier(config, clock),
+    gateway: options.gateway ?? gatewayFromConfig(config, { clock }),
+    statusHub,
+  });
+
+  const httpServer = http.createServer();
+  const webhooks = createWebhookComponents({ db, config, logger, clock });
+  const ws = serveGraphQLOverWebSocket(httpServer, schema, rules, services);
+  const graphql = await serveGraphQLOverHttp(httpServer, schema, rules, services, () => ws.dispose());
+  const app = createHttpApp(services, webhooks, graphql.handlers);
+  httpServer.on('request', webhookLane(webhooks, app, logger));
+
+  return {
+    app,
+    httpServer,
+    schema,
+    statusFeeds: () => statusHub.listenerCount,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          webhooks.worker.start();
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve(`http://${shownHost}:${address.port}`);
+        });
+      });
+    },
+    async close() {
+      await webhooks.worker.stop();
+      // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
+      await graphql.stop();
+      await ws.close();
+      await statusHub.stop();
+      if (httpServer.listening) {
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      }
+    },
+  };
+}
