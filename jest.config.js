@@ -16,6 +16,7 @@ const UNIT = [
   'money',
   'pricing',
   'schema',
+  'sql-status-literals',
   'billing/cli-flags',
   'rest/billing-responses',
   'stripe/idempotency-keys',
