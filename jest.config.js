@@ -13,6 +13,8 @@ const UNIT = [
   'decimal',
   'invoice-items-plan',
   'invoice-status',
+  'lib/backoff',
+  'lib/token-bucket',
   'money',
   'pricing',
   'schema',

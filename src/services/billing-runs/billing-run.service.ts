@@ -4,6 +4,7 @@ import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
 import type { AppConfig } from '../../config/config';
 import type { Logger } from '../../config/logger';
+import { backoffDelayMs } from '../../lib/backoff';
 import { BillingRunItemStatus, BillingRunStatus, InvoiceStatus, Role } from '../../entities/enums';
 import type { StripeGateway } from '../../stripe';
 import { redactSecrets } from '../../stripe';
@@ -50,7 +51,7 @@ export interface RunBillingOptions {
   batchSize?: number;
   /** Attempts per item within one run before it is `failed` (a re-run tries again). */
   maxAttempts?: number;
-  /** First retry delay; doubles per attempt. */
+  /** First retry delay; doubles per attempt (`backoffDelayMs`, `src/lib/backoff.ts`). */
   retryDelayMs?: number;
   /** How long a claimed item belongs to this instance; an instance that dies loses its items when it expires. */
   leaseMs?: number;
@@ -128,7 +129,7 @@ export async function runBilling(
             status: BillingRunItemStatus.PENDING,
             error,
             invoiceId,
-            retryInMs: settings.retryDelayMs * 2 ** (item.attempts - 1),
+            retryInMs: backoffDelayMs({ baseMs: settings.retryDelayMs }, item.attempts - 1),
           }
         : { status: BillingRunItemStatus.FAILED, error, invoiceId };
     try {
