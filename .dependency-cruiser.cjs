@@ -1,6 +1,6 @@
 /**
  * The layers' rules (checked in CI by `npm run lint:deps`): dependencies point one way, down
- * resolvers/http/webhooks/cli → services → entities/stripe/config, and nothing loops.
+ * resolvers/http/webhooks/cli → services → entities/stripe/config/lib, and nothing loops.
  */
 module.exports = {
   forbidden: [
@@ -32,6 +32,14 @@ module.exports = {
       comment: 'src/stripe is the one place that imports the stripe SDK; everything else uses its snapshot types.',
       from: { path: '^src/', pathNot: '^src/stripe/' },
       to: { path: '^node_modules/stripe/' },
+    },
+    {
+      name: 'lib-is-infrastructure',
+      severity: 'error',
+      comment:
+        'src/lib holds infrastructure every layer may use (the token bucket, the backoff): it knows only the clock.',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/(?!lib/|config/clock\\.ts$)' },
     },
     {
       name: 'entities-are-the-floor',

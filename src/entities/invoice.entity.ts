@@ -12,8 +12,7 @@ import { InvoiceLine } from './invoice-line.entity';
 // Invariant 5: one invoice per customer and period unless the earlier one is VOID.
 @Unique({
   name: 'invoices_customer_period_active_unique',
-  expression:
-    'create unique index "invoices_customer_period_active_unique" on "invoices" ("customer_id", "period") where "status" <> \'VOID\'',
+  expression: `create unique index "invoices_customer_period_active_unique" on "invoices" ("customer_id", "period") where "status" <> '${InvoiceStatus.VOID}'`,
 })
 @Index({ properties: ['status', 'createdAt'] })
 export class Invoice extends BaseEntity<

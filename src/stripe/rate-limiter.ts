@@ -1,6 +1,6 @@
 import type { Clock } from '../config/clock';
-import { systemClock } from '../config/clock';
 import type { StripeMode } from '../config/config';
+import { TokenBucket } from '../lib/token-bucket';
 
 export interface RateLimiterOptions {
   requestsPerSecond: number;
@@ -16,18 +16,15 @@ export function requestsPerSecondFor(mode: StripeMode): number {
 }
 
 /**
- * Client-side token bucket in front of every Stripe call, so a billing run does not trip Stripe's 429s
- * (which the SDK retries only when Stripe sends `Stripe-Should-Retry: true`). Any window of T seconds
- * sees at most `burst + requestsPerSecond × T` acquisitions. Tokens may go negative: each caller reserves
- * its slot synchronously, so concurrent callers are served in call order without a queue.
- * Limits one process only; instances behind a load balancer should split the account's budget.
+ * Client-side pacing in front of every Stripe call (one `TokenBucket`, `src/lib/token-bucket.ts`), so a billing run
+ * does not trip Stripe's 429s (which the SDK retries only when Stripe sends `Stripe-Should-Retry: true`). Any window
+ * of T seconds sees at most `burst + requestsPerSecond × T` acquisitions; concurrent callers are served in call
+ * order. Limits one process only; instances behind a load balancer should split the account's budget.
  */
 export class RateLimiter {
   readonly requestsPerSecond: number;
   readonly burst: number;
-  private readonly clock: Clock;
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
 
   constructor(options: RateLimiterOptions) {
     if (!(options.requestsPerSecond > 0) || !Number.isFinite(options.requestsPerSecond)) {
@@ -39,20 +36,11 @@ export class RateLimiter {
     }
     this.requestsPerSecond = options.requestsPerSecond;
     this.burst = burst;
-    this.clock = options.clock ?? systemClock;
-    this.tokens = burst;
-    this.last = this.clock.now();
+    this.bucket = new TokenBucket({ ratePerSecond: options.requestsPerSecond, capacity: burst, clock: options.clock });
   }
 
   /** Resolves when the caller may make one request. */
   acquire(): Promise<void> {
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.requestsPerSecond);
-    this.last = now;
-    this.tokens -= 1;
-    if (this.tokens >= 0) {
-      return Promise.resolve();
-    }
-    return this.clock.sleep((-this.tokens / this.requestsPerSecond) * 1000);
+    return this.bucket.take();
   }
 }

@@ -16,7 +16,7 @@ import { resolveWebhookOptions } from './webhook-options';
 export { DISPATCH_TABLE } from './dispatch-table';
 export type { DispatchTable, HandledEventType } from './dispatch-table';
 export type { HandlerResult, WebhookHandler, WebhookHandlerContext } from './handler.types';
-export { storeStripeEvent } from './webhook-event.store';
+export { storeStripeEvent } from '../services/stripe-events/webhook-event-store';
 export { webhookHealth } from './webhook-health';
 export type { WebhookHealth } from './webhook-health';
 export { resolveWebhookOptions } from './webhook-options';

@@ -6,7 +6,7 @@ import { SignatureError, verifyStripeEvent } from '../stripe';
 import { ipRateLimit } from './ip-rate-limit';
 import type { IpRateLimitOptions } from './ip-rate-limit';
 import { sendError, sendJson } from './respond';
-import { storeStripeEvent } from './webhook-event.store';
+import { storeStripeEvent } from '../services/stripe-events/webhook-event-store';
 
 export const STRIPE_WEBHOOK_PATH = '/api/v1/webhooks/stripe';
 /** Stripe events are a few kB; even an invoice with many embedded lines stays far below this. */

@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig, StripeMode } from '../config/config';
 import type { Logger } from '../config/logger';
+import { readBacklogFigures } from '../services/stripe-events/webhook-event-store';
+import type { BacklogFigures } from '../services/stripe-events/webhook-event-store';
 
 export interface WebhookHealth {
   status: 'ok' | 'unhealthy';
@@ -15,13 +17,6 @@ export interface WebhookHealth {
   pendingCount: number | null;
   oldestPendingAgeSeconds: number | null;
   failedCount: number | null;
-}
-
-interface FiguresRow {
-  last_received: Date | string | null;
-  pending_count: string | number;
-  oldest_pending_age: string | number | null;
-  failed_count: string | number;
 }
 
 const WEBHOOK_SECRET = /^whsec_[A-Za-z0-9_]+$/;
@@ -49,9 +44,9 @@ export async function webhookHealth(
     secretWellFormed: Boolean(secret && WEBHOOK_SECRET.test(secret)),
     stripeMode: config.stripe.mode,
   };
-  let row: FiguresRow;
+  let row: BacklogFigures;
   try {
-    row = await readFigures(em);
+    row = await readBacklogFigures(em);
   } catch (error) {
     log?.warn({ err: error }, 'webhook health: the database is unreachable');
     problems.push('the database is unreachable: events cannot be stored (Stripe retries them) and figures are unknown');
@@ -86,16 +81,4 @@ export async function webhookHealth(
     oldestPendingAgeSeconds,
     failedCount,
   };
-}
-
-async function readFigures(em: EntityManager): Promise<FiguresRow> {
-  const [row] = await em.execute<FiguresRow[]>(
-    `select
-       (select max(received_at) from webhook_events) as last_received,
-       (select count(*) from webhook_events where status in ('pending', 'processing')) as pending_count,
-       (select extract(epoch from now() - min(received_at)) from webhook_events
-         where status in ('pending', 'processing')) as oldest_pending_age,
-       (select count(*) from webhook_events where status = 'failed') as failed_count`,
-  );
-  return row;
 }

@@ -1,4 +1,5 @@
 import type { AppConfig, WebhookSettings } from '../config/config';
+import { backoffDelayMs } from '../lib/backoff';
 import type { DispatchTable } from './dispatch-table';
 
 /** Tuning of the webhook route and worker: the `WEBHOOK_*` settings of the configuration, plus what tests swap. */
@@ -16,6 +17,5 @@ export function resolveWebhookOptions(config: AppConfig, overrides: Partial<Webh
 
 /** Delay before the next attempt after `attempts` failed ones: base · 2^(attempts-1), capped. */
 export function retryDelayMs(options: Pick<WebhookOptions, 'retryBaseMs' | 'retryMaxMs'>, attempts: number): number {
-  const exponent = Math.min(Math.max(attempts - 1, 0), 30);
-  return Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** exponent);
+  return backoffDelayMs({ baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, attempts - 1);
 }

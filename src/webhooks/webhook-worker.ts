@@ -1,11 +1,12 @@
 import type { Clock } from '../config/clock';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import { WebhookEventStatus } from '../entities/enums';
 import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
-import type { ClaimedEvent } from './webhook-event.store';
+import type { ClaimedEvent } from '../services/stripe-events/webhook-event-store';
 import {
   boundStatements,
   claimDueEvents,
@@ -13,7 +14,7 @@ import {
   markEventDone,
   recordEventFailure,
   tryLockObject,
-} from './webhook-event.store';
+} from '../services/stripe-events/webhook-event-store';
 import type { WebhookOptions } from './webhook-options';
 import { retryDelayMs } from './webhook-options';
 
@@ -123,7 +124,7 @@ export class WebhookWorker {
           });
           outcomes.push({
             event,
-            kind: status === 'failed' ? 'failed' : 'retry',
+            kind: status === WebhookEventStatus.FAILED ? 'failed' : 'retry',
             error: message,
             delayMs,
             durationMs: performance.now() - started,

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { parsePeriod, previousPeriod } from './billing-period';
+import { hasUnbilledUsage, hasUsageAfterCompletedRun } from './billing-run-store';
 
 /**
  * What the billing scheduler's catch-up looks for: usage on no invoice of its period (none, only VOID ones, or a
@@ -21,20 +22,7 @@ export async function missedPeriods(em: EntityManager, due: string, months: numb
   }
   const missed: string[] = [];
   for (const key of candidates) {
-    const period = parsePeriod(key);
-    const [row] = await em.fork().execute<Array<{ missed: boolean }>>(
-      `select exists (select 1 from usage_records u
-                      where u.occurred_at >= ? and u.occurred_at < ?
-                        and not exists (select 1 from invoices i
-                                        where i.customer_id = u.customer_id and i.period = ?
-                                          and i.status not in ('VOID', 'DRAFT'))
-                        and not exists (select 1 from billing_run_items it
-                                        join billing_runs r on r.id = it.run_id
-                                        where r.period = ? and it.customer_id = u.customer_id
-                                          and it.status = 'skipped' and it.updated_at >= u.received_at)) as missed`,
-      [period.start, period.end, key, key],
-    );
-    if (row?.missed) {
+    if (await hasUnbilledUsage(em.fork(), parsePeriod(key))) {
       missed.push(key);
     }
   }
@@ -52,20 +40,5 @@ export async function missedPeriods(em: EntityManager, due: string, months: numb
  * tick: only usage received since the run's start is read (index on `received_at`).
  */
 export async function usageArrivedAfterRun(em: EntityManager, periodKey: string): Promise<boolean> {
-  const period = parsePeriod(periodKey);
-  const [row] = await em.fork().execute<Array<{ arrived: boolean }>>(
-    `select exists (
-       select 1
-       from billing_runs r
-       join usage_records u on u.received_at > r.started_at
-       left join billing_run_items it on it.run_id = r.id and it.customer_id = u.customer_id
-       where r.period = ? and r.status = 'completed'
-         and u.occurred_at >= ? and u.occurred_at < ?
-         and (it.id is null or u.received_at > it.updated_at)
-         and not exists (select 1 from invoices i
-                         where i.customer_id = u.customer_id and i.period = ? and i.status not in ('VOID', 'DRAFT'))
-     ) as arrived`,
-    [period.key, period.start, period.end, period.key],
-  );
-  return Boolean(row?.arrived);
+  return hasUsageAfterCompletedRun(em.fork(), parsePeriod(periodKey));
 }

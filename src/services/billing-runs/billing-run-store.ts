@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { BillingRunItemStatus, BillingRunStatus, InvoiceStatus } from '../../entities/enums';
+import { sqlList, sqlText } from '../shared/sql-values';
 import type { BillingPeriod } from './billing-period';
 
 /**
@@ -7,12 +9,22 @@ import type { BillingPeriod } from './billing-period';
  *
  * An item's schedule (`next_attempt_at`, `lease_until`) is written and compared in the run's clock (`now`
  * arguments), never the database's, so a test that moves the run's clock moves its retries and leases; the other
- * timestamps record when things happened, in database time.
+ * timestamps record when things happened, in database time. Statuses come from the enums (`sqlText`).
  */
+
+const RUNNING = sqlText(BillingRunStatus.RUNNING);
+const COMPLETED = sqlText(BillingRunStatus.COMPLETED);
+const PENDING = sqlText(BillingRunItemStatus.PENDING);
+const PROCESSING = sqlText(BillingRunItemStatus.PROCESSING);
+const DONE = sqlText(BillingRunItemStatus.DONE);
+const FAILED = sqlText(BillingRunItemStatus.FAILED);
+const SKIPPED = sqlText(BillingRunItemStatus.SKIPPED);
+/** An invoice that bills its period: anything but VOID, or a DRAFT left half-way. */
+const NOT_BILLED = sqlList(InvoiceStatus.VOID, InvoiceStatus.DRAFT);
 
 export interface ClaimedRun {
   id: string;
-  status: 'running' | 'completed';
+  status: BillingRunStatus;
   created: boolean;
 }
 
@@ -45,53 +57,53 @@ export async function claimRun(
   const inserted = await tem.execute<Array<{ id: string }>>(
     `insert into billing_runs
        (id, period, status, trigger, triggered_by, started_at, heartbeat_at, created_at, updated_at)
-     values (gen_random_uuid(), ?, 'running', ?, ?, now(), now(), now(), now())
+     values (gen_random_uuid(), ?, ${RUNNING}, ?, ?, now(), now(), now(), now())
      on conflict (period) do nothing
      returning id`,
     [period.key, options.trigger, triggeredBy],
   );
-  const [run] = await tem.execute<Array<{ id: string; status: 'running' | 'completed' }>>(
+  const [run] = await tem.execute<Array<{ id: string; status: BillingRunStatus }>>(
     `select id, status from billing_runs where period = ? for update`,
     [period.key],
   );
-  if (run.status === 'completed') {
+  if (run.status === BillingRunStatus.COMPLETED) {
     if (!options.rerun) {
       return { ...run, created: false };
     }
     await tem.execute(
-      `update billing_runs set status = 'running', trigger = ?, triggered_by = ?, started_at = now(),
+      `update billing_runs set status = ${RUNNING}, trigger = ?, triggered_by = ?, started_at = now(),
          finished_at = null, heartbeat_at = now(), updated_at = now()
        where id = ?`,
       [options.trigger, triggeredBy, run.id],
     );
     await tem.execute(
-      `update billing_run_items set status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = now()
-       where run_id = ? and status = 'failed'`,
+      `update billing_run_items set status = ${PENDING}, attempts = 0, next_attempt_at = ?, updated_at = now()
+       where run_id = ? and status = ${FAILED}`,
       [options.now, run.id],
     );
   }
   await tem.execute(
     `insert into billing_run_items (id, run_id, customer_id, status, attempts, next_attempt_at, created_at, updated_at)
-     select gen_random_uuid(), ?, c.id, 'pending', 0, ?, now(), now()
+     select gen_random_uuid(), ?, c.id, ${PENDING}, 0, ?, now(), now()
      from customers c
      where exists (select 1 from usage_records u
                    where u.customer_id = c.id and u.occurred_at >= ? and u.occurred_at < ?)
        and not exists (select 1 from invoices i
-                       where i.customer_id = c.id and i.period = ? and i.status not in ('VOID', 'DRAFT'))
+                       where i.customer_id = c.id and i.period = ? and i.status not in (${NOT_BILLED}))
      on conflict (run_id, customer_id) do update
-       set status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, lease_until = null, error = null,
+       set status = ${PENDING}, attempts = 0, next_attempt_at = excluded.next_attempt_at, lease_until = null, error = null,
            invoice_id = null, updated_at = now()
        -- Eligible again: its invoice was voided since (done), or usage arrived after it had nothing billable
        -- (skipped). A skipped customer with no new usage stays skipped.
-       where billing_run_items.status = 'done'
-          or (billing_run_items.status = 'skipped'
+       where billing_run_items.status = ${DONE}
+          or (billing_run_items.status = ${SKIPPED}
               and exists (select 1 from usage_records u
                           where u.customer_id = excluded.customer_id and u.occurred_at >= ? and u.occurred_at < ?
                             and u.received_at > billing_run_items.updated_at))`,
     [run.id, options.now, period.start, period.end, period.key, period.start, period.end],
   );
   await refreshTotals(tem, run.id);
-  return { id: run.id, status: 'running', created: inserted.length > 0 };
+  return { id: run.id, status: BillingRunStatus.RUNNING, created: inserted.length > 0 };
 }
 
 /**
@@ -109,12 +121,12 @@ export async function claimItems(
     `with picked as (
        select id from billing_run_items
        where run_id = ?
-         and ((status = 'pending' and next_attempt_at <= ?) or (status = 'processing' and lease_until < ?))
+         and ((status = ${PENDING} and next_attempt_at <= ?) or (status = ${PROCESSING} and lease_until < ?))
        order by next_attempt_at, id
        limit ?
        for update skip locked)
      update billing_run_items i
-     set status = 'processing', attempts = i.attempts + 1, updated_at = now(), lease_until = ?
+     set status = ${PROCESSING}, attempts = i.attempts + 1, updated_at = now(), lease_until = ?
      from picked, customers c
      where i.id = picked.id and c.id = i.customer_id
      returning i.id, i.attempts, i.customer_id, c.external_user_id as user_id`,
@@ -124,10 +136,10 @@ export async function claimItems(
 }
 
 export type ItemOutcome =
-  | { status: 'done'; invoiceId: string }
-  | { status: 'skipped'; error: string; invoiceId?: string }
-  | { status: 'failed'; error: string; invoiceId?: string }
-  | { status: 'pending'; error: string; retryInMs: number; invoiceId?: string };
+  | { status: BillingRunItemStatus.DONE; invoiceId: string }
+  | { status: BillingRunItemStatus.SKIPPED; error: string; invoiceId?: string }
+  | { status: BillingRunItemStatus.FAILED; error: string; invoiceId?: string }
+  | { status: BillingRunItemStatus.PENDING; error: string; retryInMs: number; invoiceId?: string };
 
 /** Records an item's outcome at `now`; `pending` schedules another attempt. */
 export async function finishItem(em: EntityManager, itemId: string, outcome: ItemOutcome, now: Date): Promise<void> {
@@ -138,9 +150,9 @@ export async function finishItem(em: EntityManager, itemId: string, outcome: Ite
      where id = ?`,
     [
       outcome.status,
-      outcome.status === 'done' ? null : outcome.error,
+      outcome.status === BillingRunItemStatus.DONE ? null : outcome.error,
       outcome.invoiceId ?? null,
-      new Date(now.getTime() + (outcome.status === 'pending' ? outcome.retryInMs : 0)),
+      new Date(now.getTime() + (outcome.status === BillingRunItemStatus.PENDING ? outcome.retryInMs : 0)),
       itemId,
     ],
   );
@@ -150,8 +162,8 @@ export async function finishItem(em: EntityManager, itemId: string, outcome: Ite
 export async function releaseItems(em: EntityManager, itemIds: string[]): Promise<void> {
   if (itemIds.length > 0) {
     await em.execute(
-      `update billing_run_items set status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = null
-       where id in (${itemIds.map(() => '?').join(', ')}) and status = 'processing'`,
+      `update billing_run_items set status = ${PENDING}, attempts = greatest(attempts - 1, 0), lease_until = null
+       where id in (${itemIds.map(() => '?').join(', ')}) and status = ${PROCESSING}`,
       itemIds,
     );
   }
@@ -168,19 +180,19 @@ export async function nextClaimableInMs(
   now: Date,
 ): Promise<number | null> {
   const [row] = await em.execute<Array<{ at: Date | string | null }>>(
-    `select min(case when status = 'pending' then next_attempt_at else lease_until end) as at
+    `select min(case when status = ${PENDING} then next_attempt_at else lease_until end) as at
      from billing_run_items
-     where run_id = ? and (status = 'pending' or (?::boolean and status = 'processing'))`,
+     where run_id = ? and (status = ${PENDING} or (?::boolean and status = ${PROCESSING}))`,
     [runId, includeLeased],
   );
   return row?.at === null || row?.at === undefined ? null : Math.max(0, new Date(row.at).getTime() - now.getTime());
 }
 
 const TOTALS = `select count(*)::int as total,
-    count(*) filter (where status = 'done')::int as done,
-    count(*) filter (where status = 'failed')::int as failed,
-    count(*) filter (where status = 'skipped')::int as skipped,
-    count(*) filter (where status in ('pending', 'processing'))::int as open
+    count(*) filter (where status = ${DONE})::int as done,
+    count(*) filter (where status = ${FAILED})::int as failed,
+    count(*) filter (where status = ${SKIPPED})::int as skipped,
+    count(*) filter (where status in (${PENDING}, ${PROCESSING}))::int as open
   from billing_run_items where run_id = ?`;
 
 /** Copies the item counts onto the run and beats its heartbeat. */
@@ -196,12 +208,124 @@ export async function refreshTotals(em: EntityManager, runId: string): Promise<v
 /** Marks the run completed once no item is pending or processing; true if this call completed it. */
 export async function completeIfFinished(em: EntityManager, runId: string): Promise<boolean> {
   const rows = await em.execute<Array<{ id: string }>>(
-    `update billing_runs r set status = 'completed', finished_at = now(), heartbeat_at = now(), updated_at = now(),
+    `update billing_runs r set status = ${COMPLETED}, finished_at = now(), heartbeat_at = now(), updated_at = now(),
        total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
      from (${TOTALS}) s
-     where r.id = ? and r.status = 'running' and s.open = 0
+     where r.id = ? and r.status = ${RUNNING} and s.open = 0
      returning r.id`,
     [runId, runId],
   );
   return rows.length > 0;
+}
+
+/** Periods other than `exceptKey` whose run is still running (its instance may have died mid-way), oldest first. */
+export async function runningPeriodsExcept(em: EntityManager, exceptKey: string): Promise<string[]> {
+  const rows = await em.execute<Array<{ period: string }>>(
+    `select period from billing_runs where status = ${RUNNING} and period <> ? order by period`,
+    [exceptKey],
+  );
+  return rows.map((row) => row.period.trim());
+}
+
+/** The status of the period's run, or null when it has none. */
+export async function runStatusOf(em: EntityManager, periodKey: string): Promise<BillingRunStatus | null> {
+  const [row] = await em.execute<Array<{ status: BillingRunStatus }>>(
+    `select status from billing_runs where period = ?`,
+    [periodKey],
+  );
+  return row?.status ?? null;
+}
+
+/**
+ * Whether some customer has usage in `period` that is on no invoice of it (none, only VOID ones, or a DRAFT left
+ * half-way), not counting a customer whose item in that period's run was skipped after their last usage arrived.
+ */
+export async function hasUnbilledUsage(em: EntityManager, period: BillingPeriod): Promise<boolean> {
+  const [row] = await em.execute<Array<{ missed: boolean }>>(
+    `select exists (select 1 from usage_records u
+                    where u.occurred_at >= ? and u.occurred_at < ?
+                      and not exists (select 1 from invoices i
+                                      where i.customer_id = u.customer_id and i.period = ?
+                                        and i.status not in (${NOT_BILLED}))
+                      and not exists (select 1 from billing_run_items it
+                                      join billing_runs r on r.id = it.run_id
+                                      where r.period = ? and it.customer_id = u.customer_id
+                                        and it.status = ${SKIPPED} and it.updated_at >= u.received_at)) as missed`,
+    [period.start, period.end, period.key, period.key],
+  );
+  return Boolean(row?.missed);
+}
+
+/**
+ * Whether usage of `period`, whose run has completed, arrived after the run last looked at its customer (the item's
+ * last update, or the run's (re)start for a customer with no item) and is on no invoice of the period.
+ */
+export async function hasUsageAfterCompletedRun(em: EntityManager, period: BillingPeriod): Promise<boolean> {
+  const [row] = await em.execute<Array<{ arrived: boolean }>>(
+    `select exists (
+       select 1
+       from billing_runs r
+       join usage_records u on u.received_at > r.started_at
+       left join billing_run_items it on it.run_id = r.id and it.customer_id = u.customer_id
+       where r.period = ? and r.status = ${COMPLETED}
+         and u.occurred_at >= ? and u.occurred_at < ?
+         and (it.id is null or u.received_at > it.updated_at)
+         and not exists (select 1 from invoices i
+                         where i.customer_id = u.customer_id and i.period = ? and i.status not in (${NOT_BILLED}))
+     ) as arrived`,
+    [period.key, period.start, period.end, period.key],
+  );
+  return Boolean(row?.arrived);
+}
+
+export interface RunRow {
+  id: string;
+  period: string;
+  status: BillingRunStatus;
+  trigger: string;
+  triggered_by: string | null;
+  started_at: Date | string;
+  heartbeat_at: Date | string;
+  finished_at: Date | string | null;
+}
+
+/** The period's run row, or undefined. */
+export async function findRun(em: EntityManager, periodKey: string): Promise<RunRow | undefined> {
+  const [run] = await em.execute<RunRow[]>(
+    `select id, period, status, trigger, triggered_by, started_at, heartbeat_at, finished_at
+     from billing_runs where period = ?`,
+    [periodKey],
+  );
+  return run;
+}
+
+/** The run's items counted by status (statuses without items are absent). */
+export async function countItemsByStatus(
+  em: EntityManager,
+  runId: string,
+): Promise<Array<{ status: BillingRunItemStatus; n: number }>> {
+  return em.execute<Array<{ status: BillingRunItemStatus; n: number }>>(
+    `select status, count(*)::int as n from billing_run_items where run_id = ? group by status`,
+    [runId],
+  );
+}
+
+export interface ItemFailureRow {
+  customer_id: string;
+  user_id: string;
+  status: BillingRunItemStatus;
+  attempts: number;
+  error: string;
+}
+
+/** Failed items and items waiting for a retry, with their reason, oldest update first, at most `limit`. */
+export async function listItemFailures(em: EntityManager, runId: string, limit: number): Promise<ItemFailureRow[]> {
+  return em.execute<ItemFailureRow[]>(
+    `select i.customer_id, c.external_user_id as user_id, i.status, i.attempts, i.error
+     from billing_run_items i join customers c on c.id = i.customer_id
+     where i.run_id = ? and i.error is not null and i.status in (${FAILED}, ${PENDING})
+     order by i.updated_at, i.id
+     limit ?`,
+    [runId, limit],
+  );
 }

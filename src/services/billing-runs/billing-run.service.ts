@@ -4,7 +4,8 @@ import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
 import type { AppConfig } from '../../config/config';
 import type { Logger } from '../../config/logger';
-import { InvoiceStatus, Role } from '../../entities/enums';
+import { backoffDelayMs } from '../../lib/backoff';
+import { BillingRunItemStatus, BillingRunStatus, InvoiceStatus, Role } from '../../entities/enums';
 import type { StripeGateway } from '../../stripe';
 import { redactSecrets } from '../../stripe';
 import { parsePeriod } from './billing-period';
@@ -50,7 +51,7 @@ export interface RunBillingOptions {
   batchSize?: number;
   /** Attempts per item within one run before it is `failed` (a re-run tries again). */
   maxAttempts?: number;
-  /** First retry delay; doubles per attempt. */
+  /** First retry delay; doubles per attempt (`backoffDelayMs`, `src/lib/backoff.ts`). */
   retryDelayMs?: number;
   /** How long a claimed item belongs to this instance; an instance that dies loses its items when it expires. */
   leaseMs?: number;
@@ -100,7 +101,7 @@ export async function runBilling(
       now: now(),
     }),
   );
-  if (run.status === 'completed') {
+  if (run.status === BillingRunStatus.COMPLETED) {
     return { kind: 'completed', run: (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress };
   }
   log?.info({ runId: run.id, created: run.created }, 'billing run working');
@@ -124,8 +125,13 @@ export async function runBilling(
   const processItem = async (item: ClaimedItem): Promise<ItemOutcome> => {
     const retry = (error: string, invoiceId?: string): ItemOutcome =>
       item.attempts < settings.maxAttempts
-        ? { status: 'pending', error, invoiceId, retryInMs: settings.retryDelayMs * 2 ** (item.attempts - 1) }
-        : { status: 'failed', error, invoiceId };
+        ? {
+            status: BillingRunItemStatus.PENDING,
+            error,
+            invoiceId,
+            retryInMs: backoffDelayMs({ baseMs: settings.retryDelayMs }, item.attempts - 1),
+          }
+        : { status: BillingRunItemStatus.FAILED, error, invoiceId };
     try {
       const outcome = await createInvoice(
         { em: deps.em.fork(), gateway, config: deps.config, now: now() },
@@ -136,14 +142,18 @@ export async function runBilling(
         case 'invoice':
           return outcome.invoice.status === InvoiceStatus.DRAFT
             ? retry('Invoice is still a DRAFT', outcome.invoice.id)
-            : { status: 'done', invoiceId: outcome.invoice.id };
+            : { status: BillingRunItemStatus.DONE, invoiceId: outcome.invoice.id };
         case 'no_usage':
-          return { status: 'skipped', error: 'No billable usage (nothing to charge)' };
+          return { status: BillingRunItemStatus.SKIPPED, error: 'No billable usage (nothing to charge)' };
         case 'period_not_ended':
-          return { status: 'failed', error: `Period ${outcome.period} has not ended` };
+          return { status: BillingRunItemStatus.FAILED, error: `Period ${outcome.period} has not ended` };
         case 'cancelled':
           // Someone cancelled it on purpose; billing the usage again at once would undo that.
-          return { status: 'skipped', error: 'Cancelled while it was being created', invoiceId: outcome.invoice.id };
+          return {
+            status: BillingRunItemStatus.SKIPPED,
+            error: 'Cancelled while it was being created',
+            invoiceId: outcome.invoice.id,
+          };
         default:
           return retry(outcome.message, outcome.invoice.id);
       }
@@ -182,7 +192,7 @@ export async function runBilling(
           break;
         }
         const outcome = await processItem(item);
-        if (outcome.status !== 'done') {
+        if (outcome.status !== BillingRunItemStatus.DONE) {
           log?.warn({ userId: item.userId, attempt: item.attempts, outcome }, 'billing run item not done');
         }
         await finishItem(deps.em.fork(), item.id, outcome, now());
@@ -204,5 +214,5 @@ export async function runBilling(
   if (completed) {
     log?.info({ total: progress.total, done: progress.done, failed: progress.failed }, 'billing run completed');
   }
-  return { kind: progress.status === 'completed' ? 'completed' : 'in_progress', run: progress };
+  return { kind: progress.status === BillingRunStatus.COMPLETED ? 'completed' : 'in_progress', run: progress };
 }

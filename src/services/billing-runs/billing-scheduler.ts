@@ -1,7 +1,9 @@
 import { systemClock } from '../../config/clock';
 import type { SchedulerSettings } from '../../config/config';
+import { BillingRunStatus } from '../../entities/enums';
 import { missedPeriods, usageArrivedAfterRun } from './billing-catch-up';
 import { parsePeriod, periodOf, previousPeriod } from './billing-period';
+import { runningPeriodsExcept, runStatusOf } from './billing-run-store';
 import { runBilling } from './billing-run.service';
 import type { BillingRunDeps, RunBillingOptions, RunBillingResult } from './billing-run.service';
 
@@ -78,21 +80,10 @@ export function startBillingScheduler(options: BillingSchedulerOptions): Billing
     }
     // A run of an earlier period still running (its instance died mid-way, e.g. during a catch-up): join it, so
     // every tick finishes what a crashed instance left, not only the due period's.
-    const unfinished = await options.em
-      .fork()
-      .execute<Array<{ period: string }>>(
-        `select period from billing_runs where status = 'running' and period <> ? order by period`,
-        [parsePeriod(period).key],
-      );
-    for (const { period: key } of unfinished) {
-      await runPeriod(key.trim(), false);
+    for (const key of await runningPeriodsExcept(options.em.fork(), parsePeriod(period).key)) {
+      await runPeriod(key, false);
     }
-    const [row] = await options.em
-      .fork()
-      .execute<Array<{ status: string }>>(`select status from billing_runs where period = ?`, [
-        parsePeriod(period).key,
-      ]);
-    if (row?.status !== 'completed') {
+    if ((await runStatusOf(options.em.fork(), parsePeriod(period).key)) !== BillingRunStatus.COMPLETED) {
       return runPeriod(period, false);
     }
     // The month just billed: usage that arrived since its run, for a customer it did not invoice, is billed now

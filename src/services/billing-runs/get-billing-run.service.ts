@@ -1,5 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { BillingRunItemStatus } from '../../entities/enums';
+import type { BillingRunStatus } from '../../entities/enums';
 import { parsePeriod } from './billing-period';
+import { countItemsByStatus, findRun, listItemFailures } from './billing-run-store';
 
 export interface BillingRunFailure {
   customerId: string;
@@ -14,7 +17,7 @@ export interface BillingRunFailure {
 export interface BillingRunProgress {
   id: string;
   period: string;
-  status: 'running' | 'completed';
+  status: `${BillingRunStatus}`;
   /** What started it, or last reopened it: `scheduler`, `cli` or `api`. */
   trigger: string;
   /** The admin's user id when `trigger` is `api`. */
@@ -32,45 +35,18 @@ export interface BillingRunProgress {
   failures: BillingRunFailure[];
 }
 
-interface RunRow {
-  id: string;
-  period: string;
-  status: 'running' | 'completed';
-  trigger: string;
-  triggered_by: string | null;
-  started_at: Date | string;
-  heartbeat_at: Date | string;
-  finished_at: Date | string | null;
-}
-
 const date = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
 
 /** The run of a period with live progress, or null when the period has no run. */
 export async function getBillingRun(em: EntityManager, period: string): Promise<BillingRunProgress | null> {
   const key = parsePeriod(period).key;
-  const [run] = await em.execute<RunRow[]>(
-    `select id, period, status, trigger, triggered_by, started_at, heartbeat_at, finished_at
-     from billing_runs where period = ?`,
-    [key],
-  );
+  const run = await findRun(em, key);
   if (!run) {
     return null;
   }
-  const counts = await em.execute<Array<{ status: string; n: number }>>(
-    `select status, count(*)::int as n from billing_run_items where run_id = ? group by status`,
-    [run.id],
-  );
-  const count = (status: string): number => Number(counts.find((c) => c.status === status)?.n ?? 0);
-  const failures = await em.execute<
-    Array<{ customer_id: string; user_id: string; status: string; attempts: number; error: string }>
-  >(
-    `select i.customer_id, c.external_user_id as user_id, i.status, i.attempts, i.error
-     from billing_run_items i join customers c on c.id = i.customer_id
-     where i.run_id = ? and i.error is not null and i.status in ('failed', 'pending')
-     order by i.updated_at, i.id
-     limit 100`,
-    [run.id],
-  );
+  const counts = await countItemsByStatus(em, run.id);
+  const count = (status: BillingRunItemStatus): number => Number(counts.find((c) => c.status === status)?.n ?? 0);
+  const failures = await listItemFailures(em, run.id, 100);
   return {
     id: run.id,
     period: run.period,
@@ -81,11 +57,11 @@ export async function getBillingRun(em: EntityManager, period: string): Promise<
     heartbeatAt: date(run.heartbeat_at),
     finishedAt: run.finished_at ? date(run.finished_at) : null,
     total: counts.reduce((sum, c) => sum + Number(c.n), 0),
-    pending: count('pending'),
-    processing: count('processing'),
-    done: count('done'),
-    failed: count('failed'),
-    skipped: count('skipped'),
+    pending: count(BillingRunItemStatus.PENDING),
+    processing: count(BillingRunItemStatus.PROCESSING),
+    done: count(BillingRunItemStatus.DONE),
+    failed: count(BillingRunItemStatus.FAILED),
+    skipped: count(BillingRunItemStatus.SKIPPED),
     failures: failures.map((f) => ({
       customerId: f.customer_id,
       userId: f.user_id,

@@ -18,6 +18,8 @@ import { formatInvoiceNumber } from './invoice-number';
 import { cancelInvoice } from './cancel-invoice.service';
 import { publishDraft } from './publish-invoice';
 import { owesSend, sendInvoice } from './send-invoice.service';
+import { nextInvoiceSequence } from './invoice-repository';
+import { billUsageOnInvoice } from '../usage/usage-repository';
 
 export type CreateInvoiceOutcome =
   | { kind: 'invoice'; invoice: Invoice }
@@ -224,12 +226,7 @@ async function createDraft(
         }
         const currency = customer.currency ?? deps.config.billing.defaultCurrency;
         const prefix = deps.config.billing.invoicePrefix;
-        const [{ last_value: sequence }] = await tem.execute<Array<{ last_value: number }>>(
-          `insert into invoice_number_sequences (prefix, period, last_value) values (?, ?, 1)
-           on conflict (prefix, period) do update set last_value = invoice_number_sequences.last_value + 1
-           returning last_value`,
-          [prefix, period.key],
-        );
+        const sequence = await nextInvoiceSequence(tem, prefix, period.key);
         const invoice = tem.create(Invoice, {
           number: formatInvoiceNumber(prefix, period.key, sequence, cause.at),
           customer: tem.getReference(Customer, customer.id),
@@ -241,17 +238,12 @@ async function createDraft(
           stripeCustomerId: customer.stripeCustomerId ?? null,
         });
         await tem.flush();
-        await tem.execute(
-          `update usage_records set billed_on_invoice_id = ?
-           where customer_id = ? and billed_on_invoice_id is null
-             and ((occurred_at >= ? and occurred_at < ?)
-               or exists (select 1 from invoices i
-                          where i.customer_id = usage_records.customer_id and i.status <> 'VOID' and i.id <> ?
-                            and i.period_end <= ?
-                            and usage_records.occurred_at >= i.period_start
-                            and usage_records.occurred_at < i.period_end))`,
-          [invoice.id, customer.id, period.start, period.end, invoice.id, period.start],
-        );
+        await billUsageOnInvoice(tem, {
+          invoiceId: invoice.id,
+          customerId: customer.id,
+          periodStart: period.start,
+          periodEnd: period.end,
+        });
         const computed = await computeInvoiceLines(tem, customer.id, currency, period, invoice.id);
         if (computed.lines.length === 0 || computed.subtotalMinor <= 0n) {
           // Rolls back the claim, the number and the draft.

@@ -8,6 +8,7 @@ import { priceUsage } from '../usage/pricing';
 import type { PricedLine } from '../usage/pricing';
 import type { UsageSegmentRow } from '../usage/usage-aggregation';
 import { aggregateUsage } from '../usage/usage-aggregation';
+import { latePeriodsOf } from './invoice-repository';
 
 /** One line of an invoice (or of its preview), before it is stored. */
 export interface ComputedLine {
@@ -161,17 +162,9 @@ export async function computeInvoiceLines(
   });
   const lines = usageLines(period, own, currency);
 
-  const latePeriods = await em.execute<Array<{ period: string }>>(
-    `select distinct i.period from invoices i
-     where i.customer_id = ? and i.status <> 'VOID' and i.period_end <= ? and i.id <> ?
-       and exists (select 1 from usage_records ur
-                   where ur.customer_id = i.customer_id and ur.billed_on_invoice_id ${invoiceId ? '= ?' : 'is null'}
-                     and ur.occurred_at >= i.period_start and ur.occurred_at < i.period_end)
-     order by i.period`,
-    [customerId, period.start, invoiceId ?? '00000000-0000-0000-0000-000000000000', ...(invoiceId ? [invoiceId] : [])],
-  );
-  for (const { period: key } of latePeriods) {
-    const late = parsePeriod(key.trim());
+  const latePeriods = await latePeriodsOf(em, customerId, period.start, invoiceId);
+  for (const key of latePeriods) {
+    const late = parsePeriod(key);
     const scope = { customerId, currency, from: late.start, to: late.end };
     // Late usage is priced as the continuation of its period: price(billed + this one's) − price(billed before).
     const all = await aggregateUsage(em, { ...scope, records: invoiceId ? { kind: 'billed' } : { kind: 'all' } });
@@ -184,6 +177,6 @@ export async function computeInvoiceLines(
     currency,
     lines,
     subtotalMinor: sumMinor(lines.map((l) => l.amountMinor)),
-    latePeriods: latePeriods.map((p) => p.period.trim()),
+    latePeriods,
   };
 }

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatusChange } from '../../entities';
 import type { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+import { unbillUsageOfInvoice } from '../usage/usage-repository';
 
 const S = InvoiceStatus;
 
@@ -119,9 +120,7 @@ export async function transitionInvoice(
   if (to === S.VOID) {
     // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
     // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
-    await em.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [
-      invoice.id,
-    ]);
+    await unbillUsageOfInvoice(em, invoice.id);
   }
   const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);

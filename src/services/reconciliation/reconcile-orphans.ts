@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RemoteEvent, RemoteInvoice, StripeGateway } from '../../stripe';
 import type { BillingPeriod } from '../billing-runs/billing-period';
+import { knownInvoiceIds } from '../invoicing/invoice-repository';
 
 export interface ReconcileOrphan {
   stripeInvoiceId: string;
@@ -39,13 +40,7 @@ export async function findOrphans(
   }
   const stripeIds = [...candidates.keys()];
   const ourIds = [...candidates.values()].map((i) => i.ours.invoiceId as string);
-  const known = await em.execute<Array<{ id: string; stripe_invoice_id: string | null }>>(
-    `select id::text as id, stripe_invoice_id from invoices
-     where stripe_invoice_id in (${stripeIds.map(() => '?').join(', ')})
-        or id::text in (${ourIds.map(() => '?').join(', ')})`,
-    [...stripeIds, ...ourIds],
-  );
-  const knownIds = new Set(known.flatMap((k) => [k.id, k.stripe_invoice_id]));
+  const knownIds = await knownInvoiceIds(em, stripeIds, ourIds);
   const orphans: ReconcileOrphan[] = [];
   for (const [stripeId, snapshot] of candidates) {
     const ourId = snapshot.ours.invoiceId;

@@ -1,5 +1,6 @@
 import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
+import { withRetries } from '../../lib/backoff';
 import type { StripeGateway } from '../../stripe';
 import { failedWith } from '../../stripe';
 
@@ -13,11 +14,11 @@ export interface RateLimitRetryOptions {
 }
 
 /**
- * The gateway, with every call that Stripe answers 429 (`rate_limited`) retried after a backoff. The SDK retries
- * a 429 only when `Stripe-Should-Retry: true` says so, and a client-side token bucket at exactly the account's
- * limit still lets an occasional request over a strict one-second window (timer jitter, event-loop stalls). A 429
- * means the request was not processed, and every write carries a deterministic idempotency key, so repeating it is
- * safe. Other failures pass through unchanged.
+ * The gateway, with every call that Stripe answers 429 (`rate_limited`) retried after the one backoff
+ * (`src/lib/backoff.ts`). The SDK retries a 429 only when `Stripe-Should-Retry: true` says so, and a client-side
+ * token bucket at exactly the account's limit still lets an occasional request over a strict one-second window
+ * (timer jitter, event-loop stalls). A 429 means the request was not processed, and every write carries a
+ * deterministic idempotency key, so repeating it is safe. Other failures pass through unchanged.
  */
 export function retryRateLimited(gateway: StripeGateway, options: RateLimitRetryOptions = {}): StripeGateway {
   const retries = options.retries ?? 5;
@@ -29,19 +30,14 @@ export function retryRateLimited(gateway: StripeGateway, options: RateLimitRetry
       if (typeof value !== 'function') {
         return value;
       }
-      return async (...args: unknown[]): Promise<unknown> => {
-        for (let attempt = 0; ; attempt += 1) {
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } catch (error) {
-            if (attempt >= retries || !failedWith(error, 'rate_limited')) {
-              throw error;
-            }
-            const delay = baseDelayMs * 2 ** attempt;
-            await clock.sleep(delay + Math.random() * delay * 0.5);
-          }
-        }
-      };
+      return (...args: unknown[]): Promise<unknown> =>
+        withRetries(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args), {
+          retries,
+          // Up to 50 % jitter, so callers that were refused together do not come back together.
+          backoff: { baseMs: baseDelayMs, jitter: 0.5 },
+          retryOn: (error) => failedWith(error, 'rate_limited'),
+          clock,
+        });
     },
   });
 }

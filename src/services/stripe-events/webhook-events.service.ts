@@ -1,11 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WebhookEvent } from '../../entities';
-import { Role, WebhookEventStatus } from '../../entities/enums';
+import type { WebhookEventStatus } from '../../entities/enums';
+import { Role } from '../../entities/enums';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
 import { requireStorableDate } from '../shared/date-range';
 import { decodeCursor, encodeCursor } from '../shared/keyset-cursor';
 import { BadInputError, NotFoundError } from '../shared/errors';
+import { requeueEvents } from './webhook-event-store';
 
 export interface WebhookEventFilter {
   /** Exact type (`invoice.paid`) or a prefix wildcard (`invoice.*`). */
@@ -80,10 +82,6 @@ export async function listWebhookEvents(
   };
 }
 
-const REPLAY_SQL = `update webhook_events
-  set status = 'pending', attempts = 0, next_attempt_at = now(), processed_at = null
-  where`;
-
 /**
  * Queues one stored event to be applied again (admins only): pending, attempts reset, due now. `last_error` is
  * kept as the history of why it failed. Handlers are idempotent, so replaying a processed event changes nothing
@@ -106,28 +104,12 @@ export async function replayWebhookEvents(
   em: EntityManager,
   filter: { id?: string; failed?: boolean; since?: Date },
 ): Promise<{ count: number; ids: string[] }> {
-  const conditions: string[] = [];
-  const params: unknown[] = [];
-  if (filter.id) {
-    conditions.push('id = ?');
-    params.push(filter.id);
+  if (filter.since && Number.isNaN(filter.since.getTime())) {
+    throw new BadInputError('since must be a valid time', 'since');
   }
-  if (filter.failed) {
-    conditions.push(`status = '${WebhookEventStatus.FAILED}'`);
-  }
-  if (filter.since) {
-    if (Number.isNaN(filter.since.getTime())) {
-      throw new BadInputError('since must be a valid time', 'since');
-    }
-    conditions.push('received_at >= ?::timestamptz');
-    params.push(filter.since.toISOString());
-  }
-  if (conditions.length === 0) {
+  if (!filter.id && !filter.failed && !filter.since) {
     throw new BadInputError('Give an event id, --failed or --since');
   }
-  const rows = await em.execute<Array<{ id: string }>>(
-    `${REPLAY_SQL} ${conditions.join(' and ')} returning id`,
-    params,
-  );
-  return { count: rows.length, ids: rows.map((r) => r.id) };
+  const ids = await requeueEvents(em, filter);
+  return { count: ids.length, ids };
 }

@@ -10,6 +10,7 @@ import { requireRole } from '../customers/caller';
 import { requireStorableDate } from '../shared/date-range';
 import { BadInputError, NotFoundError } from '../shared/errors';
 import { validatePriceSpec } from './pricing';
+import { lastInvoicedPeriodEnd } from '../invoicing/invoice-repository';
 
 /** How far ahead a price version may start. */
 export const MAX_YEARS_AHEAD = 5;
@@ -88,15 +89,14 @@ export async function setPrice(
     }
     // Invoiced periods keep the prices they were invoiced at (their late usage is priced the same way): a version
     // may not start before the end of the last period invoiced (not VOID) with this metric in this currency.
-    const [frozen] = await tem.execute<Array<{ until: Date | string | null }>>(
-      `select max(i.period_end) as until from invoices i
-       where i.status <> 'VOID' and i.currency = ? ${customer ? 'and i.customer_id = ?' : ''}
-         and exists (select 1 from invoice_lines l where l.invoice_id = i.id and l.metric_id = ?)`,
-      customer ? [currency, customer.id, metric.id] : [currency, metric.id],
-    );
-    if (frozen?.until && new Date(frozen.until).getTime() > effectiveFrom.getTime()) {
+    const frozenUntil = await lastInvoicedPeriodEnd(tem, {
+      currency,
+      customerId: customer?.id ?? null,
+      metricId: metric.id,
+    });
+    if (frozenUntil && frozenUntil.getTime() > effectiveFrom.getTime()) {
       throw new BadInputError(
-        `effectiveFrom must not be before ${new Date(frozen.until).toISOString()}: earlier periods are invoiced ` +
+        `effectiveFrom must not be before ${frozenUntil.toISOString()}: earlier periods are invoiced ` +
           'with this metric, and an invoice keeps the prices it was made with',
         'effectiveFrom',
       );

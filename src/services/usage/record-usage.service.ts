@@ -7,6 +7,7 @@ import { compare, parseDecimal } from '../shared/decimal';
 import { parseIsoTimestamp } from '../shared/date-range';
 import { BadInputError } from '../shared/errors';
 import { USER_ID_NUMBER_RULE, userIdFromJson } from '../customers/user-id';
+import { activeMetrics, ensureCustomers, insertUsageRecords } from './usage-repository';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -228,9 +229,7 @@ export async function recordUsage(
   }
 
   return em.transactional(async (tem) => {
-    const metricRows = await tem.execute<Array<{ id: string; code: string; aggregation: MetricAggregation }>>(
-      'select id, code, aggregation from billable_metrics where active',
-    );
+    const metricRows = await activeMetrics(tem);
     const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
     const valid: ValidEvent[] = [];
     const rejected: UsageRejection[] = [];
@@ -259,45 +258,22 @@ export async function recordUsage(
 
     // Customers first seen here are created set-based, as `me` would create them.
     const userIds = [...new Set(unique.map((e) => e.userId))];
-    await tem.execute(
-      `insert into customers (id, external_user_id)
-       select (x->>'id')::uuid, x->>'userId' from jsonb_array_elements(?::jsonb) as x
-       on conflict (external_user_id) do nothing`,
-      [JSON.stringify(userIds.map((userId) => ({ id: randomUUID(), userId })))],
+    await ensureCustomers(
+      tem,
+      userIds.map((userId) => ({ id: randomUUID(), userId })),
     );
 
-    const inserted = await tem.execute<Array<{ late: boolean }>>(
-      `with incoming as (
-         select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
-         from jsonb_to_recordset(?::jsonb) as e(
-           user_id text, metric_id uuid, quantity numeric, occurred_at timestamptz,
-           idempotency_key text, agent_id text, metadata jsonb)
-         join customers c on c.external_user_id = e.user_id
-       ), stored as (
-         insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
-         select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
-         on conflict (customer_id, idempotency_key) do nothing
-         returning customer_id, occurred_at
-       )
-       select exists (
-         select 1 from invoices i
-         where i.customer_id = s.customer_id and i.status <> 'VOID'
-           and s.occurred_at >= i.period_start and s.occurred_at < i.period_end
-       ) as late
-       from stored s`,
-      [
-        JSON.stringify(
-          unique.map((e) => ({
-            user_id: e.userId,
-            metric_id: e.metricId,
-            quantity: e.quantity,
-            occurred_at: e.occurredAt,
-            idempotency_key: e.idempotencyKey,
-            agent_id: e.agentId,
-            metadata: e.metadata,
-          })),
-        ),
-      ],
+    const inserted = await insertUsageRecords(
+      tem,
+      unique.map((e) => ({
+        user_id: e.userId,
+        metric_id: e.metricId,
+        quantity: e.quantity,
+        occurred_at: e.occurredAt,
+        idempotency_key: e.idempotencyKey,
+        agent_id: e.agentId,
+        metadata: e.metadata,
+      })),
     );
     return {
       accepted: inserted.length,

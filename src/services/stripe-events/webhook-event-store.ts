@@ -1,6 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { pooledQuery } from '../entities/pooled-query';
-import type { StripeEventRecord } from '../stripe';
+import { WebhookEventStatus } from '../../entities/enums';
+import { pooledQuery } from '../../entities/pooled-query';
+import type { StripeEventRecord } from '../../stripe';
+import { sqlText } from '../shared/sql-values';
+
+/**
+ * SQL of the webhook event aggregate (`webhook_events`): the intake's insert, the worker's claim and marks, the
+ * health figures and the replay. Statuses come from `WebhookEventStatus`.
+ */
+
+const PENDING = sqlText(WebhookEventStatus.PENDING);
+const PROCESSING = sqlText(WebhookEventStatus.PROCESSING);
+const FAILED = sqlText(WebhookEventStatus.FAILED);
 
 /** A claimed row, as the worker needs it. */
 export interface ClaimedEvent {
@@ -54,7 +65,7 @@ export async function storeStripeEvent(em: EntityManager, event: StripeEventReco
  * whatever the clocks say; a failed one once the retry time its worker chose has come. Retry times are written and
  * compared in the worker's clock, never the database's, so a test that moves the worker's clock moves the retries.
  */
-const DUE = `status = 'pending' and (attempts = 0 or next_attempt_at <= ?)`;
+const DUE = `status = ${PENDING} and (attempts = 0 or next_attempt_at <= ?)`;
 
 /** Cheap check outside a transaction, so an idle worker does not open one every poll. */
 export async function hasDueEvents(em: EntityManager, now: Date): Promise<boolean> {
@@ -103,7 +114,11 @@ export async function tryLockObject(tem: EntityManager, objectId: string): Promi
 }
 
 /** Marks an event done, in the same transaction as its effect. */
-export async function markEventDone(tem: EntityManager, id: string, status: 'processed' | 'ignored'): Promise<void> {
+export async function markEventDone(
+  tem: EntityManager,
+  id: string,
+  status: `${WebhookEventStatus.PROCESSED | WebhookEventStatus.IGNORED}`,
+): Promise<void> {
   await tem.execute(
     // clock_timestamp(), not now(): now() is the batch transaction's start, earlier than this event's turn.
     `update webhook_events set status = ?::webhook_event_status, attempts = attempts + 1,
@@ -123,18 +138,18 @@ export async function recordEventFailure(
   tem: EntityManager,
   id: string,
   input: { error: string; retryAt: Date; maxAttempts: number },
-): Promise<'pending' | 'failed'> {
-  const rows = await tem.execute<Array<{ status: 'pending' | 'failed' }>>(
+): Promise<WebhookEventStatus.PENDING | WebhookEventStatus.FAILED> {
+  const rows = await tem.execute<Array<{ status: WebhookEventStatus.PENDING | WebhookEventStatus.FAILED }>>(
     `update webhook_events set
        attempts = attempts + 1,
        last_error = ?,
-       status = (case when attempts + 1 >= ? then 'failed' else 'pending' end)::webhook_event_status,
+       status = (case when attempts + 1 >= ? then ${FAILED} else ${PENDING} end)::webhook_event_status,
        next_attempt_at = ?
      where id = ?
      returning status`,
     [input.error, input.maxAttempts, input.retryAt, id],
   );
-  return rows[0]?.status ?? 'pending';
+  return rows[0]?.status ?? WebhookEventStatus.PENDING;
 }
 
 /**
@@ -146,4 +161,54 @@ export async function boundStatements(tem: EntityManager, ms: number): Promise<v
     String(ms),
     String(ms),
   ]);
+}
+
+export interface BacklogFigures {
+  last_received: Date | string | null;
+  pending_count: string | number;
+  oldest_pending_age: string | number | null;
+  failed_count: string | number;
+}
+
+/** The backlog as the health route reports it: last arrival, events waiting (and the oldest's age), failed events. */
+export async function readBacklogFigures(em: EntityManager): Promise<BacklogFigures> {
+  const [row] = await em.execute<BacklogFigures[]>(
+    `select
+       (select max(received_at) from webhook_events) as last_received,
+       (select count(*) from webhook_events where status in (${PENDING}, ${PROCESSING})) as pending_count,
+       (select extract(epoch from now() - min(received_at)) from webhook_events
+         where status in (${PENDING}, ${PROCESSING})) as oldest_pending_age,
+       (select count(*) from webhook_events where status = ${FAILED}) as failed_count`,
+  );
+  return row;
+}
+
+/**
+ * Queues the stored events that match every given filter to be applied again: pending, attempts reset, due now
+ * (`last_error` is kept). The caller makes sure at least one filter is given. Returns the ids queued.
+ */
+export async function requeueEvents(
+  em: EntityManager,
+  filter: { id?: string; failed?: boolean; since?: Date },
+): Promise<string[]> {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (filter.id) {
+    conditions.push('id = ?');
+    params.push(filter.id);
+  }
+  if (filter.failed) {
+    conditions.push(`status = ${FAILED}`);
+  }
+  if (filter.since) {
+    conditions.push('received_at >= ?::timestamptz');
+    params.push(filter.since.toISOString());
+  }
+  const rows = await em.execute<Array<{ id: string }>>(
+    `update webhook_events
+     set status = ${PENDING}, attempts = 0, next_attempt_at = now(), processed_at = null
+     where ${conditions.join(' and ')} returning id`,
+    params,
+  );
+  return rows.map((r) => r.id);
 }
