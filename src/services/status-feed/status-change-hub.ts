@@ -23,7 +23,7 @@ export interface StatusHubOptions {
   clock?: Clock;
   /** Delay before the n-th reconnect or retry (default `reconnectBackoff`). */
   backoff?: Backoff;
-  /** Subscribers handed a change before the hub yields to the event loop (default 250). */
+  /** Subscribers handed a change before the hub yields to the event loop (default 100). */
   sliceSize?: number;
   /**
    * How long a delivered change id is remembered (default 2 minutes). Ids come from a sequence, so a transaction
@@ -77,7 +77,7 @@ export class StatusChangeHub {
   ) {
     this.clock = options.clock ?? systemClock;
     this.backoff = options.backoff ?? reconnectBackoff;
-    this.sliceSize = options.sliceSize ?? 250;
+    this.sliceSize = options.sliceSize ?? 100;
     this.historyWindowMs = options.historyWindowMs ?? 120_000;
   }
 
