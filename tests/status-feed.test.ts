@@ -140,6 +140,7 @@ describe('the live payment status feed', () => {
     await change(t.database.db, own, 'r2');
     const [, seen] = await feed.waitFor(2);
     feed.stop();
+    await until('the feed to close', () => t.server.statusFeeds() === 0);
     // Offline: two changes of its own invoice and one of another user's.
     await change(t.database.db, own, 'r3');
     await change(t.database.db, other, 'not yours');
