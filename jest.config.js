@@ -34,6 +34,7 @@ const E2E = [
   'auth',
   'invoices',
   'invoice-queries',
+  'status-feed',
   'unstorable-text',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);

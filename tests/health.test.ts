@@ -5,6 +5,7 @@ import type { TestDatabase } from './helpers/database';
 import { createEmptyDatabase, testServerUrl } from './helpers/database';
 import type { TestServer } from './helpers/server';
 import { TEST_JWT_SECRET, startTestServer } from './helpers/server';
+import { WAIT_GUARD_MS } from './helpers/clock';
 
 /**
  * Takes the server's database away until the returned function brings it back. On PostgreSQL the database refuses
@@ -49,7 +50,10 @@ describe('health and readiness', () => {
   it('is ready when the database is reachable and migrated', async () => {
     const res = await fetch(`${t.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+    expect(await res.json()).toEqual({
+      status: 'ready',
+      checks: { database: 'ok', migrations: 'ok', statusFeed: 'ok' },
+    });
   });
 
   it('gives every response a request id, honouring a sane incoming one', async () => {
@@ -93,7 +97,11 @@ describe('health and readiness', () => {
       try {
         expect(await get('/readyz')).toEqual({
           status: 503,
-          body: { status: 'not ready', checks: { database: 'unreachable' } },
+          body: {
+            status: 'not ready',
+            // PostgreSQL ended the status feed's LISTEN connection too; the embedded database has no connection to lose.
+            checks: { database: 'unreachable', statusFeed: down.database.url ? 'reconnecting' : 'ok' },
+          },
         });
         const health = await get('/api/v1/webhooks/health');
         expect(health).toEqual({
@@ -116,8 +124,15 @@ describe('health and readiness', () => {
       } finally {
         await restore();
       }
-      // Back: both say so again without a restart.
-      expect((await get('/readyz')).status).toBe(200);
+      // Back: both say so again without a restart, once the status feed has reconnected (after its backoff).
+      const deadline = Date.now() + WAIT_GUARD_MS;
+      while ((await get('/readyz')).status !== 200 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await get('/readyz')).toEqual({
+        status: 200,
+        body: { status: 'ready', checks: { database: 'ok', migrations: 'ok', statusFeed: 'ok' } },
+      });
       expect(await get('/api/v1/webhooks/health')).toMatchObject({
         status: 200,
         body: { status: 'ok', database: 'ok', pendingCount: 0, failedCount: 0 },

@@ -75,7 +75,44 @@ function operationResolutionError(document: DocumentNode, operationName: string 
  * Parses and validates an operation under the rules: the document, or the errors to answer (each with its code:
  * GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, OPERATION_RESOLUTION_FAILURE), still to be formatted.
  */
+/**
+ * Documents that passed parse and validation, per rule set, by query text and operation name: dashboards send the
+ * same few operations, and thousands of open subscriptions then share one syntax tree instead of holding one each
+ * (and skip parsing and validating it again). Only short queries, at most a few hundred, oldest dropped first.
+ */
+const preparedDocuments = new WeakMap<GraphQLRules, Map<string, DocumentNode>>();
+const PREPARED_MAX = 500;
+const PREPARED_QUERY_MAX_LENGTH = 8192;
+
 export function prepareOperation(
+  rules: GraphQLRules,
+  schema: GraphQLSchema,
+  request: { query: string; operationName?: string | null },
+): DocumentNode | GraphQLError[] {
+  if (typeof request.query !== 'string' || request.query.length > PREPARED_QUERY_MAX_LENGTH) {
+    return prepareUncached(rules, schema, request);
+  }
+  let cache = preparedDocuments.get(rules);
+  if (!cache) {
+    cache = new Map();
+    preparedDocuments.set(rules, cache);
+  }
+  const key = `${request.operationName ?? ''}\u0000${request.query}`;
+  const cached = cache.get(key);
+  if (cached) {
+    return cached;
+  }
+  const prepared = prepareUncached(rules, schema, request);
+  if (!Array.isArray(prepared)) {
+    if (cache.size >= PREPARED_MAX) {
+      cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(key, prepared);
+  }
+  return prepared;
+}
+
+function prepareUncached(
   rules: GraphQLRules,
   schema: GraphQLSchema,
   request: { query: string; operationName?: string | null },

@@ -4,6 +4,7 @@ import { cancelInvoice } from '../services/invoicing/cancel-invoice.service';
 import { createInvoice } from '../services/invoicing/create-invoice.service';
 import type { InvoiceDeps } from '../services/invoicing/invoice-deps';
 import { getInvoice, listInvoices } from '../services/invoicing/get-invoices.service';
+import type { InvoiceView } from '../services/invoicing/get-invoices.service';
 import { payInvoice } from '../services/payments/pay-invoice.service';
 import type { StatusChangeEvent } from '../services/status-feed/status-change-hub';
 import { watchPaymentStatus } from '../services/status-feed/watch-payment-status.service';
@@ -72,6 +73,20 @@ async function totalMismatch(
     invoice: await invoiceOf(ctx, outcome.invoice),
     stripeTotal: toMoney(outcome.mismatch.stripeTotalMinor, outcome.mismatch.stripeCurrency.toUpperCase()),
   });
+}
+
+/**
+ * The invoice of a status change, mapped once per change and instance: the hub hands the same view to every
+ * subscriber (the access rule was applied when each subscribed), so thousands of subscribers share one mapping.
+ */
+const mappedInvoices = new WeakMap<InvoiceView, InvoiceType>();
+function sharedInvoice(view: InvoiceView): InvoiceType {
+  let mapped = mappedInvoices.get(view);
+  if (!mapped) {
+    mapped = toInvoice(view);
+    mappedInvoices.set(view, mapped);
+  }
+  return mapped;
 }
 
 @Resolver()
@@ -178,21 +193,25 @@ export class InvoiceResolver {
   }
 
   @Subscription(() => PaymentStatusEvent, {
-    description: 'Status changes of an invoice, or of all your invoices, as they commit.',
+    description:
+      'Status changes of an invoice, or of all your invoices, as they commit. With `after` (the `changeId` of the ' +
+      'last event a client saw) the changes it missed come first, then live ones, none twice.',
     subscribe: ({
       args,
       context,
-    }: SubscribeResolverData<unknown, { invoiceId?: string; userId?: string }, GraphQLContext>) =>
+    }: SubscribeResolverData<unknown, { invoiceId?: string; userId?: string; after?: string }, GraphQLContext>) =>
       watchPaymentStatus(context.em, context.statusHub, context.caller, args),
   })
-  async paymentStatusChanged(
+  paymentStatusChanged(
     @Root() event: StatusChangeEvent,
     @Arg('invoiceId', () => ID, { nullable: true }) _invoiceId: string | null,
     @Arg('userId', () => String, { nullable: true }) _userId: string | null,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<PaymentStatusEvent> {
+    @Arg('after', () => ID, { nullable: true, description: 'Resume after this change id: missed changes first.' })
+    _after: string | null,
+  ): PaymentStatusEvent {
     return {
-      invoice: toInvoice(await getInvoice(ctx.em.fork(), ctx.caller, event.invoiceId)),
+      changeId: event.changeId,
+      invoice: sharedInvoice(event.invoice),
       status: event.status,
       previousStatus: event.previousStatus,
       occurredAt: event.occurredAt,

@@ -255,6 +255,11 @@ export class InvoicesArgs {
 
 @ObjectType({ description: 'A status change of an invoice, pushed live.' })
 export class PaymentStatusEvent {
+  @Field(() => ID, {
+    description: 'The id of this change in the status history; pass the last one seen as `after` to resume.',
+  })
+  changeId!: string;
+
   @Field(() => InvoiceType)
   invoice!: InvoiceType;
 

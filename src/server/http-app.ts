@@ -34,7 +34,7 @@ export function createHttpApp(
 
   // Stripe webhooks first: the route reads the raw body, so no JSON parser may run before it.
   app.use(webhooks.router);
-  app.use(healthRouter(db));
+  app.use(healthRouter(db, services.statusHub));
   app.use(usageRouter(db, verify));
   app.use(billingRouter({ db, verify, gateway, config, clock }));
   app.use('/graphql', ...graphqlHandlers);

@@ -62,7 +62,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const schema = await buildAppSchema();
   // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
   const rules = graphqlRules(config.nodeEnv);
-  const statusHub = new StatusChangeHub(db, db.url, logger);
+  const statusHub = new StatusChangeHub(db, db.url, logger, { clock });
   await statusHub.start();
   const services = requestServices({
     config,

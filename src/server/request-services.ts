@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
@@ -24,15 +25,22 @@ export interface RequestServices {
 export function requestServices(shared: Omit<RequestServices, 'context'>): RequestServices {
   return {
     ...shared,
-    context: (caller, log, requestId) => ({
-      caller,
-      config: shared.config,
-      clock: shared.clock,
-      gateway: shared.gateway,
-      statusHub: shared.statusHub,
-      em: shared.db.orm.em.fork(),
-      log,
-      requestId,
-    }),
+    context: (caller, log, requestId) => {
+      // Forked on first use: an open subscription keeps its context for hours and seldom touches the database.
+      let em: EntityManager | undefined;
+      return {
+        caller,
+        config: shared.config,
+        clock: shared.clock,
+        gateway: shared.gateway,
+        statusHub: shared.statusHub,
+        get em() {
+          em ??= shared.db.orm.em.fork();
+          return em;
+        },
+        log,
+        requestId,
+      };
+    },
   };
 }

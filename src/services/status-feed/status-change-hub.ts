@@ -1,128 +1,333 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Client } from 'pg';
+import type { Clock } from '../../config/clock';
+import { systemClock } from '../../config/clock';
 import type { Logger } from '../../config/logger';
-import { InvoiceStatusChange } from '../../entities';
-import type { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import type { Database } from '../../entities/orm';
 import { STATUS_CHANNEL } from '../invoicing/invoice-status';
 import type { StatusNotification } from '../invoicing/invoice-status';
+import type { Backoff } from './reconnect-backoff';
+import { reconnectBackoff } from './reconnect-backoff';
+import { FEED_SQL_COMMENT, readChangeRows, readInvoiceViews, toStatusChangeEvent } from './status-change-reader';
+import type { StatusChangeEvent } from './status-change-reader';
+import type { FeedFilter } from './status-feed-index';
+import { FeedIndex, StatusFeed } from './status-feed-index';
 
-/** A committed status change, as subscribers receive it. */
-export interface StatusChangeEvent {
-  invoiceId: string;
-  userId: string;
-  status: InvoiceStatus;
-  previousStatus: InvoiceStatus | null;
-  occurredAt: Date;
-  reason: string | null;
-  source: StatusChangeSource;
+export type { StatusChangeEvent } from './status-change-reader';
+
+/** `ok`: listening, nothing missed. `reconnecting`: the LISTEN connection was lost; changes are caught up once back. */
+export type StatusFeedState = 'starting' | 'ok' | 'reconnecting' | 'stopped';
+
+export interface StatusHubOptions {
+  /** Times the reconnect backoff and the history window. Default: the system clock. */
+  clock?: Clock;
+  /** Delay before the n-th reconnect or retry (default `reconnectBackoff`). */
+  backoff?: Backoff;
+  /** Subscribers handed a change before the hub yields to the event loop (default 100). */
+  sliceSize?: number;
+  /**
+   * How long a delivered change id is remembered (default 2 minutes). Ids come from a sequence, so a transaction
+   * may commit a lower id after a higher one was delivered; the catch-up after a reconnect rereads ids above the
+   * highest one delivered longer ago than this, skipping those it remembers: a transaction open longer than this
+   * while the listener was away could be missed.
+   */
+  historyWindowMs?: number;
 }
 
-type Listener = (event: StatusChangeEvent) => void;
+/** Notifications read per batch: one read of change rows and one of invoices per batch, whatever its size. */
+const BATCH = 500;
 
 /**
  * Fans committed status changes out to this instance's subscribers. Every instance LISTENs on the channel that
  * `transitionInvoice` NOTIFYs inside its transaction, so a change made through any instance reaches subscribers on
- * all of them, and a rolled-back change reaches none. The payload holds ids only; the change is read back here.
+ * all of them, and a rolled-back change reaches none. The payload holds ids only.
+ *
+ * Per change (per batch of changes) and instance, the hub reads the change rows once and the invoices the
+ * subscribers want once, then hands the same event to every subscriber that may want it (found through `FeedIndex`),
+ * a slice at a time so the event loop keeps serving requests during a large fan-out.
+ *
+ * Never silent: when the LISTEN connection drops, the hub reconnects with backoff and then delivers the changes
+ * committed meanwhile from the status history (`invoice_status_changes`), in id order, each once.
  */
 export class StatusChangeHub {
-  private readonly listeners = new Set<Listener>();
-  private client?: Client;
-  private unlisten?: () => Promise<void>;
+  private readonly index = new FeedIndex();
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private readonly sliceSize: number;
+  private readonly historyWindowMs: number;
+  private readonly stopping = new AbortController();
+  /** Change ids notified and not yet handled, in notification (commit) order. */
+  private pending: string[] = [];
+  /** Change ids handled recently (delivered, or nobody listened), with when: see `historyWindowMs`. */
+  private readonly handled = new Map<string, number>();
+  /** Every change id at or below this was handled or will never commit (see `historyWindowMs`). */
+  private floor = 0n;
+  private floorUnknown = false;
+  private catchUpNeeded = false;
+  private working = false;
+  private client: Client | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private currentState: StatusFeedState = 'starting';
 
   constructor(
     private readonly db: Database,
     private readonly databaseUrl: string | undefined,
     private readonly log: Logger,
-  ) {}
+    options: StatusHubOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.backoff = options.backoff ?? reconnectBackoff;
+    this.sliceSize = options.sliceSize ?? 100;
+    this.historyWindowMs = options.historyWindowMs ?? 120_000;
+  }
+
+  get state(): StatusFeedState {
+    return this.currentState;
+  }
 
   async start(): Promise<void> {
-    const onPayload = (payload: string): void => {
-      this.deliver(payload).catch((error: unknown) => this.log.error({ err: error }, 'status notification failed'));
-    };
     if (this.db.pglite) {
-      this.unlisten = await this.db.pglite.listen(STATUS_CHANNEL, onPayload);
-      return;
+      // In-process: the connection cannot drop.
+      this.unlisten = await this.db.pglite.listen(STATUS_CHANNEL, (payload) => this.onNotification(payload));
+    } else {
+      await this.listen();
     }
-    // A dedicated connection: LISTEN needs a session that the pool will not hand to anyone else.
-    this.client = new Client({ connectionString: this.databaseUrl });
-    this.client.on('notification', (message) => message.payload && onPayload(message.payload));
-    this.client.on('error', (error) => this.log.error({ err: error }, 'status LISTEN connection failed'));
-    await this.client.connect();
-    await this.client.query(`LISTEN ${STATUS_CHANNEL}`);
+    try {
+      this.floor = await this.highestChangeId();
+    } catch (error) {
+      // A server may start before its migrations run (`/readyz` says so): the first catch-up sets the floor.
+      this.log.warn({ err: error }, 'status history unreadable at start');
+      this.floorUnknown = true;
+    }
+    this.currentState = 'ok';
   }
 
   async stop(): Promise<void> {
-    this.listeners.clear();
+    this.currentState = 'stopped';
+    this.stopping.abort();
+    for (const feed of this.index.all()) {
+      feed.close();
+    }
     await this.unlisten?.();
-    await this.client?.end();
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
   }
 
-  /** Listeners registered now: one per open `paymentStatusChanged` subscription on this instance. */
+  /** Feeds open now: one per open `paymentStatusChanged` subscription on this instance. */
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.index.size;
   }
 
-  /** Registers a listener; returns the function that removes it. */
-  onChange(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Opens a feed of the changes that pass `filter`, from now on; closing it (`return`) removes it. */
+  subscribe(filter: FeedFilter): StatusFeed {
+    const feed = new StatusFeed(filter, (closed) => this.index.remove(closed));
+    this.index.add(feed);
+    return feed;
   }
 
-  /** An async iterator of the changes that pass `filter`, for a GraphQL subscription. */
-  subscribe(filter: (event: StatusChangeEvent) => boolean): AsyncIterableIterator<StatusChangeEvent> {
-    const queue: StatusChangeEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const off = this.onChange((event) => {
-      if (filter(event)) {
-        queue.push(event);
-        wake?.();
+  private onNotification(payload: string): void {
+    try {
+      const { changeId } = JSON.parse(payload) as StatusNotification;
+      this.pending.push(String(changeId));
+    } catch (error) {
+      this.log.error({ err: error }, 'unreadable status notification');
+      return;
+    }
+    this.kick();
+  }
+
+  /** A dedicated connection: LISTEN needs a session that the pool will not hand to anyone else. */
+  private async listen(): Promise<void> {
+    const client = new Client({ connectionString: this.databaseUrl });
+    client.on('notification', (message) => message.payload && this.onNotification(message.payload));
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${STATUS_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+  }
+
+  private lost(client: Client, error?: Error): void {
+    if (client !== this.client || this.stopping.signal.aborted) {
+      return;
+    }
+    this.client = undefined;
+    this.currentState = 'reconnecting';
+    this.catchUpNeeded = true;
+    this.log.warn({ err: error }, 'status LISTEN connection lost: reconnecting');
+    client.end().catch(() => undefined);
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    for (let attempt = 0; !this.stopping.signal.aborted; attempt += 1) {
+      await this.clock.sleep(this.backoff(attempt), { signal: this.stopping.signal, unref: true });
+      if (this.stopping.signal.aborted) {
+        return;
       }
-    });
-    const finish = async (): Promise<IteratorResult<StatusChangeEvent>> => {
-      done = true;
-      off();
-      wake?.();
-      return { value: undefined, done: true };
-    };
-    const iterator: AsyncIterableIterator<StatusChangeEvent> = {
-      async next() {
-        while (!done && queue.length === 0) {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-        return done ? { value: undefined, done: true } : { value: queue.shift() as StatusChangeEvent, done: false };
-      },
-      return: finish,
-      throw: finish,
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+      try {
+        await this.listen();
+      } catch (error) {
+        this.log.warn({ err: error, attempt }, 'status LISTEN reconnect failed');
+        continue;
+      }
+      this.log.info({ attempt }, 'status LISTEN connection back: catching up');
+      this.kick();
+      return;
+    }
   }
 
-  private async deliver(payload: string): Promise<void> {
-    if (this.listeners.size === 0) {
+  private kick(): void {
+    if (this.working || this.stopping.signal.aborted) {
       return;
     }
-    const { changeId } = JSON.parse(payload) as StatusNotification;
-    const change = await this.db.orm.em
+    this.working = true;
+    this.work()
+      .catch((error: unknown) => this.log.error({ err: error }, 'status feed failed'))
+      .finally(() => {
+        this.working = false;
+        // Work that arrived while this run was ending: a catch-up waits for the LISTEN connection.
+        if (this.catchUpNeeded ? Boolean(this.client ?? this.db.pglite) : this.pending.length > 0) {
+          this.kick();
+        }
+      });
+  }
+
+  /** One worker at a time, so changes go out in order: first any catch-up, then notifications in batches. */
+  private async work(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        if (this.catchUpNeeded) {
+          if (!this.client && !this.db.pglite) {
+            return; // the reconnect kicks the worker again once LISTEN is back
+          }
+          await this.catchUp();
+          this.catchUpNeeded = false;
+          this.currentState = 'ok';
+        } else {
+          const batch = this.pending.splice(0, BATCH);
+          if (batch.length === 0) {
+            return;
+          }
+          await this.handle(batch);
+        }
+        failures = 0;
+      } catch (error) {
+        // Whatever this batch did not deliver is reread from the history, after the failed read is retried.
+        this.log.warn({ err: error }, 'status feed read failed: catching up after a pause');
+        this.catchUpNeeded = true;
+        await this.clock.sleep(this.backoff(failures), { signal: this.stopping.signal, unref: true });
+        failures += 1;
+      }
+    }
+  }
+
+  /** Changes committed while nobody listened: every id above the floor not handled yet, in id order. */
+  private async catchUp(): Promise<void> {
+    if (this.floorUnknown) {
+      this.floor = await this.highestChangeId();
+      this.floorUnknown = false;
+    }
+    let cursor = this.floor;
+    let count = 0;
+    for (;;) {
+      const rows = (await this.db.orm.em
+        .fork()
+        .getConnection()
+        .execute(
+          `/* ${FEED_SQL_COMMENT} */ select id::text as id from invoice_status_changes where id > ? order by id limit ?`,
+          [cursor.toString(), BATCH],
+        )) as Array<{ id: string }>;
+      const missed = rows.map((row) => row.id).filter((id) => !this.handled.has(id));
+      count += missed.length;
+      if (missed.length > 0) {
+        await this.handle(missed);
+      }
+      if (rows.length < BATCH) {
+        break;
+      }
+      cursor = BigInt(rows[rows.length - 1].id);
+    }
+    this.pending = this.pending.filter((id) => !this.handled.has(id));
+    if (count > 0) {
+      this.log.info({ changes: count }, 'status feed caught up');
+    }
+  }
+
+  /** Reads a batch of changes once and delivers each, in the given order. */
+  private async handle(ids: string[]): Promise<void> {
+    const fresh = ids.filter((id) => !this.handled.has(id));
+    if (this.index.size > 0 && fresh.length > 0) {
+      const em = this.db.orm.em.fork();
+      const rows = await readChangeRows(em, { id: { $in: fresh } });
+      const wanted = rows.filter((row) =>
+        this.index.hasCandidates(row.invoice.id, row.invoice.customer.externalUserId),
+      );
+      const views = await readInvoiceViews(em, [...new Set(wanted.map((row) => row.invoice.id))]);
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const id of fresh) {
+        const row = byId.get(id);
+        const view = row && views.get(row.invoice.id);
+        if (row && view) {
+          await this.fanOut(toStatusChangeEvent(row, view));
+        }
+        this.markHandled(id);
+      }
+    } else {
+      fresh.forEach((id) => this.markHandled(id));
+    }
+    this.forgetOld();
+  }
+
+  /** Hands the event to every feed that may want it, yielding to the event loop between slices. */
+  private async fanOut(event: StatusChangeEvent): Promise<void> {
+    const feeds = this.index.candidates(event.invoiceId, event.userId);
+    for (let start = 0; start < feeds.length; start += this.sliceSize) {
+      if (start > 0) {
+        await yieldToEventLoop();
+      }
+      const end = Math.min(feeds.length, start + this.sliceSize);
+      for (let i = start; i < end; i += 1) {
+        feeds[i].push(event);
+      }
+    }
+  }
+
+  private markHandled(id: string): void {
+    this.handled.set(id, this.clock.now());
+  }
+
+  /** Raises the floor past ids handled longer ago than the window (the map is in handling order). */
+  private forgetOld(): void {
+    const before = this.clock.now() - this.historyWindowMs;
+    for (const [id, at] of this.handled) {
+      if (at > before) {
+        break;
+      }
+      const value = BigInt(id);
+      if (value > this.floor) {
+        this.floor = value;
+      }
+      this.handled.delete(id);
+    }
+  }
+
+  private async highestChangeId(): Promise<bigint> {
+    const [row] = (await this.db.orm.em
       .fork()
-      .findOne(InvoiceStatusChange, { id: changeId }, { populate: ['invoice', 'invoice.customer'] });
-    if (!change) {
-      return;
-    }
-    const event: StatusChangeEvent = {
-      invoiceId: change.invoice.id,
-      userId: change.invoice.customer.externalUserId,
-      status: change.toStatus,
-      previousStatus: change.fromStatus ?? null,
-      occurredAt: change.occurredAt,
-      reason: change.reason ?? null,
-      source: change.source,
-    };
-    for (const listener of this.listeners) {
-      listener(event);
-    }
+      .getConnection()
+      .execute(
+        `/* ${FEED_SQL_COMMENT} */ select coalesce(max(id), 0)::text as id from invoice_status_changes`,
+      )) as Array<{ id: string }>;
+    return BigInt(row?.id ?? '0');
   }
 }

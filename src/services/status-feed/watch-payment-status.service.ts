@@ -1,24 +1,81 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { InvoiceStatusChange } from '../../entities';
+import type { FilterQuery } from '@mikro-orm/postgresql';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
-import { findAccessibleInvoice } from '../invoicing/get-invoices.service';
-import type { StatusChangeEvent, StatusChangeHub } from './status-change-hub';
+import { BadInputError, NotFoundError } from '../shared/errors';
+import type { StatusChangeHub } from './status-change-hub';
+import type { StatusChangeEvent } from './status-change-reader';
+import { FEED_SQL_COMMENT, readStatusChanges } from './status-change-reader';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CHANGE_ID = /^[0-9]{1,18}$/;
+/** Changes replayed per read while resuming. */
+const REPLAY_PAGE = 500;
 
 /**
  * Opens a live feed of status changes, filtered by the access rule at subscribe time, the same rule as the queries:
  * an invoice the caller may not see answers NOT_FOUND exactly like a missing one (so ids cannot be probed), and
  * another user's user id is FORBIDDEN, as for `invoices(userId)`. Admin and service callers watch any. With no
  * argument a user watches all of their invoices, an admin all invoices.
+ *
+ * With `after` (the last change id the client saw) the feed first replays the changes after it from the status
+ * history, under the same filter, then goes on live: it opens before the history is read and drops live changes the
+ * replay already holds, so nothing is missed or repeated at the seam.
  */
 export async function watchPaymentStatus(
   em: EntityManager,
   hub: StatusChangeHub,
   caller: Caller,
-  input: { invoiceId?: string | null; userId?: string | null },
+  input: { invoiceId?: string | null; userId?: string | null; after?: string | null },
 ): Promise<AsyncIterableIterator<StatusChangeEvent>> {
   const userId = input.userId ? resolveSubject(caller, input.userId) : isPrivileged(caller) ? null : caller.userId;
-  const invoiceId = input.invoiceId ? (await findAccessibleInvoice(em, caller, input.invoiceId)).id : null;
-  return hub.subscribe(
-    (event) => (!invoiceId || event.invoiceId === invoiceId) && (!userId || event.userId === userId),
-  );
+  const after = input.after ?? null;
+  if (after !== null && !CHANGE_ID.test(after)) {
+    throw new BadInputError('after must be a change id from an earlier event', 'after');
+  }
+  const invoiceId = input.invoiceId ? await accessibleInvoiceId(em, caller, input.invoiceId) : null;
+  const feed = hub.subscribe({ invoiceId, userId });
+  if (after === null) {
+    return feed;
+  }
+  try {
+    const where: FilterQuery<InvoiceStatusChange> = {
+      ...(invoiceId ? { invoice: invoiceId } : userId ? { invoice: { customer: { externalUserId: userId } } } : {}),
+    };
+    const missed: StatusChangeEvent[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await readStatusChanges(em.fork(), { ...where, id: { $gt: cursor } }, REPLAY_PAGE);
+      missed.push(...page);
+      if (page.length < REPLAY_PAGE) {
+        break;
+      }
+      cursor = page[page.length - 1].changeId;
+    }
+    feed.replay(missed);
+    return feed;
+  } catch (error) {
+    feed.close();
+    throw error;
+  }
+}
+
+/**
+ * The access rule of `findAccessibleInvoice`, with one light statement (the invoice's owner), since a dashboard
+ * subscribes often and the subscription itself reads the invoice when a change comes.
+ */
+async function accessibleInvoiceId(em: EntityManager, caller: Caller, invoiceId: string): Promise<string> {
+  const rows = UUID.test(invoiceId)
+    ? ((await em
+        .getConnection()
+        .execute(
+          `/* ${FEED_SQL_COMMENT} */ select c.external_user_id from invoices i join customers c on c.id = i.customer_id where i.id = ?`,
+          [invoiceId],
+        )) as Array<{ external_user_id: string }>)
+    : [];
+  if (rows.length === 0 || (!isPrivileged(caller) && rows[0].external_user_id !== caller.userId)) {
+    throw new NotFoundError(`Invoice "${invoiceId}"`);
+  }
+  return invoiceId.toLowerCase();
 }
