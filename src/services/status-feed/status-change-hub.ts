@@ -6,12 +6,18 @@ import type { Logger } from '../../config/logger';
 import type { Database } from '../../entities/orm';
 import { STATUS_CHANNEL } from '../invoicing/invoice-status';
 import type { StatusNotification } from '../invoicing/invoice-status';
-import type { Backoff } from './reconnect-backoff';
-import { reconnectBackoff } from './reconnect-backoff';
+import type { Backoff } from '../../lib/backoff';
+import { backoffDelayMs } from '../../lib/backoff';
 import { FEED_SQL_COMMENT, readChangeRows, readInvoiceViews, toStatusChangeEvent } from './status-change-reader';
 import type { StatusChangeEvent } from './status-change-reader';
 import type { FeedFilter } from './status-feed-index';
 import { FeedIndex, StatusFeed } from './status-feed-index';
+
+/**
+ * The listener's reconnect: 250 ms doubling to 30 s, plus up to 20 % at random so that instances cut off by the same
+ * outage do not all reconnect in the same millisecond.
+ */
+export const RECONNECT_BACKOFF: Backoff = { baseMs: 250, maxMs: 30_000, jitter: 0.2 };
 
 export type { StatusChangeEvent } from './status-change-reader';
 
@@ -21,7 +27,7 @@ export type StatusFeedState = 'starting' | 'ok' | 'reconnecting' | 'stopped';
 export interface StatusHubOptions {
   /** Times the reconnect backoff and the history window. Default: the system clock. */
   clock?: Clock;
-  /** Delay before the n-th reconnect or retry (default `reconnectBackoff`). */
+  /** Waits before the n-th reconnect or retry (default `RECONNECT_BACKOFF`). */
   backoff?: Backoff;
   /** Subscribers handed a change before the hub yields to the event loop (default 100). */
   sliceSize?: number;
@@ -76,7 +82,7 @@ export class StatusChangeHub {
     options: StatusHubOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
-    this.backoff = options.backoff ?? reconnectBackoff;
+    this.backoff = options.backoff ?? RECONNECT_BACKOFF;
     this.sliceSize = options.sliceSize ?? 100;
     this.historyWindowMs = options.historyWindowMs ?? 120_000;
   }
@@ -169,7 +175,7 @@ export class StatusChangeHub {
 
   private async reconnect(): Promise<void> {
     for (let attempt = 0; !this.stopping.signal.aborted; attempt += 1) {
-      await this.clock.sleep(this.backoff(attempt), { signal: this.stopping.signal, unref: true });
+      await this.clock.sleep(backoffDelayMs(this.backoff, attempt), { signal: this.stopping.signal, unref: true });
       if (this.stopping.signal.aborted) {
         return;
       }
@@ -225,7 +231,7 @@ export class StatusChangeHub {
         // Whatever this batch did not deliver is reread from the history, after the failed read is retried.
         this.log.warn({ err: error }, 'status feed read failed: catching up after a pause');
         this.catchUpNeeded = true;
-        await this.clock.sleep(this.backoff(failures), { signal: this.stopping.signal, unref: true });
+        await this.clock.sleep(backoffDelayMs(this.backoff, failures), { signal: this.stopping.signal, unref: true });
         failures += 1;
       }
     }
