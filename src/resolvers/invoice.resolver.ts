@@ -38,8 +38,7 @@ const deps = (ctx: GraphQLContext): InvoiceDeps => ({
 
 /** Union members are class instances so type-graphql resolves them by `instanceof`. */
 async function invoiceOf(ctx: GraphQLContext, invoice: Invoice): Promise<InvoiceType> {
-  const view = await getInvoice(ctx.em.fork(), ctx.caller, invoice.id);
-  return Object.assign(new InvoiceType(), toInvoice(view));
+  return Object.assign(new InvoiceType(), toInvoice(await getInvoice(ctx.em, ctx.caller, invoice.id)));
 }
 
 function stateError(outcome: { status: InvoiceStatus; message: string }): InvoiceStateError {
@@ -85,7 +84,7 @@ export class InvoiceResolver {
   async invoices(@Args(() => InvoicesArgs) args: InvoicesArgs, @Ctx() ctx: GraphQLContext): Promise<InvoiceConnection> {
     const page = await listInvoices(ctx.em, ctx.caller, args);
     return {
-      edges: page.views.map((view, i) => ({ cursor: page.cursors[i], node: toInvoice(view) })),
+      edges: page.invoices.map((invoice, i) => ({ cursor: page.cursors[i], node: toInvoice(invoice) })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
       totalCount: page.totalCount,
     };
@@ -192,7 +191,7 @@ export class InvoiceResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<PaymentStatusEvent> {
     return {
-      invoice: toInvoice(await getInvoice(ctx.em.fork(), ctx.caller, event.invoiceId)),
+      invoice: toInvoice(await getInvoice(ctx.em, ctx.caller, event.invoiceId)),
       status: event.status,
       previousStatus: event.previousStatus,
       occurredAt: event.occurredAt,
