@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -218,6 +219,9 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     formatError: rules.formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // No cache hints are used (every answer is per caller), and Apollo's default cache-control plugin wraps every
+      // field's resolver to compute them: hundreds of calls for one page of invoices.
+      ApolloServerPluginCacheControlDisabled(),
       {
         async serverWillStart() {
           return {

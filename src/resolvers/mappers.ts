@@ -2,23 +2,22 @@ import type { Price } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import type { InvoiceRecord } from '../services/invoicing/invoice-read-model';
 import type { InvoiceType } from '../schema/invoice.types';
-import { formatMoney, minorToDecimalString } from '../services/shared/money';
+import { formatDecimalAmount, minorToDecimalString } from '../services/shared/money';
 import type { UsageSummary } from '../services/usage/usage-summary.service';
 import type { MoneyType } from '../schema/money.type';
 import type { PriceType } from '../schema/price.types';
 import type { UsageSummaryType } from '../schema/usage.types';
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
 /** bigint minor units → the GraphQL Money shape. Amounts beyond 2^53 cannot be sent as a JSON number: refuse. */
 export function toMoney(amountMinor: bigint, currency: string): MoneyType {
-  if (amountMinor > BigInt(Number.MAX_SAFE_INTEGER) || amountMinor < BigInt(Number.MIN_SAFE_INTEGER)) {
+  if (amountMinor > MAX_SAFE || amountMinor < MIN_SAFE) {
     throw new RangeError('Amount exceeds the safe integer range');
   }
-  return {
-    amountMinor: Number(amountMinor),
-    currency,
-    amount: minorToDecimalString(amountMinor, currency),
-    formatted: formatMoney(amountMinor, currency),
-  };
+  const amount = minorToDecimalString(amountMinor, currency);
+  return { amountMinor: Number(amountMinor), currency, amount, formatted: formatDecimalAmount(amount, currency) };
 }
 
 export function toUsageSummary(summary: UsageSummary): UsageSummaryType {
