@@ -258,8 +258,13 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   });
   await apollo.start();
 
-  app.use(
-    '/graphql',
+  // GraphQL answers are per caller and never revalidated: no ETag, which Express computes by hashing every body (a
+  // page of 50 invoices is 130 KB). A sub-application, so the REST routes keep theirs; it inherits the other
+  // settings (trust proxy) except its own defaults, hence x-powered-by again.
+  const graphqlApp = express();
+  graphqlApp.disable('x-powered-by');
+  graphqlApp.set('etag', false);
+  graphqlApp.use(
     // Large enough for a 10,000-event recordUsage batch.
     express.json({ limit: '16mb', reviver: storableJsonReviver }),
     expressMiddleware(apollo, {
@@ -286,6 +291,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       },
     }),
   );
+  app.use('/graphql', graphqlApp);
 
   // Every REST answer has one error shape (`http-errors.ts`), unknown paths and unreadable requests included.
   app.use((req: Request, res: Response) => {
