@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
-import { findAccessibleInvoice } from '../invoicing/get-invoices.service';
+import { getInvoice } from '../invoicing/get-invoices.service';
 import type { StatusChangeEvent, StatusChangeHub } from './status-change-hub';
 
 /**
@@ -17,7 +17,7 @@ export async function watchPaymentStatus(
   input: { invoiceId?: string | null; userId?: string | null },
 ): Promise<AsyncIterableIterator<StatusChangeEvent>> {
   const userId = input.userId ? resolveSubject(caller, input.userId) : isPrivileged(caller) ? null : caller.userId;
-  const invoiceId = input.invoiceId ? (await findAccessibleInvoice(em, caller, input.invoiceId)).id : null;
+  const invoiceId = input.invoiceId ? (await getInvoice(em, caller, input.invoiceId)).id : null;
   return hub.subscribe(
     (event) => (!invoiceId || event.invoiceId === invoiceId) && (!userId || event.userId === userId),
   );
