@@ -25,8 +25,10 @@ export async function pooledQuery<T>(em: EntityManager, sql: string, params: unk
   }
   const client = em.getKnex().client as unknown as PooledClient;
   const connection = await client.acquireConnection();
+  const started = Date.now();
   try {
     const result = await connection.query(sql, params);
+    em.config.getLogger().logQuery({ query: sql, took: Date.now() - started, results: result.rows.length });
     return result.rows as T[];
   } finally {
     await client.releaseConnection(connection);

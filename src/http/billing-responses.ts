@@ -3,6 +3,8 @@ import { InvoiceStatus } from '../entities/enums';
 import type { CancelInvoiceOutcome } from '../services/invoicing/cancel-invoice.service';
 import type { CreateInvoiceOutcome } from '../services/invoicing/create-invoice.service';
 import type { InvoicePage } from '../services/invoicing/get-invoices.service';
+import type { InvoiceHeader, InvoiceRecord } from '../services/invoicing/invoice-read-model';
+import { invoiceHeaderOf } from '../services/invoicing/invoice-read-model';
 import { minorToDecimalString } from '../services/shared/money';
 import type { PayInvoiceOutcome } from '../services/payments/pay-invoice.service';
 import type { TotalMismatch } from '../stripe';
@@ -29,54 +31,52 @@ const amount = (minor: bigint, currency: string): JsonDecimal => new JsonDecimal
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
 
 /** An invoice as the guide's responses show it; amounts are exact major-unit JSON numbers (see `JsonDecimal`). */
-export function invoiceSummary(invoice: Invoice) {
+export function invoiceSummary(invoice: InvoiceHeader) {
   return {
     invoice_id: invoice.id,
     invoice_number: invoice.number,
-    user_id: invoice.customer.externalUserId,
+    user_id: invoice.userId,
     month: invoice.period,
-    status: guideStatus(invoice.status, Boolean(invoice.sentAt)),
+    status: guideStatus(invoice.status, invoice.sentAt !== null),
     amount: amount(invoice.totalMinor, invoice.currency),
     amount_paid: amount(invoice.amountPaidMinor, invoice.currency),
     currency: invoice.currency,
     is_paid: invoice.status === InvoiceStatus.PAID,
-    payment_url: invoice.paymentUrl ?? null,
-    pdf_url: invoice.pdfUrl ?? null,
+    payment_url: invoice.paymentUrl,
+    pdf_url: invoice.pdfUrl,
     due_date: iso(invoice.dueDate),
     created_at: iso(invoice.createdAt),
     paid_at: iso(invoice.paidAt),
   };
 }
 
-/** With its lines: only for invoices read through `getInvoice`/`listInvoices`, which load lines and metrics. */
-export function invoiceDetail(invoice: Invoice) {
+/** With its lines, as `getInvoice` and `listInvoices` read them. */
+export function invoiceDetail(invoice: InvoiceRecord) {
   return {
     ...invoiceSummary(invoice),
-    void_reason: invoice.voidReason ?? null,
-    lines: invoice.lines.getItems().map((line) => ({
+    void_reason: invoice.voidReason,
+    lines: invoice.lines.map((line) => ({
       kind: line.kind,
-      metric: line.metric?.code ?? null,
+      metric: line.metric,
       description: line.description,
       // Quantities and unit prices are exact decimals with up to 12 places: strings, as in GraphQL.
-      quantity: trimDecimal(line.quantity),
-      unit_amount: line.unitAmount === null || line.unitAmount === undefined ? null : trimDecimal(line.unitAmount),
+      quantity: line.quantity,
+      unit_amount: line.unitAmount,
       amount: amount(line.amountMinor, invoice.currency),
     })),
   };
 }
 
-/** numeric(30,12) columns read back as "0.020000000000"; the trailing zeros are noise to a reader. */
-function trimDecimal(value: string): string {
-  return value.includes('.') ? value.replace(/0+$/, '').replace(/\.$/, '') : value;
-}
+/** An invoice a use case answered with (an entity it changed): the summary, from the same read model. */
+const summaryOf = (invoice: Invoice) => invoiceSummary(invoiceHeaderOf(invoice));
 
-export function invoiceResult(invoice: Invoice): HttpResult {
+export function invoiceResult(invoice: InvoiceRecord): HttpResult {
   return ok(invoiceDetail(invoice));
 }
 
 export function listResult(page: InvoicePage): HttpResult {
   return ok({
-    invoices: page.views.map((view) => invoiceDetail(view.invoice)),
+    invoices: page.invoices.map(invoiceDetail),
     next_cursor: page.hasNextPage ? (page.cursors.at(-1) ?? null) : null,
     total_count: page.totalCount,
   });
@@ -85,7 +85,7 @@ export function listResult(page: InvoicePage): HttpResult {
 export function createResult(outcome: CreateInvoiceOutcome): HttpResult {
   switch (outcome.kind) {
     case 'invoice':
-      return ok(invoiceSummary(outcome.invoice));
+      return ok(summaryOf(outcome.invoice));
     case 'no_usage':
       return failure(422, 'no_billable_usage', `No billable usage in ${outcome.period}`, { month: outcome.period });
     case 'period_not_ended':
@@ -115,7 +115,7 @@ export function createResult(outcome: CreateInvoiceOutcome): HttpResult {
 export function payResult(outcome: PayInvoiceOutcome): HttpResult {
   switch (outcome.kind) {
     case 'paid':
-      return ok(invoiceSummary(outcome.invoice));
+      return ok(summaryOf(outcome.invoice));
     case 'declined':
       // One documented code for every decline; Stripe's finer reason (insufficient_funds, or a code of its own such
       // as expired_card or incorrect_cvc) goes in decline_code.
@@ -161,7 +161,7 @@ function totalMismatch(outcome: { invoice: Invoice; mismatch: TotalMismatch; mes
 export function cancelResult(outcome: CancelInvoiceOutcome): HttpResult {
   switch (outcome.kind) {
     case 'voided':
-      return ok({ ...invoiceSummary(outcome.invoice), void_reason: outcome.invoice.voidReason ?? null });
+      return ok({ ...summaryOf(outcome.invoice), void_reason: outcome.invoice.voidReason ?? null });
     case 'invalid_state':
       return failure(409, 'invalid_state', outcome.message, { status: guideStatus(outcome.status) });
     default:

@@ -87,7 +87,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     route(async (req, caller) => {
       const invoiceId = String(req.params.invoice_id);
       await checkUserScope(services(), caller, invoiceId, userIdParam(req.query.user_id));
-      return invoiceResult((await getInvoice(db.orm.em.fork(), caller, invoiceId)).invoice);
+      return invoiceResult(await getInvoice(db.orm.em.fork(), caller, invoiceId));
     }),
   );
 

@@ -4,7 +4,7 @@ import { cancelInvoice } from '../services/invoicing/cancel-invoice.service';
 import { createInvoice } from '../services/invoicing/create-invoice.service';
 import type { InvoiceDeps } from '../services/invoicing/invoice-deps';
 import { getInvoice, listInvoices } from '../services/invoicing/get-invoices.service';
-import type { InvoiceView } from '../services/invoicing/get-invoices.service';
+import type { InvoiceRecord } from '../services/invoicing/invoice-read-model';
 import { payInvoice } from '../services/payments/pay-invoice.service';
 import type { StatusChangeEvent } from '../services/status-feed/status-change-hub';
 import { watchPaymentStatus } from '../services/status-feed/watch-payment-status.service';
@@ -39,8 +39,7 @@ const deps = (ctx: GraphQLContext): InvoiceDeps => ({
 
 /** Union members are class instances so type-graphql resolves them by `instanceof`. */
 async function invoiceOf(ctx: GraphQLContext, invoice: Invoice): Promise<InvoiceType> {
-  const view = await getInvoice(ctx.em.fork(), ctx.caller, invoice.id);
-  return Object.assign(new InvoiceType(), toInvoice(view));
+  return Object.assign(new InvoiceType(), toInvoice(await getInvoice(ctx.em, ctx.caller, invoice.id)));
 }
 
 function stateError(outcome: { status: InvoiceStatus; message: string }): InvoiceStateError {
@@ -79,8 +78,8 @@ async function totalMismatch(
  * The invoice of a status change, mapped once per change and instance: the hub hands the same view to every
  * subscriber (the access rule was applied when each subscribed), so thousands of subscribers share one mapping.
  */
-const mappedInvoices = new WeakMap<InvoiceView, InvoiceType>();
-function sharedInvoice(view: InvoiceView): InvoiceType {
+const mappedInvoices = new WeakMap<InvoiceRecord, InvoiceType>();
+function sharedInvoice(view: InvoiceRecord): InvoiceType {
   let mapped = mappedInvoices.get(view);
   if (!mapped) {
     mapped = toInvoice(view);
@@ -100,7 +99,7 @@ export class InvoiceResolver {
   async invoices(@Args(() => InvoicesArgs) args: InvoicesArgs, @Ctx() ctx: GraphQLContext): Promise<InvoiceConnection> {
     const page = await listInvoices(ctx.em, ctx.caller, args);
     return {
-      edges: page.views.map((view, i) => ({ cursor: page.cursors[i], node: toInvoice(view) })),
+      edges: page.invoices.map((invoice, i) => ({ cursor: page.cursors[i], node: toInvoice(invoice) })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
       totalCount: page.totalCount,
     };

@@ -1,24 +1,23 @@
 import type { Price } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
-import type { InvoiceView } from '../services/invoicing/get-invoices.service';
+import type { InvoiceRecord } from '../services/invoicing/invoice-read-model';
 import type { InvoiceType } from '../schema/invoice.types';
-import { formatMoney, minorToDecimalString } from '../services/shared/money';
+import { formatDecimalAmount, minorToDecimalString } from '../services/shared/money';
 import type { UsageSummary } from '../services/usage/usage-summary.service';
 import type { MoneyType } from '../schema/money.type';
 import type { PriceType } from '../schema/price.types';
 import type { UsageSummaryType } from '../schema/usage.types';
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+
 /** bigint minor units → the GraphQL Money shape. Amounts beyond 2^53 cannot be sent as a JSON number: refuse. */
 export function toMoney(amountMinor: bigint, currency: string): MoneyType {
-  if (amountMinor > BigInt(Number.MAX_SAFE_INTEGER) || amountMinor < BigInt(Number.MIN_SAFE_INTEGER)) {
+  if (amountMinor > MAX_SAFE || amountMinor < MIN_SAFE) {
     throw new RangeError('Amount exceeds the safe integer range');
   }
-  return {
-    amountMinor: Number(amountMinor),
-    currency,
-    amount: minorToDecimalString(amountMinor, currency),
-    formatted: formatMoney(amountMinor, currency),
-  };
+  const amount = minorToDecimalString(amountMinor, currency);
+  return { amountMinor: Number(amountMinor), currency, amount, formatted: formatDecimalAmount(amount, currency) };
 }
 
 export function toUsageSummary(summary: UsageSummary): UsageSummaryType {
@@ -72,13 +71,13 @@ export function toPrice(price: Price): PriceType {
   };
 }
 
-export function toInvoice(view: InvoiceView): InvoiceType {
-  const { invoice, history } = view;
+/** An invoice as GraphQL serves it; every reader (page, single invoice, mutation results, the feed) maps here. */
+export function toInvoice(invoice: InvoiceRecord): InvoiceType {
   const currency = invoice.currency;
   return {
     id: invoice.id,
     number: invoice.number,
-    userId: invoice.customer.externalUserId,
+    userId: invoice.userId,
     status: invoice.status,
     period: invoice.period,
     amount: toMoney(invoice.totalMinor, currency),
@@ -87,28 +86,22 @@ export function toInvoice(view: InvoiceView): InvoiceType {
       invoice.status === InvoiceStatus.VOID ? 0n : invoice.totalMinor - invoice.amountPaidMinor,
       currency,
     ),
-    dueDate: invoice.dueDate ?? null,
-    paymentUrl: invoice.paymentUrl ?? null,
-    pdfUrl: invoice.pdfUrl ?? null,
+    dueDate: invoice.dueDate,
+    paymentUrl: invoice.paymentUrl,
+    pdfUrl: invoice.pdfUrl,
     isPaid: invoice.status === InvoiceStatus.PAID,
-    lines: invoice.lines.getItems().map((line) => ({
+    lines: invoice.lines.map((line) => ({
       id: line.id,
       kind: line.kind,
-      metric: line.metric?.code ?? null,
+      metric: line.metric,
       description: line.description,
-      quantity: trimDecimal(line.quantity) ?? '0',
-      unitAmount: trimDecimal(line.unitAmount),
+      quantity: line.quantity,
+      unitAmount: line.unitAmount,
       amount: toMoney(line.amountMinor, currency),
     })),
-    statusHistory: history.map((change) => ({
-      from: change.fromStatus ?? null,
-      to: change.toStatus,
-      source: change.source,
-      reason: change.reason ?? null,
-      occurredAt: change.occurredAt,
-    })),
-    voidReason: invoice.voidReason ?? null,
+    statusHistory: invoice.history,
+    voidReason: invoice.voidReason,
     createdAt: invoice.createdAt,
-    paidAt: invoice.paidAt ?? null,
+    paidAt: invoice.paidAt,
   };
 }

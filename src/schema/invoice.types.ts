@@ -7,7 +7,12 @@ import './enums';
 registerEnumType(InvoiceStatus, { name: 'InvoiceStatus' });
 registerEnumType(StatusChangeSource, { name: 'StatusChangeSource' });
 
-@ObjectType('InvoiceLine')
+/**
+ * The types of an invoice page are plain data, hundreds of fields a page: `simpleResolvers` lets graphql-js read
+ * each property directly instead of through type-graphql's per-field middleware wrapper (no middleware, no auth
+ * checker is registered for them).
+ */
+@ObjectType('InvoiceLine', { simpleResolvers: true })
 export class InvoiceLineType {
   @Field(() => ID)
   id!: string;
@@ -31,7 +36,7 @@ export class InvoiceLineType {
   amount!: MoneyType;
 }
 
-@ObjectType('InvoiceStatusChange')
+@ObjectType('InvoiceStatusChange', { simpleResolvers: true })
 export class InvoiceStatusChangeType {
   @Field(() => InvoiceStatus, { nullable: true })
   from!: InvoiceStatus | null;
@@ -49,7 +54,7 @@ export class InvoiceStatusChangeType {
   occurredAt!: Date;
 }
 
-@ObjectType('Invoice', { description: 'An invoice for one customer and one monthly period.' })
+@ObjectType('Invoice', { description: 'An invoice for one customer and one monthly period.', simpleResolvers: true })
 export class InvoiceType {
   @Field(() => ID)
   id!: string;
@@ -205,7 +210,7 @@ export const CancelInvoiceResult = createUnionType({
   types: () => [InvoiceType, InvoiceStateError, PaymentProviderUnavailable] as const,
 });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InvoiceEdge {
   @Field()
   cursor!: string;
@@ -214,7 +219,7 @@ export class InvoiceEdge {
   node!: InvoiceType;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;
@@ -223,7 +228,7 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InvoiceConnection {
   @Field(() => [InvoiceEdge])
   edges!: InvoiceEdge[];

@@ -2,7 +2,11 @@ import { Field, ObjectType } from 'type-graphql';
 import { GraphQLSafeInt } from 'graphql-scalars';
 
 /** An amount of money: integer minor units and ISO currency, plus exact decimal and display forms. */
-@ObjectType('Money', { description: 'Money as integer minor units (cents; yen for JPY) and an ISO 4217 currency.' })
+@ObjectType('Money', {
+  description: 'Money as integer minor units (cents; yen for JPY) and an ISO 4217 currency.',
+  // Plain data, several per invoice line: read directly (see InvoiceLine in invoice.types.ts).
+  simpleResolvers: true,
+})
 export class MoneyType {
   @Field(() => GraphQLSafeInt, { description: 'Integer amount in the currency minor unit (2550 = $25.50).' })
   amountMinor!: number;

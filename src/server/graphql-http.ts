@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -45,6 +46,9 @@ export async function serveGraphQLOverHttp(
     formatError: rules.formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // No cache hints are used (every answer is per caller), and Apollo's default cache-control plugin wraps every
+      // field's resolver to compute them: hundreds of calls for one page of invoices.
+      ApolloServerPluginCacheControlDisabled(),
       {
         async serverWillStart() {
           return {

@@ -1,17 +1,21 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Invoice, InvoiceStatusChange } from '../../entities';
+import { Invoice } from '../../entities';
 import type { InvoiceStatus } from '../../entities/enums';
 import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
 import { BadInputError, NotFoundError } from '../shared/errors';
 import { decodeCursor, encodeCursor } from '../shared/keyset-cursor';
+import type { InvoiceRecord } from './invoice-read-model';
+import type { InvoiceFilter } from './invoice-read.repository';
+import { countInvoices, readInvoice, readInvoicePage } from './invoice-read.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * An invoice the caller may see: their own, or any for admin and service callers. Another user's invoice answers
- * exactly like a missing one, so ids cannot be probed.
+ * An invoice entity the caller may see, for use cases that change it: their own, or any for admin and service
+ * callers. Another user's invoice answers exactly like a missing one, so ids cannot be probed. Readers use
+ * `getInvoice`, which hydrates nothing.
  */
 export async function findAccessibleInvoice(em: EntityManager, caller: Caller, invoiceId: string): Promise<Invoice> {
   const invoice = UUID.test(invoiceId)
@@ -23,46 +27,31 @@ export async function findAccessibleInvoice(em: EntityManager, caller: Caller, i
   return invoice;
 }
 
-export interface InvoiceView {
-  invoice: Invoice;
-  history: InvoiceStatusChange[];
-}
-
-/** Status history of many invoices in one query (no N+1). */
-export async function loadHistories(
-  em: EntityManager,
-  invoices: Invoice[],
-): Promise<Map<string, InvoiceStatusChange[]>> {
-  const rows = invoices.length
-    ? await em.find(
-        InvoiceStatusChange,
-        { invoice: { $in: invoices.map((i) => i.id) } },
-        { orderBy: { occurredAt: 'asc', id: 'asc' } },
-      )
-    : [];
-  const byInvoice = new Map<string, InvoiceStatusChange[]>(invoices.map((i) => [i.id, []]));
-  for (const row of rows) {
-    byInvoice.get(row.invoice.id)?.push(row);
+/**
+ * One invoice with its lines and status history, as readers see it: the caller's own, or any for admin and service
+ * callers; another user's answers NOT_FOUND like a missing one. One SQL statement, no entity hydrated.
+ */
+export async function getInvoice(em: EntityManager, caller: Caller, invoiceId: string): Promise<InvoiceRecord> {
+  const invoice = UUID.test(invoiceId)
+    ? await readInvoice(em, invoiceId, isPrivileged(caller) ? null : caller.userId)
+    : null;
+  if (!invoice) {
+    throw new NotFoundError(`Invoice "${invoiceId}"`);
   }
-  return byInvoice;
-}
-
-export async function getInvoice(em: EntityManager, caller: Caller, invoiceId: string): Promise<InvoiceView> {
-  const invoice = await findAccessibleInvoice(em, caller, invoiceId);
-  return { invoice, history: (await loadHistories(em, [invoice])).get(invoice.id) ?? [] };
+  return invoice;
 }
 
 export interface InvoicePage {
-  views: InvoiceView[];
+  invoices: InvoiceRecord[];
   cursors: string[];
   hasNextPage: boolean;
   totalCount: number;
 }
 
 /**
- * A page of invoices, newest first, as a Relay connection. Users see their own; admins and services anyone's
- * (all users when no userId is given). A constant number of queries whatever the page size: the page, the count,
- * lines with their metrics, customers, and the histories.
+ * A page of invoices with their lines and status histories, newest first, as a Relay connection. Users see their
+ * own; admins and services anyone's (all users when no userId is given). Two SQL statements whatever the page size:
+ * the count and the page (`invoice-read.repository.ts`), run side by side.
  */
 export async function listInvoices(
   em: EntityManager,
@@ -79,32 +68,20 @@ export async function listInvoices(
   if (!Number.isInteger(first) || first < 1 || first > 100) {
     throw new BadInputError('first must be between 1 and 100', 'first');
   }
-  const where: Record<string, unknown> = {};
-  if (args.userId || !isPrivileged(caller)) {
-    where.customer = { externalUserId: resolveSubject(caller, args.userId) };
-  }
-  if (args.status) {
-    where.status = args.status;
-  }
-  if (args.period) {
-    where.period = parsePeriod(args.period).key;
-  }
-  const totalCount = await em.count(Invoice, where);
-  const pageWhere = { ...where };
-  if (args.after) {
-    const { at: createdAt, id } = decodeCursor(args.after, (candidate) => UUID.test(candidate));
-    pageWhere.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, id: { $lt: id } }];
-  }
-  const rows = await em.find(Invoice, pageWhere, {
-    orderBy: { createdAt: 'desc', id: 'desc' },
-    limit: first + 1,
-    populate: ['customer', 'lines', 'lines.metric'],
-  });
-  const page = rows.slice(0, first);
-  const histories = await loadHistories(em, page);
+  const filter: InvoiceFilter = {
+    userId: args.userId || !isPrivileged(caller) ? resolveSubject(caller, args.userId) : null,
+    status: args.status ?? null,
+    period: args.period ? parsePeriod(args.period).key : null,
+  };
+  const after = args.after ? decodeCursor(args.after, (candidate) => UUID.test(candidate)) : null;
+  const [totalCount, rows] = await Promise.all([
+    countInvoices(em, filter),
+    readInvoicePage(em, filter, after, first + 1),
+  ]);
+  const invoices = rows.slice(0, first);
   return {
-    views: page.map((invoice) => ({ invoice, history: histories.get(invoice.id) ?? [] })),
-    cursors: page.map((invoice) => encodeCursor(invoice.createdAt, invoice.id)),
+    invoices,
+    cursors: invoices.map((invoice) => encodeCursor(invoice.createdAt, invoice.id)),
     hasNextPage: rows.length > first,
     totalCount,
   };

@@ -51,16 +51,26 @@ export function formatMoney(minor: bigint, currency: string, locale = 'en-US'): 
   return formatterFor(locale, currency).format(minorToDecimalString(minor, currency));
 }
 
+/** `formatMoney` of an amount already written as `minorToDecimalString` wrote it (no second conversion). */
+export function formatDecimalAmount(amount: string, currency: string, locale = 'en-US'): string {
+  return formatterFor(locale, currency).format(amount);
+}
+
 /**
  * Building an Intl.NumberFormat costs about 40 times a `format` call, and a page of invoices formats hundreds of
  * amounts in a handful of currencies: one formatter per locale and currency, kept (locales and currencies come from
  * our own code and the currency table, never from a request, so the map stays small).
  */
-const formatters = new Map<string, DecimalStringFormatter>();
+const formatters = new Map<string, Map<string, DecimalStringFormatter>>();
 
+/** Keyed by locale, then by the currency as given ("usd" and "USD" get one formatter each): no key to build. */
 function formatterFor(locale: string, currency: string): DecimalStringFormatter {
-  const key = `${locale}|${currency.toUpperCase()}`;
-  let formatter = formatters.get(key);
+  let byCurrency = formatters.get(locale);
+  if (!byCurrency) {
+    byCurrency = new Map();
+    formatters.set(locale, byCurrency);
+  }
+  let formatter = byCurrency.get(currency);
   if (!formatter) {
     const exponent = currencyExponent(currency);
     formatter = new Intl.NumberFormat(locale, {
@@ -69,7 +79,7 @@ function formatterFor(locale: string, currency: string): DecimalStringFormatter 
       minimumFractionDigits: exponent,
       maximumFractionDigits: exponent,
     }) as unknown as DecimalStringFormatter;
-    formatters.set(key, formatter);
+    byCurrency.set(currency, formatter);
   }
   return formatter;
 }

@@ -1,7 +1,8 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
-import { Invoice, InvoiceStatusChange } from '../../entities';
+import { InvoiceStatusChange } from '../../entities';
 import type { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
-import type { InvoiceView } from '../invoicing/get-invoices.service';
+import type { InvoiceRecord } from '../invoicing/invoice-read-model';
+import { readInvoices } from '../invoicing/invoice-read.repository';
 
 /**
  * A committed status change as subscribers receive it. `invoice` is read once per change and instance, and the same
@@ -17,7 +18,7 @@ export interface StatusChangeEvent {
   occurredAt: Date;
   reason: string | null;
   source: StatusChangeSource;
-  invoice: InvoiceView;
+  invoice: InvoiceRecord;
 }
 
 /** Marks the feed's statements in the SQL log (and in pg_stat_activity), so their number can be checked. */
@@ -38,34 +39,14 @@ export function readChangeRows(
 }
 
 /**
- * What the subscription returns for each invoice: the invoice with its customer, lines and metrics, and its status
- * history, for many invoices in a constant number of statements (two), whatever their number.
+ * What the subscription returns for each invoice: the invoice with its lines and status history, read through the
+ * one invoice read path, for many invoices in one statement whatever their number.
  */
-export async function readInvoiceViews(em: EntityManager, invoiceIds: string[]): Promise<Map<string, InvoiceView>> {
-  const views = new Map<string, InvoiceView>();
-  if (invoiceIds.length === 0) {
-    return views;
-  }
-  const invoices = await em.find(
-    Invoice,
-    { id: { $in: invoiceIds } },
-    { populate: ['customer', 'lines', 'lines.metric'], comments: [FEED_SQL_COMMENT], refresh: true },
-  );
-  const history = await em.find(
-    InvoiceStatusChange,
-    { invoice: { $in: invoiceIds } },
-    { orderBy: { occurredAt: 'asc', id: 'asc' }, comments: [FEED_SQL_COMMENT] },
-  );
-  for (const invoice of invoices) {
-    views.set(invoice.id, { invoice, history: [] });
-  }
-  for (const change of history) {
-    views.get(change.invoice.id)?.history.push(change);
-  }
-  return views;
+export function readInvoiceViews(em: EntityManager, invoiceIds: string[]): Promise<Map<string, InvoiceRecord>> {
+  return readInvoices(em, invoiceIds, FEED_SQL_COMMENT);
 }
 
-export function toStatusChangeEvent(change: InvoiceStatusChange, invoice: InvoiceView): StatusChangeEvent {
+export function toStatusChangeEvent(change: InvoiceStatusChange, invoice: InvoiceRecord): StatusChangeEvent {
   return {
     changeId: change.id,
     invoiceId: change.invoice.id,
@@ -79,7 +60,7 @@ export function toStatusChangeEvent(change: InvoiceStatusChange, invoice: Invoic
   };
 }
 
-/** Changes of `where` in id order with their invoices (three statements): the replay of a resumed subscription. */
+/** Changes of `where` in id order with their invoices (two statements): the replay of a resumed subscription. */
 export async function readStatusChanges(
   em: EntityManager,
   where: FilterQuery<InvoiceStatusChange>,
