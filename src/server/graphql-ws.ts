@@ -78,6 +78,11 @@ export function serveGraphQLOverWebSocket(
       connections.set(ws, connection);
       ws.once('close', () => connection.close());
       wsServer.emit('connection', ws, request);
+      // ws emits 'error' for what a client sent wrong (a frame over maxPayload: 1009, a protocol error: 1002) after
+      // it has begun closing with that code. graphql-ws would print it with console.error as an internal error of
+      // the server (and try 4500): any client could fill the logs. Logged here as what it is.
+      ws.removeAllListeners('error');
+      ws.on('error', (err) => logger.debug({ err }, 'WebSocket closed for a client error'));
     });
   };
   httpServer.on('upgrade', onUpgrade);
