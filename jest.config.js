@@ -32,6 +32,7 @@ const E2E = [
   'invoices',
   'invoice-queries',
   'unstorable-text',
+  'graphql-streams',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 
