@@ -1,4 +1,5 @@
 import { print } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import WebSocket from 'ws';
@@ -409,16 +410,37 @@ describe('the payment status stream over Server-Sent Events', () => {
     await allReleased(t.server);
   });
 
-  it("answers another user's invoice NOT_FOUND on the stream, as over WebSocket", async () => {
+  it("answers another user's invoice NOT_FOUND through the graphql-sse client, as over WebSocket", async () => {
     const token = await t.token('sse-stranger');
-    const { res } = await sse(t, token, FEED, { invoiceId: '00000000-0000-0000-0000-000000000000' });
-    expect(res.status).toBe(200);
-    const events = eventsOf(res);
-    expect(await events.next()).toMatchObject({
-      event: 'next',
-      data: { errors: [{ extensions: { code: 'NOT_FOUND' } }] },
+    const client = createSseClient({
+      url: `${t.url}/graphql/stream`,
+      singleConnection: false,
+      retryAttempts: 0,
+      headers: { authorization: `Bearer ${token}` },
     });
-    expect((await events.next()).event).toBe('complete');
+    const results: unknown[] = [];
+    await new Promise<void>((resolve, reject) => {
+      client.subscribe(
+        { query: FEED, variables: { invoiceId: '00000000-0000-0000-0000-000000000000' } },
+        { next: (result) => void results.push(result), error: reject, complete: resolve },
+      );
+    });
+    expect(results).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'NOT_FOUND' } })] }]);
+    client.dispose();
+    await allReleased(t.server);
+  });
+
+  it('serves GET with the operation in the query string, as an EventSource would ask', async () => {
+    const token = await t.token('sse-get');
+    const controller = new AbortController();
+    const before = t.server.statusFeeds();
+    const res = await fetch(`${t.url}/graphql/stream?query=${encodeURIComponent(FEED)}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    await until('the stream to be open', () => t.server.statusFeeds() > before);
+    controller.abort();
     await allReleased(t.server);
   });
 });
