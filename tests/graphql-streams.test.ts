@@ -444,3 +444,16 @@ describe('the payment status stream over Server-Sent Events', () => {
     await allReleased(t.server);
   });
 });
+
+describe('a graceful stop with streams open', () => {
+  it('ends open event streams with complete instead of waiting for them', async () => {
+    const t = await startTestServer();
+    const token = await t.token('sse-at-shutdown');
+    const { res } = await sse(t, token, FEED);
+    await until('the stream to be open', () => t.server.statusFeeds() === 1);
+    const events = eventsOf(res);
+    const last = events.next();
+    await t.close();
+    expect((await last).event).toBe('complete');
+  });
+});
