@@ -36,6 +36,7 @@ const E2E = [
   'invoice-queries',
   'status-feed',
   'unstorable-text',
+  'graphql-streams',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

@@ -137,6 +137,30 @@ describe('configuration', () => {
     ]);
   });
 
+  it('bounds the streams with their defaults, and keeps the smaller WebSocket bounds within the message size', () => {
+    expect(loadConfig({}).subscriptions).toEqual({
+      maxConnections: 10_000,
+      maxPerConnection: 50,
+      maxPerUser: 200,
+      maxVariablesBytes: 65_536,
+      wsMaxPayloadBytes: 1_048_576,
+      wsMaxInitPayloadBytes: 8192,
+    });
+    expect(
+      problems({
+        WS_MAX_PAYLOAD_BYTES: '4096',
+        WS_MAX_INIT_PAYLOAD_BYTES: '8192',
+        SUBSCRIPTION_MAX_VARIABLES_BYTES: '5000',
+      }),
+    ).toEqual({
+      WS_MAX_INIT_PAYLOAD_BYTES: 'must not exceed WS_MAX_PAYLOAD_BYTES (4096)',
+      SUBSCRIPTION_MAX_VARIABLES_BYTES: 'must not exceed WS_MAX_PAYLOAD_BYTES (4096)',
+    });
+    expect(problems({ SUBSCRIPTION_MAX_PER_CONNECTION: '0' }).SUBSCRIPTION_MAX_PER_CONNECTION).toBe(
+      'must be a whole number from 1 to 10000 (got "0")',
+    );
+  });
+
   it('requires JWKS issuer and audience together', () => {
     const found = problems({ JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
     expect(Object.keys(found).sort()).toEqual(['JWT_AUDIENCE', 'JWT_ISSUER']);

@@ -22,6 +22,7 @@ export const CONFIG_GROUPS = {
   stripe: 'Stripe',
   billing: 'Billing',
   identity: 'Identity',
+  subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
 } as const;
@@ -386,6 +387,56 @@ export const CONFIG_SCHEMA = {
       description: 'expected `aud` claim; required with `JWT_JWKS_URL`, checked whenever set',
     }),
   },
+  subscriptions: {
+    maxConnections: variable('SUBSCRIPTION_MAX_CONNECTIONS', {
+      group: 'subscriptions',
+      ...wholeNumber(1, 1_000_000),
+      default: '10000',
+      description:
+        'open WebSockets plus Server-Sent Event streams on this instance; one more is closed with 1013 (try again ' +
+        'later) over WebSocket, answered 503 `TOO_MANY_CONNECTIONS` over SSE',
+    }),
+    maxPerConnection: variable('SUBSCRIPTION_MAX_PER_CONNECTION', {
+      group: 'subscriptions',
+      ...wholeNumber(1, 10_000),
+      default: '50',
+      description:
+        'subscriptions open at once on one WebSocket (a page of 50 invoices, each watched); one more is refused ' +
+        'with `TOO_MANY_SUBSCRIPTIONS`, the others go on. An SSE stream carries one',
+    }),
+    maxPerUser: variable('SUBSCRIPTION_MAX_PER_USER', {
+      group: 'subscriptions',
+      ...wholeNumber(1, 1_000_000),
+      default: '200',
+      description:
+        'subscriptions open at once for one token subject (`sub`) on this instance, WebSocket and SSE together; one ' +
+        'more is refused with `TOO_MANY_SUBSCRIPTIONS`',
+    }),
+    maxVariablesBytes: variable('SUBSCRIPTION_MAX_VARIABLES_BYTES', {
+      group: 'subscriptions',
+      ...wholeNumber(256, 16_777_216),
+      default: '65536',
+      description:
+        "an operation's variables (as JSON) over WebSocket or SSE; larger is refused with `BAD_REQUEST` (HTTP 413 " +
+        'over SSE). Large `recordUsage` batches go to `POST /graphql` (16 MB)',
+    }),
+    wsMaxPayloadBytes: variable('WS_MAX_PAYLOAD_BYTES', {
+      group: 'subscriptions',
+      ...wholeNumber(1024, 16_777_216),
+      default: '1048576',
+      description:
+        'largest WebSocket message (1 MiB: a subscribe carries at most a 5,000-token document and its variables); a ' +
+        'larger one closes the socket with 1009 before it is read. Also the body limit of `/graphql/stream`',
+    }),
+    wsMaxInitPayloadBytes: variable('WS_MAX_INIT_PAYLOAD_BYTES', {
+      group: 'subscriptions',
+      ...wholeNumber(64, 1_048_576),
+      default: '8192',
+      description:
+        'the `connection_init` payload (as JSON): the token and a few parameters; larger closes the socket with ' +
+        '4400',
+    }),
+  },
   webhooks: {
     workerEnabled: variable('WEBHOOK_WORKER_ENABLED', {
       group: 'webhooks',
@@ -592,6 +643,20 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
     check: (_s, isSet) =>
       isSet('JWT_SECRET') && isSet('JWT_JWKS_URL')
         ? 'set either JWT_SECRET (HS256) or JWT_JWKS_URL, not both'
+        : undefined,
+  },
+  {
+    variable: 'WS_MAX_INIT_PAYLOAD_BYTES',
+    check: ({ subscriptions }) =>
+      subscriptions.wsMaxInitPayloadBytes > subscriptions.wsMaxPayloadBytes
+        ? `must not exceed WS_MAX_PAYLOAD_BYTES (${subscriptions.wsMaxPayloadBytes})`
+        : undefined,
+  },
+  {
+    variable: 'SUBSCRIPTION_MAX_VARIABLES_BYTES',
+    check: ({ subscriptions }) =>
+      subscriptions.maxVariablesBytes > subscriptions.wsMaxPayloadBytes
+        ? `must not exceed WS_MAX_PAYLOAD_BYTES (${subscriptions.wsMaxPayloadBytes})`
         : undefined,
   },
   {

@@ -23,6 +23,9 @@ export interface AppConfig extends ConfigSettings {
 /** The Stripe webhook route and worker (`WEBHOOK_*`). */
 export type WebhookSettings = AppConfig['webhooks'];
 
+/** Bounds of GraphQL over WebSocket and Server-Sent Events (`SUBSCRIPTION_*`, `WS_*`). */
+export type SubscriptionSettings = AppConfig['subscriptions'];
+
 /** The monthly billing scheduler (`BILLING_*`). */
 export type SchedulerSettings = AppConfig['scheduler'];
 

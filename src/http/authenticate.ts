@@ -2,7 +2,8 @@ import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
 import { UnauthenticatedError } from '../services/shared/errors';
 
-function bearerToken(header: unknown): string | undefined {
+/** The token of an `Authorization: Bearer <token>` value, if it is one. */
+export function bearerToken(header: unknown): string | undefined {
   if (typeof header !== 'string') {
     return undefined;
   }

@@ -24,7 +24,7 @@ export interface GraphQLOverHttp {
   stop(): Promise<void>;
 }
 
-/** GraphQL over HTTP (Apollo Server); subscriptions are refused here with a pointer to graphql-ws. */
+/** GraphQL over HTTP (Apollo Server); subscriptions are refused here with a pointer to graphql-ws and graphql-sse. */
 export async function serveGraphQLOverHttp(
   httpServer: http.Server,
   schema: GraphQLSchema,
@@ -66,7 +66,8 @@ export async function serveGraphQLOverHttp(
             async didResolveOperation({ request, operation }) {
               if (operation?.operation === 'subscription') {
                 throw new GraphQLError(
-                  'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, not over HTTP',
+                  'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, or as Server-Sent ' +
+                    'Events (graphql-sse) at /graphql/stream; not by POST /graphql',
                   { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
                 );
               }

@@ -9,14 +9,19 @@ import { beginRequest } from '../http/request-context';
 import { usageRouter } from '../http/usage.route';
 import { STRIPE_WEBHOOK_PATH } from '../webhooks';
 import type { WebhookComponents } from '../webhooks';
+import { SSE_PATH } from './graphql-sse';
 import { healthRouter } from './health';
 import type { RequestServices } from './request-services';
 
-/** The Express app: request ids and logs, Stripe webhooks, health, REST, GraphQL over HTTP, one error shape. */
+/**
+ * The Express app: request ids and logs, Stripe webhooks, health, REST, GraphQL over HTTP and its subscription as
+ * Server-Sent Events, one error shape.
+ */
 export function createHttpApp(
   services: RequestServices,
   webhooks: WebhookComponents,
   graphqlHandlers: RequestHandler[],
+  streamHandlers: RequestHandler[],
 ): express.Express {
   const { config, db, verify, gateway, clock, logger } = services;
   const app = express();
@@ -37,6 +42,8 @@ export function createHttpApp(
   app.use(healthRouter(db, services.statusHub));
   app.use(usageRouter(db, verify));
   app.use(billingRouter({ db, verify, gateway, config, clock }));
+  // The event stream first: `/graphql` would take its path as a prefix.
+  app.use(SSE_PATH, ...streamHandlers);
   // GraphQL answers are per caller and never revalidated: no ETag, which Express computes by hashing every body (a
   // page of 50 invoices is 130 KB). A sub-application, so the REST routes keep theirs; it inherits the other
   // settings (trust proxy) except its own defaults, hence x-powered-by again.

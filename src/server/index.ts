@@ -17,9 +17,11 @@ import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import { createWebhookComponents } from '../webhooks';
 import { serveGraphQLOverHttp } from './graphql-http';
+import { serveGraphQLOverSse } from './graphql-sse';
 import { serveGraphQLOverWebSocket } from './graphql-ws';
 import { createHttpApp, webhookLane } from './http-app';
 import { requestServices } from './request-services';
+import { StreamLimits } from './stream-limits';
 
 export interface ServerOptions {
   config: AppConfig;
@@ -48,11 +50,16 @@ export interface BillingServer {
    * that must not trigger a change before its subscription can hear it).
    */
   statusFeeds(): number;
+  /**
+   * WebSockets and SSE streams open on this instance, and the subscriptions they hold, as counted against the
+   * `SUBSCRIPTION_*` caps; both return to 0 when every client has gone.
+   */
+  streams(): { connections: number; subscriptions: number };
 }
 
 /**
  * Composes one server from its modules, unstarted: the shared services (`request-services.ts`), GraphQL over
- * WebSocket (`graphql-ws.ts`) and HTTP (`graphql-http.ts`), the Express app with health and REST (`http-app.ts`,
+ * WebSocket (`graphql-ws.ts`), Server-Sent Events (`graphql-sse.ts`) and HTTP (`graphql-http.ts`), the Express app with health and REST (`http-app.ts`,
  * `health.ts`), and the Stripe webhook lane ahead of Express.
  */
 export async function createServer(options: ServerOptions): Promise<BillingServer> {
@@ -76,9 +83,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   const httpServer = http.createServer();
   const webhooks = createWebhookComponents({ db, config, logger, clock });
-  const ws = serveGraphQLOverWebSocket(httpServer, schema, rules, services);
-  const graphql = await serveGraphQLOverHttp(httpServer, schema, rules, services, () => ws.dispose());
-  const app = createHttpApp(services, webhooks, graphql.handlers);
+  // One set of bounds for both streaming transports: connections, subscriptions per connection and per user.
+  const streamLimits = new StreamLimits(config.subscriptions);
+  const ws = serveGraphQLOverWebSocket(httpServer, schema, rules, services, streamLimits);
+  const sse = serveGraphQLOverSse(schema, rules, services, streamLimits);
+  const graphql = await serveGraphQLOverHttp(httpServer, schema, rules, services, async () => {
+    await Promise.all([ws.dispose(), sse.dispose()]);
+  });
+  const app = createHttpApp(services, webhooks, graphql.handlers, sse.handlers);
   httpServer.on('request', webhookLane(webhooks, app, logger));
 
   return {
@@ -86,6 +98,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     httpServer,
     schema,
     statusFeeds: () => statusHub.listenerCount,
+    streams: () => streamLimits.counts,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
