@@ -23,6 +23,8 @@ export class RequestError extends Error {
     readonly status: 400 | 404 | 413 | 415 | 422,
     readonly code: string,
     message: string,
+    /** Extra fields of the error body, e.g. `param`, the parameter at fault. */
+    readonly details: object = {},
   ) {
     super(message);
     this.name = 'RequestError';
@@ -76,7 +78,7 @@ const BODY_ERRORS: Record<string, { status: 400 | 413 | 415; code: string; messa
 /** Every failure → the error body; unexpected ones are logged, never described. */
 export function errorResult(error: unknown, log?: Logger): HttpResult {
   if (error instanceof RequestError) {
-    return failure(error.status, error.code, error.message);
+    return failure(error.status, error.code, error.message, error.details);
   }
   if (error instanceof DomainError) {
     if (error.code === 'BAD_USER_INPUT') {

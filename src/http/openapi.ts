@@ -2,7 +2,9 @@
  * OpenAPI 3.1 description of every REST route (the payment guide's `billing.routes.ts`, `usage.route.ts`, the webhook
  * routes), served at `/api/v1/openapi.json`. Its component schemas are the one description of each body: the REST
  * test harness validates every response it receives against the schema documented for that route and status, and
- * `tests/rest/openapi.test.ts` walks the routers and fails when a route, method or response is missing here.
+ * `tests/rest/openapi.test.ts` walks the routers and fails when a route, method or response is missing here. Its
+ * parameter and request body schemas are also the routes' request validation (`request-validation.ts`, with the two
+ * extensions described there: `x-storable` and `x-error`), so what a route refuses is what this document says.
  */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -16,6 +18,9 @@ const COMMON = {
   '500': error('Unexpected failure (`internal_error`); never a stack trace'),
 };
 
+/** Text PostgreSQL can store: no NUL, no unpaired UTF-16 surrogate (`request-validation.ts`). */
+const storable = { 'x-storable': true };
+
 /**
  * A user id is text, but JSON clients may send it as a number, as the guide's pay example does (`"user_id": 123`):
  * a whole number from 0 to 2^53 − 1 names the user whose id is its digits; any other number is refused (400).
@@ -23,6 +28,7 @@ const COMMON = {
 const userId = {
   type: ['string', 'integer'],
   maxLength: 500,
+  ...storable,
   minimum: 0,
   maximum: Number.MAX_SAFE_INTEGER,
   examples: ['123', 123],
@@ -31,8 +37,9 @@ const userIdQuery = {
   name: 'user_id',
   in: 'query',
   required: false,
+  allowEmptyValue: true,
   description:
-    'AgentHub user id the request is about; defaults to the caller. A user may only name themselves (403 otherwise, whether or not the invoice exists); admin and service tokens may name anyone, and get 404 when the invoice is not that user\'s. `123` and `"123"` name the same user.',
+    'AgentHub user id the request is about; defaults to the caller (also when empty). A user may only name themselves (403 otherwise, whether or not the invoice exists); admin and service tokens may name anyone, and get 404 when the invoice is not that user\'s. `123` and `"123"` name the same user.',
   schema: userId,
 };
 const invoiceIdPath = {
@@ -43,10 +50,26 @@ const invoiceIdPath = {
   schema: { type: 'string' },
 };
 
+/** A cancellation reason: its length is the service's rule, so it answers 422 `validation_error` like GraphQL. */
+const reason = {
+  type: 'string',
+  maxLength: 500,
+  ...storable,
+  'x-error': { status: 422, code: 'validation_error', keywords: ['maxLength'] },
+};
+
 const amount = {
   type: 'number',
   description:
     'Major units of `currency`, written with exactly the currency’s decimals from integer minor units (e.g. 25.50, 1500 for JPY); parse as a decimal for exact arithmetic.',
+};
+/**
+ * An item of a usage batch is a `UsageEvent`, but each is checked on its own by the service: one that does not fit is
+ * reported in `rejected` by its index and the others are stored, so the batch itself accepts any item.
+ */
+const usageEventItem = {
+  description:
+    'A `UsageEvent`. Each event is checked on its own: one that does not fit is reported in `rejected` by its index, and the others are stored.',
 };
 const dateTime = { type: ['string', 'null'], format: 'date-time' };
 
@@ -80,8 +103,8 @@ export const openApiDocument = {
             name: 'month',
             in: 'path',
             required: true,
-            description: 'Billing month, YYYY-MM (UTC)',
-            schema: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' },
+            description: 'Billing month, YYYY-MM (UTC), from 2000 to 2999',
+            schema: { type: 'string', pattern: '^2\\d{3}-(0[1-9]|1[0-2])$', 'x-error': { code: 'invalid_month' } },
           },
           userIdQuery,
         ],
@@ -111,14 +134,17 @@ export const openApiDocument = {
             name: 'limit',
             in: 'query',
             required: false,
-            schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+            allowEmptyValue: true,
+            description: 'Page size; empty means the default',
+            schema: { type: 'integer', minimum: 1, maximum: 100, default: 50, 'x-error': { code: 'invalid_limit' } },
           },
           {
             name: 'cursor',
             in: 'query',
             required: false,
-            description: 'The `next_cursor` of the previous page',
-            schema: { type: 'string' },
+            allowEmptyValue: true,
+            description: 'The `next_cursor` of the previous page (an empty one is the first page)',
+            schema: { type: 'string', maxLength: 500, ...storable },
           },
         ],
         responses: {
@@ -193,8 +219,9 @@ export const openApiDocument = {
             name: 'reason',
             in: 'query',
             required: false,
+            allowEmptyValue: true,
             description: 'Why (at most 500 characters); may also be sent as a JSON body',
-            schema: { type: 'string', maxLength: 500 },
+            schema: reason,
           },
         ],
         requestBody: {
@@ -373,11 +400,14 @@ export const openApiDocument = {
       },
       PayRequest: {
         type: 'object',
+        description: 'a JSON object with `payment_method_id` and, optionally, `user_id`',
         required: ['payment_method_id'],
         properties: {
           payment_method_id: {
             type: 'string',
+            minLength: 1,
             pattern: '^pm_[A-Za-z0-9_]{1,200}$',
+            'x-error': { status: 422, code: 'invalid_payment_method', keywords: ['pattern'] },
             description: 'A Stripe payment method id; card numbers are never accepted',
             examples: ['pm_card_visa'],
           },
@@ -390,8 +420,9 @@ export const openApiDocument = {
       },
       CancelRequest: {
         type: 'object',
+        description: 'a JSON object with an optional `reason` and `user_id`',
         properties: {
-          reason: { type: 'string', maxLength: 500 },
+          reason: reason,
           user_id: { ...userId, description: 'As in `PayRequest`; overrides the `user_id` query parameter' },
         },
       },
@@ -413,15 +444,13 @@ export const openApiDocument = {
         },
       },
       UsageRequest: {
-        description: 'A JSON array of events, or `{ "events": [...] }`',
-        oneOf: [
-          { type: 'array', items: ref('UsageEvent'), maxItems: 10000 },
-          {
-            type: 'object',
-            required: ['events'],
-            properties: { events: { type: 'array', items: ref('UsageEvent'), maxItems: 10000 } },
-          },
-        ],
+        // One schema for both forms: `items`/`maxItems` apply only to an array, `required`/`properties` to an object.
+        description: 'a JSON array of usage events or { "events": [...] }',
+        type: ['array', 'object'],
+        items: usageEventItem,
+        maxItems: 10000,
+        required: ['events'],
+        properties: { events: { type: 'array', items: usageEventItem, maxItems: 10000 } },
       },
       UsageResult: {
         allOf: [

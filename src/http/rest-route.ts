@@ -5,18 +5,24 @@ import type { Caller } from '../services/customers/caller';
 import { authenticate } from './authenticate';
 import type { HttpResult } from './http-errors';
 import { errorResult, sendResult } from './http-errors';
+import type { RestInput } from './request-validation';
+import { requestValidator } from './request-validation';
 
 /**
  * Every REST route's frame: the Bearer token first (a caller without one learns nothing about body rules and costs
- * no parsing), then the JSON body if the route takes one, then the handler; whatever it throws becomes the one
- * error body (`http-errors.ts`).
+ * no parsing), then the JSON body if the route takes one, then the request's parameters and body validated against
+ * the route's operation in the OpenAPI document (`request-validation.ts`), then the handler with what was validated;
+ * whatever it throws becomes the one error body (`http-errors.ts`).
  */
 export function restRoute(
   verify: TokenVerifier,
-  handler: (req: Request, caller: Caller) => Promise<HttpResult>,
+  operationId: string,
+  handler: (input: RestInput, caller: Caller) => Promise<HttpResult>,
   options: { parseJson?: RequestHandler } = {},
 ) {
   const { parseJson } = options;
+  // Looked up now, so a route naming an operation the document lacks fails at startup.
+  const validate = requestValidator(operationId);
   return async (req: Request, res: Response): Promise<void> => {
     let result: HttpResult;
     try {
@@ -26,7 +32,7 @@ export function restRoute(
           parseJson(req, res, (error?: unknown) => (error ? reject(error) : resolve()));
         });
       }
-      result = await handler(req, caller);
+      result = await handler(validate(req), caller);
     } catch (error) {
       result = errorResult(error, res.locals.log as Logger | undefined);
     }

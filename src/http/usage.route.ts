@@ -5,7 +5,7 @@ import type { TokenVerifier } from '../services/customers/auth.service';
 import { recordUsage } from '../services/usage/record-usage.service';
 import type { UsageEventData } from '../services/usage/record-usage.service';
 import { storableJsonReviver } from '../schema/storable-text';
-import { RequestError, ok } from './http-errors';
+import { ok } from './http-errors';
 import { restRoute } from './rest-route';
 
 export const USAGE_PATH = '/api/v1/usage';
@@ -23,20 +23,10 @@ export function usageRouter(db: Database, verify: TokenVerifier): Router {
     USAGE_PATH,
     restRoute(
       verify,
-      async (req, caller) => {
-        const body: unknown = req.body;
-        const events = Array.isArray(body)
-          ? body
-          : typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)
-            ? (body as { events: unknown[] }).events
-            : undefined;
-        if (!events) {
-          throw new RequestError(
-            400,
-            'invalid_request',
-            'Body must be a JSON array of usage events or { "events": [...] }',
-          );
-        }
+      'recordUsage',
+      async ({ body }, caller) => {
+        // The document's `UsageRequest` has already checked the envelope; each event is the service's to judge.
+        const events = Array.isArray(body) ? body : (body as { events: unknown[] }).events;
         return ok(await recordUsage(db.orm.em.fork(), caller, events as UsageEventData[]));
       },
       { parseJson },

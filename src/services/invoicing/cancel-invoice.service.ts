@@ -38,13 +38,14 @@ const PAID_MEANWHILE = 'The invoice was paid before it could be cancelled';
 export async function cancelInvoice(
   deps: InvoiceDeps,
   caller: Caller,
-  input: { invoiceId: string; reason?: string | null; source?: StatusChangeSource },
+  /** `userId`: whose invoice the caller says it is (`findAccessibleInvoice`), as the REST routes' `user_id`. */
+  input: { invoiceId: string; reason?: string | null; userId?: string | null; source?: StatusChangeSource },
 ): Promise<CancelInvoiceOutcome> {
   const reason = input.reason?.trim() || 'cancelled';
   if (reason.length > 500) {
     throw new BadInputError('reason must be at most 500 characters', 'reason');
   }
-  let current = await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
+  let current = await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId, input.userId);
   if (!canTransition(current.status, InvoiceStatus.VOID)) {
     return refused(current.status, 'A paid invoice cannot be cancelled');
   }

@@ -13,15 +13,33 @@ import { countInvoices, readInvoice, readInvoicePage } from './invoice-read.repo
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * An invoice entity the caller may see, for use cases that change it: their own, or any for admin and service
- * callers. Another user's invoice answers exactly like a missing one, so ids cannot be probed. Readers use
- * `getInvoice`, which hydrates nothing.
+ * Whose invoice the caller says it is, checked before anything is read: a user naming another user is FORBIDDEN
+ * whether or not the invoice exists (`resolveSubject`). Returns the owner an admin or service named, which the
+ * invoice must then have (NOT_FOUND otherwise, so a script's wrong pairing never pays or voids another customer's
+ * invoice); null when the caller named nobody, or is a user naming themselves (their own invoices are all they see).
  */
-export async function findAccessibleInvoice(em: EntityManager, caller: Caller, invoiceId: string): Promise<Invoice> {
+function claimedOwner(caller: Caller, userId: string | null | undefined): string | null {
+  const subject = resolveSubject(caller, userId);
+  return userId === undefined || userId === null || !isPrivileged(caller) ? null : subject;
+}
+
+/**
+ * An invoice entity the caller may see, for use cases that change it: their own, or any for admin and service
+ * callers. Another user's invoice answers exactly like a missing one, so ids cannot be probed. `userId`, when given,
+ * is the owner the caller claims (`claimedOwner`). Readers use `getInvoice`, which hydrates nothing.
+ */
+export async function findAccessibleInvoice(
+  em: EntityManager,
+  caller: Caller,
+  invoiceId: string,
+  userId?: string | null,
+): Promise<Invoice> {
+  const owner = claimedOwner(caller, userId);
   const invoice = UUID.test(invoiceId)
     ? await em.findOne(Invoice, invoiceId, { populate: ['customer', 'lines', 'lines.metric'] })
     : null;
-  if (!invoice || (!isPrivileged(caller) && invoice.customer.externalUserId !== caller.userId)) {
+  const ownerId = invoice?.customer.externalUserId;
+  if (!invoice || (!isPrivileged(caller) && ownerId !== caller.userId) || (owner !== null && ownerId !== owner)) {
     throw new NotFoundError(`Invoice "${invoiceId}"`);
   }
   return invoice;
@@ -29,12 +47,17 @@ export async function findAccessibleInvoice(em: EntityManager, caller: Caller, i
 
 /**
  * One invoice with its lines and status history, as readers see it: the caller's own, or any for admin and service
- * callers; another user's answers NOT_FOUND like a missing one. One SQL statement, no entity hydrated.
+ * callers; another user's answers NOT_FOUND like a missing one. `userId`, when given, is the owner the caller claims
+ * (`claimedOwner`). One SQL statement, no entity hydrated.
  */
-export async function getInvoice(em: EntityManager, caller: Caller, invoiceId: string): Promise<InvoiceRecord> {
-  const invoice = UUID.test(invoiceId)
-    ? await readInvoice(em, invoiceId, isPrivileged(caller) ? null : caller.userId)
-    : null;
+export async function getInvoice(
+  em: EntityManager,
+  caller: Caller,
+  invoiceId: string,
+  userId?: string | null,
+): Promise<InvoiceRecord> {
+  const owner = isPrivileged(caller) ? claimedOwner(caller, userId) : resolveSubject(caller, userId);
+  const invoice = UUID.test(invoiceId) ? await readInvoice(em, invoiceId, owner) : null;
   if (!invoice) {
     throw new NotFoundError(`Invoice "${invoiceId}"`);
   }

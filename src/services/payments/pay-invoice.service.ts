@@ -33,7 +33,8 @@ const STALE_PENDING_MS = 2 * 60 * 1000;
 export async function payInvoice(
   deps: InvoiceDeps,
   caller: Caller,
-  input: { invoiceId: string; paymentMethodId: string },
+  /** `userId`: whose invoice the caller says it is (`findAccessibleInvoice`), as the REST routes' `user_id`. */
+  input: { invoiceId: string; paymentMethodId: string; userId?: string | null },
 ): Promise<PayInvoiceOutcome> {
   if (!PAYMENT_METHOD.test(input.paymentMethodId)) {
     throw new BadInputError(
@@ -41,7 +42,7 @@ export async function payInvoice(
       'paymentMethodId',
     );
   }
-  await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId);
+  await findAccessibleInvoice(deps.em.fork(), caller, input.invoiceId, input.userId);
   const now = deps.now ?? new Date();
 
   const claim = await deps.em.fork().transactional(async (tem) => {
