@@ -23,7 +23,8 @@ export const RESOLVERS: NonEmptyArray<Function> = [
 export function buildAppSchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: RESOLVERS,
-    validate: { forbidUnknownValues: false },
+    // Inputs are checked by scalars, limits and the services; no class-validator decorators are used, so none runs.
+    validate: false,
     // Subscriptions bring their own source (StatusChangeHub, fed by Postgres NOTIFY); type-graphql's topic-based
     // PubSub is never used, but buildSchema insists on one.
     pubSub: {
