@@ -12,6 +12,13 @@ type ExecutorRequest = Parameters<GatewayExecutor>[0];
 const COMPILE_AFTER = 2;
 
 /**
+ * Documents remembered, most recently executed kept: compiling the page query takes 2–4 ms and holds about 50 KB, so
+ * a client sending ever new queries costs at most this many (≈ 10 MB) and pushes the dashboards' few out only for a
+ * while (they are compiled again on their next two runs).
+ */
+const DOCUMENTS_MAX = 200;
+
+/**
  * Per document (Apollo's document store hands back the same parsed, validated tree for the same query text) and
  * operation name: how many times it ran through graphql-js, then its compiled form (or `false`: it did not compile).
  */
@@ -54,7 +61,7 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
  * never updates it.
  */
 export function compiledQueriesGateway(schema: GraphQLSchema): Gateway {
-  const compiled = new WeakMap<DocumentNode, Map<string, Entry>>();
+  const compiled = new Map<DocumentNode, Map<string, Entry>>();
 
   const executeWithGraphQLJs = (request: ExecutorRequest): Promise<ExecutionResult> | ExecutionResult =>
     execute({
@@ -67,10 +74,15 @@ export function compiledQueriesGateway(schema: GraphQLSchema): Gateway {
 
   const compiledFor = (request: ExecutorRequest): CompiledQuery | undefined => {
     let byName = compiled.get(request.document);
-    if (!byName) {
+    if (byName) {
+      compiled.delete(request.document);
+    } else {
       byName = new Map();
-      compiled.set(request.document, byName);
+      if (compiled.size >= DOCUMENTS_MAX) {
+        compiled.delete(compiled.keys().next().value as DocumentNode);
+      }
     }
+    compiled.set(request.document, byName);
     const key = request.operationName ?? '';
     const entry = byName.get(key) ?? 0;
     if (typeof entry !== 'number') {
