@@ -128,6 +128,38 @@ describe('invoice queries', () => {
     expect(tooMany.body.errors?.[0].message).toBe('first must be between 1 and 100');
   });
 
+  it('answers a query word for word the same once it is compiled (from its second run), errors included', async () => {
+    // Each query text is new to the server: its first answer comes from graphql-js, the next ones from graphql-jit.
+    const fragments = `query Fragments($withLines: Boolean!, $first: Int) {
+      invoices(first: $first, period: "2024-01") {
+        totalCount
+        edges { cursor node { ...Head lines @include(if: $withLines) { id quantity amount { formatted } }
+                              history: statusHistory @skip(if: $withLines) { to source occurredAt } } }
+      }
+      me { __typename }
+    }
+    fragment Head on Invoice { __typename id number isPaid amountRemaining { amountMinor amount } createdAt paidAt }`;
+    const cases: Array<[string, Record<string, unknown>, string | null]> = [
+      [`${print(InvoicesDocument)} # parity: page`, { first: 50 }, admin],
+      [fragments, { withLines: true, first: 4 }, admin],
+      [fragments, { withLines: false }, admin],
+      [`${print(InvoiceDocument)} # parity: not found`, { id: '00000000-0000-4000-8000-000000000000' }, admin],
+      [`${print(InvoicesDocument)} # parity: bad cursor`, { after: 'not-a-cursor' }, admin],
+      [`${print(InvoicesDocument)} # parity: bad variable`, { first: 'many' }, admin],
+      [`${print(InvoicesDocument)} # parity: no token`, { first: 2 }, null],
+    ];
+    for (const [query, variables, token] of cases) {
+      const answers = [];
+      for (let run = 0; run < 3; run += 1) {
+        answers.push(await t.gql(query, variables, { token }));
+      }
+      expect(answers[0].body.data ?? answers[0].body.errors).toBeDefined();
+      // As text: the same fields in the same order, the same errors with the same codes, locations and paths.
+      const [first, ...later] = answers.map((answer) => JSON.stringify(answer));
+      expect(later).toEqual([first, first]);
+    }
+  });
+
   it('filters by status and lets a user list only their own', async () => {
     const user = await t.token('reader-007');
     const own = await t.gql(InvoicesDocument, {}, { token: user });

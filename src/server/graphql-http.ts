@@ -15,6 +15,7 @@ import { logUnexpectedErrors } from '../resolvers/graphql-rules';
 import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
 import type { Caller } from '../services/customers/caller';
 import { DomainError } from '../services/shared/errors';
+import { compiledQueriesGateway } from './compiled-queries';
 import type { RequestServices } from './request-services';
 
 export interface GraphQLOverHttp {
@@ -33,7 +34,8 @@ export async function serveGraphQLOverHttp(
   onDrain: () => Promise<void>,
 ): Promise<GraphQLOverHttp> {
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    // The schema, with queries executed compiled (graphql-jit): see compiled-queries.ts.
+    gateway: compiledQueriesGateway(schema),
     // main.ts owns signal handling and the shutdown order (HTTP, WebSockets, then the database).
     stopOnTerminationSignals: false,
     // Introspection is refused in production by rules.validationRules (graphql's NoSchemaIntrospectionCustomRule),
