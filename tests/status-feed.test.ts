@@ -89,7 +89,11 @@ describe('the live payment status feed', () => {
   const sql: string[] = [];
   beforeAll(async () => {
     clock = new ManualClock();
-    t = await startTestServer({}, { clock, queryLog: (line) => sql.push(line) });
+    // 181 subscriptions on two sockets: above the default caps (50 per connection, 200 per user).
+    t = await startTestServer(
+      { SUBSCRIPTION_MAX_PER_CONNECTION: '500', SUBSCRIPTION_MAX_PER_USER: '500' },
+      { clock, queryLog: (line) => sql.push(line) },
+    );
   });
   afterAll(() => t.close());
 
