@@ -58,15 +58,14 @@ function sendFrames(
   const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
   const frames: AsyncIterableIterator<never> = {
     async next() {
-      for (;;) {
-        const step = await stream.next();
-        if (step.done || ended) {
-          return done;
-        }
-        if (socket.readyState === socket.OPEN) {
-          send(socket, `${envelope}${sharedJson(step.value) as string}}`);
-        }
+      if (!ended) {
+        await stream.forEach((result) => {
+          if (!ended && socket.readyState === socket.OPEN) {
+            send(socket, `${envelope}${sharedJson(result) as string}}`);
+          }
+        });
       }
+      return done;
     },
     async return() {
       ended = true;

@@ -76,6 +76,11 @@ class Selection {
   }
 }
 
+/** A source stream that can deliver by callback instead of by `next` (see `StatusFeed.attach`). */
+interface PushingSource {
+  attach(sink: (event: unknown) => void): void;
+}
+
 /** One subscriber's stream of shared results: its own source (its access filter), the selection's results. */
 export class SharedStream implements AsyncIterableIterator<SharedResult> {
   private ended = false;
@@ -100,6 +105,49 @@ export class SharedStream implements AsyncIterableIterator<SharedResult> {
       this.end();
       throw error;
     }
+  }
+
+  /**
+   * Hands each shared result to `sink` as its event arrives, and resolves when the stream ends. A source that can
+   * push (the status feed's `attach`) calls back synchronously within the hub's slice: no promise per subscriber and
+   * event. Results stay in event order even when an execution is asynchronous.
+   */
+  async forEach(sink: (result: SharedResult) => void): Promise<void> {
+    const pushing = this.source as Partial<PushingSource>;
+    if (typeof pushing.attach !== 'function') {
+      for (let step = await this.next(); !step.done; step = await this.next()) {
+        sink(step.value);
+      }
+      return;
+    }
+    let tail: Promise<void> | undefined;
+    pushing.attach((event) => {
+      if (this.ended) {
+        return;
+      }
+      try {
+        const result = this.selection.resultFor(event, this.args);
+        if (tail || result instanceof Promise) {
+          tail = (tail ?? Promise.resolve()).then(async () => {
+            const settled = await result;
+            if (!this.ended) {
+              sink(settled);
+            }
+          });
+        } else {
+          sink(result);
+        }
+      } catch (error) {
+        // Called from the hub's fan-out loop: a failure ends this subscription, never the other subscribers' turn.
+        (this.args.contextValue as GraphQLContext | undefined)?.log.error({ err: error }, 'subscription event failed');
+        void this.return();
+      }
+    });
+    // Attached, the source's next resolves only when it ends.
+    for (let step = await this.next(); !step.done; step = await this.next()) {
+      sink(step.value);
+    }
+    await tail;
   }
 
   async return(): Promise<IteratorResult<SharedResult>> {
