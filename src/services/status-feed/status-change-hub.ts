@@ -40,6 +40,8 @@ export interface StatusHubOptions {
   historyWindowMs?: number;
 }
 
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
 /** Invoice owners read per statement by `invoiceOwner`. */
 const OWNERS_PER_READ = 1000;
 
@@ -115,6 +117,8 @@ export class StatusChangeHub {
       this.log.warn({ err: error }, 'status history unreadable at start');
       this.floorUnknown = true;
     }
+    // Before migrations the tables are missing: nothing to warm, and the first change pays for it.
+    await this.warmUp().catch(() => undefined);
     this.currentState = 'ok';
   }
 
@@ -369,6 +373,16 @@ export class StatusChangeHub {
       }
       this.handled.delete(id);
     }
+  }
+
+  /**
+   * Runs the two reads of a change once, on nothing: the first change after a start otherwise waits ~40 ms more
+   * while MikroORM builds its query for the change rows (measured by bench:live, where it was the slowest change).
+   */
+  private async warmUp(): Promise<void> {
+    const em = this.db.orm.em.fork();
+    await readChangeRows(em, { id: { $in: ['0'] } });
+    await readInvoiceViews(em, [NIL_UUID]);
   }
 
   private async highestChangeId(): Promise<bigint> {
