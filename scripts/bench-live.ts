@@ -62,8 +62,8 @@ async function serve(): Promise<void> {
   const config = loadConfig({
     // Thousands of subscriptions share --sockets connections and a few admins: the per-connection and per-user caps
     // (50 and 200 by default) are raised for the bench unless the environment sets them.
-    SUBSCRIPTION_MAX_PER_CONNECTION: '100000',
-    SUBSCRIPTION_MAX_PER_USER: '100000',
+    SUBSCRIPTION_MAX_PER_CONNECTION: '10000',
+    SUBSCRIPTION_MAX_PER_USER: '10000',
     ...process.env,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',

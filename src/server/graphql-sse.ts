@@ -14,6 +14,8 @@ import { DomainError } from '../services/shared/errors';
 import type { RequestServices } from './request-services';
 import { authenticateStream } from './stream-auth';
 import type { StreamIdentity } from './stream-auth';
+import { sharedJson } from './shared-subscription';
+import type { SharedSubscriptions } from './shared-subscription';
 import { guardStream, sleepUntil } from './stream-guard';
 import type { GuardedStream } from './stream-guard';
 import { variablesTooLarge } from './stream-limits';
@@ -65,6 +67,7 @@ export function serveGraphQLOverSse(
   rules: GraphQLRules,
   services: RequestServices,
   limits: StreamLimits,
+  shared: SharedSubscriptions,
 ): GraphQLOverSse {
   const { verify, logger, clock } = services;
   const settings = services.config.subscriptions;
@@ -73,6 +76,9 @@ export function serveGraphQLOverSse(
 
   const handler = createHandler<SseContext>({
     schema,
+    // Each event executed and formatted once per distinct selection, shared with the WebSocket side (graphql-sse
+    // still serialises it per stream).
+    subscribe: shared.subscribe,
     // prepareOperation (in onSubscribe) has validated the document under the rules; once is enough.
     validate: () => [],
     authenticate: async (req) => {
@@ -143,6 +149,7 @@ export function serveGraphQLOverSse(
           state.identity.caller,
           logger.child({ requestId, transport: 'sse' }),
           requestId,
+          { subscription: true },
         ) as SseContext,
       };
     },
@@ -175,7 +182,8 @@ export function serveGraphQLOverSse(
       return stream;
     },
     onNext: (ctx, _req, result) => {
-      if (!result.errors) {
+      // A shared event result is formatted already (once per selection).
+      if (!result.errors || sharedJson(result) !== undefined) {
         return undefined;
       }
       const errors = result.errors as readonly GraphQLError[];

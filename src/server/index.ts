@@ -19,6 +19,7 @@ import { createWebhookComponents } from '../webhooks';
 import { serveGraphQLOverHttp } from './graphql-http';
 import { serveGraphQLOverSse } from './graphql-sse';
 import { serveGraphQLOverWebSocket } from './graphql-ws';
+import { SharedSubscriptions } from './shared-subscription';
 import { createHttpApp, webhookLane } from './http-app';
 import { requestServices } from './request-services';
 import { StreamLimits } from './stream-limits';
@@ -85,8 +86,10 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const webhooks = createWebhookComponents({ db, config, logger, clock });
   // One set of bounds for both streaming transports: connections, subscriptions per connection and per user.
   const streamLimits = new StreamLimits(config.subscriptions);
-  const ws = serveGraphQLOverWebSocket(httpServer, schema, rules, services, streamLimits);
-  const sse = serveGraphQLOverSse(schema, rules, services, streamLimits);
+  // One execution per event and distinct selection, for both streaming transports.
+  const shared = new SharedSubscriptions(rules);
+  const ws = serveGraphQLOverWebSocket(httpServer, schema, rules, services, streamLimits, shared);
+  const sse = serveGraphQLOverSse(schema, rules, services, streamLimits, shared);
   const graphql = await serveGraphQLOverHttp(httpServer, schema, rules, services, async () => {
     await Promise.all([ws.dispose(), sse.dispose()]);
   });

@@ -18,16 +18,22 @@ export interface RequestServices {
   verify: TokenVerifier;
   gateway: StripeGateway;
   statusHub: StatusChangeHub;
-  /** A GraphQL operation's context (HTTP or WebSocket): the caller and a request-scoped EntityManager. */
-  context(caller: Caller, log: Logger, requestId: string): GraphQLContext;
+  /**
+   * A GraphQL operation's context (HTTP or WebSocket): the caller and a request-scoped EntityManager. A subscription
+   * (`subscription: true`) keeps its context for hours and uses the database only while it subscribes: each use of
+   * `em` forks a new one, which nothing keeps once that work is done (thousands of idle subscriptions would each
+   * hold an EntityManager of several kilobytes otherwise).
+   */
+  context(caller: Caller, log: Logger, requestId: string, options?: { subscription?: boolean }): GraphQLContext;
 }
 
 export function requestServices(shared: Omit<RequestServices, 'context'>): RequestServices {
   return {
     ...shared,
-    context: (caller, log, requestId) => {
-      // Forked on first use: an open subscription keeps its context for hours and seldom touches the database.
+    context: (caller, log, requestId, options = {}) => {
+      // Forked on first use (and on each use for a subscription, see above).
       let em: EntityManager | undefined;
+      const subscription = options.subscription === true;
       return {
         caller,
         config: shared.config,
@@ -35,6 +41,9 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
         gateway: shared.gateway,
         statusHub: shared.statusHub,
         get em() {
+          if (subscription) {
+            return shared.db.orm.em.fork();
+          }
           em ??= shared.db.orm.em.fork();
           return em;
         },

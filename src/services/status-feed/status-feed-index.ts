@@ -13,6 +13,7 @@ export interface FeedFilter {
 export class StatusFeed implements AsyncIterableIterator<StatusChangeEvent> {
   private queue: StatusChangeEvent[] = [];
   private wake: (() => void) | undefined;
+  private sink: ((event: StatusChangeEvent) => void) | undefined;
   private done = false;
   /** Changes already replayed from the history (a resumed subscription): never delivered twice. */
   private replayed: Set<string> | undefined;
@@ -32,8 +33,24 @@ export class StatusFeed implements AsyncIterableIterator<StatusChangeEvent> {
     ) {
       return;
     }
+    if (this.sink) {
+      this.sink(event);
+      return;
+    }
     this.queue.push(event);
     this.wake?.();
+  }
+
+  /**
+   * Hands each change to `sink` as it is pushed, instead of queueing it for `next` (what is queued now goes first):
+   * a fan-out to thousands then costs no promise per subscriber. `next` resolves only when the feed closes. Called
+   * after `replay`, once.
+   */
+  attach(sink: (event: StatusChangeEvent) => void): void {
+    this.sink = sink;
+    const queued = this.queue;
+    this.queue = [];
+    queued.forEach(sink);
   }
 
   /** Puts the changes missed before this feed opened ahead of whatever arrived live meanwhile, without duplicates. */

@@ -6,7 +6,7 @@ import { isPrivileged, resolveSubject } from '../customers/caller';
 import { BadInputError, NotFoundError } from '../shared/errors';
 import type { StatusChangeHub } from './status-change-hub';
 import type { StatusChangeEvent } from './status-change-reader';
-import { FEED_SQL_COMMENT, readStatusChanges } from './status-change-reader';
+import { readStatusChanges } from './status-change-reader';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHANGE_ID = /^[0-9]{1,18}$/;
@@ -34,7 +34,7 @@ export async function watchPaymentStatus(
   if (after !== null && !CHANGE_ID.test(after)) {
     throw new BadInputError('after must be a change id from an earlier event', 'after');
   }
-  const invoiceId = input.invoiceId ? await accessibleInvoiceId(em, caller, input.invoiceId) : null;
+  const invoiceId = input.invoiceId ? await accessibleInvoiceId(hub, caller, input.invoiceId) : null;
   const feed = hub.subscribe({ invoiceId, userId });
   if (after === null) {
     return feed;
@@ -62,20 +62,14 @@ export async function watchPaymentStatus(
 }
 
 /**
- * The access rule of `findAccessibleInvoice`, with one light statement (the invoice's owner), since a dashboard
- * subscribes often and the subscription itself reads the invoice when a change comes.
+ * The access rule of `findAccessibleInvoice`, with the invoice's owner only (read in batches by the hub), since
+ * dashboards subscribe often and many at once, and the subscription itself reads the invoice when a change comes.
  */
-async function accessibleInvoiceId(em: EntityManager, caller: Caller, invoiceId: string): Promise<string> {
-  const rows = UUID.test(invoiceId)
-    ? ((await em
-        .getConnection()
-        .execute(
-          `/* ${FEED_SQL_COMMENT} */ select c.external_user_id from invoices i join customers c on c.id = i.customer_id where i.id = ?`,
-          [invoiceId],
-        )) as Array<{ external_user_id: string }>)
-    : [];
-  if (rows.length === 0 || (!isPrivileged(caller) && rows[0].external_user_id !== caller.userId)) {
+async function accessibleInvoiceId(hub: StatusChangeHub, caller: Caller, invoiceId: string): Promise<string> {
+  const id = invoiceId.toLowerCase();
+  const owner = UUID.test(id) ? await hub.invoiceOwner(id) : undefined;
+  if (owner === undefined || (!isPrivileged(caller) && owner !== caller.userId)) {
     throw new NotFoundError(`Invoice "${invoiceId}"`);
   }
-  return invoiceId.toLowerCase();
+  return id;
 }
