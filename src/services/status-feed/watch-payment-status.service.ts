@@ -1,6 +1,4 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { InvoiceStatusChange } from '../../entities';
-import type { FilterQuery } from '@mikro-orm/postgresql';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
 import { BadInputError, NotFoundError } from '../shared/errors';
@@ -40,13 +38,10 @@ export async function watchPaymentStatus(
     return feed;
   }
   try {
-    const where: FilterQuery<InvoiceStatusChange> = {
-      ...(invoiceId ? { invoice: invoiceId } : userId ? { invoice: { customer: { externalUserId: userId } } } : {}),
-    };
     const missed: StatusChangeEvent[] = [];
     let cursor = after;
     for (;;) {
-      const page = await readStatusChanges(em.fork(), { ...where, id: { $gt: cursor } }, REPLAY_PAGE);
+      const page = await readStatusChanges(em.fork(), { after: cursor, invoiceId, userId, limit: REPLAY_PAGE });
       missed.push(...page);
       if (page.length < REPLAY_PAGE) {
         break;
