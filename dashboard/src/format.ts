@@ -65,3 +65,30 @@ export function formatUnitPrice(unitAmount: string, currency: string): string {
   const symbol = parts.find((part) => part.type === 'currency')?.value ?? currency.toUpperCase();
   return `${symbol}${unitAmount}`;
 }
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/** An exact decimal string with the locale's grouping ("1234567.5" → "1,234,567.5"), never through a float. */
+export function formatDecimal(value: string): string {
+  const match = DECIMAL.exec(value);
+  if (!match) {
+    return value;
+  }
+  const separator = (1.5).toLocaleString().charAt(1);
+  return `${BigInt(match[1]).toLocaleString()}${match[2] ? `${separator}${match[2]}` : ''}`;
+}
+
+/** `a − b` for non-negative exact decimal strings ("1500" − "1440" = "60"), or undefined when either is not one. */
+export function subtractDecimals(a: string, b: string): string | undefined {
+  const [ma, mb] = [DECIMAL.exec(a), DECIMAL.exec(b)];
+  if (!ma || !mb) {
+    return undefined;
+  }
+  const scale = Math.max(ma[2]?.length ?? 0, mb[2]?.length ?? 0);
+  const scaled = (m: RegExpExecArray) => BigInt(m[1] + (m[2] ?? '').padEnd(scale, '0'));
+  const difference = scaled(ma) - scaled(mb);
+  const sign = difference < 0n ? '-' : '';
+  const digits = (difference < 0n ? -difference : difference).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`.replace(/\.?0+$/, '');
+  return sign + text;
+}

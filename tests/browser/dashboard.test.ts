@@ -21,8 +21,13 @@ describe('the dashboard in a browser', () => {
   let browser: Browser;
   const violations: Record<string, AxeViolation[]> = {};
 
-  async function openInvoice(userId: string, tokens: string) {
+  async function openInvoice(userId: string, tokens: string, minutes?: string) {
     await op.record([{ userId, metric: 'llm_input_tokens', quantity: tokens, occurredAt: '2024-01-15T10:00:00Z' }]);
+    if (minutes) {
+      await op.record([
+        { userId, metric: 'agent_runtime_minutes', quantity: minutes, occurredAt: '2024-01-16T10:00:00Z' },
+      ]);
+    }
     const res = await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token: await t.token(userId) });
     const invoice = res.body.data?.createInvoice;
     if (invoice?.__typename !== 'Invoice') {
@@ -73,7 +78,8 @@ describe('the dashboard in a browser', () => {
   });
 
   it('signs in with a token, opens an invoice, shows a decline, then PAID without a reload', async () => {
-    const invoice = await openInvoice('dash-alice', '1234567');
+    // Runtime minutes come with 60 free a month: the line shows what was billed and what was free.
+    const invoice = await openInvoice('dash-alice', '1234567', '1500');
     const context = await browser.newContext();
     const page = await context.newPage();
     let loads = 0;
@@ -100,6 +106,8 @@ describe('the dashboard in a browser', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: `Invoice ${invoice.number}` }).waitFor();
     await page.getByRole('cell', { name: '$2.47' }).first().waitFor();
+    await page.getByRole('cell', { name: /^1,500\s*1,440 billed, 60 free$/ }).waitFor();
+    await page.getByRole('cell', { name: '$31.27' }).first().waitFor();
     await page.locator('.timeline li', { hasText: '→ Open' }).waitFor();
     await view(page, 'invoice-open');
 

@@ -39,7 +39,7 @@ export type InvoiceQueryVariables = Exact<{
 }>;
 
 
-export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }> } };
+export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, billableQuantity: string | null, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }> } };
 
 export type CancelInvoiceMutationVariables = Exact<{
   invoiceId: string;
@@ -141,6 +141,7 @@ export const InvoiceDocument = new TypedDocumentString(`
       metric
       description
       quantity
+      billableQuantity
       unitAmount
       amount {
         formatted

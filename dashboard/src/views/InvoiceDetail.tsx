@@ -4,7 +4,16 @@ import { ApiError, request } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { CancelInvoiceDocument, InvoiceDocument } from '../generated/graphql';
 import type { InvoiceQuery } from '../generated/graphql';
-import { CANCELLABLE, PAYABLE, STATUS_LABELS, formatDate, formatDateTime, formatUnitPrice } from '../format';
+import {
+  CANCELLABLE,
+  PAYABLE,
+  STATUS_LABELS,
+  formatDate,
+  formatDateTime,
+  formatDecimal,
+  formatUnitPrice,
+  subtractDecimals,
+} from '../format';
 import { useStatusEvents } from '../live';
 import { hrefOf, onLinkClick } from '../router';
 import type { Session } from '../session';
@@ -184,7 +193,7 @@ function InvoiceBody({
                   {line.metric && <span className="metric"> {line.metric}</span>}
                 </th>
                 <td data-label="Quantity" className="num">
-                  {Number(line.quantity).toLocaleString(undefined, { maximumFractionDigits: 12 })}
+                  <Quantity quantity={line.quantity} billable={line.billableQuantity} />
                 </td>
                 <td data-label="Unit price" className="num">
                   {line.unitAmount ? formatUnitPrice(line.unitAmount, invoice.amount.currency) : '—'}
@@ -241,6 +250,21 @@ function InvoiceBody({
       </ol>
       {session.role === 'admin' && CANCELLABLE.includes(invoice.status) && (
         <CancelForm invoice={invoice} session={session} onChanged={onChanged} />
+      )}
+    </>
+  );
+}
+
+/** The quantity, and when part of it was free, how much was billed and how much the free allowance covered. */
+function Quantity({ quantity, billable }: { quantity: string; billable: string | null }) {
+  const free = billable === null ? undefined : subtractDecimals(quantity, billable);
+  return (
+    <>
+      {formatDecimal(quantity)}
+      {free !== undefined && free !== '0' && billable !== null && (
+        <span className="allowance">
+          {formatDecimal(billable)} billed, {formatDecimal(free)} free
+        </span>
       )}
     </>
   );
