@@ -49,6 +49,15 @@ module.exports = {
       to: { path: '^src/(services|http|resolvers|webhooks|cli|stripe|schema)/' },
     },
     {
+      name: 'the-dashboard-speaks-only-the-public-api',
+      severity: 'error',
+      comment:
+        'dashboard/ is a browser app: it reaches the server only over GraphQL (its types come from codegen), never ' +
+        'by importing server or emulator code.',
+      from: { path: '^dashboard/' },
+      to: { path: '^(src|emulator|tests)/' },
+    },
+    {
       name: 'the-emulator-is-a-separate-program',
       severity: 'error',
       comment: 'The local Stripe reaches the app only over HTTP; it imports nothing from src/.',

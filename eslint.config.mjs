@@ -10,6 +10,8 @@ export default tseslint.config(
       '.data/**',
       'coverage/**',
       'tests/generated/**',
+      'dashboard/src/generated/**',
+      'test-artifacts/**',
       'reports/**',
       '.stryker-tmp/**',
     ],
@@ -17,7 +19,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    // The server, its tests and scripts, and the dashboard (dashboard/: React, TSX, checked by its own tsconfig).
+    files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
     rules: {
       curly: ['error', 'all'],
       eqeqeq: ['error', 'always'],

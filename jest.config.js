@@ -37,6 +37,8 @@ const E2E = [
   'status-feed',
   'unstorable-text',
   'graphql-streams',
+  'browser/dashboard',
+  'browser/explorer',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

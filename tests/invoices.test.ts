@@ -80,6 +80,7 @@ describe('invoices over GraphQL against the local Stripe', () => {
         kind: 'USAGE',
         metric: 'llm_input_tokens',
         quantity: '1234567',
+        billableQuantity: '1234567',
         amount: { amountMinor: 247 },
       }),
     ]);

@@ -25,6 +25,7 @@ export const CONFIG_GROUPS = {
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
+  browser: 'Dashboard and GraphQL explorer',
 } as const;
 export type ConfigGroup = keyof typeof CONFIG_GROUPS;
 
@@ -531,6 +532,26 @@ export const CONFIG_SCHEMA = {
       default: '3',
       description:
         'at start and each new month: re-run this many earlier months that hold usage on no invoice (0 = off)',
+    }),
+  },
+  browser: {
+    explorer: variable('GRAPHQL_EXPLORER', {
+      group: 'browser',
+      schema: flag,
+      unset: 'on, except in production',
+      example: 'false',
+      description:
+        'serve the GraphiQL explorer (bundled, no CDN) to browsers at `/graphql`: a `GET` that prefers ' +
+        '`text/html`. Unset: on unless `NODE_ENV=production`. In production its schema docs stay empty, since ' +
+        'introspection is refused there',
+    }),
+    dashboardDir: variable('DASHBOARD_DIR', {
+      group: 'browser',
+      schema: z.string().transform((dir) => path.resolve(dir)),
+      default: 'dist/dashboard',
+      description:
+        'folder of the built dashboard and explorer (`npm run build` writes it); served at `/` with a fallback ' +
+        'to `index.html` for pages. Missing: `/` answers 404 and browsers get no explorer',
     }),
   },
 };

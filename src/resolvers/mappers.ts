@@ -96,6 +96,7 @@ export function toInvoice(invoice: InvoiceRecord): InvoiceType {
       metric: line.metric,
       description: line.description,
       quantity: line.quantity,
+      billableQuantity: line.billableQuantity,
       unitAmount: line.unitAmount,
       amount: toMoney(line.amountMinor, currency),
     })),

@@ -29,6 +29,14 @@ export class InvoiceLineType {
   @Field(() => DecimalScalar)
   quantity!: string;
 
+  @Field(() => DecimalScalar, {
+    nullable: true,
+    description:
+      'The part of quantity charged, beyond the free allowance (quantity − billableQuantity units were free); null ' +
+      'for a line that does not record it.',
+  })
+  billableQuantity!: string | null;
+
   @Field(() => DecimalScalar, { nullable: true })
   unitAmount!: string | null;
 

@@ -1,6 +1,9 @@
 import type http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -51,6 +54,9 @@ export async function serveGraphQLOverHttp(
       // No cache hints are used (every answer is per caller), and Apollo's default cache-control plugin wraps every
       // field's resolver to compute them: hundreds of calls for one page of invoices.
       ApolloServerPluginCacheControlDisabled(),
+      // Apollo's landing page loads Sandbox from a CDN (blank offline); browsers get our bundled GraphiQL instead
+      // (browser-app.ts), and a GET without a query is an ordinary bad request.
+      ApolloServerPluginLandingPageDisabled(),
       {
         async serverWillStart() {
           return {

@@ -4,18 +4,20 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger';
 import { compileTrust } from '../config/trust-proxy';
 import { billingRouter } from '../http/billing.routes';
+import { devTokenRouter } from '../http/dev-token.route';
 import { errorResult, failure, sendResult } from '../http/http-errors';
 import { beginRequest } from '../http/request-context';
 import { usageRouter } from '../http/usage.route';
 import { STRIPE_WEBHOOK_PATH } from '../webhooks';
 import type { WebhookComponents } from '../webhooks';
+import { dashboardRouter, explorerPage } from './browser-app';
 import { SSE_PATH } from './graphql-sse';
 import { healthRouter } from './health';
 import type { RequestServices } from './request-services';
 
 /**
  * The Express app: request ids and logs, Stripe webhooks, health, REST, GraphQL over HTTP and its subscription as
- * Server-Sent Events, one error shape.
+ * Server-Sent Events, the explorer and the dashboard for browsers, one error shape.
  */
 export function createHttpApp(
   services: RequestServices,
@@ -42,6 +44,11 @@ export function createHttpApp(
   app.use(healthRouter(db, services.statusHub));
   app.use(usageRouter(db, verify));
   app.use(billingRouter({ db, verify, gateway, config, clock }));
+  // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".
+  const devTokens = devTokenRouter(config);
+  if (devTokens) {
+    app.use(devTokens);
+  }
   // The event stream first: `/graphql` would take its path as a prefix.
   app.use(SSE_PATH, ...streamHandlers);
   // GraphQL answers are per caller and never revalidated: no ETag, which Express computes by hashing every body (a
@@ -50,8 +57,12 @@ export function createHttpApp(
   const graphqlApp = express();
   graphqlApp.disable('x-powered-by');
   graphqlApp.set('etag', false);
+  // A browser's GET gets the bundled GraphiQL explorer (GRAPHQL_EXPLORER); every other request goes to Apollo.
+  graphqlApp.use(explorerPage(config));
   graphqlApp.use(...graphqlHandlers);
   app.use('/graphql', graphqlApp);
+  // The dashboard (DASHBOARD_DIR) at `/`, its page for other navigations outside the API.
+  app.use(dashboardRouter(config));
 
   // Every REST answer has one error shape (`http-errors.ts`), unknown paths and unreadable requests included.
   app.use((req: Request, res: Response) => {

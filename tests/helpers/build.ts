@@ -26,3 +26,17 @@ export function buildOnce(): void {
     { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
   );
 }
+
+/** Where the suite builds the dashboard and the explorer (DASHBOARD_DIR of the browser tests' servers). */
+export const DASHBOARD_BUILD_DIR = path.join(BUILD_DIR, 'dashboard');
+
+/**
+ * Builds the dashboard once for the run (jest globalSetup of the e2e project), into the suite's own folder. Skipped
+ * by the build script itself when dashboard/ and the lock file are unchanged since its last build there.
+ */
+export function buildDashboardOnce(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-dashboard.mjs'), '--out', DASHBOARD_BUILD_DIR], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}

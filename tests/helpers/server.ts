@@ -189,6 +189,17 @@ export async function collectOpen<T>(
   return feed;
 }
 
+/** Resolves once `server` has at least `count` status feeds open (a browser's subscription, say). */
+export async function waitForStatusFeeds(server: BillingServer, count: number): Promise<void> {
+  const deadline = Date.now() + WAIT_GUARD_MS;
+  while (server.statusFeeds() < count) {
+    if (Date.now() > deadline) {
+      throw new Error(`${count} status feed(s) did not open within ${WAIT_GUARD_MS} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export interface Collected<T> {
   events: T[];
   errors: unknown[];

@@ -1,17 +1,18 @@
 import 'reflect-metadata';
-import { buildOnce } from '../helpers/build';
+import { buildDashboardOnce, buildOnce } from '../helpers/build';
 import { PGLITE_DUMP_ENV, TEMPLATE_DATABASE_ENV, prepareTemplate, removeTemplate } from '../helpers/database';
 
 /**
  * Once per `jest` run, in the parent process before any worker starts (workers inherit `process.env`): the migrated
  * template every integration and e2e test file copies its database from, and, for the e2e project, the one build
- * that the tests spawning the server or the CLI share. A project's global setup runs only when one of its tests is
+ * that the tests spawning the server or the CLI share (and the dashboard the browser tests load). A project's global setup runs only when one of its tests is
  * selected, so `npm test -- tests/pricing.test.ts` neither builds nor migrates. The variables mark what is done, so
  * the second project's setup does not repeat it.
  */
 export async function setUp(options: { build: boolean }): Promise<void> {
   if (options.build && !process.env.BILLING_TEST_BUILT) {
     buildOnce();
+    buildDashboardOnce();
     process.env.BILLING_TEST_BUILT = '1';
   }
   if (!process.env[TEMPLATE_DATABASE_ENV] && !process.env[PGLITE_DUMP_ENV]) {

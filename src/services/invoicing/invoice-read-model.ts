@@ -34,6 +34,8 @@ export interface InvoiceLineRecord {
   description: string;
   /** Exact decimals without trailing zeros ("0.02", not the column's "0.020000000000"). */
   quantity: string;
+  /** The part of `quantity` charged, beyond the price's free allowance, as recorded when the line was made. */
+  billableQuantity: string | null;
   unitAmount: string | null;
   amountMinor: bigint;
 }

@@ -24,7 +24,7 @@ select i.id, i.number, c.external_user_id as user_id, i.status, i.period, i.curr
        ${epochMs('i.sent_at')} as sent_at, ${epochMs('i.created_at')} as created_at, ${epochMs('i.paid_at')} as paid_at,
        (select coalesce(json_agg(json_build_array(
                  l.id, l.kind, m.code, l.description, trim_scale(l.quantity)::text, trim_scale(l.unit_amount)::text,
-                 l.amount_minor::text) order by l.position), '[]'::json)
+                 l.amount_minor::text, l.metadata->>'billableQuantity') order by l.position), '[]'::json)
           from invoice_lines l left join billable_metrics m on m.id = l.metric_id
          where l.invoice_id = i.id) as lines,
        (select coalesce(json_agg(json_build_array(
@@ -51,7 +51,7 @@ interface InvoiceRow {
   created_at: number;
   paid_at: number | null;
   /** Positional, in the order of the `json_build_array` above (no key names to build, send and parse). */
-  lines: Array<[string, InvoiceLineKind, string | null, string, string, string | null, string]>;
+  lines: Array<[string, InvoiceLineKind, string | null, string, string, string | null, string, string | null]>;
   history: Array<[InvoiceStatus | null, InvoiceStatus, StatusChangeSource, string | null, number]>;
 }
 
@@ -74,15 +74,18 @@ function toRecord(row: InvoiceRow): InvoiceRecord {
     sentAt: dateOrNull(row.sent_at),
     createdAt: new Date(row.created_at),
     paidAt: dateOrNull(row.paid_at),
-    lines: row.lines.map(([id, kind, metric, description, quantity, unitAmount, amountMinor]): InvoiceLineRecord => ({
-      id,
-      kind,
-      metric,
-      description,
-      quantity,
-      unitAmount,
-      amountMinor: BigInt(amountMinor),
-    })),
+    lines: row.lines.map(
+      ([id, kind, metric, description, quantity, unitAmount, amountMinor, billableQuantity]): InvoiceLineRecord => ({
+        id,
+        kind,
+        metric,
+        description,
+        quantity,
+        billableQuantity,
+        unitAmount,
+        amountMinor: BigInt(amountMinor),
+      }),
+    ),
     history: row.history.map(([from, to, source, reason, occurredAt]): StatusChangeRecord => ({
       from,
       to,

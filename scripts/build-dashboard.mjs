@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Builds the dashboard and the GraphQL explorer (dashboard/, Vite) into DASHBOARD_DIR's default, dist/dashboard, or
+// into `--out <dir>` (the test suite's .test-build/dashboard). Skipped when nothing it is built from changed since
+// the last build there: a hash of dashboard/'s files and package-lock.json is kept beside the output, so `npm start`
+// pays for Vite only after a change (docs/dashboard.md has the figures).
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outFlag = process.argv.indexOf('--out');
+const outDir = path.resolve(root, outFlag > 0 ? process.argv[outFlag + 1] : 'dist/dashboard');
+const stampFile = path.join(outDir, '.build-hash');
+
+function files(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? files(full) : [full];
+  });
+}
+
+const hash = createHash('sha256');
+for (const file of [...files(path.join(root, 'dashboard')), path.join(root, 'package-lock.json')].sort()) {
+  hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
+}
+hash.update(outDir);
+const digest = hash.digest('hex');
+
+const built = ['index.html', 'explorer.html'].every((page) => existsSync(path.join(outDir, page)));
+if (built && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === digest) {
+  process.exit(0);
+}
+
+const started = Date.now();
+const { build } = await import('vite');
+await build({ configFile: path.join(root, 'dashboard/vite.config.mts'), build: { outDir } });
+writeFileSync(stampFile, `${digest}\n`);
+process.stdout.write(
+  `dashboard built into ${path.relative(root, outDir)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+);
