@@ -13,7 +13,8 @@ import type { AppConfig } from './config/config';
  */
 export async function startLocalStripe(config: AppConfig): Promise<{ config: AppConfig; emulator: RunningEmulator }> {
   const secretFile = path.join(config.dataDir, 'dev-webhook-secret');
-  let webhookSecret = config.stripe.webhookSecret;
+  // During a roll the emulator signs with the first secret listed; the server accepts any of them.
+  let webhookSecret = config.stripe.webhookSecrets?.[0];
   if (!webhookSecret) {
     if (!existsSync(secretFile)) {
       mkdirSync(config.dataDir, { recursive: true });
@@ -30,6 +31,13 @@ export async function startLocalStripe(config: AppConfig): Promise<{ config: App
   });
   return {
     emulator,
-    config: { ...config, stripe: { ...config.stripe, apiBase: emulator.url, webhookSecret } },
+    config: {
+      ...config,
+      stripe: {
+        ...config.stripe,
+        apiBase: emulator.url,
+        webhookSecrets: config.stripe.webhookSecrets ?? [webhookSecret],
+      },
+    },
   };
 }

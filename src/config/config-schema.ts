@@ -115,6 +115,19 @@ const flag: ValueSchema<boolean> = z
   .pipe(z.enum([...TRUE, ...FALSE], { errorMap: listError('must be true or false') }))
   .transform((value) => (TRUE as readonly string[]).includes(value));
 
+/**
+ * One or more webhook signing secrets, comma-separated (a roll keeps the old one beside the new one). Never echoes
+ * the value: it is a secret.
+ */
+const webhookSecrets: ValueSchema<string[]> = z
+  .string()
+  .transform((raw) => raw.split(',').map((part) => part.trim()))
+  .refine(
+    (secrets) => secrets.every((secret) => /^whsec_\w+$/.test(secret)),
+    'must start with whsec_ (the signing secret of the webhook endpoint); several are separated by commas',
+  )
+  .refine((secrets) => new Set(secrets).size === secrets.length, 'lists the same secret twice');
+
 /** A URL of one of `protocols`. Never echoes the value: a database URL carries a password. */
 function url(protocols: string[]): ValueSchema<string> {
   return z.string().superRefine((raw, ctx) => {
@@ -255,15 +268,16 @@ export const CONFIG_SCHEMA = {
         '`pk_test_…`/`pk_live_…`, in the same mode as the secret key (a `sk_…` value is refused). Validated only: ' +
         'the server does not use or serve it today',
     }),
-    webhookSecret: variable('STRIPE_WEBHOOK_SECRET', {
+    webhookSecrets: variable('STRIPE_WEBHOOK_SECRET', {
       group: 'stripe',
-      schema: z.string().regex(/^whsec_\w+$/, 'must start with whsec_ (the signing secret of the webhook endpoint)'),
+      schema: webhookSecrets,
       secret: 'value',
       example: 'whsec_...',
       description:
-        '`whsec_…`, the signing secret of the webhook endpoint (Stripe dashboard or `stripe listen`). Without it the ' +
-        'webhook route answers 503. With the local emulator, unset means a secret generated once into ' +
-        '`DATA_DIR/dev-webhook-secret`. Required in production',
+        '`whsec_…`, the signing secret of the webhook endpoint (Stripe dashboard or `stripe listen`), or several ' +
+        'separated by commas while a secret is rolled (an event is accepted when any one verifies it; see ' +
+        'docs/operations.md). Without it the webhook route answers 503. With the local emulator, unset means a ' +
+        'secret generated once into `DATA_DIR/dev-webhook-secret`. Required in production',
     }),
     apiBase: variable('STRIPE_API_BASE', {
       group: 'stripe',

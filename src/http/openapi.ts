@@ -273,7 +273,7 @@ export const openApiDocument = {
         responses: {
           '200': json(ref('WebhookAck'), 'Stored (or already stored): Stripe stops retrying'),
           '400': error(
-            'Missing, malformed, wrong or stale signature (`missing_signature`, `malformed_signature`, `invalid_signature`, `stale_signature`), an empty or unstorable payload (`empty_payload`, `malformed_payload`), or a body already parsed by another middleware (`raw_body_required`); nothing stored',
+            'Missing, malformed, wrong or stale signature (`missing_signature`, `malformed_signature`, `invalid_signature`, `stale_signature`, `future_signature`), an empty or unstorable payload (`empty_payload`, `malformed_payload`), or a body already parsed by another middleware (`raw_body_required`); nothing stored',
           ),
           '413': error('Body over 1 MB (`payload_too_large`)'),
           '429': error('Over the per-IP limit (`rate_limited`); `Retry-After` says when to try again'),
@@ -488,12 +488,32 @@ export const openApiDocument = {
       },
       WebhookHealth: {
         type: 'object',
-        required: ['status', 'problems', 'secretConfigured', 'database', 'pendingCount', 'failedCount'],
+        required: [
+          'status',
+          'problems',
+          'secretConfigured',
+          'secretCount',
+          'lastEventSecretIndex',
+          'database',
+          'pendingCount',
+          'failedCount',
+        ],
         properties: {
           status: { type: 'string', enum: ['ok', 'unhealthy'] },
           problems: { type: 'array', items: { type: 'string' } },
           secretConfigured: { type: 'boolean' },
           secretWellFormed: { type: 'boolean' },
+          secretCount: {
+            type: 'integer',
+            minimum: 0,
+            description: 'How many signing secrets `STRIPE_WEBHOOK_SECRET` lists (two while one is rolled)',
+          },
+          lastEventSecretIndex: {
+            type: ['integer', 'null'],
+            minimum: 0,
+            description:
+              "Which secret (0 = the first listed; never the secret itself) verified this instance's last event; null before the first",
+          },
           stripeMode: { type: 'string', enum: ['live', 'test', 'emulator'] },
           database: { type: 'string', enum: ['ok', 'unreachable'] },
           lastEventReceivedAt: dateTime,
