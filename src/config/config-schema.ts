@@ -340,6 +340,35 @@ export const CONFIG_SCHEMA = {
         'have Stripe e-mail invoices as soon as they are finalized (a failed send is retried by `createInvoice` and ' +
         'reconciliation)',
     }),
+    invoiceDeclineLimit: variable('PAYMENT_DECLINE_LIMIT_PER_INVOICE', {
+      group: 'billing',
+      ...wholeNumber(0, 1000),
+      default: '5',
+      description:
+        'failed payment attempts (declines, unknown payment methods) on one invoice within ' +
+        '`PAYMENT_DECLINE_WINDOW_INVOICE_S` after which paying it is refused until the window moves on or an admin ' +
+        'lifts the limit (card testing); 0 = no limit',
+    }),
+    invoiceDeclineWindowSeconds: variable('PAYMENT_DECLINE_WINDOW_INVOICE_S', {
+      group: 'billing',
+      ...wholeNumber(1, 30 * 86400),
+      default: '3600',
+      description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_INVOICE`',
+    }),
+    userDeclineLimit: variable('PAYMENT_DECLINE_LIMIT_PER_USER', {
+      group: 'billing',
+      ...wholeNumber(0, 10000),
+      default: '20',
+      description:
+        "failed payment attempts on all of one user's invoices within `PAYMENT_DECLINE_WINDOW_USER_S` after which " +
+        'the user can pay nothing until the window moves on or an admin lifts the limit; 0 = no limit',
+    }),
+    userDeclineWindowSeconds: variable('PAYMENT_DECLINE_WINDOW_USER_S', {
+      group: 'billing',
+      ...wholeNumber(1, 30 * 86400),
+      default: '86400',
+      description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_USER`',
+    }),
   },
   company: {
     name: variable('COMPANY_NAME', {

@@ -195,6 +195,9 @@ export const openApiDocument = {
             '`card_declined` (with `decline_code`; status "payment_failed", paying again is allowed) or `requires_action` (3-D Secure: `client_secret` for Stripe.js, or finish on `payment_url`)',
           ),
           '404': error('No such invoice for this caller (`not_found`)'),
+          '429': error(
+            'Too many failed payment attempts (`payment_attempts_exceeded`, card testing): on this invoice (`scope` "invoice", `PAYMENT_DECLINE_LIMIT_PER_INVOICE` in `PAYMENT_DECLINE_WINDOW_INVOICE_S`) or by its owner (`scope` "user"); nothing is sent to Stripe. `resets_at` and `Retry-After` say when paying is allowed again; an admin may lift the limit sooner',
+          ),
           '409': error(
             'The invoice cannot be paid now (`invalid_state`): paid, void, draft, or a payment in progress; or its Stripe invoice does not total ours (`total_mismatch`, with `amount` and `stripe_amount`): nothing is charged, reconciliation reissues it',
           ),
@@ -537,6 +540,11 @@ export const openApiDocument = {
               status: ref('InvoiceStatus'),
               invoice_id: { type: 'string' },
               month: { type: 'string' },
+              scope: { type: 'string', enum: ['invoice', 'user'], description: 'Which attempt limit was reached' },
+              failed_attempts: { type: 'integer' },
+              limit: { type: 'integer' },
+              window_seconds: { type: 'integer' },
+              resets_at: { type: 'string', format: 'date-time', description: 'When paying is allowed again' },
             },
             additionalProperties: true,
           },

@@ -41,7 +41,7 @@ export function createHttpApp(
   app.use(webhooks.router);
   app.use(healthRouter(db, services.statusHub));
   app.use(usageRouter(db, verify));
-  app.use(billingRouter({ db, verify, gateway, config, clock }));
+  app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
   // The event stream first: `/graphql` would take its path as a prefix.
   app.use(SSE_PATH, ...streamHandlers);
   // GraphQL answers are per caller and never revalidated: no ETag, which Express computes by hashing every body (a
