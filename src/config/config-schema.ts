@@ -235,7 +235,7 @@ export const CONFIG_SCHEMA = {
     description:
       'folder of the embedded defaults: the PGlite database (`pglite/`, with its lock file `agenthub.lock`), the ' +
       "development JWT secret (`dev-jwt-secret`), the emulator's webhook secret (`dev-webhook-secret`) and state " +
-      '(`stripe-emulator.json`)',
+      '(`stripe-emulator.json`). Private whatever the umask: folders 0700, files 0600',
   }),
   databaseUrl: variable('DATABASE_URL', {
     group: 'database',
