@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig } from '../../config/config';
-import { PaymentLimitScope } from '../../entities/enums';
+import { PaymentAttemptStatus, PaymentLimitScope } from '../../entities/enums';
 
 /** The limits in force (`PAYMENT_DECLINE_*`): a limit of 0 is off. */
 export type AttemptLimitSettings = Pick<
@@ -25,7 +25,7 @@ export interface AttemptLimitBlock {
  * payment method Stripe refused (`invalid_request`, `not_found`). Not counted: Stripe being busy, a total mismatch
  * or an invoice that was not payable, which say nothing about the card.
  */
-const COUNTED = `pa.status = 'declined' and pa.error_code is not null and pa.error_code not in ('total_mismatch', 'rate_limited')`;
+const COUNTED = `pa.status = '${PaymentAttemptStatus.DECLINED}' and pa.error_code is not null and pa.error_code not in ('total_mismatch', 'rate_limited')`;
 
 /** Lifts that reset a scope: an invoice's own, or its owner's (lifting a user lifts all of their invoices too). */
 const LIFTS: Record<PaymentLimitScope, string> = {
