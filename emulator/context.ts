@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import type Stripe from 'stripe';
 import { Chaos } from './chaos';
 import type { EmulatorConfig } from './config';
@@ -108,7 +108,10 @@ export class Emulator {
       this.saveTimer = null;
     }
     const tmp = `${this.config.stateFile}.tmp`;
-    writeFileSync(tmp, serializeState(this.state));
+    // Owner-only, whatever the umask: the state holds customers, invoices and payment methods. The mode applies only
+    // to a new file (a .tmp left by a crash keeps its own), hence the chmod; the rename keeps the mode.
+    writeFileSync(tmp, serializeState(this.state), { mode: 0o600 });
+    chmodSync(tmp, 0o600);
     renameSync(tmp, this.config.stateFile);
   }
 

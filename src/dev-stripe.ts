@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEmulator } from '../emulator/server';
 import type { RunningEmulator } from '../emulator/server';
 import type { AppConfig } from './config/config';
+import { ensurePrivateDir, writePrivateFile } from './lib/private-files';
 
 /**
  * `npm start` without Stripe keys: the local Stripe emulator runs beside the server (state kept under the data
@@ -13,14 +14,17 @@ import type { AppConfig } from './config/config';
  */
 export async function startLocalStripe(config: AppConfig): Promise<{ config: AppConfig; emulator: RunningEmulator }> {
   const secretFile = path.join(config.dataDir, 'dev-webhook-secret');
-  let webhookSecret = config.stripe.webhookSecret;
+  // During a roll the emulator signs with the first secret listed; the server accepts any of them.
+  let webhookSecret = config.stripe.webhookSecrets?.[0];
   if (!webhookSecret) {
     if (!existsSync(secretFile)) {
-      mkdirSync(config.dataDir, { recursive: true });
-      writeFileSync(secretFile, `whsec_${randomBytes(24).toString('hex')}`, { mode: 0o600 });
+      ensurePrivateDir(config.dataDir);
+      writePrivateFile(secretFile, `whsec_${randomBytes(24).toString('hex')}`);
     }
     webhookSecret = readFileSync(secretFile, 'utf8').trim();
   }
+  // The local Stripe's state (customers, invoices, payment methods) lives in DATA_DIR: private like the rest.
+  ensurePrivateDir(config.dataDir);
   const emulator = await startEmulator({
     port: config.stripe.emulatorPort,
     host: '127.0.0.1',
@@ -30,6 +34,13 @@ export async function startLocalStripe(config: AppConfig): Promise<{ config: App
   });
   return {
     emulator,
-    config: { ...config, stripe: { ...config.stripe, apiBase: emulator.url, webhookSecret } },
+    config: {
+      ...config,
+      stripe: {
+        ...config.stripe,
+        apiBase: emulator.url,
+        webhookSecrets: config.stripe.webhookSecrets ?? [webhookSecret],
+      },
+    },
   };
 }

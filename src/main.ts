@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/config';
 import type { AppConfig } from './config/config';
 import { createLogger } from './config/logger';
 import { migrate, openDatabase } from './entities/orm';
+import { ensurePrivateDir } from './lib/private-files';
 import type { RunningEmulator } from '../emulator/server';
 import { startLocalStripe } from './dev-stripe';
 import { createServer } from './server';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     log.info({ url: emulator.url }, 'local Stripe emulator started (no STRIPE_SECRET_KEY set)');
   }
 
+  ensurePrivateDir(config.dataDir);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),

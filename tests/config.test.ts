@@ -51,6 +51,11 @@ describe('configuration', () => {
       invoiceDueDays: 14,
       invoicePrefix: 'INV',
       autoSendInvoices: false,
+      // Not in the guide: the payment attempt limits' defaults.
+      invoiceDeclineLimit: 5,
+      invoiceDeclineWindowSeconds: 3600,
+      userDeclineLimit: 20,
+      userDeclineWindowSeconds: 86400,
     });
     expect(config.company).toEqual({
       name: 'AgentHub Inc.',

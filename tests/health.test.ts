@@ -112,6 +112,8 @@ describe('health and readiness', () => {
               'the database is unreachable: events cannot be stored (Stripe retries them) and figures are unknown',
             ],
             secretConfigured: true,
+            secretCount: 1,
+            lastEventSecretIndex: null,
             secretWellFormed: true,
             stripeMode: 'emulator',
             database: 'unreachable',

@@ -4,6 +4,7 @@ import { createLogger } from '../config/logger';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { openDatabase, pendingMigrations } from '../entities/orm';
+import { ensurePrivateDir } from '../lib/private-files';
 import { parsePeriod } from '../services/billing-runs/billing-period';
 import { parseIsoTimestamp } from '../services/shared/date-range';
 import { runBilling } from '../services/billing-runs/billing-run.service';
@@ -107,6 +108,7 @@ export interface Env {
 }
 
 export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env> {
+  ensurePrivateDir(config.dataDir);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),

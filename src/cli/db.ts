@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/config';
 import { migrate, openDatabase, pendingMigrations } from '../entities/orm';
+import { ensurePrivateDir } from '../lib/private-files';
 
 const USAGE = `Usage: npm run db -- <command>
 
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig();
+  ensurePrivateDir(config.dataDir);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),

@@ -116,6 +116,19 @@ const flag: ValueSchema<boolean> = z
   .pipe(z.enum([...TRUE, ...FALSE], { errorMap: listError('must be true or false') }))
   .transform((value) => (TRUE as readonly string[]).includes(value));
 
+/**
+ * One or more webhook signing secrets, comma-separated (a roll keeps the old one beside the new one). Never echoes
+ * the value: it is a secret.
+ */
+const webhookSecrets: ValueSchema<string[]> = z
+  .string()
+  .transform((raw) => raw.split(',').map((part) => part.trim()))
+  .refine(
+    (secrets) => secrets.every((secret) => /^whsec_\w+$/.test(secret)),
+    'must start with whsec_ (the signing secret of the webhook endpoint); several are separated by commas',
+  )
+  .refine((secrets) => new Set(secrets).size === secrets.length, 'lists the same secret twice');
+
 /** A URL of one of `protocols`. Never echoes the value: a database URL carries a password. */
 function url(protocols: string[]): ValueSchema<string> {
   return z.string().superRefine((raw, ctx) => {
@@ -223,7 +236,7 @@ export const CONFIG_SCHEMA = {
     description:
       'folder of the embedded defaults: the PGlite database (`pglite/`, with its lock file `agenthub.lock`), the ' +
       "development JWT secret (`dev-jwt-secret`), the emulator's webhook secret (`dev-webhook-secret`) and state " +
-      '(`stripe-emulator.json`)',
+      '(`stripe-emulator.json`). Private whatever the umask: folders 0700, files 0600',
   }),
   databaseUrl: variable('DATABASE_URL', {
     group: 'database',
@@ -256,15 +269,16 @@ export const CONFIG_SCHEMA = {
         '`pk_test_…`/`pk_live_…`, in the same mode as the secret key (a `sk_…` value is refused). Validated only: ' +
         'the server does not use or serve it today',
     }),
-    webhookSecret: variable('STRIPE_WEBHOOK_SECRET', {
+    webhookSecrets: variable('STRIPE_WEBHOOK_SECRET', {
       group: 'stripe',
-      schema: z.string().regex(/^whsec_\w+$/, 'must start with whsec_ (the signing secret of the webhook endpoint)'),
+      schema: webhookSecrets,
       secret: 'value',
       example: 'whsec_...',
       description:
-        '`whsec_…`, the signing secret of the webhook endpoint (Stripe dashboard or `stripe listen`). Without it the ' +
-        'webhook route answers 503. With the local emulator, unset means a secret generated once into ' +
-        '`DATA_DIR/dev-webhook-secret`. Required in production',
+        '`whsec_…`, the signing secret of the webhook endpoint (Stripe dashboard or `stripe listen`), or several ' +
+        'separated by commas while a secret is rolled (an event is accepted when any one verifies it; see ' +
+        'docs/operations.md). Without it the webhook route answers 503. With the local emulator, unset means a ' +
+        'secret generated once into `DATA_DIR/dev-webhook-secret`. Required in production',
     }),
     apiBase: variable('STRIPE_API_BASE', {
       group: 'stripe',
@@ -326,6 +340,35 @@ export const CONFIG_SCHEMA = {
       description:
         'have Stripe e-mail invoices as soon as they are finalized (a failed send is retried by `createInvoice` and ' +
         'reconciliation)',
+    }),
+    invoiceDeclineLimit: variable('PAYMENT_DECLINE_LIMIT_PER_INVOICE', {
+      group: 'billing',
+      ...wholeNumber(0, 1000),
+      default: '5',
+      description:
+        'failed payment attempts (declines, unknown payment methods) on one invoice within ' +
+        '`PAYMENT_DECLINE_WINDOW_INVOICE_S` after which paying it is refused until the window moves on or an admin ' +
+        'lifts the limit (card testing); 0 = no limit',
+    }),
+    invoiceDeclineWindowSeconds: variable('PAYMENT_DECLINE_WINDOW_INVOICE_S', {
+      group: 'billing',
+      ...wholeNumber(1, 30 * 86400),
+      default: '3600',
+      description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_INVOICE`',
+    }),
+    userDeclineLimit: variable('PAYMENT_DECLINE_LIMIT_PER_USER', {
+      group: 'billing',
+      ...wholeNumber(0, 10000),
+      default: '20',
+      description:
+        "failed payment attempts on all of one user's invoices within `PAYMENT_DECLINE_WINDOW_USER_S` after which " +
+        'the user can pay nothing until the window moves on or an admin lifts the limit; 0 = no limit',
+    }),
+    userDeclineWindowSeconds: variable('PAYMENT_DECLINE_WINDOW_USER_S', {
+      group: 'billing',
+      ...wholeNumber(1, 30 * 86400),
+      default: '86400',
+      description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_USER`',
     }),
   },
   company: {

@@ -52,6 +52,12 @@ export enum PaymentAttemptStatus {
   UNKNOWN = 'unknown',
 }
 
+/** What a payment attempt limit counts: one invoice's failed attempts, or all of one user's. */
+export enum PaymentLimitScope {
+  INVOICE = 'INVOICE',
+  USER = 'USER',
+}
+
 export enum WebhookEventStatus {
   PENDING = 'pending',
   PROCESSING = 'processing',

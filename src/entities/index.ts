@@ -7,6 +7,7 @@ import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
 import { InvoiceStatusChange } from './invoice-status-change.entity';
 import { Invoice } from './invoice.entity';
 import { PaymentAttempt } from './payment-attempt.entity';
+import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
 import { UsageRecord } from './usage-record.entity';
@@ -22,6 +23,7 @@ export {
   InvoiceNumberSequence,
   InvoiceStatusChange,
   PaymentAttempt,
+  PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,
@@ -39,6 +41,7 @@ export const ENTITIES = [
   InvoiceNumberSequence,
   InvoiceStatusChange,
   PaymentAttempt,
+  PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PGlite as PGliteType } from '@electric-sql/pglite';
+import { PRIVATE_FILE_MODE, ensurePrivateDir, makeTreePrivate } from '../lib/private-files';
 import { MikroORM as CoreORM } from '@mikro-orm/core';
 import type { Options } from '@mikro-orm/core';
 import { AbstractSqlDriver, PostgreSqlDriver, PostgreSqlPlatform } from '@mikro-orm/postgresql';
@@ -107,9 +108,20 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return { orm, kind: 'postgres', url: options.databaseUrl, close: () => orm.close(true) };
   }
 
-  const releaseLock = options.pgliteDataDir ? lockDataDir(options.pgliteDataDir) : () => undefined;
-  const pglite = new PGlite({ dataDir: options.pgliteDataDir, loadDataDir: options.pgliteLoadDataDir });
+  const dataDir = options.pgliteDataDir;
+  if (dataDir) {
+    // Private by default: the folder is 0700 (no other user can reach anything inside it), and as PGlite sets the
+    // modes of its own files (0666, whatever the umask), they are made 0600 once it is open and again once closed;
+    // a tree an earlier version left readable is fixed before use.
+    ensurePrivateDir(dataDir);
+    makeTreePrivate(dataDir);
+  }
+  const releaseLock = dataDir ? lockDataDir(dataDir) : () => undefined;
+  const pglite = new PGlite({ dataDir, loadDataDir: options.pgliteLoadDataDir });
   await pglite.waitReady;
+  if (dataDir) {
+    makeTreePrivate(dataDir);
+  }
   const orm = (await CoreORM.init({
     ...baseOptions(options),
     driver: EmbeddedDriver,
@@ -124,6 +136,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await orm.close(true);
       await pglite.close();
       releaseLock();
+      if (dataDir) {
+        makeTreePrivate(dataDir);
+      }
     },
   };
 }
@@ -134,11 +149,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
  * process that no longer exists is taken over.
  */
 function lockDataDir(dataDir: string): () => void {
-  mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, 'agenthub.lock');
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: PRIVATE_FILE_MODE });
       return () => rmSync(file, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {

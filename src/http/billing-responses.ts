@@ -135,6 +135,24 @@ export function payResult(outcome: PayInvoiceOutcome): HttpResult {
       return failure(409, 'invalid_state', outcome.message, { status: guideStatus(outcome.status) });
     case 'total_mismatch':
       return totalMismatch(outcome);
+    case 'attempts_exceeded': {
+      // Card testing: 429 like any limit, Retry-After when it resets (an admin may lift it sooner).
+      const { block } = outcome;
+      return failure(
+        429,
+        'payment_attempts_exceeded',
+        outcome.message,
+        {
+          scope: block.scope.toLowerCase(),
+          failed_attempts: block.failedAttempts,
+          limit: block.limit,
+          window_seconds: block.windowSeconds,
+          resets_at: block.resetsAt.toISOString(),
+          ...(block.invoiceId ? { invoice_id: block.invoiceId } : {}),
+        },
+        { 'Retry-After': String(outcome.retryAfterSeconds) },
+      );
+    }
     default:
       // The outcome is unknown (the invoice is "processing" until Stripe's webhook settles it) or Stripe was busy.
       // Retrying is safe either way: the service pays a PROCESSING invoice again and Stripe never charges twice.

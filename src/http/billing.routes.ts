@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Router } from 'express';
+import type { Logger } from '../config/logger';
 import type { Clock } from '../config/clock';
 import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
@@ -26,6 +27,8 @@ export interface BillingRouterDeps {
   config: AppConfig;
   /** Which periods have ended, when a payment attempt is stale; default the system clock. */
   clock?: Clock;
+  /** Where a payment refused by the attempt limits is logged. */
+  logger?: Logger;
 }
 
 /** The paths the router serves (Express syntax); `openapi.ts` describes the same ones and a test keeps them equal. */
@@ -50,7 +53,13 @@ const parseJson = express.json({ limit: '16kb', reviver: storableJsonReviver });
 export function billingRouter(deps: BillingRouterDeps): Router {
   const { db, verify, gateway, config, clock = systemClock } = deps;
   const router = express.Router();
-  const services = (): InvoiceDeps => ({ em: db.orm.em.fork(), gateway, config, now: new Date(clock.now()) });
+  const services = (): InvoiceDeps => ({
+    em: db.orm.em.fork(),
+    gateway,
+    config,
+    now: new Date(clock.now()),
+    log: deps.logger,
+  });
 
   const route = (
     operationId: string,

@@ -195,6 +195,9 @@ export const openApiDocument = {
             '`card_declined` (with `decline_code`; status "payment_failed", paying again is allowed) or `requires_action` (3-D Secure: `client_secret` for Stripe.js, or finish on `payment_url`)',
           ),
           '404': error('No such invoice for this caller (`not_found`)'),
+          '429': error(
+            'Too many failed payment attempts (`payment_attempts_exceeded`, card testing): on this invoice (`scope` "invoice", `PAYMENT_DECLINE_LIMIT_PER_INVOICE` in `PAYMENT_DECLINE_WINDOW_INVOICE_S`) or by its owner (`scope` "user"); nothing is sent to Stripe. `resets_at` and `Retry-After` say when paying is allowed again; an admin may lift the limit sooner',
+          ),
           '409': error(
             'The invoice cannot be paid now (`invalid_state`): paid, void, draft, or a payment in progress; or its Stripe invoice does not total ours (`total_mismatch`, with `amount` and `stripe_amount`): nothing is charged, reconciliation reissues it',
           ),
@@ -273,7 +276,7 @@ export const openApiDocument = {
         responses: {
           '200': json(ref('WebhookAck'), 'Stored (or already stored): Stripe stops retrying'),
           '400': error(
-            'Missing, malformed, wrong or stale signature (`missing_signature`, `malformed_signature`, `invalid_signature`, `stale_signature`), an empty or unstorable payload (`empty_payload`, `malformed_payload`), or a body already parsed by another middleware (`raw_body_required`); nothing stored',
+            'Missing, malformed, wrong or stale signature (`missing_signature`, `malformed_signature`, `invalid_signature`, `stale_signature`, `future_signature`), an empty or unstorable payload (`empty_payload`, `malformed_payload`), or a body already parsed by another middleware (`raw_body_required`); nothing stored',
           ),
           '413': error('Body over 1 MB (`payload_too_large`)'),
           '429': error('Over the per-IP limit (`rate_limited`); `Retry-After` says when to try again'),
@@ -488,12 +491,32 @@ export const openApiDocument = {
       },
       WebhookHealth: {
         type: 'object',
-        required: ['status', 'problems', 'secretConfigured', 'database', 'pendingCount', 'failedCount'],
+        required: [
+          'status',
+          'problems',
+          'secretConfigured',
+          'secretCount',
+          'lastEventSecretIndex',
+          'database',
+          'pendingCount',
+          'failedCount',
+        ],
         properties: {
           status: { type: 'string', enum: ['ok', 'unhealthy'] },
           problems: { type: 'array', items: { type: 'string' } },
           secretConfigured: { type: 'boolean' },
           secretWellFormed: { type: 'boolean' },
+          secretCount: {
+            type: 'integer',
+            minimum: 0,
+            description: 'How many signing secrets `STRIPE_WEBHOOK_SECRET` lists (two while one is rolled)',
+          },
+          lastEventSecretIndex: {
+            type: ['integer', 'null'],
+            minimum: 0,
+            description:
+              "Which secret (0 = the first listed; never the secret itself) verified this instance's last event; null before the first",
+          },
           stripeMode: { type: 'string', enum: ['live', 'test', 'emulator'] },
           database: { type: 'string', enum: ['ok', 'unreachable'] },
           lastEventReceivedAt: dateTime,
@@ -517,6 +540,11 @@ export const openApiDocument = {
               status: ref('InvoiceStatus'),
               invoice_id: { type: 'string' },
               month: { type: 'string' },
+              scope: { type: 'string', enum: ['invoice', 'user'], description: 'Which attempt limit was reached' },
+              failed_attempts: { type: 'integer' },
+              limit: { type: 'integer' },
+              window_seconds: { type: 'integer' },
+              resets_at: { type: 'string', format: 'date-time', description: 'When paying is allowed again' },
             },
             additionalProperties: true,
           },

@@ -5,6 +5,7 @@ import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
+import { PaymentLimitsResolver } from './payment-limits.resolver';
 import { PriceBookResolver } from './price-book.resolver';
 import { UsageResolver } from './usage.resolver';
 import { WebhookEventsResolver } from './webhook-events.resolver';
@@ -17,6 +18,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   InvoiceResolver,
   WebhookEventsResolver,
   BillingOpsResolver,
+  PaymentLimitsResolver,
 ];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */

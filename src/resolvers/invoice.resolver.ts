@@ -18,6 +18,7 @@ import {
   InvoicesArgs,
   NoBillableUsage,
   PayInvoiceResult,
+  PaymentAttemptsExceeded,
   PaymentDeclined,
   PaymentProviderUnavailable,
   PaymentRequiresAction,
@@ -35,6 +36,7 @@ const deps = (ctx: GraphQLContext): InvoiceDeps => ({
   gateway: ctx.gateway,
   config: ctx.config,
   now: new Date(ctx.clock.now()),
+  log: ctx.log,
 });
 
 /** Union members are class instances so type-graphql resolves them by `instanceof`. */
@@ -169,6 +171,16 @@ export class InvoiceResolver {
         return stateError(outcome);
       case 'total_mismatch':
         return totalMismatch(ctx, outcome);
+      case 'attempts_exceeded':
+        return Object.assign(new PaymentAttemptsExceeded(), {
+          code: 'PAYMENT_ATTEMPTS_EXCEEDED',
+          message: outcome.message,
+          scope: outcome.block.scope,
+          failedAttempts: outcome.block.failedAttempts,
+          limit: outcome.block.limit,
+          windowSeconds: outcome.block.windowSeconds,
+          resetsAt: outcome.block.resetsAt,
+        });
       default:
         return unavailable(ctx, 'PAYMENT_PENDING', outcome);
     }

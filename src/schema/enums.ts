@@ -1,5 +1,5 @@
 import { registerEnumType } from 'type-graphql';
-import { InvoiceLineKind, MetricAggregation, PriceModel } from '../entities/enums';
+import { InvoiceLineKind, MetricAggregation, PaymentLimitScope, PriceModel } from '../entities/enums';
 
 registerEnumType(MetricAggregation, {
   name: 'MetricAggregation',
@@ -7,3 +7,7 @@ registerEnumType(MetricAggregation, {
 });
 registerEnumType(PriceModel, { name: 'PriceModel' });
 registerEnumType(InvoiceLineKind, { name: 'InvoiceLineKind' });
+registerEnumType(PaymentLimitScope, {
+  name: 'PaymentLimitScope',
+  description: "What a payment attempt limit counts: one invoice's failed attempts, or all of one user's.",
+});

@@ -1,5 +1,5 @@
 import { ArgsType, Field, ID, Int, InterfaceType, ObjectType, createUnionType, registerEnumType } from 'type-graphql';
-import { InvoiceLineKind, InvoiceStatus, StatusChangeSource } from '../entities/enums';
+import { InvoiceLineKind, InvoiceStatus, PaymentLimitScope, StatusChangeSource } from '../entities/enums';
 import { MoneyType } from './money.type';
 import { DecimalScalar } from './scalars';
 import './enums';
@@ -187,6 +187,29 @@ export class InvoiceTotalMismatch extends ErrorResult {
   stripeTotal!: MoneyType;
 }
 
+@ObjectType({
+  implements: ErrorResult,
+  description:
+    'Too many failed payment attempts on this invoice or by its owner (card testing): nothing was sent to Stripe. ' +
+    'Allowed again at `resetsAt`, or when an admin lifts the limit.',
+})
+export class PaymentAttemptsExceeded extends ErrorResult {
+  @Field(() => PaymentLimitScope)
+  scope!: PaymentLimitScope;
+
+  @Field(() => Int)
+  failedAttempts!: number;
+
+  @Field(() => Int)
+  limit!: number;
+
+  @Field(() => Int)
+  windowSeconds!: number;
+
+  @Field()
+  resetsAt!: Date;
+}
+
 export const CreateInvoiceResult = createUnionType({
   name: 'CreateInvoiceResult',
   types: () =>
@@ -210,6 +233,7 @@ export const PayInvoiceResult = createUnionType({
       InvoiceStateError,
       PaymentProviderUnavailable,
       InvoiceTotalMismatch,
+      PaymentAttemptsExceeded,
     ] as const,
 });
 

@@ -43,7 +43,7 @@ export function createHttpApp(
   app.use(webhooks.router);
   app.use(healthRouter(db, services.statusHub));
   app.use(usageRouter(db, verify));
-  app.use(billingRouter({ db, verify, gateway, config, clock }));
+  app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
   // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".
   const devTokens = devTokenRouter(config);
   if (devTokens) {

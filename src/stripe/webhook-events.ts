@@ -2,7 +2,11 @@ import Stripe from 'stripe';
 import { toEventRecord } from './stripe-events';
 import type { StripeEventRecord } from './stripe-events';
 
-/** Stripe's own tolerance: a signature older than five minutes is refused (replay protection). */
+/**
+ * Stripe's own tolerance: a signature older than five minutes is refused (replay protection). The SDK applies it to
+ * the past only; we refuse a timestamp this far in the future too (a signature made ahead of time would otherwise be
+ * replayable until its time came plus five minutes).
+ */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
 export type SignatureFailureCode =
@@ -10,6 +14,7 @@ export type SignatureFailureCode =
   | 'malformed_signature'
   | 'invalid_signature'
   | 'stale_signature'
+  | 'future_signature'
   | 'empty_payload'
   | 'malformed_payload';
 
@@ -23,29 +28,69 @@ export class SignatureError extends Error {
   }
 }
 
+/** A verified event and which of the configured secrets verified it (0 is the first of the list). */
+export interface VerifiedStripeEvent {
+  event: StripeEventRecord;
+  secretIndex: number;
+}
+
 /**
- * Verifies the `Stripe-Signature` header against the raw body and returns the event as it is stored, its JSON the
- * body as received. Every failure becomes a SignatureError with a short reason of our own: the SDK's messages are
- * long, and none of ours echo the header.
+ * Verifies the `Stripe-Signature` header against the raw body with each of `secrets` in turn (during a roll of the
+ * endpoint's secret Stripe signs with both, and either must be accepted) and returns the event as it is stored, its
+ * JSON the body as received. `nowMs` is the injectable clock's time, for the age and future checks. Every failure
+ * becomes a SignatureError with a short reason of our own: the SDK's messages are long, and none of ours echo the
+ * header.
  */
-export function verifyStripeEvent(rawBody: Buffer, header: string | undefined, secret: string): StripeEventRecord {
+export function verifyStripeEvent(
+  rawBody: Buffer,
+  header: string | undefined,
+  secrets: readonly string[],
+  nowMs: number,
+): VerifiedStripeEvent {
   if (!header) {
     throw new SignatureError('missing_signature', 'The Stripe-Signature header is missing');
   }
   if (rawBody.length === 0) {
     throw new SignatureError('empty_payload', 'The request body is empty');
   }
-  let event: Stripe.Event;
-  try {
-    event = Stripe.webhooks.constructEvent(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS);
-  } catch (error) {
-    throw classify(error);
+  let event: Stripe.Event | undefined;
+  let secretIndex = -1;
+  let failure: SignatureError | undefined;
+  for (const [index, secret] of secrets.entries()) {
+    try {
+      event = Stripe.webhooks.constructEvent(rawBody, header, secret, SIGNATURE_TOLERANCE_SECONDS, undefined, nowMs);
+      secretIndex = index;
+      break;
+    } catch (error) {
+      failure = classify(error);
+      // Only a mismatch depends on the secret: a malformed header or a stale timestamp is the same for every one.
+      if (failure.code !== 'invalid_signature') {
+        throw failure;
+      }
+    }
+  }
+  if (!event) {
+    throw failure ?? classify(new Error('no secret'));
+  }
+  const signedAt = signatureTimestamp(header);
+  if (signedAt !== undefined && signedAt - Math.floor(nowMs / 1000) > SIGNATURE_TOLERANCE_SECONDS) {
+    throw new SignatureError(
+      'future_signature',
+      `The signature timestamp is more than ${SIGNATURE_TOLERANCE_SECONDS} seconds in the future (a clock far off, or a signature made ahead of time)`,
+    );
   }
   const problem = eventShapeProblem(event, rawBody);
   if (problem) {
     throw new SignatureError('malformed_payload', problem);
   }
-  return toEventRecord(event, rawBody.toString('utf8'));
+  return { event: toEventRecord(event, rawBody.toString('utf8')), secretIndex };
+}
+
+/** The `t=` of a header the SDK already verified (so it is there and numeric). */
+function signatureTimestamp(header: string): number | undefined {
+  const item = header.split(',').find((part) => part.trim().startsWith('t='));
+  const value = item === undefined ? NaN : Number(item.trim().slice(2));
+  return Number.isFinite(value) ? value : undefined;
 }
 
 function classify(error: unknown): SignatureError {

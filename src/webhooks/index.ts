@@ -6,7 +6,7 @@ import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { clientAddress, compileTrust } from '../config/trust-proxy';
 import { DISPATCH_TABLE } from './dispatch-table';
-import { createStripeIntake } from './stripe-intake';
+import { WebhookSecretUsage, createStripeIntake } from './stripe-intake';
 import type { StripeIntake } from './stripe-intake';
 import { webhookRouter } from './webhook.router';
 import { WebhookWorker } from './webhook-worker';
@@ -59,6 +59,7 @@ export function createWebhookComponents(deps: {
     deps.logger.child({ component: 'webhook-worker' }),
     clock,
   );
+  const secretUsage = new WebhookSecretUsage();
   const intake = createStripeIntake({
     db: deps.db,
     config: deps.config,
@@ -70,11 +71,14 @@ export function createWebhookComponents(deps: {
       clock,
     },
     onStored: () => worker.wake(),
+    clock,
+    secretUsage,
   });
   const router = webhookRouter({
     db: deps.db,
     config: deps.config,
     intake,
+    secretUsage,
     maxPendingAgeSeconds: options.maxPendingAgeSeconds,
   });
   return { router, intake, worker, options };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
@@ -19,6 +20,25 @@ export interface StripeIntakeDeps {
   rateLimit: IpRateLimitOptions;
   /** Called after a new event committed (wakes this instance's worker). */
   onStored: () => void;
+  /** The time signatures are checked against (too old, or too far in the future). */
+  clock: Clock;
+  /** Where the intake records which secret verified the last event (read by the health route). */
+  secretUsage: WebhookSecretUsage;
+}
+
+/**
+ * Which configured secret verified this instance's last event: during a roll it tells the operator when Stripe has
+ * moved to the new secret, so the old one can be removed. An index into STRIPE_WEBHOOK_SECRET's list, never the
+ * secret. Per instance and in memory: after a restart it is unknown until the next event.
+ */
+export class WebhookSecretUsage {
+  lastIndex: number | null = null;
+  lastAt: Date | null = null;
+
+  record(index: number, at: Date): void {
+    this.lastIndex = index;
+    this.lastAt = at;
+  }
 }
 
 /**
@@ -45,8 +65,8 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
     if (!limit(req, res)) {
       return;
     }
-    const secret = config.stripe.webhookSecret;
-    if (!secret) {
+    const secrets = config.stripe.webhookSecrets;
+    if (!secrets || secrets.length === 0) {
       // 503, not 4xx: Stripe keeps retrying, so nothing is lost once the secret is configured.
       sendError(
         res,
@@ -61,9 +81,9 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
     if (!body) {
       return;
     }
-    let event;
+    let verified;
     try {
-      event = verifyStripeEvent(body, headerValue(req.headers['stripe-signature']), secret);
+      verified = verifyStripeEvent(body, headerValue(req.headers['stripe-signature']), secrets, deps.clock.now());
     } catch (error) {
       if (error instanceof SignatureError) {
         log().warn({ reason: error.code, bytes: body.length }, 'webhook refused');
@@ -72,11 +92,13 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
       }
       throw error;
     }
+    const { event, secretIndex } = verified;
+    deps.secretUsage.record(secretIndex, new Date(deps.clock.now()));
     // The module's EntityManager, unforked: one auto-committed statement needs no identity map.
     const { duplicate } = await storeStripeEvent(db.orm.em, event);
     // Debug: the worker writes the one info line per event (id, type, outcome, latency).
     if (logger.isLevelEnabled('debug')) {
-      log().debug({ eventId: event.id, type: event.type, duplicate }, 'webhook stored');
+      log().debug({ eventId: event.id, type: event.type, duplicate, secretIndex }, 'webhook stored');
     }
     sendJson(res, 200, { received: true, duplicate });
     if (!duplicate) {

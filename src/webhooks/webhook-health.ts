@@ -3,6 +3,7 @@ import type { AppConfig, StripeMode } from '../config/config';
 import type { Logger } from '../config/logger';
 import { readBacklogFigures } from '../services/stripe-events/webhook-event-store';
 import type { BacklogFigures } from '../services/stripe-events/webhook-event-store';
+import type { WebhookSecretUsage } from './stripe-intake';
 
 export interface WebhookHealth {
   status: 'ok' | 'unhealthy';
@@ -10,6 +11,10 @@ export interface WebhookHealth {
   problems: string[];
   secretConfigured: boolean;
   secretWellFormed: boolean;
+  /** How many signing secrets STRIPE_WEBHOOK_SECRET lists (two while one is rolled). */
+  secretCount: number;
+  /** Which of them (0 = the first listed) verified this instance's last event; null before the first. */
+  lastEventSecretIndex: number | null;
   stripeMode: StripeMode;
   /** `unreachable` while the database cannot be queried: events cannot be stored, and the figures are null. */
   database: 'ok' | 'unreachable';
@@ -31,17 +36,21 @@ export async function webhookHealth(
   config: AppConfig,
   maxPendingAgeSeconds: number,
   log?: Logger,
+  secretUsage?: WebhookSecretUsage,
 ): Promise<WebhookHealth> {
-  const secret = config.stripe.webhookSecret;
+  const secrets = config.stripe.webhookSecrets ?? [];
+  const wellFormed = secrets.length > 0 && secrets.every((secret) => WEBHOOK_SECRET.test(secret));
   const problems: string[] = [];
-  if (!secret) {
+  if (secrets.length === 0) {
     problems.push('STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (503) until it is');
-  } else if (!WEBHOOK_SECRET.test(secret)) {
+  } else if (!wellFormed) {
     problems.push('STRIPE_WEBHOOK_SECRET does not look like a signing secret (whsec_…)');
   }
   const configuration = {
-    secretConfigured: Boolean(secret),
-    secretWellFormed: Boolean(secret && WEBHOOK_SECRET.test(secret)),
+    secretConfigured: secrets.length > 0,
+    secretWellFormed: wellFormed,
+    secretCount: secrets.length,
+    lastEventSecretIndex: secretUsage?.lastIndex ?? null,
     stripeMode: config.stripe.mode,
   };
   let row: BacklogFigures;

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { STRIPE_WEBHOOK_PATH } from './stripe-intake';
-import type { StripeIntake } from './stripe-intake';
+import type { StripeIntake, WebhookSecretUsage } from './stripe-intake';
 import { webhookHealth } from './webhook-health';
 
 export const WEBHOOK_HEALTH_PATH = '/api/v1/webhooks/health';
@@ -13,6 +13,7 @@ export interface WebhookRouterDeps {
   db: Database;
   config: AppConfig;
   intake: StripeIntake;
+  secretUsage: WebhookSecretUsage;
   maxPendingAgeSeconds: number;
 }
 
@@ -31,7 +32,7 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
   router.get(WEBHOOK_HEALTH_PATH, async (_req: Request, res: Response, next: NextFunction) => {
     try {
       const log = res.locals.log as Logger | undefined;
-      const health = await webhookHealth(db.orm.em.fork(), config, deps.maxPendingAgeSeconds, log);
+      const health = await webhookHealth(db.orm.em.fork(), config, deps.maxPendingAgeSeconds, log, deps.secretUsage);
       res.status(health.status === 'ok' ? 200 : 503).json(health);
     } catch (error) {
       next(error);

@@ -60,7 +60,8 @@ describe('reconciliation gaps: stuck payments, deleted drafts, unsent invoices',
       // Stripe answers 500 to every pay request (after the SDK's retries): the outcome is unknown to us.
       await h.t.control.injectFault({ kind: '500', path: '^/v1/invoices/[^/]+/pay', method: 'POST' });
       for (const invoice of [lost, paidInStripe, pendingInStripe]) {
-        const outcome = await payInvoice(invoiceDeps(period), SERVICE, {
+        // Paid now (attempts are stamped with the caller's clock), so reconciliation's clock below compares with it.
+        const outcome = await payInvoice({ ...invoiceDeps(period), now: new Date() }, SERVICE, {
           invoiceId: invoice.id,
           paymentMethodId: 'pm_card_visa',
         });

@@ -6,6 +6,7 @@ import type { Database } from '../../src/entities/orm';
 import { billingRouter } from '../../src/http/billing.routes';
 import { usageRouter } from '../../src/http/usage.route';
 import { webhookRouter } from '../../src/webhooks/webhook.router';
+import { WebhookSecretUsage } from '../../src/webhooks/stripe-intake';
 import type { StripeIntake } from '../../src/webhooks/stripe-intake';
 import { openApiDocument } from '../../src/http/openapi';
 import type { TokenVerifier } from '../../src/services/customers/auth.service';
@@ -20,6 +21,7 @@ const routers = [
     db: {} as Database,
     config: {} as AppConfig,
     intake: (() => Promise.resolve()) as unknown as StripeIntake,
+    secretUsage: new WebhookSecretUsage(),
     maxPendingAgeSeconds: 60,
   }),
 ];

@@ -282,7 +282,7 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
   });
 
   it('answers 503 with an explanation when no signing secret is configured, storing nothing', async () => {
-    const config: AppConfig = { ...t.config, stripe: { ...t.config.stripe, webhookSecret: undefined } };
+    const config: AppConfig = { ...t.config, stripe: { ...t.config.stripe, webhookSecrets: undefined } };
     const { url, close } = await bareApp(config);
     try {
       const event = anEvent();

@@ -6,6 +6,7 @@ import { Migration20261126083553 } from './Migration20261126083553';
 import { Migration20261205011959 } from './Migration20261205011959';
 import { Migration20261205013126 } from './Migration20261205013126';
 import { Migration20261205013418 } from './Migration20261205013418';
+import { Migration20261205224420 } from './Migration20261205224420';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -23,4 +24,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205013126', class: Migration20261205013126 },
   // usage_records.received_at index: the scheduler's every-tick "usage arrived since the due month's run?".
   { name: 'Migration20261205013418', class: Migration20261205013418 },
+  // payment_limit_lifts: an admin lifted a payment attempt limit; failed attempts before it no longer count.
+  { name: 'Migration20261205224420', class: Migration20261205224420 },
 ];

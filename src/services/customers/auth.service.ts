@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
@@ -7,6 +7,7 @@ import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
 import type { AppConfig } from '../../config/config';
 import { Role } from '../../entities/enums';
+import { ensurePrivateDir, writePrivateFile } from '../../lib/private-files';
 import type { Caller } from './caller';
 import { UnauthenticatedError } from '../shared/errors';
 
@@ -28,9 +29,8 @@ export function resolveJwtSecret(config: Pick<AppConfig, 'auth' | 'nodeEnv' | 'd
   }
   const file = path.join(config.dataDir, DEV_SECRET_FILE);
   if (!existsSync(file)) {
-    mkdirSync(config.dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
-    chmodSync(file, 0o600);
+    ensurePrivateDir(config.dataDir);
+    writePrivateFile(file, randomBytes(32).toString('base64url'), { flag: 'wx' });
   }
   return readFileSync(file, 'utf8').trim();
 }

@@ -9,6 +9,8 @@ import { BadInputError } from '../shared/errors';
 import { findAccessibleInvoice } from '../invoicing/get-invoices.service';
 import { applyStripeStatus } from '../stripe-events/apply-stripe-status';
 import { PAYABLE, canTransition, transitionInvoice } from '../invoicing/invoice-status';
+import { attemptLimitBlocking, describeBlock } from './payment-attempt-limits';
+import type { AttemptLimitBlock } from './payment-attempt-limits';
 
 export type PayInvoiceOutcome =
   | { kind: 'paid'; invoice: Invoice }
@@ -16,6 +18,8 @@ export type PayInvoiceOutcome =
   | { kind: 'requires_action'; invoice: Invoice; clientSecret: string | null; message: string }
   | { kind: 'invalid_state'; status: InvoiceStatus; message: string }
   | { kind: 'pending'; invoice: Invoice; message: string }
+  /** Card testing: too many failed attempts on this invoice or by its owner; nothing was sent to Stripe. */
+  | { kind: 'attempts_exceeded'; block: AttemptLimitBlock; message: string; retryAfterSeconds: number }
   /** Stripe's invoice does not total ours: nothing was charged; reconciliation reissues it (or reports it). */
   | { kind: 'total_mismatch'; invoice: Invoice; mismatch: TotalMismatch; message: string };
 
@@ -67,6 +71,21 @@ export async function payInvoice(
         message: 'A payment for this invoice is already in progress',
       };
     }
+    // Under the invoice's lock, so two concurrent tries cannot both pass the last free attempt of this invoice.
+    const block = await attemptLimitBlocking(
+      tem,
+      deps.config.billing,
+      { id: invoice.id, customerId: invoice.customer.id },
+      now,
+    );
+    if (block) {
+      return {
+        kind: 'attempts_exceeded' as const,
+        block,
+        message: describeBlock(block),
+        retryAfterSeconds: Math.max(1, Math.ceil((block.resetsAt.getTime() - now.getTime()) / 1000)),
+      };
+    }
     const attemptNumber = (await tem.count(PaymentAttempt, { invoice })) + 1;
     const attempt = tem.create(PaymentAttempt, {
       invoice,
@@ -77,6 +96,8 @@ export async function payInvoice(
       amountMinor: invoice.totalMinor - invoice.amountPaidMinor,
       currency: invoice.currency,
       requestedBy: caller.userId,
+      // The caller's clock: the attempt limits' windows and the stale-attempt timeout are measured on it.
+      createdAt: now,
     });
     await tem.flush();
     return {
@@ -88,6 +109,21 @@ export async function payInvoice(
     };
   });
   if (claim.kind === 'invalid_state') {
+    return claim;
+  }
+  if (claim.kind === 'attempts_exceeded') {
+    deps.log?.warn(
+      {
+        invoiceId: input.invoiceId,
+        userId: claim.block.userId,
+        requestedBy: caller.userId,
+        scope: claim.block.scope,
+        failedAttempts: claim.block.failedAttempts,
+        limit: claim.block.limit,
+        resetsAt: claim.block.resetsAt.toISOString(),
+      },
+      'payment refused: attempt limit reached',
+    );
     return claim;
   }
 
