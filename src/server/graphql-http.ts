@@ -8,13 +8,11 @@ import type { RequestHandler } from 'express';
 import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../config/logger';
-import { authenticate } from '../http/authenticate';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { logUnexpectedErrors } from '../resolvers/graphql-rules';
 import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
-import type { Caller } from '../services/customers/caller';
-import { DomainError } from '../services/shared/errors';
+import { authenticateFirst, identityOf } from './authenticate-first';
 import { compiledQueriesGateway } from './compiled-queries';
 import type { RequestServices } from './request-services';
 
@@ -89,21 +87,13 @@ export async function serveGraphQLOverHttp(
   await apollo.start();
 
   const handlers: RequestHandler[] = [
+    // The token before the body: an anonymous request is answered 401 without its body being read.
+    authenticateFirst(services.verify),
     // Large enough for a 10,000-event recordUsage batch.
     express.json({ limit: '16mb', reviver: storableJsonReviver }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<GraphQLContext> => {
-        let caller: Caller;
-        try {
-          caller = await authenticate(services.verify, req.headers.authorization);
-        } catch (error) {
-          const message = error instanceof DomainError ? error.message : 'Unauthenticated';
-          throw new GraphQLError(message, {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-          });
-        }
-        return services.context(caller, res.locals.log as Logger, res.locals.requestId as string);
-      },
+      context: async ({ res }): Promise<GraphQLContext> =>
+        services.context(identityOf(res).caller, res.locals.log as Logger, res.locals.requestId as string),
     }),
   ];
   return { handlers, stop: () => apollo.stop() };

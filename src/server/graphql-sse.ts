@@ -10,9 +10,8 @@ import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { formatErrors, logUnexpectedErrors, prepareOperation } from '../resolvers/graphql-rules';
 import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
-import { DomainError } from '../services/shared/errors';
 import type { RequestServices } from './request-services';
-import { authenticateStream } from './stream-auth';
+import { authenticateFirst, identityOf } from './authenticate-first';
 import type { StreamIdentity } from './stream-auth';
 import { guardStream, sleepUntil } from './stream-guard';
 import type { GuardedStream } from './stream-guard';
@@ -82,13 +81,8 @@ export function serveGraphQLOverSse(
           error(`${SSE_PATH} answers with an event stream: send Accept: text/event-stream`, 'BAD_REQUEST'),
         ]);
       }
-      let identity: StreamIdentity;
-      try {
-        identity = await authenticateStream(verify, req.headers.get('authorization'));
-      } catch (failure) {
-        const message = failure instanceof DomainError ? failure.message : 'Unauthenticated';
-        return refuse(rules, 401, [error(message, 'UNAUTHENTICATED')]);
-      }
+      // authenticateFirst has verified the token, before the body was read.
+      const identity = identityOf(res);
       const connection = limits.connect();
       if (!connection) {
         return refuse(
@@ -187,6 +181,8 @@ export function serveGraphQLOverSse(
 
   return {
     handlers: [
+      // The token before the body: an anonymous request is answered 401 without its body being read.
+      authenticateFirst(verify),
       express.json({ limit: settings.wsMaxPayloadBytes, reviver: storableJsonReviver }),
       (req: Request, res: Response, next: NextFunction) => {
         // A POST body the JSON parser did not take (another content type) is refused before graphql-sse would read it
