@@ -20,6 +20,7 @@ const UNIT = [
   'schema',
   'sql-status-literals',
   'billing/cli-flags',
+  'token-policy',
   'rest/billing-responses',
   'stripe/idempotency-keys',
   'stripe/rate-limiter',

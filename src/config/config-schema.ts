@@ -386,6 +386,34 @@ export const CONFIG_SCHEMA = {
       example: 'agenthub-billing',
       description: 'expected `aud` claim; required with `JWT_JWKS_URL`, checked whenever set',
     }),
+    maxLifetimeUserSeconds: variable('JWT_MAX_LIFETIME_USER_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '86400',
+      description:
+        'longest a `user` token may live (`exp` minus `iat`, or minus now without `iat`); a longer one is refused ' +
+        'with 401. Every token must carry `exp`',
+    }),
+    maxLifetimeAdminSeconds: variable('JWT_MAX_LIFETIME_ADMIN_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '86400',
+      description: 'longest an `admin` token may live, as for users',
+    }),
+    maxLifetimeServiceSeconds: variable('JWT_MAX_LIFETIME_SERVICE_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '7776000',
+      description: 'longest a `service` token (the platform backend) may live: 90 days by default',
+    }),
+    clockSkewSeconds: variable('JWT_CLOCK_SKEW_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(0, 600),
+      default: '60',
+      description:
+        "how far in the future a token's `iat` or `nbf` may be (the issuer's clock running ahead of ours); further " +
+        'is refused with 401. `exp` gets no such grace',
+    }),
   },
   subscriptions: {
     maxConnections: variable('SUBSCRIPTION_MAX_CONNECTIONS', {
