@@ -22,6 +22,7 @@ export const CONFIG_GROUPS = {
   stripe: 'Stripe',
   billing: 'Billing',
   identity: 'Identity',
+  graphql: 'GraphQL inputs',
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
@@ -414,6 +415,32 @@ export const CONFIG_SCHEMA = {
         "how far in the future a token's `iat` or `nbf` may be (the issuer's clock running ahead of ours); further " +
         'is refused with 401. `exp` gets no such grace',
     }),
+  },
+  graphql: {
+    textLimits: {
+      short: variable('GRAPHQL_MAX_SHORT_TEXT_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 100_000),
+        default: '500',
+        description:
+          'longest string, in characters, of an id-like GraphQL argument or input field (ids, user ids, codes, ' +
+          'periods, currencies, cursors, idempotency keys, dates), literal or variable; longer is refused before ' +
+          'any work (`GRAPHQL_VALIDATION_FAILED` for a literal, `BAD_USER_INPUT` for a variable). REST caps `user_id` ' +
+          'at 500 too',
+      }),
+      long: variable('GRAPHQL_MAX_LONG_TEXT_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 1_000_000),
+        default: '5000',
+        description: 'longest free text: arguments and input fields named `reason`, `description`, `name`, `message`',
+      }),
+      jsonValue: variable('GRAPHQL_MAX_METADATA_VALUE_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 1_000_000),
+        default: '2000',
+        description: 'longest string inside a JSON argument (usage `metadata`); each of its keys is an id-like string',
+      }),
+    },
   },
   subscriptions: {
     maxConnections: variable('SUBSCRIPTION_MAX_CONNECTIONS', {

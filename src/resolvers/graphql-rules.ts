@@ -11,7 +11,9 @@ import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ParseOptions, 
 import type { NodeEnv } from '../config/config';
 import type { Logger } from '../config/logger';
 import { MAX_TOKENS, operationLimitsRule } from '../schema/limits';
-import { storableTextRule } from '../schema/storable-text';
+import { storableTextRule, unstorableVariablesError } from '../schema/storable-text';
+import { oversizedVariablesError, textLengthRule } from '../schema/text-limits';
+import type { TextLimits } from '../schema/text-limits';
 import { createErrorFormatter, isUnexpectedError } from './format-error';
 
 /**
@@ -28,9 +30,11 @@ export interface GraphQLRules {
   hideSchemaDetails: boolean;
   includeStacktrace: boolean;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The bounds of every string argument, literal (a validation rule) or variable (`variablesError`). */
+  textLimits: TextLimits;
 }
 
-export function graphqlRules(nodeEnv: NodeEnv): GraphQLRules {
+export function graphqlRules(nodeEnv: NodeEnv, textLimits: TextLimits): GraphQLRules {
   const production = nodeEnv === 'production';
   const development = nodeEnv === 'development';
   return {
@@ -39,11 +43,26 @@ export function graphqlRules(nodeEnv: NodeEnv): GraphQLRules {
       ...(production ? [NoSchemaIntrospectionCustomRule] : []),
       operationLimitsRule(),
       storableTextRule(),
+      textLengthRule(textLimits),
     ],
     hideSchemaDetails: production,
     includeStacktrace: development,
     formatError: createErrorFormatter({ exposeDetails: development, hideSchemaDetails: production }),
+    textLimits,
   };
+}
+
+/**
+ * The variables of a validated operation held to the rules the literals met (storable text, string bounds), before
+ * execution coerces them: the error to answer (BAD_USER_INPUT), or null. Every transport calls it.
+ */
+export function variablesError(
+  rules: GraphQLRules,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+): GraphQLError | null {
+  return unstorableVariablesError(variables) ?? oversizedVariablesError(schema, document, variables, rules.textLimits);
 }
 
 // --- For transports other than Apollo Server (graphql-ws): the steps Apollo's request pipeline takes ----------------

@@ -10,8 +10,8 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../config/logger';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
-import { logUnexpectedErrors } from '../resolvers/graphql-rules';
-import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
+import { logUnexpectedErrors, variablesError } from '../resolvers/graphql-rules';
+import { storableJsonReviver } from '../schema/storable-text';
 import { authenticateFirst, identityOf } from './authenticate-first';
 import { compiledQueriesGateway } from './compiled-queries';
 import type { RequestServices } from './request-services';
@@ -63,7 +63,7 @@ export async function serveGraphQLOverHttp(
           return {
             // Variables arrive already parsed (a GET query string, or a body parsed before our reviver could see it
             // in another transport): hold them to the same text rule as JSON bodies and string literals.
-            async didResolveOperation({ request, operation }) {
+            async didResolveOperation({ request, operation, document, schema: operationSchema }) {
               if (operation?.operation === 'subscription') {
                 throw new GraphQLError(
                   'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, or as Server-Sent ' +
@@ -71,9 +71,9 @@ export async function serveGraphQLOverHttp(
                   { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
                 );
               }
-              const unstorable = unstorableVariablesError(request.variables);
-              if (unstorable) {
-                throw unstorable;
+              const invalid = variablesError(rules, operationSchema, document, request.variables);
+              if (invalid) {
+                throw invalid;
               }
             },
             async didEncounterErrors({ contextValue, errors }) {

@@ -8,8 +8,8 @@ import { createHandler } from 'graphql-sse/lib/use/express';
 import type { ExecutionResult, Response as SseResponse } from 'graphql-sse';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
-import { formatErrors, logUnexpectedErrors, prepareOperation } from '../resolvers/graphql-rules';
-import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
+import { formatErrors, logUnexpectedErrors, prepareOperation, variablesError } from '../resolvers/graphql-rules';
+import { storableJsonReviver } from '../schema/storable-text';
 import type { RequestServices } from './request-services';
 import { authenticateFirst, identityOf } from './authenticate-first';
 import type { StreamIdentity } from './stream-auth';
@@ -113,9 +113,9 @@ export function serveGraphQLOverSse(
       if (Array.isArray(document)) {
         return refuse(rules, 400, document);
       }
-      const unstorable = unstorableVariablesError(params.variables);
-      if (unstorable) {
-        return refuse(rules, 400, [unstorable]);
+      const invalid = variablesError(rules, schema, document, params.variables);
+      if (invalid) {
+        return refuse(rules, 400, [invalid]);
       }
       if (getOperationAST(document, params.operationName)?.operation !== 'subscription') {
         return refuse(rules, 400, [

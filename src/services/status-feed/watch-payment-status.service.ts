@@ -3,7 +3,7 @@ import type { InvoiceStatusChange } from '../../entities';
 import type { FilterQuery } from '@mikro-orm/postgresql';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
-import { BadInputError, NotFoundError } from '../shared/errors';
+import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import type { StatusChangeHub } from './status-change-hub';
 import type { StatusChangeEvent } from './status-change-reader';
 import { FEED_SQL_COMMENT, readStatusChanges } from './status-change-reader';
@@ -75,7 +75,7 @@ async function accessibleInvoiceId(em: EntityManager, caller: Caller, invoiceId:
         )) as Array<{ external_user_id: string }>)
     : [];
   if (rows.length === 0 || (!isPrivileged(caller) && rows[0].external_user_id !== caller.userId)) {
-    throw new NotFoundError(`Invoice "${invoiceId}"`);
+    throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }
   return invoiceId.toLowerCase();
 }
