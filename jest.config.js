@@ -33,6 +33,7 @@ const E2E = [
   'rest/guide-examples',
   'api-hygiene',
   'auth',
+  'abuse',
   'invoices',
   'invoice-queries',
   'status-feed',

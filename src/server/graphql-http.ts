@@ -39,6 +39,10 @@ export async function serveGraphQLOverHttp(
     // Introspection is refused in production by rules.validationRules (graphql's NoSchemaIntrospectionCustomRule),
     // the rule graphql-ws applies too; Apollo's own switch would add a second, differently worded one.
     introspection: true,
+    // Automatic persisted queries are off: no client of ours sends them (dashboards POST the query text), and with them
+    // on a wrong hash answered 400 INTERNAL_SERVER_ERROR and every new hash took room in a server-side cache. A
+    // request that carries one is answered PERSISTED_QUERY_NOT_SUPPORTED.
+    persistedQueries: false,
     hideSchemaDetailsFromClientErrors: rules.hideSchemaDetails,
     includeStacktraceInErrorResponses: rules.includeStacktrace,
     validationRules: rules.validationRules,
