@@ -10,7 +10,7 @@ import {
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { NodeEnv } from '../config/config';
 import type { Logger } from '../config/logger';
-import { MAX_TOKENS, operationLimitsRule } from '../schema/limits';
+import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH, MAX_TOKENS, operationLimitsRule } from '../schema/limits';
 import { storableTextRule, unstorableVariablesError } from '../schema/storable-text';
 import { oversizedVariablesError, textLengthRule } from '../schema/text-limits';
 import type { TextLimits } from '../schema/text-limits';
@@ -62,7 +62,8 @@ export function variablesError(
   document: DocumentNode,
   variables: Record<string, unknown> | null | undefined,
 ): GraphQLError | null {
-  return unstorableVariablesError(variables) ?? oversizedVariablesError(schema, document, variables, rules.textLimits);
+  // Lengths first: refusing a 10 MB string costs nothing, scanning it for unstorable characters does.
+  return oversizedVariablesError(schema, document, variables, rules.textLimits) ?? unstorableVariablesError(variables);
 }
 
 // --- For transports other than Apollo Server (graphql-ws): the steps Apollo's request pipeline takes ----------------
@@ -136,6 +137,9 @@ function prepareUncached(
   schema: GraphQLSchema,
   request: { query: string; operationName?: string | null },
 ): DocumentNode | GraphQLError[] {
+  if (request.query.length > MAX_DOCUMENT_LENGTH) {
+    return [new GraphQLError(DOCUMENT_TOO_LONG_MESSAGE, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+  }
   let document: DocumentNode;
   try {
     document = parse(request.query, rules.parseOptions);

@@ -11,6 +11,7 @@ import type { Logger } from '../config/logger';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { logUnexpectedErrors, variablesError } from '../resolvers/graphql-rules';
+import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH } from '../schema/limits';
 import { storableJsonReviver } from '../schema/storable-text';
 import { authenticateFirst, identityOf } from './authenticate-first';
 import { compiledQueriesGateway } from './compiled-queries';
@@ -22,6 +23,19 @@ export interface GraphQLOverHttp {
   /** Drains the HTTP server (in-flight requests) and runs `onDrain` (the WebSocket side), then stops Apollo. */
   stop(): Promise<void>;
 }
+
+/** A document over MAX_DOCUMENT_LENGTH is refused before Apollo hashes and lexes it (GET or POST). */
+const refuseLongDocuments: RequestHandler = (req, res, next) => {
+  const body = req.body as { query?: unknown } | undefined;
+  const query = body?.query ?? (req.query as { query?: unknown } | undefined)?.query;
+  if (typeof query === 'string' && query.length > MAX_DOCUMENT_LENGTH) {
+    res
+      .status(400)
+      .json({ errors: [{ message: DOCUMENT_TOO_LONG_MESSAGE, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
+    return;
+  }
+  next();
+};
 
 /** GraphQL over HTTP (Apollo Server); subscriptions are refused here with a pointer to graphql-ws and graphql-sse. */
 export async function serveGraphQLOverHttp(
@@ -95,6 +109,7 @@ export async function serveGraphQLOverHttp(
     authenticateFirst(services.verify),
     // Large enough for a 10,000-event recordUsage batch.
     express.json({ limit: '16mb', reviver: storableJsonReviver }),
+    refuseLongDocuments,
     expressMiddleware(apollo, {
       context: async ({ res }): Promise<GraphQLContext> =>
         services.context(identityOf(res).caller, res.locals.log as Logger, res.locals.requestId as string),
