@@ -21,6 +21,7 @@ const UNIT = [
   'sql-status-literals',
   'billing/cli-flags',
   'token-policy',
+  'text-limits',
   'rest/billing-responses',
   'stripe/idempotency-keys',
   'stripe/rate-limiter',

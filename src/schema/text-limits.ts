@@ -140,7 +140,8 @@ function variableNames(document: DocumentNode, limits: TextLimits): Map<string, 
       if ((parent as ASTNode | undefined)?.kind === Kind.VARIABLE_DEFINITION) {
         return;
       }
-      const holder = [...ancestors]
+      // `ancestors` stops short of the parent (the Argument or ObjectField holding the variable).
+      const holder = [...ancestors, parent]
         .reverse()
         .find(
           (a): a is ASTNode => !Array.isArray(a) && [Kind.ARGUMENT, Kind.OBJECT_FIELD].includes((a as ASTNode).kind),
