@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path_ from 'node:path';
+import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { Role } from '../src/entities/enums';
 import type { TestServer } from './helpers/server';
@@ -13,6 +18,21 @@ const ANSWER_WITHIN_MS = 1000;
 const HEALTHZ_WITHIN_MS = 1000;
 const BIG = 15.7 * 1024 * 1024;
 const TEN_MB = 10 * 1024 * 1024;
+
+/** The attacker: sends one file as a POST body and prints the status, the answer and how long it took. */
+const SEND = `
+const [url, file, headers] = process.argv.slice(1);
+const body = require('node:fs').readFileSync(file);
+const started = performance.now();
+fetch(url, { method: 'POST', headers: JSON.parse(headers), body }).then(async (res) => {
+  const text = await res.text();
+  process.stdout.write(JSON.stringify({ status: res.status, text, elapsed: performance.now() - started }));
+});
+`;
+const execFileAsync = promisify(execFile);
+const bodies = mkdtempSync(path_.join(tmpdir(), 'abuse-'));
+let bodyCount = 0;
+afterAll(() => rmSync(bodies, { recursive: true, force: true }));
 
 describe('abuse: each attack answered with its code, quickly, while /healthz answers', () => {
   let t: TestServer;
@@ -62,24 +82,37 @@ describe('abuse: each attack answered with its code, quickly, while /healthz ans
   });
 
   /** Runs an attack, checks it was answered within the bound, and records how long it took. */
-  const timed = async <T>(name: string, attack: () => Promise<T>): Promise<T> => {
+  const timed = async <T extends { elapsed?: number }>(name: string, attack: () => Promise<T>): Promise<T> => {
     slowestInWindow = 0;
     const started = performance.now();
     const result = await attack();
-    const elapsed = performance.now() - started;
+    // An attack sent from another process reports its own figure (request sent to answer read).
+    const elapsed = result.elapsed ?? performance.now() - started;
     timings.push(`${name} ${elapsed.toFixed(0)} ms (/healthz ≤ ${slowestInWindow.toFixed(0)} ms)`);
     expect(elapsed).toBeLessThan(ANSWER_WITHIN_MS);
     return result;
   };
 
+  /**
+   * POSTs `body` from a child process: the server runs in this one, and uploading megabytes from here would count the
+   * client's own work against /healthz.
+   */
   const post = async (path: string, body: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${t.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-      body,
-    });
-    const text = await res.text();
-    return { status: res.status, text, json: JSON.parse(text) as Record<string, never> };
+    const file = path_.join(bodies, `${(bodyCount += 1)}.json`);
+    writeFileSync(file, body);
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [
+        '-e',
+        SEND,
+        `${t.url}${path}`,
+        file,
+        JSON.stringify({ 'content-type': 'application/json', accept: 'application/json', ...headers }),
+      ],
+      { maxBuffer: 1024 * 1024 },
+    );
+    const { status, text, elapsed } = JSON.parse(stdout) as { status: number; text: string; elapsed: number };
+    return { status, text, elapsed, json: JSON.parse(text) as Record<string, never> };
   };
 
   /**
@@ -154,12 +187,13 @@ describe('abuse: each attack answered with its code, quickly, while /healthz ans
   });
 
   it('refuses an over-long userId over graphql-ws with the same rule', async () => {
-    const result = await timed('over-long userId over WebSocket', () =>
+    type Answer = { errors?: ReadonlyArray<{ extensions?: { code?: unknown } }>; elapsed?: number };
+    const result = await timed('over-long userId over WebSocket', (): Promise<Answer> =>
       wsExecute(
         t.wsClient(service),
         'query ($u: String, $p: String!) { usageSummary(userId: $u, period: $p) { userId } }',
         { u: 'x'.repeat(20_000), p: '2026-01' },
-      ).catch((errors: unknown) => ({ errors: errors as Array<{ extensions?: { code?: string } }> })),
+      ).catch((errors: unknown) => ({ errors: errors as Answer['errors'] })),
     );
     expect(JSON.stringify(result).length).toBeLessThan(2000);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
