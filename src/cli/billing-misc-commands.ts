@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config/config';
 import { describeConfig } from '../config/describe-config';
 import { Role } from '../entities/enums';
-import { mintToken, resolveJwtSecret } from '../services/customers/auth.service';
+import { lifetimeSeconds, maxLifetimeSeconds, mintToken, resolveJwtSecret } from '../services/customers/auth.service';
 import { periodOf, previousPeriod } from '../services/billing-runs/billing-period';
 import { recordUsage } from '../services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../services/usage/seed-catalogue.service';
@@ -38,6 +38,11 @@ export async function tokenCommand(config: AppConfig, flags: Flags): Promise<Com
   // A positive duration such as 30m, 12h or 7d: jose reads "-5s" as already expired and refuses anything else late.
   if (!/^\d+\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w|week|weeks)$/i.test(expiresIn) || /^0+\D/.test(expiresIn)) {
     throw new UsageError(`--expires must be a positive duration such as 30m, 12h or 7d (got "${expiresIn}")`);
+  }
+  // The server refuses a token that lives longer than its role allows (JWT_MAX_LIFETIME_*_SECONDS).
+  const maxLifetime = maxLifetimeSeconds(config.auth, role as Role);
+  if (lifetimeSeconds(expiresIn) > maxLifetime) {
+    throw new UsageError(`--expires must be at most ${maxLifetime} s for a ${role} token (got "${expiresIn}")`);
   }
   const token = await mintToken(resolveJwtSecret(config) as string, {
     sub,

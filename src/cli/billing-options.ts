@@ -36,7 +36,11 @@ export const COMMAND_OPTIONS: Record<string, OptionTable> = {
   token: {
     sub: { type: 'string', value: '<user id>', description: 'the AgentHub user id (JWT sub)' },
     role: { type: 'string', value: 'user|admin|service', description: 'default user' },
-    expires: { type: 'string', value: '12h', description: 'a positive duration: 30m, 12h, 7d (default 12h)' },
+    expires: {
+      type: 'string',
+      value: '12h',
+      description: "a positive duration: 30m, 12h, 7d (default 12h), within the role's JWT_MAX_LIFETIME_*_SECONDS",
+    },
   },
   'seed-demo': { period: { type: 'string', value: 'YYYY-MM', description: 'default: last month' } },
   'webhooks replay': {

@@ -22,6 +22,7 @@ export const CONFIG_GROUPS = {
   stripe: 'Stripe',
   billing: 'Billing',
   identity: 'Identity',
+  graphql: 'GraphQL inputs',
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
@@ -430,6 +431,60 @@ export const CONFIG_SCHEMA = {
       example: 'agenthub-billing',
       description: 'expected `aud` claim; required with `JWT_JWKS_URL`, checked whenever set',
     }),
+    maxLifetimeUserSeconds: variable('JWT_MAX_LIFETIME_USER_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '86400',
+      description:
+        'longest a `user` token may live (`exp` minus `iat`, or minus now without `iat`); a longer one is refused ' +
+        'with 401. Every token must carry `exp`',
+    }),
+    maxLifetimeAdminSeconds: variable('JWT_MAX_LIFETIME_ADMIN_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '86400',
+      description: 'longest an `admin` token may live, as for users',
+    }),
+    maxLifetimeServiceSeconds: variable('JWT_MAX_LIFETIME_SERVICE_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(60, 31_536_000),
+      default: '7776000',
+      description: 'longest a `service` token (the platform backend) may live: 90 days by default',
+    }),
+    clockSkewSeconds: variable('JWT_CLOCK_SKEW_SECONDS', {
+      group: 'identity',
+      ...wholeNumber(0, 600),
+      default: '60',
+      description:
+        "how far in the future a token's `iat` or `nbf` may be (the issuer's clock running ahead of ours); further " +
+        'is refused with 401. `exp` gets no such grace',
+    }),
+  },
+  graphql: {
+    textLimits: {
+      short: variable('GRAPHQL_MAX_SHORT_TEXT_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 100_000),
+        default: '500',
+        description:
+          'longest string, in characters, of an id-like GraphQL argument or input field (ids, user ids, codes, ' +
+          'periods, currencies, cursors, idempotency keys, dates), literal or variable; longer is refused before ' +
+          'any work (`GRAPHQL_VALIDATION_FAILED` for a literal, `BAD_USER_INPUT` for a variable). REST caps `user_id` ' +
+          'at 500 too',
+      }),
+      long: variable('GRAPHQL_MAX_LONG_TEXT_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 1_000_000),
+        default: '5000',
+        description: 'longest free text: arguments and input fields named `reason`, `description`, `name`, `message`',
+      }),
+      jsonValue: variable('GRAPHQL_MAX_METADATA_VALUE_LENGTH', {
+        group: 'graphql',
+        ...wholeNumber(16, 1_000_000),
+        default: '2000',
+        description: 'longest string inside a JSON argument (usage `metadata`); each of its keys is an id-like string',
+      }),
+    },
   },
   subscriptions: {
     maxConnections: variable('SUBSCRIPTION_MAX_CONNECTIONS', {

@@ -17,7 +17,10 @@ const DEV_SUB = /^[A-Za-z0-9_.@-]{1,64}$/;
  * JWT_SECRET, no JWT_JWKS_URL): the same secret `npm run token` signs with when nothing is configured. A shared
  * JWT_SECRET may be trusted by other services, so an HTTP route that hands out admin tokens must never sign with it.
  */
-export function devTokensAvailable(config: Pick<AppConfig, 'nodeEnv' | 'auth'>): boolean {
+export function devTokensAvailable(config: {
+  nodeEnv: AppConfig['nodeEnv'];
+  auth: Pick<AppConfig['auth'], 'jwtSecret' | 'jwksUrl'>;
+}): boolean {
   return config.nodeEnv === 'development' && !config.auth.jwtSecret && !config.auth.jwksUrl;
 }
 

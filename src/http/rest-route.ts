@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
+import { closeUnlessSmallBody } from '../server/authenticate-first';
 import { authenticate } from './authenticate';
 import type { HttpResult } from './http-errors';
 import { errorResult, sendResult } from './http-errors';
@@ -25,8 +26,16 @@ export function restRoute(
   const validate = requestValidator(operationId);
   return async (req: Request, res: Response): Promise<void> => {
     let result: HttpResult;
+    let caller: Caller;
     try {
-      const caller = await authenticate(verify, req.headers.authorization);
+      caller = await authenticate(verify, req.headers.authorization);
+    } catch (error) {
+      // Answered before the body is read: a large one is not drained either.
+      closeUnlessSmallBody(req, res);
+      sendResult(res, errorResult(error, res.locals.log as Logger | undefined));
+      return;
+    }
+    try {
       if (parseJson) {
         await new Promise<void>((resolve, reject) => {
           parseJson(req, res, (error?: unknown) => (error ? reject(error) : resolve()));

@@ -16,6 +16,16 @@ const CLIENT_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
+/**
+ * The longest message sent: graphql's own messages quote names from the document ("Cannot query field …") whole, and
+ * a document may be megabytes; past this a message is cut, so no error echoes more than a prefix of what it refuses.
+ */
+export const MAX_MESSAGE_LENGTH = 500;
+
+function bounded(message: string): string {
+  return message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}… (message cut)` : message;
+}
+
 /** graphql-js appends its suggestions to the end of a message; the same pattern Apollo's DisableSuggestions strips. */
 const SUGGESTION = / ?Did you mean(.+?)\?$/;
 
@@ -33,7 +43,7 @@ export function isUnexpectedError(error: GraphQLError): boolean {
  * suggestions, which would name fields, arguments and enum values of the schema.
  */
 export function createErrorFormatter(options: { exposeDetails: boolean; hideSchemaDetails?: boolean }) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+  const format = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (original instanceof DomainError) {
       return {
@@ -59,5 +69,9 @@ export function createErrorFormatter(options: { exposeDetails: boolean; hideSche
       path: formatted.path,
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
+  };
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    return { ...result, message: bounded(result.message) };
   };
 }

@@ -10,8 +10,10 @@ import {
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { NodeEnv } from '../config/config';
 import type { Logger } from '../config/logger';
-import { MAX_TOKENS, operationLimitsRule } from '../schema/limits';
-import { storableTextRule } from '../schema/storable-text';
+import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH, MAX_TOKENS, operationLimitsRule } from '../schema/limits';
+import { storableTextRule, unstorableVariablesError } from '../schema/storable-text';
+import { oversizedVariablesError, textLengthRule } from '../schema/text-limits';
+import type { TextLimits } from '../schema/text-limits';
 import { createErrorFormatter, isUnexpectedError } from './format-error';
 
 /**
@@ -28,9 +30,11 @@ export interface GraphQLRules {
   hideSchemaDetails: boolean;
   includeStacktrace: boolean;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** The bounds of every string argument, literal (a validation rule) or variable (`variablesError`). */
+  textLimits: TextLimits;
 }
 
-export function graphqlRules(nodeEnv: NodeEnv): GraphQLRules {
+export function graphqlRules(nodeEnv: NodeEnv, textLimits: TextLimits): GraphQLRules {
   const production = nodeEnv === 'production';
   const development = nodeEnv === 'development';
   return {
@@ -39,11 +43,27 @@ export function graphqlRules(nodeEnv: NodeEnv): GraphQLRules {
       ...(production ? [NoSchemaIntrospectionCustomRule] : []),
       operationLimitsRule(),
       storableTextRule(),
+      textLengthRule(textLimits),
     ],
     hideSchemaDetails: production,
     includeStacktrace: development,
     formatError: createErrorFormatter({ exposeDetails: development, hideSchemaDetails: production }),
+    textLimits,
   };
+}
+
+/**
+ * The variables of a validated operation held to the rules the literals met (storable text, string bounds), before
+ * execution coerces them: the error to answer (BAD_USER_INPUT), or null. Every transport calls it.
+ */
+export function variablesError(
+  rules: GraphQLRules,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+): GraphQLError | null {
+  // Lengths first: refusing a 10 MB string costs nothing, scanning it for unstorable characters does.
+  return oversizedVariablesError(schema, document, variables, rules.textLimits) ?? unstorableVariablesError(variables);
 }
 
 // --- For transports other than Apollo Server (graphql-ws): the steps Apollo's request pipeline takes ----------------
@@ -117,6 +137,9 @@ function prepareUncached(
   schema: GraphQLSchema,
   request: { query: string; operationName?: string | null },
 ): DocumentNode | GraphQLError[] {
+  if (request.query.length > MAX_DOCUMENT_LENGTH) {
+    return [new GraphQLError(DOCUMENT_TOO_LONG_MESSAGE, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+  }
   let document: DocumentNode;
   try {
     document = parse(request.query, rules.parseOptions);

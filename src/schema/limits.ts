@@ -22,6 +22,14 @@ export const DEFAULT_LIMITS: OperationLimits = { maxDepth: 12, maxAliases: 30, m
 /** Lexer tokens per document; parsing stops past this, before any validation work. */
 export const MAX_TOKENS = 5000;
 
+/**
+ * Characters per document, refused before it is hashed or lexed: 5,000 tokens and a few free-text literals fit many
+ * times over (bulk data goes in variables), while lexing a 10 MB string literal held the event loop for a second.
+ */
+export const MAX_DOCUMENT_LENGTH = 100_000;
+
+export const DOCUMENT_TOO_LONG_MESSAGE = `A GraphQL document may be at most ${MAX_DOCUMENT_LENGTH} characters; send data in variables`;
+
 interface Measure {
   /** Levels of nested selection sets below this one (0: only leaf fields). */
   depth: number;

@@ -11,13 +11,12 @@ import type { RequestHandler } from 'express';
 import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../config/logger';
-import { authenticate } from '../http/authenticate';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
-import { logUnexpectedErrors } from '../resolvers/graphql-rules';
-import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
-import type { Caller } from '../services/customers/caller';
-import { DomainError } from '../services/shared/errors';
+import { logUnexpectedErrors, variablesError } from '../resolvers/graphql-rules';
+import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH } from '../schema/limits';
+import { storableJsonReviver } from '../schema/storable-text';
+import { authenticateFirst, identityOf } from './authenticate-first';
 import { compiledQueriesGateway } from './compiled-queries';
 import type { RequestServices } from './request-services';
 
@@ -27,6 +26,19 @@ export interface GraphQLOverHttp {
   /** Drains the HTTP server (in-flight requests) and runs `onDrain` (the WebSocket side), then stops Apollo. */
   stop(): Promise<void>;
 }
+
+/** A document over MAX_DOCUMENT_LENGTH is refused before Apollo hashes and lexes it (GET or POST). */
+const refuseLongDocuments: RequestHandler = (req, res, next) => {
+  const body = req.body as { query?: unknown } | undefined;
+  const query = body?.query ?? (req.query as { query?: unknown } | undefined)?.query;
+  if (typeof query === 'string' && query.length > MAX_DOCUMENT_LENGTH) {
+    res
+      .status(400)
+      .json({ errors: [{ message: DOCUMENT_TOO_LONG_MESSAGE, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
+    return;
+  }
+  next();
+};
 
 /** GraphQL over HTTP (Apollo Server); subscriptions are refused here with a pointer to graphql-ws and graphql-sse. */
 export async function serveGraphQLOverHttp(
@@ -44,6 +56,10 @@ export async function serveGraphQLOverHttp(
     // Introspection is refused in production by rules.validationRules (graphql's NoSchemaIntrospectionCustomRule),
     // the rule graphql-ws applies too; Apollo's own switch would add a second, differently worded one.
     introspection: true,
+    // Automatic persisted queries are off: no client of ours sends them (dashboards POST the query text), and with them
+    // on a wrong hash answered 400 INTERNAL_SERVER_ERROR and every new hash took room in a server-side cache. A
+    // request that carries one is answered PERSISTED_QUERY_NOT_SUPPORTED.
+    persistedQueries: false,
     hideSchemaDetailsFromClientErrors: rules.hideSchemaDetails,
     includeStacktraceInErrorResponses: rules.includeStacktrace,
     validationRules: rules.validationRules,
@@ -71,7 +87,7 @@ export async function serveGraphQLOverHttp(
           return {
             // Variables arrive already parsed (a GET query string, or a body parsed before our reviver could see it
             // in another transport): hold them to the same text rule as JSON bodies and string literals.
-            async didResolveOperation({ request, operation }) {
+            async didResolveOperation({ request, operation, document, schema: operationSchema }) {
               if (operation?.operation === 'subscription') {
                 throw new GraphQLError(
                   'Subscriptions are served over WebSocket (graphql-ws) at this same /graphql path, or as Server-Sent ' +
@@ -79,9 +95,9 @@ export async function serveGraphQLOverHttp(
                   { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
                 );
               }
-              const unstorable = unstorableVariablesError(request.variables);
-              if (unstorable) {
-                throw unstorable;
+              const invalid = variablesError(rules, operationSchema, document, request.variables);
+              if (invalid) {
+                throw invalid;
               }
             },
             async didEncounterErrors({ contextValue, errors }) {
@@ -95,21 +111,14 @@ export async function serveGraphQLOverHttp(
   await apollo.start();
 
   const handlers: RequestHandler[] = [
+    // The token before the body: an anonymous request is answered 401 without its body being read.
+    authenticateFirst(services.verify),
     // Large enough for a 10,000-event recordUsage batch.
     express.json({ limit: '16mb', reviver: storableJsonReviver }),
+    refuseLongDocuments,
     expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<GraphQLContext> => {
-        let caller: Caller;
-        try {
-          caller = await authenticate(services.verify, req.headers.authorization);
-        } catch (error) {
-          const message = error instanceof DomainError ? error.message : 'Unauthenticated';
-          throw new GraphQLError(message, {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-          });
-        }
-        return services.context(caller, res.locals.log as Logger, res.locals.requestId as string);
-      },
+      context: async ({ res }): Promise<GraphQLContext> =>
+        services.context(identityOf(res).caller, res.locals.log as Logger, res.locals.requestId as string),
     }),
   ];
   return { handlers, stop: () => apollo.stop() };

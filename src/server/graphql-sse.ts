@@ -8,11 +8,10 @@ import { createHandler } from 'graphql-sse/lib/use/express';
 import type { ExecutionResult, Response as SseResponse } from 'graphql-sse';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
-import { formatErrors, logUnexpectedErrors, prepareOperation } from '../resolvers/graphql-rules';
-import { storableJsonReviver, unstorableVariablesError } from '../schema/storable-text';
-import { DomainError } from '../services/shared/errors';
+import { formatErrors, logUnexpectedErrors, prepareOperation, variablesError } from '../resolvers/graphql-rules';
+import { storableJsonReviver } from '../schema/storable-text';
 import type { RequestServices } from './request-services';
-import { authenticateStream } from './stream-auth';
+import { authenticateFirst, identityOf } from './authenticate-first';
 import type { StreamIdentity } from './stream-auth';
 import { sharedJson } from './shared-subscription';
 import type { SharedSubscriptions } from './shared-subscription';
@@ -88,13 +87,8 @@ export function serveGraphQLOverSse(
           error(`${SSE_PATH} answers with an event stream: send Accept: text/event-stream`, 'BAD_REQUEST'),
         ]);
       }
-      let identity: StreamIdentity;
-      try {
-        identity = await authenticateStream(verify, req.headers.get('authorization'));
-      } catch (failure) {
-        const message = failure instanceof DomainError ? failure.message : 'Unauthenticated';
-        return refuse(rules, 401, [error(message, 'UNAUTHENTICATED')]);
-      }
+      // authenticateFirst has verified the token, before the body was read.
+      const identity = identityOf(res);
       const connection = limits.connect();
       if (!connection) {
         return refuse(
@@ -125,9 +119,9 @@ export function serveGraphQLOverSse(
       if (Array.isArray(document)) {
         return refuse(rules, 400, document);
       }
-      const unstorable = unstorableVariablesError(params.variables);
-      if (unstorable) {
-        return refuse(rules, 400, [unstorable]);
+      const invalid = variablesError(rules, schema, document, params.variables);
+      if (invalid) {
+        return refuse(rules, 400, [invalid]);
       }
       if (getOperationAST(document, params.operationName)?.operation !== 'subscription') {
         return refuse(rules, 400, [
@@ -195,6 +189,8 @@ export function serveGraphQLOverSse(
 
   return {
     handlers: [
+      // The token before the body: an anonymous request is answered 401 without its body being read.
+      authenticateFirst(verify),
       express.json({ limit: settings.wsMaxPayloadBytes, reviver: storableJsonReviver }),
       (req: Request, res: Response, next: NextFunction) => {
         // A POST body the JSON parser did not take (another content type) is refused before graphql-sse would read it

@@ -9,8 +9,7 @@ import { WebSocketServer } from 'ws';
 import type WebSocket from 'ws';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
-import { formatErrors, logUnexpectedErrors, prepareOperation } from '../resolvers/graphql-rules';
-import { unstorableVariablesError } from '../schema/storable-text';
+import { formatErrors, logUnexpectedErrors, prepareOperation, variablesError } from '../resolvers/graphql-rules';
 import { DomainError } from '../services/shared/errors';
 import type { RequestServices } from './request-services';
 import { authenticateStream } from './stream-auth';
@@ -213,9 +212,9 @@ export function serveGraphQLOverWebSocket(
         if (Array.isArray(document)) {
           return document;
         }
-        const unstorable = unstorableVariablesError(payload.variables);
-        if (unstorable) {
-          return [unstorable];
+        const invalid = variablesError(rules, schema, document, payload.variables);
+        if (invalid) {
+          return [invalid];
         }
         const subscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         if (subscription) {

@@ -69,7 +69,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const logger = options.logger ?? createLogger(config);
   const schema = await buildAppSchema();
   // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
-  const rules = graphqlRules(config.nodeEnv);
+  const rules = graphqlRules(config.nodeEnv, config.graphql.textLimits);
   const statusHub = new StatusChangeHub(db, db.url, logger, { clock });
   await statusHub.start();
   const services = requestServices({

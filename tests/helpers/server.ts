@@ -8,6 +8,7 @@ import { createClient } from 'graphql-ws';
 import type { Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Clock } from '../../src/config/clock';
+import { systemClock } from '../../src/config/clock';
 import { WAIT_GUARD_MS } from './clock';
 import { loadConfig } from '../../src/config/config';
 import type { AppConfig, Env } from '../../src/config/config';
@@ -96,6 +97,7 @@ export async function startTestServer(
   const graphqlUrl = `${url}/graphql`;
   const wsUrl = graphqlUrl.replace(/^http/, 'ws');
   const clients: WsClient[] = [];
+  const serverClock = options.clock ?? systemClock;
 
   return {
     url,
@@ -108,7 +110,13 @@ export async function startTestServer(
     control: new EmulatorControl(emulator.url),
     stripe: new Stripe(TEST_STRIPE_KEY, { ...emulator.stripeConfig, maxNetworkRetries: 0 }),
     token: (sub, role = Role.USER, options = {}) =>
-      mintToken(options.secret ?? TEST_JWT_SECRET, { sub, role, expiresIn: options.expiresIn ?? '1h' }),
+      // Issued at the server's time, so a token minted under a ManualClock is not "issued in the future".
+      mintToken(options.secret ?? TEST_JWT_SECRET, {
+        sub,
+        role,
+        expiresIn: options.expiresIn ?? '1h',
+        issuedAt: serverClock.now(),
+      }),
     async gql(document, variables, options = {}) {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
       if (options.token) {

@@ -8,7 +8,7 @@ import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
 import type { InvoiceDeps } from './invoice-deps';
 import { resolveSubject } from '../customers/caller';
-import { NotFoundError } from '../shared/errors';
+import { NotFoundError, quote } from '../shared/errors';
 import { getCurrentCustomer } from '../customers/get-current-customer.service';
 import { followStripeInvoice } from '../stripe-events/apply-stripe-status';
 import { computeInvoiceLines } from './invoice-lines';
@@ -63,7 +63,7 @@ export async function createInvoice(
       ? await getCurrentCustomer(deps.em, caller)
       : await deps.em.findOne(Customer, { externalUserId: userId });
   if (!customer) {
-    throw new NotFoundError(`Customer "${userId}"`);
+    throw new NotFoundError(`Customer ${quote(userId)}`);
   }
 
   const reason = input.reissueOf ? `reissues ${input.reissueOf}` : null;

@@ -4,7 +4,7 @@ import type { InvoiceStatus } from '../../entities/enums';
 import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
-import { BadInputError, NotFoundError } from '../shared/errors';
+import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import { decodeCursor, encodeCursor } from '../shared/keyset-cursor';
 import type { InvoiceRecord } from './invoice-read-model';
 import type { InvoiceFilter } from './invoice-read.repository';
@@ -40,7 +40,7 @@ export async function findAccessibleInvoice(
     : null;
   const ownerId = invoice?.customer.externalUserId;
   if (!invoice || (!isPrivileged(caller) && ownerId !== caller.userId) || (owner !== null && ownerId !== owner)) {
-    throw new NotFoundError(`Invoice "${invoiceId}"`);
+    throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }
   return invoice;
 }
@@ -59,7 +59,7 @@ export async function getInvoice(
   const owner = isPrivileged(caller) ? claimedOwner(caller, userId) : resolveSubject(caller, userId);
   const invoice = UUID.test(invoiceId) ? await readInvoice(em, invoiceId, owner) : null;
   if (!invoice) {
-    throw new NotFoundError(`Invoice "${invoiceId}"`);
+    throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }
   return invoice;
 }

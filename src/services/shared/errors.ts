@@ -4,6 +4,18 @@
  * GraphQL `extensions.code` it maps to; the mapping to GraphQL errors happens in one place
  * (`src/resolvers/format-error.ts`). Business outcomes (declined card, wrong invoice state) are union members instead.
  */
+/** How much of a refused value a message may quote. */
+export const QUOTE_MAX = 40;
+
+/**
+ * A value the client sent, quoted for a message: at most its first QUOTE_MAX characters, so an error never echoes a
+ * long input back (a 10 MB id came back whole in its NOT_FOUND message).
+ */
+export function quote(value: unknown): string {
+  const text = String(value);
+  return text.length > QUOTE_MAX ? `"${text.slice(0, QUOTE_MAX)}…" (${text.length} characters)` : `"${text}"`;
+}
+
 export abstract class DomainError extends Error {
   abstract readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT';
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Caller } from '../customers/caller';
 import { isPrivileged, resolveSubject } from '../customers/caller';
-import { BadInputError, NotFoundError } from '../shared/errors';
+import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import type { StatusChangeHub } from './status-change-hub';
 import type { StatusChangeEvent } from './status-change-reader';
 import { readStatusChanges } from './status-change-reader';
@@ -64,7 +64,7 @@ async function accessibleInvoiceId(hub: StatusChangeHub, caller: Caller, invoice
   const id = invoiceId.toLowerCase();
   const owner = UUID.test(id) ? await hub.invoiceOwner(id) : undefined;
   if (owner === undefined || (!isPrivileged(caller) && owner !== caller.userId)) {
-    throw new NotFoundError(`Invoice "${invoiceId}"`);
+    throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }
   return id;
 }

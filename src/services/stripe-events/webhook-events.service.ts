@@ -6,7 +6,7 @@ import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
 import { requireStorableDate } from '../shared/date-range';
 import { decodeCursor, encodeCursor } from '../shared/keyset-cursor';
-import { BadInputError, NotFoundError } from '../shared/errors';
+import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import { requeueEvents } from './webhook-event-store';
 
 export interface WebhookEventFilter {
@@ -91,7 +91,7 @@ export async function replayWebhookEvent(em: EntityManager, caller: Caller, id: 
   requireRole(caller, Role.ADMIN);
   const { ids } = await replayWebhookEvents(em, { id });
   if (ids.length === 0) {
-    throw new NotFoundError(`Webhook event "${id}"`);
+    throw new NotFoundError(`Webhook event ${quote(id)}`);
   }
   return em.findOneOrFail(WebhookEvent, id, { refresh: true });
 }

@@ -3,7 +3,7 @@ import { BillableMetric } from '../../entities';
 import { MetricAggregation, Role } from '../../entities/enums';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
-import { BadInputError } from '../shared/errors';
+import { BadInputError, quote } from '../shared/errors';
 
 export interface MetricInput {
   code: string;
@@ -52,7 +52,7 @@ export async function createBillableMetric(
     throw new BadInputError('description must be at most 2,000 characters', 'description');
   }
   if (await em.count(BillableMetric, { code: input.code })) {
-    throw new BadInputError(`Metric "${input.code}" already exists`, 'code');
+    throw new BadInputError(`Metric ${quote(input.code)} already exists`, 'code');
   }
   const metric = em.create(BillableMetric, {
     code: input.code,

@@ -8,7 +8,7 @@ import { isSupportedCurrency } from '../../config/currencies';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
 import { requireStorableDate } from '../shared/date-range';
-import { BadInputError, NotFoundError } from '../shared/errors';
+import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import { validatePriceSpec } from './pricing';
 import { lastInvoicedPeriodEnd } from '../invoicing/invoice-repository';
 
@@ -50,7 +50,7 @@ export async function setPrice(
   requireRole(caller, Role.ADMIN);
   const currency = input.currency.toLowerCase();
   if (!isSupportedCurrency(currency)) {
-    throw new BadInputError(`Unsupported currency "${input.currency}"`, 'currency');
+    throw new BadInputError(`Unsupported currency ${quote(input.currency)}`, 'currency');
   }
   const spec = {
     model: input.model,
@@ -78,13 +78,13 @@ export async function setPrice(
     // Serialises price changes of one metric, so two admins cannot both close the same version.
     const metric = await tem.findOne(BillableMetric, { code: input.metric }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!metric) {
-      throw new NotFoundError(`Metric "${input.metric}"`);
+      throw new NotFoundError(`Metric ${quote(input.metric)}`);
     }
     let customer: Customer | null = null;
     if (input.userId) {
       customer = await tem.findOne(Customer, { externalUserId: input.userId });
       if (!customer) {
-        throw new NotFoundError(`Customer "${input.userId}"`);
+        throw new NotFoundError(`Customer ${quote(input.userId)}`);
       }
     }
     // Invoiced periods keep the prices they were invoiced at (their late usage is priced the same way): a version

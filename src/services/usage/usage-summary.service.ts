@@ -5,7 +5,7 @@ import type { BillingPeriod } from '../billing-runs/billing-period';
 import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
 import { resolveSubject } from '../customers/caller';
-import { NotFoundError } from '../shared/errors';
+import { NotFoundError, quote } from '../shared/errors';
 import { getCurrentCustomer } from '../customers/get-current-customer.service';
 import type { ComputedLine } from '../invoicing/invoice-lines';
 import { computeInvoiceLines } from '../invoicing/invoice-lines';
@@ -39,7 +39,7 @@ export async function getUsageSummary(
       ? await getCurrentCustomer(em, caller)
       : await em.findOne(Customer, { externalUserId: userId });
   if (!customer) {
-    throw new NotFoundError(`Customer "${userId}"`);
+    throw new NotFoundError(`Customer ${quote(userId)}`);
   }
   // A period with an invoice (not VOID) shows that invoice's own lines, as stored when it was made. Usage of the
   // period that arrived after it is late usage, carried by a later invoice (and shown in later previews), never
