@@ -13,6 +13,7 @@ import { ManualClock, WAIT_GUARD_MS } from './helpers/clock';
 import { operator } from './helpers/fixtures';
 import type { TestServer } from './helpers/server';
 import { collect, collectOpen, startTestServer, wsExecute } from './helpers/server';
+import { waitForFeedCount } from './helpers/wait';
 
 const FEED = print(PaymentStatusChangedDocument);
 
@@ -315,7 +316,7 @@ describe('tokens expire on the socket and the stream too', () => {
     const { res } = await sse(t, token, FEED);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    await until('the stream to be open', () => t.server.statusFeeds() > before);
+    await waitForFeedCount(t.server, 'the stream to be open', (count) => count > before);
 
     clock.set(exp + 1000);
     const events = eventsOf(res);
@@ -385,7 +386,7 @@ describe('the payment status stream over Server-Sent Events', () => {
     const before = t.server.statusFeeds();
     const { res, abort } = await sse(t, token, FEED, { invoiceId: invoice.id });
     expect(res.status).toBe(200);
-    await until('the stream to be open', () => t.server.statusFeeds() > before);
+    await waitForFeedCount(t.server, 'the stream to be open', (count) => count > before);
     expect(t.server.streams()).toEqual({ connections: 1, subscriptions: 1 });
 
     const paid = await t.gql(PayInvoiceDocument, { invoiceId: invoice.id, paymentMethodId: 'pm_card_visa' }, { token });
@@ -439,7 +440,7 @@ describe('the payment status stream over Server-Sent Events', () => {
       signal: controller.signal,
     });
     expect(res.status).toBe(200);
-    await until('the stream to be open', () => t.server.statusFeeds() > before);
+    await waitForFeedCount(t.server, 'the stream to be open', (count) => count > before);
     controller.abort();
     await allReleased(t.server);
   });
@@ -450,7 +451,7 @@ describe('a graceful stop with streams open', () => {
     const t = await startTestServer();
     const token = await t.token('sse-at-shutdown');
     const { res } = await sse(t, token, FEED);
-    await until('the stream to be open', () => t.server.statusFeeds() === 1);
+    await waitForFeedCount(t.server, 'the stream to be open', (count) => count === 1);
     const events = eventsOf(res);
     const last = events.next();
     await t.close();

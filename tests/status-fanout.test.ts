@@ -1,13 +1,12 @@
 import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { createLogger } from '../src/config/logger';
-import { Invoice } from '../src/entities';
-import { InvoiceStatus, Role, StatusChangeSource } from '../src/entities/enums';
-import type { Database } from '../src/entities/orm';
-import { transitionInvoice } from '../src/services/invoicing/invoice-status';
+import { Role } from '../src/entities/enums';
 import { WAIT_GUARD_MS } from './helpers/clock';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
+import { waitForFeedCount } from './helpers/wait';
+import { change, seedInvoice } from './helpers/status-changes';
 
 /**
  * The fan-out executes an event once per distinct selection and sends every subscriber of that selection the same
@@ -35,12 +34,14 @@ interface Frame {
 class RawSocket {
   readonly frames: Array<{ text: string; frame: Frame }> = [];
   private waiters: Array<() => void> = [];
+  private readonly listeners = new Set<() => void>();
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data) => {
       const text = String(data);
       this.frames.push({ text, frame: JSON.parse(text) as Frame });
       this.waiters.splice(0).forEach((wake) => wake());
+      this.listeners.forEach((wake) => wake());
     });
   }
 
@@ -60,13 +61,16 @@ class RawSocket {
   async subscribe(t: TestServer, id: string, query: string, variables: Record<string, unknown> = {}): Promise<void> {
     const before = t.server.statusFeeds();
     this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-    const deadline = Date.now() + WAIT_GUARD_MS;
-    while (t.server.statusFeeds() <= before && !this.frames.some((f) => f.frame.id === id)) {
-      if (Date.now() > deadline) {
-        throw new Error(`subscription ${id} did not open`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    // Open once the server counts it, or answered (an error frame): woken by feed counts and by frames.
+    await waitForFeedCount(
+      t.server,
+      `subscription ${id} to open`,
+      (count) => count > before || this.frames.some((f) => f.frame.id === id),
+      (wake) => {
+        this.listeners.add(wake);
+        return () => this.listeners.delete(wake);
+      },
+    );
   }
 
   /** The `next` frames of operation `id` whose reason is `reason` (any, if none given), once `count` arrived. */
@@ -119,31 +123,6 @@ function payloadText(text: string): string {
   return text.slice(start, -1);
 }
 
-async function seedInvoice(db: Database, user: string, totalMinor = '300'): Promise<string> {
-  const em = db.orm.em.fork();
-  const [{ id: customerId }] = await em.execute<Array<{ id: string }>>(
-    `insert into customers (id, external_user_id) values (gen_random_uuid(), ?)
-     on conflict (external_user_id) do update set external_user_id = excluded.external_user_id returning id`,
-    [user],
-  );
-  const [{ id }] = await em.execute<Array<{ id: string }>>(
-    `insert into invoices (id, number, customer_id, period, period_start, period_end, status, currency, total_minor,
-                           subtotal_minor)
-     values (gen_random_uuid(), 'F-' || gen_random_uuid(), ?, '2024-01', '2024-01-01', '2024-02-01', 'OPEN', 'usd', ?, ?)
-     returning id`,
-    [customerId, totalMinor, totalMinor],
-  );
-  return id;
-}
-
-async function change(db: Database, invoiceId: string, reason: string): Promise<void> {
-  await db.orm.em.fork().transactional(async (em) => {
-    const invoice = await em.findOneOrFail(Invoice, invoiceId);
-    const to = invoice.status === InvoiceStatus.PROCESSING ? InvoiceStatus.PAYMENT_FAILED : InvoiceStatus.PROCESSING;
-    await transitionInvoice(em, invoice, to, { source: StatusChangeSource.API, reason });
-  });
-}
-
 describe('the fan-out shares one execution per selection', () => {
   const logs: Array<Record<string, unknown>> = [];
   let t: TestServer;
@@ -169,10 +148,7 @@ describe('the fan-out shares one execution per selection', () => {
   // Each test with its own subscribers only.
   afterEach(async () => {
     sockets.splice(0).forEach((socket) => socket.close());
-    const deadline = Date.now() + WAIT_GUARD_MS;
-    while (t.server.statusFeeds() > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitForFeedCount(t.server, 'every feed to close', (count) => count === 0);
     expect(t.server.statusFeeds()).toBe(0);
   });
   afterAll(() => t.close());

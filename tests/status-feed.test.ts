@@ -1,12 +1,9 @@
 import { print } from 'graphql';
 import { Client } from 'pg';
-import { Invoice } from '../src/entities';
-import { InvoiceStatus, Role, StatusChangeSource } from '../src/entities/enums';
-import type { Database } from '../src/entities/orm';
+import { Role } from '../src/entities/enums';
 import { openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import type { BillingServer } from '../src/server';
-import { transitionInvoice } from '../src/services/invoicing/invoice-status';
 import { PaymentStatusChangedDocument } from './generated/graphql';
 import type { PaymentStatusChangedSubscription } from './generated/graphql';
 import { ManualClock, WAIT_GUARD_MS } from './helpers/clock';
@@ -16,39 +13,12 @@ import { collectOpen, startTestServer } from './helpers/server';
 import { createClient } from 'graphql-ws';
 import type { Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { waitForFeedCount } from './helpers/wait';
+import { change, seedInvoice } from './helpers/status-changes';
 
 type Event = PaymentStatusChangedSubscription['paymentStatusChanged'];
 const FEED = print(PaymentStatusChangedDocument);
 const onPostgres = testServerUrl() ? it : it.skip;
-
-/** OPEN invoices written straight into the database: this suite is about hearing their changes. */
-async function seedInvoice(db: Database, user: string): Promise<string> {
-  const em = db.orm.em.fork();
-  const [{ id: customerId }] = await em.execute<Array<{ id: string }>>(
-    `insert into customers (id, external_user_id) values (gen_random_uuid(), ?)
-     on conflict (external_user_id) do update set external_user_id = excluded.external_user_id returning id`,
-    [user],
-  );
-  const [{ id }] = await em.execute<Array<{ id: string }>>(
-    `insert into invoices (id, number, customer_id, period, period_start, period_end, status, currency, total_minor,
-                           subtotal_minor)
-     values (gen_random_uuid(), 'T-' || gen_random_uuid(), ?, to_char(now() - (random() * 100000 || ' days')::interval, 'YYYY-MM'),
-             '2024-01-01', '2024-02-01', 'OPEN', 'usd', 300, 300)
-     returning id`,
-    [customerId],
-  );
-  return id;
-}
-
-/** One committed change, through the one transition function: OPEN/PAYMENT_FAILED ↔ PROCESSING, forever. */
-async function change(db: Database, invoiceId: string, reason: string): Promise<InvoiceStatus> {
-  return db.orm.em.fork().transactional(async (em) => {
-    const invoice = await em.findOneOrFail(Invoice, invoiceId);
-    const to = invoice.status === InvoiceStatus.PROCESSING ? InvoiceStatus.PAYMENT_FAILED : InvoiceStatus.PROCESSING;
-    await transitionInvoice(em, invoice, to, { source: StatusChangeSource.API, reason });
-    return to;
-  });
-}
 
 async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
   const deadline = Date.now() + WAIT_GUARD_MS;
@@ -132,7 +102,7 @@ describe('the live payment status feed', () => {
     expect(one.feed).toBe(2);
     expect(manyCost).toEqual(one);
     many.forEach((feed) => feed.stop());
-    await until('the feeds to close', () => t.server.statusFeeds() === 0);
+    await waitForFeedCount(t.server, 'the feeds to close', (count) => count === 0);
   });
 
   it('resumes after the last change a client saw: the missed ones first, then live, none twice', async () => {
@@ -145,7 +115,7 @@ describe('the live payment status feed', () => {
     await change(t.database.db, own, 'r2');
     const [, seen] = await feed.waitFor(2);
     feed.stop();
-    await until('the feed to close', () => t.server.statusFeeds() === 0);
+    await waitForFeedCount(t.server, 'the feed to close', (count) => count === 0);
     // Offline: two changes of its own invoice and one of another user's.
     await change(t.database.db, own, 'r3');
     await change(t.database.db, other, 'not yours');

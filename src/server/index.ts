@@ -51,6 +51,8 @@ export interface BillingServer {
    * that must not trigger a change before its subscription can hear it).
    */
   statusFeeds(): number;
+  /** Calls `listener` whenever a status feed opens or closes on this instance; returns its removal. */
+  onStatusFeedsChange(listener: () => void): () => void;
   /**
    * WebSockets and SSE streams open on this instance, and the subscriptions they hold, as counted against the
    * `SUBSCRIPTION_*` caps; both return to 0 when every client has gone.
@@ -101,6 +103,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     httpServer,
     schema,
     statusFeeds: () => statusHub.listenerCount,
+    onStatusFeedsChange: (listener) => statusHub.onListenerCountChange(listener),
     streams: () => streamLimits.counts,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {

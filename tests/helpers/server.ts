@@ -24,6 +24,7 @@ import Stripe from 'stripe';
 import { mintToken } from '../../src/services/customers/auth.service';
 import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
+import { waitForFeedCount } from './wait';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 export const TEST_STRIPE_KEY = 'sk_test_harness_local_emulator';
@@ -187,25 +188,19 @@ export async function collectOpen<T>(
 ): Promise<Collected<T>> {
   const before = server.statusFeeds();
   const feed = collect<T>(client, query, variables);
-  const deadline = Date.now() + WAIT_GUARD_MS;
-  while (server.statusFeeds() <= before && feed.errors.length === 0) {
-    if (Date.now() > deadline) {
-      throw new Error(`the subscription did not open within ${WAIT_GUARD_MS} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  // Open once the server counts it, or refused: woken by the server's feed count and by the subscription's messages.
+  await waitForFeedCount(
+    server,
+    'the subscription to open',
+    (count) => count > before || feed.errors.length > 0,
+    (wake) => feed.onUpdate(wake),
+  );
   return feed;
 }
 
 /** Resolves once `server` has at least `count` status feeds open (a browser's subscription, say). */
-export async function waitForStatusFeeds(server: BillingServer, count: number): Promise<void> {
-  const deadline = Date.now() + WAIT_GUARD_MS;
-  while (server.statusFeeds() < count) {
-    if (Date.now() > deadline) {
-      throw new Error(`${count} status feed(s) did not open within ${WAIT_GUARD_MS} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+export function waitForStatusFeeds(server: BillingServer, count: number): Promise<void> {
+  return waitForFeedCount(server, `${count} status feed(s) to open`, (open) => open >= count);
 }
 
 export interface Collected<T> {
@@ -215,6 +210,8 @@ export interface Collected<T> {
   waitFor(count: number, timeoutMs?: number): Promise<T[]>;
   /** Resolves with the first error the subscription reports. */
   failed(timeoutMs?: number): Promise<unknown>;
+  /** Calls `listener` on every message (event, error, completion); returns its removal. */
+  onUpdate(listener: () => void): () => void;
   stop(): void;
 }
 
@@ -223,7 +220,11 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
   const events: T[] = [];
   const errors: unknown[] = [];
   const waiters: Array<() => void> = [];
-  const notify = (): void => waiters.splice(0).forEach((w) => w());
+  const listeners = new Set<() => void>();
+  const notify = (): void => {
+    waiters.splice(0).forEach((w) => w());
+    listeners.forEach((listener) => listener());
+  };
   const stop = client.subscribe<T>(
     { query, variables },
     {
@@ -268,6 +269,10 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
     failed: async (timeoutMs = WAIT_GUARD_MS) => {
       await until(() => errors.length > 0, timeoutMs, 'an error');
       return errors[0];
+    },
+    onUpdate: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     stop,
   };

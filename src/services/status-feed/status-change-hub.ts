@@ -67,6 +67,7 @@ const BATCH = 500;
  * committed meanwhile from the status history (`invoice_status_changes`), in id order, each once.
  */
 export class StatusChangeHub {
+  private readonly countListeners = new Set<() => void>();
   private readonly index = new FeedIndex();
   private readonly clock: Clock;
   private readonly backoff: Backoff;
@@ -139,6 +140,12 @@ export class StatusChangeHub {
     return this.index.size;
   }
 
+  /** Calls `listener` whenever a feed opens or closes (a test waiting for a subscription, say); returns its removal. */
+  onListenerCountChange(listener: () => void): () => void {
+    this.countListeners.add(listener);
+    return () => this.countListeners.delete(listener);
+  }
+
   /**
    * The user id owning each invoice asked for in the same turn of the event loop, in one statement per 1,000: a
    * thousand dashboards subscribing at once (after a deploy) cost a few reads, not a thousand, and leave no heap of
@@ -175,8 +182,12 @@ export class StatusChangeHub {
 
   /** Opens a feed of the changes that pass `filter`, from now on; closing it (`return`) removes it. */
   subscribe(filter: FeedFilter): StatusFeed {
-    const feed = new StatusFeed(filter, (closed) => this.index.remove(closed));
+    const feed = new StatusFeed(filter, (closed) => {
+      this.index.remove(closed);
+      this.countListeners.forEach((listener) => listener());
+    });
     this.index.add(feed);
+    this.countListeners.forEach((listener) => listener());
     return feed;
   }
 
