@@ -123,13 +123,13 @@ describe('abuse: each attack answered with its code, quickly, while /healthz ans
   const bigQuery = `{"query":"{ me { userId } }","variables":{"pad":${zeros}}}`;
   const tenMegabytes = 'x'.repeat(TEN_MB);
 
-  it('answers an anonymous 15.7 MB POST /graphql 401 UNAUTHENTICATED without reading it', async () => {
+  it('answers an anonymous 15.7 MB POST /graphql 401 UNAUTHENTICATED without parsing it', async () => {
     const res = await timed('anonymous 15.7 MB /graphql', () => post('/graphql', bigQuery));
     expect(res.status).toBe(401);
     expect(res.json).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
   });
 
-  it('answers an anonymous 15.7 MB POST /graphql/stream (SSE) 401 UNAUTHENTICATED without reading it', async () => {
+  it('answers an anonymous 15.7 MB POST /graphql/stream (SSE) 401 UNAUTHENTICATED without parsing it', async () => {
     const res = await timed('anonymous 15.7 MB /graphql/stream', () =>
       post('/graphql/stream', bigQuery, { accept: 'text/event-stream' }),
     );
@@ -137,7 +137,7 @@ describe('abuse: each attack answered with its code, quickly, while /healthz ans
     expect(res.json).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
   });
 
-  it('answers an anonymous 15.7 MB POST /api/v1/usage 401 without reading it (REST: token first, as before)', async () => {
+  it('answers an anonymous 15.7 MB POST /api/v1/usage 401 without parsing it (REST: token first, as before)', async () => {
     const res = await timed('anonymous 15.7 MB /api/v1/usage', () => post('/api/v1/usage', zeros));
     expect(res.status).toBe(401);
     expect(res.json).toMatchObject({ error: { code: 'unauthenticated' } });

@@ -7,11 +7,18 @@ import type { StreamIdentity } from './stream-auth';
 
 /**
  * What an anonymous request's body may be and still be drained (keeping the connection): enough for nothing but its
- * 401. A larger body, or one of unknown length (chunked), is never read: the answer closes the connection instead.
+ * 401. A larger body, or one of unknown length (chunked), is never parsed: the answer closes the connection.
  */
 export const ANONYMOUS_BODY_LIMIT_BYTES = 1024;
 
-/** Answering before the body is read: a body beyond the anonymous cap is not drained, the connection closes. */
+/**
+ * How much of a refused body is discarded, unparsed, while the answer leaves: closing a connection with unread data
+ * resets it, and the client may then lose the 401 it was sent (seen as EPIPE in a client still uploading). Beyond this
+ * the socket is dropped.
+ */
+const LINGER_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/** Answering before the body is read: a body beyond the anonymous cap is discarded unparsed, the connection closes. */
 export function closeUnlessSmallBody(req: IncomingMessage, res: ServerResponse): void {
   const declared = req.headers['content-length'];
   const small =
@@ -19,6 +26,13 @@ export function closeUnlessSmallBody(req: IncomingMessage, res: ServerResponse):
     (declared === undefined || Number(declared) <= ANONYMOUS_BODY_LIMIT_BYTES);
   if (!small && !res.headersSent) {
     res.setHeader('connection', 'close');
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_LIMIT_BYTES) {
+        req.socket.destroy();
+      }
+    });
   }
 }
 
