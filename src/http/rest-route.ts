@@ -1,8 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger';
 import type { TokenVerifier } from '../services/customers/auth.service';
+import { discardRefusedBody } from '../lib/refused-body';
 import type { Caller } from '../services/customers/caller';
-import { closeUnlessSmallBody } from '../server/authenticate-first';
 import { authenticate } from './authenticate';
 import type { HttpResult } from './http-errors';
 import { errorResult, sendResult } from './http-errors';
@@ -30,8 +30,8 @@ export function restRoute(
     try {
       caller = await authenticate(verify, req.headers.authorization);
     } catch (error) {
-      // Answered before the body is read: a large one is not drained either.
-      closeUnlessSmallBody(req, res);
+      // Answered before the body is read; what follows is discarded unparsed.
+      discardRefusedBody(req);
       sendResult(res, errorResult(error, res.locals.log as Logger | undefined));
       return;
     }

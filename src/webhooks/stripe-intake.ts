@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { SignatureError, verifyStripeEvent } from '../stripe';
+import { discardRefusedBody } from '../lib/refused-body';
 import { ipRateLimit } from './ip-rate-limit';
 import type { IpRateLimitOptions } from './ip-rate-limit';
 import { sendError, sendJson } from './respond';
@@ -141,10 +142,9 @@ async function readRawBody(req: IncomingMessage, res: ServerResponse): Promise<B
     return undefined;
   }
   const tooLarge = (): undefined => {
-    // The rest of the upload is not read: close the connection rather than drain a megabyte of junk.
-    res.setHeader('connection', 'close');
+    // The rest of the upload is discarded unbuffered (up to a cap) so the sender reads its 413.
+    discardRefusedBody(req);
     sendError(res, 413, 'payload_too_large', `Webhook bodies are limited to ${MAX_WEBHOOK_BYTES} bytes`);
-    req.resume();
     return undefined;
   };
   const declared = Number(req.headers['content-length']);
