@@ -20,6 +20,7 @@ function files(dir) {
   });
 }
 
+const started = Date.now();
 const hash = createHash('sha256');
 for (const file of [...files(path.join(root, 'dashboard')), path.join(root, 'package-lock.json')].sort()) {
   hash.update(path.relative(root, file)).update('\0').update(readFileSync(file)).update('\0');
@@ -29,10 +30,11 @@ const digest = hash.digest('hex');
 
 const built = ['index.html', 'explorer.html'].every((page) => existsSync(path.join(outDir, page)));
 if (built && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === digest) {
+  process.stderr.write(`dashboard build up to date (checked in ${((Date.now() - started) / 1000).toFixed(2)} s)\n`);
   process.exit(0);
 }
 
-const started = Date.now();
+process.stderr.write('building the dashboard (Vite)…\n');
 const { build } = await import('vite');
 await build({ configFile: path.join(root, 'dashboard/vite.config.mts'), build: { outDir } });
 writeFileSync(stampFile, `${digest}\n`);

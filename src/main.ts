@@ -32,6 +32,10 @@ async function main(): Promise<void> {
   }
 
   ensurePrivateDir(config.dataDir);
+  log.info(
+    { database: config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir}/pglite)` },
+    'opening the database and applying migrations',
+  );
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),

@@ -1,10 +1,10 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { built } from './helpers/build';
+import { BUILD_DIR, ROOT, built } from './helpers/build';
 
 /**
  * The product as a new user starts it: the compiled `src/main.ts` in a bare environment (no DATABASE_URL, no Stripe
@@ -172,5 +172,16 @@ describe('starting the server', () => {
       expect(await exited).toBe(0);
       expect(output).toMatch(/"msg":"stopped"/);
     }, 30_000);
+  });
+
+  it('does not recompile an unchanged tree: the build script checks a hash and leaves the build as it was', () => {
+    const buildScript = path.join(ROOT, 'scripts/build-server.mjs');
+    const before = statSync(main).mtimeMs;
+    // The e2e setup compiled BUILD_DIR from these sources moments ago.
+    const checked = spawnSync(process.execPath, [buildScript, '--out', BUILD_DIR], { cwd: ROOT, encoding: 'utf8' });
+    expect(checked.status).toBe(0);
+    expect(checked.stderr).toMatch(/^server build up to date \(checked in [\d.]+ s\)$/m);
+    expect(checked.stderr).not.toMatch(/compiling/);
+    expect(statSync(main).mtimeMs).toBe(before);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import { tokenCommand } from '../src/cli/billing-misc-commands';
+import { tokenCommand } from '../src/cli/token-command';
 import { UsageError } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';

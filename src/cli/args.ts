@@ -99,3 +99,14 @@ export function numberFlag(flags: Flags, name: string, fallback: number): number
   }
   return value;
 }
+
+/** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
+export interface CommandResult {
+  code: number;
+  result: Record<string, unknown>;
+  text: string;
+}
+
+export const str = (flags: Flags, name: string): string | undefined =>
+  typeof flags[name] === 'string' ? (flags[name] as string) : undefined;
+export const on = (flags: Flags, name: string): boolean => flags[name] === true;

@@ -16,22 +16,11 @@ import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import type { RunningEmulator } from '../../emulator/server';
 import { startLocalStripe } from '../dev-stripe';
-import { UsageError } from './args';
-import type { Flags } from './args';
+import { UsageError, on, str } from './args';
+import type { CommandResult, Flags } from './args';
 
-/** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
-export interface CommandResult {
-  code: number;
-  result: Record<string, unknown>;
-  text: string;
-}
-
-export { UsageError } from './args';
-export type { Flags } from './args';
-
-export const str = (flags: Flags, name: string): string | undefined =>
-  typeof flags[name] === 'string' ? (flags[name] as string) : undefined;
-export const on = (flags: Flags, name: string): boolean => flags[name] === true;
+export { UsageError, on, str } from './args';
+export type { CommandResult, Flags } from './args';
 
 function int(flags: Flags, name: string, fallback: number): number {
   const raw = str(flags, name);

@@ -13,6 +13,8 @@ import { COMMAND_OPTIONS } from './billing-options';
 const commands = (): typeof import('./billing-commands') => require('./billing-commands');
 /* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
 const misc = (): typeof import('./billing-misc-commands') => require('./billing-misc-commands');
+/* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
+const token = (): typeof import('./token-command') => require('./token-command');
 
 const EXIT = `Exit codes: 0 ok · 1 the work had failures (see the output) · 2 usage error · 3 could not run
 (invalid configuration, database or Stripe unreachable, pending migrations).`;
@@ -117,7 +119,7 @@ async function withEnv(config: AppConfig, flags: Flags, fn: (env: Env) => Promis
 
 async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
   const { checkFlags, reconcileCommand, runCommand } = commands();
-  const { configCheckCommand, seedDemoCommand, tokenCommand, webhooksRecoverCommand, webhooksReplayCommand } = misc();
+  const { configCheckCommand, seedDemoCommand, webhooksRecoverCommand, webhooksReplayCommand } = misc();
   checkFlags(key, flags);
   const config = loadConfig();
   switch (key) {
@@ -148,7 +150,7 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
     case 'config check':
       return configCheckCommand(config);
     case 'token':
-      return tokenCommand(config, flags);
+      return token().tokenCommand(config, flags);
     case 'seed-demo':
       return withEnv(config, flags, (env) => seedDemoCommand(env, flags));
     case 'webhooks replay':

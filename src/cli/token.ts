@@ -1,8 +1,7 @@
 import { ConfigError, loadConfig } from '../config/config';
 import { COMMON_OPTIONS, UsageError, optionHelp, parseCommandLine } from './args';
-import { checkFlags } from './billing-commands';
-import { tokenCommand } from './billing-misc-commands';
 import { COMMAND_OPTIONS } from './billing-options';
+import { tokenCommand } from './token-command';
 
 const OPTIONS = { ...COMMAND_OPTIONS.token, json: COMMON_OPTIONS.json, help: COMMON_OPTIONS.help };
 
@@ -22,7 +21,6 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const { flags } = parseCommandLine(argv, OPTIONS);
-    checkFlags('token', flags);
     const { result, text } = await tokenCommand(loadConfig(), flags);
     const json = flags.json === true;
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);

@@ -1,7 +1,7 @@
 import { COMMON_OPTIONS, parseCommandLine } from '../../src/cli/args';
 import { UsageError, checkFlags, timeFlag } from '../../src/cli/billing-commands';
 import { COMMAND_OPTIONS } from '../../src/cli/billing-options';
-import { tokenCommand } from '../../src/cli/billing-misc-commands';
+import { tokenCommand } from '../../src/cli/token-command';
 import { loadConfig } from '../../src/config/config';
 import { createTokenVerifier } from '../../src/services/customers/auth.service';
 

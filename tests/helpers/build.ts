@@ -16,15 +16,15 @@ export function built(relative: string): string {
 }
 
 /**
- * Compiles the project once for the whole run (jest globalSetup of the e2e project). Incremental: an unchanged tree
- * costs a few seconds. A compile error throws, which fails the run instead of testing a stale build.
+ * Compiles the project once for the whole run (jest globalSetup of the e2e project), with the script `npm start` uses:
+ * skipped when the sources are unchanged since the last build there, incremental otherwise. A compile error throws,
+ * which fails the run instead of testing a stale build.
  */
 export function buildOnce(): void {
-  execFileSync(
-    path.join(ROOT, 'node_modules/.bin/tsc'),
-    ['-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--tsBuildInfoFile', path.join(BUILD_DIR, '.tsbuildinfo')],
-    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build-server.mjs'), '--out', BUILD_DIR], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }
 
 /** Where the suite builds the dashboard and the explorer (DASHBOARD_DIR of the browser tests' servers). */
