@@ -27,6 +27,7 @@ export const CONFIG_GROUPS = {
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
   browser: 'Dashboard and GraphQL explorer',
+  monitoring: 'Monitoring',
 } as const;
 export type ConfigGroup = keyof typeof CONFIG_GROUPS;
 
@@ -650,6 +651,17 @@ export const CONFIG_SCHEMA = {
       description:
         'folder of the built dashboard and explorer (`npm run build` writes it); served at `/` with a fallback ' +
         'to `index.html` for pages. Missing: `/` answers 404 and browsers get no explorer',
+    }),
+  },
+  monitoring: {
+    metricsToken: variable('METRICS_TOKEN', {
+      group: 'monitoring',
+      schema: z.string().min(32, 'must be at least 32 characters'),
+      unset: 'admin or service JWT only',
+      secret: 'value',
+      description:
+        'a bearer token, at least 32 characters, that lets a Prometheus scraper read `/metrics` (`Authorization: ' +
+        'Bearer <token>` or `bearer_token` in the scrape config). Admin and service JWTs are accepted too',
     }),
   },
 };

@@ -8,9 +8,10 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { RequestHandler } from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../config/logger';
+import { graphqlOperationDuration } from '../lib/metrics';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { logUnexpectedErrors, variablesError } from '../resolvers/graphql-rules';
@@ -78,6 +79,27 @@ export async function serveGraphQLOverHttp(
           return {
             async drainServer() {
               await onDrain();
+            },
+          };
+        },
+      },
+      {
+        // agenthub_graphql_operation_duration_seconds, labelled by the operation's first root field (bounded by the
+        // schema, unlike operation names clients choose), its type, and ok or the first error's code.
+        async requestDidStart() {
+          const started = process.hrtime.bigint();
+          return {
+            async willSendResponse({ operation, errors }) {
+              const field = operation?.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
+              const code = errors?.[0]?.extensions?.code;
+              graphqlOperationDuration.observe(
+                {
+                  operation: field?.kind === Kind.FIELD ? field.name.value : 'none',
+                  type: operation?.operation ?? 'none',
+                  outcome: errors?.length ? (typeof code === 'string' ? code : 'error') : 'ok',
+                },
+                Number(process.hrtime.bigint() - started) / 1e9,
+              );
             },
           };
         },

@@ -13,6 +13,8 @@ import type { WebhookComponents } from '../webhooks';
 import { dashboardRouter, explorerPage } from './browser-app';
 import { SSE_PATH } from './graphql-sse';
 import { healthRouter } from './health';
+import { metricsRouter, timeRequests } from './metrics';
+import type { InstanceFigures } from './metrics';
 import type { RequestServices } from './request-services';
 
 /**
@@ -24,6 +26,7 @@ export function createHttpApp(
   webhooks: WebhookComponents,
   graphqlHandlers: RequestHandler[],
   streamHandlers: RequestHandler[],
+  instance: InstanceFigures,
 ): express.Express {
   const { config, db, verify, gateway, clock, logger } = services;
   const app = express();
@@ -38,10 +41,12 @@ export function createHttpApp(
     Object.defineProperty(res.locals, 'log', { get: () => context.log });
     next();
   });
+  app.use(timeRequests);
 
   // Stripe webhooks first: the route reads the raw body, so no JSON parser may run before it.
   app.use(webhooks.router);
   app.use(healthRouter(db, services.statusHub));
+  app.use(metricsRouter(db, verify, config.monitoring.metricsToken, instance, logger));
   app.use(usageRouter(db, verify));
   app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
   // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".

@@ -21,6 +21,7 @@ import { serveGraphQLOverSse } from './graphql-sse';
 import { serveGraphQLOverWebSocket } from './graphql-ws';
 import { SharedSubscriptions } from './shared-subscription';
 import { createHttpApp, webhookLane } from './http-app';
+import { poolFigures } from './metrics';
 import { requestServices } from './request-services';
 import { StreamLimits } from './stream-limits';
 
@@ -95,7 +96,12 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const graphql = await serveGraphQLOverHttp(httpServer, schema, rules, services, async () => {
     await Promise.all([ws.dispose(), sse.dispose()]);
   });
-  const app = createHttpApp(services, webhooks, graphql.handlers, sse.handlers);
+  const app = createHttpApp(services, webhooks, graphql.handlers, sse.handlers, {
+    statusFeedState: () => statusHub.state,
+    statusFeeds: () => statusHub.listenerCount,
+    streams: () => streamLimits.counts,
+    pool: () => poolFigures(db),
+  });
   httpServer.on('request', webhookLane(webhooks, app, logger));
 
   return {

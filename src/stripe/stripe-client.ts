@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { stripeOperation, stripeRequestDuration, stripeRequests } from '../lib/metrics';
 
 export interface StripeClientOptions {
   secretKey: string;
@@ -54,10 +55,17 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     throw new Error('A Stripe secret key is required');
   }
   const endpoint = options.apiBase ? parseApiBase(options.apiBase) : {};
-  return new Stripe(options.secretKey, {
+  const stripe = new Stripe(options.secretKey, {
     ...endpoint,
     maxNetworkRetries: options.maxNetworkRetries ?? DEFAULT_MAX_NETWORK_RETRIES,
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     appInfo: { name: 'agenthub-billing' },
   });
+  // Every HTTP exchange, retries included, by operation and status (429s and 5xx show here): `/metrics`.
+  stripe.on('response', (event: Stripe.ResponseEvent) => {
+    const operation = stripeOperation(event.method, event.path);
+    stripeRequests.inc({ operation, status: String(event.status) });
+    stripeRequestDuration.observe({ operation }, event.elapsed / 1000);
+  });
+  return stripe;
 }

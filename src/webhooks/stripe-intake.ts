@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { SignatureError, verifyStripeEvent } from '../stripe';
+import { webhookIntake } from '../lib/metrics';
 import { discardRefusedBody } from '../lib/refused-body';
 import { ipRateLimit } from './ip-rate-limit';
 import type { IpRateLimitOptions } from './ip-rate-limit';
@@ -64,6 +65,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
 
   const handle = async (req: IncomingMessage, res: ServerResponse, log: () => Logger): Promise<void> => {
     if (!limit(req, res)) {
+      webhookIntake.inc({ outcome: 'rate_limited' });
       return;
     }
     const secrets = config.stripe.webhookSecrets;
@@ -76,10 +78,12 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
         'Webhook signing secret is not configured: set STRIPE_WEBHOOK_SECRET to the endpoint secret (whsec_…) ' +
           'from the Stripe dashboard or `stripe listen`, then restart',
       );
+      webhookIntake.inc({ outcome: 'not_configured' });
       return;
     }
     const body = await readRawBody(req, res);
     if (!body) {
+      webhookIntake.inc({ outcome: 'refused' });
       return;
     }
     let verified;
@@ -88,6 +92,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
     } catch (error) {
       if (error instanceof SignatureError) {
         log().warn({ reason: error.code, bytes: body.length }, 'webhook refused');
+        webhookIntake.inc({ outcome: 'bad_signature' });
         sendError(res, 400, error.code, error.message);
         return;
       }
@@ -102,6 +107,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
       log().debug({ eventId: event.id, type: event.type, duplicate, secretIndex }, 'webhook stored');
     }
     sendJson(res, 200, { received: true, duplicate });
+    webhookIntake.inc({ outcome: duplicate ? 'duplicate' : 'stored' });
     if (!duplicate) {
       deps.onStored();
     }
@@ -114,6 +120,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
     } catch (error) {
       // 500 without detail (database down, a bug): Stripe retries, so the event is not lost.
       log().error({ err: error }, 'webhook intake failed');
+      webhookIntake.inc({ outcome: 'error' });
       if (res.headersSent) {
         res.destroy();
       } else {

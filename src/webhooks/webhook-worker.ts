@@ -2,6 +2,7 @@ import type { Clock } from '../config/clock';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { WebhookEventStatus } from '../entities/enums';
+import { webhookApplyDuration, webhookApplyLatency } from '../lib/metrics';
 import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
 import type { DispatchTable } from './dispatch-table';
@@ -141,6 +142,11 @@ export class WebhookWorker {
   }
 
   private logOutcome(outcome: Outcome): void {
+    const type = outcome.event.type;
+    webhookApplyDuration.observe({ type, outcome: outcome.kind }, outcome.durationMs / 1000);
+    if (outcome.kind === 'done') {
+      webhookApplyLatency.observe({ type }, Math.max(0, Date.now() - outcome.event.receivedAt.getTime()) / 1000);
+    }
     const base = {
       eventId: outcome.event.id,
       type: outcome.event.type,

@@ -1,3 +1,4 @@
+import { paymentOutcomes } from '../../lib/metrics';
 import { LockMode } from '@mikro-orm/core';
 import { Invoice, PaymentAttempt } from '../../entities';
 import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../../entities/enums';
@@ -38,6 +39,20 @@ export async function payInvoice(
   deps: InvoiceDeps,
   caller: Caller,
   /** `userId`: whose invoice the caller says it is (`findAccessibleInvoice`), as the REST routes' `user_id`. */
+  input: { invoiceId: string; paymentMethodId: string; userId?: string | null },
+): Promise<PayInvoiceOutcome> {
+  const outcome = await attemptPayment(deps, caller, input);
+  // agenthub_payment_outcomes_total: a spike of declines (card testing, a bank's outage) shows by decline code.
+  paymentOutcomes.inc({
+    outcome: outcome.kind,
+    decline_code: outcome.kind === 'declined' ? (outcome.declineCode ?? outcome.code) : '',
+  });
+  return outcome;
+}
+
+async function attemptPayment(
+  deps: InvoiceDeps,
+  caller: Caller,
   input: { invoiceId: string; paymentMethodId: string; userId?: string | null },
 ): Promise<PayInvoiceOutcome> {
   if (!PAYMENT_METHOD.test(input.paymentMethodId)) {
