@@ -3,6 +3,7 @@ import { buildSchema } from 'type-graphql';
 import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
+import { BillingStatsResolver } from './billing-stats.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PaymentLimitsResolver } from './payment-limits.resolver';
@@ -19,6 +20,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   WebhookEventsResolver,
   BillingOpsResolver,
   PaymentLimitsResolver,
+  BillingStatsResolver,
 ];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */
