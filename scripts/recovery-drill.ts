@@ -1,0 +1,270 @@
+/**
+ * The disaster-recovery drill of docs/operations.md, run for real against PostgreSQL and the local Stripe: back up,
+ * lose the last hour, restore into a new database, recover the missed webhooks from Stripe, reconcile, and check that
+ * every invoice ends as it was before the loss. CI runs it (`npm run drill:recovery`); it exits 1 on any difference.
+ *
+ * The operator's steps are the runbook's own commands: `pg_dump -Fc`, `pg_restore`, and the CLI
+ * (`node dist/src/cli/billing.js webhooks recover --since …`, `… reconcile --period …`) in child processes.
+ *
+ * Uses fresh databases on DRILL_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { startEmulator } from '../emulator/server';
+import type { RunningEmulator } from '../emulator/server';
+import { loadConfig } from '../src/config/config';
+import type { AppConfig } from '../src/config/config';
+import { Role } from '../src/entities/enums';
+import { migrate, openDatabase } from '../src/entities/orm';
+import type { Database } from '../src/entities/orm';
+import { createServer } from '../src/server';
+import type { BillingServer } from '../src/server';
+import { mintToken } from '../src/services/customers/auth.service';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
+
+const adminUrl = process.env.DRILL_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const names = { source: `drill_${suffix}_source`, restored: `drill_${suffix}_restored` };
+const urlOf = (name: string): string => {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
+const secrets = {
+  jwt: randomBytes(32).toString('hex'),
+  webhook: `whsec_${randomBytes(16).toString('hex')}`,
+  stripeKey: 'sk_test_recovery_drill',
+};
+const PERIOD = '2024-01';
+const work = mkdtempSync(path.join(tmpdir(), 'recovery-drill-'));
+const cli = path.resolve(__dirname, '../src/cli/billing.js');
+const started = Date.now();
+
+const say = (line: string): void => {
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+};
+
+async function admin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function configFor(database: string, emulator: RunningEmulator): AppConfig {
+  return loadConfig({
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: urlOf(database),
+    JWT_SECRET: secrets.jwt,
+    STRIPE_SECRET_KEY: secrets.stripeKey,
+    STRIPE_API_BASE: emulator.url,
+    STRIPE_WEBHOOK_SECRET: secrets.webhook,
+    DATA_DIR: path.join(work, database),
+    BILLING_SCHEDULER_ENABLED: 'false',
+  });
+}
+
+interface Running {
+  server: BillingServer;
+  db: Database;
+  url: string;
+  config: AppConfig;
+}
+
+async function startServer(database: string, emulator: RunningEmulator): Promise<Running> {
+  const config = configFor(database, emulator);
+  const db = await openDatabase({ databaseUrl: config.databaseUrl });
+  await migrate(db.orm);
+  const server = await createServer({ config, db });
+  const url = await server.listen(0, '127.0.0.1');
+  emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, secrets.webhook);
+  return { server, db, url, config };
+}
+
+async function stopServer(running: Running): Promise<void> {
+  await running.server.close();
+  await running.db.close();
+}
+
+async function gql<T>(running: Running, token: string, query: string, variables: object = {}): Promise<T> {
+  const res = await fetch(`${running.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown };
+  if (body.errors || !body.data) {
+    throw new Error(`GraphQL failed: ${JSON.stringify(body.errors)}`);
+  }
+  return body.data;
+}
+
+/** Invoices as the drill compares them: by number, with status and amount paid. */
+async function invoices(db: Database): Promise<Record<string, string>> {
+  const rows = await db.orm.em
+    .fork()
+    .getConnection()
+    .execute<Array<{ number: string; status: string; paid: string }>>(
+      'select number, status, amount_paid_minor as paid from invoices order by number',
+    );
+  return Object.fromEntries(rows.map((row) => [row.number, `${row.status} paid=${row.paid}`]));
+}
+
+/** Waits (a script, not a test: it may poll) until every stored Stripe event has been applied. */
+async function drained(db: Database, label: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [row] = await db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ waiting: string }>>(
+        "select count(*) as waiting from webhook_events where status in ('pending', 'processing')",
+      );
+    if (Number(row.waiting) === 0) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${label}: ${row.waiting} webhook events still unapplied after 60 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Asynchronously: the local Stripe the CLI calls runs in this process. */
+async function runCli(running: Running, ...args: string[]): Promise<string> {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: running.config.databaseUrl,
+    JWT_SECRET: secrets.jwt,
+    STRIPE_SECRET_KEY: secrets.stripeKey,
+    STRIPE_API_BASE: running.config.stripe.apiBase,
+    STRIPE_WEBHOOK_SECRET: secrets.webhook,
+    DATA_DIR: running.config.dataDir,
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args, '--json'], { env, encoding: 'utf8' });
+  return stdout;
+}
+
+async function main(): Promise<number> {
+  const emulator = await startEmulator({ port: 0, webhookSecret: secrets.webhook });
+  await admin(`create database ${names.source}`);
+  let live: Running | undefined;
+  try {
+    say(`source database ${names.source}, local Stripe at ${emulator.url}`);
+    live = await startServer(names.source, emulator);
+    await seedDefaultCatalogue(live.db.orm.em.fork());
+    const service = await mintToken(secrets.jwt, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
+    const users = ['drill-paid', 'drill-declined', 'drill-voided', 'drill-open'];
+    await gql(live, service, 'mutation ($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }', {
+      events: users.map((userId, i) => ({
+        userId,
+        metric: 'llm_input_tokens',
+        quantity: String(1_000_000 * (i + 1)),
+        occurredAt: `${PERIOD}-10T10:00:00Z`,
+        idempotencyKey: `drill-${userId}`,
+      })),
+    });
+    const ids: Record<string, string> = {};
+    for (const userId of users) {
+      const made = await gql<{ createInvoice: { id: string } }>(
+        live,
+        service,
+        'mutation ($u: String, $p: String!) { createInvoice(userId: $u, period: $p) { ... on Invoice { id } } }',
+        { u: userId, p: PERIOD },
+      );
+      ids[userId] = made.createInvoice.id;
+    }
+    await drained(live.db, 'before the backup');
+    say(`4 invoices issued for ${PERIOD}; backing up with pg_dump -Fc`);
+    const dump = path.join(work, 'backup.dump');
+    execFileSync('pg_dump', ['-Fc', '-f', dump, urlOf(names.source)]);
+    const backupAt = new Date(Date.now() - 1000);
+
+    // The hour that will be lost: a payment, a decline, a cancellation, each confirmed by Stripe's webhooks.
+    const pay = async (userId: string, paymentMethodId: string) => {
+      const token = await mintToken(secrets.jwt, { sub: userId, role: Role.USER, expiresIn: '1h' });
+      await gql(
+        live!,
+        token,
+        'mutation ($i: ID!, $m: String!) { payInvoice(invoiceId: $i, paymentMethodId: $m) { __typename } }',
+        {
+          i: ids[userId],
+          m: paymentMethodId,
+        },
+      );
+    };
+    await pay('drill-paid', 'pm_card_visa');
+    await pay('drill-declined', 'pm_card_chargeDeclinedInsufficientFunds');
+    const ops = await mintToken(secrets.jwt, { sub: 'ops', role: Role.ADMIN, expiresIn: '1h' });
+    await gql(live, ops, 'mutation ($i: ID!) { cancelInvoice(invoiceId: $i, reason: "drill") { __typename } }', {
+      i: ids['drill-voided'],
+    });
+    await drained(live.db, 'after the last hour');
+    const before = await invoices(live.db);
+    say(`before the loss: ${JSON.stringify(before)}`);
+    await stopServer(live);
+    live = undefined;
+
+    say(`disaster: restoring the backup into ${names.restored} (pg_restore)`);
+    await admin(`create database ${names.restored}`);
+    execFileSync('pg_restore', ['--no-owner', '-d', urlOf(names.restored), dump]);
+    live = await startServer(names.restored, emulator);
+    const restored = await invoices(live.db);
+    const lost = Object.keys(before).filter((number) => before[number] !== restored[number]);
+    say(`restored: ${lost.length} invoice(s) differ from before the loss: ${lost.join(', ')}`);
+
+    say(`webhooks recover --since ${backupAt.toISOString()}`);
+    const recovered = JSON.parse(await runCli(live, 'webhooks', 'recover', '--since', backupAt.toISOString())) as {
+      listed: number;
+      stored: number;
+    };
+    say(`  listed ${recovered.listed} Stripe events, stored ${recovered.stored}; the server's worker applies them`);
+    await drained(live.db, 'after recovering');
+    say(`reconcile --period ${PERIOD}`);
+    const reconciled = JSON.parse(await runCli(live, 'reconcile', '--period', PERIOD)) as {
+      checked?: number;
+      changes?: unknown[];
+    };
+    say(`  checked ${reconciled.checked ?? '?'} invoice(s), ${reconciled.changes?.length ?? 0} change(s) applied`);
+    const after = await invoices(live.db);
+    const differ = Object.keys(before).filter((number) => before[number] !== after[number]);
+    if (lost.length === 0 || recovered.stored === 0) {
+      say('FAILED: the drill lost nothing, so it proved nothing');
+      return 1;
+    }
+    if (differ.length > 0) {
+      say(`FAILED: ${differ.map((n) => `${n}: ${after[n]} (was ${before[n]})`).join('; ')}`);
+      return 1;
+    }
+    say(`consistent: all ${Object.keys(before).length} invoices as before the loss (${lost.length} recovered)`);
+    return 0;
+  } finally {
+    if (live) {
+      await stopServer(live);
+    }
+    await emulator.stop();
+    await admin(`drop database if exists ${names.source} with (force)`);
+    await admin(`drop database if exists ${names.restored} with (force)`);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`recovery drill failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
