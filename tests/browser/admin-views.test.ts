@@ -95,6 +95,10 @@ describe('the usage and admin views in a browser', () => {
 
     await page.setViewportSize({ width: 375, height: 812 });
     await tokens.getByRole('row', { name: '2024-01-15 1,000,000' }).waitFor();
+    // Chart.js redraws each chart at the new width on its next frame.
+    await page.waitForFunction(
+      `[...document.querySelectorAll('figure.chart canvas')].every((c) => c.getBoundingClientRect().width <= 375)`,
+    );
     await fitsPhone(page);
     await view(page, 'usage-phone');
     await context.close();

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from 'react';
-import type { Chart } from 'chart.js';
+import { Chart } from './chart-setup';
 import { formatDecimal } from '../format';
 
 export interface DailySeries {
@@ -50,30 +50,22 @@ export function DailyChart({
   );
   const key = JSON.stringify([series.days, periodStart, periodEnd]);
   const [drawn, setDrawn] = useState(false);
-  const [failed, setFailed] = useState(false);
 
   useEffect(() => {
-    let chart: Chart | undefined;
-    let cancelled = false;
-    import('./chart-setup').then(
-      (module) => {
-        if (cancelled || !canvas.current) {
-          return;
-        }
-        chart = draw(module.Chart, canvas.current);
-        setDrawn(true);
-      },
-      () => setFailed(true),
-    );
+    if (!canvas.current) {
+      return;
+    }
+    const chart = draw(canvas.current);
+    setDrawn(true);
     return () => {
-      cancelled = true;
-      chart?.destroy();
+      chart.destroy();
+      setDrawn(false);
     };
     // The figures are the key: a new array with the same figures draws nothing new.
   }, [key]);
 
-  function draw(ChartClass: typeof Chart, element: HTMLCanvasElement): Chart {
-    return new ChartClass(element, {
+  function draw(element: HTMLCanvasElement): Chart {
+    return new Chart(element, {
       type: 'bar',
       data: {
         labels: days.map((day) => day.slice(8)),
@@ -112,7 +104,6 @@ export function DailyChart({
           ({AGGREGATION_TEXT[series.aggregation] ?? 'per day'}, {series.unit}, UTC days)
         </span>
       </figcaption>
-      {failed && <p className="error">The chart could not be loaded; the table below has the figures.</p>}
       <div className="chart-box">
         <canvas
           ref={canvas}
