@@ -1,5 +1,4 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Role } from '../../src/entities/enums';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { CreateInvoiceDocument } from '../generated/graphql';
 import { DASHBOARD_BUILD_DIR } from '../helpers/build';

@@ -86,9 +86,7 @@ export function Usage({ session, period, user }: { session: Session; period?: st
           <h2>Cost so far</h2>
           <p className="totals" data-testid="usage-subtotal">
             {summary.period}: <strong>{summary.subtotal.formatted}</strong>{' '}
-            <span className="hint">
-              (as of {formatDateTime(summary.generatedAt)}; taxes and credits are not included)
-            </span>
+            <span className="hint">(as of {formatDateTime(summary.generatedAt)})</span>
           </p>
           {summary.latePeriods.length > 0 && (
             <p className="notice">Includes late usage of {summary.latePeriods.join(', ')}, billed with this period.</p>
