@@ -1,12 +1,63 @@
 import { useEffect, useState } from 'react';
 import { closeLiveConnection } from './api';
 import { StatusFeedProvider } from './live';
-import { hrefOf, navigate, onLinkClick, useRoute } from './router';
+import { ADMIN_PAGES, hrefOf, navigate, onLinkClick, useRoute } from './router';
+import type { Route } from './router';
 import { loadSession, saveSession } from './session';
 import type { Session } from './session';
+import { BillingRuns } from './views/admin/BillingRuns';
+import { Customers } from './views/admin/Customers';
+import { Reconcile } from './views/admin/Reconcile';
+import { WebhookEvents } from './views/admin/WebhookEvents';
 import { InvoiceDetail } from './views/InvoiceDetail';
 import { InvoiceList } from './views/InvoiceList';
 import { SignIn } from './views/SignIn';
+import { Usage } from './views/Usage';
+import './views.css';
+
+/** The navigation: everyone's pages, then the admin pages for admin tokens only. */
+const NAV: ReadonlyArray<{ route: Route; label: string; matches: ReadonlyArray<Route['page']> }> = [
+  { route: { page: 'invoices' }, label: 'Invoices', matches: ['invoices', 'invoice'] },
+  { route: { page: 'usage' }, label: 'Usage', matches: ['usage'] },
+  { route: { page: 'customers' }, label: 'Customers', matches: ['customers'] },
+  { route: { page: 'billing-runs' }, label: 'Billing runs', matches: ['billing-runs'] },
+  { route: { page: 'webhooks' }, label: 'Webhooks', matches: ['webhooks'] },
+  { route: { page: 'reconcile' }, label: 'Reconcile', matches: ['reconcile'] },
+];
+
+/** The page for a signed-in caller; an admin page asked for by anyone else says so (the API would refuse it too). */
+function Page({ route, session }: { route: Route; session: Session }) {
+  if (ADMIN_PAGES.includes(route.page) && session.role !== 'admin') {
+    return (
+      <section aria-labelledby="forbidden-title">
+        <h1 tabIndex={-1} id="forbidden-title">
+          Admins only
+        </h1>
+        <p className="error" role="alert">
+          This page needs an admin token. You are signed in as {session.sub} ({session.role}).
+        </p>
+      </section>
+    );
+  }
+  switch (route.page) {
+    case 'invoice':
+      return <InvoiceDetail key={route.id} session={session} id={route.id} />;
+    case 'usage':
+      return <Usage session={session} period={route.period} user={route.user} />;
+    case 'customers':
+      return <Customers session={session} search={route.search} />;
+    case 'billing-runs':
+      return <BillingRuns session={session} />;
+    case 'webhooks':
+      return <WebhookEvents session={session} type={route.type} status={route.status} />;
+    case 'reconcile':
+      return <Reconcile session={session} period={route.period} />;
+    case 'invoices':
+      return <InvoiceList session={session} status={route.status} period={route.period} />;
+    default:
+      return null;
+  }
+}
 
 export function App() {
   const route = useRoute();
@@ -48,11 +99,17 @@ export function App() {
           AgentHub Billing
         </a>
         <nav aria-label="Main">
-          {session && (
-            <a href={hrefOf(home)} onClick={onLinkClick(home)}>
-              Invoices
-            </a>
-          )}
+          {session &&
+            NAV.filter((item) => session.role === 'admin' || !ADMIN_PAGES.includes(item.route.page)).map((item) => (
+              <a
+                key={item.label}
+                href={hrefOf(item.route)}
+                onClick={onLinkClick(item.route)}
+                aria-current={item.matches.includes(route.page) ? 'page' : undefined}
+              >
+                {item.label}
+              </a>
+            ))}
           <a href="/graphql">GraphQL explorer</a>
         </nav>
         {session && (
@@ -71,11 +128,7 @@ export function App() {
           <SignIn onSignedIn={signIn} />
         ) : (
           <StatusFeedProvider token={session.token}>
-            {route.page === 'invoice' ? (
-              <InvoiceDetail key={route.id} session={session} id={route.id} />
-            ) : (
-              <InvoiceList session={session} status={route.status} period={route.period} />
-            )}
+            <Page route={route} session={session} />
           </StatusFeedProvider>
         )}
       </main>

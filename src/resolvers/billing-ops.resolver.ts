@@ -1,8 +1,21 @@
-import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { billingRunFor, reconcileFor, startBillingRun } from '../services/billing-runs/billing-ops.service';
+import { Arg, Args, Ctx, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { SubscribeResolverData } from 'type-graphql';
+import {
+  billingRunFor,
+  billingRunsFor,
+  reconcileFor,
+  startBillingRun,
+  watchBillingRun,
+} from '../services/billing-runs/billing-ops.service';
 import type { BillingRunDeps } from '../services/billing-runs/billing-run.service';
 import type { BillingRunProgress } from '../services/billing-runs/get-billing-run.service';
-import { BillingRunType, ReconciliationReportType, RunBillingResult } from '../schema/billing-ops.types';
+import {
+  BillingRunConnection,
+  BillingRunType,
+  BillingRunsArgs,
+  ReconciliationReportType,
+  RunBillingResult,
+} from '../schema/billing-ops.types';
 import { PeriodNotEnded } from '../schema/invoice.types';
 import type { GraphQLContext } from './context';
 
@@ -26,6 +39,34 @@ export class BillingOpsResolver {
   ): Promise<BillingRunType | null> {
     const run = await billingRunFor(ctx.em, ctx.caller, period);
     return run ? toBillingRun(run) : null;
+  }
+
+  @Query(() => BillingRunConnection, { description: 'Billing runs, newest period first, with their progress.' })
+  async billingRuns(
+    @Args(() => BillingRunsArgs) args: BillingRunsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<BillingRunConnection> {
+    const page = await billingRunsFor(ctx.em, ctx.caller, args);
+    return {
+      edges: page.runs.map((run) => ({ cursor: run.period, node: toBillingRun(run) })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.runs.at(-1)?.period ?? null },
+      totalCount: page.totalCount,
+    };
+  }
+
+  @Subscription(() => BillingRunType, {
+    description:
+      "A period's billing run as it progresses, from whichever instance runs it: first its progress now, then every " +
+      'change (counts, status, failures) until you unsubscribe; a re-run shows too. Nothing comes while the period ' +
+      'has no run: its first event is the run starting. Admins and services.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { period: string }, GraphQLContext>) =>
+      watchBillingRun(context.billingRuns, context.caller, args.period),
+  })
+  billingRunProgressed(
+    @Root() run: BillingRunProgress,
+    @Arg('period', { description: 'YYYY-MM' }) _period: string,
+  ): BillingRunType {
+    return toBillingRun(run);
   }
 
   @Mutation(() => RunBillingResult, {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
+import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
@@ -14,6 +15,8 @@ export interface GraphQLContext {
   clock: Clock;
   gateway: StripeGateway;
   statusHub: StatusChangeHub;
+  /** Live progress of billing runs (`billingRunProgressed`). */
+  billingRuns: BillingRunFeed;
   em: EntityManager;
   log: Logger;
   requestId: string;

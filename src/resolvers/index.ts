@@ -4,6 +4,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
 import { BillingStatsResolver } from './billing-stats.resolver';
+import { CustomersResolver } from './customers.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PaymentLimitsResolver } from './payment-limits.resolver';
@@ -14,6 +15,7 @@ import { WebhookEventsResolver } from './webhook-events.resolver';
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export const RESOLVERS: NonEmptyArray<Function> = [
   MeResolver,
+  CustomersResolver,
   UsageResolver,
   PriceBookResolver,
   InvoiceResolver,

@@ -1,6 +1,10 @@
 import { Arg, Args, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { WebhookEvent } from '../entities';
-import { listWebhookEvents, replayWebhookEvent } from '../services/stripe-events/webhook-events.service';
+import {
+  getWebhookEvent,
+  listWebhookEvents,
+  replayWebhookEvent,
+} from '../services/stripe-events/webhook-events.service';
 import { WebhookEventConnection, WebhookEventType, WebhookEventsArgs } from '../schema/webhook-event.types';
 import type { GraphQLContext } from './context';
 
@@ -34,6 +38,11 @@ export class WebhookEventsResolver {
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
       totalCount: page.totalCount,
     };
+  }
+
+  @Query(() => WebhookEventType, { description: 'One stored Stripe event (admin): follow a replay to its outcome.' })
+  async webhookEvent(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<WebhookEventType> {
+    return toWebhookEvent(await getWebhookEvent(ctx.em, ctx.caller, id));
   }
 
   @Mutation(() => WebhookEventType, { description: 'Processes a stored event again (admin).' })

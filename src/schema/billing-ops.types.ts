@@ -1,5 +1,5 @@
-import { Field, ID, Int, ObjectType, createUnionType } from 'type-graphql';
-import { PeriodNotEnded } from './invoice.types';
+import { ArgsType, Field, ID, Int, ObjectType, createUnionType } from 'type-graphql';
+import { PageInfo, PeriodNotEnded } from './invoice.types';
 
 @ObjectType('BillingRunFailure', {
   description: 'A customer whose invoice failed in a billing run (or waits for a retry).',
@@ -72,6 +72,36 @@ export class BillingRunType {
 
   @Field(() => [BillingRunFailureType])
   failures!: BillingRunFailureType[];
+}
+
+@ObjectType()
+export class BillingRunEdge {
+  @Field({ description: "The run's period: pass it as `after` for the runs before it." })
+  cursor!: string;
+
+  @Field(() => BillingRunType)
+  node!: BillingRunType;
+}
+
+@ObjectType({ description: 'Billing runs, newest period first.' })
+export class BillingRunConnection {
+  @Field(() => [BillingRunEdge])
+  edges!: BillingRunEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@ArgsType()
+export class BillingRunsArgs {
+  @Field(() => Int, { nullable: true, defaultValue: 12, description: '1–50.' })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'A period (YYYY-MM): the runs of earlier periods.' })
+  after?: string | null;
 }
 
 export const RunBillingResult = createUnionType({

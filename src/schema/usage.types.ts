@@ -1,6 +1,6 @@
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { InvoiceLineKind } from '../entities/enums';
+import { InvoiceLineKind, MetricAggregation } from '../entities/enums';
 import { MoneyType } from './money.type';
 import { DecimalScalar } from './scalars';
 import './enums';
@@ -134,4 +134,50 @@ export class UsageSummaryType {
 
   @Field()
   generatedAt!: Date;
+}
+
+@ObjectType('UsageDay', { description: "One metric's usage on one UTC day." })
+export class UsageDayType {
+  @Field({ description: 'YYYY-MM-DD (UTC).' })
+  date!: string;
+
+  @Field(() => DecimalScalar, {
+    description:
+      "That day's usage by the metric's aggregation over the day alone: a sum, a count, a maximum or a count of distinct values.",
+  })
+  quantity!: string;
+}
+
+@ObjectType('UsageDailyMetric')
+export class UsageDailyMetricType {
+  @Field(() => UsageMetricRef)
+  metric!: UsageMetricRef;
+
+  @Field(() => MetricAggregation)
+  aggregation!: MetricAggregation;
+
+  @Field(() => [UsageDayType], { description: 'Days with usage, oldest first; days without usage are absent.' })
+  days!: UsageDayType[];
+}
+
+@ObjectType('UsageDaily', {
+  description:
+    "A period's usage per metric and UTC day, whatever invoice it is on. For MAX and UNIQUE_COUNT metrics a day's " +
+    "figure is that day's own: the days do not add up to the period's.",
+})
+export class UsageDailyType {
+  @Field()
+  userId!: string;
+
+  @Field()
+  period!: string;
+
+  @Field()
+  periodStart!: Date;
+
+  @Field()
+  periodEnd!: Date;
+
+  @Field(() => [UsageDailyMetricType], { description: 'Metrics with usage in the period, by code.' })
+  metrics!: UsageDailyMetricType[];
 }

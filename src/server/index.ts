@@ -11,6 +11,7 @@ import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { buildAppSchema } from '../resolvers';
 import { graphqlRules } from '../resolvers/graphql-rules';
+import { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import { createTokenVerifier } from '../services/customers/auth.service';
 import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
@@ -54,6 +55,10 @@ export interface BillingServer {
   statusFeeds(): number;
   /** Calls `listener` whenever a status feed opens or closes on this instance; returns its removal. */
   onStatusFeedsChange(listener: () => void): () => void;
+  /** `billingRunProgressed` subscriptions open on this instance, each listening from this moment on. */
+  billingRunWatchers(): number;
+  /** Calls `listener` whenever such a subscription opens or closes; returns its removal. */
+  onBillingRunWatchersChange(listener: () => void): () => void;
   /**
    * WebSockets and SSE streams open on this instance, and the subscriptions they hold, as counted against the
    * `SUBSCRIPTION_*` caps; both return to 0 when every client has gone.
@@ -75,6 +80,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const rules = graphqlRules(config.nodeEnv, config.graphql.textLimits);
   const statusHub = new StatusChangeHub(db, db.url, logger, { clock });
   await statusHub.start();
+  const billingRuns = new BillingRunFeed(db, logger, { clock });
   const services = requestServices({
     config,
     db,
@@ -83,6 +89,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     verify: createTokenVerifier(config, clock),
     gateway: options.gateway ?? gatewayFromConfig(config, { clock }),
     statusHub,
+    billingRuns,
   });
 
   const httpServer = http.createServer();
@@ -110,6 +117,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     schema,
     statusFeeds: () => statusHub.listenerCount,
     onStatusFeedsChange: (listener) => statusHub.onListenerCountChange(listener),
+    billingRunWatchers: () => billingRuns.watcherCount,
+    onBillingRunWatchersChange: (listener) => billingRuns.onWatcherCountChange(listener),
     streams: () => streamLimits.counts,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
@@ -129,6 +138,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       await graphql.stop();
       await ws.close();
       await statusHub.stop();
+      await billingRuns.stop();
       if (httpServer.listening) {
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       }

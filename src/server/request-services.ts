@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import type { GraphQLContext } from '../resolvers/context';
+import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
@@ -18,6 +19,7 @@ export interface RequestServices {
   verify: TokenVerifier;
   gateway: StripeGateway;
   statusHub: StatusChangeHub;
+  billingRuns: BillingRunFeed;
   /**
    * A GraphQL operation's context (HTTP or WebSocket): the caller and a request-scoped EntityManager. A subscription
    * (`subscription: true`) keeps its context for hours and uses the database only while it subscribes: each use of
@@ -40,6 +42,7 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
         clock: shared.clock,
         gateway: shared.gateway,
         statusHub: shared.statusHub,
+        billingRuns: shared.billingRuns,
         get em() {
           if (subscription) {
             return shared.db.orm.em.fork();

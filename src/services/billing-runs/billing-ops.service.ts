@@ -4,8 +4,10 @@ import { runBilling } from './billing-run.service';
 import type { BillingRunDeps } from './billing-run.service';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
-import { getBillingRun } from './get-billing-run.service';
-import type { BillingRunProgress } from './get-billing-run.service';
+import { parsePeriod } from './billing-period';
+import type { BillingRunFeed, BillingRunWatch } from './billing-run-feed';
+import { getBillingRun, listBillingRuns } from './get-billing-run.service';
+import type { BillingRunPage, BillingRunProgress } from './get-billing-run.service';
 import { reconcile } from '../reconciliation/reconcile-invoices.service';
 import type { ReconcileReport } from '../reconciliation/reconcile-invoices.service';
 
@@ -14,6 +16,25 @@ import type { ReconcileReport } from '../reconciliation/reconcile-invoices.servi
 export function billingRunFor(em: EntityManager, caller: Caller, period: string): Promise<BillingRunProgress | null> {
   requireRole(caller, Role.ADMIN, Role.SERVICE);
   return getBillingRun(em, period);
+}
+
+/** Billing runs, newest period first, with their progress (admins and services). */
+export function billingRunsFor(
+  em: EntityManager,
+  caller: Caller,
+  input: { first?: number | null; after?: string | null },
+): Promise<BillingRunPage> {
+  requireRole(caller, Role.ADMIN, Role.SERVICE);
+  return listBillingRuns(em, input);
+}
+
+/**
+ * The live progress of a period's run (admins and services, as `billingRun`): the progress now, then each change,
+ * from whichever instance runs it. A period without a run yet sends its first snapshot when one starts.
+ */
+export function watchBillingRun(feed: BillingRunFeed, caller: Caller, period: string): Promise<BillingRunWatch> {
+  requireRole(caller, Role.ADMIN, Role.SERVICE);
+  return feed.watch(parsePeriod(period).key);
 }
 
 export type StartBillingRunOutcome =

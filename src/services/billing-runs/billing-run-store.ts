@@ -195,12 +195,21 @@ const TOTALS = `select count(*)::int as total,
     count(*) filter (where status in (${PENDING}, ${PROCESSING}))::int as open
   from billing_run_items where run_id = ?`;
 
-/** Copies the item counts onto the run and beats its heartbeat. */
+/**
+ * The channel on which every change of a run's progress is announced (payload: its period), in the statement that
+ * makes the change: delivered when it commits, to every instance (`BillingRunFeed`), whichever instance or CLI ran it.
+ */
+export const BILLING_RUN_CHANNEL = 'billing_run_progress';
+
+/** Copies the item counts onto the run, beats its heartbeat and announces the progress. */
 export async function refreshTotals(em: EntityManager, runId: string): Promise<void> {
   await em.execute(
-    `update billing_runs r set total = s.total, done = s.done, failed = s.failed, skipped = s.skipped,
-       heartbeat_at = now(), updated_at = now()
-     from (${TOTALS}) s where r.id = ?`,
+    `with updated as (
+       update billing_runs r set total = s.total, done = s.done, failed = s.failed, skipped = s.skipped,
+         heartbeat_at = now(), updated_at = now()
+       from (${TOTALS}) s where r.id = ?
+       returning r.period)
+     select pg_notify('${BILLING_RUN_CHANNEL}', trim(period)) from updated`,
     [runId, runId],
   );
 }
@@ -208,11 +217,13 @@ export async function refreshTotals(em: EntityManager, runId: string): Promise<v
 /** Marks the run completed once no item is pending or processing; true if this call completed it. */
 export async function completeIfFinished(em: EntityManager, runId: string): Promise<boolean> {
   const rows = await em.execute<Array<{ id: string }>>(
-    `update billing_runs r set status = ${COMPLETED}, finished_at = now(), heartbeat_at = now(), updated_at = now(),
-       total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
-     from (${TOTALS}) s
-     where r.id = ? and r.status = ${RUNNING} and s.open = 0
-     returning r.id`,
+    `with completed as (
+       update billing_runs r set status = ${COMPLETED}, finished_at = now(), heartbeat_at = now(), updated_at = now(),
+         total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
+       from (${TOTALS}) s
+       where r.id = ? and r.status = ${RUNNING} and s.open = 0
+       returning r.id, r.period)
+     select id, pg_notify('${BILLING_RUN_CHANNEL}', trim(period)) from completed`,
     [runId, runId],
   );
   return rows.length > 0;
@@ -289,6 +300,23 @@ export interface RunRow {
   finished_at: Date | string | null;
 }
 
+/** Runs newest period first, at most `limit`, those before `beforePeriod` when given (keyset on the period). */
+export async function listRuns(em: EntityManager, limit: number, beforePeriod: string | null): Promise<RunRow[]> {
+  return em.execute<RunRow[]>(
+    `select id, trim(period) as period, status, trigger, triggered_by, started_at, heartbeat_at, finished_at
+     from billing_runs where (?::text is null or period < ?)
+     order by period desc
+     limit ?`,
+    [beforePeriod, beforePeriod, limit],
+  );
+}
+
+/** How many runs there are. */
+export async function countRuns(em: EntityManager): Promise<number> {
+  const [row] = await em.execute<Array<{ n: number }>>(`select count(*)::int as n from billing_runs`);
+  return Number(row?.n ?? 0);
+}
+
 /** The period's run row, or undefined. */
 export async function findRun(em: EntityManager, periodKey: string): Promise<RunRow | undefined> {
   const [run] = await em.execute<RunRow[]>(
@@ -299,15 +327,24 @@ export async function findRun(em: EntityManager, periodKey: string): Promise<Run
   return run;
 }
 
-/** The run's items counted by status (statuses without items are absent). */
+/** The runs' items counted by run and status (statuses without items are absent). */
 export async function countItemsByStatus(
   em: EntityManager,
-  runId: string,
-): Promise<Array<{ status: BillingRunItemStatus; n: number }>> {
-  return em.execute<Array<{ status: BillingRunItemStatus; n: number }>>(
-    `select status, count(*)::int as n from billing_run_items where run_id = ? group by status`,
-    [runId],
+  runIds: string[],
+): Promise<Array<{ run_id: string; status: BillingRunItemStatus; n: number }>> {
+  if (runIds.length === 0) {
+    return [];
+  }
+  return em.execute<Array<{ run_id: string; status: BillingRunItemStatus; n: number }>>(
+    `select run_id, status, count(*)::int as n from billing_run_items
+     where run_id = any(?::uuid[]) group by run_id, status`,
+    [uuidArray(runIds)],
   );
+}
+
+/** A Postgres array literal of checked UUIDs (an array binding would be spread into a list). */
+function uuidArray(ids: string[]): string {
+  return `{${ids.join(',')}}`;
 }
 
 export interface ItemFailureRow {
@@ -318,14 +355,24 @@ export interface ItemFailureRow {
   error: string;
 }
 
-/** Failed items and items waiting for a retry, with their reason, oldest update first, at most `limit`. */
-export async function listItemFailures(em: EntityManager, runId: string, limit: number): Promise<ItemFailureRow[]> {
-  return em.execute<ItemFailureRow[]>(
-    `select i.customer_id, c.external_user_id as user_id, i.status, i.attempts, i.error
-     from billing_run_items i join customers c on c.id = i.customer_id
-     where i.run_id = ? and i.error is not null and i.status in (${FAILED}, ${PENDING})
-     order by i.updated_at, i.id
-     limit ?`,
-    [runId, limit],
+/** Per run, failed items and items waiting for a retry, with their reason, oldest update first, at most `limit` each. */
+export async function listItemFailures(
+  em: EntityManager,
+  runIds: string[],
+  limit: number,
+): Promise<Array<ItemFailureRow & { run_id: string }>> {
+  if (runIds.length === 0) {
+    return [];
+  }
+  return em.execute<Array<ItemFailureRow & { run_id: string }>>(
+    `select run_id, customer_id, user_id, status, attempts, error
+     from (select i.run_id, i.customer_id, c.external_user_id as user_id, i.status, i.attempts, i.error,
+                  i.updated_at, i.id,
+                  row_number() over (partition by i.run_id order by i.updated_at, i.id) as n
+           from billing_run_items i join customers c on c.id = i.customer_id
+           where i.run_id = any(?::uuid[]) and i.error is not null and i.status in (${FAILED}, ${PENDING})) f
+     where n <= ?
+     order by run_id, updated_at, id`,
+    [uuidArray(runIds), limit],
   );
 }

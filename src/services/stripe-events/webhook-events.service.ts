@@ -82,6 +82,16 @@ export async function listWebhookEvents(
   };
 }
 
+/** One stored event (admins only); NOT_FOUND when there is none with that id. */
+export async function getWebhookEvent(em: EntityManager, caller: Caller, id: string): Promise<WebhookEvent> {
+  requireRole(caller, Role.ADMIN);
+  const event = id.length <= 255 ? await em.findOne(WebhookEvent, id, { refresh: true }) : null;
+  if (!event) {
+    throw new NotFoundError(`Webhook event ${quote(id)}`);
+  }
+  return event;
+}
+
 /**
  * Queues one stored event to be applied again (admins only): pending, attempts reset, due now. `last_error` is
  * kept as the history of why it failed. Handlers are idempotent, so replaying a processed event changes nothing

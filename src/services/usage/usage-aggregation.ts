@@ -3,6 +3,7 @@ import { MetricAggregation } from '../../entities/enums';
 import type { PriceModel } from '../../entities/enums';
 import type { PriceTier } from '../../entities';
 import { compare, parseDecimal } from '../shared/decimal';
+import { sqlText } from '../shared/sql-values';
 
 /** Usage of one metric under one price version, aggregated in SQL. */
 export interface UsageSegmentRow {
@@ -180,4 +181,65 @@ function collapsePeriodWide(segments: UsageSegmentRow[], rows: RawRow[]): UsageS
     seen.price = segment.price;
   });
   return result;
+}
+
+/** One metric's usage on one UTC day. */
+export interface DailyUsageRow {
+  metricCode: string;
+  metricName: string;
+  unit: string;
+  aggregation: MetricAggregation;
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+  /** Per the metric's aggregation, over that day alone (decimal string). */
+  quantity: string;
+}
+
+const AGG_SUM = sqlText(MetricAggregation.SUM);
+const AGG_COUNT = sqlText(MetricAggregation.COUNT);
+const AGG_MAX = sqlText(MetricAggregation.MAX);
+
+/**
+ * A customer's usage over `[from, to)` per metric and UTC day, aggregated in SQL by each metric's own aggregation
+ * over the day (a sum, a count of events, a maximum, a count of distinct values), whatever invoice it is on. Days
+ * without usage are absent. One statement; the caller bounds the range (one period: at most 31 days per metric).
+ */
+export async function aggregateDailyUsage(
+  em: EntityManager,
+  scope: { customerId: string; from: Date; to: Date },
+): Promise<DailyUsageRow[]> {
+  const rows = await em.execute<
+    Array<{ code: string; name: string; unit: string; aggregation: MetricAggregation; day: string; quantity: string }>
+  >(
+    `with usage as (
+       select ur.metric_id, ur.quantity,
+              to_char(ur.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+              case when m.unique_field = 'agentId' then ur.agent_id
+                   when m.unique_field like 'metadata.%' then ur.metadata ->> substr(m.unique_field, 10)
+              end as unique_value
+       from usage_records ur
+       join billable_metrics m on m.id = ur.metric_id
+       where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ?
+     )
+     select m.code, m.name, m.unit, m.aggregation, u.day,
+            (case m.aggregation
+               when ${AGG_SUM} then sum(u.quantity)
+               when ${AGG_COUNT} then count(*)
+               when ${AGG_MAX} then max(u.quantity)
+               else count(distinct u.unique_value)
+             end)::text as quantity
+     from usage u
+     join billable_metrics m on m.id = u.metric_id
+     group by m.code, m.name, m.unit, m.aggregation, u.day
+     order by m.code, u.day`,
+    [scope.customerId, scope.from, scope.to],
+  );
+  return rows.map((row) => ({
+    metricCode: row.code,
+    metricName: row.name,
+    unit: row.unit,
+    aggregation: row.aggregation,
+    day: row.day,
+    quantity: row.quantity,
+  }));
 }
