@@ -42,6 +42,7 @@ const E2E = [
   'graphql-streams',
   'browser/dashboard',
   'browser/explorer',
+  'browser/payment-outcomes',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

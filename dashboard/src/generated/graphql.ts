@@ -24,6 +24,22 @@ export type StatusChangeSource =
   | 'SYSTEM'
   | 'WEBHOOK';
 
+export type InvoicePaymentFieldsFragment = { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> };
+
+export type InvoicePaymentQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type InvoicePaymentQuery = { invoice: { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> } };
+
+export type InvoicePaymentStatusSubscriptionVariables = Exact<{
+  invoiceId?: string | null | undefined;
+}>;
+
+
+export type InvoicePaymentStatusSubscription = { paymentStatusChanged: { changeId: string, status: InvoiceStatus, invoice: { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> } } };
+
 export type InvoicesQueryVariables = Exact<{
   status?: InvoiceStatus | null | undefined;
   period?: string | null | undefined;
@@ -39,7 +55,7 @@ export type InvoiceQueryVariables = Exact<{
 }>;
 
 
-export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, billableQuantity: string | null, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }> } };
+export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, billableQuantity: string | null, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }>, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null } };
 
 export type CancelInvoiceMutationVariables = Exact<{
   invoiceId: string;
@@ -78,7 +94,96 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-
+export const InvoicePaymentFieldsFragmentDoc = new TypedDocumentString(`
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}
+    `, {"fragmentName":"InvoicePaymentFields"}) as unknown as TypedDocumentString<InvoicePaymentFieldsFragment, unknown>;
+export const InvoicePaymentDocument = new TypedDocumentString(`
+    query InvoicePayment($id: ID!) {
+  invoice(id: $id) {
+    ...InvoicePaymentFields
+  }
+}
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoicePaymentQuery, InvoicePaymentQueryVariables>;
+export const InvoicePaymentStatusDocument = new TypedDocumentString(`
+    subscription InvoicePaymentStatus($invoiceId: ID) {
+  paymentStatusChanged(invoiceId: $invoiceId) {
+    changeId
+    status
+    invoice {
+      ...InvoicePaymentFields
+    }
+  }
+}
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoicePaymentStatusSubscription, InvoicePaymentStatusSubscriptionVariables>;
 export const InvoicesDocument = new TypedDocumentString(`
     query Invoices($status: InvoiceStatus, $period: String, $first: Int, $after: String) {
   invoices(status: $status, period: $period, first: $first, after: $after) {
@@ -112,6 +217,7 @@ export const InvoicesDocument = new TypedDocumentString(`
 export const InvoiceDocument = new TypedDocumentString(`
     query Invoice($id: ID!) {
   invoice(id: $id) {
+    ...InvoicePaymentFields
     id
     number
     userId
@@ -156,7 +262,30 @@ export const InvoiceDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<InvoiceQuery, InvoiceQueryVariables>;
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoiceQuery, InvoiceQueryVariables>;
 export const CancelInvoiceDocument = new TypedDocumentString(`
     mutation CancelInvoice($invoiceId: ID!, $reason: String) {
   cancelInvoice(invoiceId: $invoiceId, reason: $reason) {
