@@ -1,5 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import Stripe from 'stripe';
-import { openInvoice, rejection, startHarness, startReceiver, type Harness, type Receiver } from './helpers';
+import { startEmulator } from '../../emulator/server';
+import {
+  openInvoice,
+  rejection,
+  startHarness,
+  startReceiver,
+  stripeClient,
+  type Harness,
+  type Receiver,
+} from './helpers';
 
 let h: Harness;
 let stripe: Stripe;
@@ -212,5 +224,29 @@ describe('PaymentIntents and charges of invoice payments', () => {
       statusCode: 404,
       code: 'resource_missing',
     });
+  });
+
+  it('are kept in the state file across a restart, like the other objects', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'stripe-emulator-pi-'));
+    try {
+      const stateFile = path.join(dir, 'state.json');
+      const first = await startEmulator({ stateFile });
+      const before = stripeClient(first);
+      const inv = await openInvoice(before, 610);
+      const err = await rejection(before.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }));
+      await first.stop();
+
+      const second = await startEmulator({ stateFile });
+      try {
+        const after = stripeClient(second);
+        const pi = await after.paymentIntents.retrieve((err.payment_intent as Stripe.PaymentIntent).id);
+        expect(pi.last_payment_error).toMatchObject({ decline_code: 'generic_decline' });
+        expect(await after.charges.retrieve(pi.latest_charge as string)).toMatchObject({ status: 'failed' });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
