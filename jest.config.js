@@ -43,6 +43,7 @@ const E2E = [
   'browser/dashboard',
   'browser/explorer',
   'browser/admin-views',
+  'browser/payment-outcomes',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Emulator, EventRequest } from './context';
 import { API_VERSION } from './context';
 import { authenticate, headerValue } from './auth';
-import { StripeApiError, apiError, rateLimitError, unrecognizedUrl } from './errors';
+import { StripeApiError, apiError, authError, rateLimitError, unrecognizedUrl } from './errors';
 import { canonical, parseForm, type FormObject } from './form';
 import { Idempotency } from './idempotency';
 import { expandList } from './params';
@@ -17,6 +17,8 @@ export interface ApiContext {
   requestId: string;
   /** Event `request` field for changes made by this call. */
   request: EventRequest;
+  /** Called with a publishable key (`pk_test_…`, as Stripe.js): only routes marked `publishable` accept one. */
+  publishable: boolean;
 }
 
 export type Handler = (ctx: ApiContext) => unknown;
@@ -26,6 +28,12 @@ interface Route {
   regex: RegExp;
   keys: string[];
   handler: Handler;
+  publishable: boolean;
+}
+
+export interface RouteOptions {
+  /** A publishable key may call it (Stripe.js's calls, with a `client_secret`). */
+  publishable?: boolean;
 }
 
 /** The /v1 API: auth, faults, rate limit, form parsing, idempotency, then one handler per route. */
@@ -39,23 +47,29 @@ export class ApiRouter {
     this.idempotency = new Idempotency(emu);
   }
 
-  get(pattern: string, handler: Handler): void {
-    this.add('GET', pattern, handler);
+  get(pattern: string, handler: Handler, options: RouteOptions = {}): void {
+    this.add('GET', pattern, handler, options);
   }
-  post(pattern: string, handler: Handler): void {
-    this.add('POST', pattern, handler);
+  post(pattern: string, handler: Handler, options: RouteOptions = {}): void {
+    this.add('POST', pattern, handler, options);
   }
   del(pattern: string, handler: Handler): void {
     this.add('DELETE', pattern, handler);
   }
 
-  private add(method: string, pattern: string, handler: Handler): void {
+  private add(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): void {
     const keys: string[] = [];
     const source = pattern.replace(/:(\w+)/g, (_, k: string) => {
       keys.push(k);
       return '([^/]+)';
     });
-    this.routes.push({ method, regex: new RegExp(`^${source}/?$`), keys, handler });
+    this.routes.push({
+      method,
+      regex: new RegExp(`^${source}/?$`),
+      keys,
+      handler,
+      publishable: options.publishable === true,
+    });
   }
 
   /** Node request listener for everything under /v1. */
@@ -105,6 +119,13 @@ export class ApiRouter {
     if (!route) {
       return this.sendError(res, unrecognizedUrl(method, pathname));
     }
+    const publishable = apiKey.startsWith('pk_');
+    if (publishable && !route.route.publishable) {
+      return this.sendError(
+        res,
+        authError('This API call cannot be made with a publishable API key. Please use a secret API key.'),
+      );
+    }
     const params = parseForm(raw);
     const idemKey = method === 'POST' ? (headerValue(req, 'idempotency-key') ?? null) : null;
     if (idemKey) {
@@ -145,7 +166,7 @@ export class ApiRouter {
       } else if (slow?.delayMs) {
         await this.emu.clock.sleep(slow.delayMs);
       }
-      const { status, body, persist } = this.run(route.route, route.path, params, requestId, idemKey);
+      const { status, body, persist } = this.run(route.route, route.path, params, requestId, idemKey, publishable);
       if (storeKey && persist) {
         this.idempotency.store(storeKey, { method, path: pathname, params: paramsText, status, body, requestId });
       }
@@ -163,6 +184,7 @@ export class ApiRouter {
     params: FormObject,
     requestId: string,
     idemKey: string | null,
+    publishable: boolean,
   ) {
     try {
       const ctx: ApiContext = {
@@ -172,6 +194,7 @@ export class ApiRouter {
         expand: expandList(params),
         requestId,
         request: { id: requestId, idempotency_key: idemKey },
+        publishable,
       };
       const result = route.handler(ctx);
       return { status: 200, body: JSON.stringify(result, null, 2), persist: true };

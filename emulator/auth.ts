@@ -13,7 +13,10 @@ function mask(key: string): string {
   return `${key.slice(0, 8)}${'*'.repeat(Math.max(0, key.length - 12))}${key.slice(-4)}`;
 }
 
-/** The test-mode API key of a request (Bearer or Basic auth), or the 401 Stripe answers. */
+/**
+ * The test-mode API key of a request (Bearer or Basic auth), or the 401 Stripe answers. A publishable key
+ * (`pk_test_…`) passes here; the router lets it call only the routes Stripe.js uses.
+ */
 export function authenticate(req: IncomingMessage): string | StripeApiError {
   const header = headerValue(req, 'authorization');
   if (!header) {
@@ -27,7 +30,7 @@ export function authenticate(req: IncomingMessage): string | StripeApiError {
   } else if (/^basic /i.test(header)) {
     key = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8').split(':')[0];
   }
-  if (!/^(sk|rk)_test_[A-Za-z0-9_]+$/.test(key)) {
+  if (!/^(sk|rk|pk)_test_[A-Za-z0-9_]+$/.test(key)) {
     return authError(`Invalid API Key provided: ${mask(key)}`);
   }
   return key;

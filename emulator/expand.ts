@@ -47,6 +47,9 @@ function lookup(emu: Emulator, id: string): unknown {
   if (id.startsWith('pi_')) {
     return paymentIntentView(emu, id);
   }
+  if (id.startsWith('ch_')) {
+    return s.charges.get(id);
+  }
   return undefined;
 }
 

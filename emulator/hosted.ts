@@ -39,7 +39,7 @@ function invoicePage(emu: Emulator, inv: Stripe.Invoice, token: string, message?
 <label>CVC <input name="cvc" placeholder="123" required></label>
 <label>Name on card <input name="name"></label>
 <button type="submit">Pay ${h(formatMoney(inv.amount_remaining, inv.currency))}</button></form>
-<p><small>Test mode: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined, 4000 0025 0000 3155 requires 3-D Secure.</small></p>`
+<p><small>Test mode: 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined, 4000 0000 0000 9995 for insufficient funds, 4000 0000 0000 0069 as expired; 4000 0025 0000 3155 and 4000 0027 6000 3184 require 3-D Secure.</small></p>`
     : '';
   const note = message ? `<p class="${error ? 'error' : 'ok'}" role="status">${h(message)}</p>` : '';
   return page(

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Emulator, EventRequest } from './context';
 import { invalidState } from './errors';
 import { createDefaultPayment, defaultInvoicePayment, internalsOf, invoiceView } from './invoice-model';
+import { cancelIntent, currentIntent, openInvoiceIntent } from './payment-intents';
 
 /** Invoice state changes shared by the API, the hosted page and the test clock. */
 
@@ -62,6 +63,7 @@ export function finalize(emu: Emulator, inv: Stripe.Invoice, request: EventReque
     customer.currency = inv.currency;
   }
   createDefaultPayment(emu, inv);
+  openInvoiceIntent(emu, inv, request);
   if (inv.collection_method === 'charge_automatically' && inv.auto_advance) {
     // Stripe attempts payment about an hour after finalization (run by the test clock).
     inv.next_payment_attempt = now + 3600;
@@ -101,6 +103,10 @@ export function markPaid(
     payment.status = 'canceled';
     payment.status_transitions.canceled_at = now;
   }
+  if (outOfBand) {
+    // Stripe cancels the PaymentIntent of an invoice paid outside Stripe.
+    cancelIntent(emu, currentIntent(emu, inv), null, request);
+  }
   emitInvoice(emu, 'invoice.paid', inv, request);
   if (!outOfBand) {
     emitInvoice(emu, 'invoice.payment_succeeded', inv, request);
@@ -131,6 +137,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     payment.status = 'canceled';
     payment.status_transitions.canceled_at = now;
   }
+  cancelIntent(emu, currentIntent(emu, inv), 'void_invoice', request);
   emitInvoice(emu, 'invoice.voided', inv, request);
 }
 

@@ -63,7 +63,10 @@ const TEST_CARDS: Record<string, TestCard> = {
 export const HOSTED_PAGE_CARDS: Record<string, keyof typeof TEST_CARDS> = {
   '4242424242424242': 'visa',
   '4000000000000002': 'chargeDeclined',
+  '4000000000009995': 'chargeDeclinedInsufficientFunds',
+  '4000000000000069': 'chargeDeclinedExpiredCard',
   '4000002500003155': 'threeDSecure2Required',
+  '4000002760003184': 'authenticationRequired',
 };
 
 function testCardKey(id: string): string | null {

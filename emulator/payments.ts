@@ -3,28 +3,28 @@ import type { Emulator, EventRequest } from './context';
 import { StripeApiError, invalidState } from './errors';
 import { internalsOf } from './invoice-model';
 import { changed, emitInvoice, markPaid } from './lifecycle';
-import { outcomeOf } from './payment-methods';
-import { newId } from './util';
+import {
+  currentIntent,
+  intentAuthenticationFailed,
+  intentDeclined,
+  intentForAttempt,
+  intentRequiresAction,
+  intentSucceeded,
+} from './payment-intents';
+import { lookupPaymentMethod, outcomeOf } from './payment-methods';
+import { snapshot } from './util';
 
-/** Card payment attempts on an invoice: success, decline, 3-D Secure. */
+/**
+ * Card payment attempts on an invoice: success, decline, 3-D Secure. Each confirms the invoice's PaymentIntent
+ * (`payment-intents.ts`); its events come first, then the invoice's, in the order Stripe sends them.
+ */
 
-function paymentIntentSummary(emu: Emulator, inv: Stripe.Invoice, status: string, pm: string): Record<string, unknown> {
-  const internals = internalsOf(emu, inv.id);
-  return {
-    id: internals.paymentIntentId,
-    object: 'payment_intent',
-    amount: inv.amount_remaining,
-    currency: inv.currency,
-    client_secret: internals.clientSecret,
-    payment_method: pm,
-    status,
-    ...(status === 'requires_action'
-      ? { next_action: { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect' } } }
-      : {}),
-  };
-}
+const REQUIRES_ACTION_MESSAGE =
+  'This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice. For more detail see: https://stripe.com/docs/billing/subscriptions/overview#requires-action';
 
-export type ChargeResult = { kind: 'paid' } | { kind: 'failed' | 'requires_action'; error: StripeApiError };
+export type ChargeResult =
+  | { kind: 'paid'; paymentIntent: Stripe.PaymentIntent }
+  | { kind: 'failed' | 'requires_action'; error: StripeApiError; paymentIntent: Stripe.PaymentIntent };
 
 /** One payment attempt with a card: succeeds, declines, or needs 3-D Secure. */
 export function charge(
@@ -37,40 +37,40 @@ export function charge(
   inv.attempt_count += 1;
   inv.attempted = true;
   inv.next_payment_attempt = null;
+  const pi = intentForAttempt(emu, inv, request);
   const outcome = outcomeOf(pm);
-  if (outcome.kind === 'succeed') {
-    markPaid(emu, inv, request, pm.id);
-    return { kind: 'paid' };
-  }
   const internals = internalsOf(emu, inv.id);
+  if (outcome.kind === 'succeed') {
+    intentSucceeded(emu, pi, pm, false, request);
+    markPaid(emu, inv, request, pm.id);
+    return { kind: 'paid', paymentIntent: pi };
+  }
   if (outcome.kind === 'authenticate') {
     internals.pendingActionPaymentMethod = pm.id;
-    const error = new StripeApiError(402, {
-      type: 'card_error',
-      code: 'invoice_payment_intent_requires_action',
-      message:
-        'This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice. For more detail see: https://stripe.com/docs/billing/subscriptions/overview#requires-action',
-      payment_intent: paymentIntentSummary(emu, inv, 'requires_action', pm.id),
-    });
+    intentRequiresAction(emu, pi, pm, request);
+    const error = requiresActionError(pi);
     emitInvoice(emu, 'invoice.payment_action_required', inv, request);
     emitInvoice(emu, 'invoice.updated', inv, request, previous);
-    return { kind: 'requires_action', error };
+    return { kind: 'requires_action', error, paymentIntent: pi };
   }
   internals.pendingActionPaymentMethod = null;
-  const error = new StripeApiError(402, {
-    type: 'card_error',
-    code: outcome.code,
-    decline_code: outcome.declineCode,
-    message: outcome.message,
-    charge: newId('ch'),
-    payment_intent: paymentIntentSummary(emu, inv, 'requires_payment_method', pm.id),
-  });
+  const error = intentDeclined(emu, pi, pm, outcome, request);
   emitInvoice(emu, 'invoice.payment_failed', inv, request);
   emitInvoice(emu, 'invoice.updated', inv, request, previous);
-  return { kind: 'failed', error };
+  return { kind: 'failed', error, paymentIntent: pi };
 }
 
-/** The customer answered the 3-D Secure challenge. */
+/** The 402 `invoices.pay` answers while 3-D Secure waits; its PaymentIntent carries the `client_secret`. */
+export function requiresActionError(pi: Stripe.PaymentIntent): StripeApiError {
+  return new StripeApiError(402, {
+    type: 'card_error',
+    code: 'invoice_payment_intent_requires_action',
+    message: REQUIRES_ACTION_MESSAGE,
+    payment_intent: snapshot(pi) as unknown as Record<string, unknown>,
+  });
+}
+
+/** The customer answered the 3-D Secure challenge (hosted page, control API, or a confirm with the client secret). */
 export function completeThreeDSecure(
   emu: Emulator,
   inv: Stripe.Invoice,
@@ -78,25 +78,22 @@ export function completeThreeDSecure(
   request: EventRequest,
 ): ChargeResult {
   const internals = internalsOf(emu, inv.id);
-  const pm = internals.pendingActionPaymentMethod;
-  if (!pm || inv.status !== 'open') {
+  const pmId = internals.pendingActionPaymentMethod;
+  if (!pmId || inv.status !== 'open') {
     throw invalidState(
       'This invoice has no payment waiting for 3-D Secure authentication.',
       'payment_intent_unexpected_state',
     );
   }
-  if (approve) {
-    markPaid(emu, inv, request, pm);
-    return { kind: 'paid' };
+  const pi = currentIntent(emu, inv) ?? intentForAttempt(emu, inv, request);
+  const pm = lookupPaymentMethod(emu, pmId);
+  if (approve && pm) {
+    intentSucceeded(emu, pi, pm, true, request);
+    markPaid(emu, inv, request, pmId);
+    return { kind: 'paid', paymentIntent: pi };
   }
   internals.pendingActionPaymentMethod = null;
-  const error = new StripeApiError(402, {
-    type: 'card_error',
-    code: 'payment_intent_authentication_failure',
-    message:
-      'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
-    payment_intent: paymentIntentSummary(emu, inv, 'requires_payment_method', pm),
-  });
+  const error = intentAuthenticationFailed(emu, pi, pm, request);
   emitInvoice(emu, 'invoice.payment_failed', inv, request);
-  return { kind: 'failed', error };
+  return { kind: 'failed', error, paymentIntent: pi };
 }

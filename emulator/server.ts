@@ -4,6 +4,7 @@ import express from 'express';
 import { ApiRouter } from './api';
 import { Emulator } from './context';
 import type { EmulatorClock } from './time';
+import { registerCharges } from './charge-routes';
 import { controlRouter } from './control';
 import { registerCustomers } from './customers';
 import { registerEvents } from './events';
@@ -14,6 +15,7 @@ import { registerInvoiceItems } from './invoice-items';
 import { registerInvoiceQueries } from './invoice-queries';
 import { registerInvoicePayments } from './invoice-payments';
 import { registerInvoices } from './invoices';
+import { registerPaymentIntents } from './payment-intent-routes';
 import { registerPaymentMethods } from './payment-method-routes';
 import { registerSearch } from './search';
 import { randomToken } from './util';
@@ -94,6 +96,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerInvoiceActions(api);
   registerInvoicePayments(api);
   registerPaymentMethods(api);
+  registerPaymentIntents(api);
+  registerCharges(api);
   registerEvents(api);
   registerWebhookEndpoints(api);
 

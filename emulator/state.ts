@@ -32,6 +32,9 @@ export interface State {
   invoices: Map<string, Stripe.Invoice>;
   internals: Map<string, InvoiceInternals>;
   invoicePayments: Map<string, Stripe.InvoicePayment>;
+  /** PaymentIntents made by invoice payments (one per invoice, a new one after a cancel). */
+  paymentIntents: Map<string, Stripe.PaymentIntent>;
+  charges: Map<string, Stripe.Charge>;
   paymentMethods: Map<string, Stripe.PaymentMethod>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, Stripe.WebhookEndpoint>;
@@ -48,6 +51,8 @@ export function emptyState(): State {
     invoices: new Map(),
     internals: new Map(),
     invoicePayments: new Map(),
+    paymentIntents: new Map(),
+    charges: new Map(),
     paymentMethods: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
@@ -63,6 +68,8 @@ const MAP_KEYS = [
   'invoices',
   'internals',
   'invoicePayments',
+  'paymentIntents',
+  'charges',
   'paymentMethods',
   'events',
   'webhookEndpoints',

@@ -64,6 +64,27 @@ export class Invoice extends BaseEntity<
   @Property({ type: 'text', nullable: true })
   stripeCustomerId?: string | null;
 
+  /** The PaymentIntent of Stripe's invoice (its default payment): `payment_intent.*` events name only it. */
+  @Property({ type: 'text', nullable: true })
+  @Index()
+  stripePaymentIntentId?: string | null;
+
+  /**
+   * Why the last payment attempt failed, as Stripe said it (`last_payment_error` / the 402): error code, the
+   * issuer's decline code, Stripe's message for the customer. Never card data. Cleared when the invoice is paid.
+   */
+  @Property({ type: 'text', nullable: true })
+  lastPaymentErrorCode?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  lastPaymentErrorDeclineCode?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  lastPaymentErrorMessage?: string | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  lastPaymentErrorAt?: Date | null;
+
   /** Stripe's hosted invoice page. */
   @Property({ type: 'text', nullable: true })
   paymentUrl?: string | null;

@@ -2,6 +2,7 @@ import type { Price } from '../entities';
 import { InvoiceStatus } from '../entities/enums';
 import type { InvoiceRecord } from '../services/invoicing/invoice-read-model';
 import type { InvoiceType } from '../schema/invoice.types';
+import { AUTHENTICATION_REQUIRED_REASON, paymentErrorReason } from '../services/payments/payment-error';
 import { formatDecimalAmount, minorToDecimalString } from '../services/shared/money';
 import type { UsageSummary } from '../services/usage/usage-summary.service';
 import type { MoneyType } from '../schema/money.type';
@@ -104,5 +105,12 @@ export function toInvoice(invoice: InvoiceRecord): InvoiceType {
     voidReason: invoice.voidReason,
     createdAt: invoice.createdAt,
     paidAt: invoice.paidAt,
+    lastPaymentError: invoice.lastPaymentError
+      ? { ...invoice.lastPaymentError, reason: paymentErrorReason(invoice.lastPaymentError) }
+      : null,
+    requiredAction:
+      invoice.status === InvoiceStatus.REQUIRES_ACTION
+        ? { kind: 'THREE_D_SECURE', message: AUTHENTICATION_REQUIRED_REASON, url: invoice.paymentUrl }
+        : null,
   };
 }

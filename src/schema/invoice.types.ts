@@ -62,6 +62,48 @@ export class InvoiceStatusChangeType {
   occurredAt!: Date;
 }
 
+@ObjectType('PaymentError', {
+  description: 'Why the last payment attempt failed, as Stripe said it. Never card data.',
+  simpleResolvers: true,
+})
+export class PaymentErrorType {
+  @Field({ description: "Stripe's error code: card_declined, expired_card, payment_intent_authentication_failure…" })
+  code!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The card issuer's reason for a decline (insufficient_funds, lost_card…), when it gave one.",
+  })
+  declineCode!: string | null;
+
+  @Field({ description: "Stripe's message, written to be shown to the customer." })
+  message!: string;
+
+  @Field({ description: 'One sentence for a reader, e.g. "Your card was declined: insufficient funds".' })
+  reason!: string;
+
+  @Field()
+  occurredAt!: Date;
+}
+
+@ObjectType('PaymentAction', {
+  description: 'What the customer must do before the payment can complete (the invoice is REQUIRES_ACTION).',
+  simpleResolvers: true,
+})
+export class PaymentActionType {
+  @Field({ description: 'THREE_D_SECURE: the card issuer asks the customer to authenticate the payment.' })
+  kind!: string;
+
+  @Field()
+  message!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "Where to do it: Stripe's hosted invoice page, which shows the challenge.",
+  })
+  url!: string | null;
+}
+
 @ObjectType('Invoice', { description: 'An invoice for one customer and one monthly period.', simpleResolvers: true })
 export class InvoiceType {
   @Field(() => ID)
@@ -114,6 +156,18 @@ export class InvoiceType {
 
   @Field(() => Date, { nullable: true })
   paidAt!: Date | null;
+
+  @Field(() => PaymentErrorType, {
+    nullable: true,
+    description: 'Why the last payment attempt failed (a decline, a failed 3-D Secure); null once paid.',
+  })
+  lastPaymentError!: PaymentErrorType | null;
+
+  @Field(() => PaymentActionType, {
+    nullable: true,
+    description: 'While REQUIRES_ACTION: what the customer must do (3-D Secure) and where.',
+  })
+  requiredAction!: PaymentActionType | null;
 }
 
 @InterfaceType({ description: 'An expected business failure, returned as data.' })

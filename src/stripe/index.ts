@@ -5,6 +5,8 @@ export type {
   RemoteInvoiceItem,
   RemoteInvoiceStatus,
   RemotePayment,
+  RemotePaymentError,
+  RemotePaymentIntent,
   RemotePaymentStatus,
 } from './invoice-snapshot';
 export { METADATA } from './metadata';

@@ -54,6 +54,8 @@ export interface RemoteInvoice {
   confirmationSecret: string | null;
   /** Its payments when Stripe included them (`payments`), else null; `hasMore`: Stripe listed only some. */
   payments: { items: RemotePayment[]; hasMore: boolean } | null;
+  /** The PaymentIntent of its default payment, when `payments` was included: its events name only it. */
+  paymentIntentId: string | null;
 }
 
 /** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
@@ -112,6 +114,41 @@ export function toRemoteInvoice(invoice: Stripe.Invoice): RemoteInvoice {
     confirmationSecret: invoice.confirmation_secret?.client_secret ?? null,
     payments: invoice.payments
       ? { items: invoice.payments.data.map(toRemotePayment), hasMore: invoice.payments.has_more }
+      : null,
+    paymentIntentId: defaultIntentId(invoice.payments?.data ?? []),
+  };
+}
+
+function defaultIntentId(payments: Stripe.InvoicePayment[]): string | null {
+  const intent = payments.find((p) => p.is_default)?.payment?.payment_intent;
+  return !intent ? null : typeof intent === 'string' ? intent : intent.id;
+}
+
+/** The decline or failure of a PaymentIntent's last attempt (`last_payment_error`), card data left out. */
+export interface RemotePaymentError {
+  code: string;
+  declineCode: string | null;
+  message: string;
+}
+
+/** A PaymentIntent as a `payment_intent.*` event carries it. */
+export interface RemotePaymentIntent {
+  id: string;
+  status: RemoteIntentStatus | null;
+  lastPaymentError: RemotePaymentError | null;
+}
+
+export function toRemotePaymentIntent(intent: Stripe.PaymentIntent): RemotePaymentIntent {
+  const error = intent.last_payment_error;
+  return {
+    id: intent.id,
+    status: known<RemoteIntentStatus>(INTENT_STATUSES, intent.status),
+    lastPaymentError: error
+      ? {
+          code: error.code ?? error.type,
+          declineCode: error.decline_code ? error.decline_code : null,
+          message: error.message ?? 'The payment failed.',
+        }
       : null,
   };
 }

@@ -14,7 +14,13 @@ export async function payFailureResult(
   const reread = (): Promise<RemoteInvoice | undefined> => retrieve().catch(() => undefined);
   switch (failure.kind) {
     case 'card_declined':
-      return { outcome: 'declined', code: failure.code, declineCode: failure.declineCode, message: failure.message };
+      return {
+        outcome: 'declined',
+        code: failure.code,
+        declineCode: failure.declineCode,
+        message: failure.message,
+        ...(failure.paymentIntentId ? { paymentIntentId: failure.paymentIntentId } : {}),
+      };
     case 'requires_action': {
       // The 402 carries `payment_intent.client_secret`; with API 2026-10-28 the invoice no longer links its
       // PaymentIntent, so the fallback is the includable `confirmation_secret`.
@@ -25,6 +31,7 @@ export async function payFailureResult(
         message: failure.message,
         ...(clientSecret ? { clientSecret } : {}),
         ...(invoice ? { invoice } : {}),
+        ...(failure.paymentIntentId ? { paymentIntentId: failure.paymentIntentId } : {}),
       };
     }
     case 'invalid_state': {

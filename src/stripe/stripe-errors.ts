@@ -2,8 +2,9 @@ import Stripe from 'stripe';
 
 /** What our services need to know about a failed Stripe call; never carries the API key. */
 export type StripeFailure =
-  | { kind: 'card_declined'; code: string; declineCode: string | null; message: string }
-  | { kind: 'requires_action'; clientSecret?: string; message: string }
+  /** `paymentIntentId`: the invoice's PaymentIntent the 402 names, when it does. */
+  | { kind: 'card_declined'; code: string; declineCode: string | null; message: string; paymentIntentId?: string }
+  | { kind: 'requires_action'; clientSecret?: string; message: string; paymentIntentId?: string }
   | { kind: 'invalid_state'; message: string; code?: string }
   | { kind: 'not_found'; message: string }
   | { kind: 'rate_limited' }
@@ -67,11 +68,19 @@ export function mapStripeError(error: Stripe.errors.StripeError): StripeFailure 
     return { kind: 'unavailable', message };
   }
   if (status === 402) {
+    const paymentIntentId = error.payment_intent?.id;
+    const intent = paymentIntentId ? { paymentIntentId } : {};
     if (error.code === 'invoice_payment_intent_requires_action') {
       const clientSecret = error.payment_intent?.client_secret ?? undefined;
-      return { kind: 'requires_action', message, ...(clientSecret ? { clientSecret } : {}) };
+      return { kind: 'requires_action', message, ...(clientSecret ? { clientSecret } : {}), ...intent };
     }
-    return { kind: 'card_declined', code: error.code ?? 'card_declined', declineCode: declineCode(error), message };
+    return {
+      kind: 'card_declined',
+      code: error.code ?? 'card_declined',
+      declineCode: declineCode(error),
+      message,
+      ...intent,
+    };
   }
   // A key reused with different parameters (e.g. a retry after a crash that changed the request).
   if (error instanceof Stripe.errors.StripeIdempotencyError) {

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import { toRemoteInvoice } from './invoice-snapshot';
-import type { RemoteInvoice } from './invoice-snapshot';
+import { toRemoteInvoice, toRemotePaymentIntent } from './invoice-snapshot';
+import type { RemoteInvoice, RemotePaymentIntent } from './invoice-snapshot';
 import { toRemoteSubscription } from './subscription-snapshot';
 import type { RemoteSubscription } from './subscription-snapshot';
 
@@ -22,6 +22,7 @@ export interface StripeEventRecord {
 export type RemoteEventObject =
   | { kind: 'invoice'; invoice: RemoteInvoice }
   | { kind: 'subscription'; subscription: RemoteSubscription }
+  | { kind: 'payment_intent'; paymentIntent: RemotePaymentIntent }
   | { kind: 'other'; id: string | null };
 
 /** A Stripe event as it is applied: its id, type and time, and the snapshot of its object. */
@@ -68,6 +69,9 @@ function eventObject(object: object): RemoteEventObject {
   // An invoice preview (`invoice.upcoming`) has no id: there is nothing of ours it could be.
   if (tagged.object === 'invoice' && typeof tagged.id === 'string') {
     return { kind: 'invoice', invoice: toRemoteInvoice(object as Stripe.Invoice) };
+  }
+  if (tagged.object === 'payment_intent' && typeof tagged.id === 'string') {
+    return { kind: 'payment_intent', paymentIntent: toRemotePaymentIntent(object as Stripe.PaymentIntent) };
   }
   if (tagged.object === 'subscription') {
     return { kind: 'subscription', subscription: toRemoteSubscription(object as Stripe.Subscription) };

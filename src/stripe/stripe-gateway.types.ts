@@ -47,8 +47,14 @@ export interface PayInvoiceInput {
 
 export type PayInvoiceResult =
   | { outcome: 'paid'; invoice: RemoteInvoice }
-  | { outcome: 'declined'; code: string; declineCode: string | null; message: string }
-  | { outcome: 'requires_action'; clientSecret?: string; invoice?: RemoteInvoice; message: string }
+  | { outcome: 'declined'; code: string; declineCode: string | null; message: string; paymentIntentId?: string }
+  | {
+      outcome: 'requires_action';
+      clientSecret?: string;
+      invoice?: RemoteInvoice;
+      message: string;
+      paymentIntentId?: string;
+    }
   /** Stripe unreachable or 5xx after the SDK's retries: the charge may have happened; let the webhook settle it. */
   | { outcome: 'unknown'; message: string }
   | { outcome: 'invalid_state'; message: string; invoice?: RemoteInvoice }

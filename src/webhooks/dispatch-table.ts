@@ -8,6 +8,7 @@ import { invoicePaymentSucceededHandler } from './handlers/invoice-payment-succe
 import { invoiceSentHandler } from './handlers/invoice-sent.handler';
 import { invoiceUpdatedHandler } from './handlers/invoice-updated.handler';
 import { invoiceVoidedHandler } from './handlers/invoice-voided.handler';
+import { paymentIntentPaymentFailedHandler } from './handlers/payment-intent-payment-failed.handler';
 import { subscriptionCreatedHandler } from './handlers/subscription-created.handler';
 import { subscriptionDeletedHandler } from './handlers/subscription-deleted.handler';
 import { subscriptionUpdatedHandler } from './handlers/subscription-updated.handler';
@@ -23,6 +24,7 @@ export type HandledEventType =
   | 'invoice.voided'
   | 'invoice.marked_uncollectible'
   | 'invoice.updated'
+  | 'payment_intent.payment_failed'
   | 'customer.subscription.created'
   | 'customer.subscription.updated'
   | 'customer.subscription.deleted';
@@ -40,6 +42,7 @@ export const DISPATCH_TABLE: Record<HandledEventType, WebhookHandler> = {
   'invoice.voided': invoiceVoidedHandler,
   'invoice.marked_uncollectible': invoiceMarkedUncollectibleHandler,
   'invoice.updated': invoiceUpdatedHandler,
+  'payment_intent.payment_failed': paymentIntentPaymentFailedHandler,
   'customer.subscription.created': subscriptionCreatedHandler,
   'customer.subscription.updated': subscriptionUpdatedHandler,
   'customer.subscription.deleted': subscriptionDeletedHandler,

@@ -107,6 +107,22 @@ export type ReconcileDryRunMutationVariables = Exact<{
 
 export type ReconcileDryRunMutation = { reconcile: { period: string, dryRun: boolean, checked: number, changes: Array<{ invoiceId: string, number: string, action: string, from: string, to: string, applied: boolean }>, orphans: Array<{ stripeInvoiceId: string, number: string | null, status: string | null, amountDueMinor: number, currency: string }>, warnings: Array<{ invoiceId: string, number: string, message: string }>, errors: Array<{ invoiceId: string, number: string, message: string }> } };
 
+export type InvoicePaymentFieldsFragment = { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> };
+
+export type InvoicePaymentQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type InvoicePaymentQuery = { invoice: { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> } };
+
+export type InvoicePaymentStatusSubscriptionVariables = Exact<{
+  invoiceId?: string | null | undefined;
+}>;
+
+
+export type InvoicePaymentStatusSubscription = { paymentStatusChanged: { changeId: string, status: InvoiceStatus, invoice: { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> } } };
+
 export type InvoicesQueryVariables = Exact<{
   status?: InvoiceStatus | null | undefined;
   period?: string | null | undefined;
@@ -122,7 +138,7 @@ export type InvoiceQueryVariables = Exact<{
 }>;
 
 
-export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, billableQuantity: string | null, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }> } };
+export type InvoiceQuery = { invoice: { id: string, number: string, userId: string, status: InvoiceStatus, period: string, dueDate: string | null, paymentUrl: string | null, pdfUrl: string | null, isPaid: boolean, voidReason: string | null, createdAt: string, paidAt: string | null, amount: { amountMinor: number, currency: string, formatted: string }, amountPaid: { formatted: string }, amountRemaining: { formatted: string }, lines: Array<{ id: string, kind: InvoiceLineKind, metric: string | null, description: string, quantity: string, billableQuantity: string | null, unitAmount: string | null, amount: { formatted: string } }>, statusHistory: Array<{ from: InvoiceStatus | null, to: InvoiceStatus, source: StatusChangeSource, reason: string | null, occurredAt: string }>, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null } };
 
 export type CancelInvoiceMutationVariables = Exact<{
   invoiceId: string;
@@ -205,6 +221,32 @@ export const WebhookEventFieldsFragmentDoc = new TypedDocumentString(`
   processedAt
 }
     `, {"fragmentName":"WebhookEventFields"}) as unknown as TypedDocumentString<WebhookEventFieldsFragment, unknown>;
+export const InvoicePaymentFieldsFragmentDoc = new TypedDocumentString(`
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}
+    `, {"fragmentName":"InvoicePaymentFields"}) as unknown as TypedDocumentString<InvoicePaymentFieldsFragment, unknown>;
 export const CustomersDocument = new TypedDocumentString(`
     query Customers($search: String, $first: Int, $after: String) {
   customers(search: $search, first: $first, after: $after) {
@@ -416,6 +458,70 @@ export const ReconcileDryRunDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ReconcileDryRunMutation, ReconcileDryRunMutationVariables>;
+export const InvoicePaymentDocument = new TypedDocumentString(`
+    query InvoicePayment($id: ID!) {
+  invoice(id: $id) {
+    ...InvoicePaymentFields
+  }
+}
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoicePaymentQuery, InvoicePaymentQueryVariables>;
+export const InvoicePaymentStatusDocument = new TypedDocumentString(`
+    subscription InvoicePaymentStatus($invoiceId: ID) {
+  paymentStatusChanged(invoiceId: $invoiceId) {
+    changeId
+    status
+    invoice {
+      ...InvoicePaymentFields
+    }
+  }
+}
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoicePaymentStatusSubscription, InvoicePaymentStatusSubscriptionVariables>;
 export const InvoicesDocument = new TypedDocumentString(`
     query Invoices($status: InvoiceStatus, $period: String, $first: Int, $after: String) {
   invoices(status: $status, period: $period, first: $first, after: $after) {
@@ -449,6 +555,7 @@ export const InvoicesDocument = new TypedDocumentString(`
 export const InvoiceDocument = new TypedDocumentString(`
     query Invoice($id: ID!) {
   invoice(id: $id) {
+    ...InvoicePaymentFields
     id
     number
     userId
@@ -493,7 +600,30 @@ export const InvoiceDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<InvoiceQuery, InvoiceQueryVariables>;
+    fragment InvoicePaymentFields on Invoice {
+  id
+  number
+  status
+  paymentUrl
+  amountRemaining {
+    formatted
+  }
+  lastPaymentError {
+    code
+    declineCode
+    message
+    reason
+  }
+  requiredAction {
+    kind
+    message
+    url
+  }
+  statusHistory {
+    to
+    reason
+  }
+}`) as unknown as TypedDocumentString<InvoiceQuery, InvoiceQueryVariables>;
 export const CancelInvoiceDocument = new TypedDocumentString(`
     mutation CancelInvoice($invoiceId: ID!, $reason: String) {
   cancelInvoice(invoiceId: $invoiceId, reason: $reason) {

@@ -1,12 +1,11 @@
 import { useCallback, useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, request } from '../api';
-import { StatusBadge } from '../components/StatusBadge';
+import { InvoicePayment } from '../embed/InvoicePayment';
 import { CancelInvoiceDocument, InvoiceDocument } from '../generated/graphql';
 import type { InvoiceQuery } from '../generated/graphql';
 import {
   CANCELLABLE,
-  PAYABLE,
   STATUS_LABELS,
   formatDate,
   formatDateTime,
@@ -28,7 +27,10 @@ const SOURCE_LABELS: Record<string, string> = {
   SYSTEM: 'System',
 };
 
-/** One invoice: lines, totals, the status history, Pay (Stripe's hosted page) and, for admins, Cancel. */
+/**
+ * One invoice: its payment (`InvoicePayment`: amount due, live status, decline reason, 3-D Secure, Pay on Stripe's
+ * hosted page), lines, totals, the status history and, for admins, Cancel.
+ */
 export function InvoiceDetail({ session, id }: { session: Session; id: string }) {
   const [invoice, setInvoice] = useState<Invoice>();
   const [error, setError] = useState<string>();
@@ -100,35 +102,15 @@ function InvoiceBody({
   live: string;
   onChanged: () => Promise<void>;
 }) {
-  const last = invoice.statusHistory[invoice.statusHistory.length - 1];
-  const payable = PAYABLE.includes(invoice.status) && invoice.paymentUrl;
   return (
     <>
       <div className="title-row">
         <h1 tabIndex={-1} id="invoice-title">
           Invoice {invoice.number}
         </h1>
-        <div aria-live="polite" aria-atomic="true" className="status-region">
-          <span className="visually-hidden">Status: </span>
-          <StatusBadge status={invoice.status} />
-        </div>
         <span className={`live live-${live}`}>{live === 'offline' ? 'Live updates paused' : 'Live'}</span>
       </div>
-      {invoice.status === 'PAYMENT_FAILED' && (
-        <p className="error" role="alert">
-          The last payment attempt failed{last?.reason ? ` (${last.reason})` : ''}. You can pay again with another card.
-        </p>
-      )}
-      {invoice.status === 'REQUIRES_ACTION' && (
-        <p className="notice" role="status">
-          Authentication required: finish the 3-D Secure step on the payment page.
-        </p>
-      )}
-      {invoice.status === 'PAID' && (
-        <p className="success" role="status">
-          Paid {invoice.paidAt ? `on ${formatDateTime(invoice.paidAt)}` : ''}. Thank you!
-        </p>
-      )}
+      <InvoicePayment invoiceId={invoice.id} token={session.token} invoice={invoice} />
       <dl className="facts">
         <div>
           <dt>Period</dt>
@@ -148,6 +130,12 @@ function InvoiceBody({
           <dt>Due</dt>
           <dd>{formatDate(invoice.dueDate)}</dd>
         </div>
+        {invoice.paidAt && (
+          <div>
+            <dt>Paid</dt>
+            <dd>{formatDateTime(invoice.paidAt)}</dd>
+          </div>
+        )}
         {invoice.voidReason && (
           <div>
             <dt>Void reason</dt>
@@ -156,12 +144,6 @@ function InvoiceBody({
         )}
       </dl>
       <div className="actions">
-        {payable && (
-          <a className="button" href={invoice.paymentUrl ?? undefined} target="_blank" rel="noopener">
-            Pay {invoice.amountRemaining.formatted}
-            <span className="visually-hidden"> (opens the payment page in a new tab)</span>
-          </a>
-        )}
         {invoice.pdfUrl && (
           <a className="button secondary" href={invoice.pdfUrl} target="_blank" rel="noopener">
             PDF<span className="visually-hidden"> of invoice {invoice.number} (new tab)</span>

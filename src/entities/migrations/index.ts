@@ -7,6 +7,7 @@ import { Migration20261205011959 } from './Migration20261205011959';
 import { Migration20261205013126 } from './Migration20261205013126';
 import { Migration20261205013418 } from './Migration20261205013418';
 import { Migration20261205224420 } from './Migration20261205224420';
+import { Migration20261206004500 } from './Migration20261206004500';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -26,4 +27,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205013418', class: Migration20261205013418 },
   // payment_limit_lifts: an admin lifted a payment attempt limit; failed attempts before it no longer count.
   { name: 'Migration20261205224420', class: Migration20261205224420 },
+  // invoices: the Stripe PaymentIntent id and the last payment error (code, decline code, Stripe's message).
+  { name: 'Migration20261206004500', class: Migration20261206004500 },
 ];

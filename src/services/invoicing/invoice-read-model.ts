@@ -1,5 +1,6 @@
 import type { Invoice } from '../../entities';
 import type { InvoiceLineKind, InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+import type { PaymentError } from '../payments/payment-error';
 
 /**
  * What readers of an invoice see (the GraphQL page and single invoice, the REST routes, the status feed): plain
@@ -24,6 +25,8 @@ export interface InvoiceHeader {
   sentAt: Date | null;
   createdAt: Date;
   paidAt: Date | null;
+  /** Why the last payment attempt failed (cleared once paid); null when none failed. */
+  lastPaymentError: (PaymentError & { occurredAt: Date }) | null;
 }
 
 export interface InvoiceLineRecord {
@@ -72,5 +75,14 @@ export function invoiceHeaderOf(invoice: Invoice): InvoiceHeader {
     sentAt: invoice.sentAt ?? null,
     createdAt: invoice.createdAt,
     paidAt: invoice.paidAt ?? null,
+    lastPaymentError:
+      invoice.lastPaymentErrorCode && invoice.lastPaymentErrorAt
+        ? {
+            code: invoice.lastPaymentErrorCode,
+            declineCode: invoice.lastPaymentErrorDeclineCode ?? null,
+            message: invoice.lastPaymentErrorMessage ?? '',
+            occurredAt: invoice.lastPaymentErrorAt,
+          }
+        : null,
   };
 }

@@ -22,6 +22,8 @@ select i.id, i.number, c.external_user_id as user_id, i.status, i.period, i.curr
        i.total_minor::text as total_minor, i.amount_paid_minor::text as amount_paid_minor,
        ${epochMs('i.due_date')} as due_date, i.payment_url, i.pdf_url, i.void_reason,
        ${epochMs('i.sent_at')} as sent_at, ${epochMs('i.created_at')} as created_at, ${epochMs('i.paid_at')} as paid_at,
+       i.last_payment_error_code, i.last_payment_error_decline_code, i.last_payment_error_message,
+       ${epochMs('i.last_payment_error_at')} as last_payment_error_at,
        (select coalesce(json_agg(json_build_array(
                  l.id, l.kind, m.code, l.description, trim_scale(l.quantity)::text, trim_scale(l.unit_amount)::text,
                  l.amount_minor::text, l.metadata->>'billableQuantity') order by l.position), '[]'::json)
@@ -50,6 +52,10 @@ interface InvoiceRow {
   sent_at: number | null;
   created_at: number;
   paid_at: number | null;
+  last_payment_error_code: string | null;
+  last_payment_error_decline_code: string | null;
+  last_payment_error_message: string | null;
+  last_payment_error_at: number | null;
   /** Positional, in the order of the `json_build_array` above (no key names to build, send and parse). */
   lines: Array<[string, InvoiceLineKind, string | null, string, string, string | null, string, string | null]>;
   history: Array<[InvoiceStatus | null, InvoiceStatus, StatusChangeSource, string | null, number]>;
@@ -74,6 +80,15 @@ function toRecord(row: InvoiceRow): InvoiceRecord {
     sentAt: dateOrNull(row.sent_at),
     createdAt: new Date(row.created_at),
     paidAt: dateOrNull(row.paid_at),
+    lastPaymentError:
+      row.last_payment_error_code !== null && row.last_payment_error_at !== null
+        ? {
+            code: row.last_payment_error_code,
+            declineCode: row.last_payment_error_decline_code,
+            message: row.last_payment_error_message ?? '',
+            occurredAt: new Date(row.last_payment_error_at),
+          }
+        : null,
     lines: row.lines.map(
       ([id, kind, metric, description, quantity, unitAmount, amountMinor, billableQuantity]): InvoiceLineRecord => ({
         id,

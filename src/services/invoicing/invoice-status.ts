@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatusChange } from '../../entities';
 import type { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+import { clearPaymentError } from '../payments/payment-error';
 import { unbillUsageOfInvoice } from '../usage/usage-repository';
 
 const S = InvoiceStatus;
@@ -102,6 +103,7 @@ export async function transitionInvoice(
   if (to === S.PAID) {
     invoice.paidAt = at;
     invoice.amountPaidMinor = invoice.totalMinor;
+    clearPaymentError(invoice);
   }
   if (to === S.VOID) {
     invoice.voidedAt = at;

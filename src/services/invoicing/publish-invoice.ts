@@ -135,6 +135,7 @@ export async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller:
     locked.paymentUrl = finalized.hostedInvoiceUrl ?? locked.paymentUrl ?? null;
     locked.pdfUrl = finalized.pdfUrl ?? locked.pdfUrl ?? null;
     locked.dueDate = finalized.dueDate ?? locked.dueDate ?? null;
+    locked.stripePaymentIntentId = finalized.paymentIntentId ?? locked.stripePaymentIntentId ?? null;
     if (locked.status === InvoiceStatus.DRAFT) {
       // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
       await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {

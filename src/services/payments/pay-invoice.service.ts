@@ -12,6 +12,7 @@ import { applyStripeStatus } from '../stripe-events/apply-stripe-status';
 import { PAYABLE, canTransition, transitionInvoice } from '../invoicing/invoice-status';
 import { attemptLimitBlocking, describeBlock } from './payment-attempt-limits';
 import type { AttemptLimitBlock } from './payment-attempt-limits';
+import { AUTHENTICATION_REQUIRED_REASON, paymentErrorReason, recordPaymentError } from './payment-error';
 
 export type PayInvoiceOutcome =
   | { kind: 'paid'; invoice: Invoice }
@@ -199,14 +200,23 @@ async function attemptPayment(
         await move(InvoiceStatus.PAID, `paid with ${input.paymentMethodId}`);
         await tem.flush();
         return { kind: 'paid', invoice };
-      case 'declined':
+      case 'declined': {
         Object.assign(attempt, {
           status: PaymentAttemptStatus.DECLINED,
           errorCode: result.code,
           declineCode: result.declineCode,
           errorMessage: result.message,
         });
-        await move(InvoiceStatus.PAYMENT_FAILED, `declined: ${result.declineCode ?? result.code}`);
+        const error = { code: result.code, declineCode: result.declineCode, message: result.message };
+        invoice.stripePaymentIntentId = result.paymentIntentId ?? invoice.stripePaymentIntentId ?? null;
+        // A webhook may already have moved the invoice on (paid by a later attempt): then this decline is history.
+        if (
+          invoice.status === InvoiceStatus.PAYMENT_FAILED ||
+          canTransition(invoice.status, InvoiceStatus.PAYMENT_FAILED)
+        ) {
+          recordPaymentError(invoice, error, attempt.completedAt);
+        }
+        await move(InvoiceStatus.PAYMENT_FAILED, paymentErrorReason(error));
         await tem.flush();
         return {
           kind: 'declined',
@@ -215,9 +225,11 @@ async function attemptPayment(
           declineCode: result.declineCode,
           message: result.message,
         };
+      }
       case 'requires_action':
         attempt.status = PaymentAttemptStatus.REQUIRES_ACTION;
-        await move(InvoiceStatus.REQUIRES_ACTION, '3-D Secure authentication required');
+        invoice.stripePaymentIntentId = result.paymentIntentId ?? invoice.stripePaymentIntentId ?? null;
+        await move(InvoiceStatus.REQUIRES_ACTION, AUTHENTICATION_REQUIRED_REASON);
         await tem.flush();
         return {
           kind: 'requires_action',
