@@ -5,6 +5,7 @@ import { authenticate, headerValue } from './auth';
 import { StripeApiError, apiError, authError, rateLimitError, unrecognizedUrl } from './errors';
 import { canonical, parseForm, type FormObject } from './form';
 import { Idempotency } from './idempotency';
+import { checkApiVersion } from './limits';
 import { expandList } from './params';
 import { newId } from './util';
 
@@ -96,14 +97,17 @@ export class ApiRouter {
       }
       return;
     }
-    if (fault?.kind === '500' || fault?.kind === '429') {
-      const err = fault.kind === '500' ? apiError() : rateLimitError();
-      const retry = fault.shouldRetry ?? (fault.kind === '429' ? true : null);
-      if (retry !== null) {
-        res.setHeader('Stripe-Should-Retry', String(retry));
-      }
-      return this.sendError(res, err);
+    if (fault?.kind === '429') {
+      // The same 429 as the rate limit's below, so the SDK treats both alike (no retry unless `shouldRetry`).
+      return this.sendError(res, rateLimitError(fault.shouldRetry));
     }
+    if (fault?.kind === '500') {
+      if (fault.shouldRetry !== null) {
+        res.setHeader('Stripe-Should-Retry', String(fault.shouldRetry));
+      }
+      return this.sendError(res, apiError());
+    }
+    // The test-mode limit (25/s, `--rate-limit`, `POST /_emulator/rate-limit`): a sliding second of the emulator's clock.
     if (!this.emu.chaos.takeRateToken(this.emu.clock.now())) {
       return this.sendError(res, rateLimitError());
     }
@@ -112,6 +116,12 @@ export class ApiRouter {
     if (apiKey instanceof StripeApiError) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="Stripe"');
       return this.sendError(res, apiKey);
+    }
+
+    try {
+      checkApiVersion(headerValue(req, 'stripe-version'));
+    } catch (e) {
+      return this.sendError(res, e as StripeApiError);
     }
 
     const route = this.find(method, pathname);

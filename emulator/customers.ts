@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { paramInvalid, resourceMissing } from './errors';
 import { render } from './expand';
+import { checkEmail } from './limits';
 import { newestFirst, paginate } from './list';
 import { allowOnly, applyMetadata, int, rangeFilter, str } from './params';
 import { newId, randomToken } from './util';
@@ -106,6 +107,7 @@ function create(ctx: ApiContext): unknown {
   if (pm) {
     requirePaymentMethod(ctx.emu, pm, 'payment_method');
   }
+  checkEmail(str(p, 'email'));
   const customer: Stripe.Customer = {
     id: newId('cus'),
     object: 'customer',
@@ -160,6 +162,7 @@ function update(ctx: ApiContext): unknown {
     const v = str(p, name);
     return v === undefined ? undefined : v === '' ? null : v;
   };
+  checkEmail(nullable('email'));
   set('email', nullable('email'));
   set('name', nullable('name'));
   set('description', nullable('description'));

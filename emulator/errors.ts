@@ -85,13 +85,28 @@ export function authError(message: string): StripeApiError {
   return new StripeApiError(401, { type: 'invalid_request_error', message });
 }
 
-export function rateLimitError(): StripeApiError {
-  return new StripeApiError(429, {
-    type: 'invalid_request_error',
-    code: 'rate_limit',
-    message:
-      'Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.',
-  });
+/**
+ * Stripe's 429 for a request over the rate limit, one shape for the limiter and the `429` fault: code `rate_limit`,
+ * `Stripe-Rate-Limited-Reason` naming the limiter (`global-rate`: the account's requests per second). It carries no
+ * `Stripe-Should-Retry`: Stripe sends `true` on the 429s it wants repeated (lock timeouts), not on rate limits, so
+ * the SDK does not retry them (its `maxNetworkRetries` never covers a rate limit); backing off is the client's call.
+ * `shouldRetry` sets the header anyway (a fault that stands for a lock timeout).
+ */
+export function rateLimitError(shouldRetry: boolean | null = null, reason = 'global-rate'): StripeApiError {
+  return new StripeApiError(
+    429,
+    {
+      type: 'invalid_request_error',
+      code: 'rate_limit',
+      message:
+        'Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.',
+    },
+    true,
+    {
+      'Stripe-Rate-Limited-Reason': reason,
+      ...(shouldRetry === null ? {} : { 'Stripe-Should-Retry': String(shouldRetry) }),
+    },
+  );
 }
 
 export function apiError(message = 'An unknown error occurred'): StripeApiError {

@@ -3,9 +3,10 @@ import type Stripe from 'stripe';
 import { AUTOMATIC, type Emulator } from './context';
 import { StripeApiError } from './errors';
 import { findInvoiceByToken, internalsOf } from './invoice-model';
+import { checkChargeAmount } from './limits';
 import { charge, completeThreeDSecure } from './payments';
 import { createCardPaymentMethod } from './payment-methods';
-import { pdfFor } from './pdf';
+import { lineFigures, pdfFor } from './pdf';
 import { escapeHtml as h, formatMoney } from './util';
 
 function date(unix: number | null): string {
@@ -26,10 +27,10 @@ button{padding:.6rem 1.2rem;margin-top:.8rem;background:#635bff;color:#fff;borde
 function invoicePage(emu: Emulator, inv: Stripe.Invoice, token: string, message?: string, error?: boolean): string {
   const customer = typeof inv.customer === 'string' ? emu.state.customers.get(inv.customer) : undefined;
   const rows = inv.lines.data
-    .map(
-      (l) =>
-        `<tr><td>${h(l.description ?? '')}</td><td>${l.quantity ?? ''}</td><td class="amount">${h(formatMoney(l.amount, l.currency))}</td></tr>`,
-    )
+    .map((l) => {
+      const { quantity, unitPrice } = lineFigures(l);
+      return `<tr><td>${h(l.description ?? '')}</td><td class="amount" data-testid="quantity">${h(quantity)}</td><td class="amount" data-testid="unit-price">${h(unitPrice)}</td><td class="amount">${h(formatMoney(l.amount, l.currency))}</td></tr>`;
+    })
     .join('');
   const payable = inv.status === 'open' || inv.status === 'uncollectible';
   const form = payable
@@ -48,10 +49,10 @@ function invoicePage(emu: Emulator, inv: Stripe.Invoice, token: string, message?
 <p>Invoice <strong data-testid="number">${h(inv.number ?? '')}</strong> · <span class="status" data-testid="status">${h(inv.status ?? '')}</span></p>
 <p>Billed to: ${h(customer?.name ?? inv.customer_name ?? '')} ${h(customer?.email ?? inv.customer_email ?? '')}</p>
 <p>Due date: ${date(inv.due_date)}</p>
-<table><thead><tr><th>Description</th><th>Qty</th><th class="amount">Amount</th></tr></thead><tbody>${rows}</tbody>
-<tfoot><tr><th colspan="2">Total</th><th class="amount">${h(formatMoney(inv.total, inv.currency))}</th></tr>
-<tr><th colspan="2">Amount paid</th><th class="amount">${h(formatMoney(inv.amount_paid, inv.currency))}</th></tr>
-<tr><th colspan="2">Amount due</th><th class="amount" data-testid="amount-remaining">${h(formatMoney(inv.amount_remaining, inv.currency))}</th></tr></tfoot></table>
+<table><thead><tr><th>Description</th><th class="amount">Qty</th><th class="amount">Unit price</th><th class="amount">Amount</th></tr></thead><tbody>${rows}</tbody>
+<tfoot><tr><th colspan="3">Total</th><th class="amount">${h(formatMoney(inv.total, inv.currency))}</th></tr>
+<tr><th colspan="3">Amount paid</th><th class="amount">${h(formatMoney(inv.amount_paid, inv.currency))}</th></tr>
+<tr><th colspan="3">Amount due</th><th class="amount" data-testid="amount-remaining">${h(formatMoney(inv.amount_remaining, inv.currency))}</th></tr></tfoot></table>
 ${note}${form}<p><a href="/invoice/${h(token)}/pdf">Download PDF</a></p>`,
   );
 }
@@ -120,6 +121,7 @@ export function hostedRouter(emu: Emulator): Router {
           .send(invoicePage(emu, inv, token, 'Your card number is not a valid test card number.', true));
         return;
       }
+      checkChargeAmount(inv.amount_remaining, inv.currency);
       const result = charge(emu, inv, pm, AUTOMATIC);
       if (result.kind === 'requires_action') {
         return res.redirect(303, `/i/${token}/3ds`);

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { invalidState } from './errors';
 import { getInvoice } from './invoice-model';
+import { checkChargeAmount } from './limits';
 import { output } from './invoices';
 import { finalize, markPaid, markUncollectible, sendInvoice, voidInvoice } from './lifecycle';
 import { charge } from './payments';
@@ -64,6 +65,8 @@ function payRoute(ctx: ApiContext): unknown {
       'payment_method',
     );
   }
+  // Stripe refuses a card payment outside the currency's limits before it charges anything.
+  checkChargeAmount(inv.amount_remaining, inv.currency);
   const result = charge(ctx.emu, inv, method, ctx.request);
   if (result.kind !== 'paid') {
     throw result.error;

@@ -6,7 +6,8 @@ import { render } from './expand';
 import { attachItem, getInvoice, recomputeTotals } from './invoice-model';
 import { newestFirst, paginate } from './list';
 import { allowOnly, applyMetadata, bool, int, str } from './params';
-import { multiplyDecimal, newId } from './util';
+import { checkItemAmount, requireCurrency } from './limits';
+import { multiplyDecimal, newId, parseDecimalString } from './util';
 
 const CREATE_PARAMS = [
   'amount',
@@ -59,20 +60,45 @@ function exclusive(ctx: ApiContext, names: string[]): void {
   }
 }
 
-/** Amount in minor units plus the unit amount and quantity that produced it. */
-function pricing(ctx: ApiContext): { amount: number; unit: string; quantity: number } {
+/** A quantity as Stripe takes it: `quantity` (a non-negative integer) or `quantity_decimal` (≤ 12 decimal places). */
+function readQuantity(ctx: ApiContext): string {
   const p = ctx.params;
-  exclusive(ctx, ['amount', 'unit_amount_decimal', 'price_data']);
+  exclusive(ctx, ['quantity', 'quantity_decimal']);
+  const decimal = str(p, 'quantity_decimal');
+  if (decimal !== undefined) {
+    const parsed = parseDecimalString(decimal);
+    if (!parsed) {
+      throw paramInvalid('quantity_decimal', `Invalid decimal: ${decimal}`, 'parameter_invalid_decimal');
+    }
+    if (parsed.value < 0n) {
+      throw paramInvalid('quantity_decimal', 'Invalid quantity_decimal: must be non-negative');
+    }
+    return decimal.trim();
+  }
   const quantity = int(p, 'quantity') ?? 1;
   if (quantity < 0) {
     throw paramInvalid('quantity', 'Invalid quantity: must be non-negative');
   }
+  return String(quantity);
+}
+
+/**
+ * Amount in minor units plus the unit amount and quantity that produced it: `amount` alone (quantity 1), or a
+ * quantity times `unit_amount_decimal` (or `price_data[unit_amount(_decimal)]`), rounded once per line, half away
+ * from zero, as Stripe rounds (30 × 0.05 = 1.5 → 2). Its size may not pass Stripe's maximum charge.
+ */
+function pricing(ctx: ApiContext, currency: string): { amount: number; unit: string; quantity: string } {
+  const p = ctx.params;
+  exclusive(ctx, ['amount', 'unit_amount_decimal', 'price_data']);
+  const quantity = readQuantity(ctx);
   const amount = int(p, 'amount');
   if (amount !== undefined) {
-    if (p.quantity !== undefined) {
-      throw paramInvalid('quantity', 'You cannot pass `quantity` with `amount`; use `unit_amount_decimal` instead.');
+    if (p.quantity !== undefined || p.quantity_decimal !== undefined) {
+      const param = p.quantity !== undefined ? 'quantity' : 'quantity_decimal';
+      throw paramInvalid(param, `You cannot pass \`${param}\` with \`amount\`; use \`unit_amount_decimal\` instead.`);
     }
-    return { amount, unit: String(amount), quantity: 1 };
+    checkItemAmount(BigInt(amount), currency);
+    return { amount, unit: String(amount), quantity };
   }
   let unit = str(p, 'unit_amount_decimal');
   let unitParam = 'unit_amount_decimal';
@@ -97,7 +123,8 @@ function pricing(ctx: ApiContext): { amount: number; unit: string; quantity: num
   if (total === null) {
     throw paramInvalid(unitParam, `Invalid decimal: ${unit}`, 'parameter_invalid_decimal');
   }
-  return { amount: total, unit, quantity };
+  checkItemAmount(total, currency, unitParam);
+  return { amount: Number(total), unit, quantity };
 }
 
 function create(ctx: ApiContext): unknown {
@@ -120,10 +147,7 @@ function create(ctx: ApiContext): unknown {
   if (invoice && invoice.customer !== customer.id) {
     throw invalidState(`The invoice ${invoice.id} belongs to a different customer.`, undefined, 'invoice');
   }
-  const currency = (str(p, 'currency') ?? invoice?.currency ?? customer.currency ?? 'usd').toLowerCase();
-  if (!/^[a-z]{3}$/.test(currency)) {
-    throw paramInvalid('currency', `Invalid currency: ${currency}`);
-  }
+  const currency = requireCurrency(str(p, 'currency') ?? invoice?.currency ?? customer.currency ?? 'usd');
   if (invoice && invoice.currency !== currency) {
     throw invalidState(
       `The currency of the invoice item (${currency}) must match the currency of the invoice (${invoice.currency}).`,
@@ -131,7 +155,7 @@ function create(ctx: ApiContext): unknown {
       'currency',
     );
   }
-  const { amount, unit, quantity } = pricing(ctx);
+  const { amount, unit, quantity } = pricing(ctx, currency);
   const now = ctx.emu.now();
   const period = p.period;
   const periodStart = period && typeof period === 'object' && !Array.isArray(period) ? int(period, 'start') : undefined;
@@ -155,7 +179,8 @@ function create(ctx: ApiContext): unknown {
     period: { start: periodStart ?? now, end: periodEnd ?? now },
     pricing: { type: 'price_details', unit_amount_decimal: Stripe.Decimal.from(unit) },
     proration: false,
-    quantity,
+    // Stripe's integer `quantity` is the decimal one with its fraction truncated.
+    quantity: Number(quantity.split('.')[0]),
     quantity_decimal: Stripe.Decimal.from(quantity),
     tax_rates: [],
     test_clock: null,

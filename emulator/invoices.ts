@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { getCustomer } from './customers';
 import { invalidState, paramInvalid, paramMissing } from './errors';
+import { requireCurrency } from './limits';
 import { render } from './expand';
 import { attachItem, getInvoice, internalsOf, invoiceView } from './invoice-model';
 import { allowOnly, applyMetadata, bool, int, oneOf, str } from './params';
@@ -89,7 +90,7 @@ function create(ctx: ApiContext): unknown {
     );
   }
   const behavior = oneOf(p, 'pending_invoice_items_behavior', ['exclude', 'include'] as const) ?? 'exclude';
-  const currency = (str(p, 'currency') ?? customer.currency ?? 'usd').toLowerCase();
+  const currency = requireCurrency(str(p, 'currency') ?? customer.currency ?? 'usd');
   const number = str(p, 'number');
   checkNumberUnique(ctx, number);
   const pm = str(p, 'default_payment_method');

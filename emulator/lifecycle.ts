@@ -1,6 +1,8 @@
 import type Stripe from 'stripe';
 import type { Emulator, EventRequest } from './context';
+import { isSupportedCurrency, maximumChargeMinor } from '../src/config/currencies';
 import { invalidState } from './errors';
+import { amountTooLarge } from './limits';
 import { createDefaultPayment, defaultInvoicePayment, internalsOf, invoiceView } from './invoice-model';
 import { cancelIntent, currentIntent, openInvoiceIntent } from './payment-intents';
 
@@ -32,6 +34,10 @@ export function finalize(emu: Emulator, inv: Stripe.Invoice, request: EventReque
       undefined,
       'invoice',
     );
+  }
+  if (isSupportedCurrency(inv.currency) && BigInt(inv.amount_due) > maximumChargeMinor(inv.currency)) {
+    // More than one payment can carry: Stripe does not make such an invoice payable.
+    throw amountTooLarge(inv.currency);
   }
   const now = emu.now();
   const customer = typeof inv.customer === 'string' ? emu.state.customers.get(inv.customer) : undefined;

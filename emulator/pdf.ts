@@ -1,18 +1,42 @@
 import type Stripe from 'stripe';
-import { formatMoney } from './util';
+import type { CurrencyDisplay } from '../src/config/currencies';
+import { formatMoney, formatQuantity, formatUnitAmount } from './util';
 
 function pdfText(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').replace(/([\\()])/g, '\\$1');
 }
 
-/** A one-page PDF listing the invoice (enough for a download link to work). */
+/**
+ * A line's quantity and unit price as Stripe's hosted page and PDF write them: the decimal quantity grouped
+ * ("1,190"), the unit price in major units with any finer digits kept ("$0.02", "$0.005"). An item made from an
+ * amount alone has quantity 1 and that amount as its unit price.
+ */
+export function lineFigures(
+  line: Stripe.InvoiceLineItem,
+  display: CurrencyDisplay = 'symbol',
+): { quantity: string; unitPrice: string } {
+  const quantity = String(line.quantity_decimal ?? line.quantity ?? 1);
+  const unit = line.pricing?.unit_amount_decimal;
+  return {
+    quantity: formatQuantity(quantity),
+    unitPrice:
+      unit === null || unit === undefined
+        ? formatMoney(line.amount, line.currency, display)
+        : formatUnitAmount(String(unit), line.currency, display),
+  };
+}
+
+/** A one-page PDF listing the invoice: each line with its quantity, unit price and amount, then the totals. */
 export function pdfFor(inv: Stripe.Invoice): Buffer {
   const lines = [
     `${inv.account_name ?? ''} - Invoice ${inv.number ?? inv.id}`,
     `Status: ${inv.status}`,
-    ...inv.lines.data.map((l) => `${l.description ?? ''}  ${formatMoney(l.amount, l.currency)}`),
-    `Total: ${formatMoney(inv.total, inv.currency)}`,
-    `Amount due: ${formatMoney(inv.amount_remaining, inv.currency)}`,
+    ...inv.lines.data.map((l) => {
+      const { quantity, unitPrice } = lineFigures(l, 'code');
+      return `${l.description ?? ''}  ${quantity} x ${unitPrice}  ${formatMoney(l.amount, l.currency, 'code')}`;
+    }),
+    `Total: ${formatMoney(inv.total, inv.currency, 'code')}`,
+    `Amount due: ${formatMoney(inv.amount_remaining, inv.currency, 'code')}`,
   ];
   const content = `BT /F1 12 Tf 50 780 Td 16 TL ${lines.map((l) => `(${pdfText(l)}) '`).join(' ')} ET`;
   const objects = [

@@ -1,4 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import {
+  type CurrencyDisplay,
+  currencyExponent,
+  formatMoney as formatMinor,
+  isSupportedCurrency,
+} from '../src/config/currencies';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -22,60 +28,93 @@ export function snapshot<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-/** Currencies whose amounts have no minor unit (Stripe's list). */
-export const ZERO_DECIMAL = new Set([
-  'bif',
-  'clp',
-  'djf',
-  'gnf',
-  'jpy',
-  'kmf',
-  'krw',
-  'mga',
-  'pyg',
-  'rwf',
-  'ugx',
-  'vnd',
-  'vuv',
-  'xaf',
-  'xof',
-  'xpf',
-]);
+/**
+ * Human writing of an amount in minor units, from the currency table the server uses (src/config/currencies.ts):
+ * 1234 usd → "$12.34", 1001 jpy → "¥1,001", 1234 kwd → "KWD 1.234"; `code` writes "USD 12.34" (plain ASCII, for the
+ * PDF). A currency outside the table (only in a state file older than the currency check) is written with 2 digits.
+ */
+export function formatMoney(amountMinor: number, currency: string, display: CurrencyDisplay = 'symbol'): string {
+  const code = currency.toLowerCase();
+  if (!isSupportedCurrency(code)) {
+    return `${code.toUpperCase()} ${(amountMinor / 100).toFixed(2)}`;
+  }
+  return formatMinor(BigInt(amountMinor), code, 'en-US', display).replace(/\u00a0/g, ' ');
+}
 
-/** Human formatting of an amount in minor units, e.g. 1234 usd → "$12.34"; 500 jpy → "¥500". */
-export function formatMoney(amountMinor: number, currency: string): string {
-  const cur = currency.toUpperCase();
-  const digits = ZERO_DECIMAL.has(currency.toLowerCase()) ? 0 : 2;
-  const negative = amountMinor < 0;
-  const abs = BigInt(Math.abs(amountMinor));
-  const scale = 10n ** BigInt(digits);
-  const major = abs / scale;
-  const minor = (abs % scale).toString().padStart(digits, '0');
-  const text = digits === 0 ? major.toString() : `${major}.${minor}`;
-  const symbols: Record<string, string> = { USD: '$', EUR: '€', GBP: '£', JPY: '¥' };
-  return `${negative ? '-' : ''}${symbols[cur] ?? `${cur} `}${text}`;
+/** A decimal quantity for people: "1250" → "1,250", "12.5" → "12.5" (grouped, exact, no float). */
+export function formatQuantity(quantity: string): string {
+  const parsed = parseDecimalString(quantity);
+  if (!parsed) {
+    return quantity;
+  }
+  const [whole, fraction = ''] = quantity.trim().replace(/^-/, '').split('.');
+  const grouped = whole.replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const trimmed = fraction.replace(/0+$/, '');
+  return `${parsed.value < 0n ? '-' : ''}${grouped}${trimmed ? `.${trimmed}` : ''}`;
 }
 
 /**
- * quantity × unit amount (a decimal string, in minor units) rounded half-up to an integer, without floats.
- * Returns null when the decimal string is malformed.
+ * A unit price given in minor units with up to 12 decimals (Stripe's `unit_amount_decimal`), written in major units
+ * with the currency's digits at least and any finer digits kept: "2" usd → "$0.02", "0.5" usd → "$0.005",
+ * "333.5" jpy → "¥333.5", "1234" kwd → "KWD 1.234".
  */
-export function multiplyDecimal(quantity: number, unitAmountDecimal: string): number | null {
-  const m = /^(-?)(\d+)(?:\.(\d{1,12}))?$/.exec(unitAmountDecimal.trim());
+export function formatUnitAmount(
+  unitAmountDecimal: string,
+  currency: string,
+  display: CurrencyDisplay = 'symbol',
+): string {
+  const parsed = parseDecimalString(unitAmountDecimal);
+  const code = currency.toLowerCase();
+  if (!parsed || !isSupportedCurrency(code)) {
+    return `${unitAmountDecimal} ${code}`;
+  }
+  const exponent = currencyExponent(code);
+  const scale = parsed.scale + exponent;
+  const negative = parsed.value < 0n;
+  const digits = (negative ? -parsed.value : parsed.value).toString().padStart(scale + 1, '0');
+  const major = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  const fraction = scale === 0 ? '' : major.split('.')[1].replace(/0+$/, '');
+  const formatter = new Intl.NumberFormat('en-US', {
+    style: 'currency',
+    currency: code.toUpperCase(),
+    currencyDisplay: display,
+    minimumFractionDigits: exponent,
+    maximumFractionDigits: Math.max(exponent, fraction.length),
+  }) as unknown as { format(value: string): string };
+  return formatter.format(`${negative ? '-' : ''}${major}`).replace(/\u00a0/g, ' ');
+}
+
+const DECIMAL = /^(-?)(\d+)(?:\.(\d{1,12}))?$/;
+
+/** A decimal string with at most 12 fractional digits as an integer and its scale; null when malformed. */
+export function parseDecimalString(text: string): { value: bigint; scale: number } | null {
+  const m = DECIMAL.exec(text.trim());
   if (!m) {
     return null;
   }
   const fraction = m[3] ?? '';
-  const scale = 10n ** BigInt(fraction.length);
-  const unitScaled = BigInt(m[2] + fraction) * (m[1] === '-' ? -1n : 1n);
-  const product = unitScaled * BigInt(quantity);
+  return { value: BigInt(m[2] + fraction) * (m[1] === '-' ? -1n : 1n), scale: fraction.length };
+}
+
+/**
+ * quantity × unit amount (decimal strings, the unit in minor units) rounded half away from zero to an integer,
+ * exactly (no floats), as Stripe rounds a line: 30 × 0.05 = 1.5 → 2. Null when a decimal string is malformed.
+ */
+export function multiplyDecimal(quantity: number | string, unitAmountDecimal: string): bigint | null {
+  const q = parseDecimalString(String(quantity));
+  const u = parseDecimalString(unitAmountDecimal);
+  if (!q || !u) {
+    return null;
+  }
+  const product = q.value * u.value;
+  const scale = 10n ** BigInt(q.scale + u.scale);
   const negative = product < 0n;
   const abs = negative ? -product : product;
   let rounded = abs / scale;
   if ((abs % scale) * 2n >= scale) {
     rounded += 1n;
   }
-  return Number(negative ? -rounded : rounded);
+  return negative ? -rounded : rounded;
 }
 
 export function escapeHtml(text: string): string {

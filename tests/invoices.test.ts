@@ -107,6 +107,49 @@ describe('invoices over GraphQL against the local Stripe', () => {
     expect(await stripeInvoicesOf(invoice.id)).toHaveLength(1);
   });
 
+  it('writes each line in Stripe as quantity × unit price, the free allowance named, totalling exactly ours', async () => {
+    const userId = 'u-quantities';
+    const at = '2024-01-15T10:00:00Z';
+    await op.record([
+      { userId, metric: 'agent_runtime_minutes', quantity: '1250', occurredAt: at }, // 0.02 USD, 60 free
+      { userId, metric: 'llm_input_tokens', quantity: '1234567', occurredAt: at }, // 0.000002 USD
+      { userId, metric: 'llm_output_tokens', quantity: '1500000', occurredAt: at }, // graduated: 8 + 3 USD
+      { userId, metric: 'tool_calls', quantity: '1', occurredAt: at }, // package of 1,000 for 0.50 USD
+    ]);
+    const invoice = await create(await t.token(userId));
+    if (invoice.__typename !== 'Invoice') {
+      throw new Error(`expected an invoice, got ${JSON.stringify(invoice)}`);
+    }
+    expect(invoice.amount.amountMinor).toBe(2380 + 247 + 1100 + 50);
+
+    const [stripeInvoice] = await stripeInvoicesOf(invoice.id);
+    expect(stripeInvoice.total).toBe(invoice.amount.amountMinor);
+    const lines = (await t.stripe.invoices.listLineItems(stripeInvoice.id, { limit: 100 })).data;
+    const read = lines.map((l) => ({
+      description: l.description,
+      quantity: String(l.quantity_decimal),
+      unit: String(l.pricing?.unit_amount_decimal),
+      amount: l.amount,
+    }));
+    expect(read).toEqual(
+      expect.arrayContaining([
+        { description: 'Agent runtime (1,250 used, 60 free)', quantity: '1190', unit: '2', amount: 2380 },
+        { description: 'LLM input tokens', quantity: '1234567', unit: '0.0002', amount: 247 },
+        // A graduated price's average unit price multiplies back to exactly our amount.
+        { description: 'LLM output tokens', quantity: '1500000', unit: '0.0007333333', amount: 1100 },
+        // One call is one package of 0.50 USD: 50 cents a unit.
+        { description: 'Tool calls', quantity: '1', unit: '50', amount: 50 },
+      ]),
+    );
+    expect(lines).toHaveLength(4);
+
+    // The hosted page reads like our invoice: quantities and unit prices, not "1 × $23.80".
+    const page = await (await fetch(invoice.paymentUrl as string)).text();
+    expect(page).toContain('Agent runtime (1,250 used, 60 free)</td><td class="amount" data-testid="quantity">1,190<');
+    expect(page).toContain('data-testid="unit-price">$0.02<');
+    expect(page).toContain('$37.77');
+  });
+
   it('makes one invoice and one Stripe invoice under 5 concurrent createInvoice calls', async () => {
     await usage(op, 'u-race');
     const token = await t.token('u-race');

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { parseDecimal } from '../src/services/shared/decimal';
 import type { Money } from '../src/services/shared/money';
+import {
+  SUPPORTED_CURRENCIES,
+  isSupportedCurrency,
+  maximumChargeMinor,
+  minimumChargeMinor,
+} from '../src/config/currencies';
 import { formatMoney, minorToDecimalString, sumMinor, toMinorUnits } from '../src/services/shared/money';
 
 const NBSP = '\u00a0';
@@ -94,5 +100,32 @@ describe('properties', () => {
         expect(BigInt(digits)).toBe(amount < 0n ? -amount : amount);
       }),
     );
+  });
+});
+
+describe("Stripe's charge limits (the currency table the local Stripe shares)", () => {
+  it.each([
+    ['usd', 50n],
+    ['gbp', 30n],
+    ['jpy', 50n],
+    ['huf', 17500n],
+    ['USD', 50n],
+    ['kwd', null], // the equivalent of 0.50 USD at the day's rate: no fixed minimum
+  ])('minimum charge of %s: %p', (currency, minimum) => {
+    expect(minimumChargeMinor(currency)).toBe(minimum);
+  });
+
+  it('charges at most eight digits (999,999.99 USD), twelve for IDR, and knows only the table', () => {
+    expect(maximumChargeMinor('usd')).toBe(99_999_999n);
+    expect(maximumChargeMinor('jpy')).toBe(99_999_999n);
+    expect(maximumChargeMinor('idr')).toBe(999_999_999_999n);
+    expect(() => maximumChargeMinor('xyz')).toThrow(RangeError);
+    expect(SUPPORTED_CURRENCIES).toEqual(expect.arrayContaining(['usd', 'jpy', 'kwd', 'bhd', 'jod', 'omr', 'tnd']));
+    expect(SUPPORTED_CURRENCIES.every(isSupportedCurrency)).toBe(true);
+  });
+
+  it("writes a currency's code when asked (ASCII, for the PDF)", () => {
+    expect(formatMoney(123456n, 'usd', 'en-US', 'code')).toBe(`USD${NBSP}1,234.56`);
+    expect(formatMoney(1234n, 'kwd', 'en-US', 'code')).toBe(`KWD${NBSP}1.234`);
   });
 });

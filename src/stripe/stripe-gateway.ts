@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import {
   customerCreateKey,
   invoiceCreateKey,
@@ -96,14 +96,25 @@ export class StripeGateway {
     }
   }
 
+  /**
+   * One line of ours as an item of the draft: `quantity_decimal` × `unit_amount_decimal` when the line has them (Stripe
+   * rounds their product to exactly our amount, see `stripeItemOf`), else the amount alone.
+   */
   async addInvoiceItem(input: AddInvoiceItemInput): Promise<string> {
     const amount = toStripeAmount(input.amountMinor);
+    const pricing: Pick<Stripe.InvoiceItemCreateParams, 'amount' | 'quantity_decimal' | 'unit_amount_decimal'> =
+      input.pricing
+        ? {
+            quantity_decimal: Stripe.Decimal.from(input.pricing.quantity),
+            unit_amount_decimal: Stripe.Decimal.from(input.pricing.unitAmountDecimal),
+          }
+        : { amount };
     const item = await this.call((stripe) =>
       stripe.invoiceItems.create(
         {
           customer: input.stripeCustomerId,
           invoice: input.stripeInvoiceId,
-          amount,
+          ...pricing,
           currency: input.currency.toLowerCase(),
           description: input.description,
           metadata: { [METADATA.invoiceId]: input.invoiceId, [METADATA.lineId]: input.lineId },

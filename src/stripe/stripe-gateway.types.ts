@@ -29,6 +29,11 @@ export interface AddInvoiceItemInput {
   stripeCustomerId: string;
   stripeInvoiceId: string;
   amountMinor: bigint;
+  /**
+   * Quantity and unit price (minor units, ≤ 12 decimals) that Stripe multiplies into exactly `amountMinor`; absent,
+   * the item is made from the amount alone (quantity 1).
+   */
+  pricing?: { quantity: string; unitAmountDecimal: string } | null;
   currency: string;
   description: string;
   /** The item this line had before it was removed from the draft (see `invoiceLineKey`). */

@@ -33,13 +33,16 @@ describe('fault injection', () => {
     expect((await stripe.customers.list()).data).toHaveLength(1);
   });
 
-  it('injects 429 with Stripe-Should-Retry', async () => {
+  it("injects the rate limit's 429: Stripe-Rate-Limited-Reason, and Stripe-Should-Retry only when asked", async () => {
     await h.control.injectFault({ kind: '429', path: '/v1/customers', count: 1 });
     const err = await rejection(stripe.customers.list());
     expect(err.type).toBe('StripeRateLimitError');
     expect(err.statusCode).toBe(429);
     expect(err.code).toBe('rate_limit');
-    expect(err.headers?.['stripe-should-retry']).toBe('true');
+    expect(err.headers?.['stripe-rate-limited-reason']).toBe('global-rate');
+    expect(err.headers?.['stripe-should-retry']).toBeUndefined();
+    await h.control.injectFault({ kind: '429', path: '/v1/customers', count: 1, shouldRetry: true });
+    expect((await rejection(stripe.customers.list())).headers?.['stripe-should-retry']).toBe('true');
   });
 
   it('resets connections (the SDK retries a closed connection once, so two resets surface)', async () => {

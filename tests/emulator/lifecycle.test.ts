@@ -183,7 +183,7 @@ describe('invoice lifecycle', () => {
     const open = await stripe.invoices.finalizeInvoice(draft.id);
     expect(open).toMatchObject({ currency: 'jpy', amount_due: 1001 });
     const page = await fetch(open.hosted_invoice_url ?? '');
-    expect(await page.text()).toContain('¥1001');
+    expect(await page.text()).toContain('¥1,001');
   });
 
   it('voids an open invoice and refuses to void a draft', async () => {

@@ -64,7 +64,7 @@ describe('StripeGateway under faults (emulator)', () => {
   });
 
   it('maps a 429 to rate_limited once the SDK has used its retries (Stripe-Should-Retry: true)', async () => {
-    await h.control.injectFault({ kind: '429', path: '/v1/customers', method: 'POST', count: 3 });
+    await h.control.injectFault({ kind: '429', path: '/v1/customers', method: 'POST', count: 3, shouldRetry: true });
     const before = h.requests.length;
     const error = await h.gateway.createCustomer({ customerId: 'c-429', externalUserId: 'u' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StripeGatewayError);

@@ -6,7 +6,7 @@ import { TotalMismatchError } from '../../stripe';
 import type { RemoteInvoice, TotalMismatch } from '../../stripe';
 import type { Caller } from '../customers/caller';
 import type { InvoiceDeps } from './invoice-deps';
-import { planItems } from './invoice-items-plan';
+import { planItems, stripeItemOf } from './invoice-items-plan';
 import { transitionInvoice } from './invoice-status';
 import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
 
@@ -227,17 +227,38 @@ async function attachLines(
     if (!(await input.stillOpen())) {
       return false;
     }
+    const shape = stripeItemOf({
+      description: line.description,
+      quantity: line.quantity,
+      billableQuantity: billableQuantityOf(line),
+      unitAmount: line.unitAmount ?? null,
+      amountMinor: line.amountMinor,
+      currency: line.currency,
+    });
     const itemId = await gateway.addInvoiceItem({
       invoiceId: input.invoiceId,
       lineId,
       stripeCustomerId: input.stripeCustomerId,
       stripeInvoiceId: input.stripeInvoiceId,
       amountMinor: line.amountMinor,
+      pricing: shape.pricing,
       currency: line.currency,
-      description: line.description,
+      description: shape.description,
       replaces,
     });
     await storeItemId(lineId, itemId);
   }
   return true;
+}
+
+/**
+ * The billable part of a line's quantity, stored with the line when it was priced; null on a line without it and on
+ * an unpriced line (shown at zero: nothing of it was free).
+ */
+function billableQuantityOf(line: InvoiceLine): string | null {
+  if (line.metadata?.unpriced === true) {
+    return null;
+  }
+  const value = line.metadata?.billableQuantity;
+  return typeof value === 'string' ? value : null;
 }
