@@ -1,3 +1,4 @@
+import { documentedSchema, schemaProblems } from './rest/rest-harness';
 import { Role } from '../src/entities/enums';
 import { add, decimal, decimalToString, mul, parseDecimal } from '../src/services/shared/decimal';
 import { MAX_USAGE_QUANTITY } from '../src/services/usage/record-usage.service';
@@ -338,7 +339,27 @@ describe('usage ingestion', () => {
       // Our invoice carries it exactly; Stripe charges at most 999,999.99 USD in one payment and refuses the item
       // (amount_too_large, as the local Stripe does), so the invoice stays a DRAFT of ours, never payable in Stripe.
       const invoice = await t.gql(CreateInvoiceDocument, { period: '2024-01', userId }, { token: admin });
-      expect(invoice.body.errors).toBeDefined();
+      expect(invoice.body.errors).toBeUndefined();
+      expect(invoice.body.data!.createInvoice).toMatchObject({
+        __typename: 'InvoiceAmountRefused',
+        code: 'STRIPE_REFUSED_AMOUNT',
+        stripeCode: 'amount_too_large',
+        invoice: { status: 'DRAFT' },
+      });
+      expect((invoice.body.data!.createInvoice as { message: string }).message).toMatch(/stays a draft/);
+      // The REST contract says the same, as a 422 with the reason.
+      const rest = await fetch(`${t.url}/api/v1/billing/invoice/2024-01/create?user_id=${userId}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      expect(rest.status).toBe(422);
+      const refused = (await rest.json()) as Record<string, unknown>;
+      expect(schemaProblems(documentedSchema('/api/v1/billing/invoice/{month}/create', 'post', 422), refused)).toEqual(
+        [],
+      );
+      expect(refused).toMatchObject({
+        error: { code: 'stripe_refused_amount', stripe_code: 'amount_too_large', status: 'draft' },
+      });
       const drafts = await t.gql(InvoicesDocument, { userId, period: '2024-01' }, { token: admin });
       expect(drafts.body.data!.invoices.edges.map((e) => e.node)).toEqual([
         expect.objectContaining({ status: 'DRAFT', amount: expect.objectContaining({ amountMinor: 400_000_000 }) }),

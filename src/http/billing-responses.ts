@@ -97,6 +97,12 @@ export function createResult(outcome: CreateInvoiceOutcome): HttpResult {
       });
     case 'total_mismatch':
       return totalMismatch(outcome);
+    case 'stripe_refused':
+      return failure(422, 'stripe_refused_amount', outcome.message, {
+        invoice_id: outcome.invoice.id,
+        status: guideStatus(outcome.invoice.status),
+        stripe_code: outcome.stripeCode,
+      });
     default:
       return failure(
         503,

@@ -116,7 +116,11 @@ export const openApiDocument = {
           '409': error(
             'The invoice was cancelled while it was being created (`invalid_state`, status `void`); nothing is payable in Stripe and a new request bills the usage',
           ),
-          '422': error('No usage to bill (`no_billable_usage`) or the month has not ended (`period_not_ended`)'),
+          '422': error(
+            'No usage to bill (`no_billable_usage`), the month has not ended (`period_not_ended`), or Stripe refuses ' +
+              'the amount (`stripe_refused_amount`, with `invoice_id`, `status` and `stripe_code`): the invoice stays ' +
+              'a draft, nothing is charged',
+          ),
           '503': error('Stripe unavailable (`payment_provider_unavailable`); retry to resume. `Retry-After` is set.'),
         },
       },

@@ -14,6 +14,7 @@ import {
   InvoiceConnection,
   InvoiceStateError,
   InvoiceTotalMismatch,
+  InvoiceAmountRefused,
   InvoiceType,
   InvoicesArgs,
   NoBillableUsage,
@@ -135,6 +136,13 @@ export class InvoiceResolver {
         return stateError({ status: outcome.invoice.status, message: outcome.message });
       case 'total_mismatch':
         return totalMismatch(ctx, outcome);
+      case 'stripe_refused':
+        return Object.assign(new InvoiceAmountRefused(), {
+          code: 'STRIPE_REFUSED_AMOUNT',
+          message: outcome.message,
+          stripeCode: outcome.stripeCode,
+          invoice: invoiceOf(ctx, outcome.invoice),
+        });
       default:
         return unavailable(ctx, 'PAYMENT_PROVIDER_UNAVAILABLE', outcome);
     }

@@ -244,6 +244,20 @@ export class InvoiceTotalMismatch extends ErrorResult {
 @ObjectType({
   implements: ErrorResult,
   description:
+    "Stripe refuses the invoice's amount (`stripeCode`: amount_too_large, amount_too_small): the invoice stays a " +
+    'DRAFT here with its exact lines and is not payable through Stripe; nothing was charged.',
+})
+export class InvoiceAmountRefused extends ErrorResult {
+  @Field(() => InvoiceType)
+  invoice!: InvoiceType;
+
+  @Field({ description: "Stripe's error code." })
+  stripeCode!: string;
+}
+
+@ObjectType({
+  implements: ErrorResult,
+  description:
     'Too many failed payment attempts on this invoice or by its owner (card testing): nothing was sent to Stripe. ' +
     'Allowed again at `resetsAt`, or when an admin lifts the limit.',
 })
@@ -274,6 +288,7 @@ export const CreateInvoiceResult = createUnionType({
       InvoiceStateError,
       PaymentProviderUnavailable,
       InvoiceTotalMismatch,
+      InvoiceAmountRefused,
     ] as const,
 });
 

@@ -29,6 +29,11 @@ export type CreateInvoiceOutcome =
   | { kind: 'cancelled'; invoice: Invoice; message: string }
   | { kind: 'stripe_unavailable'; invoice: Invoice; message: string }
   /**
+   * Stripe refuses the amount (`amount_too_large`: more than one charge may carry, `amount_too_small`): our invoice
+   * stays a DRAFT with its exact lines, never payable in Stripe; nothing was charged.
+   */
+  | { kind: 'stripe_refused'; invoice: Invoice; stripeCode: string; message: string }
+  /**
    * Stripe's invoice does not total ours and could not be put right (a draft whose items were repaired and still
    * differ, or a reissue that differed again): it was not finalized or sent, and it cannot be paid.
    */
@@ -126,6 +131,16 @@ export async function createInvoice(
     if (latest.status === InvoiceStatus.VOID) {
       return { kind: 'cancelled', invoice: latest, message: CANCELLED_MESSAGE };
     }
+    if (error.failure.kind === 'invalid_request' && STRIPE_AMOUNT_REFUSALS.has(error.failure.code ?? '')) {
+      return {
+        kind: 'stripe_refused',
+        invoice: latest,
+        stripeCode: error.failure.code!,
+        message:
+          `Stripe refuses this invoice's amount (${error.failure.code}): it stays a draft here and cannot be paid ` +
+          `through Stripe; nothing was charged. Stripe says: ${error.failure.message}`,
+      };
+    }
     if (['unavailable', 'rate_limited'].includes(error.failure.kind)) {
       return {
         kind: 'stripe_unavailable',
@@ -136,6 +151,9 @@ export async function createInvoice(
     throw error;
   }
 }
+
+/** Stripe's refusals of an amount, which no retry changes. */
+const STRIPE_AMOUNT_REFUSALS = new Set(['amount_too_large', 'amount_too_small']);
 
 function current(deps: InvoiceDeps, invoiceId: string): Promise<Invoice> {
   return deps.em.fork().findOneOrFail(Invoice, invoiceId, { populate: ['customer'] });
