@@ -4,6 +4,7 @@ import { runBilling } from './billing-run.service';
 import type { BillingRunDeps } from './billing-run.service';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
+import { DomainError } from '../shared/errors';
 import { getBillingRun } from './get-billing-run.service';
 import type { BillingRunProgress } from './get-billing-run.service';
 import { reconcile } from '../reconciliation/reconcile-invoices.service';
@@ -50,7 +51,10 @@ export function startBillingRun(
         }
       },
       (error: unknown) => {
-        deps.log?.error({ err: error, period: input.period }, 'billing run failed');
+        // A caller's mistake (a malformed period) is answered, not logged as a failure of the run.
+        if (!(error instanceof DomainError)) {
+          deps.log?.error({ err: error, period: input.period }, 'billing run failed');
+        }
         reject(error);
       },
     );
