@@ -2,6 +2,12 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { createLogger } from '../../src/config/logger';
 import type { Logger } from '../../src/config/logger';
+import { Role } from '../../src/entities/enums';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
+import { CreateInvoiceDocument } from '../generated/graphql';
+import { operator } from '../helpers/fixtures';
+import type { TestServer } from '../helpers/server';
+import { startTestServer } from '../helpers/server';
 
 /**
  * What every fuzz suite shares (docs/testing.md, "Fuzzing"): the seed and run count, the request budget that detects
@@ -36,9 +42,19 @@ export const FUZZ_KEEP_GOING = process.env.FUZZ_KEEP_GOING === '1';
 /** Failures of one suite: thrown at once (fast-check then shrinks the case), or collected with FUZZ_KEEP_GOING. */
 export class Findings {
   readonly kept: string[] = [];
+  private cases = 0;
+  private started = performance.now();
+
+  constructor(private readonly suite: string) {}
+
+  /** Starts the clock of `summary` (once the server is up and seeded). */
+  begin(): void {
+    this.started = performance.now();
+  }
 
   /** Fails the current case with `problems` (if any), or records them and lets the run go on. */
   check(problems: string[], what: string): void {
+    this.cases += 1;
     if (problems.length === 0) {
       return;
     }
@@ -47,6 +63,12 @@ export class Findings {
       throw new Error(report);
     }
     this.kept.push(report);
+  }
+
+  /** Prints how many cases ran and how long they took (the figure docs/testing.md keeps under its budget). */
+  summary(detail = ''): void {
+    const seconds = ((performance.now() - this.started) / 1000).toFixed(1);
+    process.stdout.write(`fuzz ${this.suite}: ${this.cases} cases in ${seconds} s${detail ? `; ${detail}` : ''}\n`);
   }
 }
 
@@ -181,6 +203,68 @@ export function errorLog(): { logger: Logger; take(): string[] } {
       const taken = lines.filter((line) => line.includes('"requestId"'));
       lines = [];
       return taken;
+    },
+  };
+}
+
+// --- The server under test --------------------------------------------------------------------------------------
+
+/** The server every suite attacks, with what they may know of it. */
+export interface FuzzTarget {
+  t: TestServer;
+  /** Bearer tokens by who holds them; `anonymous` sends none, `garbage` one that is not a JWT. */
+  tokens: Record<'admin' | 'service' | 'owner' | 'stranger' | 'anonymous' | 'garbage', string | null>;
+  /** Open invoices of `fuzz-user` (their months 2024-01 to 2024-03), so that requests reach the services. */
+  invoiceIds: string[];
+  /** What requests logged at level error, and what graphql-ws printed to the console, since the last call. */
+  takeFailures(): string[];
+}
+
+/**
+ * Starts the server (its own database and local Stripe), seeds the catalogue and three open invoices, and watches its
+ * error log and the console. The console's `error` is replaced until `stop`.
+ */
+export async function startFuzzTarget(): Promise<FuzzTarget & { stop(): Promise<void> }> {
+  const log = errorLog();
+  const printed: string[] = [];
+  const spy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    printed.push(args.map(String).join(' '));
+  });
+  const t = await startTestServer({}, { logger: log.logger });
+  await seedDefaultCatalogue(t.database.db.orm.em.fork());
+  const tokens: FuzzTarget['tokens'] = {
+    admin: await t.token('fuzz-admin', Role.ADMIN),
+    service: await t.token('fuzz-service', Role.SERVICE),
+    owner: await t.token('fuzz-user'),
+    stranger: await t.token('fuzz-other'),
+    anonymous: null,
+    garbage: 'not.a.token',
+  };
+  const op = await operator(t);
+  const invoiceIds: string[] = [];
+  for (const period of ['2024-01', '2024-02', '2024-03']) {
+    await op.record([
+      { userId: 'fuzz-user', metric: 'llm_input_tokens', quantity: '1234567', occurredAt: `${period}-15T10:00:00Z` },
+    ]);
+    const created = await t.gql(CreateInvoiceDocument, { period }, { token: tokens.owner });
+    const invoice = created.body.data?.createInvoice;
+    if (invoice?.__typename !== 'Invoice') {
+      throw new Error(`seed invoice: ${JSON.stringify(created.body)}`);
+    }
+    invoiceIds.push(invoice.id);
+  }
+  log.take();
+  return {
+    t,
+    tokens,
+    invoiceIds,
+    takeFailures: () => [
+      ...log.take().map((line) => `logged: ${line.slice(0, 400)}`),
+      ...printed.splice(0).map((line) => `console.error: ${line.slice(0, 300)}`),
+    ],
+    async stop() {
+      spy.mockRestore();
+      await t.close();
     },
   };
 }
