@@ -14,6 +14,7 @@ const UNIT = [
   'invoice-items-plan',
   'invoice-status',
   'lib/backoff',
+  'lib/json-depth',
   'lib/token-bucket',
   'money',
   'pricing',

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { GraphQLError, print } from 'graphql';
+import { GraphQLError, buildClientSchema, getIntrospectionQuery, print } from 'graphql';
+import type { IntrospectionQuery } from 'graphql';
 import type { Client as WsClient } from 'graphql-ws';
 import { createLogger } from '../src/config/logger';
 import { createErrorFormatter } from '../src/resolvers/format-error';
@@ -124,6 +125,16 @@ describe('operation limits', () => {
     expect(res.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
     const typo = await t.gql('{ mee { id } }', undefined, { token });
     expect(typo.body.errors?.[0].message).toMatch(/Did you mean "me"/);
+  });
+
+  it("answers the standard introspection query (GraphiQL's, codegen's) outside production: ofType chains add no depth", async () => {
+    // Refused before ("exceeds the depth limit: 15 > 12"): its TypeRef fragment nests ofType 7 deep.
+    const res = await t.gql(getIntrospectionQuery({ inputValueDeprecation: true }), undefined, { token });
+    expect(res.body.errors).toBeUndefined();
+    expect(buildClientSchema(res.body.data as IntrospectionQuery).getQueryType()?.name).toBe('Query');
+    // Depth still counts everywhere else, introspection included.
+    const deep = `{ __schema { types { fields { type { fields { type { fields { type { fields { type { fields { type { name } } } } } } } } } } } } }`;
+    expect(await validationError(deep)).toMatch(/depth limit: 13 > 12/);
   });
 
   it('allows introspection over graphql-ws outside production', async () => {

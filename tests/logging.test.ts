@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '../src/config/config';
 import { createLogger } from '../src/config/logger';
+import { Role } from '../src/entities/enums';
 import type { TestServer } from './helpers/server';
 import { startTestServer } from './helpers/server';
 
@@ -39,6 +40,18 @@ describe('structured logs', () => {
     const line = out.lines().find((l) => l.requestId === 'trace-me-1');
     expect(line).toMatchObject({ msg: 'request', method: 'POST', path: '/graphql', status: 200 });
     expect(out.text()).not.toContain(token);
+  });
+
+  it("logs a caller's mistake as an answer, not as an error: runBilling with a malformed period", async () => {
+    // Found by the fuzz suite: the BadInputError was logged at level error ("billing run failed") for any admin's typo.
+    const admin = await t.token('log-admin', Role.ADMIN);
+    const res = await t.gql('mutation { runBilling(period: "not-a-month") { __typename } }', undefined, {
+      token: admin,
+      headers: { 'x-request-id': 'typo-1' },
+    });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const lines = out.lines().filter((l) => l.requestId === 'typo-1');
+    expect(lines).toEqual([expect.objectContaining({ msg: 'request', level: 30 })]);
   });
 
   it('redacts secrets even when a whole config or request is logged', () => {

@@ -7,6 +7,8 @@ import type { InvoiceHeader, InvoiceRecord } from '../services/invoicing/invoice
 import { invoiceHeaderOf } from '../services/invoicing/invoice-read-model';
 import { minorToDecimalString } from '../services/shared/money';
 import type { PayInvoiceOutcome } from '../services/payments/pay-invoice.service';
+import type { AttemptLimitBlock } from '../services/payments/payment-attempt-limits';
+import type { LiftRecord } from '../services/payments/payment-limits-admin.service';
 import type { TotalMismatch } from '../stripe';
 import { JsonDecimal } from './exact-json';
 import type { HttpResult } from './http-errors';
@@ -191,4 +193,35 @@ export function cancelResult(outcome: CancelInvoiceOutcome): HttpResult {
     default:
       return failure(503, 'payment_provider_unavailable', outcome.message, { invoice_id: outcome.invoice.id }, RETRY);
   }
+}
+
+/** A payment attempt limit reached, as `GET /api/v1/billing/payment-attempt-blocks` lists it. */
+export function blockBody(block: AttemptLimitBlock) {
+  return {
+    scope: block.scope.toLowerCase(),
+    user_id: block.userId,
+    invoice_id: block.invoiceId,
+    failed_attempts: block.failedAttempts,
+    limit: block.limit,
+    window_seconds: block.windowSeconds,
+    resets_at: block.resetsAt.toISOString(),
+  };
+}
+
+export function blocksResult(blocks: AttemptLimitBlock[]): HttpResult {
+  return ok({ blocks: blocks.map(blockBody) });
+}
+
+export function liftResult(lift: LiftRecord): HttpResult {
+  return ok({
+    lift: {
+      id: lift.id,
+      scope: lift.scope.toLowerCase(),
+      user_id: lift.userId,
+      invoice_id: lift.invoiceId,
+      lifted_by: lift.liftedBy,
+      reason: lift.reason,
+      lifted_at: lift.liftedAt.toISOString(),
+    },
+  });
 }

@@ -8,14 +8,27 @@ import type { Database } from '../entities/orm';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import { cancelInvoice } from '../services/invoicing/cancel-invoice.service';
 import type { Caller } from '../services/customers/caller';
+import { requireRole } from '../services/customers/caller';
+import { Role } from '../entities/enums';
 import { createInvoice } from '../services/invoicing/create-invoice.service';
 import type { InvoiceDeps } from '../services/invoicing/invoice-deps';
 import { getInvoice, listInvoices } from '../services/invoicing/get-invoices.service';
 import { payInvoice } from '../services/payments/pay-invoice.service';
-import { storableJsonReviver } from '../schema/storable-text';
+import { liftPaymentAttemptLimit, listPaymentAttemptBlocks } from '../services/payments/payment-limits-admin.service';
+import type { PaymentLimitsDeps } from '../services/payments/payment-limits-admin.service';
 import type { StripeGateway } from '../stripe';
-import { cancelResult, createResult, invoiceResult, listResult, payResult } from './billing-responses';
+import {
+  blocksResult,
+  cancelResult,
+  createResult,
+  invoiceResult,
+  liftResult,
+  listResult,
+  payResult,
+} from './billing-responses';
 import type { HttpResult } from './http-errors';
+import { RequestError } from './http-errors';
+import { jsonBody } from './json-body';
 import type { RestInput } from './request-validation';
 import { restRoute } from './rest-route';
 import { openApiDocument } from './openapi';
@@ -38,11 +51,13 @@ export const BILLING_PATHS = {
   invoice: '/api/v1/billing/invoice/:invoice_id',
   pay: '/api/v1/billing/invoice/:invoice_id/pay',
   cancel: '/api/v1/billing/invoice/:invoice_id/cancel',
+  blocks: '/api/v1/billing/payment-attempt-blocks',
+  lift: '/api/v1/billing/payment-attempt-limits/lift',
   openapi: '/api/v1/openapi.json',
 } as const;
 
 // A payment body is two ids; anything near this limit is not a payment request.
-const parseJson = express.json({ limit: '16kb', reviver: storableJsonReviver });
+const parseJson = jsonBody('16kb');
 
 /**
  * The payment guide's REST API: thin routes over the same services as the GraphQL resolvers. Each route names its
@@ -142,8 +157,58 @@ export function billingRouter(deps: BillingRouterDeps): Router {
     ),
   );
 
+  // Admins: the payment attempt limits (card testing), as GraphQL's paymentAttemptBlocks / liftPaymentAttemptLimit.
+  const limits = (): PaymentLimitsDeps => ({
+    em: db.orm.em.fork(),
+    config,
+    now: new Date(clock.now()),
+    log: deps.logger,
+  });
+
+  router.get(
+    BILLING_PATHS.blocks,
+    route('listPaymentAttemptBlocks', async ({ params }, caller) =>
+      blocksResult(await listPaymentAttemptBlocks(limits(), caller, { userId: userIdOf(params.user_id) })),
+    ),
+  );
+
+  router.post(
+    BILLING_PATHS.lift,
+    route(
+      'liftPaymentAttemptLimit',
+      async ({ body = {} }, caller) => {
+        const {
+          invoice_id: invoiceId,
+          user_id: userId,
+          reason,
+        } = body as {
+          invoice_id?: string;
+          user_id?: string | number;
+          reason?: string;
+        };
+        // The service's rules, named as REST names the fields: admins only, then exactly one target.
+        requireRole(caller, Role.ADMIN);
+        if (named(invoiceId) === named(userId)) {
+          throw new RequestError(
+            422,
+            'validation_error',
+            'Name exactly one of invoice_id (one invoice) or user_id (a user and all of their invoices)',
+            { param: 'invoice_id' },
+          );
+        }
+        return liftResult(
+          await liftPaymentAttemptLimit(limits(), caller, { invoiceId, userId: userIdOf(userId), reason }),
+        );
+      },
+      { json: true },
+    ),
+  );
+
   return router;
 }
+
+/** A target given (an empty text names nothing). */
+const named = (value: unknown): boolean => value !== undefined && value !== '';
 
 /** A validated `user_id` (text, or a whole JSON number: `123` names the user "123"). */
 function userIdOf(value: unknown): string | undefined {

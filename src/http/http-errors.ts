@@ -1,7 +1,9 @@
 import type { Response } from 'express';
 import type { Logger } from '../config/logger';
 import { DomainError } from '../services/shared/errors';
+import { JSON_TOO_DEEP_MESSAGE } from '../schema/limits';
 import { UNSTORABLE_TEXT_MESSAGE } from '../schema/storable-text';
+import { JSON_TOO_DEEP } from './json-body';
 import { StripeGatewayError } from '../stripe';
 import { stringifyExact } from './exact-json';
 
@@ -73,6 +75,7 @@ const BODY_ERRORS: Record<string, { status: 400 | 413 | 415; code: string; messa
   'entity.too.large': { status: 413, code: 'payload_too_large', message: 'The request body is too large' },
   'charset.unsupported': { status: 415, code: 'unsupported_media_type', message: 'Send the body as UTF-8 JSON' },
   'encoding.unsupported': { status: 415, code: 'unsupported_media_type', message: 'Unsupported content encoding' },
+  [JSON_TOO_DEEP]: { status: 400, code: 'invalid_request', message: JSON_TOO_DEEP_MESSAGE },
 };
 
 /** Every failure → the error body; unexpected ones are logged, never described. */

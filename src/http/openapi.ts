@@ -248,6 +248,56 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/v1/billing/payment-attempt-blocks': {
+      get: {
+        operationId: 'listPaymentAttemptBlocks',
+        summary: 'Payment attempt limits reached now (admins)',
+        description:
+          'What `payInvoice` refuses with 429 `payment_attempts_exceeded` (card testing): every limit reached now, per invoice then per user, soonest reset first. The same as the `paymentAttemptBlocks` GraphQL query.',
+        parameters: [
+          {
+            name: 'user_id',
+            in: 'query',
+            required: false,
+            allowEmptyValue: true,
+            description: "Only this user's limits (their invoices' and their own); all users' when absent or empty",
+            schema: userId,
+          },
+        ],
+        responses: {
+          '200': json(ref('PaymentAttemptBlockList'), 'The limits reached now (an empty list when none)'),
+          '400': error('Malformed query parameter (`invalid_request`)'),
+          '401': COMMON['401'],
+          '403': error('The caller is not an admin (`forbidden`)'),
+          '500': COMMON['500'],
+        },
+      },
+    },
+    '/api/v1/billing/payment-attempt-limits/lift': {
+      post: {
+        operationId: 'liftPaymentAttemptLimit',
+        summary: 'Lift a payment attempt limit (admins)',
+        description:
+          'Lifts the limit of one invoice (`invoice_id`) or of a user and all of their invoices (`user_id`): failed attempts before now stop counting; the attempts themselves are kept. Recorded with who lifted it and why, and logged. The same as the `liftPaymentAttemptLimit` GraphQL mutation. Lifting where no limit is reached is allowed (it is recorded too).',
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('LiftRequest') } },
+        },
+        responses: {
+          '200': json(ref('LiftSuccess'), 'Lifted: paying is allowed again'),
+          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`)'),
+          '401': COMMON['401'],
+          '403': error('The caller is not an admin (`forbidden`)'),
+          '404': error('No such invoice, or no such user (`not_found`)'),
+          '413': error('Body too large (`payload_too_large`)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '422': error(
+            'Neither or both of `invoice_id` and `user_id`, or a `reason` over 500 characters (`validation_error`)',
+          ),
+          '500': COMMON['500'],
+        },
+      },
+    },
     '/api/v1/usage': {
       post: {
         operationId: 'recordUsage',
@@ -432,6 +482,74 @@ export const openApiDocument = {
           reason: reason,
           user_id: { ...userId, description: 'As in `PayRequest`; overrides the `user_id` query parameter' },
         },
+      },
+      PaymentAttemptBlock: {
+        type: 'object',
+        description: 'A payment attempt limit reached: paying is refused until `resets_at`, or a lift',
+        required: ['scope', 'user_id', 'invoice_id', 'failed_attempts', 'limit', 'window_seconds', 'resets_at'],
+        properties: {
+          scope: { type: 'string', enum: ['invoice', 'user'], description: "One invoice's limit, or its owner's" },
+          user_id: { type: 'string' },
+          invoice_id: { type: ['string', 'null'], description: 'The invoice, for scope "invoice"; null for "user"' },
+          failed_attempts: {
+            type: 'integer',
+            description: 'Failed attempts counted in the window, since the last lift',
+          },
+          limit: { type: 'integer' },
+          window_seconds: { type: 'integer' },
+          resets_at: {
+            type: 'string',
+            format: 'date-time',
+            description: 'When the oldest counted failure leaves the window',
+          },
+        },
+      },
+      PaymentAttemptBlockList: {
+        allOf: [
+          ref('Success'),
+          {
+            type: 'object',
+            required: ['blocks'],
+            properties: { blocks: { type: 'array', items: ref('PaymentAttemptBlock') } },
+          },
+        ],
+      },
+      LiftRequest: {
+        type: 'object',
+        description: 'a JSON object with exactly one of `invoice_id` and `user_id`, and optionally `reason`',
+        properties: {
+          invoice_id: { type: 'string', maxLength: 500, ...storable, description: 'Lift this invoice’s limit' },
+          user_id: {
+            ...userId,
+            description:
+              'Lift this user’s limit and their invoices’ (a string, or a whole JSON number as in `PayRequest`)',
+          },
+          reason: { ...reason, description: 'Why (at most 500 characters), recorded with the lift' },
+        },
+      },
+      LiftSuccess: {
+        allOf: [
+          ref('Success'),
+          {
+            type: 'object',
+            required: ['lift'],
+            properties: {
+              lift: {
+                type: 'object',
+                required: ['id', 'scope', 'user_id', 'invoice_id', 'lifted_by', 'reason', 'lifted_at'],
+                properties: {
+                  id: { type: 'string' },
+                  scope: { type: 'string', enum: ['invoice', 'user'] },
+                  user_id: { type: 'string' },
+                  invoice_id: { type: ['string', 'null'] },
+                  lifted_by: { type: 'string', description: 'The admin who lifted it (token `sub`)' },
+                  reason: { type: ['string', 'null'] },
+                  lifted_at: { type: 'string', format: 'date-time' },
+                },
+              },
+            },
+          },
+        ],
       },
       UsageEvent: {
         type: 'object',

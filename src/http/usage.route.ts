@@ -4,8 +4,8 @@ import type { Database } from '../entities/orm';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import { recordUsage } from '../services/usage/record-usage.service';
 import type { UsageEventData } from '../services/usage/record-usage.service';
-import { storableJsonReviver } from '../schema/storable-text';
 import { ok } from './http-errors';
+import { jsonBody } from './json-body';
 import { restRoute } from './rest-route';
 
 export const USAGE_PATH = '/api/v1/usage';
@@ -18,7 +18,7 @@ export const USAGE_PATH = '/api/v1/usage';
 export function usageRouter(db: Database, verify: TokenVerifier): Router {
   const router = express.Router();
   // 10,000 events of a few hundred bytes each, with room for metadata.
-  const parseJson = express.json({ limit: '16mb', reviver: storableJsonReviver });
+  const parseJson = jsonBody('16mb');
   router.post(
     USAGE_PATH,
     restRoute(

@@ -10,7 +10,15 @@ import {
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
 import type { NodeEnv } from '../config/config';
 import type { Logger } from '../config/logger';
-import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH, MAX_TOKENS, operationLimitsRule } from '../schema/limits';
+import { valueNestsDeeper } from '../lib/json-depth';
+import {
+  DOCUMENT_TOO_LONG_MESSAGE,
+  JSON_TOO_DEEP_MESSAGE,
+  MAX_DOCUMENT_LENGTH,
+  MAX_JSON_DEPTH,
+  MAX_TOKENS,
+  operationLimitsRule,
+} from '../schema/limits';
 import { storableTextRule, unstorableVariablesError } from '../schema/storable-text';
 import { oversizedVariablesError, textLengthRule } from '../schema/text-limits';
 import type { TextLimits } from '../schema/text-limits';
@@ -62,7 +70,13 @@ export function variablesError(
   document: DocumentNode,
   variables: Record<string, unknown> | null | undefined,
 ): GraphQLError | null {
-  // Lengths first: refusing a 10 MB string costs nothing, scanning it for unstorable characters does.
+  // Depth first (the checks after it recurse), then lengths: refusing a 10 MB string costs nothing, scanning it for
+  // unstorable characters does.
+  if (valueNestsDeeper(variables, MAX_JSON_DEPTH)) {
+    return new GraphQLError(`Variables too deep: ${JSON_TOO_DEEP_MESSAGE}`, {
+      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+    });
+  }
   return oversizedVariablesError(schema, document, variables, rules.textLimits) ?? unstorableVariablesError(variables);
 }
 

@@ -28,6 +28,15 @@ export const MAX_TOKENS = 5000;
  */
 export const MAX_DOCUMENT_LENGTH = 100_000;
 
+/**
+ * Arrays and objects inside one another in a request's JSON (a body, GraphQL variables, a connection_init payload):
+ * refused beyond this before anything recursive reads them (`src/lib/json-depth.ts`). A few thousand levels overflowed
+ * the stack of JSON.parse's reviver and JSON.stringify (a WebSocket closed 4500); no request of ours needs 10.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+export const JSON_TOO_DEEP_MESSAGE = `JSON may nest arrays and objects at most ${MAX_JSON_DEPTH} levels deep`;
+
 export const DOCUMENT_TOO_LONG_MESSAGE = `A GraphQL document may be at most ${MAX_DOCUMENT_LENGTH} characters; send data in variables`;
 
 interface Measure {
@@ -58,7 +67,10 @@ function measure(
       }
       if (selection.selectionSet) {
         const child = measure(selection.selectionSet, fragments, memo, visiting);
-        inner = { ...child, depth: child.depth + 1 };
+        // Introspection's `ofType` is a chain, one object per level of a type's wrapping (`[Int!]!`), never a fan-out:
+        // its levels cost fields but no depth, so the standard introspection query (GraphiQL's, codegen's: ofType
+        // nested 7 deep) fits the depth limit.
+        inner = { ...child, depth: child.depth + (selection.name.value === 'ofType' ? 0 : 1) };
       }
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       inner = measure(selection.selectionSet, fragments, memo, visiting);

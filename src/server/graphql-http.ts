@@ -6,7 +6,6 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
 import type { RequestHandler } from 'express';
 import { GraphQLError, Kind } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
@@ -16,7 +15,7 @@ import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { logUnexpectedErrors, variablesError } from '../resolvers/graphql-rules';
 import { DOCUMENT_TOO_LONG_MESSAGE, MAX_DOCUMENT_LENGTH } from '../schema/limits';
-import { storableJsonReviver } from '../schema/storable-text';
+import { jsonBody } from '../http/json-body';
 import { authenticateFirst, identityOf } from './authenticate-first';
 import { compiledQueriesGateway } from './compiled-queries';
 import type { RequestServices } from './request-services';
@@ -136,7 +135,7 @@ export async function serveGraphQLOverHttp(
     // The token before the body: an anonymous request is answered 401 without its body being read.
     authenticateFirst(services.verify),
     // Large enough for a 10,000-event recordUsage batch.
-    express.json({ limit: '16mb', reviver: storableJsonReviver }),
+    jsonBody('16mb'),
     refuseLongDocuments,
     expressMiddleware(apollo, {
       context: async ({ res }): Promise<GraphQLContext> =>

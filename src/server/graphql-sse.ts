@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import express from 'express';
+import { jsonBody } from '../http/json-body';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
@@ -9,7 +9,6 @@ import type { ExecutionResult, Response as SseResponse } from 'graphql-sse';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { formatErrors, logUnexpectedErrors, prepareOperation, variablesError } from '../resolvers/graphql-rules';
-import { storableJsonReviver } from '../schema/storable-text';
 import type { RequestServices } from './request-services';
 import { authenticateFirst, identityOf } from './authenticate-first';
 import type { StreamIdentity } from './stream-auth';
@@ -191,7 +190,7 @@ export function serveGraphQLOverSse(
     handlers: [
       // The token before the body: an anonymous request is answered 401 without its body being read.
       authenticateFirst(verify),
-      express.json({ limit: settings.wsMaxPayloadBytes, reviver: storableJsonReviver }),
+      jsonBody(settings.wsMaxPayloadBytes),
       (req: Request, res: Response, next: NextFunction) => {
         // A POST body the JSON parser did not take (another content type) is refused before graphql-sse would read it
         // unbounded.

@@ -5,8 +5,9 @@ import { GraphQLError, getOperationAST } from 'graphql';
 import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import type WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import { jsonTextNestsDeeper } from '../lib/json-depth';
+import { MAX_JSON_DEPTH } from '../schema/limits';
 import type { GraphQLContext } from '../resolvers/context';
 import type { GraphQLRules } from '../resolvers/graphql-rules';
 import { formatErrors, logUnexpectedErrors, prepareOperation, variablesError } from '../resolvers/graphql-rules';
@@ -83,6 +84,21 @@ function sendFrames(
   return frames;
 }
 
+/**
+ * A socket whose messages nesting deeper than MAX_JSON_DEPTH never reach graphql-ws: it parses every message and
+ * echoes a ping's payload with JSON.stringify, which overflowed the stack on a few thousand levels (close 4500). Such
+ * a message closes the socket with 4400, as any message graphql-ws cannot read does.
+ */
+class BoundedWebSocket extends WebSocket {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'message' && Buffer.isBuffer(args[0]) && jsonTextNestsDeeper(args[0], MAX_JSON_DEPTH)) {
+      this.close(CloseCode.BadRequest, `Invalid message received: nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
+}
+
 /** A close reason fits a control frame (123 bytes). */
 function closeReason(text: string): string {
   return Buffer.from(text).subarray(0, 123).toString();
@@ -106,7 +122,12 @@ export function serveGraphQLOverWebSocket(
   const { verify, logger, clock } = services;
   const settings = services.config.subscriptions;
   // ws refuses a larger frame from its header (close 1009) before buffering it.
-  const wsServer = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: settings.wsMaxPayloadBytes });
+  const wsServer = new WebSocketServer({
+    noServer: true,
+    path: '/graphql',
+    maxPayload: settings.wsMaxPayloadBytes,
+    WebSocket: BoundedWebSocket,
+  });
   const connections = new WeakMap<WebSocket, StreamConnection>();
   // The TCP socket under each WebSocket, and those holding their writes until the event loop turns.
   const transports = new WeakMap<WebSocket, Duplex>();
@@ -165,7 +186,9 @@ export function serveGraphQLOverWebSocket(
         if (initBytes > settings.wsMaxInitPayloadBytes) {
           socket.close(
             CloseCode.BadRequest,
-            `connection_init payload too large: ${initBytes} bytes, at most ${settings.wsMaxInitPayloadBytes}`,
+            Number.isFinite(initBytes)
+              ? `connection_init payload too large: ${initBytes} bytes, at most ${settings.wsMaxInitPayloadBytes}`
+              : 'connection_init payload nests too deep',
           );
           return false;
         }

@@ -1,5 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { SubscriptionSettings } from '../config/config';
+import { valueNestsDeeper } from '../lib/json-depth';
+import { JSON_TOO_DEEP_MESSAGE, MAX_JSON_DEPTH } from '../schema/limits';
 
 /** One open subscription's place under the caps; `release` gives it back (once, however often it is called). */
 export interface SubscriptionSlot {
@@ -117,13 +119,27 @@ function tooManySubscriptions(scope: 'connection' | 'user', max: number): GraphQ
   });
 }
 
-/** Size of a value as the JSON it came in (bounded by the message or body limit that let it in). */
+/**
+ * Size of a value as the JSON it came in (bounded by the message or body limit that let it in); Infinity when it
+ * nests deeper than MAX_JSON_DEPTH, which JSON.stringify would overflow the stack on.
+ */
 export function jsonBytes(value: unknown): number {
-  return value === undefined || value === null ? 0 : Buffer.byteLength(JSON.stringify(value));
+  if (value === undefined || value === null) {
+    return 0;
+  }
+  return valueNestsDeeper(value, MAX_JSON_DEPTH) ? Infinity : Buffer.byteLength(JSON.stringify(value));
 }
 
-/** Variables larger than `max` bytes of JSON: refused before any work (`BAD_REQUEST`, HTTP 413 over SSE). */
+/**
+ * Variables nesting deeper than MAX_JSON_DEPTH or larger than `max` bytes of JSON: refused before any work
+ * (`BAD_REQUEST`, HTTP 413 over SSE).
+ */
 export function variablesTooLarge(variables: unknown, max: number): GraphQLError | undefined {
+  if (valueNestsDeeper(variables, MAX_JSON_DEPTH)) {
+    return new GraphQLError(`Variables too deep: ${JSON_TOO_DEEP_MESSAGE}`, {
+      extensions: { code: 'BAD_REQUEST', limit: 'depth', max: MAX_JSON_DEPTH, http: { status: 400 } },
+    });
+  }
   const bytes = jsonBytes(variables);
   if (bytes <= max) {
     return undefined;

@@ -1,4 +1,7 @@
 import Stripe from 'stripe';
+import { jsonTextNestsDeeper } from '../lib/json-depth';
+import { MAX_JSON_DEPTH } from '../schema/limits';
+import { findUnstorableText } from '../schema/storable-text';
 import { toEventRecord } from './stripe-events';
 import type { StripeEventRecord } from './stripe-events';
 
@@ -118,8 +121,6 @@ function classify(error: unknown): SignatureError {
 
 /** The latest Unix time PostgreSQL's to_timestamp() stores as a date we can use (9999-12-31). */
 const MAX_CREATED = 253_402_300_799;
-/** A JSON `\u0000` escape (not an escaped backslash followed by "u0000"): PostgreSQL text and jsonb cannot hold NUL. */
-const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 
 /** Why a signed body is not an event we can store, or null when it is one. */
 function eventShapeProblem(value: unknown, rawBody: Buffer): string | null {
@@ -146,9 +147,14 @@ function eventShapeProblem(value: unknown, rawBody: Buffer): string | null {
   if (!Number.isInteger(event.created) || (event.created as number) < 0 || (event.created as number) > MAX_CREATED) {
     return "The event's created is not a Unix time in seconds";
   }
-  // Buffer.includes first (a fast byte search): the body is decoded and scanned only when it may hold one.
-  if (rawBody.includes('\\u0000') && NUL_ESCAPE.test(rawBody.toString('utf8'))) {
-    return 'The event contains a \\u0000 character, which cannot be stored';
+  // PostgreSQL's jsonb refuses what no real event holds: nesting past its stack, a NUL or an unpaired surrogate (which
+  // only a \u escape can carry in UTF-8, hence the fast byte search first). Refused here, not as a 500 that
+  // Stripe would retry for three days.
+  if (jsonTextNestsDeeper(rawBody, MAX_JSON_DEPTH)) {
+    return `The event nests deeper than ${MAX_JSON_DEPTH} levels`;
+  }
+  if (rawBody.includes('\\u') && findUnstorableText(event) !== null) {
+    return 'The event contains a \\u0000 character or an unpaired surrogate, which cannot be stored';
   }
   return null;
 }

@@ -75,11 +75,13 @@ describe('the OpenAPI document of the payment guide routes', () => {
     expect(servedRoutes()).toEqual([
       'GET /api/v1/billing/invoice/{invoice_id}',
       'GET /api/v1/billing/invoices',
+      'GET /api/v1/billing/payment-attempt-blocks',
       'GET /api/v1/openapi.json',
       'GET /api/v1/webhooks/health',
       'POST /api/v1/billing/invoice/{invoice_id}/cancel',
       'POST /api/v1/billing/invoice/{invoice_id}/pay',
       'POST /api/v1/billing/invoice/{month}/create',
+      'POST /api/v1/billing/payment-attempt-limits/lift',
       'POST /api/v1/usage',
       'POST /api/v1/webhooks/stripe',
     ]);
@@ -143,7 +145,8 @@ describe('the OpenAPI document of the payment guide routes', () => {
     }
     const event = schemas.UsageEvent.properties?.userId;
     expect(event).toMatchObject({ type: ['string', 'integer'], minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
-    // Every route that names a user reads the query; the two with a JSON body (pay, cancel) read it there too.
+    // Every route that names a user reads the query; those with a JSON body (pay, cancel) read it there too, and
+    // lifting a limit reads it only there.
     expect(found.sort()).toEqual(
       [
         'post /api/v1/billing/invoice/{month}/create query',
@@ -153,6 +156,8 @@ describe('the OpenAPI document of the payment guide routes', () => {
         'post /api/v1/billing/invoice/{invoice_id}/pay body',
         'post /api/v1/billing/invoice/{invoice_id}/cancel query',
         'post /api/v1/billing/invoice/{invoice_id}/cancel body',
+        'get /api/v1/billing/payment-attempt-blocks query',
+        'post /api/v1/billing/payment-attempt-limits/lift body',
       ].sort(),
     );
   });

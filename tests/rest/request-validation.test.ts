@@ -151,6 +151,14 @@ describe('request validation is the OpenAPI document', () => {
       body: { payment_method_id: 'pm_card_visa' },
     },
     { path: '/api/v1/billing/invoice/{invoice_id}/cancel', method: 'post', base: { invoice_id: MISSING }, body: {} },
+    // Admins only: this service token is refused (403) once the request is valid, never before.
+    { path: '/api/v1/billing/payment-attempt-blocks', method: 'get', base: {} },
+    {
+      path: '/api/v1/billing/payment-attempt-limits/lift',
+      method: 'post',
+      base: {},
+      body: { invoice_id: MISSING },
+    },
   ];
 
   /** The refusal problem, if any: invalid must be a 400/422 naming `name`; valid must not be. */

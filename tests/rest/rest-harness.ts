@@ -145,7 +145,7 @@ export function documentedSchema(path: string, method: string, status: number): 
  * schema; a path no route serves must answer the one error body. So the document cannot drift from what the routes
  * send.
  */
-function undocumented(method: string, url: string, status: number, body: unknown): string[] {
+export function undocumented(method: string, url: string, status: number, body: unknown): string[] {
   const path = url.split('?')[0];
   const template = Object.keys(openApiDocument.paths).find((candidate) =>
     new RegExp(`^${candidate.replace(/\{\w+\}/g, '[^/]+')}$`).test(path),

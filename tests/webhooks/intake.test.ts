@@ -64,6 +64,24 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     ['a NUL character in a string', (e: Stripe.Event) => JSON.stringify(e).replace('"open"', '"op\\u0000en"'), /u0000/],
     ['created far in the future', (e: Stripe.Event) => JSON.stringify({ ...e, created: 1e15 }), /Unix time/],
     ['created not a whole second', (e: Stripe.Event) => JSON.stringify({ ...e, created: 1.5 }), /Unix time/],
+    // Found by the fuzz suite: PostgreSQL's jsonb refused it ("invalid input syntax for type json"), answered 500, so
+    // Stripe would have retried it for days.
+    [
+      'an unpaired surrogate in a string',
+      (e: Stripe.Event) => JSON.stringify(e).replace('"open"', '"op\\ud800en"'),
+      /unpaired surrogate/,
+    ],
+    [
+      'an unpaired surrogate in a key',
+      (e: Stripe.Event) => JSON.stringify({ ...e, '\udc00': 1 }),
+      /unpaired surrogate/,
+    ],
+    [
+      'nesting 5,000 levels deep',
+      (e: Stripe.Event) =>
+        JSON.stringify({ ...e, deep: 0 }).replace('"deep":0', `"deep":${'['.repeat(5000)}${']'.repeat(5000)}`),
+      /nests deeper than 64 levels/,
+    ],
   ] as Array<[string, (e: Stripe.Event) => string, RegExp]>)(
     'refuses a signed event it could never store (%s) → 400 with the reason, not a 500',
     async (_label, body, reason) => {

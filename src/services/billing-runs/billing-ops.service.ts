@@ -4,6 +4,7 @@ import { runBilling } from './billing-run.service';
 import type { BillingRunDeps } from './billing-run.service';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
+import { DomainError } from '../shared/errors';
 import { parsePeriod } from './billing-period';
 import type { BillingRunFeed, BillingRunWatch } from './billing-run-feed';
 import { getBillingRun, listBillingRuns } from './get-billing-run.service';
@@ -71,7 +72,10 @@ export function startBillingRun(
         }
       },
       (error: unknown) => {
-        deps.log?.error({ err: error, period: input.period }, 'billing run failed');
+        // A caller's mistake (a malformed period) is answered, not logged as a failure of the run.
+        if (!(error instanceof DomainError)) {
+          deps.log?.error({ err: error, period: input.period }, 'billing run failed');
+        }
         reject(error);
       },
     );

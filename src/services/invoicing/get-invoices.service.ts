@@ -9,8 +9,7 @@ import { decodeCursor, encodeCursor } from '../shared/keyset-cursor';
 import type { InvoiceRecord } from './invoice-read-model';
 import type { InvoiceFilter } from './invoice-read.repository';
 import { countInvoices, readInvoice, readInvoicePage } from './invoice-read.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../shared/uuid';
 
 /**
  * Whose invoice the caller says it is, checked before anything is read: a user naming another user is FORBIDDEN
@@ -35,7 +34,7 @@ export async function findAccessibleInvoice(
   userId?: string | null,
 ): Promise<Invoice> {
   const owner = claimedOwner(caller, userId);
-  const invoice = UUID.test(invoiceId)
+  const invoice = isUuid(invoiceId)
     ? await em.findOne(Invoice, invoiceId, { populate: ['customer', 'lines', 'lines.metric'] })
     : null;
   const ownerId = invoice?.customer.externalUserId;
@@ -57,7 +56,7 @@ export async function getInvoice(
   userId?: string | null,
 ): Promise<InvoiceRecord> {
   const owner = isPrivileged(caller) ? claimedOwner(caller, userId) : resolveSubject(caller, userId);
-  const invoice = UUID.test(invoiceId) ? await readInvoice(em, invoiceId, owner) : null;
+  const invoice = isUuid(invoiceId) ? await readInvoice(em, invoiceId, owner) : null;
   if (!invoice) {
     throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }
@@ -96,7 +95,7 @@ export async function listInvoices(
     status: args.status ?? null,
     period: args.period ? parsePeriod(args.period).key : null,
   };
-  const after = args.after ? decodeCursor(args.after, (candidate) => UUID.test(candidate)) : null;
+  const after = args.after ? decodeCursor(args.after, (candidate) => isUuid(candidate)) : null;
   const [totalCount, rows] = await Promise.all([
     countInvoices(em, filter),
     readInvoicePage(em, filter, after, first + 1),

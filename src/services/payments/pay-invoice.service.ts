@@ -10,7 +10,12 @@ import { BadInputError } from '../shared/errors';
 import { findAccessibleInvoice } from '../invoicing/get-invoices.service';
 import { applyStripeStatus } from '../stripe-events/apply-stripe-status';
 import { PAYABLE, canTransition, transitionInvoice } from '../invoicing/invoice-status';
-import { attemptLimitBlocking, describeBlock } from './payment-attempt-limits';
+import {
+  attemptLimitBlocking,
+  describeBlock,
+  lockCustomerAttempts,
+  userAttemptsInFlight,
+} from './payment-attempt-limits';
 import type { AttemptLimitBlock } from './payment-attempt-limits';
 import { AUTHENTICATION_REQUIRED_REASON, paymentErrorReason, recordPaymentError } from './payment-error';
 
@@ -87,7 +92,9 @@ async function attemptPayment(
         message: 'A payment for this invoice is already in progress',
       };
     }
-    // Under the invoice's lock, so two concurrent tries cannot both pass the last free attempt of this invoice.
+    // Under the invoice's lock and the customer's, so two concurrent tries (on this invoice, or on two of its
+    // owner's) cannot both pass the last free attempt of the invoice or of the user.
+    await lockCustomerAttempts(tem, invoice.customer.id);
     const block = await attemptLimitBlocking(
       tem,
       deps.config.billing,
@@ -100,6 +107,23 @@ async function attemptPayment(
         block,
         message: describeBlock(block),
         retryAfterSeconds: Math.max(1, Math.ceil((block.resetsAt.getTime() - now.getTime()) / 1000)),
+      };
+    }
+    const crowded = await userAttemptsInFlight(
+      tem,
+      deps.config.billing,
+      invoice.customer.id,
+      now,
+      new Date(now.getTime() - STALE_PENDING_MS),
+    );
+    if (crowded) {
+      return {
+        kind: 'invalid_state' as const,
+        status: invoice.status,
+        message:
+          `Your payment attempts on other invoices are in progress and could use the last of your failed attempts ` +
+          `allowed (${crowded.failedAttempts} failed, ${crowded.inFlight} in progress, limit ${crowded.limit}); ` +
+          'try again once they finish',
       };
     }
     const attemptNumber = (await tem.count(PaymentAttempt, { invoice })) + 1;

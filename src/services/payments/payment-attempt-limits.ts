@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AppConfig } from '../../config/config';
 import { PaymentAttemptStatus, PaymentLimitScope } from '../../entities/enums';
+import { sqlText } from '../shared/sql-values';
 
 /** The limits in force (`PAYMENT_DECLINE_*`): a limit of 0 is off. */
 export type AttemptLimitSettings = Pick<
@@ -120,6 +121,57 @@ export async function attemptLimitBlocking(
     customerId: invoice.customerId,
   });
   return user ?? null;
+}
+
+/**
+ * Takes the customer's payment attempts for the rest of the caller's transaction: whoever holds it is the only one
+ * counting that customer's attempts and adding one. Paying two invoices of one user at once takes two different
+ * invoice locks, so without this both could pass the user's last free attempt (the per-invoice count is exact under
+ * the invoice's row lock). On PGlite (one session, transactions one at a time) it always succeeds at once.
+ */
+export async function lockCustomerAttempts(em: EntityManager, customerId: string): Promise<void> {
+  await em.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [`payment-attempts:customer:${customerId}`]);
+}
+
+/** A user's limit not reached yet, but within reach of the attempts in flight on their other invoices. */
+export interface AttemptsInFlight {
+  failedAttempts: number;
+  inFlight: number;
+  limit: number;
+}
+
+/**
+ * Under `lockCustomerAttempts`: the user's failures in the window (after the last lift) and their attempts waiting
+ * for Stripe's answer (pending, newer than `pendingSince`), when the two together reach the user's limit, else
+ * null. Every attempt in flight may come back declined: one more could then pass the limit, so it waits for them.
+ */
+export async function userAttemptsInFlight(
+  em: EntityManager,
+  settings: AttemptLimitSettings,
+  customerId: string,
+  now: Date,
+  pendingSince: Date,
+): Promise<AttemptsInFlight | null> {
+  const { limit, windowSeconds } = limitOf(settings, PaymentLimitScope.USER);
+  if (limit === 0) {
+    return null;
+  }
+  const since = new Date(now.getTime() - windowSeconds * 1000).toISOString();
+  const [row] = await em.execute<Array<{ failed: number | string; in_flight: number | string }>>(
+    `select
+       count(*) filter (where ${COUNTED} and pa.created_at > ?::timestamptz and pa.created_at > coalesce(
+         (select max(l.lifted_at) from payment_limit_lifts l where ${LIFTS[PaymentLimitScope.USER]}),
+         '-infinity'::timestamptz)) as failed,
+       count(*) filter (where pa.status = ${sqlText(PaymentAttemptStatus.PENDING)} and pa.created_at > ?::timestamptz)
+         as in_flight
+     from payment_attempts pa
+     join invoices i on i.id = pa.invoice_id
+     where i.customer_id = ?`,
+    [since, pendingSince.toISOString(), customerId],
+  );
+  const failedAttempts = Number(row?.failed ?? 0);
+  const inFlight = Number(row?.in_flight ?? 0);
+  return inFlight > 0 && failedAttempts + inFlight >= limit ? { failedAttempts, inFlight, limit } : null;
 }
 
 export function describeBlock(block: AttemptLimitBlock): string {

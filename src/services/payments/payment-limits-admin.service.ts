@@ -5,6 +5,7 @@ import { PaymentLimitScope, Role } from '../../entities/enums';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
 import { BadInputError, NotFoundError } from '../shared/errors';
+import { isUuid } from '../shared/uuid';
 import { findAttemptLimitBlocks } from './payment-attempt-limits';
 import type { AttemptLimitBlock, AttemptLimitSettings } from './payment-attempt-limits';
 
@@ -63,7 +64,9 @@ export async function liftPaymentAttemptLimit(
   let customer: Customer;
   let invoice: Invoice | null = null;
   if (input.invoiceId) {
-    invoice = await em.findOne(Invoice, { id: input.invoiceId }, { populate: ['customer'] });
+    invoice = isUuid(input.invoiceId)
+      ? await em.findOne(Invoice, { id: input.invoiceId }, { populate: ['customer'] })
+      : null;
     if (!invoice) {
       throw new NotFoundError('No such invoice');
     }

@@ -5,8 +5,8 @@ import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import type { StatusChangeHub } from './status-change-hub';
 import type { StatusChangeEvent } from './status-change-reader';
 import { readStatusChanges } from './status-change-reader';
+import { isUuid } from '../shared/uuid';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHANGE_ID = /^[0-9]{1,18}$/;
 /** Changes replayed per read while resuming. */
 const REPLAY_PAGE = 500;
@@ -62,7 +62,7 @@ export async function watchPaymentStatus(
  */
 async function accessibleInvoiceId(hub: StatusChangeHub, caller: Caller, invoiceId: string): Promise<string> {
   const id = invoiceId.toLowerCase();
-  const owner = UUID.test(id) ? await hub.invoiceOwner(id) : undefined;
+  const owner = isUuid(id) ? await hub.invoiceOwner(id) : undefined;
   if (owner === undefined || (!isPrivileged(caller) && owner !== caller.userId)) {
     throw new NotFoundError(`Invoice ${quote(invoiceId)}`);
   }

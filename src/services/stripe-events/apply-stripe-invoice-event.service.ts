@@ -5,8 +5,7 @@ import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import type { RemoteEvent, RemoteInvoice } from '../../stripe';
 import { pathTo, transitionInvoice } from '../invoicing/invoice-status';
 import type { StatusCause } from '../invoicing/invoice-status';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../shared/uuid';
 
 /**
  * The event is about one of our invoices, but its row is not committed yet (the webhook beat our own API
@@ -138,7 +137,7 @@ async function findOurInvoice(em: EntityManager, remote: RemoteInvoice): Promise
   if (!ourId) {
     return 'not an AgentHub invoice (no agenthub_invoice_id metadata)';
   }
-  if (!UUID.test(ourId)) {
+  if (!isUuid(ourId)) {
     return 'agenthub_invoice_id metadata is not an invoice id';
   }
   const byOurId = await em.findOne(Invoice, { id: ourId }, lock);
