@@ -23,6 +23,25 @@ export function changed<K extends keyof Stripe.Invoice>(inv: Stripe.Invoice, key
   return previous;
 }
 
+/** `previous` less the keys whose value did not change: the `previous_attributes` of an `invoice.updated`. */
+export function stillChanged(inv: Stripe.Invoice, previous: Partial<Stripe.Invoice>): Partial<Stripe.Invoice> {
+  const keys = Object.keys(previous) as Array<keyof Stripe.Invoice>;
+  const now = changed(inv, keys);
+  return Object.fromEntries(
+    keys.filter((k) => JSON.stringify(now[k]) !== JSON.stringify(previous[k])).map((k) => [k, previous[k]]),
+  ) as Partial<Stripe.Invoice>;
+}
+
+/** Keys a status change moves. */
+const STATUS_KEYS: Array<keyof Stripe.Invoice> = [
+  'amount_paid',
+  'amount_remaining',
+  'auto_advance',
+  'next_payment_attempt',
+  'status',
+  'status_transitions',
+];
+
 /** draft → open: number, due date, hosted URLs, the default payment; a zero invoice is paid at once. */
 export function finalize(emu: Emulator, inv: Stripe.Invoice, request: EventRequest, autoAdvance?: boolean): void {
   if (inv.status !== 'draft') {
@@ -82,6 +101,7 @@ export function markPaid(
 ): void {
   const now = emu.now();
   const amount = inv.amount_remaining;
+  const previous = changed(inv, STATUS_KEYS);
   if (outOfBand) {
     inv.amount_paid_off_stripe = (inv.amount_paid_off_stripe ?? 0) + amount;
   }
@@ -101,6 +121,8 @@ export function markPaid(
     payment.status = 'canceled';
     payment.status_transitions.canceled_at = now;
   }
+  // Stripe sends `invoice.updated` with every status change, beside the event that names it.
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.paid', inv, request);
   if (!outOfBand) {
     emitInvoice(emu, 'invoice.payment_succeeded', inv, request);
@@ -121,6 +143,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     );
   }
   const now = emu.now();
+  const previous = changed(inv, STATUS_KEYS);
   inv.status = 'void';
   inv.status_transitions.voided_at = now;
   inv.auto_advance = false;
@@ -131,6 +154,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     payment.status = 'canceled';
     payment.status_transitions.canceled_at = now;
   }
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.voided', inv, request);
 }
 
@@ -141,9 +165,11 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice, request: E
       'invoice_not_editable',
     );
   }
+  const previous = changed(inv, STATUS_KEYS);
   inv.status = 'uncollectible';
   inv.status_transitions.marked_uncollectible_at = emu.now();
   inv.auto_advance = false;
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.marked_uncollectible', inv, request);
 }
 
@@ -161,6 +187,5 @@ export function sendInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
   if (inv.status === 'void') {
     throw invalidState('You cannot send a voided invoice.', 'invoice_not_editable');
   }
-  inv.webhooks_delivered_at = inv.webhooks_delivered_at ?? emu.now();
   emitInvoice(emu, 'invoice.sent', inv, request);
 }

@@ -4,24 +4,20 @@ import { StripeApiError, invalidState } from './errors';
 import { internalsOf } from './invoice-model';
 import { changed, emitInvoice, markPaid } from './lifecycle';
 import { outcomeOf } from './payment-methods';
+import { paymentIntentOf, type AttemptFacts } from './payment-intents';
 import { newId } from './util';
 
 /** Card payment attempts on an invoice: success, decline, 3-D Secure. */
 
-function paymentIntentSummary(emu: Emulator, inv: Stripe.Invoice, status: string, pm: string): Record<string, unknown> {
-  const internals = internalsOf(emu, inv.id);
-  return {
-    id: internals.paymentIntentId,
-    object: 'payment_intent',
-    amount: inv.amount_remaining,
-    currency: inv.currency,
-    client_secret: internals.clientSecret,
-    payment_method: pm,
-    status,
-    ...(status === 'requires_action'
-      ? { next_action: { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect' } } }
-      : {}),
-  };
+/** The PaymentIntent a 402 carries: the invoice's, with what this attempt learned. */
+function attemptIntent(
+  emu: Emulator,
+  inv: Stripe.Invoice,
+  facts: AttemptFacts,
+  pm: Stripe.PaymentMethod | string,
+): Stripe.PaymentIntent {
+  const error = facts.error && typeof pm !== 'string' ? { ...facts.error, payment_method: pm } : facts.error;
+  return paymentIntentOf(emu, inv, { ...facts, error });
 }
 
 export type ChargeResult = { kind: 'paid' } | { kind: 'failed' | 'requires_action'; error: StripeApiError };
@@ -50,20 +46,29 @@ export function charge(
       code: 'invoice_payment_intent_requires_action',
       message:
         'This payment requires additional user action before it can be completed successfully. Payment can be completed using the PaymentIntent associated with the invoice. For more detail see: https://stripe.com/docs/billing/subscriptions/overview#requires-action',
-      payment_intent: paymentIntentSummary(emu, inv, 'requires_action', pm.id),
+      payment_intent: attemptIntent(emu, inv, { status: 'requires_action', paymentMethod: pm.id }, pm),
     });
     emitInvoice(emu, 'invoice.payment_action_required', inv, request);
     emitInvoice(emu, 'invoice.updated', inv, request, previous);
     return { kind: 'requires_action', error };
   }
   internals.pendingActionPaymentMethod = null;
-  const error = new StripeApiError(402, {
-    type: 'card_error',
+  const chargeId = newId('ch');
+  const decline = {
+    type: 'card_error' as const,
     code: outcome.code,
     decline_code: outcome.declineCode,
     message: outcome.message,
-    charge: newId('ch'),
-    payment_intent: paymentIntentSummary(emu, inv, 'requires_payment_method', pm.id),
+    charge: chargeId,
+  };
+  const error = new StripeApiError(402, {
+    ...decline,
+    payment_intent: attemptIntent(
+      emu,
+      inv,
+      { status: 'requires_payment_method', paymentMethod: null, charge: chargeId, error: decline },
+      pm,
+    ),
   });
   emitInvoice(emu, 'invoice.payment_failed', inv, request);
   emitInvoice(emu, 'invoice.updated', inv, request, previous);
@@ -90,12 +95,20 @@ export function completeThreeDSecure(
     return { kind: 'paid' };
   }
   internals.pendingActionPaymentMethod = null;
-  const error = new StripeApiError(402, {
-    type: 'card_error',
+  const failure = {
+    type: 'card_error' as const,
     code: 'payment_intent_authentication_failure',
     message:
       'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
-    payment_intent: paymentIntentSummary(emu, inv, 'requires_payment_method', pm),
+  };
+  const error = new StripeApiError(402, {
+    ...failure,
+    payment_intent: attemptIntent(
+      emu,
+      inv,
+      { status: 'requires_payment_method', paymentMethod: null, error: failure },
+      pm,
+    ),
   });
   emitInvoice(emu, 'invoice.payment_failed', inv, request);
   return { kind: 'failed', error };

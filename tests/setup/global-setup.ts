@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { buildDashboardOnce, buildOnce } from '../helpers/build';
 import { PGLITE_DUMP_ENV, TEMPLATE_DATABASE_ENV, prepareTemplate, removeTemplate } from '../helpers/database';
+import { STATS_ENV, VALIDATORS_ENV, newStatsFile, precompileValidators, takeStats } from '../helpers/fidelity';
 
 /**
  * Once per `jest` run, in the parent process before any worker starts (workers inherit `process.env`): the migrated
@@ -19,6 +20,11 @@ export async function setUp(options: { build: boolean }): Promise<void> {
     Object.assign(process.env, await prepareTemplate());
     forgetOrmGlobals();
   }
+  // The fidelity guard (tests/setup/fidelity.ts), also for the servers the e2e tests spawn: its schemas compiled
+  // once for every worker, and a file where each test file adds what it checked.
+  process.env.STRIPE_FIDELITY_GUARD ??= '1';
+  process.env[VALIDATORS_ENV] ??= precompileValidators();
+  process.env[STATS_ENV] ??= newStatsFile();
 }
 
 /**
@@ -39,4 +45,12 @@ export async function tearDown(): Promise<void> {
   delete process.env[TEMPLATE_DATABASE_ENV];
   delete process.env[PGLITE_DUMP_ENV];
   await removeTemplate(env);
+  const stats = takeStats(env[STATS_ENV]);
+  delete process.env[STATS_ENV];
+  if (stats) {
+    process.stdout.write(
+      `\nFidelity guard: ${stats.responses} responses and ${stats.events} events of the local Stripe checked ` +
+        `against the stripe SDK's schemas in ${stats.file}; ${stats.violations} violation(s).\n`,
+    );
+  }
 }
