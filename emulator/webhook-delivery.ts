@@ -34,6 +34,18 @@ function waitsController(): AbortController {
   return controller;
 }
 
+/** What the dispatchers of this process sent (a test run reports it): first attempts, by how they went out. */
+export const deliveryCounts = {
+  /** Events with at least one target. */
+  events: 0,
+  /** First attempts of a copy, duplicates included. */
+  deliveries: 0,
+  /** Second copies. */
+  duplicates: 0,
+  /** First attempts that left after an event made later had left for the same target. */
+  outOfOrder: 0,
+};
+
 export class WebhookDispatcher {
   readonly log: DeliveryAttempt[] = [];
   /** The modes a reset returns to: the emulator's own profile (`startEmulator({ delivery })`). */
@@ -48,6 +60,10 @@ export class WebhookDispatcher {
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
   private chains = new Map<string, Promise<void>>();
+  /** Rank of each event among those dispatched (event id → 1, 2…), and the latest rank queued per target. */
+  private order = new Map<string, number>();
+  private emitted = 0;
+  private latestQueued = new Map<string, number>();
   /** Targets that have an event still pending elsewhere (event id → target keys). */
   private settledTargets = new Map<string, Set<string>>();
   private buffer: Array<{ event: Stripe.Event; target: WebhookTarget }> = [];
@@ -98,11 +114,14 @@ export class WebhookDispatcher {
       this.emu.delivered(event);
       return;
     }
+    deliveryCounts.events++;
+    this.order.set(event.id, ++this.emitted);
     if (this.realistic) {
       return this.dispatchRealistic(event, targets);
     }
     const copies = this.modes.duplicate ? 2 : 1;
     for (const target of targets) {
+      deliveryCounts.duplicates += copies - 1;
       for (let i = 0; i < copies; i++) {
         this.pending++;
         const gen = this.generation;
@@ -126,6 +145,7 @@ export class WebhookDispatcher {
     const { maxDelayMs, duplicateRate } = this.modes;
     for (const target of targets) {
       const copies = this.random() < duplicateRate ? 2 : 1;
+      deliveryCounts.duplicates += copies - 1;
       for (let i = 0; i < copies; i++) {
         this.pending++;
         const delay = Math.floor(this.random() * maxDelayMs);
@@ -149,9 +169,16 @@ export class WebhookDispatcher {
     });
   }
 
-  /** First attempts are sent one after another per target, in emission order. */
+  /** First attempts are sent one after another per target, in the order they are queued. */
   private enqueue(gen: number, event: Stripe.Event, target: WebhookTarget): void {
     const key = target.endpointId ?? target.url;
+    deliveryCounts.deliveries++;
+    const rank = this.order.get(event.id) ?? 0;
+    const latest = this.latestQueued.get(key) ?? 0;
+    if (rank < latest) {
+      deliveryCounts.outOfOrder++;
+    }
+    this.latestQueued.set(key, Math.max(rank, latest));
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.then(() => this.attempt(gen, event, target, 1));
     this.chains.set(key, next);
@@ -311,6 +338,8 @@ export class WebhookDispatcher {
     this.generation++;
     this.chains.clear();
     this.settledTargets.clear();
+    this.order.clear();
+    this.latestQueued.clear();
     this.buffer = [];
     this.log.length = 0;
     this.modes = this.baseModes;

@@ -43,6 +43,8 @@ export interface FidelityStats {
   responses: number;
   events: number;
   violations: number;
+  /** What the local Stripes' webhook dispatchers sent (`deliveryCounts`). */
+  webhooks: { events: number; deliveries: number; duplicates: number; outOfOrder: number };
 }
 
 export function newStatsFile(): string {
@@ -70,7 +72,19 @@ export function takeStats(file: string | undefined): FidelityStats | null {
       responses: sum.responses + r.responses,
       events: sum.events + r.events,
       violations: sum.violations + r.violations,
+      webhooks: {
+        events: sum.webhooks.events + r.webhooks.events,
+        deliveries: sum.webhooks.deliveries + r.webhooks.deliveries,
+        duplicates: sum.webhooks.duplicates + r.webhooks.duplicates,
+        outOfOrder: sum.webhooks.outOfOrder + r.webhooks.outOfOrder,
+      },
     }),
-    { file: '', responses: 0, events: 0, violations: 0 },
+    {
+      file: '',
+      responses: 0,
+      events: 0,
+      violations: 0,
+      webhooks: { events: 0, deliveries: 0, duplicates: 0, outOfOrder: 0 },
+    },
   );
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fidelity, formatViolation } from '../../emulator/fidelity/guard';
+import { deliveryCounts } from '../../emulator/webhook-delivery';
 import { addStats } from '../helpers/fidelity';
 
 /**
@@ -32,6 +33,7 @@ afterAll(() => {
     responses: fidelity.responses,
     events: fidelity.events,
     violations,
+    webhooks: { ...deliveryCounts },
   });
   assertNone('after the last test of this file');
 });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { buildDashboardOnce, buildOnce } from '../helpers/build';
 import { PGLITE_DUMP_ENV, TEMPLATE_DATABASE_ENV, prepareTemplate, removeTemplate } from '../helpers/database';
+import { DELIVERY_SEED_ENV, deliverySeed } from '../helpers/delivery';
 import { STATS_ENV, VALIDATORS_ENV, newStatsFile, precompileValidators, takeStats } from '../helpers/fidelity';
 
 /**
@@ -25,6 +26,12 @@ export async function setUp(options: { build: boolean }): Promise<void> {
   process.env.STRIPE_FIDELITY_GUARD ??= '1';
   process.env[VALIDATORS_ENV] ??= precompileValidators();
   process.env[STATS_ENV] ??= newStatsFile();
+  if (!process.env[DELIVERY_SEED_ENV]) {
+    process.stdout.write(
+      `\nWebhooks of the local Stripe: realistic delivery, seed ${deliverySeed()} ` +
+        `(${DELIVERY_SEED_ENV}=${deliverySeed()} npm test … repeats its delays, duplicates and order)\n`,
+    );
+  }
 }
 
 /**
@@ -48,9 +55,12 @@ export async function tearDown(): Promise<void> {
   const stats = takeStats(env[STATS_ENV]);
   delete process.env[STATS_ENV];
   if (stats) {
+    const w = stats.webhooks;
     process.stdout.write(
       `\nFidelity guard: ${stats.responses} responses and ${stats.events} events of the local Stripe checked ` +
-        `against the stripe SDK's schemas in ${stats.file}; ${stats.violations} violation(s).\n`,
+        `against the stripe SDK's schemas in ${stats.file}; ${stats.violations} violation(s).\n` +
+        `Webhooks: ${w.deliveries} deliveries of ${w.events} events, ${w.duplicates} of them duplicates, ` +
+        `${w.outOfOrder} after a later event (seed ${env[DELIVERY_SEED_ENV] ?? 'none'}).\n`,
     );
   }
 }
