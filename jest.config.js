@@ -57,6 +57,8 @@ const base = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
   setupFiles: ['reflect-metadata'],
+  // The fidelity guard: every response and event of a local Stripe checked against the SDK's schemas.
+  setupFilesAfterEnv: ['<rootDir>/tests/setup/fidelity.ts'],
 };
 
 /** @type {import('jest').Config} */

@@ -8,6 +8,7 @@ import { Idempotency } from './idempotency';
 import { checkApiVersion } from './limits';
 import { expandList } from './params';
 import { newId } from './util';
+import { fidelity, recordViolation } from './fidelity/guard';
 
 export interface ApiContext {
   emu: Emulator;
@@ -233,7 +234,23 @@ export class ApiRouter {
     return null;
   }
 
-  private send(res: ServerResponse, status: number, body: string): void {
+  private send(res: ServerResponse, given: number, answer: string): void {
+    let status = given;
+    let body = answer;
+    const guard = this.emu.guard;
+    if (guard) {
+      fidelity.responses++;
+      const faults = guard.checkResponse(status, body);
+      if (faults.length > 0) {
+        const where = `${res.req.method ?? 'GET'} ${(res.req.url ?? '').split('?')[0]} → ${status}`;
+        recordViolation(where, faults);
+        status = 500;
+        body = errorJson(
+          apiError(`Fidelity guard: ${where} breaks the stripe SDK's schemas: ${faults.join('; ')}`),
+          '',
+        );
+      }
+    }
     res.statusCode = status;
     res.setHeader('Content-Type', 'application/json');
     res.setHeader('Content-Length', Buffer.byteLength(body));

@@ -1,4 +1,5 @@
 import type { EmulatorClock } from './time';
+import type { DeliveryModes } from './webhook-signing';
 
 /** The emulator's settings (`startEmulator` options, after defaults). */
 export interface EmulatorConfig {
@@ -17,4 +18,8 @@ export interface EmulatorConfig {
    * retries and delays, `latency` and `hang` faults. Default: the system's.
    */
   clock?: EmulatorClock;
+  /** How events are delivered (`ideal` unless given; see `DeliveryModes`). */
+  delivery?: Partial<DeliveryModes>;
+  /** Check every response and event against the SDK's schemas (`fidelity/guard.ts`). */
+  fidelityGuard: boolean;
 }

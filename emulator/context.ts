@@ -5,6 +5,7 @@ import type { EmulatorConfig } from './config';
 import type { EmulatorClock } from './time';
 import { systemTime } from './time';
 import { WebhookDispatcher } from './webhook-delivery';
+import { fidelity, fidelityGuard, recordViolation, type FidelityGuard } from './fidelity/guard';
 import { deserializeState, emptyState, serializeState, type State } from './state';
 import { newId, snapshot } from './util';
 
@@ -26,15 +27,18 @@ export class Emulator {
   readonly chaos = new Chaos();
   readonly webhooks: WebhookDispatcher;
   readonly clock: EmulatorClock;
+  /** Set when every response and event is checked against the SDK's schemas. */
+  readonly guard: FidelityGuard | null;
   private saveTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly config: EmulatorConfig) {
     this.clock = config.clock ?? systemTime;
+    this.guard = config.fidelityGuard ? fidelityGuard() : null;
     this.state =
       config.stateFile && existsSync(config.stateFile)
         ? deserializeState(readFileSync(config.stateFile, 'utf8'))
         : emptyState();
-    this.webhooks = new WebhookDispatcher(this);
+    this.webhooks = new WebhookDispatcher(this, config.delivery);
   }
 
   /** Emulator time in Unix seconds (its clock + the test clock's offset). */
@@ -46,6 +50,21 @@ export class Emulator {
     this.config.webhookUrl = url ?? undefined;
     if (secret) {
       this.config.webhookSecret = secret;
+    }
+  }
+
+  /**
+   * Every target has the event (or gave up on it). An invoice's `webhooks_delivered_at` is the time its
+   * `invoice.created` reached every endpoint ("set while the invoice is being created" when there were none).
+   */
+  delivered(event: Stripe.Event): void {
+    if (event.type !== 'invoice.created') {
+      return;
+    }
+    const inv = this.state.invoices.get((event.data.object as { id: string }).id);
+    if (inv && inv.webhooks_delivered_at === null) {
+      inv.webhooks_delivered_at = this.now();
+      this.changed();
     }
   }
 
@@ -79,6 +98,13 @@ export class Emulator {
       type,
     } as unknown as Stripe.Event;
     this.state.events.set(event.id, event);
+    if (this.guard) {
+      fidelity.events++;
+      const faults = this.guard.checkObject(event);
+      if (faults.length > 0) {
+        recordViolation(`event ${type} ${event.id}`, faults);
+      }
+    }
     this.webhooks.dispatch(event, targets);
     this.changed();
     return event;

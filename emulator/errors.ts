@@ -1,3 +1,5 @@
+import type Stripe from 'stripe';
+
 /** Stripe's error body (`{ error: {...} }`) and the HTTP status that carries it. */
 export interface StripeErrorBody {
   type: 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error';
@@ -7,7 +9,7 @@ export interface StripeErrorBody {
   param?: string;
   doc_url?: string;
   charge?: string;
-  payment_intent?: Record<string, unknown>;
+  payment_intent?: Stripe.PaymentIntent;
   payment_method?: Record<string, unknown>;
   request_log_url?: string;
 }

@@ -26,6 +26,25 @@ export function changed<K extends keyof Stripe.Invoice>(inv: Stripe.Invoice, key
   return previous;
 }
 
+/** `previous` less the keys whose value did not change: the `previous_attributes` of an `invoice.updated`. */
+export function stillChanged(inv: Stripe.Invoice, previous: Partial<Stripe.Invoice>): Partial<Stripe.Invoice> {
+  const keys = Object.keys(previous) as Array<keyof Stripe.Invoice>;
+  const now = changed(inv, keys);
+  return Object.fromEntries(
+    keys.filter((k) => JSON.stringify(now[k]) !== JSON.stringify(previous[k])).map((k) => [k, previous[k]]),
+  ) as Partial<Stripe.Invoice>;
+}
+
+/** Keys a status change moves. */
+const STATUS_KEYS: Array<keyof Stripe.Invoice> = [
+  'amount_paid',
+  'amount_remaining',
+  'auto_advance',
+  'next_payment_attempt',
+  'status',
+  'status_transitions',
+];
+
 /** draft → open: number, due date, hosted URLs, the default payment; a zero invoice is paid at once. */
 export function finalize(emu: Emulator, inv: Stripe.Invoice, request: EventRequest, autoAdvance?: boolean): void {
   if (inv.status !== 'draft') {
@@ -90,6 +109,7 @@ export function markPaid(
 ): void {
   const now = emu.now();
   const amount = inv.amount_remaining;
+  const previous = changed(inv, STATUS_KEYS);
   if (outOfBand) {
     inv.amount_paid_off_stripe = (inv.amount_paid_off_stripe ?? 0) + amount;
   }
@@ -113,6 +133,8 @@ export function markPaid(
     // Stripe cancels the PaymentIntent of an invoice paid outside Stripe.
     cancelIntent(emu, currentIntent(emu, inv), null, request);
   }
+  // Stripe sends `invoice.updated` with every status change, beside the event that names it.
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.paid', inv, request);
   if (!outOfBand) {
     emitInvoice(emu, 'invoice.payment_succeeded', inv, request);
@@ -133,6 +155,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     );
   }
   const now = emu.now();
+  const previous = changed(inv, STATUS_KEYS);
   inv.status = 'void';
   inv.status_transitions.voided_at = now;
   inv.auto_advance = false;
@@ -144,6 +167,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     payment.status_transitions.canceled_at = now;
   }
   cancelIntent(emu, currentIntent(emu, inv), 'void_invoice', request);
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.voided', inv, request);
 }
 
@@ -154,9 +178,11 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice, request: E
       'invoice_not_editable',
     );
   }
+  const previous = changed(inv, STATUS_KEYS);
   inv.status = 'uncollectible';
   inv.status_transitions.marked_uncollectible_at = emu.now();
   inv.auto_advance = false;
+  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
   emitInvoice(emu, 'invoice.marked_uncollectible', inv, request);
 }
 
@@ -174,6 +200,5 @@ export function sendInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
   if (inv.status === 'void') {
     throw invalidState('You cannot send a voided invoice.', 'invoice_not_editable');
   }
-  inv.webhooks_delivered_at = inv.webhooks_delivered_at ?? emu.now();
   emitInvoice(emu, 'invoice.sent', inv, request);
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * Local Stripe emulator CLI: `node dist/emulator/main.js [--port 12111] [--host 127.0.0.1]
- * [--webhook-url URL] [--webhook-secret whsec_…] [--rate-limit 25] [--state-file .data/stripe-emulator.json]`.
+ * [--webhook-url URL] [--webhook-secret whsec_…] [--rate-limit 25] [--state-file .data/stripe-emulator.json]
+ * [--delivery realistic] [--delivery-seed N]`.
  * Env fallbacks: STRIPE_EMULATOR_PORT, STRIPE_EMULATOR_HOST, STRIPE_EMULATOR_WEBHOOK_URL,
- * STRIPE_WEBHOOK_SECRET, STRIPE_EMULATOR_RATE_LIMIT, STRIPE_EMULATOR_STATE_FILE, STRIPE_EMULATOR_PUBLIC_URL.
+ * STRIPE_WEBHOOK_SECRET, STRIPE_EMULATOR_RATE_LIMIT, STRIPE_EMULATOR_STATE_FILE, STRIPE_EMULATOR_PUBLIC_URL,
+ * STRIPE_EMULATOR_DELIVERY, STRIPE_EMULATOR_DELIVERY_SEED.
  */
+import { randomInt } from 'node:crypto';
 import { parseArgs as parseCommandLine } from 'node:util';
 import { startEmulator, type EmulatorOptions } from './server';
 
@@ -17,6 +20,8 @@ const OPTIONS = {
   'rate-limit': { type: 'string', help: 'requests per second over /v1 before 429 (default: none)' },
   'state-file': { type: 'string', help: 'keep objects, events and keys across restarts' },
   'public-url': { type: 'string', help: 'base of hosted invoice URLs' },
+  delivery: { type: 'string', help: 'webhook delivery: ideal (default) or realistic (late, some twice, any order)' },
+  'delivery-seed': { type: 'string', help: 'seed of the realistic delivery (default: drawn and printed)' },
   help: { type: 'boolean', help: 'this help' },
 } as const;
 type Flag = Exclude<keyof typeof OPTIONS, 'help'>;
@@ -51,6 +56,16 @@ function toInt(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
+function delivery(profile: string | undefined, seed: string | undefined): EmulatorOptions['delivery'] {
+  if (profile === undefined || profile === '' || profile === 'ideal') {
+    return undefined;
+  }
+  if (profile !== 'realistic') {
+    throw new Error(`--delivery must be ideal or realistic, got "${profile}"`);
+  }
+  return { profile, seed: toInt('--delivery-seed', seed) ?? randomInt(1, 2 ** 31) };
+}
+
 export function optionsFrom(argv: string[], env: NodeJS.ProcessEnv): EmulatorOptions {
   const a = parseArgs(argv);
   return {
@@ -61,6 +76,10 @@ export function optionsFrom(argv: string[], env: NodeJS.ProcessEnv): EmulatorOpt
     rateLimit: toInt('--rate-limit', a['rate-limit'] ?? env.STRIPE_EMULATOR_RATE_LIMIT),
     stateFile: a['state-file'] ?? env.STRIPE_EMULATOR_STATE_FILE,
     publicBaseUrl: a['public-url'] ?? env.STRIPE_EMULATOR_PUBLIC_URL,
+    delivery: delivery(
+      a.delivery ?? env.STRIPE_EMULATOR_DELIVERY,
+      a['delivery-seed'] ?? env.STRIPE_EMULATOR_DELIVERY_SEED,
+    ),
   };
 }
 
@@ -70,6 +89,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Stripe emulator listening on ${emulator.url} (API ${emulator.apiBase}, control ${emulator.controlUrl})\n`,
   );
+  if (options.delivery) {
+    process.stdout.write(`Webhooks delivered realistically, seed ${options.delivery.seed}\n`);
+  }
   const { webhookUrl } = emulator.emulator.config;
   if (webhookUrl) {
     // Like `stripe listen`: a generated local test secret is shown once so the app can be configured with it;

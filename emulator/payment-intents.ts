@@ -204,7 +204,7 @@ export function intentDeclined(
     decline_code: decline.declineCode,
     message: decline.message,
     charge: charge.id,
-    payment_intent: snapshot(pi) as unknown as Record<string, unknown>,
+    payment_intent: snapshot(pi),
     payment_method: snapshot(pm) as unknown as Record<string, unknown>,
   });
 }
@@ -253,7 +253,7 @@ export function intentAuthenticationFailed(
     type: 'card_error',
     code,
     message: AUTHENTICATION_FAILURE_MESSAGE,
-    payment_intent: snapshot(pi) as unknown as Record<string, unknown>,
+    payment_intent: snapshot(pi),
   });
 }
 

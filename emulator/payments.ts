@@ -66,7 +66,7 @@ export function requiresActionError(pi: Stripe.PaymentIntent): StripeApiError {
     type: 'card_error',
     code: 'invoice_payment_intent_requires_action',
     message: REQUIRES_ACTION_MESSAGE,
-    payment_intent: snapshot(pi) as unknown as Record<string, unknown>,
+    payment_intent: snapshot(pi),
   });
 }
 

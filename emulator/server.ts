@@ -19,7 +19,9 @@ import { registerPaymentIntents } from './payment-intent-routes';
 import { registerPaymentMethods } from './payment-method-routes';
 import { registerSearch } from './search';
 import { randomToken } from './util';
+import { fidelityGuardFromEnv } from './fidelity/guard';
 import { registerWebhookEndpoints } from './webhook-endpoints';
+import type { DeliveryModes } from './webhook-signing';
 
 export interface EmulatorOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -43,6 +45,16 @@ export interface EmulatorOptions {
   accountName?: string;
   /** Emulator time and every wait it makes (see `EmulatorConfig.clock`); in-process only. Default: the system's. */
   clock?: EmulatorClock;
+  /**
+   * Check every response and event against the `stripe` package's schemas (`emulator/fidelity/guard.ts`); a
+   * violation is recorded and a response that has one becomes a 500. Default: `STRIPE_FIDELITY_GUARD=1`.
+   */
+  fidelityGuard?: boolean;
+  /**
+   * How webhooks are delivered: `{ profile: 'realistic', seed }` delays each delivery on the emulator's clock (up to
+   * `maxDelayMs`), so close events arrive in any order, and sends some twice; default `ideal` (once, in order, at once).
+   */
+  delivery?: Partial<DeliveryModes>;
 }
 
 export interface RunningEmulator {
@@ -81,6 +93,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     webhookTimeoutMs: options.webhookTimeoutMs ?? 10_000,
     accountName: options.accountName ?? 'AgentHub',
     clock: options.clock,
+    fidelityGuard: options.fidelityGuard ?? fidelityGuardFromEnv(),
+    delivery: options.delivery,
   });
   if (options.rateLimit) {
     emu.chaos.rateLimit = options.rateLimit;

@@ -11,17 +11,20 @@ export interface DeliverySource {
   config: EmulatorConfig;
   state: State;
   clock: EmulatorClock;
+  /** Every target has the event (or gave up on it): Stripe then stamps what waited for it. */
+  delivered(event: Stripe.Event): void;
 }
 import {
   DEFAULT_MODES,
   eventMatches,
+  seededRandom,
   signPayload,
   type DeliveryAttempt,
   type DeliveryModes,
   type WebhookTarget,
 } from './webhook-signing';
 
-export type { DeliveryAttempt, DeliveryModes, WebhookTarget } from './webhook-signing';
+export type { DeliveryAttempt, DeliveryModes, DeliveryProfileName, WebhookTarget } from './webhook-signing';
 export { eventMatches, signPayload } from './webhook-signing';
 
 /** One signal for every pending delay and retry: hundreds of listeners on it (delayed deliveries) are not a leak. */
@@ -31,9 +34,25 @@ function waitsController(): AbortController {
   return controller;
 }
 
+/** What the dispatchers of this process sent (a test run reports it): first attempts, by how they went out. */
+export const deliveryCounts = {
+  /** Events with at least one target. */
+  events: 0,
+  /** First attempts of a copy, duplicates included. */
+  deliveries: 0,
+  /** Second copies. */
+  duplicates: 0,
+  /** First attempts that left after an event made later had left for the same target. */
+  outOfOrder: 0,
+};
+
 export class WebhookDispatcher {
   readonly log: DeliveryAttempt[] = [];
-  modes: DeliveryModes = { ...DEFAULT_MODES };
+  /** The modes a reset returns to: the emulator's own profile (`startEmulator({ delivery })`). */
+  private baseModes: DeliveryModes = { ...DEFAULT_MODES };
+  private modesNow: DeliveryModes = { ...DEFAULT_MODES };
+  /** The realistic profile's choices, from `modes.seed`. */
+  private random = seededRandom(DEFAULT_MODES.seed);
   private seq = 0;
   /** Cancels the waits (delays, retries) on the emulator's clock. */
   private waits = waitsController();
@@ -41,12 +60,40 @@ export class WebhookDispatcher {
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
   private chains = new Map<string, Promise<void>>();
+  /** Rank of each event among those dispatched (event id → 1, 2…), and the latest rank queued per target. */
+  private order = new Map<string, number>();
+  private emitted = 0;
+  private latestQueued = new Map<string, number>();
+  /** Targets that have an event still pending elsewhere (event id → target keys). */
+  private settledTargets = new Map<string, Set<string>>();
   private buffer: Array<{ event: Stripe.Event; target: WebhookTarget }> = [];
   private stopped = false;
   /** Bumped by reset(): work queued before it is dropped without touching counters or the log. */
   private generation = 0;
 
-  constructor(private readonly emu: DeliverySource) {}
+  constructor(
+    private readonly emu: DeliverySource,
+    modes: Partial<DeliveryModes> = {},
+  ) {
+    this.baseModes = { ...DEFAULT_MODES, ...modes };
+    this.modes = this.baseModes;
+  }
+
+  get modes(): DeliveryModes {
+    return this.modesNow;
+  }
+
+  /** Changing the modes restarts the realistic profile's choices from its seed. */
+  set modes(modes: DeliveryModes) {
+    this.modesNow = { ...modes };
+    this.random = seededRandom(modes.seed);
+  }
+
+  /** The realistic profile applies while no chaos switch is on (the switches keep their exact meaning). */
+  private get realistic(): boolean {
+    const m = this.modes;
+    return m.profile === 'realistic' && !m.duplicate && !m.outOfOrder && m.delayMs === 0;
+  }
 
   targetsFor(type: string): WebhookTarget[] {
     const targets: WebhookTarget[] = [];
@@ -63,8 +110,18 @@ export class WebhookDispatcher {
   }
 
   dispatch(event: Stripe.Event, targets: WebhookTarget[]): void {
+    if (targets.length === 0) {
+      this.emu.delivered(event);
+      return;
+    }
+    deliveryCounts.events++;
+    this.order.set(event.id, ++this.emitted);
+    if (this.realistic) {
+      return this.dispatchRealistic(event, targets);
+    }
     const copies = this.modes.duplicate ? 2 : 1;
     for (const target of targets) {
+      deliveryCounts.duplicates += copies - 1;
       for (let i = 0; i < copies; i++) {
         this.pending++;
         const gen = this.generation;
@@ -75,6 +132,24 @@ export class WebhookDispatcher {
         } else {
           this.enqueue(gen, event, target);
         }
+      }
+    }
+  }
+
+  /**
+   * Each copy waits a delay of its own, drawn from the seed, then joins its target's queue: events made close together
+   * reach a target in any order, and a quarter of them (`duplicateRate`) twice.
+   */
+  private dispatchRealistic(event: Stripe.Event, targets: WebhookTarget[]): void {
+    const gen = this.generation;
+    const { maxDelayMs, duplicateRate } = this.modes;
+    for (const target of targets) {
+      const copies = this.random() < duplicateRate ? 2 : 1;
+      deliveryCounts.duplicates += copies - 1;
+      for (let i = 0; i < copies; i++) {
+        this.pending++;
+        const delay = Math.floor(this.random() * maxDelayMs);
+        this.later(gen, delay, () => this.enqueue(gen, event, target));
       }
     }
   }
@@ -94,9 +169,16 @@ export class WebhookDispatcher {
     });
   }
 
-  /** First attempts are sent one after another per target, in emission order. */
+  /** First attempts are sent one after another per target, in the order they are queued. */
   private enqueue(gen: number, event: Stripe.Event, target: WebhookTarget): void {
     const key = target.endpointId ?? target.url;
+    deliveryCounts.deliveries++;
+    const rank = this.order.get(event.id) ?? 0;
+    const latest = this.latestQueued.get(key) ?? 0;
+    if (rank < latest) {
+      deliveryCounts.outOfOrder++;
+    }
+    this.latestQueued.set(key, Math.max(rank, latest));
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.then(() => this.attempt(gen, event, target, 1));
     this.chains.set(key, next);
@@ -154,14 +236,29 @@ export class WebhookDispatcher {
     if (this.log.length > 10_000) {
       this.log.splice(0, this.log.length - 10_000);
     }
-    const stored = this.emu.state.events.get(event.id);
     if (succeeded || delay === undefined) {
-      if (stored && stored.pending_webhooks > 0) {
-        stored.pending_webhooks--;
-      }
+      this.settled(event, target);
       return this.done();
     }
     this.later(gen, delay, () => void this.attempt(gen, event, target, attempt + 1));
+  }
+
+  /** A target has the event, or gave up on it; a duplicate copy settling again changes nothing. */
+  private settled(event: Stripe.Event, target: WebhookTarget): void {
+    const stored = this.emu.state.events.get(event.id);
+    const key = target.endpointId ?? target.url;
+    const done = this.settledTargets.get(event.id) ?? new Set<string>();
+    if (!stored || done.has(key) || stored.pending_webhooks <= 0) {
+      return;
+    }
+    done.add(key);
+    stored.pending_webhooks--;
+    if (stored.pending_webhooks > 0) {
+      this.settledTargets.set(event.id, done);
+      return;
+    }
+    this.settledTargets.delete(event.id);
+    this.emu.delivered(stored);
   }
 
   private post(
@@ -240,9 +337,12 @@ export class WebhookDispatcher {
     this.cancelWaits();
     this.generation++;
     this.chains.clear();
+    this.settledTargets.clear();
+    this.order.clear();
+    this.latestQueued.clear();
     this.buffer = [];
     this.log.length = 0;
-    this.modes = { ...DEFAULT_MODES };
+    this.modes = this.baseModes;
     this.pending = 1;
     this.done();
   }

@@ -53,6 +53,7 @@ describe('hosted invoice page', () => {
     expect(await typesFor(inv.id)).toEqual([
       'invoice.created',
       'invoice.finalized',
+      'invoice.updated',
       'invoice.paid',
       'invoice.payment_succeeded',
     ]);
@@ -92,6 +93,7 @@ describe('hosted invoice page', () => {
       'invoice.created',
       'invoice.finalized',
       'invoice.payment_action_required',
+      'invoice.updated',
       'invoice.updated',
       'invoice.paid',
       'invoice.payment_succeeded',

@@ -73,6 +73,7 @@ describe('test payment methods', () => {
       'invoice.finalized',
       'invoice.payment_action_required',
       'invoice.updated',
+      'invoice.updated',
       'invoice.paid',
       'invoice.payment_succeeded',
     ]);

@@ -49,7 +49,17 @@ describe('CLI options', () => {
       rateLimit: 25,
       stateFile: '.data/stripe.json',
       publicBaseUrl: undefined,
+      delivery: undefined,
     });
+    expect(optionsFrom(['--delivery', 'realistic', '--delivery-seed', '42'], {}).delivery).toEqual({
+      profile: 'realistic',
+      seed: 42,
+    });
+    expect(optionsFrom([], { STRIPE_EMULATOR_DELIVERY: 'realistic' }).delivery).toMatchObject({
+      profile: 'realistic',
+      seed: expect.any(Number),
+    });
+    expect(() => optionsFrom(['--delivery', 'chaotic'], {})).toThrow('--delivery must be ideal or realistic');
     expect(() => optionsFrom(['--bogus', '1'], {})).toThrow('Unknown argument: --bogus');
     expect(() => optionsFrom(['--port', 'abc'], {})).toThrow('--port');
   });

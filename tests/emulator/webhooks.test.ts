@@ -43,10 +43,13 @@ describe('webhook delivery', () => {
       'invoice.finalized',
       'charge.succeeded',
       'payment_intent.succeeded',
+      'invoice.updated',
       'invoice.paid',
       'invoice.payment_succeeded',
       'invoice_payment.paid',
     ]);
+    const updated = events.find((e) => e.type === 'invoice.updated') as Stripe.InvoiceUpdatedEvent;
+    expect(updated.data.previous_attributes).toMatchObject({ status: 'open', amount_paid: 0, amount_remaining: 2000 });
     const paid = events.find((e) => e.type === 'invoice.paid') as Stripe.InvoicePaidEvent;
     expect(paid.data.object).toMatchObject({ id: inv.id, status: 'paid', amount_paid: 2000 });
     expect(paid.api_version).toBe('2026-10-28.endive');
@@ -60,6 +63,7 @@ describe('webhook delivery', () => {
     expect(listed.data.map((e) => e.type)).toEqual([
       'invoice.payment_succeeded',
       'invoice.paid',
+      'invoice.updated',
       'invoice.finalized',
       'invoice.created',
     ]);
@@ -171,6 +175,91 @@ describe('webhook delivery', () => {
       expect(delivered.status).toBe(200);
     } finally {
       await late.emulator.stop();
+    }
+  });
+});
+
+describe('realistic delivery profile', () => {
+  /** Creates a customer and an open invoice on a harness whose deliveries wait on `clock`, then lets them all go. */
+  async function deliveredWith(seed: number, clock = new ManualClock()): Promise<Stripe.Event[]> {
+    receiver.received.length = 0;
+    const realistic = await startHarness({
+      webhookUrl: receiver.url,
+      webhookSecret: SECRET,
+      clock,
+      delivery: { profile: 'realistic', seed, maxDelayMs: 2_000 },
+    });
+    try {
+      await openInvoice(realistic.stripe, 100);
+      // Every delivery waits on the emulator's clock, which stands still: nothing has left yet.
+      await clock.whenSleeping(4);
+      expect(receiver.received).toEqual([]);
+      clock.advance(2_000);
+      await realistic.control.waitForWebhooks();
+      return verified();
+    } finally {
+      await realistic.emulator.stop();
+    }
+  }
+
+  it('delays each delivery on the emulator clock, sends some twice and reorders close events, as its seed decides', async () => {
+    const emitted = [
+      'customer.created',
+      'invoice.created',
+      'invoiceitem.created',
+      'payment_intent.created',
+      'invoice.finalized',
+    ];
+    const runs: Stripe.Event[][] = [];
+    for (let seed = 1; seed <= 8; seed++) {
+      const events = await deliveredWith(seed);
+      // Every event arrives, once or twice, never otherwise changed.
+      expect([...new Set(events.map((e) => e.type))].sort()).toEqual([...emitted].sort());
+      expect(events.length).toBeLessThanOrEqual(2 * emitted.length);
+      runs.push(events);
+    }
+    const orders = runs.map((events) => [...new Set(events.map((e) => e.type))]);
+    expect(orders.some((order) => order.join() !== emitted.join())).toBe(true);
+    expect(runs.some((events) => events.length > emitted.length)).toBe(true);
+    // The same seed makes the same choices.
+    expect((await deliveredWith(3)).map((e) => e.type)).toEqual(runs[2].map((e) => e.type));
+  });
+
+  it('stays ideal while a chaos switch is on, and a reset returns to the profile', async () => {
+    const realistic = await startHarness({
+      webhookUrl: receiver.url,
+      webhookSecret: SECRET,
+      delivery: { profile: 'realistic', seed: 7 },
+    });
+    try {
+      expect(await realistic.control.setWebhookMode({ duplicate: true })).toMatchObject({ profile: 'realistic' });
+      await realistic.stripe.customers.create({});
+      await realistic.control.waitForWebhooks();
+      expect(verified()).toHaveLength(2);
+      await realistic.control.reset();
+      expect(await realistic.control.setWebhookMode({})).toMatchObject({ profile: 'realistic', duplicate: false });
+    } finally {
+      await realistic.emulator.stop();
+    }
+  });
+});
+
+describe('webhooks_delivered_at', () => {
+  it('is set once invoice.created has reached every endpoint, at creation when there is none', async () => {
+    const customer = await stripe.customers.create({});
+    const draft = await stripe.invoices.create({ customer: customer.id });
+    await h.control.waitForWebhooks();
+    const delivered = await stripe.invoices.retrieve(draft.id);
+    expect(delivered.webhooks_delivered_at).toEqual(expect.any(Number));
+    expect(delivered.webhooks_delivered_at).toBeGreaterThanOrEqual(draft.created);
+
+    const silent = await startHarness();
+    try {
+      const alone = await silent.stripe.customers.create({});
+      const created = await silent.stripe.invoices.create({ customer: alone.id });
+      expect(created.webhooks_delivered_at).toBe(created.created);
+    } finally {
+      await silent.emulator.stop();
     }
   });
 });

@@ -20,6 +20,8 @@ import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { EmulatorControl } from '../../emulator/control-client';
 import { startEmulator } from '../../emulator/server';
 import type { RunningEmulator } from '../../emulator/server';
+import type { DeliveryProfileName } from '../../emulator/webhook-delivery';
+import { defaultDeliveryProfile, deliverySeed } from './delivery';
 import Stripe from 'stripe';
 import { mintToken } from '../../src/services/customers/auth.service';
 import type { TestDatabase } from './database';
@@ -67,7 +69,16 @@ export interface TestServer {
  */
 export async function startTestServer(
   env: Env = {},
-  options: { logger?: Logger; queryLog?: (sql: string) => void; clock?: Clock } = {},
+  options: {
+    logger?: Logger;
+    queryLog?: (sql: string) => void;
+    clock?: Clock;
+    /**
+     * How the local Stripe delivers webhooks: `realistic` (late, some twice, close events in any order, as Stripe
+     * does; seeded by `deliverySeed()`), or `ideal` (once, in order, at once). Default: `defaultDeliveryProfile()`.
+     */
+    delivery?: DeliveryProfileName;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'billing-test-'));
   const database = await createTestDatabase({ queryLog: options.queryLog });
@@ -75,6 +86,7 @@ export async function startTestServer(
     port: 0,
     webhookSecret: TEST_WEBHOOK_SECRET,
     webhookRetryScheduleMs: [50, 100, 200],
+    delivery: { profile: options.delivery ?? defaultDeliveryProfile(), seed: deliverySeed() },
   });
   const config = loadConfig({
     NODE_ENV: 'test',

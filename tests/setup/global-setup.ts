@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { buildDashboardOnce, buildOnce } from '../helpers/build';
 import { PGLITE_DUMP_ENV, TEMPLATE_DATABASE_ENV, prepareTemplate, removeTemplate } from '../helpers/database';
+import { DELIVERY_SEED_ENV, deliverySeed } from '../helpers/delivery';
+import { STATS_ENV, VALIDATORS_ENV, newStatsFile, precompileValidators, takeStats } from '../helpers/fidelity';
 
 /**
  * Once per `jest` run, in the parent process before any worker starts (workers inherit `process.env`): the migrated
@@ -18,6 +20,17 @@ export async function setUp(options: { build: boolean }): Promise<void> {
   if (!process.env[TEMPLATE_DATABASE_ENV] && !process.env[PGLITE_DUMP_ENV]) {
     Object.assign(process.env, await prepareTemplate());
     forgetOrmGlobals();
+  }
+  // The fidelity guard (tests/setup/fidelity.ts), also for the servers the e2e tests spawn: its schemas compiled
+  // once for every worker, and a file where each test file adds what it checked.
+  process.env.STRIPE_FIDELITY_GUARD ??= '1';
+  process.env[VALIDATORS_ENV] ??= precompileValidators();
+  process.env[STATS_ENV] ??= newStatsFile();
+  if (!process.env[DELIVERY_SEED_ENV] && process.env.STRIPE_DELIVERY_PROFILE === 'realistic') {
+    process.stdout.write(
+      `\nWebhooks of the local Stripe: realistic delivery, seed ${deliverySeed()} ` +
+        `(${DELIVERY_SEED_ENV}=${deliverySeed()} npm test … repeats its delays, duplicates and order)\n`,
+    );
   }
 }
 
@@ -39,4 +52,15 @@ export async function tearDown(): Promise<void> {
   delete process.env[TEMPLATE_DATABASE_ENV];
   delete process.env[PGLITE_DUMP_ENV];
   await removeTemplate(env);
+  const stats = takeStats(env[STATS_ENV]);
+  delete process.env[STATS_ENV];
+  if (stats) {
+    const w = stats.webhooks;
+    process.stdout.write(
+      `\nFidelity guard: ${stats.responses} responses and ${stats.events} events of the local Stripe checked ` +
+        `against the stripe SDK's schemas in ${stats.file}; ${stats.violations} violation(s).\n` +
+        `Webhooks: ${w.deliveries} deliveries of ${w.events} events, ${w.duplicates} of them duplicates, ` +
+        `${w.outOfOrder} after a later event (seed ${env[DELIVERY_SEED_ENV] ?? 'none'}).\n`,
+    );
+  }
 }
