@@ -78,13 +78,15 @@ export async function hasDueEvents(em: EntityManager, now: Date): Promise<boolea
 /**
  * Claims due events for the caller's transaction. SKIP LOCKED lets several workers (instances) claim disjoint
  * batches; the locks last until that transaction ends, which is also when each event's effect commits.
- * Oldest Stripe event first, so a sequence is usually applied in order (handlers still cope with any order).
+ * Oldest Stripe event first, so a sequence is usually applied in order (handlers still cope with any order); within one
+ * second (Stripe's `created` has no finer grain) in the order they arrived, which is the order Stripe sent them when
+ * delivery is prompt: a PaymentIntent's `payment_failed` before its invoice's, so the status change carries the reason.
  */
 export async function claimDueEvents(tem: EntityManager, limit: number, now: Date): Promise<ClaimedEvent[]> {
   const rows = await tem.execute<ClaimedRow[]>(
     `select id, type, object_id, payload, attempts, received_at from webhook_events
      where ${DUE}
-     order by stripe_created_at, id
+     order by stripe_created_at, received_at, id
      limit ?
      for update skip locked`,
     [now, limit],
