@@ -120,6 +120,16 @@ describe('payment errors: the decline reason and 3-D Secure, stored and served',
     const invoice = await openInvoice('u-3ds-confirm');
     const token = await t.token('u-3ds-confirm');
     await t.gql(PayInvoiceDocument, { invoiceId: invoice.id, paymentMethodId: 'pm_card_chargeDeclined' }, { token });
+    // The decline's own webhooks are applied before the next attempt: one applied after it would move the invoice back
+    // to PAYMENT_FAILED until Stripe's next event (a known gap: stale payment_failed events are not yet told apart).
+    await t.control.waitForWebhooks();
+    const unsettled = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ id: string }>>("select id from webhook_events where status in ('pending', 'processing')");
+    for (const { id } of unsettled) {
+      await settled(t.database.db, id);
+    }
     const res = await t.gql(
       PayInvoiceDocument,
       { invoiceId: invoice.id, paymentMethodId: 'pm_card_authenticationRequired' },
