@@ -17,7 +17,7 @@ import { startTestServer } from '../helpers/server';
  * `FUZZ_RUNS` multiplies the number of cases (e.g. `FUZZ_SEED=$RANDOM FUZZ_RUNS=20 npm test -- tests/fuzz`).
  */
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 17_017);
-/** A factor on every suite's own run count: 1 in CI (about 20 s of the suite's time on a busy 2-core machine). */
+/** A factor on every part's own run count: 1 in CI (the file takes about 13 s on 2 busy cores; docs/testing.md). */
 export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 1));
 
 if (!Number.isSafeInteger(FUZZ_SEED)) {

@@ -5,11 +5,14 @@ import { DEFAULT_CATALOGUE } from '../../src/services/usage/seed-catalogue.servi
 import { waitForFeedCount } from '../helpers/wait';
 import type { FuzzTarget } from './fuzz-harness';
 import {
+  FUZZ_RUNS,
   Findings,
   answerProblems,
+  anyJson,
   explainFailure,
   fuzzParameters,
   hangGuard,
+  hostileString,
   internalErrors,
   leak,
 } from './fuzz-harness';
@@ -23,7 +26,9 @@ import { acknowledged } from './raw-socket';
  * no HTTP 5xx and no INTERNAL_SERVER_ERROR, no stack trace or file path, no SQL, nothing logged as an unexpected
  * failure, an answer within the budget (never a hang).
  */
-const RUNS_PER_FIELD = 12;
+const RUNS_PER_FIELD = 10;
+/** Requests whose envelope, not an argument, is hostile. */
+const ENVELOPES = 50;
 
 export async function fuzzGraphql({ t, tokens, invoiceIds, takeFailures }: FuzzTarget): Promise<Findings> {
   const findings = new Findings('graphql');
@@ -131,6 +136,87 @@ export async function fuzzGraphql({ t, tokens, invoiceIds, takeFailures }: FuzzT
       parameters,
     );
   }
-  findings.summary(`${fields.length} root fields`);
+
+  // The request around the operation: bodies that are not one operation (a batch, a string, anything), fields of the
+  // wrong type (`query` an object, `variables` a string), any operationName and extensions, GET with its query string.
+  const goodQueries = fc.constantFrom(
+    '{ me { userId } }',
+    'query A { me { userId } } query B { billableMetrics { code } }',
+    'query ($p: String!) { usageSummary(period: $p) { userId } }',
+    'mutation ($i: ID!) { cancelInvoice(invoiceId: $i) { __typename } }',
+    'subscription { paymentStatusChanged { status } }',
+  );
+  const envelope = fc.record(
+    {
+      query: fc.oneof({ weight: 3, arbitrary: goodQueries }, hostileString, anyJson),
+      variables: fc.oneof(fc.constant({ p: '2024-01', i: invoiceIds[0] }), anyJson),
+      operationName: fc.oneof(fc.constantFrom('A', 'B', 'C'), hostileString, anyJson),
+      extensions: anyJson,
+    },
+    { requiredKeys: [] },
+  );
+  const requests = fc.record({
+    method: fc.constantFrom('POST', 'POST', 'GET'),
+    body: fc.oneof({ weight: 4, arbitrary: envelope }, fc.array(envelope, { maxLength: 3 }), anyJson),
+    contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/graphql', ''),
+    preflight: fc.boolean(),
+    role: fc.constantFrom('admin', 'service', 'owner', 'stranger', 'anonymous'),
+  });
+  await fc.assert(
+    fc.asyncProperty(requests, async (request) => {
+      const headers: Record<string, string> = {};
+      const token = tokens[request.role as keyof typeof tokens];
+      if (token) {
+        headers.authorization = `Bearer ${token}`;
+      }
+      if (request.contentType) {
+        headers['content-type'] = request.contentType;
+      }
+      if (request.preflight) {
+        // Apollo's CSRF prevention: a GET (or a "simple" POST) needs a header a browser form cannot send.
+        headers['apollo-require-preflight'] = 'true';
+      }
+      let url = t.graphqlUrl;
+      let body: string | undefined = JSON.stringify(request.body) ?? 'null';
+      if (request.method === 'GET') {
+        const fields =
+          request.body !== null && typeof request.body === 'object' ? request.body : { query: request.body };
+        const search = new URLSearchParams();
+        for (const [key, value] of Object.entries(fields)) {
+          search.append(
+            key,
+            typeof value === 'string' ? value.replace(/[\ud800-\udfff]/g, '') : (JSON.stringify(value) ?? ''),
+          );
+        }
+        url = `${url}?${search.toString()}`;
+        body = undefined;
+        // A browser asking for the explorer page gets HTML, which is not what this checks.
+        headers.accept = 'application/json';
+      }
+      const what = `${request.method} /graphql as ${request.role} ${JSON.stringify(headers).slice(0, 160)} ${(body ?? url).slice(0, 300)}`;
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(url, { method: request.method, headers, body, signal: hangGuard() });
+        text = await res.text();
+      } catch (error) {
+        return explainFailure(error, what);
+      }
+      const problems = answerProblems(text);
+      if (res.status >= 500) {
+        problems.push(`HTTP ${res.status}: ${text.slice(0, 300)}`);
+      }
+      try {
+        problems.push(...internalErrors(JSON.parse(text)).map((e) => `INTERNAL_SERVER_ERROR: ${e}`));
+      } catch {
+        // Not JSON (a 431 from the HTTP parser): nothing more to read.
+      }
+      problems.push(...takeFailures());
+      findings.check(problems, what);
+    }),
+    { ...parameters, numRuns: ENVELOPES * FUZZ_RUNS },
+  );
+
+  findings.summary(`${fields.length} root fields, and ${ENVELOPES * FUZZ_RUNS} request envelopes`);
   return findings;
 }

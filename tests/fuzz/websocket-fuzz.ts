@@ -19,7 +19,7 @@ import { RawSocket } from './raw-socket';
  * (a pong, or a close with a client-error code: never 4500 or 1011, the protocol's 500), sends no stack trace, file
  * path or SQL in any frame or close reason, logs no unexpected failure, and still answers /healthz.
  */
-const RUNS = 120;
+const RUNS = 100;
 const MIB = 1024 * 1024;
 
 const QUERIES = [

@@ -25,6 +25,8 @@ describe('how deeply JSON nests, measured without recursion', () => {
     expect(jsonTextNestsDeeper(text('["\\"[[[[", "\\\\", [1]]'), 2)).toBe(false);
     expect(jsonTextNestsDeeper(text('["\\\\", [[1]]]'), 2)).toBe(true);
     expect(jsonTextNestsDeeper(text('{"é[": ["😀{"]}'), 2)).toBe(false);
+    // An unterminated string ends the scan: the parser refuses the text anyway.
+    expect(jsonTextNestsDeeper(text('[["[[[['), 2)).toBe(false);
   });
 
   it('answers for 100,000 levels without overflowing the stack', () => {
