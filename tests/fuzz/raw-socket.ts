@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { ANSWER_BUDGET_MS } from './fuzz-harness';
+import { Wakeups, waitForEvent } from '../helpers/wait';
 
 export interface Closed {
   code: number;
@@ -13,19 +14,19 @@ export interface Closed {
 export class RawSocket {
   readonly frames: string[] = [];
   closed: Closed | null = null;
-  private readonly waiters = new Set<() => void>();
+  private readonly updates = new Wakeups();
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: WebSocket.RawData) => {
       this.frames.push(Buffer.isBuffer(data) ? data.toString() : String(data));
-      this.wake();
+      this.updates.wake();
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString() };
-      this.wake();
+      this.updates.wake();
     });
     // A socket the server closed for a protocol error (a frame too large) reports it here too; `closed` says how.
-    ws.on('error', () => this.wake());
+    ws.on('error', () => this.updates.wake());
   }
 
   /** Opens a socket to `url`; `protocols` as the client offers them (graphql-ws's by default). */
@@ -67,27 +68,17 @@ export class RawSocket {
    * after the hang budget: an answer that never came.
    */
   until(done: () => boolean, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (done() || this.closed) {
-          clearTimeout(timer);
-          this.waiters.delete(check);
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        reject(new Error(`no answer within ${ANSWER_BUDGET_MS} ms (a hang): ${what}`));
-      }, ANSWER_BUDGET_MS);
-      this.waiters.add(check);
-      check();
-    });
+    return waitForEvent(
+      `an answer within ${ANSWER_BUDGET_MS} ms (else a hang): ${what}`,
+      () => done() || this.closed !== null,
+      this.updates.subscribe,
+      ANSWER_BUDGET_MS,
+    );
   }
 
   /** Calls `listener` on every frame and on the close; returns its removal. */
   onUpdate(listener: () => void): () => void {
-    this.waiters.add(listener);
-    return () => this.waiters.delete(listener);
+    return this.updates.subscribe(listener);
   }
 
   /** Closes the socket and waits for the close to complete. */
@@ -97,10 +88,6 @@ export class RawSocket {
     }
     this.ws.close(1000);
     await this.until(() => false, 'the socket to close');
-  }
-
-  private wake(): void {
-    [...this.waiters].forEach((waiter) => waiter());
   }
 }
 

@@ -1,16 +1,13 @@
 import type { Clock, SleepOptions } from '../../src/config/clock';
 import { systemClock } from '../../src/config/clock';
+import { WAIT_GUARD_MS, Wakeups, waitForEvent } from './wait';
 
 interface Sleeper {
   due: number;
   resolve: () => void;
 }
 
-/**
- * Guard of the tests' waits for a condition: only there to end a hang, so long that it never fires on a slow machine
- * (a wait ends as soon as its condition holds).
- */
-export const WAIT_GUARD_MS = 20_000;
+export { WAIT_GUARD_MS };
 
 /**
  * A clock that moves only when the test moves it. Whatever sleeps on it (a rate limiter's pacing, a worker's poll, a
@@ -20,7 +17,7 @@ export const WAIT_GUARD_MS = 20_000;
 export class ManualClock implements Clock {
   private time: number;
   private sleepers: Sleeper[] = [];
-  private watchers: Array<() => void> = [];
+  private readonly changes = new Wakeups();
 
   constructor(start: Date | number = Date.now()) {
     this.time = typeof start === 'number' ? start : start.getTime();
@@ -141,27 +138,11 @@ export class ManualClock implements Clock {
   }
 
   private notify(): void {
-    for (const watcher of this.watchers.splice(0)) {
-      watcher();
-    }
+    this.changes.wake();
   }
 
   private until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      );
-      const check = (): void => {
-        if (done()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.watchers.push(check);
-        }
-      };
-      check();
-    });
+    return waitForEvent(`${what} (${timeoutMs} ms)`, done, this.changes.subscribe, timeoutMs);
   }
 }
 

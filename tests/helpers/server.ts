@@ -26,7 +26,7 @@ import Stripe from 'stripe';
 import { mintToken } from '../../src/services/customers/auth.service';
 import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
-import { waitForFeedCount } from './wait';
+import { Wakeups, waitForEvent, waitForFeedCount } from './wait';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 export const TEST_STRIPE_KEY = 'sk_test_harness_local_emulator';
@@ -231,12 +231,8 @@ export interface Collected<T> {
 export function collect<T>(client: WsClient, query: string, variables?: Record<string, unknown>): Collected<T> {
   const events: T[] = [];
   const errors: unknown[] = [];
-  const waiters: Array<() => void> = [];
-  const listeners = new Set<() => void>();
-  const notify = (): void => {
-    waiters.splice(0).forEach((w) => w());
-    listeners.forEach((listener) => listener());
-  };
+  const updates = new Wakeups();
+  const notify = (): void => updates.wake();
   const stop = client.subscribe<T>(
     { query, variables },
     {
@@ -256,21 +252,7 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
     },
   );
   const until = (done: () => boolean, timeoutMs: number, what: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events)}`)),
-        timeoutMs,
-      );
-      const check = (): void => {
-        if (done()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          waiters.push(check);
-        }
-      };
-      check();
-    });
+    waitForEvent(() => `${what}; got ${JSON.stringify(events)}`, done, updates.subscribe, timeoutMs);
   return {
     events,
     errors,
@@ -282,10 +264,7 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
       await until(() => errors.length > 0, timeoutMs, 'an error');
       return errors[0];
     },
-    onUpdate: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onUpdate: updates.subscribe,
     stop,
   };
 }

@@ -1,5 +1,10 @@
 import type { BillingServer } from '../../src/server';
-import { WAIT_GUARD_MS } from './clock';
+
+/**
+ * Guard of the tests' waits for a condition: only there to end a hang, so long that it never fires on a slow machine
+ * (a wait ends as soon as its condition holds).
+ */
+export const WAIT_GUARD_MS = 20_000;
 
 /**
  * Resolves once `done()` holds, checking it again each time `wake` is called by whatever `subscribe` hooks it to (an
@@ -7,7 +12,7 @@ import { WAIT_GUARD_MS } from './clock';
  * waits on time for the condition itself.
  */
 export function waitForEvent(
-  what: string,
+  what: string | (() => string),
   done: () => boolean,
   subscribe: (wake: () => void) => () => void,
   guardMs = WAIT_GUARD_MS,
@@ -16,7 +21,7 @@ export function waitForEvent(
     let unsubscribe = (): void => undefined;
     const timer = setTimeout(() => {
       unsubscribe();
-      reject(new Error(`timed out waiting for ${what}`));
+      reject(new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`));
     }, guardMs);
     const check = (): void => {
       if (done()) {
@@ -28,6 +33,24 @@ export function waitForEvent(
     unsubscribe = subscribe(check);
     check();
   });
+}
+
+/** Listeners woken together, for `waitForEvent` to subscribe to when what is watched is the test's own (frames, sleeps). */
+export class Wakeups {
+  private readonly listeners = new Set<() => void>();
+
+  /** Calls every listener subscribed now. */
+  wake(): void {
+    for (const listener of [...this.listeners]) {
+      listener();
+    }
+  }
+
+  /** Adds `listener`; returns its removal. */
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
 }
 
 /** Resolves once the server's count of open status feeds satisfies `done`, woken by each feed that opens or closes. */

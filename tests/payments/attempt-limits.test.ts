@@ -7,10 +7,11 @@ import {
   PayInvoiceDocument,
   PaymentAttemptBlocksDocument,
 } from '../generated/graphql';
-import { ManualClock, WAIT_GUARD_MS } from '../helpers/clock';
+import { ManualClock } from '../helpers/clock';
 import { operator } from '../helpers/fixtures';
 import type { TestServer } from '../helpers/server';
 import { TEST_JWT_SECRET, startTestServer } from '../helpers/server';
+import { Wakeups, waitForEvent } from '../helpers/wait';
 import { documentedSchema, schemaProblems } from '../rest/rest-harness';
 
 const DECLINED = 'pm_card_chargeDeclinedInsufficientFunds';
@@ -344,23 +345,21 @@ describe('payment attempt limits per user, under concurrent tries on several inv
   afterAll(() => t.close());
 
   /** Resolves once `count` of `calls` have settled; a guard turns "they never did" into a clear failure. */
-  const settled = (calls: Array<Promise<unknown>>, count: number, what: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      let done = 0;
-      const timer = setTimeout(
-        () => reject(new Error(`timed out waiting for ${what}: ${done} settled`)),
-        WAIT_GUARD_MS,
-      );
-      for (const call of calls) {
-        void call.finally(() => {
-          done += 1;
-          if (done === count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
-    });
+  const settled = (calls: Array<Promise<unknown>>, count: number, what: string): Promise<void> => {
+    let done = 0;
+    const progress = new Wakeups();
+    for (const call of calls) {
+      void call.finally(() => {
+        done += 1;
+        progress.wake();
+      });
+    }
+    return waitForEvent(
+      () => `${what}: ${done} settled`,
+      () => done >= count,
+      progress.subscribe,
+    );
+  };
 
   it('lets exactly the limit reach Stripe when one user pays several invoices at once with a declined card', async () => {
     const userId = 'u-parallel';
