@@ -78,7 +78,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const schema = await buildAppSchema();
   // One set of rules (limits, introspection, suggestions, error formatting) for both HTTP and WebSocket.
   const rules = graphqlRules(config.nodeEnv, config.graphql.textLimits);
-  const statusHub = new StatusChangeHub(db, db.url, logger, { clock });
+  const statusHub = new StatusChangeHub(db, logger, { clock });
   await statusHub.start();
   const billingRuns = new BillingRunFeed(db, logger, { clock });
   const services = requestServices({

@@ -1,7 +1,7 @@
-import { Client } from 'pg';
 import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
 import type { Logger } from '../../config/logger';
+import { ChannelListener } from '../../entities/channel-listener';
 import type { Database } from '../../entities/orm';
 import type { Backoff } from '../../lib/backoff';
 import { backoffDelayMs } from '../../lib/backoff';
@@ -90,8 +90,7 @@ export class BillingRunFeed {
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private listening: Promise<void> | undefined;
-  private client: Client | undefined;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly listener: ChannelListener;
   private watchers = 0;
 
   constructor(
@@ -101,6 +100,20 @@ export class BillingRunFeed {
   ) {
     this.clock = options.clock ?? systemClock;
     this.backoff = options.backoff ?? BILLING_RUN_FEED_BACKOFF;
+    this.listener = new ChannelListener(db, {
+      channel: BILLING_RUN_CHANNEL,
+      name: 'billing run',
+      onNotification: (periodKey) => this.onNotification(periodKey),
+      // Progress made while nobody listened: every watched period is read again.
+      onBack: () => {
+        for (const periodKey of this.periods.keys()) {
+          void this.refreshInBackground(periodKey);
+        }
+      },
+      clock: this.clock,
+      backoff: this.backoff,
+      log,
+    });
   }
 
   /** Subscribers open now on this instance. */
@@ -158,10 +171,7 @@ export class BillingRunFeed {
     for (const state of [...this.periods.values()]) {
       state.watchers.forEach((watch) => watch.close());
     }
-    await this.unlisten?.();
-    const client = this.client;
-    this.client = undefined;
-    await client?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 
   /** Reads the period's progress and delivers it if it changed; joins (and extends) a read in flight. */
@@ -223,67 +233,10 @@ export class BillingRunFeed {
 
   /** LISTEN once, from the first subscriber on. */
   private listen(): Promise<void> {
-    this.listening ??= this.startListening().catch((error: unknown) => {
+    this.listening ??= this.listener.start().catch((error: unknown) => {
       this.listening = undefined;
       throw error;
     });
     return this.listening;
-  }
-
-  private async startListening(): Promise<void> {
-    if (this.db.pglite) {
-      // In-process: the connection cannot drop.
-      this.unlisten = await this.db.pglite.listen(BILLING_RUN_CHANNEL, (payload) => this.onNotification(payload));
-    } else {
-      await this.connect();
-    }
-  }
-
-  /** A dedicated connection: LISTEN needs a session that the pool will not hand to anyone else. */
-  private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.db.url });
-    client.on('notification', (message) => message.payload && this.onNotification(message.payload));
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${BILLING_RUN_CHANNEL}`);
-    } catch (error) {
-      client.removeAllListeners();
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.client = client;
-  }
-
-  private lost(client: Client, error?: Error): void {
-    if (client !== this.client || this.stopping.signal.aborted) {
-      return;
-    }
-    this.client = undefined;
-    this.log.warn({ err: error }, 'billing run LISTEN connection lost: reconnecting');
-    client.end().catch(() => undefined);
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.stopping.signal.aborted; attempt += 1) {
-      await this.clock.sleep(backoffDelayMs(this.backoff, attempt), { signal: this.stopping.signal, unref: true });
-      if (this.stopping.signal.aborted) {
-        return;
-      }
-      try {
-        await this.connect();
-      } catch (error) {
-        this.log.warn({ err: error, attempt }, 'billing run LISTEN reconnect failed');
-        continue;
-      }
-      // Progress made while nobody listened: every watched period is read again.
-      for (const periodKey of this.periods.keys()) {
-        void this.refreshInBackground(periodKey);
-      }
-      return;
-    }
   }
 }

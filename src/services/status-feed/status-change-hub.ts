@@ -1,8 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { Client } from 'pg';
 import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
 import type { Logger } from '../../config/logger';
+import { ChannelListener } from '../../entities/channel-listener';
 import type { Database } from '../../entities/orm';
 import { STATUS_CHANNEL } from '../invoicing/invoice-status';
 import type { StatusNotification } from '../invoicing/invoice-status';
@@ -83,14 +83,12 @@ export class StatusChangeHub {
   private floorUnknown = false;
   private catchUpNeeded = false;
   private working = false;
-  private client: Client | undefined;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly listener: ChannelListener;
   private currentState: StatusFeedState = 'starting';
   private ownerLookups: OwnerLookup[] = [];
 
   constructor(
     private readonly db: Database,
-    private readonly databaseUrl: string | undefined,
     private readonly log: Logger,
     options: StatusHubOptions = {},
   ) {
@@ -98,6 +96,20 @@ export class StatusChangeHub {
     this.backoff = options.backoff ?? RECONNECT_BACKOFF;
     this.sliceSize = options.sliceSize ?? 100;
     this.historyWindowMs = options.historyWindowMs ?? 120_000;
+    this.listener = new ChannelListener(db, {
+      channel: STATUS_CHANNEL,
+      name: 'status',
+      onNotification: (payload) => this.onNotification(payload),
+      onLost: () => {
+        this.currentState = 'reconnecting';
+        this.catchUpNeeded = true;
+      },
+      // Changes committed meanwhile are caught up from the history.
+      onBack: () => this.kick(),
+      clock: this.clock,
+      backoff: this.backoff,
+      log,
+    });
   }
 
   get state(): StatusFeedState {
@@ -105,12 +117,7 @@ export class StatusChangeHub {
   }
 
   async start(): Promise<void> {
-    if (this.db.pglite) {
-      // In-process: the connection cannot drop.
-      this.unlisten = await this.db.pglite.listen(STATUS_CHANNEL, (payload) => this.onNotification(payload));
-    } else {
-      await this.listen();
-    }
+    await this.listener.start();
     try {
       this.floor = await this.highestChangeId();
     } catch (error) {
@@ -129,10 +136,7 @@ export class StatusChangeHub {
     for (const feed of this.index.all()) {
       feed.close();
     }
-    await this.unlisten?.();
-    const client = this.client;
-    this.client = undefined;
-    await client?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 
   /** Feeds open now: one per open `paymentStatusChanged` subscription on this instance. */
@@ -202,54 +206,6 @@ export class StatusChangeHub {
     this.kick();
   }
 
-  /** A dedicated connection: LISTEN needs a session that the pool will not hand to anyone else. */
-  private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.databaseUrl });
-    client.on('notification', (message) => message.payload && this.onNotification(message.payload));
-    client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${STATUS_CHANNEL}`);
-    } catch (error) {
-      client.removeAllListeners();
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    this.client = client;
-  }
-
-  private lost(client: Client, error?: Error): void {
-    if (client !== this.client || this.stopping.signal.aborted) {
-      return;
-    }
-    this.client = undefined;
-    this.currentState = 'reconnecting';
-    this.catchUpNeeded = true;
-    this.log.warn({ err: error }, 'status LISTEN connection lost: reconnecting');
-    client.end().catch(() => undefined);
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.stopping.signal.aborted; attempt += 1) {
-      await this.clock.sleep(backoffDelayMs(this.backoff, attempt), { signal: this.stopping.signal, unref: true });
-      if (this.stopping.signal.aborted) {
-        return;
-      }
-      try {
-        await this.listen();
-      } catch (error) {
-        this.log.warn({ err: error, attempt }, 'status LISTEN reconnect failed');
-        continue;
-      }
-      this.log.info({ attempt }, 'status LISTEN connection back: catching up');
-      this.kick();
-      return;
-    }
-  }
-
   private kick(): void {
     if (this.working || this.stopping.signal.aborted) {
       return;
@@ -260,7 +216,7 @@ export class StatusChangeHub {
       .finally(() => {
         this.working = false;
         // Work that arrived while this run was ending: a catch-up waits for the LISTEN connection.
-        if (this.catchUpNeeded ? Boolean(this.client ?? this.db.pglite) : this.pending.length > 0) {
+        if (this.catchUpNeeded ? this.listener.connected : this.pending.length > 0) {
           this.kick();
         }
       });
@@ -272,7 +228,7 @@ export class StatusChangeHub {
     while (!this.stopping.signal.aborted) {
       try {
         if (this.catchUpNeeded) {
-          if (!this.client && !this.db.pglite) {
+          if (!this.listener.connected) {
             return; // the reconnect kicks the worker again once LISTEN is back
           }
           await this.catchUp();
