@@ -18,6 +18,8 @@ export default defineConfig({
   build: {
     outDir: path.join(root, '../dist/dashboard'),
     emptyOutDir: true,
+    // Read by scripts/build-dashboard.mjs to print what each page loads.
+    manifest: true,
     // GraphiQL's Monaco editor is one large chunk by nature; it loads only on the explorer's page.
     chunkSizeWarningLimit: 6000,
     rollupOptions: {

@@ -4,9 +4,10 @@
 // the last build there: a hash of dashboard/'s files and package-lock.json is kept beside the output, so `npm start`
 // pays for Vite only after a change (docs/dashboard.md has the figures).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outFlag = process.argv.indexOf('--out');
@@ -38,6 +39,47 @@ process.stderr.write('building the dashboard (Vite)…\n');
 const { build } = await import('vite');
 await build({ configFile: path.join(root, 'dashboard/vite.config.mts'), build: { outDir } });
 writeFileSync(stampFile, `${digest}\n`);
+process.stdout.write(bundleSizes(outDir));
 process.stdout.write(
   `dashboard built into ${path.relative(root, outDir)} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
 );
+
+/**
+ * What each page loads before it runs (its entry, the chunks it imports and its CSS), and what the dashboard loads
+ * only on demand (a lazy view and what it alone imports), from Vite's manifest: raw and gzipped kilobytes.
+ */
+function bundleSizes(dir) {
+  const manifest = JSON.parse(readFileSync(path.join(dir, '.vite/manifest.json'), 'utf8'));
+  const size = (file) => {
+    const bytes = readFileSync(path.join(dir, file));
+    return { raw: statSync(path.join(dir, file)).size, gzip: gzipSync(bytes).length };
+  };
+  const kb = ({ raw, gzip }) => `${(raw / 1024).toFixed(0)} KB (${(gzip / 1024).toFixed(0)} KB gzipped)`;
+  const total = (files) =>
+    [...files].map(size).reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip }), { raw: 0, gzip: 0 });
+  // The files a chunk needs before it runs: itself, its static imports (recursively) and their CSS.
+  const closure = (key, seen = new Set()) => {
+    const chunk = manifest[key];
+    if (!seen.has(chunk.file)) {
+      seen.add(chunk.file);
+      (chunk.css ?? []).forEach((css) => seen.add(css));
+      (chunk.imports ?? []).forEach((imported) => closure(imported, seen));
+    }
+    return seen;
+  };
+  const lines = ['bundle sizes (what a page loads before it runs):'];
+  const initial = {};
+  for (const page of ['index.html', 'explorer.html']) {
+    initial[page] = closure(page);
+    lines.push(`  ${page.padEnd(14)} ${kb(total(initial[page]))}`);
+  }
+  const lazy = manifest['index.html'].dynamicImports ?? [];
+  if (lazy.length > 0) {
+    lines.push('  loaded by the dashboard on demand:');
+    for (const key of lazy) {
+      const own = [...closure(key)].filter((file) => !initial['index.html'].has(file));
+      lines.push(`    ${path.basename(key).padEnd(22)} ${kb(total(own))}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

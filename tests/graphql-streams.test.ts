@@ -446,6 +446,132 @@ describe('the payment status stream over Server-Sent Events', () => {
   });
 });
 
+describe('billing run progress over Server-Sent Events', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+  });
+  afterAll(() => t.close());
+
+  interface Progress {
+    period: string;
+    status: string;
+    total: number;
+    pending: number;
+    processing: number;
+    done: number;
+    failed: number;
+  }
+  const PROGRESS = `subscription ($period: String!) {
+    billingRunProgressed(period: $period) { period status total pending processing done failed }
+  }`;
+
+  it('follows a billing run from running to completed through the graphql-sse client, as an admin dashboard would', async () => {
+    const op = await operator(t);
+    await op.record(
+      ['sse-run-1', 'sse-run-2'].map((userId) => ({
+        userId,
+        metric: 'llm_input_tokens',
+        quantity: '1234567',
+        occurredAt: '2024-04-15T10:00:00Z',
+      })),
+    );
+    // Every result the stream brings, and the waits on them: each result wakes them (no polling).
+    const events: Progress[] = [];
+    const errors: unknown[] = [];
+    const waiters = new Set<() => void>();
+    const wake = () => waiters.forEach((w) => w());
+    const seen = (what: string, done: () => boolean): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (errors.length > 0) {
+            waiters.delete(check);
+            reject(new Error(`the stream failed while waiting for ${what}: ${JSON.stringify(errors)}`));
+          } else if (done()) {
+            waiters.delete(check);
+            resolve();
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    const watchersNow = () => t.server.billingRunWatchers();
+    const watchers = (what: string, done: (count: number) => boolean): Promise<void> =>
+      new Promise((resolve) => {
+        const check = () => done(watchersNow()) && (off(), resolve());
+        const off = t.server.onBillingRunWatchersChange(check);
+        check();
+      });
+
+    const client = createSseClient({
+      url: `${t.url}/graphql/stream`,
+      singleConnection: false,
+      retryAttempts: 0,
+      headers: { authorization: `Bearer ${op.admin}` },
+    });
+    let completed = false;
+    const stop = client.subscribe<{ billingRunProgressed: Progress }>(
+      { query: PROGRESS, variables: { period: '2024-04' } },
+      {
+        next: (result) => {
+          if (result.data) {
+            events.push(result.data.billingRunProgressed);
+          }
+          if (result.errors) {
+            errors.push(result.errors);
+          }
+          wake();
+        },
+        error: (error) => {
+          errors.push(error);
+          wake();
+        },
+        complete: () => {
+          completed = true;
+          wake();
+        },
+      },
+    );
+    await watchers('the stream to be open', (count) => count === 1);
+    expect(t.server.streams()).toEqual({ connections: 1, subscriptions: 1 });
+
+    // Stripe holds the invoices' creation: the run is seen working on a customer before any is done.
+    const hold = await t.control.holdRequests({ path: '^/v1/invoices$', method: 'POST' });
+    const started = await t.gql(
+      `mutation { runBilling(period: "2024-04") { __typename ... on BillingRun { status total } } }`,
+      {},
+      { token: op.admin },
+    );
+    expect(started.body.data).toEqual({ runBilling: { __typename: 'BillingRun', status: 'running', total: 2 } });
+    await t.control.waitForHeld(hold.id, 1);
+    await seen('the run seen working', () => events.some((e) => e.status === 'running' && e.processing > 0));
+    expect(events.every((e) => e.done === 0)).toBe(true);
+
+    await t.control.removeFault(hold.id);
+    await seen('the run seen completed', () => events.some((e) => e.status === 'completed'));
+    expect(events.at(-1)).toEqual({
+      period: '2024-04',
+      status: 'completed',
+      total: 2,
+      pending: 0,
+      processing: 0,
+      done: 2,
+      failed: 0,
+    });
+    // Each event shows a change: an unchanged snapshot is not sent again.
+    const shown = events.map((e) => JSON.stringify(e));
+    expect(shown.every((e, i) => i === 0 || e !== shown[i - 1])).toBe(true);
+    expect(errors).toEqual([]);
+    expect(completed).toBe(false);
+
+    stop();
+    client.dispose();
+    await watchers('the stream to close', (count) => count === 0);
+    await allReleased(t.server);
+  });
+});
+
 describe('a graceful stop with streams open', () => {
   it('ends open event streams with complete instead of waiting for them', async () => {
     const t = await startTestServer();

@@ -1,19 +1,22 @@
-import { useEffect, useState } from 'react';
+import { Suspense, lazy, useEffect, useState } from 'react';
 import { closeLiveConnection } from './api';
 import { StatusFeedProvider } from './live';
 import { ADMIN_PAGES, hrefOf, navigate, onLinkClick, useRoute } from './router';
 import type { Route } from './router';
 import { loadSession, saveSession } from './session';
 import type { Session } from './session';
-import { BillingRuns } from './views/admin/BillingRuns';
-import { Customers } from './views/admin/Customers';
-import { Reconcile } from './views/admin/Reconcile';
-import { WebhookEvents } from './views/admin/WebhookEvents';
 import { InvoiceDetail } from './views/InvoiceDetail';
 import { InvoiceList } from './views/InvoiceList';
 import { SignIn } from './views/SignIn';
-import { Usage } from './views/Usage';
 import './views.css';
+
+// Loaded when first shown, each in its own chunk: the usage view with Chart.js (only it draws charts), and the admin
+// views, which most callers never open. The invoices, the first page after sign-in, come with the entry.
+const Usage = lazy(() => import('./views/Usage').then((m) => ({ default: m.Usage })));
+const BillingRuns = lazy(() => import('./views/admin/BillingRuns').then((m) => ({ default: m.BillingRuns })));
+const Customers = lazy(() => import('./views/admin/Customers').then((m) => ({ default: m.Customers })));
+const Reconcile = lazy(() => import('./views/admin/Reconcile').then((m) => ({ default: m.Reconcile })));
+const WebhookEvents = lazy(() => import('./views/admin/WebhookEvents').then((m) => ({ default: m.WebhookEvents })));
 
 /** The navigation: everyone's pages, then the admin pages for admin tokens only. */
 const NAV: ReadonlyArray<{ route: Route; label: string; matches: ReadonlyArray<Route['page']> }> = [
@@ -59,6 +62,17 @@ function Page({ route, session }: { route: Route; session: Session }) {
   }
 }
 
+/**
+ * Moves focus to the new page's heading, so keyboard and screen reader users land on what changed. Rendered beside
+ * the page inside its Suspense boundary: its effect runs once a lazy page has arrived, not on the loading fallback.
+ */
+function FocusHeading({ route }: { route: Route }) {
+  useEffect(() => {
+    document.querySelector<HTMLElement>('main h1')?.focus();
+  }, [route]);
+  return null;
+}
+
 export function App() {
   const route = useRoute();
   const [session, setSession] = useState<Session | undefined>(loadSession);
@@ -71,11 +85,6 @@ export function App() {
       navigate({ page: 'invoices' }, { replace: true });
     }
   }, [session, route.page]);
-
-  // Move focus to the new page's heading, so keyboard and screen reader users land on what changed.
-  useEffect(() => {
-    document.querySelector<HTMLElement>('main h1')?.focus();
-  }, [route]);
 
   function signIn(next: Session) {
     saveSession(next);
@@ -125,10 +134,22 @@ export function App() {
       </header>
       <main id="main">
         {!session || route.page === 'sign-in' ? (
-          <SignIn onSignedIn={signIn} />
+          <>
+            <SignIn onSignedIn={signIn} />
+            <FocusHeading route={route} />
+          </>
         ) : (
           <StatusFeedProvider token={session.token}>
-            <Page route={route} session={session} />
+            <Suspense
+              fallback={
+                <p className="loading" role="status">
+                  Loading the page…
+                </p>
+              }
+            >
+              <Page route={route} session={session} />
+              <FocusHeading route={route} />
+            </Suspense>
           </StatusFeedProvider>
         )}
       </main>

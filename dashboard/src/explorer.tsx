@@ -91,6 +91,11 @@ createRoot(document.getElementById('explorer') as HTMLElement).render(
       initialHeaders={token ? defaultHeaders : undefined}
       defaultEditorToolsVisibility="headers"
       isHeadersEditorEnabled
-    />
+    >
+      {/* Our title, linking to the dashboard on this origin (GraphiQL's own links to GitHub, out of reach offline). */}
+      <GraphiQL.Logo>
+        <a href="/">AgentHub Billing</a>
+      </GraphiQL.Logo>
+    </GraphiQL>
   </StrictMode>,
 );

@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { createLogger } from '../../src/config/logger';
 import { BillingRunFeed } from '../../src/services/billing-runs/billing-run-feed';
+import { parsePeriod } from '../../src/services/billing-runs/billing-period';
+import { claimItems, claimRun, releaseItems } from '../../src/services/billing-runs/billing-run-store';
 import { runBilling } from '../../src/services/billing-runs/billing-run.service';
 import { ManualClock } from '../helpers/clock';
 import { testServerUrl } from '../helpers/database';
@@ -47,6 +49,28 @@ describe('BillingRunFeed', () => {
     expect(await watch.next()).toEqual({ done: true, value: undefined });
     expect(feed.watcherCount).toBe(0);
     await expect(feed.watch('2024-05')).rejects.toThrow('stopped');
+  });
+
+  it('announces a claim and a release: a watcher that read the start sees the customer taken, then given back', async () => {
+    const feed = new BillingRunFeed(h.t.database.db, log);
+    try {
+      await h.usage('2024-07', ['feed-e']);
+      const em = h.t.database.db.orm.em;
+      const watch = await feed.watch('2024-07');
+      const run = await em
+        .fork()
+        .transactional((tem) =>
+          claimRun(tem, parsePeriod('2024-07'), { trigger: 'api', rerun: true, now: new Date() }),
+        );
+      expect((await watch.next()).value).toMatchObject({ status: 'running', pending: 1, processing: 0 });
+      // Only the claim changes now: no totals refreshed, no other statement. Its own NOTIFY must bring the snapshot.
+      const [item] = await claimItems(em.fork(), run.id, 1, 60_000, new Date());
+      expect((await watch.next()).value).toMatchObject({ status: 'running', pending: 0, processing: 1 });
+      await releaseItems(em.fork(), run.id, [item.id]);
+      expect((await watch.next()).value).toMatchObject({ status: 'running', pending: 1, processing: 0 });
+    } finally {
+      await feed.stop();
+    }
   });
 
   onPostgres('reads every watched period again once its LISTEN connection is back', async () => {

@@ -58,22 +58,46 @@ export interface AxeViolation {
   id: string;
   impact: string | null;
   help: string;
-  nodes: Array<{ target: unknown[] }>;
+  nodes: Array<{ target: unknown[]; html: string }>;
 }
 
-/** Runs axe-core in the page; answers the serious and critical violations (WCAG A and AA rules). */
-export async function seriousAccessibilityViolations(page: Page): Promise<AxeViolation[]> {
+/**
+ * A violation accepted on one node of a third-party widget that our page cannot change: the rule, a CSS selector the
+ * node must match, and why (said in the test that passes it).
+ */
+export interface AcceptedViolation {
+  rule: string;
+  selector: string;
+}
+
+/**
+ * Runs axe-core in the page; answers the serious and critical violations (WCAG A and AA rules), less the `accepted`
+ * ones: a node is dropped from a rule's violation only when it matches that rule's selector, so any other node, or
+ * any other rule on the same node, still fails.
+ */
+export async function seriousAccessibilityViolations(
+  page: Page,
+  accepted: AcceptedViolation[] = [],
+): Promise<AxeViolation[]> {
   const source = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
   await page.addScriptTag({ content: source });
   // A string, evaluated in the page (this project's TypeScript has no DOM types).
   const violations = (await page.evaluate(`(async () => {
+    const accepted = ${JSON.stringify(accepted)};
     const result = await window.axe.run(document, {
       runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
       resultTypes: ['violations'],
     });
-    return result.violations.map(({ id, impact, help, nodes }) => ({
-      id, impact, help, nodes: nodes.map((node) => ({ target: node.target })),
-    }));
+    const isAccepted = (rule, node) => {
+      const element = node.target.length === 1 ? document.querySelector(node.target[0]) : null;
+      return accepted.some((a) => a.rule === rule && element !== null && element.matches(a.selector));
+    };
+    return result.violations
+      .map(({ id, impact, help, nodes }) => ({
+        id, impact, help,
+        nodes: nodes.filter((node) => !isAccepted(id, node)).map((node) => ({ target: node.target, html: node.html })),
+      }))
+      .filter((violation) => violation.nodes.length > 0);
   })()`)) as AxeViolation[];
   return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
 }

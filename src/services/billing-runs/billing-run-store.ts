@@ -108,7 +108,9 @@ export async function claimRun(
 
 /**
  * Claims up to `limit` items due at `now` (pending and due, or processing with an expired lease: its instance died)
- * with `FOR UPDATE SKIP LOCKED`, so instances take disjoint items; each is leased for `leaseMs`.
+ * with `FOR UPDATE SKIP LOCKED`, so instances take disjoint items; each is leased for `leaseMs`. A claim changes the
+ * progress (pending → processing), so it is announced in the same statement like every other change: unannounced,
+ * a subscriber saw it only if some earlier change's read happened to come after it.
  */
 export async function claimItems(
   em: EntityManager,
@@ -124,13 +126,16 @@ export async function claimItems(
          and ((status = ${PENDING} and next_attempt_at <= ?) or (status = ${PROCESSING} and lease_until < ?))
        order by next_attempt_at, id
        limit ?
-       for update skip locked)
-     update billing_run_items i
-     set status = ${PROCESSING}, attempts = i.attempts + 1, updated_at = now(), lease_until = ?
-     from picked, customers c
-     where i.id = picked.id and c.id = i.customer_id
-     returning i.id, i.attempts, i.customer_id, c.external_user_id as user_id`,
-    [runId, now, now, limit, new Date(now.getTime() + leaseMs)],
+       for update skip locked),
+     claimed as (
+       update billing_run_items i
+       set status = ${PROCESSING}, attempts = i.attempts + 1, updated_at = now(), lease_until = ?
+       from picked, customers c
+       where i.id = picked.id and c.id = i.customer_id
+       returning i.id, i.attempts, i.customer_id, c.external_user_id as user_id),
+     ${ANNOUNCED_IF_CHANGED}
+     select claimed.* from claimed left join announced on true`,
+    [runId, now, now, limit, new Date(now.getTime() + leaseMs), runId],
   );
   return rows.map((r) => ({ id: r.id, attempts: Number(r.attempts), customerId: r.customer_id, userId: r.user_id }));
 }
@@ -158,13 +163,17 @@ export async function finishItem(em: EntityManager, itemId: string, outcome: Ite
   );
 }
 
-/** Gives claimed items back untouched (the run was asked to stop). */
-export async function releaseItems(em: EntityManager, itemIds: string[]): Promise<void> {
+/** Gives claimed items back untouched (the run was asked to stop), and announces it. */
+export async function releaseItems(em: EntityManager, runId: string, itemIds: string[]): Promise<void> {
   if (itemIds.length > 0) {
     await em.execute(
-      `update billing_run_items set status = ${PENDING}, attempts = greatest(attempts - 1, 0), lease_until = null
-       where id in (${itemIds.map(() => '?').join(', ')}) and status = ${PROCESSING}`,
-      itemIds,
+      `with claimed as (
+         update billing_run_items set status = ${PENDING}, attempts = greatest(attempts - 1, 0), lease_until = null
+         where id in (${itemIds.map(() => '?').join(', ')}) and status = ${PROCESSING}
+         returning id),
+       ${ANNOUNCED_IF_CHANGED}
+       select count(*) from announced`,
+      [...itemIds, runId],
     );
   }
 }
@@ -200,6 +209,14 @@ const TOTALS = `select count(*)::int as total,
  * makes the change: delivered when it commits, to every instance (`BillingRunFeed`), whichever instance or CLI ran it.
  */
 export const BILLING_RUN_CHANNEL = 'billing_run_progress';
+
+/**
+ * A CTE `announced` that NOTIFYs the run's period (parameter: the run id) when the CTE `claimed` changed any item.
+ * A statement must read `announced` for it to run (PostgreSQL skips unread plain CTEs).
+ */
+const ANNOUNCED_IF_CHANGED = `announced as (
+       select pg_notify('${BILLING_RUN_CHANNEL}', trim(r.period)) from billing_runs r
+       where r.id = ? and exists (select 1 from claimed))`;
 
 /** Copies the item counts onto the run, beats its heartbeat and announces the progress. */
 export async function refreshTotals(em: EntityManager, runId: string): Promise<void> {

@@ -187,6 +187,7 @@ export async function runBilling(
         if (options.signal?.aborted) {
           await releaseItems(
             deps.em.fork(),
+            run.id,
             batch.slice(index).map((i) => i.id),
           );
           break;
