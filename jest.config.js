@@ -31,6 +31,7 @@ const UNIT = [
 ];
 const E2E = [
   'startup',
+  'tracing',
   'billing/cli',
   'rest/guide-examples',
   'api-hygiene',

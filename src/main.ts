@@ -1,3 +1,5 @@
+// First: when traces are on, the instrumentations must be registered before http, express, pg and graphql load.
+import { shutdownTracing, tracingEnabled } from './tracing';
 import 'reflect-metadata';
 import path from 'node:path';
 import { ConfigError, loadConfig } from './config/config';
@@ -60,7 +62,10 @@ async function main(): Promise<void> {
   const { concurrency, ...schedule } = billingSchedulerSettings(config.scheduler);
   const scheduler = startBillingScheduler({ em: db.orm.em, gateway, config, log, ...schedule, run: { concurrency } });
   emulator?.setWebhookTarget(`http://127.0.0.1:${new URL(url).port}/api/v1/webhooks/stripe`);
-  log.info({ url: `${url}/graphql`, stripeMode: config.stripe.mode }, 'AgentHub Billing is listening');
+  log.info(
+    { url: `${url}/graphql`, stripeMode: config.stripe.mode, traces: tracingEnabled() ? 'OTLP' : 'off' },
+    'AgentHub Billing is listening',
+  );
 
   if (!config.auth.jwtSecret && !config.auth.jwksUrl) {
     process.stdout.write(
@@ -91,6 +96,8 @@ async function main(): Promise<void> {
       })
       .then(() => emulator?.stop())
       .then(() => db.close())
+      // The spans still buffered are sent before exiting.
+      .then(() => shutdownTracing())
       .then(() => {
         log.info('stopped');
         process.exit(0);

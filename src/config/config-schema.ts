@@ -663,6 +663,19 @@ export const CONFIG_SCHEMA = {
         'a bearer token, at least 32 characters, that lets a Prometheus scraper read `/metrics` (`Authorization: ' +
         'Bearer <token>` or `bearer_token` in the scrape config). Admin and service JWTs are accepted too',
     }),
+    otlpEndpoint: variable('OTEL_EXPORTER_OTLP_ENDPOINT', {
+      group: 'monitoring',
+      schema: url(['http:', 'https:']),
+      unset: 'no traces',
+      secret: 'url-password',
+      example: 'http://otel-collector:4318',
+      description:
+        'OpenTelemetry traces to this OTLP collector (spans go to `<endpoint>/v1/traces`): HTTP requests with ' +
+        'their request id, GraphQL operations, PostgreSQL queries and Stripe calls with our invoice id. The other ' +
+        'standard `OTEL_*` variables apply: `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, the default, ' +
+        '`http/json` or `grpc`), `OTEL_SERVICE_NAME` (default `agenthub-billing`), `OTEL_EXPORTER_OTLP_HEADERS`, ' +
+        '`OTEL_TRACES_SAMPLER`. Unset: the tracing SDK is not even loaded',
+    }),
   },
 };
 

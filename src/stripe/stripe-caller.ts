@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { RateLimiter } from './rate-limiter';
 import { toGatewayError } from './stripe-errors';
+import { inStripeSpan } from './stripe-tracing';
 
 /** Runs SDK calls behind the rate limiter and turns SDK errors into `StripeGatewayError`. */
 export class StripeCaller {
@@ -9,14 +10,19 @@ export class StripeCaller {
     private readonly limiter: RateLimiter,
   ) {}
 
-  /** One SDK call. The SDK's own retries (5xx, 409, timeouts) reuse the idempotency key we passed. */
-  async call<T>(request: (stripe: Stripe) => Promise<T>): Promise<T> {
-    await this.limiter.acquire();
-    try {
-      return await request(this.stripe);
-    } catch (error) {
-      throw toGatewayError(error);
-    }
+  /**
+   * One SDK call. The SDK's own retries (5xx, 409, timeouts) reuse the idempotency key we passed. Traced as one span
+   * (with `invoiceId`, our invoice's id, when the call is for one), the wait for the rate limiter included.
+   */
+  call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
+    return inStripeSpan(invoiceId, async () => {
+      await this.limiter.acquire();
+      try {
+        return await request(this.stripe);
+      } catch (error) {
+        throw toGatewayError(error);
+      }
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { stripeOperation, stripeRequestDuration, stripeRequests } from '../lib/metrics';
+import { nameStripeSpan } from './stripe-tracing';
 
 export interface StripeClientOptions {
   secretKey: string;
@@ -61,6 +62,8 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     appInfo: { name: 'agenthub-billing' },
   });
+  // Traces: the call's span (StripeCaller) is named after the request it sends.
+  stripe.on('request', (event: Stripe.RequestEvent) => nameStripeSpan(event.method, event.path));
   // Every HTTP exchange, retries included, by operation and status (429s and 5xx show here): `/metrics`.
   stripe.on('response', (event: Stripe.ResponseEvent) => {
     const operation = stripeOperation(event.method, event.path);

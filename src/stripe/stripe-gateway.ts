@@ -45,13 +45,17 @@ export class StripeGateway {
     this.caller = new StripeCaller(options.stripe, options.limiter ?? new RateLimiter({ requestsPerSecond: 25 }));
   }
 
-  private call<T>(request: (stripe: Stripe) => Promise<T>): Promise<T> {
-    return this.caller.call(request);
+  /** One SDK call; `invoiceId` (ours) goes on its trace span when the call is for one of our invoices. */
+  private call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
+    return this.caller.call(request, invoiceId);
   }
 
   /** One SDK call that answers an invoice, answered as our snapshot. */
-  private async callForInvoice(request: (stripe: Stripe) => Promise<Stripe.Invoice>): Promise<RemoteInvoice> {
-    return toRemoteInvoice(await this.call(request));
+  private async callForInvoice(
+    request: (stripe: Stripe) => Promise<Stripe.Invoice>,
+    invoiceId?: string,
+  ): Promise<RemoteInvoice> {
+    return toRemoteInvoice(await this.call(request, invoiceId));
   }
 
   /**
@@ -80,8 +84,9 @@ export class StripeGateway {
   async createInvoice(input: CreateInvoiceInput): Promise<RemoteInvoice> {
     const params = invoiceCreateParams(input);
     try {
-      return await this.callForInvoice((stripe) =>
-        stripe.invoices.create(params, { idempotencyKey: invoiceCreateKey(input.invoiceId) }),
+      return await this.callForInvoice(
+        (stripe) => stripe.invoices.create(params, { idempotencyKey: invoiceCreateKey(input.invoiceId) }),
+        input.invoiceId,
       );
     } catch (error) {
       // Past the key's 24 h lifetime (or with changed parameters) a re-create after a crash fails on the
@@ -109,18 +114,20 @@ export class StripeGateway {
             unit_amount_decimal: Stripe.Decimal.from(input.pricing.unitAmountDecimal),
           }
         : { amount };
-    const item = await this.call((stripe) =>
-      stripe.invoiceItems.create(
-        {
-          customer: input.stripeCustomerId,
-          invoice: input.stripeInvoiceId,
-          ...pricing,
-          currency: input.currency.toLowerCase(),
-          description: input.description,
-          metadata: { [METADATA.invoiceId]: input.invoiceId, [METADATA.lineId]: input.lineId },
-        },
-        { idempotencyKey: invoiceLineKey(input.invoiceId, input.lineId, input.replaces) },
-      ),
+    const item = await this.call(
+      (stripe) =>
+        stripe.invoiceItems.create(
+          {
+            customer: input.stripeCustomerId,
+            invoice: input.stripeInvoiceId,
+            ...pricing,
+            currency: input.currency.toLowerCase(),
+            description: input.description,
+            metadata: { [METADATA.invoiceId]: input.invoiceId, [METADATA.lineId]: input.lineId },
+          },
+          { idempotencyKey: invoiceLineKey(input.invoiceId, input.lineId, input.replaces) },
+        ),
+      input.invoiceId,
     );
     return item.id;
   }
@@ -161,12 +168,14 @@ export class StripeGateway {
     }
     let finalized: RemoteInvoice;
     try {
-      finalized = await this.callForInvoice((stripe) =>
-        stripe.invoices.finalizeInvoice(
-          stripeInvoiceId,
-          { expand: INVOICE_EXPAND },
-          { idempotencyKey: invoiceFinalizeKey(invoiceId) },
-        ),
+      finalized = await this.callForInvoice(
+        (stripe) =>
+          stripe.invoices.finalizeInvoice(
+            stripeInvoiceId,
+            { expand: INVOICE_EXPAND },
+            { idempotencyKey: invoiceFinalizeKey(invoiceId) },
+          ),
+        invoiceId,
       );
     } catch (error) {
       finalized = await this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status !== 'draft');
@@ -190,8 +199,9 @@ export class StripeGateway {
         ? checked
         : await this.retrieveInvoice(stripeInvoiceId);
     assertTotal(current, expected);
-    return this.callForInvoice((stripe) =>
-      stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceSendKey(invoiceId) }),
+    return this.callForInvoice(
+      (stripe) => stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceSendKey(invoiceId) }),
+      invoiceId,
     );
   }
 
@@ -203,8 +213,9 @@ export class StripeGateway {
   /** Voiding an invoice that is already void succeeds; any other status is an `invalid_state` error. */
   async voidInvoice(invoiceId: string, stripeInvoiceId: string): Promise<RemoteInvoice> {
     try {
-      return await this.callForInvoice((stripe) =>
-        stripe.invoices.voidInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceVoidKey(invoiceId) }),
+      return await this.callForInvoice(
+        (stripe) => stripe.invoices.voidInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceVoidKey(invoiceId) }),
+        invoiceId,
       );
     } catch (error) {
       return this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status === 'void');
@@ -256,12 +267,14 @@ export class StripeGateway {
       if (mismatch) {
         return { outcome: 'total_mismatch', mismatch };
       }
-      const invoice = await this.callForInvoice((stripe) =>
-        stripe.invoices.pay(
-          input.stripeInvoiceId,
-          { payment_method: input.paymentMethodId, expand: ['payments'] },
-          { idempotencyKey },
-        ),
+      const invoice = await this.callForInvoice(
+        (stripe) =>
+          stripe.invoices.pay(
+            input.stripeInvoiceId,
+            { payment_method: input.paymentMethodId, expand: ['payments'] },
+            { idempotencyKey },
+          ),
+        input.invoiceId,
       );
       if (invoice.status === 'paid') {
         return { outcome: 'paid', invoice };
