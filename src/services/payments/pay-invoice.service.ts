@@ -253,6 +253,8 @@ async function attemptPayment(
       case 'requires_action':
         attempt.status = PaymentAttemptStatus.REQUIRES_ACTION;
         invoice.stripePaymentIntentId = result.paymentIntentId ?? invoice.stripePaymentIntentId ?? null;
+        // The attempt count after this attempt: a late failure event of an earlier attempt is then told apart.
+        invoice.stripeAttemptCount = Math.max(invoice.stripeAttemptCount, result.invoice?.attemptCount ?? 0);
         await move(InvoiceStatus.REQUIRES_ACTION, AUTHENTICATION_REQUIRED_REASON);
         await tem.flush();
         return {
