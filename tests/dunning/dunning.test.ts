@@ -299,3 +299,73 @@ describe('dunning: reminders and retries of unpaid invoices on the configured da
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });
+
+describe('dunning from the due date (DUNNING_START=due_date)', () => {
+  let t: TestServer;
+  // The local Stripe's time: due dates are Stripe's, so both clocks start together.
+  const clock = new ManualClock();
+
+  beforeAll(async () => {
+    t = await startTestServer(
+      {
+        DUNNING_RETRY_DAYS: '0,2',
+        DUNNING_START: 'due_date',
+        DUNNING_REMINDERS: 'true',
+        DUNNING_FINAL_ACTION: 'none',
+        DUNNING_INTERVAL_SECONDS: '0',
+        INVOICE_DUE_DAYS: '1',
+      },
+      { clock },
+    );
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+  });
+  afterAll(() => t.close());
+
+  it('an invoice nobody tried to pay: reminders from its due date, no charge without a payment method, then left as is', async () => {
+    const userId = 'due-date-1';
+    const op = await operator(t);
+    await op.record([{ userId, metric: 'llm_input_tokens', quantity: '1234567', occurredAt: '2024-03-15T10:00:00Z' }]);
+    const res = await t.gql(CreateInvoiceDocument, { period: '2024-03' }, { token: await t.token(userId) });
+    const invoice = res.body.data!.createInvoice as { id: string; dueDate: string };
+    const [{ stripe_invoice_id: stripeId }] = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ stripe_invoice_id: string }>>('select stripe_invoice_id from invoices where id = ?', [
+        invoice.id,
+      ]);
+    const sentEvents = async (): Promise<number> =>
+      (await t.stripe.events.list({ type: 'invoice.sent', limit: 100 })).data.filter(
+        (e) => (e.data.object as Stripe.Invoice).id === stripeId,
+      ).length;
+    const passDays = async (days: number): Promise<void> => {
+      clock.advance(days * DAY);
+      await t.control.advanceClock((days * DAY) / 1000);
+    };
+    const sent = await sentEvents();
+
+    // Not due yet: not in dunning.
+    expect(await t.server.dunning.tick()).toMatchObject({ enrolled: 0, steps: [] });
+    await passDays(1.5);
+    // Overdue: step 1 (day 0 after the due date) runs at once: a reminder; nothing to charge.
+    const first = await t.server.dunning.tick();
+    expect(first).toMatchObject({ enrolled: 1 });
+    expect(first.steps.map((s) => [s.step, s.outcome, s.state])).toEqual([
+      [1, 'no payment method to retry with', 'ACTIVE'],
+    ]);
+    expect(await sentEvents()).toBe(sent + 1);
+    await passDays(2);
+    const last = await t.server.dunning.tick();
+    expect(last.steps.map((s) => [s.step, s.outcome, s.state])).toEqual([
+      [2, 'no payment method to retry with', 'EXHAUSTED'],
+    ]);
+    expect(await sentEvents()).toBe(sent + 2);
+    // DUNNING_FINAL_ACTION=none: the invoice stays open, in Stripe too.
+    expect((await t.stripe.invoices.retrieve(stripeId)).status).toBe('open');
+    const [row] = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ status: string }>>('select status from invoices where id = ?', [invoice.id]);
+    expect(row.status).toBe('OPEN');
+    expect((await t.stripe.invoices.retrieve(stripeId)).attempt_count).toBe(0);
+  });
+});
