@@ -7,6 +7,7 @@ import { loadSession, saveSession } from './session';
 import type { Session } from './session';
 import { BillingRuns } from './views/admin/BillingRuns';
 import { Customers } from './views/admin/Customers';
+import { Dunning } from './views/admin/Dunning';
 import { Reconcile } from './views/admin/Reconcile';
 import { WebhookEvents } from './views/admin/WebhookEvents';
 import { InvoiceDetail } from './views/InvoiceDetail';
@@ -23,6 +24,7 @@ const NAV: ReadonlyArray<{ route: Route; label: string; matches: ReadonlyArray<R
   { route: { page: 'billing-runs' }, label: 'Billing runs', matches: ['billing-runs'] },
   { route: { page: 'webhooks' }, label: 'Webhooks', matches: ['webhooks'] },
   { route: { page: 'reconcile' }, label: 'Reconcile', matches: ['reconcile'] },
+  { route: { page: 'dunning' }, label: 'Dunning', matches: ['dunning'] },
 ];
 
 /** The page for a signed-in caller; an admin page asked for by anyone else says so (the API would refuse it too). */
@@ -52,6 +54,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <WebhookEvents session={session} type={route.type} status={route.status} />;
     case 'reconcile':
       return <Reconcile session={session} period={route.period} />;
+    case 'dunning':
+      return <Dunning session={session} period={route.period} />;
     case 'invoices':
       return <InvoiceList session={session} status={route.status} period={route.period} />;
     default:
