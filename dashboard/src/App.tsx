@@ -14,6 +14,7 @@ import './views.css';
 // views, which most callers never open. The invoices, the first page after sign-in, come with the entry.
 const Usage = lazy(() => import('./views/Usage').then((m) => ({ default: m.Usage })));
 const BillingRuns = lazy(() => import('./views/admin/BillingRuns').then((m) => ({ default: m.BillingRuns })));
+const Dunning = lazy(() => import('./views/admin/Dunning').then((m) => ({ default: m.Dunning })));
 const Customers = lazy(() => import('./views/admin/Customers').then((m) => ({ default: m.Customers })));
 const Reconcile = lazy(() => import('./views/admin/Reconcile').then((m) => ({ default: m.Reconcile })));
 const WebhookEvents = lazy(() => import('./views/admin/WebhookEvents').then((m) => ({ default: m.WebhookEvents })));
@@ -26,6 +27,7 @@ const NAV: ReadonlyArray<{ route: Route; label: string; matches: ReadonlyArray<R
   { route: { page: 'billing-runs' }, label: 'Billing runs', matches: ['billing-runs'] },
   { route: { page: 'webhooks' }, label: 'Webhooks', matches: ['webhooks'] },
   { route: { page: 'reconcile' }, label: 'Reconcile', matches: ['reconcile'] },
+  { route: { page: 'dunning' }, label: 'Dunning', matches: ['dunning'] },
 ];
 
 /** The page for a signed-in caller; an admin page asked for by anyone else says so (the API would refuse it too). */
@@ -55,6 +57,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <WebhookEvents session={session} type={route.type} status={route.status} />;
     case 'reconcile':
       return <Reconcile session={session} period={route.period} />;
+    case 'dunning':
+      return <Dunning session={session} period={route.period} />;
     case 'invoices':
       return <InvoiceList session={session} status={route.status} period={route.period} />;
     default:

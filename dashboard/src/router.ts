@@ -9,10 +9,17 @@ export type Route =
   | { page: 'customers'; search?: string }
   | { page: 'billing-runs' }
   | { page: 'webhooks'; type?: string; status?: string }
-  | { page: 'reconcile'; period?: string };
+  | { page: 'reconcile'; period?: string }
+  | { page: 'dunning'; period?: string };
 
 /** The admin pages: shown in the navigation to admins only (the API refuses their operations to anyone else). */
-export const ADMIN_PAGES: ReadonlyArray<Route['page']> = ['customers', 'billing-runs', 'webhooks', 'reconcile'];
+export const ADMIN_PAGES: ReadonlyArray<Route['page']> = [
+  'customers',
+  'billing-runs',
+  'webhooks',
+  'reconcile',
+  'dunning',
+];
 
 /** `?a=1&b=2` of the values that are set, or ''. */
 function queryOf(values: Record<string, string | undefined>): string {
@@ -47,6 +54,8 @@ export function parseRoute(location: Location): Route {
       return { page: 'webhooks', type: param('type'), status: param('status') };
     case '/admin/reconcile':
       return { page: 'reconcile', period: param('period') };
+    case '/admin/dunning':
+      return { page: 'dunning', period: param('period') };
   }
   return { page: 'invoices', status: query.get('status') ?? undefined, period: query.get('period') ?? undefined };
 }
@@ -69,6 +78,8 @@ export function hrefOf(route: Route): string {
       return `/admin/webhooks${queryOf({ type: route.type, status: route.status })}`;
     case 'reconcile':
       return `/admin/reconcile${queryOf({ period: route.period })}`;
+    case 'dunning':
+      return `/admin/dunning${queryOf({ period: route.period })}`;
   }
 }
 

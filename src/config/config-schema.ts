@@ -26,6 +26,7 @@ export const CONFIG_GROUPS = {
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
   scheduler: 'Monthly billing scheduler',
+  dunning: 'Dunning: retries and reminders of unpaid invoices',
   browser: 'Dashboard and GraphQL explorer',
   monitoring: 'Monitoring',
 } as const;
@@ -191,6 +192,19 @@ const trustProxy: ValueSchema<TrustProxySetting> = z.string().transform((raw, ct
 });
 
 const text: ValueSchema<string> = z.string();
+
+/** Days after the start of dunning, comma-separated and increasing: `1,3,5,7`. */
+const retryDays: ValueSchema<number[]> = z
+  .string()
+  .refine((raw) => {
+    const days = raw.split(',').map((part) => part.trim());
+    return (
+      days.length <= 20 &&
+      days.every((day) => /^\d{1,3}$/.test(day) && Number(day) >= 0 && Number(day) <= 365) &&
+      days.every((day, i) => i === 0 || Number(day) > Number(days[i - 1]))
+    );
+  }, got('must be up to 20 increasing whole numbers of days from 0 to 365, separated by commas (e.g. 1,3,5,7)'))
+  .transform((raw) => raw.split(',').map((part) => Number(part.trim())));
 
 // --- The variables -------------------------------------------------------------------------------------------
 
@@ -631,6 +645,57 @@ export const CONFIG_SCHEMA = {
       default: '3',
       description:
         'at start and each new month: re-run this many earlier months that hold usage on no invoice (0 = off)',
+    }),
+  },
+  dunning: {
+    retryDays: variable('DUNNING_RETRY_DAYS', {
+      group: 'dunning',
+      schema: retryDays,
+      unset: 'off: no dunning',
+      example: '1,3,5,7',
+      description:
+        'turns dunning on: the days (after the first failed payment, or after the due date with ' +
+        '`DUNNING_START=due_date`) on which an unpaid invoice gets a reminder and a retry with the payment method ' +
+        'its customer last paid with; after the last one, `DUNNING_FINAL_ACTION`',
+    }),
+    start: variable('DUNNING_START', {
+      group: 'dunning',
+      schema: z.enum(['failure', 'due_date'], { errorMap: listError('must be failure or due_date') }),
+      default: 'failure',
+      values: ['failure', 'due_date'],
+      description:
+        'when dunning starts: at the first failed payment (`failure`), or when an open invoice passes its due date ' +
+        '(`due_date`, also for invoices nobody tried to pay)',
+    }),
+    reminders: variable('DUNNING_REMINDERS', {
+      group: 'dunning',
+      schema: flag,
+      default: 'true',
+      description: 'have Stripe e-mail the invoice again at each dunning step',
+    }),
+    finalAction: variable('DUNNING_FINAL_ACTION', {
+      group: 'dunning',
+      schema: z.enum(['uncollectible', 'none'], { errorMap: listError('must be uncollectible or none') }),
+      default: 'uncollectible',
+      values: ['uncollectible', 'none'],
+      description:
+        'after the last retry failed: mark the invoice uncollectible (in Stripe and here), or leave it as it is',
+    }),
+    intervalSeconds: variable('DUNNING_INTERVAL_SECONDS', {
+      group: 'dunning',
+      ...wholeNumber(0, 86_400),
+      default: '60',
+      description:
+        'how often each instance looks for dunning steps that are due; 0 = never on its own (steps then run only ' +
+        'when asked, e.g. by tests that move the clock)',
+    }),
+    leaseSeconds: variable('DUNNING_LEASE_SECONDS', {
+      group: 'dunning',
+      ...wholeNumber(10, 86_400),
+      default: '300',
+      description:
+        'a claimed step not finished within this time (its instance died) is taken over by another instance, which ' +
+        'resumes it (the same Stripe idempotency keys: nothing is charged or sent twice)',
     }),
   },
   browser: {

@@ -29,6 +29,9 @@ export type SubscriptionSettings = AppConfig['subscriptions'];
 /** The monthly billing scheduler (`BILLING_*`). */
 export type SchedulerSettings = AppConfig['scheduler'];
 
+/** The dunning policy (`DUNNING_*`): off while `retryDays` is unset. */
+export type DunningSettings = AppConfig['dunning'];
+
 export interface ConfigProblem {
   variable: string;
   message: string;

@@ -79,3 +79,15 @@ export enum BillingRunItemStatus {
   FAILED = 'failed',
   SKIPPED = 'skipped',
 }
+
+/** Where an invoice is in dunning (`dunning_schedules.state`). */
+export enum DunningState {
+  /** Steps are due on `nextAttemptAt`. */
+  ACTIVE = 'ACTIVE',
+  /** Paid: left dunning. */
+  RECOVERED = 'RECOVERED',
+  /** Voided, refunded or marked uncollectible by someone else: left dunning. */
+  CANCELED = 'CANCELED',
+  /** Every step ran and the invoice is still unpaid; the final action (if any) was taken. */
+  EXHAUSTED = 'EXHAUSTED',
+}

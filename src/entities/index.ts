@@ -2,6 +2,7 @@ import { BillableMetric } from './billable-metric.entity';
 import { BillingRunItem } from './billing-run-item.entity';
 import { BillingRun } from './billing-run.entity';
 import { Customer } from './customer.entity';
+import { DunningSchedule } from './dunning-schedule.entity';
 import { InvoiceLine } from './invoice-line.entity';
 import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
 import { InvoiceStatusChange } from './invoice-status-change.entity';
@@ -18,6 +19,7 @@ export type { PriceTier } from './price.entity';
 export {
   BillableMetric,
   Customer,
+  DunningSchedule,
   Invoice,
   InvoiceLine,
   InvoiceNumberSequence,
@@ -36,6 +38,7 @@ export const ENTITIES = [
   BillingRun,
   BillingRunItem,
   Customer,
+  DunningSchedule,
   Invoice,
   InvoiceLine,
   InvoiceNumberSequence,

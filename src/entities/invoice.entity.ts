@@ -16,7 +16,7 @@ import { InvoiceLine } from './invoice-line.entity';
 })
 @Index({ properties: ['status', 'createdAt'] })
 export class Invoice extends BaseEntity<
-  'status' | 'subtotalMinor' | 'taxMinor' | 'totalMinor' | 'amountPaidMinor' | 'lines'
+  'status' | 'subtotalMinor' | 'taxMinor' | 'totalMinor' | 'amountPaidMinor' | 'lines' | 'stripeAttemptCount'
 > {
   /** `PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`, assigned when the DRAFT is created. */
   @Property({ type: 'text' })
@@ -125,6 +125,13 @@ export class Invoice extends BaseEntity<
 
   @Property({ type: 'text', nullable: true })
   lastStripeEventId?: string | null;
+
+  /**
+   * The highest Stripe `attempt_count` seen for this invoice (events, and the invoice re-read after a 3-D Secure
+   * answer): an `invoice.payment_failed` of an earlier attempt carries a lower one and moves the status no more.
+   */
+  @Property({ type: 'integer', default: 0 })
+  stripeAttemptCount: number = 0;
 
   @OneToMany(() => InvoiceLine, (line) => line.invoice, { orderBy: { position: 'asc' } })
   lines = new Collection<InvoiceLine>(this);

@@ -6,6 +6,8 @@ import { Invoice } from './invoice.entity';
 /** Every try to pay an invoice; `invoice:<id>:pay:<attemptNumber>` is its Stripe idempotency key. */
 @Entity({ tableName: 'payment_attempts' })
 @Unique({ properties: ['invoice', 'attemptNumber'] })
+// One attempt per dunning step: a step resumed after a crash finds its attempt instead of making another.
+@Unique({ properties: ['invoice', 'dunningStep'] })
 export class PaymentAttempt extends BaseEntity<'status'> {
   @ManyToOne(() => Invoice, { deleteRule: 'cascade' })
   invoice!: Invoice;
@@ -44,4 +46,8 @@ export class PaymentAttempt extends BaseEntity<'status'> {
 
   @Property({ type: 'timestamptz', nullable: true })
   completedAt?: Date | null;
+
+  /** The dunning step that made this attempt (off-session, with the last payment method); null for a caller's. */
+  @Property({ type: 'integer', nullable: true })
+  dunningStep?: number | null;
 }

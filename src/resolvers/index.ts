@@ -5,6 +5,7 @@ import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
 import { BillingStatsResolver } from './billing-stats.resolver';
 import { CustomersResolver } from './customers.resolver';
+import { DunningResolver } from './dunning.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
 import { PaymentLimitsResolver } from './payment-limits.resolver';
@@ -23,6 +24,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   BillingOpsResolver,
   PaymentLimitsResolver,
   BillingStatsResolver,
+  DunningResolver,
 ];
 
 /** The executable schema, built from code. `src/schema/schema.graphql` is its committed print. */

@@ -12,6 +12,9 @@ import type { Database } from '../entities/orm';
 import { buildAppSchema } from '../resolvers';
 import { graphqlRules } from '../resolvers/graphql-rules';
 import { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
+import { dunningPolicy } from '../services/dunning/dunning-policy';
+import { createDunningWorker } from '../services/dunning/dunning-worker';
+import type { DunningWorker } from '../services/dunning/dunning-worker';
 import { createTokenVerifier } from '../services/customers/auth.service';
 import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
@@ -64,6 +67,11 @@ export interface BillingServer {
    * `SUBSCRIPTION_*` caps; both return to 0 when every client has gone.
    */
   streams(): { connections: number; subscriptions: number };
+  /**
+   * This instance's dunning (`DUNNING_*`): it checks on its own every `DUNNING_INTERVAL_SECONDS` once listening;
+   * `tick()` runs the steps due now (a test that moved the clock, an operator).
+   */
+  dunning: DunningWorker;
 }
 
 /**
@@ -81,13 +89,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const statusHub = new StatusChangeHub(db, logger, { clock });
   await statusHub.start();
   const billingRuns = new BillingRunFeed(db, logger, { clock });
+  const gateway = options.gateway ?? gatewayFromConfig(config, { clock });
   const services = requestServices({
     config,
     db,
     clock,
     logger,
     verify: createTokenVerifier(config, clock),
-    gateway: options.gateway ?? gatewayFromConfig(config, { clock }),
+    gateway,
     statusHub,
     billingRuns,
   });
@@ -110,6 +119,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     pool: () => poolFigures(db),
   });
   httpServer.on('request', webhookLane(webhooks, app, logger));
+  const dunning = createDunningWorker({
+    em: db.orm.em,
+    gateway,
+    config,
+    policy: dunningPolicy(config.dunning),
+    clock,
+    log: logger,
+  });
 
   return {
     app,
@@ -120,12 +137,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     billingRunWatchers: () => billingRuns.watcherCount,
     onBillingRunWatchersChange: (listener) => billingRuns.onWatcherCountChange(listener),
     streams: () => streamLimits.counts,
+    dunning,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => {
           httpServer.off('error', reject);
           webhooks.worker.start();
+          dunning.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve(`http://${shownHost}:${address.port}`);
@@ -133,6 +152,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       });
     },
     async close() {
+      await dunning.stop();
       await webhooks.worker.stop();
       // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
       await graphql.stop();

@@ -57,3 +57,15 @@ export function invoicePayKey(invoiceId: string, attempt: number): string {
 export function invoiceVoidKey(invoiceId: string): string {
   return key('invoice', invoiceId, 'void');
 }
+
+/** One reminder per dunning step: a step resumed after a crash replays it instead of e-mailing twice. */
+export function invoiceReminderKey(invoiceId: string, step: number): string {
+  if (!Number.isSafeInteger(step) || step < 1) {
+    throw new Error('Dunning step must be a positive integer');
+  }
+  return key('invoice', invoiceId, 'dunning', String(step), 'remind');
+}
+
+export function invoiceUncollectibleKey(invoiceId: string): string {
+  return key('invoice', invoiceId, 'mark_uncollectible');
+}

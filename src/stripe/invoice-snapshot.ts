@@ -56,6 +56,11 @@ export interface RemoteInvoice {
   payments: { items: RemotePayment[]; hasMore: boolean } | null;
   /** The PaymentIntent of its default payment, when `payments` was included: its events name only it. */
   paymentIntentId: string | null;
+  /**
+   * Stripe's `attempt_count`: how many payment attempts the invoice has had when this snapshot was taken. An event
+   * about an earlier attempt carries a lower count than the invoice has now, which tells a stale failure apart.
+   */
+  attemptCount: number;
 }
 
 /** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
@@ -116,6 +121,7 @@ export function toRemoteInvoice(invoice: Stripe.Invoice): RemoteInvoice {
       ? { items: invoice.payments.data.map(toRemotePayment), hasMore: invoice.payments.has_more }
       : null,
     paymentIntentId: defaultIntentId(invoice.payments?.data ?? []),
+    attemptCount: invoice.attempt_count ?? 0,
   };
 }
 

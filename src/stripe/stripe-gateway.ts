@@ -5,7 +5,9 @@ import {
   invoiceFinalizeKey,
   invoiceLineKey,
   invoicePayKey,
+  invoiceReminderKey,
   invoiceSendKey,
+  invoiceUncollectibleKey,
   invoiceVoidKey,
 } from './idempotency-keys';
 import { toRemoteInvoice, toRemoteInvoiceItem } from './invoice-snapshot';
@@ -205,6 +207,27 @@ export class StripeGateway {
     );
   }
 
+  /**
+   * E-mails an open invoice again as dunning step `step`'s reminder: its own key per step, so a resumed step does not
+   * send it twice and the next step is not a replay of this one.
+   */
+  sendReminder(invoiceId: string, stripeInvoiceId: string, step: number): Promise<RemoteInvoice> {
+    return this.callForInvoice((stripe) =>
+      stripe.invoices.sendInvoice(stripeInvoiceId, {}, { idempotencyKey: invoiceReminderKey(invoiceId, step) }),
+    );
+  }
+
+  /** Marks an open invoice uncollectible; one that already is counts as marked. */
+  async markUncollectible(invoiceId: string, stripeInvoiceId: string): Promise<RemoteInvoice> {
+    try {
+      return await this.callForInvoice((stripe) =>
+        stripe.invoices.markUncollectible(stripeInvoiceId, {}, { idempotencyKey: invoiceUncollectibleKey(invoiceId) }),
+      );
+    } catch (error) {
+      return this.settledUnless(error, stripeInvoiceId, (invoice) => invoice.status === 'uncollectible');
+    }
+  }
+
   /** When Stripe e-mailed the invoice, from its `invoice.sent` events created since `since`; null if none. */
   invoiceSentAt(stripeInvoiceId: string, since: Date): Promise<Date | null> {
     return invoiceSentAt(this.caller, stripeInvoiceId, since);
@@ -271,7 +294,11 @@ export class StripeGateway {
         (stripe) =>
           stripe.invoices.pay(
             input.stripeInvoiceId,
-            { payment_method: input.paymentMethodId, expand: ['payments'] },
+            {
+              payment_method: input.paymentMethodId,
+              ...(input.offSession ? { off_session: true } : {}),
+              expand: ['payments'],
+            },
             { idempotencyKey },
           ),
         input.invoiceId,

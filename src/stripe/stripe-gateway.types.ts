@@ -48,6 +48,8 @@ export interface PayInvoiceInput {
   paymentMethodId: string;
   /** Our total: Stripe's invoice is not paid unless it totals exactly this. */
   expected: ExpectedTotal;
+  /** The customer is not present (a dunning retry): Stripe's `off_session`, so the bank may exempt it from 3-D Secure. */
+  offSession?: boolean;
 }
 
 export type PayInvoiceResult =

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
-import { CreateInvoiceDocument } from '../generated/graphql';
+import { CreateInvoiceDocument, PayInvoiceDocument } from '../generated/graphql';
 import { DASHBOARD_BUILD_DIR } from '../helpers/build';
 import type { AxeViolation } from '../helpers/browser';
 import { launchChromium, screenshot, seriousAccessibilityViolations } from '../helpers/browser';
@@ -47,7 +47,12 @@ describe('the usage and admin views in a browser', () => {
   const mainNav = (page: Page) => page.getByRole('navigation', { name: 'Main' });
 
   beforeAll(async () => {
-    t = await startTestServer({ DASHBOARD_DIR: DASHBOARD_BUILD_DIR });
+    // Dunning on, without a timer: the dunning view's test runs its check itself.
+    t = await startTestServer({
+      DASHBOARD_DIR: DASHBOARD_BUILD_DIR,
+      DUNNING_RETRY_DAYS: '1,3',
+      DUNNING_INTERVAL_SECONDS: '0',
+    });
     await seedDefaultCatalogue(t.database.db.orm.em.fork());
     op = await operator(t);
     browser = await launchChromium();
@@ -106,7 +111,7 @@ describe('the usage and admin views in a browser', () => {
   it('keeps every admin view from a user token', async () => {
     const context = await browser.newContext();
     const page = await signIn(context, await t.token('usage-uma'));
-    for (const name of ['Customers', 'Billing runs', 'Webhooks', 'Reconcile']) {
+    for (const name of ['Customers', 'Billing runs', 'Webhooks', 'Reconcile', 'Dunning']) {
       await expect(mainNav(page).getByRole('link', { name }).count()).resolves.toBe(0);
     }
     await page.goto(`${t.url}/admin/billing-runs`);
@@ -234,6 +239,30 @@ describe('the usage and admin views in a browser', () => {
     await context.close();
   });
 
+  it('shows an admin the invoices of a period in dunning', async () => {
+    // A declined payment puts a March invoice into dunning at the next check.
+    await op.record([
+      { userId: 'dunning-dora', metric: 'llm_input_tokens', quantity: '1234567', occurredAt: '2024-03-15T10:00:00Z' },
+    ]);
+    const token = await t.token('dunning-dora');
+    const created = await t.gql(CreateInvoiceDocument, { period: '2024-03' }, { token });
+    const invoice = created.body.data!.createInvoice as { id: string; number: string };
+    await t.gql(PayInvoiceDocument, { invoiceId: invoice.id, paymentMethodId: 'pm_card_chargeDeclined' }, { token });
+    expect(await t.server.dunning.tick()).toMatchObject({ enrolled: 1 });
+
+    const context = await browser.newContext();
+    const page = await signIn(context, op.admin);
+    await mainNav(page).getByRole('link', { name: 'Dunning' }).click();
+    await page.getByRole('heading', { name: 'Dunning', exact: true }).waitFor();
+    await page.getByLabel('Period').fill('2024-03');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const row = page.getByRole('row', { name: new RegExp(invoice.number) });
+    await row.waitFor();
+    expect(await row.textContent()).toMatch(/dunning-dora.*ACTIVE/);
+    await view(page, 'dunning');
+    await context.close();
+  });
+
   it('fits every admin view to a phone’s width', async () => {
     const context = await browser.newContext(PHONE);
     const page = await signIn(context, op.admin);
@@ -241,6 +270,7 @@ describe('the usage and admin views in a browser', () => {
       ['customers-phone', '/admin/customers', 'Customers'],
       ['webhooks-phone', '/admin/webhooks?type=invoice.*', 'Webhook events'],
       ['reconcile-phone', '/admin/reconcile?period=2024-02', 'Reconcile with Stripe'],
+      ['dunning-phone', '/admin/dunning?period=2024-03', 'Dunning'],
     ];
     for (const [name, path, heading] of pages) {
       await page.goto(`${t.url}${path}`);

@@ -9,9 +9,9 @@ import {
 } from '../generated/graphql';
 import type { PaymentStatusChangedSubscription } from '../generated/graphql';
 import { operator } from '../helpers/fixtures';
-import { settled } from '../webhooks/fixtures';
+import { loadInvoice, postWebhook, settled } from '../webhooks/fixtures';
 import type { TestServer } from '../helpers/server';
-import { collectOpen, startTestServer } from '../helpers/server';
+import { TEST_WEBHOOK_SECRET, collectOpen, startTestServer } from '../helpers/server';
 
 /** Why a payment failed reaches our data and the API, whichever way Stripe tells it: the 402 or the webhook. */
 describe('payment errors: the decline reason and 3-D Secure, stored and served', () => {
@@ -120,16 +120,8 @@ describe('payment errors: the decline reason and 3-D Secure, stored and served',
     const invoice = await openInvoice('u-3ds-confirm');
     const token = await t.token('u-3ds-confirm');
     await t.gql(PayInvoiceDocument, { invoiceId: invoice.id, paymentMethodId: 'pm_card_chargeDeclined' }, { token });
-    // The decline's own webhooks are applied before the next attempt: one applied after it would move the invoice back
-    // to PAYMENT_FAILED until Stripe's next event (a known gap: stale payment_failed events are not yet told apart).
-    await t.control.waitForWebhooks();
-    const unsettled = await t.database.db.orm.em
-      .fork()
-      .getConnection()
-      .execute<Array<{ id: string }>>("select id from webhook_events where status in ('pending', 'processing')");
-    for (const { id } of unsettled) {
-      await settled(t.database.db, id);
-    }
+    // The decline's webhooks may be applied before or after the next attempt: a late one moves nothing (Stripe's
+    // attempt count tells it apart; see the test below).
     const res = await t.gql(
       PayInvoiceDocument,
       { invoiceId: invoice.id, paymentMethodId: 'pm_card_authenticationRequired' },
@@ -166,5 +158,63 @@ describe('payment errors: the decline reason and 3-D Secure, stored and served',
       lastPaymentError: null,
       requiredAction: null,
     });
+  });
+
+  it('a decline delivered after the next attempt asked for 3-D Secure moves nothing; the 3-D Secure failure does', async () => {
+    const userId = 'u-stale-decline';
+    const invoice = await openInvoice(userId);
+    const token = await t.token(userId);
+    const db = t.database.db;
+    const settleAll = async (): Promise<void> => {
+      await t.control.waitForWebhooks();
+      const rows = await db.orm.em
+        .fork()
+        .getConnection()
+        .execute<Array<{ id: string }>>("select id from webhook_events where status in ('pending', 'processing')");
+      for (const { id } of rows) {
+        await settled(db, id);
+      }
+    };
+    await settleAll();
+    // The decline's webhooks are held back (nothing is delivered while the local Stripe has no target)…
+    t.emulator.setWebhookTarget(null);
+    const declined = await t.gql(
+      PayInvoiceDocument,
+      { invoiceId: invoice.id, paymentMethodId: 'pm_card_chargeDeclined' },
+      { token },
+    );
+    expect(declined.body.data?.payInvoice.__typename).toBe('PaymentDeclined');
+    const row = await loadInvoice(db, invoice.id);
+    const stripeInvoiceId = row.stripeInvoiceId!;
+    const late = (await t.stripe.events.list({ limit: 100 })).data
+      .filter((e) => ['invoice.payment_failed', 'payment_intent.payment_failed'].includes(e.type))
+      .filter((e) => [stripeInvoiceId, row.stripePaymentIntentId].includes((e.data.object as { id: string }).id));
+    expect(late.map((e) => e.type).sort()).toEqual(['invoice.payment_failed', 'payment_intent.payment_failed']);
+    t.emulator.setWebhookTarget(`${t.url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
+    // …the next attempt needs 3-D Secure, and its own events are applied…
+    const action = await t.gql(
+      PayInvoiceDocument,
+      { invoiceId: invoice.id, paymentMethodId: 'pm_card_authenticationRequired' },
+      { token },
+    );
+    expect(action.body.data?.payInvoice.__typename).toBe('PaymentRequiresAction');
+    await settleAll();
+    // …then the decline's events arrive, invoice's first and the PaymentIntent's after (any order would do).
+    for (const event of late.sort((a) => (a.type.startsWith('invoice.') ? -1 : 1))) {
+      expect((await postWebhook(t.url, event)).status).toBe(200);
+      const stored = await settled(db, event.id);
+      expect(stored.status).toBe('processed');
+    }
+    expect(await outcome(userId, invoice.id)).toMatchObject({ status: 'REQUIRES_ACTION' });
+    // Nothing moved it back, not even for a moment: the history ends with the 3-D Secure request.
+    const read = await outcome(userId, invoice.id);
+    expect(read.statusHistory.at(-1)).toMatchObject({ to: 'REQUIRES_ACTION', source: 'API' });
+
+    // The current attempt's failure still applies: the customer fails the challenge.
+    const feed = await feedOf(userId, invoice.id);
+    await t.control.completeThreeDSecure(stripeInvoiceId, 'fail');
+    const [failed] = await feed.waitFor(1);
+    feed.stop();
+    expect(failed.paymentStatusChanged).toMatchObject({ previousStatus: 'REQUIRES_ACTION', status: 'PAYMENT_FAILED' });
   });
 });

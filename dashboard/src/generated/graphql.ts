@@ -3,6 +3,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** ACTIVE: steps to come; RECOVERED: paid; CANCELED: voided, refunded or written off; EXHAUSTED: every step ran. */
+export type DunningState =
+  | 'ACTIVE'
+  | 'CANCELED'
+  | 'EXHAUSTED'
+  | 'RECOVERED';
+
 export type InvoiceLineKind =
   | 'ADJUSTMENT'
   | 'USAGE';
@@ -106,6 +113,13 @@ export type ReconcileDryRunMutationVariables = Exact<{
 
 
 export type ReconcileDryRunMutation = { reconcile: { period: string, dryRun: boolean, checked: number, changes: Array<{ invoiceId: string, number: string, action: string, from: string, to: string, applied: boolean }>, orphans: Array<{ stripeInvoiceId: string, number: string | null, status: string | null, amountDueMinor: number, currency: string }>, warnings: Array<{ invoiceId: string, number: string, message: string }>, errors: Array<{ invoiceId: string, number: string, message: string }> } };
+
+export type DunningInvoicesQueryVariables = Exact<{
+  period: string;
+}>;
+
+
+export type DunningInvoicesQuery = { dunningInvoices: Array<{ invoice: { id: string, number: string, userId: string, status: InvoiceStatus }, dunning: { step: number, state: DunningState, nextAttemptAt: string | null, lastAttemptAt: string | null, lastOutcome: string | null } }> };
 
 export type InvoicePaymentFieldsFragment = { id: string, number: string, status: InvoiceStatus, paymentUrl: string | null, amountRemaining: { formatted: string }, lastPaymentError: { code: string, declineCode: string | null, message: string, reason: string } | null, requiredAction: { kind: string, message: string, url: string | null } | null, statusHistory: Array<{ to: InvoiceStatus, reason: string | null }> };
 
@@ -458,6 +472,25 @@ export const ReconcileDryRunDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ReconcileDryRunMutation, ReconcileDryRunMutationVariables>;
+export const DunningInvoicesDocument = new TypedDocumentString(`
+    query DunningInvoices($period: String!) {
+  dunningInvoices(period: $period) {
+    invoice {
+      id
+      number
+      userId
+      status
+    }
+    dunning {
+      step
+      state
+      nextAttemptAt
+      lastAttemptAt
+      lastOutcome
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DunningInvoicesQuery, DunningInvoicesQueryVariables>;
 export const InvoicePaymentDocument = new TypedDocumentString(`
     query InvoicePayment($id: ID!) {
   invoice(id: $id) {

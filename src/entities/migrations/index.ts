@@ -8,6 +8,8 @@ import { Migration20261205013126 } from './Migration20261205013126';
 import { Migration20261205013418 } from './Migration20261205013418';
 import { Migration20261205224420 } from './Migration20261205224420';
 import { Migration20261206004500 } from './Migration20261206004500';
+import { Migration20261206031907 } from './Migration20261206031907';
+import { Migration20261206032501 } from './Migration20261206032501';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -29,4 +31,8 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205224420', class: Migration20261205224420 },
   // invoices: the Stripe PaymentIntent id and the last payment error (code, decline code, Stripe's message).
   { name: 'Migration20261206004500', class: Migration20261206004500 },
+  // invoices.stripe_attempt_count: Stripe's attempt count seen, so an earlier attempt's late failure moves nothing.
+  { name: 'Migration20261206031907', class: Migration20261206031907 },
+  // dunning_schedules (one row per invoice in dunning, steps claimed with a lease) and payment_attempts.dunning_step.
+  { name: 'Migration20261206032501', class: Migration20261206032501 },
 ];

@@ -1,5 +1,6 @@
 import { paymentOutcomes } from '../../lib/metrics';
 import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Invoice, PaymentAttempt } from '../../entities';
 import { InvoiceStatus, PaymentAttemptStatus, StatusChangeSource } from '../../entities/enums';
 import { StripeGatewayError, describeMismatch } from '../../stripe';
@@ -30,6 +31,18 @@ export type PayInvoiceOutcome =
   /** Stripe's invoice does not total ours: nothing was charged; reconciliation reissues it (or reports it). */
   | { kind: 'total_mismatch'; invoice: Invoice; mismatch: TotalMismatch; message: string };
 
+export interface PayInvoiceInput {
+  invoiceId: string;
+  paymentMethodId: string;
+  userId?: string | null;
+  /**
+   * A dunning retry: the customer is not present (Stripe's `off_session`), the attempt is the step's (one per step:
+   * a step resumed after a crash takes up its attempt with the same idempotency key instead of charging again), and
+   * the history names dunning as the cause.
+   */
+  dunningStep?: number;
+}
+
 const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,200}$/;
 const STALE_PENDING_MS = 2 * 60 * 1000;
 
@@ -45,7 +58,7 @@ export async function payInvoice(
   deps: InvoiceDeps,
   caller: Caller,
   /** `userId`: whose invoice the caller says it is (`findAccessibleInvoice`), as the REST routes' `user_id`. */
-  input: { invoiceId: string; paymentMethodId: string; userId?: string | null },
+  input: PayInvoiceInput,
 ): Promise<PayInvoiceOutcome> {
   const outcome = await attemptPayment(deps, caller, input);
   // agenthub_payment_outcomes_total: a spike of declines (card testing, a bank's outage) shows by decline code.
@@ -56,11 +69,7 @@ export async function payInvoice(
   return outcome;
 }
 
-async function attemptPayment(
-  deps: InvoiceDeps,
-  caller: Caller,
-  input: { invoiceId: string; paymentMethodId: string; userId?: string | null },
-): Promise<PayInvoiceOutcome> {
+async function attemptPayment(deps: InvoiceDeps, caller: Caller, input: PayInvoiceInput): Promise<PayInvoiceOutcome> {
   if (!PAYMENT_METHOD.test(input.paymentMethodId)) {
     throw new BadInputError(
       'paymentMethodId must be a Stripe payment method id (pm_…); card numbers are never accepted here',
@@ -84,6 +93,19 @@ async function attemptPayment(
       { invoice, status: PaymentAttemptStatus.PENDING, createdAt: { $lt: new Date(now.getTime() - STALE_PENDING_MS) } },
       { status: PaymentAttemptStatus.UNKNOWN, errorMessage: 'abandoned: no outcome recorded' },
     );
+    const resumed = input.dunningStep ? await resumeStepAttempt(tem, invoice, input.dunningStep) : null;
+    if (resumed?.kind === 'invalid_state') {
+      return resumed;
+    }
+    if (resumed) {
+      return {
+        kind: 'claimed' as const,
+        attemptId: resumed.attempt.id,
+        attemptNumber: resumed.attempt.attemptNumber,
+        stripeInvoiceId: invoice.stripeInvoiceId,
+        expected: { totalMinor: invoice.totalMinor, currency: invoice.currency },
+      };
+    }
     const pending = await tem.count(PaymentAttempt, { invoice, status: PaymentAttemptStatus.PENDING });
     if (pending > 0) {
       return {
@@ -138,6 +160,7 @@ async function attemptPayment(
       requestedBy: caller.userId,
       // The caller's clock: the attempt limits' windows and the stale-attempt timeout are measured on it.
       createdAt: now,
+      dunningStep: input.dunningStep ?? null,
     });
     await tem.flush();
     return {
@@ -175,6 +198,7 @@ async function attemptPayment(
       attempt: claim.attemptNumber,
       paymentMethodId: input.paymentMethodId,
       expected: claim.expected,
+      offSession: input.dunningStep !== undefined,
     });
   } catch (error) {
     // Not a payment outcome (unknown payment method, rate limit…): nothing was charged; close the attempt.
@@ -210,7 +234,9 @@ async function attemptPayment(
     });
     const attempt = await tem.findOneOrFail(PaymentAttempt, claim.attemptId);
     attempt.completedAt = new Date();
-    const cause = { source: StatusChangeSource.API, ref: caller.userId };
+    const cause = input.dunningStep
+      ? { source: StatusChangeSource.SYSTEM, ref: `dunning:step:${input.dunningStep}` }
+      : { source: StatusChangeSource.API, ref: caller.userId };
     // A webhook may have moved the invoice meanwhile; never move it backwards.
     const move = async (to: InvoiceStatus, reason: string): Promise<void> => {
       if (invoice.status === to || canTransition(invoice.status, to)) {
@@ -253,6 +279,8 @@ async function attemptPayment(
       case 'requires_action':
         attempt.status = PaymentAttemptStatus.REQUIRES_ACTION;
         invoice.stripePaymentIntentId = result.paymentIntentId ?? invoice.stripePaymentIntentId ?? null;
+        // The attempt count after this attempt: a late failure event of an earlier attempt is then told apart.
+        invoice.stripeAttemptCount = Math.max(invoice.stripeAttemptCount, result.invoice?.attemptCount ?? 0);
         await move(InvoiceStatus.REQUIRES_ACTION, AUTHENTICATION_REQUIRED_REASON);
         await tem.flush();
         return {
@@ -308,4 +336,33 @@ function stateMessage(status: InvoiceStatus): string {
     default:
       return `An invoice in status ${status} cannot be paid`;
   }
+}
+
+/**
+ * The attempt a dunning step already made, when its outcome was never recorded (the instance died while Stripe
+ * answered): taken up again with its number, so its idempotency key replays Stripe's answer instead of charging
+ * again. A step whose attempt has an outcome makes no other. Null: the step has made no attempt yet.
+ */
+async function resumeStepAttempt(
+  tem: EntityManager,
+  invoice: Invoice,
+  step: number,
+): Promise<
+  { kind: 'resume'; attempt: PaymentAttempt } | { kind: 'invalid_state'; status: InvoiceStatus; message: string } | null
+> {
+  const attempt = await tem.findOne(PaymentAttempt, { invoice, dunningStep: step });
+  if (!attempt) {
+    return null;
+  }
+  if (attempt.status !== PaymentAttemptStatus.PENDING && attempt.status !== PaymentAttemptStatus.UNKNOWN) {
+    return {
+      kind: 'invalid_state',
+      status: invoice.status,
+      message: `Dunning step ${step} has made its payment attempt already (${attempt.status})`,
+    };
+  }
+  attempt.status = PaymentAttemptStatus.PENDING;
+  attempt.errorMessage = null;
+  await tem.flush();
+  return { kind: 'resume', attempt };
 }

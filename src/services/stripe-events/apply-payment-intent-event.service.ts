@@ -7,6 +7,9 @@ import { canTransition, transitionInvoice } from '../invoicing/invoice-status';
 import { paymentErrorReason, recordPaymentError } from '../payments/payment-error';
 import type { ApplyInvoiceEventResult, StripeEventRef } from './apply-stripe-invoice-event.service';
 
+/** Stripe's code for a failed 3-D Secure challenge, the failure that follows `requires_action`. */
+const AUTHENTICATION_FAILED = 'payment_intent_authentication_failure';
+
 /**
  * `payment_intent.payment_failed`: the decline reason of an invoice's payment (`last_payment_error`), which
  * `invoice.payment_failed` does not carry. The invoice is found by its PaymentIntent id (stored at finalization and
@@ -33,6 +36,16 @@ export async function applyPaymentIntentFailed(
   }
   if (invoice.status === InvoiceStatus.PAID || invoice.status === InvoiceStatus.VOID) {
     return { outcome: 'processed', detail: `already ${invoice.status}; error not recorded`, statusChanged: false };
+  }
+  // The PaymentIntent's event names no attempt (Stripe reuses one PaymentIntent for an invoice's attempts). While the
+  // customer must authenticate, the only failure that can follow is that authentication's; a decline is an earlier
+  // attempt's, delivered late. `invoice.payment_failed` (which counts attempts) settles any other doubt.
+  if (invoice.status === InvoiceStatus.REQUIRES_ACTION && error.code !== AUTHENTICATION_FAILED) {
+    return {
+      outcome: 'processed',
+      detail: `a decline of an earlier attempt (${error.code}) while 3-D Secure is pending; not applied`,
+      statusChanged: false,
+    };
   }
   const recorded = recordPaymentError(invoice, error, event.created);
   const older = !!invoice.lastStripeEventAt && event.created.getTime() < invoice.lastStripeEventAt.getTime();

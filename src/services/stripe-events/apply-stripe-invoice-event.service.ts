@@ -46,7 +46,9 @@ export interface ApplyInvoiceEventResult {
  * whatever their age — PAID, VOID, and a DRAFT's finalization — because nothing can come after them that they
  * would undo: a payment whose events arrive after a newer `invoice.updated` is not lost. At an equal `created`
  * second (Stripe's resolution) the transition table decides, so `payment_failed` then `paid` in the same second
- * ends PAID and the reverse order does not regress. Invoices we did not create (no metadata of ours) are ignored.
+ * ends PAID and the reverse order does not regress. Likewise an event about an earlier payment attempt (Stripe's
+ * `attempt_count` lower than one already seen) moves no status: a decline delivered after the next attempt asked
+ * for 3-D Secure leaves the invoice REQUIRES_ACTION. Invoices we did not create (no metadata of ours) are ignored.
  */
 export async function applyStripeInvoiceEvent(
   em: EntityManager,
@@ -60,6 +62,10 @@ export async function applyStripeInvoiceEvent(
   const invoice = found;
   const eventAt = event.created;
   const older = !!invoice.lastStripeEventAt && eventAt.getTime() < invoice.lastStripeEventAt.getTime();
+  // An earlier attempt's failure (or 3-D Secure request) delivered after a newer attempt was made: the newer attempt
+  // decides, whatever the order of arrival or the events' seconds. Stripe counts attempts on the invoice.
+  const staleAttempt = remote.attemptCount < invoice.stripeAttemptCount;
+  invoice.stripeAttemptCount = Math.max(invoice.stripeAttemptCount, remote.attemptCount);
   const cause: StatusCause = { source: StatusChangeSource.WEBHOOK, ref: event.id, reason: `Stripe ${event.type}` };
 
   // Older events only fill what is still missing; newer ones overwrite.
@@ -71,6 +77,8 @@ export async function applyStripeInvoiceEvent(
     detail = 'details refreshed';
   } else if (older && !isFinalFact(effect)) {
     detail = `older than the last applied event ${invoice.lastStripeEventId ?? ''}; status kept`.trim();
+  } else if (staleAttempt && !isFinalFact(effect)) {
+    detail = `about payment attempt ${remote.attemptCount}, the invoice has had ${invoice.stripeAttemptCount}; status kept`;
   } else if (effect.kind === 'open') {
     if (effect.sent && !invoice.sentAt) {
       invoice.sentAt = eventAt;

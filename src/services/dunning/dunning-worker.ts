@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Clock } from '../../config/clock';
+import type { AppConfig } from '../../config/config';
+import type { Logger } from '../../config/logger';
+import type { StripeGateway } from '../../stripe';
+import type { DunningPolicy } from './dunning-policy';
+import { claimDueSteps, enrollInvoices, leaveSettledInvoices } from './dunning-store';
+import { runDunningStep } from './run-dunning-step.service';
+import type { DunningStepResult } from './run-dunning-step.service';
+
+export interface DunningWorkerOptions {
+  em: EntityManager;
+  gateway: StripeGateway;
+  config: Pick<AppConfig, 'billing'>;
+  /** Null: dunning is off (`DUNNING_RETRY_DAYS` unset); the worker does nothing. */
+  policy: DunningPolicy | null;
+  clock: Clock;
+  log?: Logger;
+  /** This instance's name on its leases; default a random one. */
+  instance?: string;
+}
+
+export interface DunningCheck {
+  enrolled: number;
+  left: number;
+  steps: DunningStepResult[];
+}
+
+export interface DunningWorker {
+  /**
+   * Runs every step due at the clock's time now (enrols new invoices and ends dunning of settled ones first). A call
+   * while a check is under way waits for it and then checks again, so it always sees the clock as it is at the call.
+   */
+  tick(): Promise<DunningCheck>;
+  /** Starts checking every `policy.intervalMs` of the clock (never when it is 0). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+const BATCH = 10;
+
+/**
+ * Dunning on one instance. Any number of instances may run it: steps are claimed with SKIP LOCKED and a lease, and a
+ * step's Stripe writes are keyed by the step, so each step happens once.
+ */
+export function createDunningWorker(options: DunningWorkerOptions): DunningWorker {
+  const { policy, clock } = options;
+  if (!policy) {
+    const idle: DunningCheck = { enrolled: 0, left: 0, steps: [] };
+    return { tick: () => Promise.resolve(idle), start: () => undefined, stop: () => Promise.resolve() };
+  }
+  const instance = options.instance ?? randomUUID();
+  const log = options.log?.child({ component: 'dunning', instance });
+  const controller = new AbortController();
+  let running: Promise<DunningCheck> | null = null;
+  let queued: Promise<DunningCheck> | null = null;
+  let loop: Promise<void> | undefined;
+
+  const check = async (): Promise<DunningCheck> => {
+    const em = options.em.fork();
+    const left = await leaveSettledInvoices(em, new Date(clock.now()));
+    const enrolled = await enrollInvoices(em, policy.start, policy.retryDays[0] ?? 0, new Date(clock.now()));
+    const steps: DunningStepResult[] = [];
+    while (!controller.signal.aborted) {
+      const now = new Date(clock.now());
+      const claimed = await claimDueSteps(options.em.fork(), { now, leaseMs: policy.leaseMs, instance, limit: BATCH });
+      if (claimed.length === 0) {
+        break;
+      }
+      for (const step of claimed) {
+        const deps = { em: options.em, gateway: options.gateway, config: options.config, log };
+        try {
+          const result = await runDunningStep(deps, policy, step, instance, now);
+          log?.info({ ...result }, 'dunning step ran');
+          steps.push(result);
+        } catch (error) {
+          // Keeps its lease until it expires; then any instance resumes it where it stopped.
+          log?.error({ err: error, invoiceId: step.invoiceId, step: step.step + 1 }, 'dunning step failed');
+        }
+      }
+    }
+    return { enrolled, left, steps };
+  };
+
+  const tick = (): Promise<DunningCheck> => {
+    if (!running) {
+      running = check().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        return tick();
+      });
+    return queued;
+  };
+
+  return {
+    tick,
+    start() {
+      if (loop || policy.intervalMs === 0) {
+        return;
+      }
+      loop = (async () => {
+        while (!controller.signal.aborted) {
+          await tick().catch((error: unknown) => {
+            // A step that failed half-way keeps its lease until it expires; then any instance resumes it.
+            log?.error({ err: error }, 'dunning check failed; the step is resumed after its lease');
+          });
+          await clock.sleep(policy.intervalMs, { signal: controller.signal, unref: true });
+        }
+      })();
+    },
+    async stop() {
+      controller.abort();
+      await loop;
+      await running?.catch(() => undefined);
+    },
+  };
+}
