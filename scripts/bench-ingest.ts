@@ -1,9 +1,11 @@
 /**
  * Batch usage ingestion throughput: events per second through `POST /api/v1/usage` (auth, validation, customer
- * upsert, set-based insert with conflict handling), next to a baseline in the same run: the same rows written by a
- * raw multi-row INSERT through `pg`. Prints both figures and their ratio.
+ * upsert, COPY into a staging table and one set-based insert with the conflict rule) and through the `recordUsage`
+ * service called in process (no HTTP), next to baselines in the same run: the same rows written into the same table
+ * (same constraints) by `COPY … FROM STDIN` and by a raw multi-row INSERT through `pg`. Rounds alternate the four
+ * ways; each figure is the median round. Prints figures, ratios and the machine's load (`uptime`) around each.
  *
- *   npm run bench:ingest -- [--batches 10] [--batch-size 10000] [--users 100]
+ *   npm run bench:ingest -- [--batches 10] [--batch-size 10000] [--users 100] [--rounds 3]
  *
  * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
@@ -11,19 +13,25 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
+import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
   'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
   users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
+  rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
 });
 const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
@@ -31,6 +39,7 @@ const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0
 const batches = arg('batches', 10);
 const batchSize = arg('batch-size', 10_000);
 const users = arg('users', 100);
+const rounds = arg('rounds', 3);
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
@@ -54,23 +63,28 @@ function events(batch: number, prefix: string) {
   }));
 }
 
-/** The baseline: the same rows, ids resolved up front, written by plain multi-row INSERTs (max 9,000 rows each). */
-async function baseline(url: string): Promise<number> {
+async function catalogueIds(c: Client): Promise<{ customers: Map<string, string>; metrics: Map<string, string> }> {
+  const customers = new Map(
+    (await c.query<{ id: string; external_user_id: string }>('select id, external_user_id from customers')).rows.map(
+      (r) => [r.external_user_id, r.id],
+    ),
+  );
+  const metrics = new Map(
+    (await c.query<{ id: string; code: string }>('select id, code from billable_metrics')).rows.map((r) => [
+      r.code,
+      r.id,
+    ]),
+  );
+  return { customers, metrics };
+}
+
+/** Baseline: the same rows, ids resolved up front, written by plain multi-row INSERTs (max 9,000 rows each). */
+async function insertBaseline(url: string, prefix: string): Promise<number> {
   return withClient(url, async (c) => {
-    const customers = new Map(
-      (await c.query<{ id: string; external_user_id: string }>('select id, external_user_id from customers')).rows.map(
-        (r) => [r.external_user_id, r.id],
-      ),
-    );
-    const metrics = new Map(
-      (await c.query<{ id: string; code: string }>('select id, code from billable_metrics')).rows.map((r) => [
-        r.code,
-        r.id,
-      ]),
-    );
+    const { customers, metrics } = await catalogueIds(c);
     const started = process.hrtime.bigint();
     for (let b = 0; b < batches; b += 1) {
-      const rows = events(b, 'raw');
+      const rows = events(b, prefix);
       for (let offset = 0; offset < rows.length; offset += 9000) {
         const chunk = rows.slice(offset, offset + 9000);
         const values: unknown[] = [];
@@ -96,6 +110,41 @@ async function baseline(url: string): Promise<number> {
     return Number(process.hrtime.bigint() - started) / 1e9;
   });
 }
+
+/**
+ * Baseline the target is set against: the same rows, ids resolved up front, one `COPY … FROM STDIN` per batch straight
+ * into `usage_records` (its unique key and indexes in place; COPY cannot skip duplicates, so the keys are fresh).
+ */
+async function copyBaseline(url: string, prefix: string): Promise<number> {
+  return withClient(url, async (c) => {
+    const { customers, metrics } = await catalogueIds(c);
+    const started = process.hrtime.bigint();
+    for (let b = 0; b < batches; b += 1) {
+      const text = events(b, prefix)
+        .map(
+          (e) =>
+            `${customers.get(e.userId)}\t${metrics.get(e.metric)}\t${e.quantity}\t${e.occurredAt}\t` +
+            `${e.idempotencyKey}\t${e.agentId}\n`,
+        )
+        .join('');
+      await pipeline(
+        Readable.from([Buffer.from(text)]),
+        c.query(
+          copyFrom(
+            'copy usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id) from stdin',
+          ),
+        ),
+      );
+    }
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  });
+}
+
+const load = (): string =>
+  execFileSync('uptime', { encoding: 'utf8' })
+    .trim()
+    .replace(/^.*load average/, 'load');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
@@ -128,23 +177,67 @@ async function main(): Promise<void> {
     await post(events(-1, 'warm'));
 
     const total = batches * batchSize;
-    const baselineSeconds = await baseline(url.toString());
-    const bodies = Array.from({ length: batches }, (_, b) => events(b, 'http'));
-    const started = process.hrtime.bigint();
-    let accepted = 0;
-    for (const body of bodies) {
-      accepted += (await post(body)).accepted;
+    const caller = { userId: 'bench', role: Role.SERVICE };
+    const ways: Array<{ name: string; run: (prefix: string) => Promise<number> }> = [
+      { name: 'baseline COPY into usage_records (pg)', run: (prefix) => copyBaseline(url.toString(), prefix) },
+      { name: 'baseline multi-row INSERT (pg)', run: (prefix) => insertBaseline(url.toString(), prefix) },
+      {
+        name: 'recordUsage service, in process',
+        run: async (prefix) => {
+          const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
+          const started = process.hrtime.bigint();
+          let accepted = 0;
+          for (const body of bodies) {
+            accepted += (await recordUsage(db.orm.em.fork(), caller, body)).accepted;
+          }
+          expectAll(accepted);
+          return Number(process.hrtime.bigint() - started) / 1e9;
+        },
+      },
+      {
+        name: 'POST /api/v1/usage (HTTP, end to end)',
+        run: async (prefix) => {
+          const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
+          const started = process.hrtime.bigint();
+          let accepted = 0;
+          for (const body of bodies) {
+            accepted += (await post(body)).accepted;
+          }
+          expectAll(accepted);
+          return Number(process.hrtime.bigint() - started) / 1e9;
+        },
+      },
+    ];
+    const expectAll = (accepted: number): void => {
+      if (accepted !== total) {
+        throw new Error(`expected ${total} accepted, got ${accepted}`);
+      }
+    };
+    const seconds = new Map<string, number[]>(ways.map((w) => [w.name, []]));
+    const loads: string[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      loads.push(load());
+      for (const [i, way] of ways.entries()) {
+        seconds.get(way.name)!.push(await way.run(`r${round}-w${i}`));
+      }
     }
-    const httpSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (accepted !== total) {
-      throw new Error(`expected ${total} accepted, got ${accepted}`);
-    }
+    loads.push(load());
 
     const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')} events/s`;
-    out(`usage ingestion: ${batches} batches × ${batchSize.toLocaleString('en-US')} events, ${users} customers`);
-    out(`  baseline raw multi-row INSERT (pg):   ${baselineSeconds.toFixed(2)} s  ${rate(baselineSeconds)}`);
-    out(`  POST /api/v1/usage (HTTP, end to end): ${httpSeconds.toFixed(2)} s  ${rate(httpSeconds)}`);
-    out(`  ratio HTTP / baseline: ${(baselineSeconds / httpSeconds).toFixed(2)}`);
+    const copySeconds = median(seconds.get(ways[0].name)!);
+    const insertSeconds = median(seconds.get(ways[1].name)!);
+    out(
+      `usage ingestion: ${batches} batches × ${batchSize.toLocaleString('en-US')} events, ${users} customers, ` +
+        `median of ${rounds} alternating rounds`,
+    );
+    out(`  machine: ${loads.join(' → ')}`);
+    for (const way of ways) {
+      const s = median(seconds.get(way.name)!);
+      out(
+        `  ${way.name.padEnd(40)} ${s.toFixed(2).padStart(6)} s  ${rate(s).padStart(16)}  ` +
+          `×COPY ${(copySeconds / s).toFixed(2)}  ×INSERT ${(insertSeconds / s).toFixed(2)}`,
+      );
+    }
     await server.close();
   } finally {
     await db.close();

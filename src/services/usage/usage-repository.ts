@@ -1,4 +1,9 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { from as copyFrom } from 'pg-copy-streams';
+import { transactionConnection } from '../../entities/transaction-connection';
 import { InvoiceStatus } from '../../entities/enums';
 import type { MetricAggregation } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
@@ -20,58 +25,127 @@ export async function activeMetrics(
   );
 }
 
-/** Creates the customers first seen here, set-based, as `me` would create them. */
+/** Creates the customers first seen here, set-based, as `me` would create them; part of the caller's transaction. */
 export async function ensureCustomers(
   tem: EntityManager,
   customers: Array<{ id: string; userId: string }>,
 ): Promise<void> {
-  await tem.execute(
+  const connection = await transactionConnection(tem);
+  await connection.query(
     `insert into customers (id, external_user_id)
-     select (x->>'id')::uuid, x->>'userId' from jsonb_array_elements(?::jsonb) as x
+     select * from unnest($1::uuid[], $2::text[])
      on conflict (external_user_id) do nothing`,
-    [JSON.stringify(customers)],
+    [customers.map((c) => c.id), customers.map((c) => c.userId)],
   );
 }
 
 export interface IncomingUsage {
-  user_id: string;
-  metric_id: string;
+  userId: string;
+  metricId: string;
+  /** A validated decimal string. */
   quantity: string;
-  occurred_at: string;
-  idempotency_key: string;
-  agent_id: string | null;
-  metadata: unknown;
+  /** ISO 8601, UTC. */
+  occurredAt: string;
+  idempotencyKey: string;
+  agentId: string | null;
+  metadata: Record<string, unknown> | null;
 }
 
 /**
- * Inserts the events (a repeated customer + idempotency key inserts nothing) and answers, per inserted row, whether
- * it is late: it falls in a period that already has an invoice other than VOID.
+ * How a batch reaches `usage_records`: `copy` streams it with `COPY … FROM STDIN` into a staging table (PostgreSQL);
+ * `arrays` binds it as one array per column and reads them back with `unnest` (the embedded database, whose
+ * wire protocol has no COPY FROM STDIN; it also runs on PostgreSQL, where the tests compare the two).
+ */
+export type UsageWritePath = 'copy' | 'arrays';
+
+export function defaultUsageWritePath(tem: EntityManager): UsageWritePath {
+  return tem.getDriver() instanceof PostgreSqlDriver ? 'copy' : 'arrays';
+}
+
+const INCOMING_COLUMNS = 'user_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata';
+
+/** The one set-based write both paths share: the conflict rule, the customer join and the late count live here. */
+const storeFrom = (source: string): string =>
+  `with incoming as (
+     select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
+     from ${source}
+     join customers c on c.external_user_id = e.user_id
+   ), stored as (
+     insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
+     select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
+     on conflict (customer_id, idempotency_key) do nothing
+     returning customer_id, occurred_at
+   )
+   select count(*)::int as accepted,
+          (count(*) filter (where exists (
+            select 1 from invoices i
+            where i.customer_id = s.customer_id and i.status <> ${VOID}
+              and s.occurred_at >= i.period_start and s.occurred_at < i.period_end)))::int as late
+   from stored s`;
+
+/**
+ * Inserts the events of one batch (distinct customer + idempotency key pairs; a pair already stored inserts nothing)
+ * and answers how many were stored and how many of those are late: they fall in a period that already has an
+ * invoice other than VOID. One insert statement, part of the caller's transaction.
  */
 export async function insertUsageRecords(
   tem: EntityManager,
   events: IncomingUsage[],
-): Promise<Array<{ late: boolean }>> {
-  return tem.execute<Array<{ late: boolean }>>(
-    `with incoming as (
-       select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
-       from jsonb_to_recordset(?::jsonb) as e(
-         user_id text, metric_id uuid, quantity numeric, occurred_at timestamptz,
-         idempotency_key text, agent_id text, metadata jsonb)
-       join customers c on c.external_user_id = e.user_id
-     ), stored as (
-       insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
-       select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
-       on conflict (customer_id, idempotency_key) do nothing
-       returning customer_id, occurred_at
-     )
-     select exists (
-       select 1 from invoices i
-       where i.customer_id = s.customer_id and i.status <> ${VOID}
-         and s.occurred_at >= i.period_start and s.occurred_at < i.period_end
-     ) as late
-     from stored s`,
-    [JSON.stringify(events)],
+  path: UsageWritePath = defaultUsageWritePath(tem),
+): Promise<{ accepted: number; late: number }> {
+  const connection = await transactionConnection(tem);
+  let result: { rows: unknown[] };
+  if (path === 'copy') {
+    // A staging table without constraints takes the COPY; the insert from it applies the conflict rule.
+    await connection.query(
+      `create temp table usage_incoming (
+         user_id text, metric_id uuid, quantity numeric, occurred_at timestamptz, idempotency_key text,
+         agent_id text, metadata jsonb) on commit drop`,
+    );
+    const copy = (connection as unknown as CopyClient).query(
+      copyFrom(`copy usage_incoming (${INCOMING_COLUMNS}) from stdin`),
+    );
+    await pipeline(Readable.from([copyText(events)]), copy);
+    result = await connection.query(storeFrom('usage_incoming e'));
+  } else {
+    result = await connection.query(
+      storeFrom(
+        `unnest($1::text[], $2::uuid[], $3::numeric[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[])
+           as e(${INCOMING_COLUMNS})`,
+      ),
+      [
+        events.map((e) => e.userId),
+        events.map((e) => e.metricId),
+        events.map((e) => e.quantity),
+        events.map((e) => e.occurredAt),
+        events.map((e) => e.idempotencyKey),
+        events.map((e) => e.agentId),
+        events.map((e) => (e.metadata === null ? null : JSON.stringify(e.metadata))),
+      ],
+    );
+  }
+  const [row] = result.rows as Array<{ accepted: number; late: number }>;
+  return { accepted: Number(row.accepted), late: Number(row.late) };
+}
+
+interface CopyClient {
+  query<T>(submittable: T): T;
+}
+
+/** A field of COPY's text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
+function copyField(value: string | null): string {
+  return value === null ? '\\N' : value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]);
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function copyText(events: IncomingUsage[]): Buffer {
+  const lines = events.map(
+    (e) =>
+      `${copyField(e.userId)}\t${e.metricId}\t${e.quantity}\t${e.occurredAt}\t${copyField(e.idempotencyKey)}\t` +
+      `${copyField(e.agentId)}\t${copyField(e.metadata === null ? null : JSON.stringify(e.metadata))}\n`,
   );
+  return Buffer.from(lines.join(''));
 }
 
 /**
