@@ -8,6 +8,7 @@ import { Migration20261205013126 } from './Migration20261205013126';
 import { Migration20261205013418 } from './Migration20261205013418';
 import { Migration20261205224420 } from './Migration20261205224420';
 import { Migration20261206004500 } from './Migration20261206004500';
+import { Migration20261206040000 } from './Migration20261206040000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -29,4 +30,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205224420', class: Migration20261205224420 },
   // invoices: the Stripe PaymentIntent id and the last payment error (code, decline code, Stripe's message).
   { name: 'Migration20261206004500', class: Migration20261206004500 },
+  // usage_rollups: per customer, metric, UTC day and billing bucket, kept at ingest; previews and invoices read it.
+  { name: 'Migration20261206040000', class: Migration20261206040000 },
 ];

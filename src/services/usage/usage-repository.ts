@@ -4,6 +4,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { from as copyFrom } from 'pg-copy-streams';
 import { transactionConnection } from '../../entities/transaction-connection';
+import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
 import { InvoiceStatus } from '../../entities/enums';
 import type { MetricAggregation } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
@@ -74,7 +75,19 @@ const storeFrom = (source: string): string =>
      insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
      select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
      on conflict (customer_id, idempotency_key) do nothing
-     returning customer_id, occurred_at
+     returning customer_id, metric_id, quantity, occurred_at
+   ), rolled_up as (
+     -- The day rollups grow in the same statement (new events are unbilled); ordered so that concurrent batches
+     -- lock shared rollup rows in one order.
+     insert into usage_rollups as r (customer_id, metric_id, day, bucket, events, quantity_sum, quantity_max, first_at)
+     select customer_id, metric_id, ${ROLLUP_DAY}, '${UNBILLED_BUCKET}'::uuid,
+            count(*), sum(quantity), max(quantity), min(occurred_at)
+     from stored group by 1, 2, 3 order by 1, 2, 3
+     on conflict (customer_id, metric_id, day, bucket) do update set
+       events = r.events + excluded.events,
+       quantity_sum = r.quantity_sum + excluded.quantity_sum,
+       quantity_max = greatest(r.quantity_max, excluded.quantity_max),
+       first_at = least(r.first_at, excluded.first_at)
    )
    select count(*)::int as accepted,
           (count(*) filter (where exists (
@@ -148,28 +161,82 @@ function copyText(events: IncomingUsage[]): Buffer {
   return Buffer.from(lines.join(''));
 }
 
+/** A usage record's UTC day, as `usage_rollups.day`. */
+const ROLLUP_DAY = `(occurred_at at time zone 'UTC')::date`;
+
 /**
  * Puts on `invoiceId` the customer's unbilled usage of its period, and unbilled late usage of earlier periods that
- * have an invoice other than VOID (ended by the period's start); part of the caller's transaction.
+ * have an invoice other than VOID (ended by the period's start); part of the caller's transaction. The rollups of
+ * the days it touched are rebuilt for their new buckets.
  */
 export async function billUsageOnInvoice(
   tem: EntityManager,
   input: { invoiceId: string; customerId: string; periodStart: Date; periodEnd: Date },
 ): Promise<void> {
-  await tem.execute(
-    `update usage_records set billed_on_invoice_id = ?
-     where customer_id = ? and billed_on_invoice_id is null
-       and ((occurred_at >= ? and occurred_at < ?)
-         or exists (select 1 from invoices i
-                    where i.customer_id = usage_records.customer_id and i.status <> ${VOID} and i.id <> ?
-                      and i.period_end <= ?
-                      and usage_records.occurred_at >= i.period_start
-                      and usage_records.occurred_at < i.period_end))`,
+  const days = await tem.execute<RollupKey[]>(
+    `with moved as (
+       update usage_records set billed_on_invoice_id = ?
+       where customer_id = ? and billed_on_invoice_id is null
+         and ((occurred_at >= ? and occurred_at < ?)
+           or exists (select 1 from invoices i
+                      where i.customer_id = usage_records.customer_id and i.status <> ${VOID} and i.id <> ?
+                        and i.period_end <= ?
+                        and usage_records.occurred_at >= i.period_start
+                        and usage_records.occurred_at < i.period_end))
+       returning metric_id, occurred_at
+     )
+     select distinct metric_id, ${ROLLUP_DAY}::text as day from moved`,
     [input.invoiceId, input.customerId, input.periodStart, input.periodEnd, input.invoiceId, input.periodStart],
   );
+  await rebuildRollups(tem, input.customerId, days);
 }
 
 /** Unbills the usage an invoice carried (it was voided), for the next invoice; part of the caller's transaction. */
 export async function unbillUsageOfInvoice(em: EntityManager, invoiceId: string): Promise<void> {
-  await em.execute('update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?', [invoiceId]);
+  const days = await em.execute<Array<RollupKey & { customer_id: string }>>(
+    `with moved as (
+       update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?
+       returning customer_id, metric_id, occurred_at
+     )
+     select distinct customer_id, metric_id, ${ROLLUP_DAY}::text as day from moved`,
+    [invoiceId],
+  );
+  if (days.length > 0) {
+    await rebuildRollups(em, days[0].customer_id, days);
+  }
+}
+
+/**
+ * Holds off ingestion for one customer until the caller's transaction ends, so that a rollup rebuilt from the
+ * customer's events cannot miss (or count twice) a batch committed meanwhile: storing an event takes a key-share
+ * lock on its customer row (the foreign key), which waits for this update lock, and this waits for batches in flight.
+ * (Billing's own update may run before it: ingestion only adds unbilled events, which stay in the unbilled bucket.)
+ */
+async function lockCustomerUsage(tem: EntityManager, customerId: string): Promise<void> {
+  await tem.execute('select 1 from customers where id = ? for update', [customerId]);
+}
+
+interface RollupKey {
+  metric_id: string;
+  day: string;
+}
+
+/** Recomputes a customer's rollups of the given metric days from their events, every bucket. */
+async function rebuildRollups(tem: EntityManager, customerId: string, keys: RollupKey[]): Promise<void> {
+  if (keys.length === 0) {
+    return;
+  }
+  await lockCustomerUsage(tem, customerId);
+  const params = [customerId, JSON.stringify(keys)];
+  const keysSql = `select k.metric_id::uuid, k.day::date from jsonb_to_recordset(?::jsonb) as k(metric_id text, day text)`;
+  await tem.execute(`delete from usage_rollups where customer_id = ? and (metric_id, day) in (${keysSql})`, params);
+  await tem.execute(
+    `insert into usage_rollups (customer_id, metric_id, day, bucket, events, quantity_sum, quantity_max, first_at)
+     select customer_id, metric_id, ${ROLLUP_DAY}, coalesce(billed_on_invoice_id, '${UNBILLED_BUCKET}'::uuid),
+            count(*), sum(quantity), max(quantity), min(occurred_at)
+     from usage_records
+     where customer_id = ? and (metric_id, ${ROLLUP_DAY}) in (${keysSql})
+     group by 1, 2, 3, 4 order by 1, 2, 3, 4`,
+    params,
+  );
 }
