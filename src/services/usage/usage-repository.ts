@@ -26,7 +26,12 @@ export async function activeMetrics(
   );
 }
 
-/** Creates the customers first seen here, set-based, as `me` would create them; part of the caller's transaction. */
+/**
+ * Creates the customers first seen here, set-based, as `me` would create them, then takes a key-share lock on every
+ * customer of the batch (in id order) before any event is written; part of the caller's transaction. The lock lets a
+ * batch run beside others and waits only for billing or voiding of one of its customers, which rebuilds that
+ * customer's rollups under an update lock (`lockCustomerUsage`): taken up front, it never waits while holding rows.
+ */
 export async function ensureCustomers(
   tem: EntityManager,
   customers: Array<{ id: string; userId: string }>,
@@ -38,6 +43,9 @@ export async function ensureCustomers(
      on conflict (external_user_id) do nothing`,
     [customers.map((c) => c.id), customers.map((c) => c.userId)],
   );
+  await connection.query('select 1 from customers where external_user_id = any($1::text[]) order by id for key share', [
+    customers.map((c) => c.userId),
+  ]);
 }
 
 export interface IncomingUsage {
@@ -173,6 +181,7 @@ export async function billUsageOnInvoice(
   tem: EntityManager,
   input: { invoiceId: string; customerId: string; periodStart: Date; periodEnd: Date },
 ): Promise<void> {
+  await lockCustomerUsage(tem, input.customerId);
   const days = await tem.execute<RollupKey[]>(
     `with moved as (
        update usage_records set billed_on_invoice_id = ?
@@ -194,12 +203,16 @@ export async function billUsageOnInvoice(
 /** Unbills the usage an invoice carried (it was voided), for the next invoice; part of the caller's transaction. */
 export async function unbillUsageOfInvoice(em: EntityManager, invoiceId: string): Promise<void> {
   const days = await em.execute<Array<RollupKey & { customer_id: string }>>(
-    `with moved as (
-       update usage_records set billed_on_invoice_id = null where billed_on_invoice_id = ?
+    // The customer's lock is taken by the same statement, before any event moves (see lockCustomerUsage).
+    `with locked as (
+       select c.id from customers c join invoices i on i.customer_id = c.id where i.id = ? for update of c
+     ), moved as (
+       update usage_records set billed_on_invoice_id = null
+       where billed_on_invoice_id = ? and customer_id = (select id from locked)
        returning customer_id, metric_id, occurred_at
      )
      select distinct customer_id, metric_id, ${ROLLUP_DAY}::text as day from moved`,
-    [invoiceId],
+    [invoiceId, invoiceId],
   );
   if (days.length > 0) {
     await rebuildRollups(em, days[0].customer_id, days);
@@ -208,9 +221,9 @@ export async function unbillUsageOfInvoice(em: EntityManager, invoiceId: string)
 
 /**
  * Holds off ingestion for one customer until the caller's transaction ends, so that a rollup rebuilt from the
- * customer's events cannot miss (or count twice) a batch committed meanwhile: storing an event takes a key-share
- * lock on its customer row (the foreign key), which waits for this update lock, and this waits for batches in flight.
- * (Billing's own update may run before it: ingestion only adds unbilled events, which stay in the unbilled bucket.)
+ * customer's events cannot miss (or count twice) a batch committed meanwhile: a batch takes a key-share lock on each
+ * of its customers before writing anything (`ensureCustomers`), which waits for this update lock, and this waits for
+ * batches in flight. Taken before any event moves, so neither side ever waits while holding the other's rows.
  */
 async function lockCustomerUsage(tem: EntityManager, customerId: string): Promise<void> {
   await tem.execute('select 1 from customers where id = ? for update', [customerId]);
@@ -226,7 +239,6 @@ async function rebuildRollups(tem: EntityManager, customerId: string, keys: Roll
   if (keys.length === 0) {
     return;
   }
-  await lockCustomerUsage(tem, customerId);
   const params = [customerId, JSON.stringify(keys)];
   const keysSql = `select k.metric_id::uuid, k.day::date from jsonb_to_recordset(?::jsonb) as k(metric_id text, day text)`;
   await tem.execute(`delete from usage_rollups where customer_id = ? and (metric_id, day) in (${keysSql})`, params);
