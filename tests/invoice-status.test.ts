@@ -180,7 +180,7 @@ describe('transitionInvoice', () => {
     expect(invoice.paidAt).toBeUndefined();
     expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute']);
     expect(em.statements).toEqual([
-      [expect.stringContaining('update usage_records set billed_on_invoice_id = null'), ['inv_1']],
+      [expect.stringContaining('update usage_records set billed_on_invoice_id = null'), ['inv_1', 'inv_1']],
       notify('1'),
     ]);
   });

@@ -1,4 +1,5 @@
 import { Role } from '../src/entities/enums';
+import { billUsageOnInvoice } from '../src/services/usage/usage-repository';
 import {
   BillableMetricsDocument,
   CreateBillableMetricDocument,
@@ -239,10 +240,17 @@ describe('usageSummary', () => {
               '2024-01-01T00:00:00Z', '2024-02-01T00:00:00Z', 'OPEN', 'usd', 2078
        from customers where external_user_id = 'alice'`,
     );
-    await em.execute(
-      `update usage_records set billed_on_invoice_id = '00000000-0000-4000-8000-0000000000aa'
-       where occurred_at >= '2024-01-01' and occurred_at < '2024-02-01'
-         and customer_id = (select id from customers where external_user_id = 'alice')`,
+    // Marked the way createInvoice marks it (the rollups follow the records).
+    const [{ id: customerId }] = await em.execute<Array<{ id: string }>>(
+      `select id from customers where external_user_id = 'alice'`,
+    );
+    await em.transactional((tem) =>
+      billUsageOnInvoice(tem, {
+        invoiceId: '00000000-0000-4000-8000-0000000000aa',
+        customerId,
+        periodStart: new Date('2024-01-01T00:00:00Z'),
+        periodEnd: new Date('2024-02-01T00:00:00Z'),
+      }),
     );
     const late = await op.record([
       { userId: 'alice', metric: 'tokens', quantity: '500000', occurredAt: '2024-01-20T00:00:00Z' },

@@ -12,6 +12,7 @@ import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
 import { UsageRecord } from './usage-record.entity';
+import { UsageRollup } from './usage-rollup.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
@@ -29,6 +30,7 @@ export {
   Price,
   StripeSubscription,
   UsageRecord,
+  UsageRollup,
   WebhookEvent,
 };
 
@@ -48,5 +50,6 @@ export const ENTITIES = [
   Price,
   StripeSubscription,
   UsageRecord,
+  UsageRollup,
   WebhookEvent,
 ];

@@ -8,6 +8,7 @@ import { parseIsoTimestamp } from '../shared/date-range';
 import { BadInputError } from '../shared/errors';
 import { USER_ID_NUMBER_RULE, userIdFromJson } from '../customers/user-id';
 import { activeMetrics, ensureCustomers, insertUsageRecords } from './usage-repository';
+import type { IncomingUsage, UsageWritePath } from './usage-repository';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -80,15 +81,7 @@ interface CatalogueMetric {
   aggregation: MetricAggregation;
 }
 
-interface ValidEvent {
-  userId: string;
-  metricId: string;
-  quantity: string;
-  occurredAt: string;
-  idempotencyKey: string;
-  agentId: string | null;
-  metadata: Record<string, unknown> | null;
-}
+type ValidEvent = IncomingUsage;
 
 function text(value: unknown, max: number): string | undefined {
   return typeof value === 'string' && value.trim().length > 0 && value.length <= max ? value : undefined;
@@ -207,15 +200,17 @@ function validate(
 /**
  * Stores a batch of usage events (roles service and admin). Invalid events are reported by index and the valid
  * ones stored; duplicates (same customer and idempotency key) are counted, not stored again: the first copy wins,
- * within a batch as across batches. The write is
- * set-based and atomic: one statement creates the customers first seen, one multi-row insert with
- * `ON CONFLICT DO NOTHING` stores the events, both in one transaction.
+ * within a batch as across batches. The write is set-based and atomic: one statement creates the customers first
+ * seen, the batch is streamed into a staging table with `COPY` (PostgreSQL; bound as arrays on the embedded
+ * database, see `UsageWritePath`), and one insert from it with `ON CONFLICT DO NOTHING` stores the events, all in
+ * one transaction. `path` is for tests that compare the two ways in.
  */
 export async function recordUsage(
   em: EntityManager,
   caller: Caller,
   events: readonly UsageEventData[],
   now: Date = new Date(),
+  path?: UsageWritePath,
 ): Promise<RecordUsageResult> {
   requireRole(caller, Role.SERVICE, Role.ADMIN);
   if (!Array.isArray(events)) {
@@ -228,34 +223,35 @@ export async function recordUsage(
     return { accepted: 0, duplicates: 0, rejected: [], late: 0 };
   }
 
-  return em.transactional(async (tem) => {
-    const metricRows = await activeMetrics(tem);
-    const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
-    const valid: ValidEvent[] = [];
-    const rejected: UsageRejection[] = [];
-    events.forEach((event, index) => {
-      const result = validate(event, index, metrics, now.getTime());
-      if ('code' in result) {
-        rejected.push(result);
-      } else {
-        valid.push(result);
-      }
-    });
-    if (valid.length === 0) {
-      return { accepted: 0, duplicates: 0, rejected, late: 0 };
+  // Validation reads only the catalogue, so it runs before the transaction takes a connection.
+  const metricRows = await activeMetrics(em);
+  const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
+  const valid: ValidEvent[] = [];
+  const rejected: UsageRejection[] = [];
+  events.forEach((event, index) => {
+    const result = validate(event, index, metrics, now.getTime());
+    if ('code' in result) {
+      rejected.push(result);
+    } else {
+      valid.push(result);
     }
-    // The first copy of a key wins within a batch as it does across batches. Left to the insert, which copy is kept
-    // would depend on the row order of its join, so later copies never reach it and are counted as duplicates.
-    const seen = new Set<string>();
-    const unique = valid.filter((e) => {
-      const key = JSON.stringify([e.userId, e.idempotencyKey]);
-      if (seen.has(key)) {
-        return false;
-      }
-      seen.add(key);
-      return true;
-    });
+  });
+  if (valid.length === 0) {
+    return { accepted: 0, duplicates: 0, rejected, late: 0 };
+  }
+  // The first copy of a key wins within a batch as it does across batches. Left to the insert, which copy is kept
+  // would depend on the row order of its join, so later copies never reach it and are counted as duplicates.
+  const seen = new Set<string>();
+  const unique = valid.filter((e) => {
+    const key = JSON.stringify([e.userId, e.idempotencyKey]);
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
 
+  return em.transactional(async (tem) => {
     // Customers first seen here are created set-based, as `me` would create them.
     const userIds = [...new Set(unique.map((e) => e.userId))];
     await ensureCustomers(
@@ -263,23 +259,7 @@ export async function recordUsage(
       userIds.map((userId) => ({ id: randomUUID(), userId })),
     );
 
-    const inserted = await insertUsageRecords(
-      tem,
-      unique.map((e) => ({
-        user_id: e.userId,
-        metric_id: e.metricId,
-        quantity: e.quantity,
-        occurred_at: e.occurredAt,
-        idempotency_key: e.idempotencyKey,
-        agent_id: e.agentId,
-        metadata: e.metadata,
-      })),
-    );
-    return {
-      accepted: inserted.length,
-      duplicates: valid.length - inserted.length,
-      rejected,
-      late: inserted.filter((row) => row.late).length,
-    };
+    const stored = await insertUsageRecords(tem, unique, path);
+    return { accepted: stored.accepted, duplicates: valid.length - stored.accepted, rejected, late: stored.late };
   });
 }

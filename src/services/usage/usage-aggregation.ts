@@ -4,6 +4,16 @@ import type { PriceModel } from '../../entities/enums';
 import type { PriceTier } from '../../entities';
 import { compare, parseDecimal } from '../shared/decimal';
 import { sqlText } from '../shared/sql-values';
+import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
+
+const AGG_SUM = sqlText(MetricAggregation.SUM);
+const AGG_COUNT = sqlText(MetricAggregation.COUNT);
+const AGG_MAX = sqlText(MetricAggregation.MAX);
+const AGG_UNIQUE = sqlText(MetricAggregation.UNIQUE_COUNT);
+const isUtcMidnight = (at: Date): boolean => at.getTime() % 86_400_000 === 0;
+
+/** A bound instant as its UTC day. */
+const UTC_DAY = `(?::timestamptz at time zone 'UTC')::date`;
 
 /** Usage of one metric under one price version, aggregated in SQL. */
 export interface UsageSegmentRow {
@@ -72,41 +82,78 @@ interface RawRow {
  * JavaScript. `max` and `unique_count` are period-wide figures, priced by the version in force at the last event.
  */
 export async function aggregateUsage(em: EntityManager, scope: UsageScope): Promise<UsageSegmentRow[]> {
-  const { sql: recordFilter, params: filterParams } = recordFilterSql(scope);
+  const { sql: recordFilter, params: filterParams } = recordFilterSql(scope, 'records');
+  const { sql: bucketFilter, params: bucketParams } = recordFilterSql(scope, 'rollups');
+  const { from, to } = scope;
+  if (!isUtcMidnight(from) || !isUtcMidnight(to)) {
+    // Rollups hold whole UTC days; every caller aggregates whole months.
+    throw new Error(`aggregateUsage reads whole UTC days, not ${from.toISOString()}–${to.toISOString()}`);
+  }
 
   const rows = await em.execute<RawRow[]>(
-    `with usage as (
-       select ur.metric_id, ur.quantity, ur.occurred_at,
+    `with boundary_days as (${BOUNDARY_DAYS}),
+     usage as (
+       -- Whole days from the rollups: every event of such a day falls under the price in force at its first event.
+       select r.metric_id, r.events, r.quantity_sum as total, r.quantity_max as maximum, r.first_at as occurred_at,
+              null::text as unique_value, r.customer_id
+       from usage_rollups r
+       join billable_metrics m on m.id = r.metric_id
+       where r.customer_id = ? and r.day >= ${UTC_DAY} and r.day < ${UTC_DAY} and ${bucketFilter}
+         and m.aggregation <> ${AGG_UNIQUE}
+         and not exists (select 1 from boundary_days b where b.metric_id = r.metric_id and b.day = r.day)
+       union all
+       -- Events themselves only where a day cannot be rolled up: distinct counts, and days a price changes within.
+       select ur.metric_id, 1, ur.quantity, ur.quantity, ur.occurred_at,
               case when m.unique_field = 'agentId' then ur.agent_id
                    when m.unique_field like 'metadata.%' then ur.metadata ->> substr(m.unique_field, 10)
-              end as unique_value,
-              p.id as price_id
+              end,
+              ur.customer_id
        from usage_records ur
        join billable_metrics m on m.id = ur.metric_id
+       where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ? and ${recordFilter}
+         and (m.aggregation = ${AGG_UNIQUE} or exists (
+           select 1 from boundary_days b
+           where b.metric_id = ur.metric_id and b.day = (ur.occurred_at at time zone 'UTC')::date))
+     ), priced as (
+       select u.*, p.id as price_id
+       from usage u
        left join lateral (
          select p.id from prices p
-         where p.metric_id = ur.metric_id and p.currency = ?
-           and (p.customer_id = ur.customer_id or p.customer_id is null)
-           and p.effective_from <= ur.occurred_at and (p.effective_to is null or ur.occurred_at < p.effective_to)
+         where p.metric_id = u.metric_id and p.currency = ?
+           and (p.customer_id = u.customer_id or p.customer_id is null)
+           and p.effective_from <= u.occurred_at and (p.effective_to is null or u.occurred_at < p.effective_to)
          order by (p.customer_id is null), p.effective_from desc
          limit 1
        ) p on true
-       where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ? and ${recordFilter}
      )
      select u.metric_id, m.code, m.name, m.unit, m.aggregation,
             u.price_id, p.model, p.unit_amount::text as unit_amount, p.package_size::text as package_size, p.tiers,
             p.free_allowance::text as free_allowance, p.effective_from,
-            sum(u.quantity)::text as total, count(*)::text as events, max(u.quantity)::text as maximum,
+            sum(u.total)::text as total, sum(u.events)::text as events, max(u.maximum)::text as maximum,
             (select count(distinct w.unique_value) from usage w where w.metric_id = u.metric_id)::text
               as distinct_values,
             min(u.occurred_at) as first_at
-     from usage u
+     from priced u
      join billable_metrics m on m.id = u.metric_id
      left join prices p on p.id = u.price_id
      group by u.metric_id, m.code, m.name, m.unit, m.aggregation, u.price_id, p.model, p.unit_amount,
               p.package_size, p.tiers, p.free_allowance, p.effective_from
      order by m.code, min(u.occurred_at)`,
-    [scope.currency, scope.customerId, scope.from, scope.to, ...filterParams],
+    [
+      scope.currency,
+      scope.customerId,
+      from,
+      to,
+      scope.customerId,
+      from,
+      to,
+      ...bucketParams,
+      scope.customerId,
+      from,
+      to,
+      ...filterParams,
+      scope.currency,
+    ],
   );
 
   const segments = rows.map((row): UsageSegmentRow => ({
@@ -138,25 +185,44 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
   return collapsePeriodWide(segments, rows);
 }
 
-function recordFilterSql(scope: UsageScope): { sql: string; params: unknown[] } {
+/**
+ * Which records (or rollup buckets: a rollup row's bucket is the invoice its events are billed on, or
+ * `UNBILLED_BUCKET`) a scope reads.
+ */
+function recordFilterSql(scope: UsageScope, from: 'records' | 'rollups'): { sql: string; params: unknown[] } {
   const records = scope.records;
+  const billedOn = from === 'records' ? 'ur.billed_on_invoice_id' : `nullif(r.bucket, '${UNBILLED_BUCKET}'::uuid)`;
+  const customer = from === 'records' ? 'ur.customer_id' : 'r.customer_id';
   switch (records.kind) {
     case 'all':
       return { sql: 'true', params: [] };
     case 'forPeriod':
       return {
-        sql: `(ur.billed_on_invoice_id is null or ur.billed_on_invoice_id in (
-          select i.id from invoices i where i.customer_id = ur.customer_id and i.period_start = ? and i.period_end = ?))`,
+        sql: `(${billedOn} is null or ${billedOn} in (
+          select i.id from invoices i where i.customer_id = ${customer} and i.period_start = ? and i.period_end = ?))`,
         params: [scope.from, scope.to],
       };
     case 'billed':
       return records.except
-        ? { sql: 'ur.billed_on_invoice_id is not null and ur.billed_on_invoice_id <> ?', params: [records.except] }
-        : { sql: 'ur.billed_on_invoice_id is not null', params: [] };
+        ? { sql: `${billedOn} is not null and ${billedOn} <> ?`, params: [records.except] }
+        : { sql: `${billedOn} is not null`, params: [] };
     case 'billedOn':
-      return { sql: 'ur.billed_on_invoice_id = ?', params: [records.invoiceId] };
+      return { sql: `${billedOn} = ?`, params: [records.invoiceId] };
   }
 }
+
+/**
+ * The metric days (UTC) of `[from, to)` on which a price version of the customer's (or the general one) starts or
+ * ends other than at midnight: on such a day the events of one rollup row may fall under two prices, so the day is
+ * read from the events. Parameters: currency, customer, from, to.
+ */
+const BOUNDARY_DAYS = `
+  select distinct p.metric_id, (t.at at time zone 'UTC')::date as day
+  from prices p
+  cross join lateral (values (p.effective_from), (p.effective_to)) as t(at)
+  where p.currency = ? and (p.customer_id = ? or p.customer_id is null)
+    and t.at is not null and t.at >= ? and t.at < ?
+    and t.at <> date_trunc('day', t.at, 'UTC')`;
 
 /** `max` and `unique_count` are one figure for the whole period: keep one segment, priced by the latest version. */
 function collapsePeriodWide(segments: UsageSegmentRow[], rows: RawRow[]): UsageSegmentRow[] {
@@ -195,10 +261,6 @@ export interface DailyUsageRow {
   quantity: string;
 }
 
-const AGG_SUM = sqlText(MetricAggregation.SUM);
-const AGG_COUNT = sqlText(MetricAggregation.COUNT);
-const AGG_MAX = sqlText(MetricAggregation.MAX);
-
 /**
  * A customer's usage over `[from, to)` per metric and UTC day, aggregated in SQL by each metric's own aggregation
  * over the day (a sum, a count of events, a maximum, a count of distinct values), whatever invoice it is on. Days
@@ -211,28 +273,36 @@ export async function aggregateDailyUsage(
   const rows = await em.execute<
     Array<{ code: string; name: string; unit: string; aggregation: MetricAggregation; day: string; quantity: string }>
   >(
+    // Days from the rollups (every bucket: whatever invoice the usage is on); distinct counts from the events.
     `with usage as (
-       select ur.metric_id, ur.quantity,
-              to_char(ur.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
-              case when m.unique_field = 'agentId' then ur.agent_id
-                   when m.unique_field like 'metadata.%' then ur.metadata ->> substr(m.unique_field, 10)
-              end as unique_value
+       select r.metric_id, to_char(r.day, 'YYYY-MM-DD') as day,
+              sum(r.events) as events, sum(r.quantity_sum) as total, max(r.quantity_max) as maximum,
+              null::bigint as distinct_values
+       from usage_rollups r
+       join billable_metrics m on m.id = r.metric_id
+       where r.customer_id = ? and r.day >= ${UTC_DAY} and r.day < ${UTC_DAY} and m.aggregation <> ${AGG_UNIQUE}
+       group by r.metric_id, r.day
+       union all
+       select ur.metric_id, to_char(ur.occurred_at at time zone 'UTC', 'YYYY-MM-DD'), count(*), null, null,
+              count(distinct case when m.unique_field = 'agentId' then ur.agent_id
+                                  when m.unique_field like 'metadata.%' then ur.metadata ->> substr(m.unique_field, 10)
+                             end)
        from usage_records ur
        join billable_metrics m on m.id = ur.metric_id
-       where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ?
+       where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ? and m.aggregation = ${AGG_UNIQUE}
+       group by 1, 2
      )
      select m.code, m.name, m.unit, m.aggregation, u.day,
             (case m.aggregation
-               when ${AGG_SUM} then sum(u.quantity)
-               when ${AGG_COUNT} then count(*)
-               when ${AGG_MAX} then max(u.quantity)
-               else count(distinct u.unique_value)
+               when ${AGG_SUM} then u.total
+               when ${AGG_COUNT} then u.events
+               when ${AGG_MAX} then u.maximum
+               else u.distinct_values
              end)::text as quantity
      from usage u
      join billable_metrics m on m.id = u.metric_id
-     group by m.code, m.name, m.unit, m.aggregation, u.day
      order by m.code, u.day`,
-    [scope.customerId, scope.from, scope.to],
+    [scope.customerId, scope.from, scope.to, scope.customerId, scope.from, scope.to],
   );
   return rows.map((row) => ({
     metricCode: row.code,
