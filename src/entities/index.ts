@@ -1,6 +1,7 @@
 import { BillableMetric } from './billable-metric.entity';
 import { BillingRunItem } from './billing-run-item.entity';
 import { BillingRun } from './billing-run.entity';
+import { CreditNote } from './credit-note.entity';
 import { Customer } from './customer.entity';
 import { InvoiceLine } from './invoice-line.entity';
 import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
@@ -15,8 +16,10 @@ import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
 export type { PriceTier } from './price.entity';
+export type { CreditNoteLineData } from './credit-note.entity';
 export {
   BillableMetric,
+  CreditNote,
   Customer,
   Invoice,
   InvoiceLine,
@@ -35,6 +38,7 @@ export const ENTITIES = [
   BillableMetric,
   BillingRun,
   BillingRunItem,
+  CreditNote,
   Customer,
   Invoice,
   InvoiceLine,

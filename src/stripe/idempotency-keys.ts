@@ -57,3 +57,8 @@ export function invoicePayKey(invoiceId: string, attempt: number): string {
 export function invoiceVoidKey(invoiceId: string): string {
   return key('invoice', invoiceId, 'void');
 }
+
+/** One key per credit note of ours (a refund or a credit): a retry never refunds twice. */
+export function creditNoteCreateKey(creditNoteId: string): string {
+  return key('credit_note', creditNoteId, 'create');
+}
