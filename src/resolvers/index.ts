@@ -4,6 +4,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
 import { BillingStatsResolver } from './billing-stats.resolver';
+import { CreditNoteResolver } from './credit-note.resolver';
 import { CustomersResolver } from './customers.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
@@ -19,6 +20,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   UsageResolver,
   PriceBookResolver,
   InvoiceResolver,
+  CreditNoteResolver,
   WebhookEventsResolver,
   BillingOpsResolver,
   PaymentLimitsResolver,

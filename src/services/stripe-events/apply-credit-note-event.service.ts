@@ -33,7 +33,8 @@ export async function applyCreditNoteEvent(
   if (!invoice) {
     return { outcome: 'ignored', detail: 'no invoice of ours has this credit note', statusChanged: false };
   }
-  const cause = { source: StatusChangeSource.WEBHOOK, ref: event.id, at: event.created };
+  // Recorded at the time it is applied, as status changes from webhooks are (the history is ordered by that time).
+  const cause = { source: StatusChangeSource.WEBHOOK, ref: event.id };
   const note =
     (await em.findOne(CreditNote, { stripeCreditNoteId: remote.id })) ??
     (remote.ourId ? await em.findOne(CreditNote, { id: remote.ourId, invoice }) : null);
@@ -83,7 +84,6 @@ export async function applyChargeRefunded(
   await recordInvoiceEvent(em, invoice, {
     source: StatusChangeSource.WEBHOOK,
     ref: event.id,
-    at: event.created,
     reason: `Refunded ${formatMoney(added, invoice.currency)} in Stripe`,
   });
   await em.flush();
