@@ -15,6 +15,7 @@ import type { PaymentStatusChangedSubscription } from '../generated/graphql';
 import { operator } from '../helpers/fixtures';
 import type { TestServer } from '../helpers/server';
 import { collectOpen, startTestServer } from '../helpers/server';
+import { documentedSchema, schemaProblems } from '../rest/rest-harness';
 import { settled } from '../webhooks/fixtures';
 
 /** Refunds and credit notes: through Stripe credit notes, never more than paid or due, and from the Dashboard too. */
@@ -257,5 +258,46 @@ describe('refunds and credit notes', () => {
     });
     const bad = await refund(invoice.id, -5);
     expect(bad.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('REST: refund and credit note routes answer as documented', async () => {
+    const post = async (path: string, body: unknown, token = admin) => {
+      const res = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const open = await openInvoice('u-rest-credit');
+    const line = (await read(open.id)).lines[0];
+    const credited = await post(`/api/v1/billing/invoice/${open.id}/credit-notes`, {
+      lines: [{ invoice_line_id: line.id, amount_minor: 10 }],
+      idempotency_key: 'rest-credit-1',
+    });
+    expect(credited.status).toBe(200);
+    expect(credited.body).toMatchObject({
+      success: true,
+      credit_note: { kind: 'credit', status: 'issued', amount: 0.1 },
+      invoice: { amount_credited: 0.1 },
+    });
+    const path = '/api/v1/billing/invoice/{invoice_id}/credit-notes';
+    expect(schemaProblems(documentedSchema(path, 'post', 200), credited.body)).toEqual([]);
+
+    const paid = await paidInvoice('u-rest-refund');
+    const refunded = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 20, reason: 'Outage' });
+    expect(refunded.status).toBe(200);
+    expect(refunded.body).toMatchObject({
+      credit_note: { kind: 'refund', refunded: 0.2 },
+      invoice: { amount_refunded: 0.2 },
+    });
+    const refundPath = '/api/v1/billing/invoice/{invoice_id}/refund';
+    expect(schemaProblems(documentedSchema(refundPath, 'post', 200), refunded.body)).toEqual([]);
+    const tooMuch = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: paid.totalMinor });
+    expect(tooMuch).toMatchObject({ status: 422, body: { success: false, error: { code: 'amount_exceeded' } } });
+    const notAdmin = await post(`/api/v1/billing/invoice/${paid.id}/refund`, {}, await t.token('u-rest-refund'));
+    expect(notAdmin.status).toBe(403);
+    const bad = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 0 });
+    expect(bad.status).toBe(422);
   });
 });
