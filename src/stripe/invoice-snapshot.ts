@@ -56,6 +56,8 @@ export interface RemoteInvoice {
   payments: { items: RemotePayment[]; hasMore: boolean } | null;
   /** The PaymentIntent of its default payment, when `payments` was included: its events name only it. */
   paymentIntentId: string | null;
+  /** What its credit notes credited, before and after payment (0 when it has none). */
+  creditNotesMinor?: bigint;
 }
 
 /** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
@@ -116,6 +118,9 @@ export function toRemoteInvoice(invoice: Stripe.Invoice): RemoteInvoice {
       ? { items: invoice.payments.data.map(toRemotePayment), hasMore: invoice.payments.has_more }
       : null,
     paymentIntentId: defaultIntentId(invoice.payments?.data ?? []),
+    creditNotesMinor:
+      fromStripeAmount(invoice.pre_payment_credit_notes_amount) +
+      fromStripeAmount(invoice.post_payment_credit_notes_amount),
   };
 }
 

@@ -2,7 +2,10 @@ import { print } from 'graphql';
 import type Stripe from 'stripe';
 import { Invoice } from '../../src/entities';
 import { Role } from '../../src/entities/enums';
+import { reconcile } from '../../src/services/reconciliation/reconcile-invoices.service';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
+import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import {
   CreateCreditNoteDocument,
   CreateInvoiceDocument,
@@ -299,5 +302,37 @@ describe('refunds and credit notes', () => {
     expect(notAdmin.status).toBe(403);
     const bad = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 0 });
     expect(bad.status).toBe(422);
+  });
+
+  it('reconciliation applies a credit note whose webhook never came', async () => {
+    const invoice = await paidInvoice('u-refund-reconcile');
+    await webhooksApplied();
+    await t.control.setWebhookTarget(null);
+    try {
+      await t.stripe.creditNotes.create({
+        invoice: (await stripeInvoiceOf(invoice.id)).id,
+        amount: 30,
+        refund_amount: 30,
+      });
+    } finally {
+      await t.control.setWebhookTarget(`${t.url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
+    }
+    expect((await read(invoice.id)).creditNotes).toEqual([]);
+    const deps = { em: t.database.db.orm.em.fork(), gateway: gatewayFromConfig(t.config), config: t.config };
+    const dry = await reconcile(deps, { period: '2024-01', dryRun: true });
+    expect(dry.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([
+      expect.objectContaining({ action: 'credit_note', to: 'ISSUED', applied: false }),
+    ]);
+    const report = await reconcile(deps, { period: '2024-01' });
+    expect(report.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([
+      expect.objectContaining({ action: 'credit_note', to: 'ISSUED', applied: true }),
+    ]);
+    const after = await read(invoice.id);
+    expect(after.creditNotes).toEqual([expect.objectContaining({ kind: 'REFUND', status: 'ISSUED' })]);
+    expect(after.amountRefunded.amountMinor).toBe(30);
+    expect(after.statusHistory.at(-1)).toMatchObject({ from: 'PAID', to: 'PAID', source: 'RECONCILIATION' });
+    // Run again: nothing more to do.
+    const again = await reconcile(deps, { period: '2024-01' });
+    expect(again.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([]);
   });
 });

@@ -80,14 +80,15 @@ export async function markVoided(tem: EntityManager, invoice: Invoice, note: Cre
   await recordInvoiceEvent(tem, invoice, { ...cause, reason: describe(note, 'voided') });
 }
 
-/** A note made in the Stripe Dashboard (no row of ours): recorded, numbered, its amounts applied, within limits. */
+/** A note made in the Stripe Dashboard (no row of ours): recorded, numbered like ours, its credit applied within limits. */
 export async function recordForeignNote(
   tem: EntityManager,
   invoice: Invoice,
   remote: RemoteCreditNote,
-  prefix: string,
   cause: StatusCause,
 ): Promise<CreditNote> {
+  // The prefix of the invoice's own number (`PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`).
+  const prefix = invoice.number.replace(/-\d{4}-\d{2}-\d{6}-\d{8}$/, '');
   const kind = remote.type === 'pre_payment' ? CreditNoteKind.CREDIT : CreditNoteKind.REFUND;
   const lines: CreditNoteLineData[] = remote.lines.map((l) => ({
     description: l.description,
@@ -107,9 +108,23 @@ export async function recordForeignNote(
     source: cause.source,
     sourceRef: cause.ref ?? null,
   });
-  // The refund itself reaches the invoice through `charge.refunded`; a credit before payment lowers what is due.
   if (kind === CreditNoteKind.CREDIT) {
+    // A credit before payment lowers what is due.
     reserve(invoice, kind, minBig(remote.amountMinor, creditableMinor(invoice)));
+  } else {
+    // Its refund reaches the invoice through `charge.refunded` too, in either order (or not at all, when reconciliation
+    // finds the note): both raise the refunded amount to a total, so it is never counted twice.
+    const earlier = await tem.find(CreditNote, {
+      id: { $ne: note.id },
+      invoice,
+      kind: CreditNoteKind.REFUND,
+      status: { $in: [CreditNoteStatus.PENDING, CreditNoteStatus.ISSUED] },
+    });
+    const total = earlier.reduce(
+      (sum, n) => sum + (n.status === CreditNoteStatus.PENDING ? n.amountMinor : n.refundedMinor),
+      remote.refundedMinor,
+    );
+    invoice.amountRefundedMinor = maxBig(invoice.amountRefundedMinor, minBig(total, invoice.amountPaidMinor));
   }
   await markIssued(tem, invoice, note, remote, cause);
   return note;

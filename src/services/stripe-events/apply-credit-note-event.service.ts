@@ -15,11 +15,6 @@ import type { ApplyInvoiceEventResult, StripeEventRef } from './apply-stripe-inv
  * Stripe says the charge has refunded (never lowers it: our reservations of refunds under way count already).
  */
 
-/** The prefix of our invoice numbers (`PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`), for a Dashboard note's number. */
-function prefixOf(invoiceNumber: string): string {
-  return invoiceNumber.replace(/-\d{4}-\d{2}-\d{6}-\d{8}$/, '');
-}
-
 export async function applyCreditNoteEvent(
   em: EntityManager,
   input: { event: StripeEventRef; creditNote: RemoteCreditNote },
@@ -50,7 +45,7 @@ export async function applyCreditNoteEvent(
     await markIssued(em, invoice, note, remote, cause);
     detail = `credit note ${note.number} issued`;
   } else {
-    const made = await recordForeignNote(em, invoice, remote, prefixOf(invoice.number), cause);
+    const made = await recordForeignNote(em, invoice, remote, cause);
     detail = `credit note made in Stripe recorded as ${made.number}`;
   }
   await em.flush();
