@@ -50,6 +50,12 @@ function lookup(emu: Emulator, id: string): unknown {
   if (id.startsWith('ch_')) {
     return s.charges.get(id);
   }
+  if (id.startsWith('re_')) {
+    return s.refunds.get(id);
+  }
+  if (id.startsWith('cn_')) {
+    return s.creditNotes.get(id);
+  }
   return undefined;
 }
 

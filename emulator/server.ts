@@ -5,6 +5,7 @@ import { ApiRouter } from './api';
 import { Emulator } from './context';
 import type { EmulatorClock } from './time';
 import { registerCharges } from './charge-routes';
+import { registerCreditNotes } from './credit-note-routes';
 import { controlRouter } from './control';
 import { registerCustomers } from './customers';
 import { registerEvents } from './events';
@@ -17,6 +18,7 @@ import { registerInvoicePayments } from './invoice-payments';
 import { registerInvoices } from './invoices';
 import { registerPaymentIntents } from './payment-intent-routes';
 import { registerPaymentMethods } from './payment-method-routes';
+import { registerRefunds } from './refund-routes';
 import { registerSearch } from './search';
 import { randomToken } from './util';
 import { fidelityGuardFromEnv } from './fidelity/guard';
@@ -112,6 +114,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   registerPaymentMethods(api);
   registerPaymentIntents(api);
   registerCharges(api);
+  registerRefunds(api);
+  registerCreditNotes(api);
   registerEvents(api);
   registerWebhookEndpoints(api);
 

@@ -35,6 +35,8 @@ export interface State {
   /** PaymentIntents made by invoice payments (one per invoice, a new one after a cancel). */
   paymentIntents: Map<string, Stripe.PaymentIntent>;
   charges: Map<string, Stripe.Charge>;
+  refunds: Map<string, Stripe.Refund>;
+  creditNotes: Map<string, Stripe.CreditNote>;
   paymentMethods: Map<string, Stripe.PaymentMethod>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, Stripe.WebhookEndpoint>;
@@ -53,6 +55,8 @@ export function emptyState(): State {
     invoicePayments: new Map(),
     paymentIntents: new Map(),
     charges: new Map(),
+    refunds: new Map(),
+    creditNotes: new Map(),
     paymentMethods: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
@@ -70,6 +74,8 @@ const MAP_KEYS = [
   'invoicePayments',
   'paymentIntents',
   'charges',
+  'refunds',
+  'creditNotes',
   'paymentMethods',
   'events',
   'webhookEndpoints',

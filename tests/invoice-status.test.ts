@@ -106,7 +106,7 @@ class RecordingEntityManager {
 }
 
 const invoiceIn = (status: InvoiceStatus, extra: Partial<Invoice> = {}): Invoice =>
-  ({ id: 'inv_1', status, totalMinor: 2550n, amountPaidMinor: 0n, ...extra }) as Invoice;
+  ({ id: 'inv_1', status, totalMinor: 2550n, amountPaidMinor: 0n, amountCreditedMinor: 0n, ...extra }) as Invoice;
 
 const at = new Date('2024-02-03T04:05:06Z');
 
@@ -123,6 +123,10 @@ describe('transitionInvoice', () => {
     const cause = { source: StatusChangeSource.WEBHOOK, ref: 'evt_1', reason: 'invoice.paid', at };
     await expect(transitionInvoice(em as unknown as EntityManager, invoice, S.PAID, cause)).resolves.toBe(true);
     expect(invoice).toMatchObject({ status: S.PAID, paidAt: at, amountPaidMinor: 2550n });
+    // A credit note before payment lowered what was due: the card paid the rest.
+    const credited = invoiceIn(S.OPEN, { amountCreditedMinor: 550n });
+    await transitionInvoice(new RecordingEntityManager() as unknown as EntityManager, credited, S.PAID, cause);
+    expect(credited.amountPaidMinor).toBe(2000n);
     expect(em.created).toEqual([
       {
         entity: InvoiceStatusChange,

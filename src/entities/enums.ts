@@ -19,6 +19,19 @@ export enum StatusChangeSource {
   SYSTEM = 'SYSTEM',
 }
 
+/** REFUND: a paid invoice's money goes back (Stripe post-payment credit note); CREDIT: an open invoice asks less. */
+export enum CreditNoteKind {
+  REFUND = 'REFUND',
+  CREDIT = 'CREDIT',
+}
+
+export enum CreditNoteStatus {
+  PENDING = 'PENDING',
+  ISSUED = 'ISSUED',
+  FAILED = 'FAILED',
+  VOID = 'VOID',
+}
+
 export enum Role {
   USER = 'user',
   ADMIN = 'admin',

@@ -1,6 +1,7 @@
 import { BillableMetric } from './billable-metric.entity';
 import { BillingRunItem } from './billing-run-item.entity';
 import { BillingRun } from './billing-run.entity';
+import { CreditNote } from './credit-note.entity';
 import { Customer } from './customer.entity';
 import { DunningSchedule } from './dunning-schedule.entity';
 import { InvoiceLine } from './invoice-line.entity';
@@ -17,8 +18,10 @@ import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
 export type { PriceTier } from './price.entity';
+export type { CreditNoteLineData } from './credit-note.entity';
 export {
   BillableMetric,
+  CreditNote,
   Customer,
   DunningSchedule,
   Invoice,
@@ -39,6 +42,7 @@ export const ENTITIES = [
   BillableMetric,
   BillingRun,
   BillingRunItem,
+  CreditNote,
   Customer,
   DunningSchedule,
   Invoice,

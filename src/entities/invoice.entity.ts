@@ -1,4 +1,15 @@
-import { BigIntType, Collection, Entity, Enum, Index, ManyToOne, OneToMany, Property, Unique } from '@mikro-orm/core';
+import {
+  BigIntType,
+  Check,
+  Collection,
+  Entity,
+  Enum,
+  Index,
+  ManyToOne,
+  OneToMany,
+  Property,
+  Unique,
+} from '@mikro-orm/core';
 import { BaseEntity } from './base.entity';
 import { Customer } from './customer.entity';
 import { InvoiceStatus } from './enums';
@@ -15,8 +26,26 @@ import { InvoiceLine } from './invoice-line.entity';
   expression: `create unique index "invoices_customer_period_active_unique" on "invoices" ("customer_id", "period") where "status" <> '${InvoiceStatus.VOID}'`,
 })
 @Index({ properties: ['status', 'createdAt'] })
+// Refunds never exceed what was paid, credits never what was billed, neither goes below zero: the last guard against
+// two refunds racing (the services reserve under the row lock first).
+@Check({
+  name: 'invoices_refunded_within_paid',
+  expression: 'amount_refunded_minor >= 0 and amount_refunded_minor <= amount_paid_minor',
+})
+@Check({
+  name: 'invoices_credited_within_total',
+  expression: 'amount_credited_minor >= 0 and amount_credited_minor <= total_minor',
+})
 export class Invoice extends BaseEntity<
-  'status' | 'subtotalMinor' | 'taxMinor' | 'totalMinor' | 'amountPaidMinor' | 'lines' | 'stripeAttemptCount'
+  | 'status'
+  | 'subtotalMinor'
+  | 'taxMinor'
+  | 'totalMinor'
+  | 'amountPaidMinor'
+  | 'amountRefundedMinor'
+  | 'amountCreditedMinor'
+  | 'lines'
+  | 'stripeAttemptCount'
 > {
   /** `PREFIX-YYYY-MM-NNNNNN-YYYYMMDD`, assigned when the DRAFT is created. */
   @Property({ type: 'text' })
@@ -53,6 +82,14 @@ export class Invoice extends BaseEntity<
 
   @Property({ type: new BigIntType('bigint'), default: 0 })
   amountPaidMinor: bigint = 0n;
+
+  /** Given back to the customer's card by refunds (credit notes of ours or the Stripe Dashboard's, bare refunds). */
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  amountRefundedMinor: bigint = 0n;
+
+  /** Taken off what the open invoice asked by credit notes before payment: the amount due is total − credited. */
+  @Property({ type: new BigIntType('bigint'), default: 0 })
+  amountCreditedMinor: bigint = 0n;
 
   @Property({ type: 'timestamptz', nullable: true })
   dueDate?: Date | null;

@@ -3,7 +3,8 @@ import { InvoiceStatus } from '../entities/enums';
 import type { CancelInvoiceOutcome } from '../services/invoicing/cancel-invoice.service';
 import type { CreateInvoiceOutcome } from '../services/invoicing/create-invoice.service';
 import type { InvoicePage } from '../services/invoicing/get-invoices.service';
-import type { InvoiceHeader, InvoiceRecord } from '../services/invoicing/invoice-read-model';
+import type { CreditNoteOutcome } from '../services/credit-notes/issue-credit-note';
+import type { CreditNoteRecord, InvoiceHeader, InvoiceRecord } from '../services/invoicing/invoice-read-model';
 import { invoiceHeaderOf } from '../services/invoicing/invoice-read-model';
 import { minorToDecimalString } from '../services/shared/money';
 import type { PayInvoiceOutcome } from '../services/payments/pay-invoice.service';
@@ -58,6 +59,7 @@ export function invoiceDetail(invoice: InvoiceRecord) {
     ...invoiceSummary(invoice),
     void_reason: invoice.voidReason,
     lines: invoice.lines.map((line) => ({
+      id: line.id,
       kind: line.kind,
       metric: line.metric,
       description: line.description,
@@ -66,7 +68,54 @@ export function invoiceDetail(invoice: InvoiceRecord) {
       unit_amount: line.unitAmount,
       amount: amount(line.amountMinor, invoice.currency),
     })),
+    amount_refunded: amount(invoice.amountRefundedMinor, invoice.currency),
+    amount_credited: amount(invoice.amountCreditedMinor, invoice.currency),
+    credit_notes: invoice.creditNotes.map((note) => creditNoteBody(note, invoice.currency)),
   };
+}
+
+function creditNoteBody(note: CreditNoteRecord, currency: string) {
+  return {
+    credit_note_id: note.id,
+    number: note.number,
+    kind: note.kind.toLowerCase(),
+    status: note.status.toLowerCase(),
+    amount: amount(note.amountMinor, currency),
+    refunded: amount(note.refundedMinor, currency),
+    reason: note.reason,
+    lines: note.lines.map((l) => ({
+      description: l.description,
+      amount: amount(l.amountMinor, currency),
+      invoice_line_id: l.invoiceLineId,
+    })),
+    created_at: iso(note.createdAt),
+  };
+}
+
+/**
+ * A refund or a credit note (`refundInvoice`, `createCreditNote`): `issued` carries the invoice as read after it,
+ * which the route reads (`read`), since the outcome holds the entity.
+ */
+export function creditNoteResult(outcome: CreditNoteOutcome, read: InvoiceRecord | null): HttpResult {
+  switch (outcome.kind) {
+    case 'issued': {
+      const note = read?.creditNotes.find((n) => n.id === outcome.creditNote.id);
+      if (!read || !note) {
+        throw new Error('the issued credit note was not read back');
+      }
+      return ok({ credit_note: creditNoteBody(note, read.currency), invoice: invoiceDetail(read) });
+    }
+    case 'invalid_state':
+      return failure(409, 'invalid_state', outcome.message, { status: guideStatus(outcome.status) });
+    case 'invalid_amount':
+      return failure(422, 'amount_exceeded', outcome.message, {
+        available: amount(outcome.availableMinor, outcome.currency),
+      });
+    case 'stripe_refused':
+      return failure(502, 'credit_note_refused', outcome.message, { invoice_id: outcome.invoice.id });
+    default:
+      return failure(503, 'payment_provider_unavailable', outcome.message, { invoice_id: outcome.invoice.id }, RETRY);
+  }
 }
 
 /** An invoice a use case answered with (an entity it changed): the summary, from the same read model. */

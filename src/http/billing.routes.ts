@@ -6,6 +6,9 @@ import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Database } from '../entities/orm';
 import type { TokenVerifier } from '../services/customers/auth.service';
+import { createCreditNote } from '../services/credit-notes/create-credit-note.service';
+import type { CreditNoteOutcome } from '../services/credit-notes/issue-credit-note';
+import { refundInvoice } from '../services/credit-notes/refund-invoice.service';
 import { cancelInvoice } from '../services/invoicing/cancel-invoice.service';
 import type { Caller } from '../services/customers/caller';
 import { requireRole } from '../services/customers/caller';
@@ -21,6 +24,7 @@ import {
   blocksResult,
   cancelResult,
   createResult,
+  creditNoteResult,
   invoiceResult,
   liftResult,
   listResult,
@@ -51,6 +55,8 @@ export const BILLING_PATHS = {
   invoice: '/api/v1/billing/invoice/:invoice_id',
   pay: '/api/v1/billing/invoice/:invoice_id/pay',
   cancel: '/api/v1/billing/invoice/:invoice_id/cancel',
+  refund: '/api/v1/billing/invoice/:invoice_id/refund',
+  creditNotes: '/api/v1/billing/invoice/:invoice_id/credit-notes',
   blocks: '/api/v1/billing/payment-attempt-blocks',
   lift: '/api/v1/billing/payment-attempt-limits/lift',
   openapi: '/api/v1/openapi.json',
@@ -152,6 +158,56 @@ export function billingRouter(deps: BillingRouterDeps): Router {
           userId: userIdOf(userId ?? params.user_id),
         });
         return cancelResult(outcome);
+      },
+      { json: true },
+    ),
+  );
+
+  /** The invoice as it is after an issued note, for the response. */
+  const creditNoteAnswer = async (outcome: CreditNoteOutcome, caller: Caller): Promise<HttpResult> =>
+    creditNoteResult(
+      outcome,
+      outcome.kind === 'issued' ? await getInvoice(db.orm.em.fork(), caller, outcome.invoice.id) : null,
+    );
+  const bigintOf = (value: number | undefined): bigint | null => (value === undefined ? null : BigInt(value));
+
+  router.post(
+    BILLING_PATHS.refund,
+    route(
+      'refundInvoice',
+      async ({ params, body = {} }, caller) => {
+        const b = body as { amount_minor?: number; reason?: string; idempotency_key?: string };
+        const outcome = await refundInvoice(services(), caller, {
+          invoiceId: params.invoice_id as string,
+          amountMinor: bigintOf(b.amount_minor),
+          reason: b.reason,
+          idempotencyKey: b.idempotency_key,
+        });
+        return creditNoteAnswer(outcome, caller);
+      },
+      { json: true },
+    ),
+  );
+
+  router.post(
+    BILLING_PATHS.creditNotes,
+    route(
+      'createCreditNote',
+      async ({ params, body = {} }, caller) => {
+        const b = body as {
+          lines?: Array<{ invoice_line_id: string; amount_minor: number }>;
+          amount_minor?: number;
+          reason?: string;
+          idempotency_key?: string;
+        };
+        const outcome = await createCreditNote(services(), caller, {
+          invoiceId: params.invoice_id as string,
+          lines: b.lines?.map((l) => ({ invoiceLineId: l.invoice_line_id, amountMinor: BigInt(l.amount_minor) })),
+          amountMinor: bigintOf(b.amount_minor),
+          reason: b.reason,
+          idempotencyKey: b.idempotency_key,
+        });
+        return creditNoteAnswer(outcome, caller);
       },
       { json: true },
     ),

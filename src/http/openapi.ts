@@ -72,6 +72,21 @@ const usageEventItem = {
     'A `UsageEvent`. Each event is checked on its own: one that does not fit is reported in `rejected` by its index, and the others are stored.',
 };
 const dateTime = { type: ['string', 'null'], format: 'date-time' };
+/** An amount to refund or credit, in integer minor units of the invoice's currency (250 = $2.50). */
+const minorAmount = {
+  type: 'integer',
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  'x-error': { status: 422, code: 'validation_error', keywords: ['minimum', 'maximum', 'type'] },
+};
+const idempotencyKey = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 100,
+  pattern: '^[\\x21-\\x7e]+$',
+  'x-error': { status: 422, code: 'validation_error', keywords: ['minLength', 'maxLength', 'pattern'] },
+  description: 'Repeating a request with the same key on the same invoice answers the same credit note',
+};
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -248,6 +263,58 @@ export const openApiDocument = {
         },
       },
     },
+    '/api/v1/billing/invoice/{invoice_id}/refund': {
+      post: {
+        operationId: 'refundInvoice',
+        summary: 'Refund a paid invoice (admins)',
+        description:
+          "A Stripe credit note with a refund to the card that paid: all that is left when `amount_minor` is absent, never more than was paid less earlier refunds (concurrent refunds included). The invoice stays paid. The same `idempotency_key` on the same invoice answers the same refund. As GraphQL's `refundInvoice`.",
+        parameters: [invoiceIdPath],
+        requestBody: { required: false, content: { 'application/json': { schema: ref('RefundRequest') } } },
+        responses: {
+          '200': json(ref('CreditNoteSuccess'), 'Refunded: the credit note and the invoice as it is now'),
+          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`)'),
+          ...COMMON,
+          '404': error('No such invoice (`not_found`)'),
+          '409': error('Only a paid invoice can be refunded (`invalid_state`)'),
+          '413': error('Body too large (`payload_too_large`)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '422': error(
+            'More than can be refunded (`amount_exceeded`, with `available` in major units), or a bad amount, reason or key (`validation_error`)',
+          ),
+          '502': error('Stripe refused the credit note (`credit_note_refused`): nothing was refunded'),
+          '503': error(
+            'Stripe unavailable (`payment_provider_unavailable`): retry with the same `idempotency_key`. `Retry-After` is set.',
+          ),
+        },
+      },
+    },
+    '/api/v1/billing/invoice/{invoice_id}/credit-notes': {
+      post: {
+        operationId: 'createCreditNote',
+        summary: 'Lower what an unpaid invoice asks (admins and services)',
+        description:
+          "A Stripe pre-payment credit note, by some of the invoice's lines (`lines`, each at most what is left of its line) or by an amount (`amount_minor`), never more than is still due. As GraphQL's `createCreditNote`.",
+        parameters: [invoiceIdPath],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CreditNoteRequest') } } },
+        responses: {
+          '200': json(ref('CreditNoteSuccess'), 'Credited: the credit note and the invoice as it is now'),
+          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`)'),
+          ...COMMON,
+          '404': error('No such invoice (`not_found`)'),
+          '409': error('The invoice is not open, payment failed or uncollectible (`invalid_state`)'),
+          '413': error('Body too large (`payload_too_large`)'),
+          '415': error('Unsupported body encoding (`unsupported_media_type`)'),
+          '422': error(
+            'More than is due or left of a line (`amount_exceeded`, with `available`), or bad lines, amount, reason or key (`validation_error`)',
+          ),
+          '502': error('Stripe refused the credit note (`credit_note_refused`): nothing was credited'),
+          '503': error(
+            'Stripe unavailable (`payment_provider_unavailable`): retry with the same `idempotency_key`. `Retry-After` is set.',
+          ),
+        },
+      },
+    },
     '/api/v1/billing/payment-attempt-blocks': {
       get: {
         operationId: 'listPaymentAttemptBlocks',
@@ -407,6 +474,7 @@ export const openApiDocument = {
         type: 'object',
         required: ['kind', 'description', 'quantity', 'amount'],
         properties: {
+          id: { type: 'string', format: 'uuid', description: 'What a credit note line names (`invoice_line_id`)' },
           kind: { type: 'string', enum: ['usage', 'adjustment'] },
           metric: { type: ['string', 'null'] },
           description: { type: 'string' },
@@ -424,6 +492,9 @@ export const openApiDocument = {
             properties: {
               void_reason: { type: ['string', 'null'] },
               lines: { type: 'array', items: ref('InvoiceLine') },
+              amount_refunded: { ...amount, description: 'Given back to the card by refunds (the invoice stays paid)' },
+              amount_credited: { ...amount, description: 'Taken off what was due by credit notes before payment' },
+              credit_notes: { type: 'array', items: ref('CreditNote'), description: 'Oldest first' },
             },
           },
         ],
@@ -473,6 +544,73 @@ export const openApiDocument = {
             description:
               'As the `user_id` query parameter (which it overrides): a string, or a JSON number that is a whole number from 0 to 2^53 − 1 (`123` is the user "123")',
           },
+        },
+      },
+      CreditNote: {
+        type: 'object',
+        required: ['credit_note_id', 'number', 'kind', 'status', 'amount', 'refunded', 'lines'],
+        properties: {
+          credit_note_id: { type: 'string', format: 'uuid' },
+          number: { type: 'string', examples: ['AH-CN-2024-02-000001'] },
+          kind: {
+            type: 'string',
+            enum: ['refund', 'credit'],
+            description: 'refund: from a paid invoice to the card; credit: less asked of an unpaid one',
+          },
+          status: { type: 'string', enum: ['pending', 'issued', 'failed', 'void'] },
+          amount: amount,
+          refunded: amount,
+          reason: { type: ['string', 'null'] },
+          lines: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['description', 'amount', 'invoice_line_id'],
+              properties: {
+                description: { type: 'string' },
+                amount: amount,
+                invoice_line_id: { type: ['string', 'null'] },
+              },
+            },
+          },
+          created_at: dateTime,
+        },
+      },
+      CreditNoteSuccess: {
+        allOf: [
+          ref('Success'),
+          {
+            type: 'object',
+            required: ['credit_note', 'invoice'],
+            properties: { credit_note: ref('CreditNote'), invoice: ref('InvoiceDetail') },
+          },
+        ],
+      },
+      RefundRequest: {
+        type: 'object',
+        description: 'a JSON object with optional `amount_minor`, `reason` and `idempotency_key`',
+        properties: {
+          amount_minor: minorAmount,
+          reason: { ...reason, description: 'Why (at most 500 characters), on the credit note' },
+          idempotency_key: idempotencyKey,
+        },
+      },
+      CreditNoteRequest: {
+        type: 'object',
+        description: 'a JSON object with `lines` or `amount_minor`, and optional `reason` and `idempotency_key`',
+        properties: {
+          lines: {
+            type: 'array',
+            maxItems: 100,
+            items: {
+              type: 'object',
+              required: ['invoice_line_id', 'amount_minor'],
+              properties: { invoice_line_id: { type: 'string', maxLength: 100 }, amount_minor: minorAmount },
+            },
+          },
+          amount_minor: minorAmount,
+          reason: { ...reason, description: 'Why (at most 500 characters), on the credit note' },
+          idempotency_key: idempotencyKey,
         },
       },
       CancelRequest: {

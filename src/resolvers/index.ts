@@ -4,6 +4,7 @@ import type { NonEmptyArray } from 'type-graphql';
 import '../schema/enums';
 import { BillingOpsResolver } from './billing-ops.resolver';
 import { BillingStatsResolver } from './billing-stats.resolver';
+import { CreditNoteResolver } from './credit-note.resolver';
 import { CustomersResolver } from './customers.resolver';
 import { DunningResolver } from './dunning.resolver';
 import { InvoiceResolver } from './invoice.resolver';
@@ -20,6 +21,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   UsageResolver,
   PriceBookResolver,
   InvoiceResolver,
+  CreditNoteResolver,
   WebhookEventsResolver,
   BillingOpsResolver,
   PaymentLimitsResolver,

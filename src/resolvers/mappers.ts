@@ -84,9 +84,28 @@ export function toInvoice(invoice: InvoiceRecord): InvoiceType {
     amount: toMoney(invoice.totalMinor, currency),
     amountPaid: toMoney(invoice.amountPaidMinor, currency),
     amountRemaining: toMoney(
-      invoice.status === InvoiceStatus.VOID ? 0n : invoice.totalMinor - invoice.amountPaidMinor,
+      invoice.status === InvoiceStatus.VOID
+        ? 0n
+        : invoice.totalMinor - invoice.amountCreditedMinor - invoice.amountPaidMinor,
       currency,
     ),
+    amountRefunded: toMoney(invoice.amountRefundedMinor, currency),
+    amountCredited: toMoney(invoice.amountCreditedMinor, currency),
+    creditNotes: invoice.creditNotes.map((note) => ({
+      id: note.id,
+      number: note.number,
+      kind: note.kind,
+      status: note.status,
+      amount: toMoney(note.amountMinor, currency),
+      refunded: toMoney(note.refundedMinor, currency),
+      reason: note.reason,
+      lines: note.lines.map((l) => ({
+        description: l.description,
+        amount: toMoney(l.amountMinor, currency),
+        invoiceLineId: l.invoiceLineId,
+      })),
+      createdAt: note.createdAt,
+    })),
     dueDate: invoice.dueDate,
     paymentUrl: invoice.paymentUrl,
     pdfUrl: invoice.pdfUrl,

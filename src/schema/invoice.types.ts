@@ -1,5 +1,6 @@
 import { ArgsType, Field, ID, Int, InterfaceType, ObjectType, createUnionType, registerEnumType } from 'type-graphql';
 import { InvoiceLineKind, InvoiceStatus, PaymentLimitScope, StatusChangeSource } from '../entities/enums';
+import { CreditNoteType } from './credit-note.types';
 import { MoneyType } from './money.type';
 import { DecimalScalar } from './scalars';
 import './enums';
@@ -127,8 +128,17 @@ export class InvoiceType {
   @Field(() => MoneyType)
   amountPaid!: MoneyType;
 
-  @Field(() => MoneyType)
+  @Field(() => MoneyType, { description: 'What is still due: amount − amountCredited − amountPaid (0 once VOID).' })
   amountRemaining!: MoneyType;
+
+  @Field(() => MoneyType, { description: "Given back to the customer's card by refunds; the invoice stays PAID." })
+  amountRefunded!: MoneyType;
+
+  @Field(() => MoneyType, { description: 'Taken off what was due by credit notes before payment.' })
+  amountCredited!: MoneyType;
+
+  @Field(() => [CreditNoteType], { description: 'Refunds and credits, oldest first.' })
+  creditNotes!: CreditNoteType[];
 
   @Field(() => Date, { nullable: true })
   dueDate!: Date | null;

@@ -69,3 +69,8 @@ export function invoiceReminderKey(invoiceId: string, step: number): string {
 export function invoiceUncollectibleKey(invoiceId: string): string {
   return key('invoice', invoiceId, 'mark_uncollectible');
 }
+
+/** One key per credit note of ours (a refund or a credit): a retry never refunds twice. */
+export function creditNoteCreateKey(creditNoteId: string): string {
+  return key('credit_note', creditNoteId, 'create');
+}

@@ -10,6 +10,8 @@ export type {
   RemotePaymentStatus,
 } from './invoice-snapshot';
 export { METADATA } from './metadata';
+export type { RemoteCharge, RemoteCreditNote } from './credit-note-snapshot';
+export type { CreateCreditNoteInput } from './credit-notes';
 export { RateLimiter, requestsPerSecondFor } from './rate-limiter';
 export type { RateLimiterOptions } from './rate-limiter';
 export { toStripeAmount } from './stripe-values';

@@ -61,6 +61,8 @@ export interface RemoteInvoice {
    * about an earlier attempt carries a lower count than the invoice has now, which tells a stale failure apart.
    */
   attemptCount: number;
+  /** What its credit notes credited, before and after payment (0 when it has none). */
+  creditNotesMinor?: bigint;
 }
 
 /** An invoice item as a resume needs it: which of our lines it carries (its metadata) and its amount. */
@@ -122,6 +124,9 @@ export function toRemoteInvoice(invoice: Stripe.Invoice): RemoteInvoice {
       : null,
     paymentIntentId: defaultIntentId(invoice.payments?.data ?? []),
     attemptCount: invoice.attempt_count ?? 0,
+    creditNotesMinor:
+      fromStripeAmount(invoice.pre_payment_credit_notes_amount) +
+      fromStripeAmount(invoice.post_payment_credit_notes_amount),
   };
 }
 

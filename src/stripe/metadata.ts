@@ -6,4 +6,6 @@ export const METADATA = {
   invoiceNumber: 'agenthub_invoice_number',
   period: 'agenthub_period',
   lineId: 'agenthub_line_id',
+  creditNoteId: 'agenthub_credit_note_id',
+  creditNoteNumber: 'agenthub_credit_note_number',
 } as const;

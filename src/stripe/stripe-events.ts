@@ -1,6 +1,8 @@
 import type Stripe from 'stripe';
 import { toRemoteInvoice, toRemotePaymentIntent } from './invoice-snapshot';
 import type { RemoteInvoice, RemotePaymentIntent } from './invoice-snapshot';
+import { toRemoteCharge, toRemoteCreditNote } from './credit-note-snapshot';
+import type { RemoteCharge, RemoteCreditNote } from './credit-note-snapshot';
 import { toRemoteSubscription } from './subscription-snapshot';
 import type { RemoteSubscription } from './subscription-snapshot';
 
@@ -23,6 +25,8 @@ export type RemoteEventObject =
   | { kind: 'invoice'; invoice: RemoteInvoice }
   | { kind: 'subscription'; subscription: RemoteSubscription }
   | { kind: 'payment_intent'; paymentIntent: RemotePaymentIntent }
+  | { kind: 'credit_note'; creditNote: RemoteCreditNote }
+  | { kind: 'charge'; charge: RemoteCharge }
   | { kind: 'other'; id: string | null };
 
 /** A Stripe event as it is applied: its id, type and time, and the snapshot of its object. */
@@ -72,6 +76,12 @@ function eventObject(object: object): RemoteEventObject {
   }
   if (tagged.object === 'payment_intent' && typeof tagged.id === 'string') {
     return { kind: 'payment_intent', paymentIntent: toRemotePaymentIntent(object as Stripe.PaymentIntent) };
+  }
+  if (tagged.object === 'credit_note' && typeof tagged.id === 'string') {
+    return { kind: 'credit_note', creditNote: toRemoteCreditNote(object as Stripe.CreditNote) };
+  }
+  if (tagged.object === 'charge' && typeof tagged.id === 'string') {
+    return { kind: 'charge', charge: toRemoteCharge(object as Stripe.Charge) };
   }
   if (tagged.object === 'subscription') {
     return { kind: 'subscription', subscription: toRemoteSubscription(object as Stripe.Subscription) };

@@ -10,6 +10,9 @@ import {
   invoiceUncollectibleKey,
   invoiceVoidKey,
 } from './idempotency-keys';
+import { createCreditNote, listCreditNotes } from './credit-notes';
+import type { CreateCreditNoteInput } from './credit-notes';
+import type { RemoteCreditNote } from './credit-note-snapshot';
 import { toRemoteInvoice, toRemoteInvoiceItem } from './invoice-snapshot';
 import type { RemoteInvoice, RemoteInvoiceItem } from './invoice-snapshot';
 import { payFailureResult } from './pay-invoice-result';
@@ -280,6 +283,19 @@ export class StripeGateway {
   /** Events created at or after `since`, oldest first, all pages. */
   listEventsSince(since: Date, types?: string[]): Promise<ListedEvent[]> {
     return listEventsSince(this.caller, since, types);
+  }
+
+  /**
+   * A credit note on a Stripe invoice (with `refundMinor` refunded to the card of a paid one), keyed by our row id;
+   * `resume`: an earlier attempt may have made it, so it is looked for first.
+   */
+  createCreditNote(input: CreateCreditNoteInput, resume = false): Promise<RemoteCreditNote> {
+    return createCreditNote(this.caller, input, resume);
+  }
+
+  /** Every credit note of a Stripe invoice (reconciliation). */
+  listCreditNotes(stripeInvoiceId: string): Promise<RemoteCreditNote[]> {
+    return listCreditNotes(this.caller, stripeInvoiceId);
   }
 
   /** Pays the invoice unless its total differs from ours (`total_mismatch`: nothing is charged). */

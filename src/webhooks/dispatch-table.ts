@@ -1,4 +1,6 @@
 import type { WebhookHandler } from './handler.types';
+import { chargeRefundedHandler } from './handlers/charge-refunded.handler';
+import { creditNoteHandler } from './handlers/credit-note.handler';
 import { invoiceFinalizedHandler } from './handlers/invoice-finalized.handler';
 import { invoiceMarkedUncollectibleHandler } from './handlers/invoice-marked-uncollectible.handler';
 import { invoicePaidHandler } from './handlers/invoice-paid.handler';
@@ -25,6 +27,9 @@ export type HandledEventType =
   | 'invoice.marked_uncollectible'
   | 'invoice.updated'
   | 'payment_intent.payment_failed'
+  | 'charge.refunded'
+  | 'credit_note.created'
+  | 'credit_note.voided'
   | 'customer.subscription.created'
   | 'customer.subscription.updated'
   | 'customer.subscription.deleted';
@@ -43,6 +48,9 @@ export const DISPATCH_TABLE: Record<HandledEventType, WebhookHandler> = {
   'invoice.marked_uncollectible': invoiceMarkedUncollectibleHandler,
   'invoice.updated': invoiceUpdatedHandler,
   'payment_intent.payment_failed': paymentIntentPaymentFailedHandler,
+  'charge.refunded': chargeRefundedHandler,
+  'credit_note.created': creditNoteHandler,
+  'credit_note.voided': creditNoteHandler,
   'customer.subscription.created': subscriptionCreatedHandler,
   'customer.subscription.updated': subscriptionUpdatedHandler,
   'customer.subscription.deleted': subscriptionDeletedHandler,

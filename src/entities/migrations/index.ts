@@ -10,6 +10,7 @@ import { Migration20261205224420 } from './Migration20261205224420';
 import { Migration20261206004500 } from './Migration20261206004500';
 import { Migration20261206031907 } from './Migration20261206031907';
 import { Migration20261206032501 } from './Migration20261206032501';
+import { Migration20261206033146 } from './Migration20261206033146';
 import { Migration20261206040000 } from './Migration20261206040000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
@@ -36,6 +37,8 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206031907', class: Migration20261206031907 },
   // dunning_schedules (one row per invoice in dunning, steps claimed with a lease) and payment_attempts.dunning_step.
   { name: 'Migration20261206032501', class: Migration20261206032501 },
+  // credit_notes (refunds and credits through Stripe credit notes); invoices: amount refunded and credited, checked.
+  { name: 'Migration20261206033146', class: Migration20261206033146 },
   // usage_rollups: per customer, metric, UTC day and billing bucket, kept at ingest; previews and invoices read it.
   { name: 'Migration20261206040000', class: Migration20261206040000 },
 ];

@@ -1,5 +1,11 @@
 import type { Invoice } from '../../entities';
-import type { InvoiceLineKind, InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+import type {
+  CreditNoteKind,
+  CreditNoteStatus,
+  InvoiceLineKind,
+  InvoiceStatus,
+  StatusChangeSource,
+} from '../../entities/enums';
 import type { PaymentError } from '../payments/payment-error';
 
 /**
@@ -17,6 +23,10 @@ export interface InvoiceHeader {
   currency: string;
   totalMinor: bigint;
   amountPaidMinor: bigint;
+  /** Given back by refunds; the invoice stays PAID. */
+  amountRefundedMinor: bigint;
+  /** Taken off what was due by credit notes before payment. */
+  amountCreditedMinor: bigint;
   dueDate: Date | null;
   paymentUrl: string | null;
   pdfUrl: string | null;
@@ -51,10 +61,24 @@ export interface StatusChangeRecord {
   occurredAt: Date;
 }
 
-/** An invoice with its lines (by position) and its status history (oldest first). */
+/** A credit note of the invoice: a refund of a paid one, or a credit lowering what an unpaid one asks. */
+export interface CreditNoteRecord {
+  id: string;
+  number: string;
+  kind: CreditNoteKind;
+  status: CreditNoteStatus;
+  amountMinor: bigint;
+  refundedMinor: bigint;
+  reason: string | null;
+  lines: Array<{ description: string; amountMinor: bigint; invoiceLineId: string | null }>;
+  createdAt: Date;
+}
+
+/** An invoice with its lines (by position), its status history (oldest first) and its credit notes (oldest first). */
 export interface InvoiceRecord extends InvoiceHeader {
   lines: InvoiceLineRecord[];
   history: StatusChangeRecord[];
+  creditNotes: CreditNoteRecord[];
 }
 
 /** The header of an invoice a use case already holds as an entity (mutation outcomes), with its customer loaded. */
@@ -68,6 +92,8 @@ export function invoiceHeaderOf(invoice: Invoice): InvoiceHeader {
     currency: invoice.currency,
     totalMinor: invoice.totalMinor,
     amountPaidMinor: invoice.amountPaidMinor,
+    amountRefundedMinor: invoice.amountRefundedMinor,
+    amountCreditedMinor: invoice.amountCreditedMinor,
     dueDate: invoice.dueDate ?? null,
     paymentUrl: invoice.paymentUrl ?? null,
     pdfUrl: invoice.pdfUrl ?? null,

@@ -1,7 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { pooledQuery } from '../../entities/pooled-query';
-import type { InvoiceLineKind, InvoiceStatus, StatusChangeSource } from '../../entities/enums';
-import type { InvoiceLineRecord, InvoiceRecord, StatusChangeRecord } from './invoice-read-model';
+import type { CreditNoteLineData } from '../../entities';
+import type {
+  CreditNoteKind,
+  CreditNoteStatus,
+  InvoiceLineKind,
+  InvoiceStatus,
+  StatusChangeSource,
+} from '../../entities/enums';
+import type { CreditNoteRecord, InvoiceLineRecord, InvoiceRecord, StatusChangeRecord } from './invoice-read-model';
 
 /**
  * The SQL of invoice reads: one statement reads invoices with their customer's user id, their lines (with the
@@ -20,6 +27,7 @@ const epochMs = (column: string): string => `floor(extract(epoch from ${column})
 const SELECT_INVOICES = `
 select i.id, i.number, c.external_user_id as user_id, i.status, i.period, i.currency,
        i.total_minor::text as total_minor, i.amount_paid_minor::text as amount_paid_minor,
+       i.amount_refunded_minor::text as amount_refunded_minor, i.amount_credited_minor::text as amount_credited_minor,
        ${epochMs('i.due_date')} as due_date, i.payment_url, i.pdf_url, i.void_reason,
        ${epochMs('i.sent_at')} as sent_at, ${epochMs('i.created_at')} as created_at, ${epochMs('i.paid_at')} as paid_at,
        i.last_payment_error_code, i.last_payment_error_decline_code, i.last_payment_error_message,
@@ -33,7 +41,12 @@ select i.id, i.number, c.external_user_id as user_id, i.status, i.period, i.curr
                  h.from_status, h.to_status, h.source, h.reason, ${epochMs('h.occurred_at')})
                  order by h.occurred_at, h.id), '[]'::json)
           from invoice_status_changes h
-         where h.invoice_id = i.id) as history
+         where h.invoice_id = i.id) as history,
+       (select coalesce(json_agg(json_build_array(
+                 n.id, n.number, n.kind, n.status, n.amount_minor::text, n.refunded_minor::text, n.reason, n.lines,
+                 ${epochMs('n.created_at')}) order by n.created_at, n.number), '[]'::json)
+          from credit_notes n
+         where n.invoice_id = i.id) as credit_notes
 from invoices i join customers c on c.id = i.customer_id`;
 
 interface InvoiceRow {
@@ -45,6 +58,8 @@ interface InvoiceRow {
   currency: string;
   total_minor: string;
   amount_paid_minor: string;
+  amount_refunded_minor: string;
+  amount_credited_minor: string;
   due_date: number | null;
   payment_url: string | null;
   pdf_url: string | null;
@@ -59,6 +74,9 @@ interface InvoiceRow {
   /** Positional, in the order of the `json_build_array` above (no key names to build, send and parse). */
   lines: Array<[string, InvoiceLineKind, string | null, string, string, string | null, string, string | null]>;
   history: Array<[InvoiceStatus | null, InvoiceStatus, StatusChangeSource, string | null, number]>;
+  credit_notes: Array<
+    [string, string, CreditNoteKind, CreditNoteStatus, string, string, string | null, CreditNoteLineData[], number]
+  >;
 }
 
 const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
@@ -73,6 +91,8 @@ function toRecord(row: InvoiceRow): InvoiceRecord {
     currency: row.currency,
     totalMinor: BigInt(row.total_minor),
     amountPaidMinor: BigInt(row.amount_paid_minor),
+    amountRefundedMinor: BigInt(row.amount_refunded_minor),
+    amountCreditedMinor: BigInt(row.amount_credited_minor),
     dueDate: dateOrNull(row.due_date),
     paymentUrl: row.payment_url,
     pdfUrl: row.pdf_url,
@@ -108,6 +128,23 @@ function toRecord(row: InvoiceRow): InvoiceRecord {
       reason,
       occurredAt: new Date(occurredAt),
     })),
+    creditNotes: row.credit_notes.map(
+      ([id, number, kind, status, amountMinor, refundedMinor, reason, lines, createdAt]): CreditNoteRecord => ({
+        id,
+        number,
+        kind,
+        status,
+        amountMinor: BigInt(amountMinor),
+        refundedMinor: BigInt(refundedMinor),
+        reason,
+        lines: lines.map((l) => ({
+          description: l.description,
+          amountMinor: BigInt(l.amountMinor),
+          invoiceLineId: l.invoiceLineId,
+        })),
+        createdAt: new Date(createdAt),
+      }),
+    ),
   };
 }
 

@@ -102,7 +102,8 @@ export async function transitionInvoice(
   }
   if (to === S.PAID) {
     invoice.paidAt = at;
-    invoice.amountPaidMinor = invoice.totalMinor;
+    // Credit notes issued before payment lowered what was due: the card paid the rest.
+    invoice.amountPaidMinor = invoice.totalMinor - invoice.amountCreditedMinor;
     clearPaymentError(invoice);
   }
   if (to === S.VOID) {
@@ -127,6 +128,26 @@ export async function transitionInvoice(
   const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
   return true;
+}
+
+/**
+ * A money event that keeps the status (a refund, a credit note): one history row from the status to itself with the
+ * reason, and NOTIFY, so it is listed in the history and pushed to subscribers like a change. Same transaction rules
+ * as `transitionInvoice`.
+ */
+export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, cause: StatusCause): Promise<void> {
+  const change = em.create(InvoiceStatusChange, {
+    invoice,
+    fromStatus: invoice.status,
+    toStatus: invoice.status,
+    source: cause.source,
+    sourceRef: cause.ref ?? null,
+    reason: cause.reason ?? null,
+    occurredAt: cause.at ?? new Date(),
+  });
+  await em.flush();
+  const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
+  await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
 }
 
 /** Records the first status of a new invoice (DRAFT) in the history, so the history is complete. */

@@ -8,6 +8,7 @@ import { reissueInvoice } from '../invoicing/create-invoice.service';
 import { RECONCILIATION_CALLER, applyPlan, resumeDraft } from './reconcile-apply';
 import { isTerminal } from '../invoicing/invoice-status';
 import { planInvoice } from './reconcile-plan';
+import { reconcileCreditNotes } from './reconcile-credit-notes';
 import { findOrphans } from './reconcile-orphans';
 import type {
   ReconcileChange,
@@ -122,6 +123,10 @@ export async function reconcile(deps: ReconcileDeps, input: ReconcileInput): Pro
       let status = invoice.status;
       for (const step of steps) {
         status = step.kind === 'status' ? step.to : status;
+      }
+      // Credit notes and refunds whose webhook never came (made by us, or in the Stripe Dashboard).
+      for (const note of await reconcileCreditNotes(deps.em, gateway, invoice, remote, dryRun)) {
+        report.changes.push(change('credit_note', `${note.number} ${note.from}`, note.to));
       }
 
       // A payment whose outcome never came (Stripe failed before charging): released once Stripe confirms no payment.

@@ -25,9 +25,10 @@ export interface ReconcileChange {
    * `payment_timeout` (a PROCESSING payment that never reached Stripe, released as PAYMENT_FAILED), `send` (an open
    * invoice never e-mailed, sent now), `sent_at` (Stripe had e-mailed it; the time is recorded, nothing sent) or
    * `reissue` (its payable Stripe invoice did not total ours: voided, and the period invoiced again; `from` and `to`
-   * are the two invoice numbers).
+   * are the two invoice numbers) or `credit_note` (a Stripe credit note we had not applied: `from` is the note's
+   * number and our status, `missing` for one made in the Stripe Dashboard; `to` its status now).
    */
-  action: 'status' | 'amount_paid' | 'resume' | 'payment_timeout' | 'send' | 'sent_at' | 'reissue';
+  action: 'status' | 'amount_paid' | 'resume' | 'payment_timeout' | 'send' | 'sent_at' | 'reissue' | 'credit_note';
   from: string;
   to: string;
   /** False in a dry run. */

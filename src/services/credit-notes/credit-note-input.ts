@@ -1,0 +1,30 @@
+import { BadInputError } from '../shared/errors';
+
+/** Input checks shared by refunds and credit notes: bad input is BAD_USER_INPUT, never a half-made note. */
+
+export function checkAmount(amountMinor: bigint, field = 'amount'): void {
+  if (amountMinor <= 0n) {
+    throw new BadInputError(`${field} must be a positive amount in minor units`, field);
+  }
+  if (amountMinor > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BadInputError(`${field} is too large`, field);
+  }
+}
+
+export function checkReason(reason: string | null | undefined): string | null {
+  const trimmed = reason?.trim() || null;
+  if (trimmed !== null && trimmed.length > 500) {
+    throw new BadInputError('reason must be at most 500 characters', 'reason');
+  }
+  return trimmed;
+}
+
+export function checkRequestKey(key: string | null | undefined): string | null {
+  if (key === undefined || key === null) {
+    return null;
+  }
+  if (!/^[\x21-\x7e]{1,100}$/.test(key)) {
+    throw new BadInputError('idempotencyKey must be 1 to 100 printable ASCII characters', 'idempotencyKey');
+  }
+  return key;
+}

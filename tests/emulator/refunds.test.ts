@@ -1,0 +1,242 @@
+import type Stripe from 'stripe';
+import { openInvoice, rejection, startHarness, startReceiver, type Harness, type Receiver } from './helpers';
+
+/** Refunds and credit notes of the local Stripe, through the real SDK (every exchange checked by the fidelity guard). */
+
+let h: Harness;
+let stripe: Stripe;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  h = await startHarness({ webhookUrl: receiver.url, webhookSecret: 'whsec_refunds' });
+  stripe = h.stripe;
+});
+afterAll(async () => {
+  await h.emulator.stop();
+  await receiver.stop();
+});
+
+async function paidInvoice(amount: number): Promise<{ invoice: Stripe.Invoice; charge: Stripe.Charge }> {
+  const open = await openInvoice(stripe, amount);
+  const invoice = await stripe.invoices.pay(open.id, { payment_method: 'pm_card_visa' });
+  const charges = await stripe.charges.list({ customer: invoice.customer as string });
+  return { invoice, charge: charges.data[0] };
+}
+
+/** Types of the events about `objectId`, oldest first. */
+async function eventsAbout(objectId: string): Promise<string[]> {
+  const events = await stripe.events.list({ limit: 100 });
+  return events.data
+    .filter((e) => (e.data.object as { id?: string }).id === objectId)
+    .map((e) => e.type)
+    .reverse();
+}
+
+describe('refunds', () => {
+  it('refunds a charge in parts, never beyond what was captured, with the charge and events following', async () => {
+    const { charge } = await paidInvoice(1000);
+    const first = await stripe.refunds.create({ charge: charge.id, amount: 400, reason: 'requested_by_customer' });
+    expect(first).toMatchObject({
+      object: 'refund',
+      amount: 400,
+      charge: charge.id,
+      payment_intent: charge.payment_intent,
+      currency: 'usd',
+      status: 'succeeded',
+      reason: 'requested_by_customer',
+    });
+    expect(await stripe.refunds.retrieve(first.id)).toEqual(first);
+    let after = await stripe.charges.retrieve(charge.id);
+    expect(after).toMatchObject({ amount_refunded: 400, refunded: false });
+
+    const tooMuch = await rejection(stripe.refunds.create({ charge: charge.id, amount: 601 }));
+    expect(tooMuch).toMatchObject({ statusCode: 400, code: 'amount_too_large', param: 'amount' });
+    expect(tooMuch.message).toBe('Refund amount ($6.01) is greater than unrefunded amount on charge ($6.00)');
+
+    // By PaymentIntent, without an amount: what is left.
+    const rest = await stripe.refunds.create({ payment_intent: charge.payment_intent as string });
+    expect(rest.amount).toBe(600);
+    after = await stripe.charges.retrieve(charge.id);
+    expect(after).toMatchObject({ amount_refunded: 1000, refunded: true });
+    const again = await rejection(stripe.refunds.create({ charge: charge.id }));
+    expect(again).toMatchObject({ statusCode: 400, code: 'charge_already_refunded' });
+
+    const listed = await stripe.refunds.list({ charge: charge.id });
+    expect(listed.data.map((r) => r.id)).toEqual([rest.id, first.id]);
+    expect(await eventsAbout(first.id)).toEqual(['refund.created']);
+    expect((await eventsAbout(charge.id)).filter((t) => t === 'charge.refunded')).toHaveLength(2);
+    const refunded = (await stripe.events.list({ type: 'charge.refunded', limit: 1 })).data[0];
+    expect(refunded.data.previous_attributes).toEqual({ amount_refunded: 400, refunded: false });
+
+    const updated = await stripe.refunds.update(first.id, { metadata: { ticket: 'T-1' } });
+    expect(updated.metadata).toEqual({ ticket: 'T-1' });
+    expect(await eventsAbout(first.id)).toEqual(['refund.created', 'refund.updated']);
+  });
+
+  it('replays a refund for the same idempotency key and refuses a refund of an unpaid intent', async () => {
+    const { charge } = await paidInvoice(800);
+    const key = `refund-${charge.id}`;
+    const a = await stripe.refunds.create({ charge: charge.id, amount: 300 }, { idempotencyKey: key });
+    const b = await stripe.refunds.create({ charge: charge.id, amount: 300 }, { idempotencyKey: key });
+    expect(b.id).toBe(a.id);
+    expect((await stripe.charges.retrieve(charge.id)).amount_refunded).toBe(300);
+
+    const open = await openInvoice(stripe, 500);
+    const inv = await stripe.invoices.retrieve(open.id, { expand: ['payments.data.payment.payment_intent'] });
+    const pi = inv.payments?.data[0].payment.payment_intent as Stripe.PaymentIntent;
+    const err = await rejection(stripe.refunds.create({ payment_intent: pi.id }));
+    expect(err).toMatchObject({ statusCode: 400, code: 'charge_not_refundable' });
+    expect(await rejection(stripe.refunds.create({}))).toMatchObject({ statusCode: 400 });
+  });
+});
+
+describe('credit notes', () => {
+  it('lowers what an open invoice asks for, by lines or amount, numbered after the invoice; a void gives it back', async () => {
+    const open = await openInvoice(stripe, 2500);
+    const line = open.lines.data[0];
+    const preview = await stripe.creditNotes.preview({
+      invoice: open.id,
+      lines: [{ type: 'invoice_line_item', invoice_line_item: line.id, amount: 1000 }],
+    });
+    expect(preview).toMatchObject({ amount: 1000, type: 'pre_payment', status: 'issued' });
+    expect((await stripe.invoices.retrieve(open.id)).amount_due).toBe(2500);
+
+    const cn = await stripe.creditNotes.create({
+      invoice: open.id,
+      lines: [{ type: 'invoice_line_item', invoice_line_item: line.id, amount: 1000 }],
+      reason: 'order_change',
+      memo: 'Minutes billed twice',
+    });
+    expect(cn).toMatchObject({
+      object: 'credit_note',
+      amount: 1000,
+      total: 1000,
+      pre_payment_amount: 1000,
+      post_payment_amount: 0,
+      type: 'pre_payment',
+      reason: 'order_change',
+      number: `${open.number}-CN-01`,
+      invoice: open.id,
+    });
+    expect(cn.lines.data[0]).toMatchObject({ type: 'invoice_line_item', invoice_line_item: line.id, amount: 1000 });
+    let inv = await stripe.invoices.retrieve(open.id);
+    expect(inv).toMatchObject({
+      status: 'open',
+      total: 2500,
+      amount_due: 1500,
+      amount_remaining: 1500,
+      pre_payment_credit_notes_amount: 1000,
+    });
+
+    const more = await rejection(stripe.creditNotes.create({ invoice: open.id, amount: 1501 }));
+    expect(more).toMatchObject({ statusCode: 400, param: 'amount' });
+    const lineOver = await rejection(
+      stripe.creditNotes.create({
+        invoice: open.id,
+        lines: [{ type: 'invoice_line_item', invoice_line_item: line.id, amount: 1501 }],
+      }),
+    );
+    expect(lineOver).toMatchObject({ statusCode: 400, param: 'lines[0][amount]' });
+
+    const second = await stripe.creditNotes.create({ invoice: open.id, amount: 500 });
+    expect(second.number).toBe(`${open.number}-CN-02`);
+    const listed = await stripe.creditNotes.list({ invoice: open.id });
+    expect(listed.data.map((c) => c.id)).toEqual([second.id, cn.id]);
+
+    const voided = await stripe.creditNotes.voidCreditNote(second.id);
+    expect(voided).toMatchObject({ status: 'void' });
+    expect(voided.voided_at).not.toBeNull();
+    inv = await stripe.invoices.retrieve(open.id);
+    expect(inv).toMatchObject({ amount_due: 1500, pre_payment_credit_notes_amount: 1000 });
+    expect(await rejection(stripe.creditNotes.voidCreditNote(second.id))).toMatchObject({ statusCode: 400 });
+
+    // What is left is what the card pays.
+    const paid = await stripe.invoices.pay(open.id, { payment_method: 'pm_card_visa' });
+    expect(paid).toMatchObject({ status: 'paid', amount_paid: 1500, amount_remaining: 0 });
+    const charge = (await stripe.charges.list({ customer: open.customer as string })).data[0];
+    expect(charge.amount).toBe(1500);
+
+    expect(await eventsAbout(cn.id)).toEqual(['credit_note.created']);
+    expect(await eventsAbout(second.id)).toEqual(['credit_note.created', 'credit_note.voided']);
+    const updates = (await stripe.events.list({ type: 'invoice.updated', limit: 100 })).data.filter(
+      (e) => (e.data.object as Stripe.Invoice).id === open.id,
+    );
+    expect(updates.some((e) => (e.data.previous_attributes as Partial<Stripe.Invoice>)?.amount_due === 2500)).toBe(
+      true,
+    );
+  });
+
+  it('a credit note for all that is due marks the invoice paid', async () => {
+    const open = await openInvoice(stripe, 700);
+    await stripe.creditNotes.create({ invoice: open.id, amount: 700 });
+    expect(await stripe.invoices.retrieve(open.id)).toMatchObject({
+      status: 'paid',
+      amount_due: 0,
+      amount_paid: 0,
+      amount_remaining: 0,
+      pre_payment_credit_notes_amount: 700,
+    });
+  });
+
+  it('on a paid invoice refunds the charge or credits the balance, never beyond what was paid', async () => {
+    const { invoice, charge } = await paidInvoice(3000);
+    const cn = await stripe.creditNotes.create({ invoice: invoice.id, amount: 1200, refund_amount: 1200 });
+    expect(cn).toMatchObject({ type: 'post_payment', post_payment_amount: 1200, pre_payment_amount: 0 });
+    expect(cn.refunds).toHaveLength(1);
+    const refund = await stripe.refunds.retrieve(cn.refunds[0].refund as string);
+    expect(refund).toMatchObject({ amount: 1200, charge: charge.id, status: 'succeeded' });
+    expect(await stripe.charges.retrieve(charge.id)).toMatchObject({ amount_refunded: 1200, refunded: false });
+    expect(await stripe.invoices.retrieve(invoice.id)).toMatchObject({
+      status: 'paid',
+      amount_paid: 3000,
+      post_payment_credit_notes_amount: 1200,
+    });
+
+    const credit = await stripe.creditNotes.create({ invoice: invoice.id, amount: 800, credit_amount: 800 });
+    expect(credit.customer_balance_transaction).toMatch(/^cbtxn_/);
+    expect((await stripe.customers.retrieve(invoice.customer as string)) as Stripe.Customer).toMatchObject({
+      balance: -800,
+    });
+
+    const over = await rejection(stripe.creditNotes.create({ invoice: invoice.id, amount: 1001, refund_amount: 1001 }));
+    expect(over).toMatchObject({ statusCode: 400, param: 'amount' });
+    const mismatch = await rejection(
+      stripe.creditNotes.create({ invoice: invoice.id, amount: 500, refund_amount: 400 }),
+    );
+    expect(mismatch).toMatchObject({ statusCode: 400, param: 'refund_amount' });
+    expect(await rejection(stripe.creditNotes.voidCreditNote(cn.id))).toMatchObject({ statusCode: 400 });
+
+    // A refund made on its own is linked to a note afterwards.
+    const direct = await stripe.refunds.create({ charge: charge.id, amount: 1000 });
+    const linked = await stripe.creditNotes.create({
+      invoice: invoice.id,
+      amount: 1000,
+      refunds: [{ refund: direct.id, amount_refunded: 1000 }],
+    });
+    expect(linked.refunds).toEqual([
+      { amount_refunded: 1000, payment_record_refund: null, refund: direct.id, type: 'refund' },
+    ]);
+    expect((await stripe.charges.retrieve(charge.id)).amount_refunded).toBe(2200);
+    expect((await stripe.invoices.retrieve(invoice.id)).post_payment_credit_notes_amount).toBe(3000);
+
+    const updated = await stripe.creditNotes.update(cn.id, { memo: 'Refunded on request' });
+    expect(updated.memo).toBe('Refunded on request');
+    expect(await eventsAbout(cn.id)).toEqual(['credit_note.created', 'credit_note.updated']);
+  });
+
+  it('refuses drafts and replays an idempotent create', async () => {
+    const customer = await stripe.customers.create({ email: 'cn@example.com' });
+    const draft = await stripe.invoices.create({ customer: customer.id, currency: 'usd' });
+    expect(await rejection(stripe.creditNotes.create({ invoice: draft.id, amount: 1 }))).toMatchObject({
+      statusCode: 400,
+      code: 'invoice_not_editable',
+    });
+    const open = await openInvoice(stripe, 900);
+    const key = `cn-${open.id}`;
+    const a = await stripe.creditNotes.create({ invoice: open.id, amount: 100 }, { idempotencyKey: key });
+    const b = await stripe.creditNotes.create({ invoice: open.id, amount: 100 }, { idempotencyKey: key });
+    expect(b.id).toBe(a.id);
+    expect((await stripe.invoices.retrieve(open.id)).amount_due).toBe(800);
+  });
+});

@@ -1,0 +1,338 @@
+import { print } from 'graphql';
+import type Stripe from 'stripe';
+import { Invoice } from '../../src/entities';
+import { Role } from '../../src/entities/enums';
+import { reconcile } from '../../src/services/reconciliation/reconcile-invoices.service';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
+import { TEST_WEBHOOK_SECRET } from '../helpers/server';
+import {
+  CreateCreditNoteDocument,
+  CreateInvoiceDocument,
+  InvoiceCreditNotesDocument,
+  PayInvoiceDocument,
+  PaymentStatusChangedDocument,
+  RefundInvoiceDocument,
+} from '../generated/graphql';
+import type { PaymentStatusChangedSubscription } from '../generated/graphql';
+import { operator } from '../helpers/fixtures';
+import type { TestServer } from '../helpers/server';
+import { collectOpen, startTestServer } from '../helpers/server';
+import { documentedSchema, schemaProblems } from '../rest/rest-harness';
+import { settled } from '../webhooks/fixtures';
+
+/** Refunds and credit notes: through Stripe credit notes, never more than paid or due, and from the Dashboard too. */
+describe('refunds and credit notes', () => {
+  let t: TestServer;
+  let admin: string;
+
+  const openInvoice = async (userId: string): Promise<{ id: string; totalMinor: number }> => {
+    const op = await operator(t);
+    await op.record([{ userId, metric: 'llm_input_tokens', quantity: '1234567', occurredAt: '2024-01-15T10:00:00Z' }]);
+    const res = await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token: await t.token(userId) });
+    const invoice = res.body.data!.createInvoice;
+    if (invoice.__typename !== 'Invoice') {
+      throw new Error(`expected an open invoice, got ${JSON.stringify(invoice)}`);
+    }
+    return { id: invoice.id, totalMinor: invoice.amount.amountMinor };
+  };
+  const paidInvoice = async (userId: string) => {
+    const invoice = await openInvoice(userId);
+    const res = await t.gql(
+      PayInvoiceDocument,
+      { invoiceId: invoice.id, paymentMethodId: 'pm_card_visa' },
+      { token: await t.token(userId) },
+    );
+    expect(res.body.data?.payInvoice).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
+    return invoice;
+  };
+  const read = async (id: string) => {
+    const res = await t.gql(InvoiceCreditNotesDocument, { id }, { token: admin });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data!.invoice;
+  };
+  const refund = (invoiceId: string, amountMinor?: number, idempotencyKey?: string) =>
+    t.gql(
+      RefundInvoiceDocument,
+      { invoiceId, amountMinor, reason: 'Service outage', idempotencyKey },
+      { token: admin },
+    );
+  const stripeInvoiceOf = async (invoiceId: string): Promise<Stripe.Invoice> => {
+    const row = await t.database.db.orm.em.fork().findOneOrFail(Invoice, invoiceId);
+    return t.stripe.invoices.retrieve(row.stripeInvoiceId!, { expand: ['payments.data.payment.payment_intent'] });
+  };
+  const chargeOf = async (invoiceId: string): Promise<Stripe.Charge> => {
+    const inv = await stripeInvoiceOf(invoiceId);
+    const pi = inv.payments!.data.find((p) => p.status === 'paid')!.payment.payment_intent as Stripe.PaymentIntent;
+    return t.stripe.charges.retrieve(pi.latest_charge as string);
+  };
+  /** Every webhook the local Stripe sent so far is applied. */
+  const webhooksApplied = async (): Promise<void> => {
+    await t.control.waitForWebhooks();
+    const rows = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ id: string }>>("select id from webhook_events where status in ('pending', 'processing')");
+    for (const { id } of rows) {
+      await settled(t.database.db, id);
+    }
+  };
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    await seedDefaultCatalogue(t.database.db.orm.em.fork());
+    admin = await t.token('admin-1', Role.ADMIN);
+  });
+  afterAll(() => t.close());
+
+  it('pay → refund half → refund the rest → a third refund is refused; each shows, in Stripe and live', async () => {
+    const user = 'u-refund-story';
+    const invoice = await paidInvoice(user);
+    const half = Math.floor(invoice.totalMinor / 2);
+    const feed = await collectOpen<PaymentStatusChangedSubscription>(
+      t.server,
+      t.wsClient(await t.token(user)),
+      print(PaymentStatusChangedDocument),
+      { invoiceId: invoice.id },
+    );
+
+    const first = (await refund(invoice.id, half, 'refund-1')).body.data!.refundInvoice;
+    if (first.__typename !== 'InvoiceCreditNote') {
+      throw new Error(`expected a refund, got ${JSON.stringify(first)}`);
+    }
+    expect(first.creditNote.number).toMatch(/^AH-CN-\d{4}-\d{2}-\d{6}$/);
+    expect(first.invoice).toMatchObject({ status: 'PAID', amountRefunded: { amountMinor: half } });
+    const [pushed] = await feed.waitFor(1);
+    expect(pushed.paymentStatusChanged).toMatchObject({ previousStatus: 'PAID', status: 'PAID', source: 'API' });
+    expect(pushed.paymentStatusChanged.reason).toContain(first.creditNote.number);
+    feed.stop();
+
+    // The same key answers the same refund: nothing more is refunded.
+    const again = (await refund(invoice.id, half, 'refund-1')).body.data!.refundInvoice;
+    expect(again).toMatchObject({ creditNote: { id: first.creditNote.id } });
+    expect((await chargeOf(invoice.id)).amount_refunded).toBe(half);
+
+    const rest = (await refund(invoice.id)).body.data!.refundInvoice;
+    expect(rest).toMatchObject({
+      __typename: 'InvoiceCreditNote',
+      invoice: { amountRefunded: { amountMinor: invoice.totalMinor } },
+    });
+    const third = (await refund(invoice.id, 1)).body.data!.refundInvoice;
+    expect(third).toMatchObject({
+      __typename: 'CreditAmountExceeded',
+      code: 'CREDIT_AMOUNT_EXCEEDED',
+      available: { amountMinor: 0 },
+    });
+
+    const charge = await chargeOf(invoice.id);
+    expect(charge).toMatchObject({ amount_refunded: invoice.totalMinor, refunded: true });
+    const stripeInvoice = await stripeInvoiceOf(invoice.id);
+    expect(stripeInvoice.post_payment_credit_notes_amount).toBe(invoice.totalMinor);
+    const notes = await t.stripe.creditNotes.list({ invoice: stripeInvoice.id });
+    expect(notes.data).toHaveLength(2);
+
+    await webhooksApplied();
+    const after = await read(invoice.id);
+    expect(after).toMatchObject({
+      status: 'PAID',
+      amountPaid: { amountMinor: invoice.totalMinor },
+      amountRefunded: { amountMinor: invoice.totalMinor },
+    });
+    expect(after.creditNotes.map((n) => [n.kind, n.status, n.amount.amountMinor, n.refunded.amountMinor])).toEqual([
+      ['REFUND', 'ISSUED', half, half],
+      ['REFUND', 'ISSUED', invoice.totalMinor - half, invoice.totalMinor - half],
+    ]);
+    expect(after.statusHistory.filter((h) => h.from === 'PAID' && h.to === 'PAID')).toHaveLength(2);
+    // Usage billed stays billed: the period is still invoiced.
+    const reinvoice = await t.gql(CreateInvoiceDocument, { period: '2024-01' }, { token: await t.token(user) });
+    expect(reinvoice.body.data!.createInvoice).toMatchObject({ __typename: 'Invoice', id: invoice.id });
+  });
+
+  it('concurrent refunds never exceed what was paid', async () => {
+    const invoice = await paidInvoice('u-refund-race');
+    const part = Math.floor(invoice.totalMinor * 0.4);
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => refund(invoice.id, part).then((r) => r.body.data!.refundInvoice)),
+    );
+    const refunded = results.filter((r) => r.__typename === 'InvoiceCreditNote');
+    expect(refunded).toHaveLength(2);
+    expect(results.filter((r) => r.__typename === 'CreditAmountExceeded')).toHaveLength(4);
+    expect((await chargeOf(invoice.id)).amount_refunded).toBe(2 * part);
+    await webhooksApplied();
+    expect((await read(invoice.id)).amountRefunded.amountMinor).toBe(2 * part);
+  });
+
+  it('a credit note on an open invoice lowers the amount due in Stripe and ours alike; the card pays the rest', async () => {
+    const invoice = await openInvoice('u-credit-open');
+    const before = await read(invoice.id);
+    const line = before.lines[0];
+    const credit = Math.min(100, line.amount.amountMinor);
+    const res = await t.gql(
+      CreateCreditNoteDocument,
+      { invoiceId: invoice.id, lines: [{ invoiceLineId: line.id, amountMinor: credit }], reason: 'Goodwill' },
+      { token: admin },
+    );
+    expect(res.body.data!.createCreditNote).toMatchObject({
+      __typename: 'InvoiceCreditNote',
+      invoice: {
+        status: 'OPEN',
+        amountCredited: { amountMinor: credit },
+        amountRemaining: { amountMinor: invoice.totalMinor - credit },
+      },
+    });
+    const stripeInvoice = await stripeInvoiceOf(invoice.id);
+    expect(stripeInvoice).toMatchObject({
+      amount_due: invoice.totalMinor - credit,
+      amount_remaining: invoice.totalMinor - credit,
+      pre_payment_credit_notes_amount: credit,
+    });
+    const over = await t.gql(
+      CreateCreditNoteDocument,
+      { invoiceId: invoice.id, amountMinor: invoice.totalMinor },
+      { token: admin },
+    );
+    expect(over.body.data!.createCreditNote).toMatchObject({
+      __typename: 'CreditAmountExceeded',
+      available: { amountMinor: invoice.totalMinor - credit },
+    });
+    const userTry = await t.gql(
+      CreateCreditNoteDocument,
+      { invoiceId: invoice.id, amountMinor: 1 },
+      { token: await t.token('u-credit-open') },
+    );
+    expect(userTry.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+
+    const paid = await t.gql(
+      PayInvoiceDocument,
+      { invoiceId: invoice.id, paymentMethodId: 'pm_card_visa' },
+      { token: await t.token('u-credit-open') },
+    );
+    expect(paid.body.data?.payInvoice).toMatchObject({ __typename: 'Invoice', status: 'PAID' });
+    expect((await chargeOf(invoice.id)).amount).toBe(invoice.totalMinor - credit);
+    expect(await read(invoice.id)).toMatchObject({
+      amountPaid: { amountMinor: invoice.totalMinor - credit },
+      amountRemaining: { amountMinor: 0 },
+    });
+  });
+
+  it('a refund made directly in Stripe arrives by webhook and shows on the invoice', async () => {
+    const invoice = await paidInvoice('u-refund-dashboard');
+    const charge = await chargeOf(invoice.id);
+    const quarter = Math.floor(invoice.totalMinor / 4);
+    await t.stripe.refunds.create({ charge: charge.id, amount: quarter });
+    await webhooksApplied();
+    const after = await read(invoice.id);
+    expect(after.amountRefunded.amountMinor).toBe(quarter);
+    expect(after.statusHistory.at(-1)).toMatchObject({ from: 'PAID', to: 'PAID', source: 'WEBHOOK' });
+    expect(after.statusHistory.at(-1)!.reason).toContain('Refunded');
+
+    // A credit note with a refund made in the Dashboard is recorded with a number of ours.
+    await t.stripe.creditNotes.create({
+      invoice: (await stripeInvoiceOf(invoice.id)).id,
+      amount: quarter,
+      refund_amount: quarter,
+    });
+    await webhooksApplied();
+    const later = await read(invoice.id);
+    expect(later.amountRefunded.amountMinor).toBe(2 * quarter);
+    expect(later.creditNotes).toEqual([
+      expect.objectContaining({ kind: 'REFUND', status: 'ISSUED', amount: { amountMinor: quarter } }),
+    ]);
+    expect(later.creditNotes[0].number).toMatch(/^AH-CN-/);
+    // What is left to refund follows.
+    const tooMuch = (await refund(invoice.id, invoice.totalMinor - 2 * quarter + 1)).body.data!.refundInvoice;
+    expect(tooMuch).toMatchObject({
+      __typename: 'CreditAmountExceeded',
+      available: { amountMinor: invoice.totalMinor - 2 * quarter },
+    });
+  });
+
+  it('only admins refund, and only paid invoices', async () => {
+    const invoice = await openInvoice('u-refund-open');
+    const asUser = await t.gql(
+      RefundInvoiceDocument,
+      { invoiceId: invoice.id },
+      { token: await t.token('u-refund-open') },
+    );
+    expect(asUser.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect((await refund(invoice.id, 10)).body.data!.refundInvoice).toMatchObject({
+      __typename: 'InvoiceStateError',
+      code: 'INVALID_INVOICE_STATE',
+    });
+    const bad = await refund(invoice.id, -5);
+    expect(bad.body.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('REST: refund and credit note routes answer as documented', async () => {
+    const post = async (path: string, body: unknown, token = admin) => {
+      const res = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const open = await openInvoice('u-rest-credit');
+    const line = (await read(open.id)).lines[0];
+    const credited = await post(`/api/v1/billing/invoice/${open.id}/credit-notes`, {
+      lines: [{ invoice_line_id: line.id, amount_minor: 10 }],
+      idempotency_key: 'rest-credit-1',
+    });
+    expect(credited.status).toBe(200);
+    expect(credited.body).toMatchObject({
+      success: true,
+      credit_note: { kind: 'credit', status: 'issued', amount: 0.1 },
+      invoice: { amount_credited: 0.1 },
+    });
+    const path = '/api/v1/billing/invoice/{invoice_id}/credit-notes';
+    expect(schemaProblems(documentedSchema(path, 'post', 200), credited.body)).toEqual([]);
+
+    const paid = await paidInvoice('u-rest-refund');
+    const refunded = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 20, reason: 'Outage' });
+    expect(refunded.status).toBe(200);
+    expect(refunded.body).toMatchObject({
+      credit_note: { kind: 'refund', refunded: 0.2 },
+      invoice: { amount_refunded: 0.2 },
+    });
+    const refundPath = '/api/v1/billing/invoice/{invoice_id}/refund';
+    expect(schemaProblems(documentedSchema(refundPath, 'post', 200), refunded.body)).toEqual([]);
+    const tooMuch = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: paid.totalMinor });
+    expect(tooMuch).toMatchObject({ status: 422, body: { success: false, error: { code: 'amount_exceeded' } } });
+    const notAdmin = await post(`/api/v1/billing/invoice/${paid.id}/refund`, {}, await t.token('u-rest-refund'));
+    expect(notAdmin.status).toBe(403);
+    const bad = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 0 });
+    expect(bad.status).toBe(422);
+  });
+
+  it('reconciliation applies a credit note whose webhook never came', async () => {
+    const invoice = await paidInvoice('u-refund-reconcile');
+    await webhooksApplied();
+    await t.control.setWebhookTarget(null);
+    try {
+      await t.stripe.creditNotes.create({
+        invoice: (await stripeInvoiceOf(invoice.id)).id,
+        amount: 30,
+        refund_amount: 30,
+      });
+    } finally {
+      await t.control.setWebhookTarget(`${t.url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
+    }
+    expect((await read(invoice.id)).creditNotes).toEqual([]);
+    const deps = { em: t.database.db.orm.em.fork(), gateway: gatewayFromConfig(t.config), config: t.config };
+    const dry = await reconcile(deps, { period: '2024-01', dryRun: true });
+    expect(dry.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([
+      expect.objectContaining({ action: 'credit_note', to: 'ISSUED', applied: false }),
+    ]);
+    const report = await reconcile(deps, { period: '2024-01' });
+    expect(report.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([
+      expect.objectContaining({ action: 'credit_note', to: 'ISSUED', applied: true }),
+    ]);
+    const after = await read(invoice.id);
+    expect(after.creditNotes).toEqual([expect.objectContaining({ kind: 'REFUND', status: 'ISSUED' })]);
+    expect(after.amountRefunded.amountMinor).toBe(30);
+    expect(after.statusHistory.at(-1)).toMatchObject({ from: 'PAID', to: 'PAID', source: 'RECONCILIATION' });
+    // Run again: nothing more to do.
+    const again = await reconcile(deps, { period: '2024-01' });
+    expect(again.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([]);
+  });
+});
