@@ -10,7 +10,7 @@ export type {
   RemotePaymentStatus,
 } from './invoice-snapshot';
 export { METADATA } from './metadata';
-export { RateLimiter, requestsPerSecondFor } from './rate-limiter';
+export { RateLimiter, announcedRequestsPerSecond, requestsPerSecondFor } from './rate-limiter';
 export type { RateLimiterOptions } from './rate-limiter';
 export { toStripeAmount } from './stripe-values';
 export { createStripeClient, parseApiBase } from './stripe-client';
