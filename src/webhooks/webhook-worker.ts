@@ -12,9 +12,9 @@ import {
   boundStatements,
   claimDueEvents,
   hasDueEvents,
-  markEventDone,
+  markEventsDone,
   recordEventFailure,
-  tryLockObject,
+  tryLockObjects,
 } from '../services/stripe-events/webhook-event-store';
 import type { WebhookOptions } from './webhook-options';
 import { retryDelayMs } from './webhook-options';
@@ -31,9 +31,10 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Applies stored events. Each batch is one transaction: claim due rows (SKIP LOCKED), then for each event run its
- * handler in a savepoint and mark it done in that same savepoint, so the effect and the "processed" mark commit
- * together or not at all (applied at most once; a crash before commit leaves it pending: at least once).
+ * Applies stored events. Each batch is one transaction: claim due rows (SKIP LOCKED), take their Stripe objects
+ * (one statement), run each event's handler in a savepoint, then mark the applied ones done (one statement) in that
+ * same transaction, so the effects and the "processed" marks commit together or not at all (applied at most once; a
+ * crash before commit leaves them pending: at least once).
  * A throwing handler's savepoint is rolled back and the failure (attempt, error, next time) is written in the
  * batch transaction instead: on PGlite's single connection a second transaction could not run meanwhile.
  * Nothing but queries through the transactional manager is awaited inside the transaction.
@@ -90,9 +91,15 @@ export class WebhookWorker {
     const result = await this.db.orm.em.fork().transactional(async (tem) => {
       await boundStatements(tem, this.options.handlerTimeoutMs);
       const events = await claimDueEvents(tem, this.options.batchSize, new Date(now));
+      // The batch's objects in one statement; the events of an object another worker holds stay pending.
+      const locked = await tryLockObjects(
+        tem,
+        events.flatMap((event) => (event.objectId ? [event.objectId] : [])),
+      );
+      const done: Array<{ id: string; status: HandlerResult['outcome'] }> = [];
       let deferred = 0;
       for (const event of events) {
-        if (event.objectId && !(await tryLockObject(tem, event.objectId))) {
+        if (event.objectId && !locked.has(event.objectId)) {
           // Another worker is applying events about this object: leave it pending, untouched, for later.
           deferred += 1;
           continue;
@@ -108,11 +115,11 @@ export class WebhookWorker {
                 ? await handler({ em: sem, event: readStripeEvent(event.payload), log: this.log })
                 : { outcome: 'ignored', detail: 'no handler for this event type' };
               await sem.flush();
-              await markEventDone(sem, event.id, outcome.outcome);
               return outcome;
             },
             { clear: true },
           );
+          done.push({ id: event.id, status: handled.outcome });
           outcomes.push({ event, kind: 'done', result: handled, durationMs: performance.now() - started });
         } catch (error) {
           const attempts = event.attempts + 1;
@@ -132,6 +139,7 @@ export class WebhookWorker {
           });
         }
       }
+      await markEventsDone(tem, done);
       return { claimed: events.length, deferred };
     });
     // Logged after the commit, so a line never claims an outcome that was rolled back.
