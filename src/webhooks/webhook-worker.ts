@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
@@ -96,29 +97,29 @@ export class WebhookWorker {
         tem,
         events.flatMap((event) => (event.objectId ? [event.objectId] : [])),
       );
+      const ready = events.filter((event) => !event.objectId || locked.has(event.objectId));
+      // Another worker is applying events about the others' objects: they stay pending, untouched, for later.
+      const deferred = events.length - ready.length;
       const done: Array<{ id: string; status: HandlerResult['outcome'] }> = [];
-      let deferred = 0;
-      for (const event of events) {
-        if (event.objectId && !locked.has(event.objectId)) {
-          // Another worker is applying events about this object: leave it pending, untouched, for later.
-          deferred += 1;
-          continue;
+      // Optimistically the whole batch in one savepoint (two statements for the batch, not two per event); if any
+      // handler throws, that savepoint is rolled back and the batch is applied again event by event below, so one
+      // failing event fails alone.
+      const together = await this.applyTogether(tem, ready);
+      if (together.kind === 'applied') {
+        for (const outcome of together.outcomes) {
+          done.push({ id: outcome.event.id, status: outcome.result.outcome });
+          outcomes.push(outcome);
         }
+      }
+      for (const event of together.kind === 'applied' ? [] : ready) {
         const started = performance.now();
         try {
+          // The event whose handler threw in the batch's savepoint fails with that error, without running twice.
+          if (together.kind === 'threw' && together.event === event) {
+            throw together.error;
+          }
           // A savepoint with a fresh identity map: a rolled-back handler leaves no stale entity behind.
-          const handled = await tem.transactional(
-            async (sem) => {
-              const handler = handlerFor(this.handlers, event.type);
-              // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
-              const outcome: HandlerResult = handler
-                ? await handler({ em: sem, event: readStripeEvent(event.payload), log: this.log })
-                : { outcome: 'ignored', detail: 'no handler for this event type' };
-              await sem.flush();
-              return outcome;
-            },
-            { clear: true },
-          );
+          const handled = await tem.transactional((sem) => this.apply(sem, event), { clear: true });
           done.push({ id: event.id, status: handled.outcome });
           outcomes.push({ event, kind: 'done', result: handled, durationMs: performance.now() - started });
         } catch (error) {
@@ -147,6 +148,59 @@ export class WebhookWorker {
       this.logOutcome(outcome);
     }
     return result;
+  }
+
+  /** One event's handler on `em` (the caller's savepoint), flushed. */
+  private async apply(em: EntityManager, event: ClaimedEvent): Promise<HandlerResult> {
+    const handler = handlerFor(this.handlers, event.type);
+    // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
+    const outcome: HandlerResult = handler
+      ? await handler({ em, event: readStripeEvent(event.payload), log: this.log })
+      : { outcome: 'ignored', detail: 'no handler for this event type' };
+    await em.flush();
+    return outcome;
+  }
+
+  /**
+   * Every event in one savepoint, in claim order, each with a fresh identity map (`clear`). `threw`: a handler threw
+   * (that event and its error), and the savepoint, with every effect of these events, was rolled back. `single`: one
+   * event or none, nothing gained.
+   */
+  private async applyTogether(
+    tem: EntityManager,
+    events: ClaimedEvent[],
+  ): Promise<
+    | { kind: 'applied'; outcomes: Array<Extract<Outcome, { kind: 'done' }>> }
+    | { kind: 'threw'; event: ClaimedEvent; error: unknown }
+    | { kind: 'single' }
+  > {
+    if (events.length < 2) {
+      return { kind: 'single' };
+    }
+    let current: ClaimedEvent | undefined;
+    try {
+      const outcomes = await tem.transactional(
+        async (sem) => {
+          const applied: Array<Extract<Outcome, { kind: 'done' }>> = [];
+          for (const event of events) {
+            current = event;
+            const started = performance.now();
+            sem.clear();
+            const result = await this.apply(sem, event);
+            applied.push({ event, kind: 'done', result, durationMs: performance.now() - started });
+          }
+          current = undefined;
+          return applied;
+        },
+        { clear: true },
+      );
+      return { kind: 'applied', outcomes };
+    } catch (error) {
+      if (current) {
+        return { kind: 'threw', event: current, error };
+      }
+      throw error;
+    }
   }
 
   private logOutcome(outcome: Outcome): void {
