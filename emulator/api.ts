@@ -84,6 +84,12 @@ export class ApiRouter {
     res.setHeader('Request-Id', requestId);
     res.setHeader('Stripe-Version', headerValue(req, 'stripe-version') ?? API_VERSION);
     res.setHeader('Access-Control-Allow-Origin', '*');
+    const rateLimit = this.emu.chaos.rateLimit;
+    if (rateLimit !== null) {
+      // The limit this local Stripe enforces, announced on every answer (IETF `RateLimit-Policy`: quota; window in
+      // seconds), so the client's pacing (src/stripe/rate-limiter.ts) follows it instead of finding it by 429s.
+      res.setHeader('RateLimit-Policy', `${rateLimit};w=1`);
+    }
 
     const fault = this.emu.chaos.match(method, pathname, ['reset', 'hang', '500', '429']);
     if (fault?.kind === 'reset') {

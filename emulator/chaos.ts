@@ -53,6 +53,8 @@ export interface FaultRule extends Required<Pick<FaultRuleInput, 'kind' | 'rate'
 export class Chaos {
   rules: FaultRule[] = [];
   rateLimit: number | null = null;
+  /** Requests the rate limit let through and refused (429) since the last reset: what a benchmark reads. */
+  rateCounts = { allowed: 0, refused: 0 };
   private seq = 0;
   /** Times (ms, the emulator's clock) of the requests accepted during the last second. */
   private recent: number[] = [];
@@ -210,9 +212,11 @@ export class Chaos {
       this.recent.splice(0, drop);
     }
     if (this.recent.length >= this.rateLimit) {
+      this.rateCounts.refused += 1;
       return false;
     }
     this.recent.push(nowMs);
+    this.rateCounts.allowed += 1;
     return true;
   }
 
@@ -220,6 +224,7 @@ export class Chaos {
     this.releaseAll();
     this.rules = [];
     this.recent = [];
+    this.rateCounts = { allowed: 0, refused: 0 };
   }
 }
 

@@ -102,6 +102,11 @@ export class EmulatorControl {
     return this.call('POST', '/rate-limit', { limit });
   }
 
+  /** The limit and how many requests it let through and refused (429) since it was set or the emulator reset. */
+  rateLimit(): Promise<{ limit: number | null; allowed: number; refused: number }> {
+    return this.call('GET', '/rate-limit');
+  }
+
   clock(): Promise<{ now: number; offset: number }> {
     return this.call('GET', '/clock');
   }

@@ -147,11 +147,16 @@ export function controlRouter(emu: Emulator, api: ApiRouter): Router {
     guard((req) => ({ released: emu.chaos.release(String(req.params.id)) })),
   );
 
+  r.get(
+    '/rate-limit',
+    guard(() => ({ limit: emu.chaos.rateLimit, ...emu.chaos.rateCounts })),
+  );
   r.post(
     '/rate-limit',
     guard((req) => {
       const limit = (req.body as { limit?: number | null }).limit;
       emu.chaos.rateLimit = typeof limit === 'number' && limit > 0 ? limit : null;
+      emu.chaos.rateCounts = { allowed: 0, refused: 0 };
       return { limit: emu.chaos.rateLimit };
     }),
   );

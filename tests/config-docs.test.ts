@@ -36,7 +36,7 @@ describe('the configuration schema and what is derived from it', () => {
     expect(() => renderConfigurationPage(withoutStripe)).toThrow(/no configuration group "nothing"/);
     const stripeTable = /<!-- config-table:start stripe -->[\s\S]*?<!-- config-table:end -->/.exec(page)![0];
     expect(() => renderConfigurationPage(page.replace(stripeTable, ''))).toThrow(/"stripe" appears 0 times/);
-    expect(renderGroupTable('stripe')).toContain('| `STRIPE_EMULATOR_PORT`       | `12111`');
+    expect(renderGroupTable('stripe')).toMatch(/\| `STRIPE_EMULATOR_PORT` +\| `12111`/);
   });
 
   it('names each variable once, in a known group, and every group has variables', () => {

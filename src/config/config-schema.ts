@@ -322,6 +322,17 @@ export const CONFIG_SCHEMA = {
         "the Stripe SDK's own retries of a request that failed in transit (5xx, 409, timeouts), with the same " +
         'idempotency key',
     }),
+    maxRequestsPerSecond: variable('STRIPE_MAX_REQUESTS_PER_SECOND', {
+      group: 'stripe',
+      ...wholeNumber(1, 10000),
+      unset: '80 live, 20 test, 95 % of what the local Stripe announces',
+      example: '20',
+      description:
+        "the most Stripe requests a second this process sends (the client-side pacing). Unset: 80 % of Stripe's " +
+        'documented limit (100 live, 25 test); against a local Stripe, 95 % of the limit it announces in its ' +
+        '`RateLimit-Policy` header (500 while it announces none). Set, it caps that too. After a 429 the pace halves ' +
+        'and climbs back within a few seconds',
+    }),
   },
   billing: {
     defaultCurrency: variable('DEFAULT_CURRENCY', {

@@ -17,7 +17,7 @@ export interface TokenBucketOptions {
  * `capacity + ratePerSecond × T` tokens taken. One process only.
  */
 export class TokenBucket {
-  readonly ratePerSecond: number;
+  private rate: number;
   readonly capacity: number;
   private readonly clock: Clock;
   private tokens: number;
@@ -30,11 +30,31 @@ export class TokenBucket {
     if (!(options.capacity >= 1) || !Number.isFinite(options.capacity)) {
       throw new Error('capacity must be at least 1');
     }
-    this.ratePerSecond = options.ratePerSecond;
+    this.rate = options.ratePerSecond;
     this.capacity = options.capacity;
     this.clock = options.clock ?? systemClock;
     this.tokens = options.capacity;
     this.last = this.clock.now();
+  }
+
+  /** Tokens added per second now. */
+  get ratePerSecond(): number {
+    return this.rate;
+  }
+
+  /** Changes the rate from now on; tokens already reserved keep the waits they were given. */
+  setRate(ratePerSecond: number): void {
+    if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {
+      throw new Error('ratePerSecond must be a positive number');
+    }
+    this.refill();
+    this.rate = ratePerSecond;
+  }
+
+  /** Gives out nothing for `ms` more than it would have: the next reservation waits that much longer. */
+  pause(ms: number): void {
+    this.refill();
+    this.tokens = Math.min(this.tokens, 0) - (ms / 1000) * this.rate;
   }
 
   private refill(): void {

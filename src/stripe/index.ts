@@ -12,7 +12,7 @@ export type {
 export { METADATA } from './metadata';
 export type { RemoteCharge, RemoteCreditNote } from './credit-note-snapshot';
 export type { CreateCreditNoteInput } from './credit-notes';
-export { RateLimiter, requestsPerSecondFor } from './rate-limiter';
+export { RateLimiter, announcedRequestsPerSecond, requestsPerSecondFor } from './rate-limiter';
 export type { RateLimiterOptions } from './rate-limiter';
 export { toStripeAmount } from './stripe-values';
 export { createStripeClient, parseApiBase } from './stripe-client';

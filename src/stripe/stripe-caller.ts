@@ -1,7 +1,15 @@
 import type Stripe from 'stripe';
 import type { RateLimiter } from './rate-limiter';
-import { toGatewayError } from './stripe-errors';
+import { announcedRequestsPerSecond } from './rate-limiter';
+import { isStripeError, toGatewayError } from './stripe-errors';
 import { inStripeSpan } from './stripe-tracing';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** The `RateLimit-Policy` header of an SDK result (`lastResponse`) or error, when the server sent one. */
+function policyHeader(headers: Headers | undefined): string | string[] | undefined {
+  return headers?.['ratelimit-policy'];
+}
 
 /** Runs SDK calls behind the rate limiter and turns SDK errors into `StripeGatewayError`. */
 export class StripeCaller {
@@ -12,17 +20,28 @@ export class StripeCaller {
 
   /**
    * One SDK call. The SDK's own retries (5xx, 409, timeouts) reuse the idempotency key we passed. Traced as one span
-   * (with `invoiceId`, our invoice's id, when the call is for one), the wait for the rate limiter included.
+   * (with `invoiceId`, our invoice's id, when the call is for one), the wait for the rate limiter included. The
+   * limiter follows the limit an answer announces and backs off on a 429.
    */
   call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
     return inStripeSpan(invoiceId, async () => {
       await this.limiter.acquire();
       try {
-        return await request(this.stripe);
+        const result = await request(this.stripe);
+        this.heed((result as { lastResponse?: { headers?: Headers } } | null)?.lastResponse?.headers);
+        return result;
       } catch (error) {
+        this.heed(isStripeError(error) ? (error.headers as Headers | undefined) : undefined);
+        if (isStripeError(error) && error.statusCode === 429) {
+          this.limiter.backOff();
+        }
         throw toGatewayError(error);
       }
     });
+  }
+
+  private heed(headers: Headers | undefined): void {
+    this.limiter.answer(announcedRequestsPerSecond(policyHeader(headers)));
   }
 
   /**

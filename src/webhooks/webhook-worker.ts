@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
@@ -12,9 +13,9 @@ import {
   boundStatements,
   claimDueEvents,
   hasDueEvents,
-  markEventDone,
+  markEventsDone,
   recordEventFailure,
-  tryLockObject,
+  tryLockObjects,
 } from '../services/stripe-events/webhook-event-store';
 import type { WebhookOptions } from './webhook-options';
 import { retryDelayMs } from './webhook-options';
@@ -31,9 +32,10 @@ function describeError(error: unknown): string {
 }
 
 /**
- * Applies stored events. Each batch is one transaction: claim due rows (SKIP LOCKED), then for each event run its
- * handler in a savepoint and mark it done in that same savepoint, so the effect and the "processed" mark commit
- * together or not at all (applied at most once; a crash before commit leaves it pending: at least once).
+ * Applies stored events. Each batch is one transaction: claim due rows (SKIP LOCKED), take their Stripe objects
+ * (one statement), run each event's handler in a savepoint, then mark the applied ones done (one statement) in that
+ * same transaction, so the effects and the "processed" marks commit together or not at all (applied at most once; a
+ * crash before commit leaves them pending: at least once).
  * A throwing handler's savepoint is rolled back and the failure (attempt, error, next time) is written in the
  * batch transaction instead: on PGlite's single connection a second transaction could not run meanwhile.
  * Nothing but queries through the transactional manager is awaited inside the transaction.
@@ -90,29 +92,35 @@ export class WebhookWorker {
     const result = await this.db.orm.em.fork().transactional(async (tem) => {
       await boundStatements(tem, this.options.handlerTimeoutMs);
       const events = await claimDueEvents(tem, this.options.batchSize, new Date(now));
-      let deferred = 0;
-      for (const event of events) {
-        if (event.objectId && !(await tryLockObject(tem, event.objectId))) {
-          // Another worker is applying events about this object: leave it pending, untouched, for later.
-          deferred += 1;
-          continue;
+      // The batch's objects in one statement; the events of an object another worker holds stay pending.
+      const locked = await tryLockObjects(
+        tem,
+        events.flatMap((event) => (event.objectId ? [event.objectId] : [])),
+      );
+      const ready = events.filter((event) => !event.objectId || locked.has(event.objectId));
+      // Another worker is applying events about the others' objects: they stay pending, untouched, for later.
+      const deferred = events.length - ready.length;
+      const done: Array<{ id: string; status: HandlerResult['outcome'] }> = [];
+      // Optimistically the whole batch in one savepoint (two statements for the batch, not two per event); if any
+      // handler throws, that savepoint is rolled back and the batch is applied again event by event below, so one
+      // failing event fails alone.
+      const together = await this.applyTogether(tem, ready);
+      if (together.kind === 'applied') {
+        for (const outcome of together.outcomes) {
+          done.push({ id: outcome.event.id, status: outcome.result.outcome });
+          outcomes.push(outcome);
         }
+      }
+      for (const event of together.kind === 'applied' ? [] : ready) {
         const started = performance.now();
         try {
+          // The event whose handler threw in the batch's savepoint fails with that error, without running twice.
+          if (together.kind === 'threw' && together.event === event) {
+            throw together.error;
+          }
           // A savepoint with a fresh identity map: a rolled-back handler leaves no stale entity behind.
-          const handled = await tem.transactional(
-            async (sem) => {
-              const handler = handlerFor(this.handlers, event.type);
-              // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
-              const outcome: HandlerResult = handler
-                ? await handler({ em: sem, event: readStripeEvent(event.payload), log: this.log })
-                : { outcome: 'ignored', detail: 'no handler for this event type' };
-              await sem.flush();
-              await markEventDone(sem, event.id, outcome.outcome);
-              return outcome;
-            },
-            { clear: true },
-          );
+          const handled = await tem.transactional((sem) => this.apply(sem, event), { clear: true });
+          done.push({ id: event.id, status: handled.outcome });
           outcomes.push({ event, kind: 'done', result: handled, durationMs: performance.now() - started });
         } catch (error) {
           const attempts = event.attempts + 1;
@@ -132,6 +140,7 @@ export class WebhookWorker {
           });
         }
       }
+      await markEventsDone(tem, done);
       return { claimed: events.length, deferred };
     });
     // Logged after the commit, so a line never claims an outcome that was rolled back.
@@ -139,6 +148,59 @@ export class WebhookWorker {
       this.logOutcome(outcome);
     }
     return result;
+  }
+
+  /** One event's handler on `em` (the caller's savepoint), flushed. */
+  private async apply(em: EntityManager, event: ClaimedEvent): Promise<HandlerResult> {
+    const handler = handlerFor(this.handlers, event.type);
+    // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
+    const outcome: HandlerResult = handler
+      ? await handler({ em, event: readStripeEvent(event.payload), log: this.log })
+      : { outcome: 'ignored', detail: 'no handler for this event type' };
+    await em.flush();
+    return outcome;
+  }
+
+  /**
+   * Every event in one savepoint, in claim order, each with a fresh identity map (`clear`). `threw`: a handler threw
+   * (that event and its error), and the savepoint, with every effect of these events, was rolled back. `single`: one
+   * event or none, nothing gained.
+   */
+  private async applyTogether(
+    tem: EntityManager,
+    events: ClaimedEvent[],
+  ): Promise<
+    | { kind: 'applied'; outcomes: Array<Extract<Outcome, { kind: 'done' }>> }
+    | { kind: 'threw'; event: ClaimedEvent; error: unknown }
+    | { kind: 'single' }
+  > {
+    if (events.length < 2) {
+      return { kind: 'single' };
+    }
+    let current: ClaimedEvent | undefined;
+    try {
+      const outcomes = await tem.transactional(
+        async (sem) => {
+          const applied: Array<Extract<Outcome, { kind: 'done' }>> = [];
+          for (const event of events) {
+            current = event;
+            const started = performance.now();
+            sem.clear();
+            const result = await this.apply(sem, event);
+            applied.push({ event, kind: 'done', result, durationMs: performance.now() - started });
+          }
+          current = undefined;
+          return applied;
+        },
+        { clear: true },
+      );
+      return { kind: 'applied', outcomes };
+    } catch (error) {
+      if (current) {
+        return { kind: 'threw', event: current, error };
+      }
+      throw error;
+    }
   }
 
   private logOutcome(outcome: Outcome): void {

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import { RateLimiter, StripeGateway, createStripeClient } from '../../src/stripe';
 import { startEmulator } from '../../emulator/server';
+import { EmulatorControl } from '../../emulator/control-client';
 import { ManualClock } from '../helpers/clock';
 import { TEST_STRIPE_KEY } from '../helpers/server';
 import { graphql } from 'graphql';
@@ -260,12 +261,13 @@ describe('billing run', () => {
     });
   });
 
-  it('bills 30 customers against a 25 req/s Stripe: paced at exactly the limit, never refused', async () => {
+  it('bills 30 customers against a 25 req/s Stripe: follows the limit it announces, never refused', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `rl-${i}`);
     await h.usage('2024-08', users);
-    // A local Stripe of its own, limited to 25 requests per second of a clock the test drives, and our limiter
-    // pacing on that same clock at exactly that rate. Time moves only while no request is on the wire, so each
-    // request reaches Stripe at the time the limiter released it, however fast or loaded the machine.
+    // A local Stripe of its own, limited to 25 requests per second of a clock the test drives, and our limiter on
+    // that same clock, starting at the pace it has against a local Stripe before any answer (500/s). Time moves
+    // only while no request is on the wire, so each request reaches Stripe at the time the limiter released it,
+    // however fast or loaded the machine.
     const clock = new ManualClock();
     const stripeAt25 = await startEmulator({ port: 0, rateLimit: 25, clock });
     try {
@@ -278,7 +280,8 @@ describe('billing run', () => {
         statuses.push(event.status);
         clock.poke();
       });
-      const gateway = new StripeGateway({ stripe, limiter: new RateLimiter({ requestsPerSecond: 25, clock }) });
+      const limiter = new RateLimiter({ requestsPerSecond: 500, clock });
+      const gateway = new StripeGateway({ stripe, limiter });
 
       const started = clock.now();
       const result = await clock.runUntilSettled(runBilling(h.deps('2024-08', gateway), '2024-08'), {
@@ -295,10 +298,60 @@ describe('billing run', () => {
       expect(items.map((i) => [Number(i.attempts), i.error])).toEqual(users.map(() => [1, null]));
       // 30 customers × (customer, invoice, item, finalize, send…): the statuses were really collected.
       expect(statuses.length).toBeGreaterThanOrEqual(150);
-      // At exactly the limit and never over it: not one 429, and one request every 40 ms of Stripe's clock.
+      // The first answer announced 25/s (`RateLimit-Policy: 25;w=1`); from then on one request every 1/23.75 s:
+      // not one 429, and more than 90 % of the limit used over the run.
+      expect(limiter.state).toMatchObject({ announced: 25, requestsPerSecond: 23.75, backOffs: 0 });
       expect(statuses.filter((status) => status === 429)).toEqual([]);
-      expect(clock.now() - started).toBe((statuses.length - 1) * 40);
+      const seconds = (clock.now() - started) / 1000;
+      expect(statuses.length / seconds).toBeGreaterThan(0.9 * 25);
+      expect(statuses.length / seconds).toBeLessThanOrEqual(25);
       expect(await h.invoiceCount('2024-08', users)).toBe(30);
+    } finally {
+      await stripeAt25.stop();
+    }
+  });
+
+  it('backs off on a 429 and climbs back to the announced limit; the refused call is repeated', async () => {
+    const users = ['rl-back-a', 'rl-back-b'];
+    await h.usage('2024-12', users);
+    const clock = new ManualClock();
+    const stripeAt25 = await startEmulator({ port: 0, rateLimit: 25, clock });
+    try {
+      const stripe = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiBase: stripeAt25.url });
+      const statuses: number[] = [];
+      let onTheWire = 0;
+      stripe.on('request', () => (onTheWire += 1));
+      stripe.on('response', (event: Stripe.ResponseEvent) => {
+        onTheWire -= 1;
+        statuses.push(event.status);
+        clock.poke();
+      });
+      const limiter = new RateLimiter({ requestsPerSecond: 500, clock });
+      const gateway = new StripeGateway({ stripe, limiter });
+      // Stripe refuses the first invoice creation as over its limit (the same 429 as its limiter's).
+      await new EmulatorControl(stripeAt25.controlUrl).injectFault({
+        kind: '429',
+        path: '/v1/invoices',
+        method: 'POST',
+        count: 1,
+      });
+
+      const result = await clock.runUntilSettled(
+        runBilling(h.deps('2024-12', gateway), '2024-12', { concurrency: 1 }),
+        { ready: () => onTheWire === 0 },
+      );
+      expect(result).toMatchObject({ kind: 'completed', run: { total: 2, done: 2, failed: 0 } });
+      expect(statuses.filter((status) => status === 429)).toHaveLength(1);
+      // It backed off once and, the run's remaining seconds later, is back at 95 % of the announced 25/s.
+      expect(limiter.state).toMatchObject({ announced: 25, backOffs: 1, target: 23.75 });
+      const oneAfterAnother = async (): Promise<void> => {
+        for (let i = 0; i < 60; i++) {
+          await limiter.acquire();
+        }
+      };
+      await clock.runUntilSettled(oneAfterAnother());
+      expect(limiter.requestsPerSecond).toBe(23.75);
+      expect(await h.invoiceCount('2024-12', users)).toBe(2);
     } finally {
       await stripeAt25.stop();
     }

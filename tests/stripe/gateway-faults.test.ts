@@ -96,8 +96,12 @@ describe('StripeGateway under faults (emulator)', () => {
     clock.advance(1_000); // the emulator's one-second window empties
 
     // Paced on the same clock, each call reaching Stripe at the time the limiter released it (time moves only while
-    // no request is on the wire): 40/s, one every 25 ms, never over the limit, whatever the machine's speed.
-    const paced = h.gatewayWith({ maxNetworkRetries: 0 }, new RateLimiter({ requestsPerSecond: 40, clock }));
+    // no request is on the wire): 40/s, one every 25 ms, never over the limit, whatever the machine's speed. The
+    // ceiling keeps it there although the local Stripe announces 50.
+    const paced = h.gatewayWith(
+      { maxNetworkRetries: 0 },
+      new RateLimiter({ requestsPerSecond: 40, ceiling: 40, clock }),
+    );
     const start = clock.now();
     const unanswered = h.inFlight(); // earlier tests' hung and reset requests, never answered
     const results = await clock.runUntilSettled(

@@ -1,4 +1,4 @@
-import { RateLimiter, requestsPerSecondFor } from '../../src/stripe';
+import { RateLimiter, announcedRequestsPerSecond, requestsPerSecondFor } from '../../src/stripe';
 import { ManualClock } from '../helpers/clock';
 
 /** Lets resolved promises run their continuations. */
@@ -53,6 +53,50 @@ describe('RateLimiter', () => {
       Promise.all(Array.from({ length: 60 }, () => limiter.acquire().then(() => times.push(clock.now())))),
     );
     expect(times).toEqual(Array.from({ length: 60 }, (_, i) => i * 5));
+  });
+
+  it('reads the limit a server announces in RateLimit-Policy', () => {
+    expect(announcedRequestsPerSecond('25;w=1')).toBe(25);
+    expect(announcedRequestsPerSecond(' 100 ; w=1')).toBe(100);
+    expect(announcedRequestsPerSecond('600;w=60')).toBe(10);
+    expect(announcedRequestsPerSecond('40')).toBe(40);
+    expect(announcedRequestsPerSecond(['25;w=1'])).toBe(25);
+    for (const nonsense of [undefined, null, '', 'abc;w=1', '0;w=1', '25;w=0', '-5;w=1']) {
+      expect(announcedRequestsPerSecond(nonsense)).toBeNull();
+    }
+  });
+
+  it('follows an announced limit at 95 %, never above its ceiling', () => {
+    const free = new RateLimiter({ requestsPerSecond: 500 });
+    free.follow(25);
+    expect(free.requestsPerSecond).toBe(23.75);
+    free.follow(100);
+    expect(free.requestsPerSecond).toBe(95);
+    const capped = new RateLimiter({ requestsPerSecond: 20, ceiling: 20 });
+    capped.follow(100);
+    expect(capped.requestsPerSecond).toBe(20);
+    capped.follow(10);
+    expect(capped.requestsPerSecond).toBe(9.5);
+  });
+
+  it('after a 429 sends nothing for a second at half the pace, then climbs back (fake clock)', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ requestsPerSecond: 20, clock });
+    await limiter.acquire();
+    limiter.backOff();
+    expect(limiter.requestsPerSecond).toBe(10);
+    let released = false;
+    const next = limiter.acquire().then(() => (released = true));
+    clock.advance(999);
+    await flush();
+    expect(released).toBe(false);
+    clock.advance(200);
+    await next;
+    // A quarter of the target (5/s) back per second: at 20 again two seconds after the pause.
+    clock.advance(2000);
+    await limiter.acquire();
+    expect(limiter.requestsPerSecond).toBe(20);
+    expect(limiter.state.backOffs).toBe(1);
   });
 
   it('rejects nonsense settings', () => {

@@ -102,31 +102,43 @@ export async function claimDueEvents(tem: EntityManager, limit: number, now: Dat
 }
 
 /**
- * Takes the Stripe object (invoice, subscription) for the rest of the caller's transaction, unless another
- * worker holds it. Two workers then never apply events about the same object at once: without this, two batches
- * locking the same invoices in different orders deadlock (PostgreSQL resolves it only after deadlock_timeout).
- * On PGlite (one session) it always succeeds.
+ * Takes the Stripe objects (invoice, subscription) of a batch for the rest of the caller's transaction, each unless
+ * another worker holds it, in one statement; returns the ids taken. Two workers then never apply events about the
+ * same object at once: without this, two batches locking the same invoices in different orders deadlock
+ * (PostgreSQL resolves it only after deadlock_timeout). Try-locks never wait, so their order does not matter. On
+ * PGlite (one session) every lock is taken.
  */
-export async function tryLockObject(tem: EntityManager, objectId: string): Promise<boolean> {
-  const [row] = await tem.execute<Array<{ locked: boolean }>>(
-    `select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as locked`,
-    [`stripe-object:${objectId}`],
+export async function tryLockObjects(tem: EntityManager, objectIds: readonly string[]): Promise<Set<string>> {
+  const distinct = [...new Set(objectIds)];
+  if (distinct.length === 0) {
+    return new Set();
+  }
+  const rows = await tem.execute<Array<{ id: string; locked: boolean }>>(
+    `select k as id, pg_try_advisory_xact_lock(hashtextextended('stripe-object:' || k, 0)) as locked
+     from jsonb_array_elements_text(?::jsonb) as k`,
+    [JSON.stringify(distinct)],
   );
-  return row?.locked === true;
+  return new Set(rows.filter((row) => row.locked === true).map((row) => row.id));
 }
 
-/** Marks an event done, in the same transaction as its effect. */
-export async function markEventDone(
+/**
+ * Marks a batch's applied events done, in the batch transaction that holds their effects (one statement for the
+ * batch: the effects and the marks commit together or not at all).
+ */
+export async function markEventsDone(
   tem: EntityManager,
-  id: string,
-  status: `${WebhookEventStatus.PROCESSED | WebhookEventStatus.IGNORED}`,
+  done: ReadonlyArray<{ id: string; status: `${WebhookEventStatus.PROCESSED | WebhookEventStatus.IGNORED}` }>,
 ): Promise<void> {
+  if (done.length === 0) {
+    return;
+  }
   await tem.execute(
-    // clock_timestamp(), not now(): now() is the batch transaction's start, earlier than this event's turn.
-    `update webhook_events set status = ?::webhook_event_status, attempts = attempts + 1,
+    // clock_timestamp(), not now(): now() is the batch transaction's start.
+    `update webhook_events w set status = d.status::webhook_event_status, attempts = w.attempts + 1,
        processed_at = clock_timestamp()
-     where id = ?`,
-    [status, id],
+     from jsonb_to_recordset(?::jsonb) as d(id text, status text)
+     where w.id = d.id`,
+    [JSON.stringify(done)],
     'run',
   );
 }
