@@ -45,6 +45,7 @@ const E2E = [
   'browser/explorer',
   'browser/admin-views',
   'browser/payment-outcomes',
+  'browser/embed',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 
