@@ -46,6 +46,7 @@ const E2E = [
   'browser/explorer',
   'browser/admin-views',
   'browser/payment-outcomes',
+  'browser/embed',
 ];
 const files = (names) => names.map((name) => `<rootDir>/tests/${name}.test.ts`);
 
@@ -88,6 +89,8 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: files(E2E),
+      // Its local Stripes deliver webhooks as Stripe does (late, some twice, in any order): tests/helpers/delivery.ts.
+      globals: { STRIPE_DELIVERY_DEFAULT: 'realistic' },
       globalSetup: '<rootDir>/tests/setup/e2e-setup.ts',
       globalTeardown: '<rootDir>/tests/setup/teardown.ts',
     },

@@ -16,11 +16,18 @@ export function deliverySeed(): number {
   return seed;
 }
 
+/** A jest project's own default (`globals.STRIPE_DELIVERY_DEFAULT` in jest.config.js): the e2e project's is realistic. */
+declare const STRIPE_DELIVERY_DEFAULT: string | undefined;
+
 /**
- * The suite's default delivery profile: `ideal` unless STRIPE_DELIVERY_PROFILE=realistic. Realistic delivery (late,
- * some twice, close events in any order) is opted into per test and, for the whole suite, by that variable: the
- * hosted-page browser tests are not yet robust to it (see docs/testing.md).
+ * The default delivery profile of a test file's local Stripes: STRIPE_DELIVERY_PROFILE when set (`ideal` or
+ * `realistic`, for the whole run), else its jest project's default: `realistic` (late, some twice, close events in any
+ * order, as Stripe delivers) for the e2e project, whose tests wait for what a user sees; `ideal` for the integration
+ * project, whose tests may count deliveries. A test that needs exact delivery asks for it (`{ delivery: 'ideal' }`).
  */
 export function defaultDeliveryProfile(): 'ideal' | 'realistic' {
-  return process.env.STRIPE_DELIVERY_PROFILE === 'realistic' ? 'realistic' : 'ideal';
+  const chosen =
+    process.env.STRIPE_DELIVERY_PROFILE ??
+    (typeof STRIPE_DELIVERY_DEFAULT === 'string' ? STRIPE_DELIVERY_DEFAULT : undefined);
+  return chosen === 'realistic' ? 'realistic' : 'ideal';
 }

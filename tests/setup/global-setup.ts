@@ -26,7 +26,9 @@ export async function setUp(options: { build: boolean }): Promise<void> {
   process.env.STRIPE_FIDELITY_GUARD ??= '1';
   process.env[VALIDATORS_ENV] ??= precompileValidators();
   process.env[STATS_ENV] ??= newStatsFile();
-  if (!process.env[DELIVERY_SEED_ENV] && process.env.STRIPE_DELIVERY_PROFILE === 'realistic') {
+  // The e2e project delivers realistically by default (tests/helpers/delivery.ts): its seed is printed too.
+  const realistic = (process.env.STRIPE_DELIVERY_PROFILE ?? (options.build ? 'realistic' : 'ideal')) === 'realistic';
+  if (!process.env[DELIVERY_SEED_ENV] && realistic) {
     process.stdout.write(
       `\nWebhooks of the local Stripe: realistic delivery, seed ${deliverySeed()} ` +
         `(${DELIVERY_SEED_ENV}=${deliverySeed()} npm test … repeats its delays, duplicates and order)\n`,
