@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),
+    poolMax: config.databasePoolMax,
   });
   const applied = await migrate(db.orm);
   if (db.kind === 'pglite') {

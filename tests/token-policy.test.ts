@@ -133,3 +133,67 @@ describe('token policy', () => {
     await expect(verify(minted)).resolves.toMatchObject({ userId: 'u' });
   });
 });
+
+/**
+ * Rotating the HS256 secret (docs/operations.md#rotating-the-jwt-secret): during the overlap the secret being replaced
+ * (`JWT_PREVIOUS_SECRET`) still verifies the tokens signed with it while new ones are signed with `JWT_SECRET`; after
+ * it, only the new secret does. A token signed with neither is refused throughout.
+ */
+describe('rotating the JWT secret', () => {
+  const OLD = 'rotation-old-secret-0123456789abcdef0123';
+  const NEW = 'rotation-new-secret-0123456789abcdef0123';
+  const OTHER = 'rotation-some-other-secret-0123456789abc';
+  // `npm run token` (tokenCommand) issues at the system time: the verifiers' clock starts there (the clock skew,
+  // 60 s, covers the instant between), and only moves when the test moves it.
+  const clock = new ManualClock(new Date());
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'token-rotation-'));
+  const settings = (env: Record<string, string>) => loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, ...env });
+  const signedWith = (secret: string): Promise<string> =>
+    mintToken(secret, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h', issuedAt: clock.now() });
+  const outcome = (verify: ReturnType<typeof createTokenVerifier>, token: string): Promise<string> =>
+    verify(token).then(
+      (caller) => `accepted ${caller.userId}`,
+      (error: Error) => `refused: ${error.message}`,
+    );
+
+  it('accepts tokens of both secrets during the overlap, then only the new one', async () => {
+    const before = createTokenVerifier(settings({ JWT_SECRET: OLD }), clock);
+    const overlap = createTokenVerifier(settings({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRET: OLD }), clock);
+    const after = createTokenVerifier(settings({ JWT_SECRET: NEW }), clock);
+    const oldToken = await signedWith(OLD);
+    // What `npm run token` mints during the overlap: signed with JWT_SECRET, the new one.
+    const minted = await tokenCommand(settings({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRET: OLD }), {
+      sub: 'platform',
+      role: 'service',
+      expires: '1h',
+    });
+    const newToken = minted.text;
+
+    expect(await outcome(before, oldToken)).toBe('accepted platform');
+    expect(await outcome(before, newToken)).toBe('refused: Token signature is invalid');
+    expect(await outcome(overlap, oldToken)).toBe('accepted platform');
+    expect(await outcome(overlap, newToken)).toBe('accepted platform');
+    expect(await outcome(after, newToken)).toBe('accepted platform');
+    expect(await outcome(after, oldToken)).toBe('refused: Token signature is invalid');
+    for (const verify of [before, overlap, after]) {
+      expect(await outcome(verify, await signedWith(OTHER))).toBe('refused: Token signature is invalid');
+    }
+  });
+
+  it('checks the previous secret like the current one: an expired token of the old secret is refused', async () => {
+    const overlap = createTokenVerifier(settings({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRET: OLD }), clock);
+    const oldToken = await signedWith(OLD);
+    clock.advance(2 * HOUR * 1000);
+    expect(await outcome(overlap, oldToken)).toBe('refused: Token has expired');
+  });
+
+  it('refuses a previous secret without JWT_SECRET, equal to it, or too short', () => {
+    expect(() => settings({ JWT_PREVIOUS_SECRET: OLD })).toThrow(/JWT_PREVIOUS_SECRET: is only used with JWT_SECRET/);
+    expect(() => settings({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRET: NEW })).toThrow(
+      /JWT_PREVIOUS_SECRET: must differ from JWT_SECRET/,
+    );
+    expect(() => settings({ JWT_SECRET: NEW, JWT_PREVIOUS_SECRET: 'short' })).toThrow(
+      /JWT_PREVIOUS_SECRET: must be at least 32 characters/,
+    );
+  });
+});

@@ -264,6 +264,15 @@ export const CONFIG_SCHEMA = {
       '`postgres://` or `postgresql://` URL of PostgreSQL ≥ 14. Unset: embedded PGlite under `DATA_DIR/pglite`, ' +
       'one process at a time; required in production',
   }),
+  databasePoolMax: variable('DATABASE_POOL_MAX', {
+    group: 'database',
+    ...wholeNumber(1, 200),
+    default: '10',
+    description:
+      'most PostgreSQL connections one instance opens for requests, the webhook worker and the scheduler (the status ' +
+      "feed's LISTEN connection is one more). Keep instances × (this + 1) under the server's `max_connections` " +
+      'minus its reserve. [Sizing](operations.md#connection-pool-sizing)',
+  }),
   stripe: {
     secretKey: variable('STRIPE_SECRET_KEY', {
       group: 'stripe',
@@ -436,6 +445,16 @@ export const CONFIG_SCHEMA = {
       description:
         'HS256 shared secret, at least 32 characters. Unset (outside production, without `JWT_JWKS_URL`): a secret ' +
         'generated once into `DATA_DIR/dev-jwt-secret`, which `npm run token` uses too',
+    }),
+    previousJwtSecret: variable('JWT_PREVIOUS_SECRET', {
+      group: 'identity',
+      schema: z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)'),
+      unset: 'only `JWT_SECRET`',
+      secret: 'value',
+      description:
+        'while rotating `JWT_SECRET`: the secret it replaces, still accepted for tokens signed with it until they ' +
+        'expire (new tokens are signed with `JWT_SECRET` only); only with `JWT_SECRET`. ' +
+        '[Rotation](operations.md#rotating-the-jwt-secret)',
     }),
     jwksUrl: variable('JWT_JWKS_URL', {
       group: 'identity',
@@ -850,6 +869,15 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
       isSet('STRIPE_API_BASE') && stripeKeyMode(stripe.secretKey) === 'live'
         ? 'must not be set together with a live-mode STRIPE_SECRET_KEY'
         : undefined,
+  },
+  {
+    variable: 'JWT_PREVIOUS_SECRET',
+    check: ({ auth }, isSet) =>
+      isSet('JWT_PREVIOUS_SECRET') && !isSet('JWT_SECRET')
+        ? 'is only used with JWT_SECRET (the secret that replaces it)'
+        : auth.previousJwtSecret !== undefined && auth.previousJwtSecret === auth.jwtSecret
+          ? 'must differ from JWT_SECRET'
+          : undefined,
   },
   {
     variable: 'JWT_SECRET',

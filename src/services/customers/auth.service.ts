@@ -90,6 +90,11 @@ export function createTokenVerifier(
   } else {
     key = new TextEncoder().encode(secret);
   }
+  // During a rotation of JWT_SECRET: tokens signed with the secret it replaced, until they expire.
+  const previousKey =
+    config.auth.previousJwtSecret && !config.auth.jwksUrl
+      ? new TextEncoder().encode(config.auth.previousJwtSecret)
+      : undefined;
   const skew = config.auth.clockSkewSeconds;
   const options = {
     issuer: config.auth.issuer,
@@ -109,7 +114,14 @@ export function createTokenVerifier(
       // The two overloads of jwtVerify differ only in the key type.
       payload =
         key instanceof Uint8Array
-          ? (await jwtVerify(token, key, verifyOptions)).payload
+          ? (
+              await jwtVerify(token, key, verifyOptions).catch((error: unknown) => {
+                if (previousKey && error instanceof joseErrors.JWSSignatureVerificationFailed) {
+                  return jwtVerify(token, previousKey, verifyOptions);
+                }
+                throw error;
+              })
+            ).payload
           : (await jwtVerify(token, key, verifyOptions)).payload;
     } catch (error) {
       throw new UnauthenticatedError(describeJoseError(error));
