@@ -4,6 +4,9 @@ import { BillingRun } from './billing-run.entity';
 import { Customer } from './customer.entity';
 import { InvoiceLine } from './invoice-line.entity';
 import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
+import { OutgoingDeliveryAttempt } from './outgoing-delivery-attempt.entity';
+import { OutgoingDelivery } from './outgoing-delivery.entity';
+import { OutgoingEvent } from './outgoing-event.entity';
 import { InvoiceStatusChange } from './invoice-status-change.entity';
 import { Invoice } from './invoice.entity';
 import { PaymentAttempt } from './payment-attempt.entity';
@@ -11,10 +14,12 @@ import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
 import { UsageRecord } from './usage-record.entity';
+import { WebhookEndpoint } from './webhook-endpoint.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
 export type { PriceTier } from './price.entity';
+export type { EndpointSecret } from './webhook-endpoint.entity';
 export {
   BillableMetric,
   Customer,
@@ -22,11 +27,15 @@ export {
   InvoiceLine,
   InvoiceNumberSequence,
   InvoiceStatusChange,
+  OutgoingDelivery,
+  OutgoingDeliveryAttempt,
+  OutgoingEvent,
   PaymentAttempt,
   PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,
+  WebhookEndpoint,
   WebhookEvent,
 };
 
@@ -40,10 +49,14 @@ export const ENTITIES = [
   InvoiceLine,
   InvoiceNumberSequence,
   InvoiceStatusChange,
+  OutgoingDelivery,
+  OutgoingDeliveryAttempt,
+  OutgoingEvent,
   PaymentAttempt,
   PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,
+  WebhookEndpoint,
   WebhookEvent,
 ];

@@ -7,6 +7,7 @@ import { BillingStatsResolver } from './billing-stats.resolver';
 import { CustomersResolver } from './customers.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
+import { OutgoingWebhooksResolver } from './outgoing-webhooks.resolver';
 import { PaymentLimitsResolver } from './payment-limits.resolver';
 import { PriceBookResolver } from './price-book.resolver';
 import { UsageResolver } from './usage.resolver';
@@ -20,6 +21,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   PriceBookResolver,
   InvoiceResolver,
   WebhookEventsResolver,
+  OutgoingWebhooksResolver,
   BillingOpsResolver,
   PaymentLimitsResolver,
   BillingStatsResolver,

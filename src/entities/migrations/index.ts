@@ -8,6 +8,7 @@ import { Migration20261205013126 } from './Migration20261205013126';
 import { Migration20261205013418 } from './Migration20261205013418';
 import { Migration20261205224420 } from './Migration20261205224420';
 import { Migration20261206004500 } from './Migration20261206004500';
+import { Migration20261206032409 } from './Migration20261206032409';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -29,4 +30,7 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261205224420', class: Migration20261205224420 },
   // invoices: the Stripe PaymentIntent id and the last payment error (code, decline code, Stripe's message).
   { name: 'Migration20261206004500', class: Migration20261206004500 },
+  // Outgoing webhooks: endpoints, the outbox (outgoing_events), deliveries (claimed SKIP LOCKED with a lease) and
+  // their attempt log.
+  { name: 'Migration20261206032409', class: Migration20261206032409 },
 ];
