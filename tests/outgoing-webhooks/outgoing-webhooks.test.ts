@@ -1,11 +1,11 @@
 import { Role } from '../../src/entities/enums';
 import { createServer } from '../../src/server';
 import type { BillingServer } from '../../src/server';
+import { gatewayFromConfig } from '../../src/stripe/gateway-from-config';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { ManualClock } from '../helpers/clock';
-import { operator } from '../helpers/fixtures';
 import type { TestServer } from '../helpers/server';
-import { startTestServer } from '../helpers/server';
+import { TEST_WEBHOOK_SECRET, startTestServer } from '../helpers/server';
 import { WAIT_GUARD_MS } from '../helpers/clock';
 import { Receiver } from './receiver';
 
@@ -121,16 +121,23 @@ describe('outgoing webhooks to the platform', () => {
   let usageSeq = 0;
   /** An OPEN invoice of `userId` for January 2024, made through the API. */
   const openInvoice = async (userId: string): Promise<string> => {
-    const op = await operator(t);
-    await op.record([
+    const usage = await ok<{ recordUsage: { accepted: number } }>(
+      `mutation($events: [UsageEventInput!]!) { recordUsage(events: $events) { accepted } }`,
       {
-        userId,
-        metric: 'llm_input_tokens',
-        quantity: '1000000',
-        occurredAt: '2024-01-15T10:00:00Z',
-        idempotencyKey: `ow-${(usageSeq += 1)}`,
+        events: [
+          {
+            userId,
+            metric: 'llm_input_tokens',
+            quantity: '1000000',
+            occurredAt: '2024-01-15T10:00:00Z',
+            idempotencyKey: `ow-${(usageSeq += 1)}`,
+          },
+        ],
       },
-    ]);
+      'platform',
+      Role.SERVICE,
+    );
+    expect(usage.recordUsage.accepted).toBe(1);
     const data = await ok<{ createInvoice: { __typename: string; id: string; status: string } }>(
       `mutation { createInvoice(period: "2024-01") { __typename ... on Invoice { id status } } }`,
       {},
@@ -193,8 +200,11 @@ describe('outgoing webhooks to the platform', () => {
     );
     // The server restarts meanwhile: a new instance on the same database takes over the pending deliveries.
     await server.close();
-    server = await createServer({ config: t.config, db: t.database.db, clock });
-    graphqlUrl = `${await server.listen(0, '127.0.0.1')}/graphql`;
+    // Stripe pacing on the system clock, as the harness builds it: on the ManualClock a Stripe call would wait for the test.
+    server = await createServer({ config: t.config, db: t.database.db, clock, gateway: gatewayFromConfig(t.config) });
+    const url = await server.listen(0, '127.0.0.1');
+    graphqlUrl = `${url}/graphql`;
+    t.emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
     clock.advance(HOUR);
 
     // The receiver is back and healthy: everything arrives.
@@ -220,6 +230,85 @@ describe('outgoing webhooks to the platform', () => {
     expect(log.filter((l) => l.statusCode === 204)).toHaveLength(6);
     await ok(`mutation($id: ID!) { disableWebhookEndpoint(id: $id, reason: "test over") { id } }`, { id: ep.id });
     expect(await endpoint(ep.id)).toMatchObject({ status: 'DISABLED', disabledReason: 'test over' });
+    await receiver.stop();
+  });
+  it('signs with the old and the new secret during a rotation, then the new one only; a replay sends the same message again', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const { endpoint: ep, secret: first } = await register(receiver.url, [
+      'invoice.created',
+      'invoice.finalized',
+      'invoice.voided',
+    ]);
+    const rotated = (
+      await ok<{ rotateWebhookEndpointSecret: { secret: string; endpoint: Endpoint } }>(
+        `mutation($id: ID!) { rotateWebhookEndpointSecret(id: $id, overlapHours: 24) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
+        { id: ep.id },
+      )
+    ).rotateWebhookEndpointSecret;
+    expect(rotated.secret).not.toBe(first);
+    expect(rotated.endpoint.signingSecrets).toHaveLength(2);
+    receiver.secrets = [first, rotated.secret];
+
+    const c = await openInvoice('ow-carol');
+    await drive(() => receiver.accepted.length >= 2, 60_000, 'created and finalized');
+    // During the overlap each message carries both signatures: a receiver knowing either secret verifies it.
+    expect(receiver.accepted.map((m) => m.verifiedBy)).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
+
+    const created = (await deliveries(ep.id)).find((d) => d.type === 'invoice.created')!;
+    const replayed = (
+      await ok<{ replayWebhookDelivery: Delivery }>(
+        `mutation($id: ID!) { replayWebhookDelivery(id: $id) { ${DELIVERY_FIELDS} } }`,
+        { id: created.id },
+      )
+    ).replayWebhookDelivery;
+    expect(replayed.status).toBe('PENDING');
+    await drive(() => receiver.accepted.length >= 3, 60_000, 'the replay');
+    expect(receiver.accepted[2]).toMatchObject({ id: created.messageId, type: 'invoice.created', invoiceId: c });
+    const after = (await deliveries(ep.id)).find((d) => d.id === created.id)!;
+    expect(after.status).toBe('DELIVERED');
+    expect(after.log.map((l) => l.statusCode)).toEqual([204, 204]);
+
+    // The overlap ends: only the new secret signs.
+    clock.advance(25 * HOUR);
+    await cancel('ow-carol', c);
+    await drive(() => receiver.accepted.length >= 4, 60_000, 'voided');
+    expect(receiver.accepted[3]).toMatchObject({ type: 'invoice.voided', verifiedBy: [1] });
+    await ok(`mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id } }`, { id: ep.id });
+    await receiver.stop();
+  });
+
+  it('disables an endpoint that fails for three days, and sends everything in order once it is enabled again', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    await receiver.stop();
+    const { endpoint: ep, secret } = await register(receiver.url);
+    receiver.secrets = [secret];
+    const d = await openInvoice('ow-dave');
+
+    await drive(async () => (await endpoint(ep.id)).status === 'DISABLED', 6 * HOUR, 'the endpoint disabled');
+    const disabled = await endpoint(ep.id);
+    expect(disabled.disabledReason).toMatch(/failed for 72 hours \(last: fetch failed: ECONNREFUSED\)/);
+    const [finalized, created] = await deliveries(ep.id);
+    expect(created).toMatchObject({ type: 'invoice.created', status: 'FAILED' });
+    expect(created.log.length).toBeGreaterThan(10);
+    expect(created.log.every((l) => l.statusCode === null)).toBe(true);
+    // The next event of the invoice waited behind it, never sent out of order.
+    expect(finalized).toMatchObject({ type: 'invoice.finalized', status: 'PENDING', attempts: 0 });
+
+    await receiver.start();
+    const enabled = (
+      await ok<{ enableWebhookEndpoint: Endpoint }>(
+        `mutation($id: ID!) { enableWebhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`,
+        { id: ep.id },
+      )
+    ).enableWebhookEndpoint;
+    expect(enabled).toMatchObject({ status: 'ACTIVE', disabledReason: null });
+    await drive(() => receiver.accepted.length >= 2, 60_000, 'both events after enabling');
+    expect(receiver.typesByInvoice()).toEqual({ [d]: ['invoice.created', 'invoice.finalized'] });
     await receiver.stop();
   });
 });
