@@ -116,6 +116,12 @@ const notify = (changeId: string): [unknown, unknown[]] => [
   ['invoice_status_changed', JSON.stringify({ invoiceId: 'inv_1', changeId })],
 ];
 
+/** The change's outgoing webhook event, written to the outbox in the same transaction (before the NOTIFY). */
+const outbox = (type: string): [unknown, unknown[]] => [
+  expect.stringContaining('insert into outgoing_events'),
+  expect.arrayContaining([type, 'inv_1']),
+];
+
 describe('transitionInvoice', () => {
   it('moves along the table, appends the history row, then notifies with the written row', async () => {
     const em = new RecordingEntityManager();
@@ -142,8 +148,8 @@ describe('transitionInvoice', () => {
         },
       },
     ]);
-    expect(em.calls).toEqual(['create', 'flush', 'execute']);
-    expect(em.statements).toEqual([notify('1')]);
+    expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute']);
+    expect(em.statements).toEqual([outbox('invoice.paid'), notify('1')]);
   });
 
   it('is a no-op for the status the invoice already has (a repeated webhook or retry)', async () => {
@@ -182,9 +188,10 @@ describe('transitionInvoice', () => {
     });
     expect(invoice).toMatchObject({ status: S.VOID, voidedAt: at, voidReason: 'duplicate', amountPaidMinor: 0n });
     expect(invoice.paidAt).toBeUndefined();
-    expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute']);
+    expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute', 'execute']);
     expect(em.statements).toEqual([
       [expect.stringContaining('update usage_records set billed_on_invoice_id = null'), ['inv_1', 'inv_1']],
+      outbox('invoice.voided'),
       notify('1'),
     ]);
   });
@@ -238,10 +245,10 @@ describe('transitionInvoice', () => {
 });
 
 describe('recordCreation', () => {
-  it('starts the history with the first status, from nothing', () => {
+  it('starts the history with the first status, from nothing, and writes invoice.created to the outbox', async () => {
     const em = new RecordingEntityManager();
     const invoice = invoiceIn(S.DRAFT);
-    recordCreation(em as unknown as EntityManager, invoice, {
+    await recordCreation(em as unknown as EntityManager, invoice, {
       source: StatusChangeSource.BILLING_RUN,
       ref: 'run_1',
       reason: 'monthly billing',
@@ -251,6 +258,7 @@ describe('recordCreation', () => {
       {
         entity: InvoiceStatusChange,
         row: {
+          id: '1',
           invoice,
           fromStatus: null,
           toStatus: S.DRAFT,
@@ -261,12 +269,14 @@ describe('recordCreation', () => {
         },
       },
     ]);
+    expect(em.calls).toEqual(['create', 'flush', 'execute']);
+    expect(em.statements).toEqual([outbox('invoice.created')]);
   });
 
-  it('records no reference or reason as null and dates the creation now', () => {
+  it('records no reference or reason as null and dates the creation now', async () => {
     const em = new RecordingEntityManager();
     const before = Date.now();
-    recordCreation(em as unknown as EntityManager, invoiceIn(S.DRAFT), { source: StatusChangeSource.API });
+    await recordCreation(em as unknown as EntityManager, invoiceIn(S.DRAFT), { source: StatusChangeSource.API });
     const { row } = em.created[0];
     expect(row).toMatchObject({ source: StatusChangeSource.API, sourceRef: null, reason: null });
     expect((row.occurredAt as Date).getTime()).toBeGreaterThanOrEqual(before);

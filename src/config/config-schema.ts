@@ -25,6 +25,7 @@ export const CONFIG_GROUPS = {
   graphql: 'GraphQL inputs',
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
   webhooks: 'Stripe webhooks',
+  outgoingWebhooks: 'Outgoing webhooks (to the platform)',
   scheduler: 'Monthly billing scheduler',
   dunning: 'Dunning: retries and reminders of unpaid invoices',
   browser: 'Dashboard and GraphQL explorer',
@@ -642,6 +643,65 @@ export const CONFIG_SCHEMA = {
       ...wholeNumber(1, 1_000_000),
       default: '500',
       description: 'per-IP burst on the webhook route',
+    }),
+  },
+  outgoingWebhooks: {
+    workerEnabled: variable('OUTGOING_WEBHOOK_WORKER_ENABLED', {
+      group: 'outgoingWebhooks',
+      schema: flag,
+      default: 'true',
+      description: 'deliver outgoing webhooks from this instance (every instance may: deliveries are claimed)',
+    }),
+    batchSize: variable('OUTGOING_WEBHOOK_BATCH_SIZE', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(1, 500),
+      default: '20',
+      description: 'deliveries claimed (and sent concurrently) per round',
+    }),
+    pollIntervalMs: variable('OUTGOING_WEBHOOK_POLL_MS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(10, 60_000),
+      default: '500',
+      description: 'idle poll interval: how soon an event committed by another instance is sent',
+    }),
+    timeoutMs: variable('OUTGOING_WEBHOOK_TIMEOUT_MS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(100, 60_000),
+      default: '15000',
+      description: 'how long a receiver may take to answer before the attempt counts as failed',
+    }),
+    leaseMs: variable('OUTGOING_WEBHOOK_LEASE_MS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(1_000, 3_600_000),
+      default: '60000',
+      description: 'a claimed delivery is taken up by another instance after this long (its instance died)',
+    }),
+    retryBaseMs: variable('OUTGOING_WEBHOOK_RETRY_BASE_MS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(1, 3_600_000),
+      default: '30000',
+      description: 'first retry delay, doubling with every attempt',
+    }),
+    retryMaxMs: variable('OUTGOING_WEBHOOK_RETRY_MAX_MS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(1, 86_400_000),
+      default: '21600000',
+      description: 'upper bound of one retry delay (6 hours)',
+    }),
+    retryWindowHours: variable('OUTGOING_WEBHOOK_RETRY_WINDOW_HOURS', {
+      group: 'outgoingWebhooks',
+      ...wholeNumber(1, 720),
+      default: '72',
+      description:
+        'a delivery is retried this long after its first attempt, then marked failed and its endpoint disabled',
+    }),
+    allowPrivateHosts: variable('OUTGOING_WEBHOOK_ALLOW_PRIVATE_HOSTS', {
+      group: 'outgoingWebhooks',
+      schema: flag,
+      default: 'false',
+      defaultInTest: 'true',
+      description:
+        'allow endpoints on localhost and private addresses (development and tests); off, they are refused (SSRF)',
     }),
   },
   scheduler: {

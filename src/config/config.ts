@@ -22,6 +22,8 @@ export interface AppConfig extends ConfigSettings {
 
 /** The Stripe webhook route and worker (`WEBHOOK_*`). */
 export type WebhookSettings = AppConfig['webhooks'];
+/** The outgoing webhook worker (`OUTGOING_WEBHOOK_*`). */
+export type OutgoingWebhookSettings = AppConfig['outgoingWebhooks'];
 
 /** Bounds of GraphQL over WebSocket and Server-Sent Events (`SUBSCRIPTION_*`, `WS_*`). */
 export type SubscriptionSettings = AppConfig['subscriptions'];

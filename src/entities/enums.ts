@@ -104,3 +104,20 @@ export enum DunningState {
   /** Every step ran and the invoice is still unpaid; the final action (if any) was taken. */
   EXHAUSTED = 'EXHAUSTED',
 }
+
+/** An endpoint of ours that the platform registered for outgoing webhooks. */
+export enum WebhookEndpointStatus {
+  ACTIVE = 'active',
+  /** By an admin, or automatically after its deliveries failed for the whole retry window. */
+  DISABLED = 'disabled',
+}
+
+/** One outgoing event on its way to one endpoint. */
+export enum OutgoingDeliveryStatus {
+  PENDING = 'pending',
+  /** Claimed by an instance until `leaseUntil`; an expired lease (a crash) makes it claimable again. */
+  DELIVERING = 'delivering',
+  DELIVERED = 'delivered',
+  /** Every attempt of the retry window failed; replayable. */
+  FAILED = 'failed',
+}

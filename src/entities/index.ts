@@ -6,6 +6,9 @@ import { Customer } from './customer.entity';
 import { DunningSchedule } from './dunning-schedule.entity';
 import { InvoiceLine } from './invoice-line.entity';
 import { InvoiceNumberSequence } from './invoice-number-sequence.entity';
+import { OutgoingDeliveryAttempt } from './outgoing-delivery-attempt.entity';
+import { OutgoingDelivery } from './outgoing-delivery.entity';
+import { OutgoingEvent } from './outgoing-event.entity';
 import { InvoiceStatusChange } from './invoice-status-change.entity';
 import { Invoice } from './invoice.entity';
 import { PaymentAttempt } from './payment-attempt.entity';
@@ -14,11 +17,13 @@ import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
 import { UsageRecord } from './usage-record.entity';
 import { UsageRollup } from './usage-rollup.entity';
+import { WebhookEndpoint } from './webhook-endpoint.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
 export * from './enums';
 export type { PriceTier } from './price.entity';
 export type { CreditNoteLineData } from './credit-note.entity';
+export type { EndpointSecret } from './webhook-endpoint.entity';
 export {
   BillableMetric,
   CreditNote,
@@ -28,12 +33,16 @@ export {
   InvoiceLine,
   InvoiceNumberSequence,
   InvoiceStatusChange,
+  OutgoingDelivery,
+  OutgoingDeliveryAttempt,
+  OutgoingEvent,
   PaymentAttempt,
   PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,
   UsageRollup,
+  WebhookEndpoint,
   WebhookEvent,
 };
 
@@ -49,11 +58,15 @@ export const ENTITIES = [
   InvoiceLine,
   InvoiceNumberSequence,
   InvoiceStatusChange,
+  OutgoingDelivery,
+  OutgoingDeliveryAttempt,
+  OutgoingEvent,
   PaymentAttempt,
   PaymentLimitLift,
   Price,
   StripeSubscription,
   UsageRecord,
   UsageRollup,
+  WebhookEndpoint,
   WebhookEvent,
 ];

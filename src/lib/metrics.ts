@@ -52,6 +52,27 @@ export const webhookApplyLatency = new Histogram({
   registers: [processMetrics],
 });
 
+export const outgoingWebhookAttempts = new Counter({
+  name: 'agenthub_outgoing_webhook_attempts_total',
+  help: 'Outgoing webhook delivery attempts by event type and outcome (delivered, retry, failed).',
+  labelNames: ['type', 'outcome'] as const,
+  registers: [processMetrics],
+});
+
+export const outgoingWebhookDuration = new Histogram({
+  name: 'agenthub_outgoing_webhook_duration_seconds',
+  help: 'One outgoing webhook POST, from sending to the answer (or the error), by outcome.',
+  labelNames: ['outcome'] as const,
+  buckets: LATENCY_BUCKETS,
+  registers: [processMetrics],
+});
+
+export const outgoingEndpointsDisabled = new Counter({
+  name: 'agenthub_outgoing_webhook_endpoints_disabled_total',
+  help: 'Outgoing webhook endpoints disabled automatically after failing for the whole retry window.',
+  registers: [processMetrics],
+});
+
 export const stripeRequests = new Counter({
   name: 'agenthub_stripe_requests_total',
   help: 'HTTP requests to Stripe (each SDK retry counts) by operation (method and path with ids elided) and status.',

@@ -9,6 +9,7 @@ import { CustomersResolver } from './customers.resolver';
 import { DunningResolver } from './dunning.resolver';
 import { InvoiceResolver } from './invoice.resolver';
 import { MeResolver } from './me.resolver';
+import { OutgoingWebhooksResolver } from './outgoing-webhooks.resolver';
 import { PaymentLimitsResolver } from './payment-limits.resolver';
 import { PriceBookResolver } from './price-book.resolver';
 import { UsageResolver } from './usage.resolver';
@@ -23,6 +24,7 @@ export const RESOLVERS: NonEmptyArray<Function> = [
   InvoiceResolver,
   CreditNoteResolver,
   WebhookEventsResolver,
+  OutgoingWebhooksResolver,
   BillingOpsResolver,
   PaymentLimitsResolver,
   BillingStatsResolver,

@@ -20,6 +20,7 @@ import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import { createWebhookComponents } from '../webhooks';
+import { OutgoingWebhookWorker } from '../webhooks/outgoing-webhook-worker';
 import { serveGraphQLOverHttp } from './graphql-http';
 import { serveGraphQLOverSse } from './graphql-sse';
 import { serveGraphQLOverWebSocket } from './graphql-ws';
@@ -103,6 +104,12 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   const httpServer = http.createServer();
   const webhooks = createWebhookComponents({ db, config, logger, clock });
+  const outgoing = new OutgoingWebhookWorker(
+    db,
+    { errorDelayMs: 1_000, ...config.outgoingWebhooks },
+    logger.child({ component: 'outgoing-webhooks' }),
+    clock,
+  );
   // One set of bounds for both streaming transports: connections, subscriptions per connection and per user.
   const streamLimits = new StreamLimits(config.subscriptions);
   // One execution per event and distinct selection, for both streaming transports.
@@ -127,6 +134,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     clock,
     log: logger,
   });
+  let closing: Promise<void> | undefined;
 
   return {
     app,
@@ -145,23 +153,31 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           httpServer.off('error', reject);
           webhooks.worker.start();
           dunning.start();
+          outgoing.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve(`http://${shownHost}:${address.port}`);
         });
       });
     },
-    async close() {
-      await dunning.stop();
-      await webhooks.worker.stop();
-      // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
-      await graphql.stop();
-      await ws.close();
-      await statusHub.stop();
-      await billingRuns.stop();
-      if (httpServer.listening) {
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      }
+    close() {
+      // Once, however often it is called (a test that restarts an instance, then tears everything down).
+      closing ??= closeOnce();
+      return closing;
     },
   };
+
+  async function closeOnce(): Promise<void> {
+    await dunning.stop();
+    await webhooks.worker.stop();
+    await outgoing.stop();
+    // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
+    await graphql.stop();
+    await ws.close();
+    await statusHub.stop();
+    await billingRuns.stop();
+    if (httpServer.listening) {
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    }
+  }
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import { WebhookEventStatus } from '../entities/enums';
 import { webhookApplyDuration, webhookApplyLatency } from '../lib/metrics';
+import { PollLoop } from '../lib/poll-loop';
 import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
 import type { DispatchTable } from './dispatch-table';
@@ -40,14 +41,12 @@ function describeError(error: unknown): string {
  * batch transaction instead: on PGlite's single connection a second transaction could not run meanwhile.
  * Nothing but queries through the transactional manager is awaited inside the transaction.
  * Events about one Stripe object go to one worker at a time (advisory lock), so batches never deadlock.
- * Idle, it sleeps `pollIntervalMs`; `wake()` (called when this instance stores an event) cuts the sleep short.
+ * Idle, it sleeps `pollIntervalMs` (the shared `PollLoop`); `wake()` (called when this instance stores an event)
+ * cuts the sleep short.
  * Polls and retry times run on `clock`: a test that moves its clock decides when a retry is due.
  */
 export class WebhookWorker {
-  private running = false;
-  private loop?: Promise<void>;
-  private woken = false;
-  private wakeSleeper?: AbortController;
+  private readonly loop: PollLoop;
 
   constructor(
     private readonly db: Database,
@@ -55,28 +54,33 @@ export class WebhookWorker {
     private readonly options: WebhookOptions,
     private readonly log: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.loop = new PollLoop(
+      clock,
+      options,
+      async () => {
+        const { claimed, deferred } = await this.runOnce();
+        // A full batch means more may be due: go again at once (unless it was only work another worker holds).
+        return claimed >= this.options.batchSize && deferred < claimed;
+      },
+      (error) => this.log.error({ err: error }, 'webhook worker batch failed'),
+    );
+  }
 
   start(): void {
-    if (this.running || !this.options.workerEnabled) {
-      return;
+    if (this.options.workerEnabled) {
+      this.loop.start();
     }
-    this.running = true;
-    this.loop = this.run();
   }
 
   /** Stops polling and waits for the batch in flight to commit. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await this.loop;
-    this.loop = undefined;
+    await this.loop.stop();
   }
 
   /** New work is waiting (an event was just stored here): skip the rest of the idle sleep. */
   wake(): void {
-    this.woken = true;
-    this.wakeSleeper?.abort();
+    this.loop.wake();
   }
 
   /**
@@ -230,38 +234,5 @@ export class WebhookWorker {
     } else {
       this.log.error({ ...base, outcome: 'failed', error: outcome.error }, 'webhook event failed permanently');
     }
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      this.woken = false;
-      let full = false;
-      let delay = this.options.pollIntervalMs;
-      try {
-        const { claimed, deferred } = await this.runOnce();
-        // A full batch means more may be due: go again at once (unless it was only work another worker holds).
-        full = claimed >= this.options.batchSize && deferred < claimed;
-      } catch (error) {
-        this.log.error({ err: error }, 'webhook worker batch failed');
-        delay = this.options.errorDelayMs;
-      }
-      if (!this.running) {
-        break;
-      }
-      if (!full) {
-        await this.sleep(delay);
-      }
-    }
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken) {
-      return;
-    }
-    const wakeUp = new AbortController();
-    this.wakeSleeper = wakeUp;
-    // unref: an idle poll alone never keeps the process alive.
-    await this.clock.sleep(ms, { signal: wakeUp.signal, unref: true });
-    this.wakeSleeper = undefined;
   }
 }

@@ -9,6 +9,7 @@ import { Migration20261205013418 } from './Migration20261205013418';
 import { Migration20261205224420 } from './Migration20261205224420';
 import { Migration20261206004500 } from './Migration20261206004500';
 import { Migration20261206031907 } from './Migration20261206031907';
+import { Migration20261206032409 } from './Migration20261206032409';
 import { Migration20261206032501 } from './Migration20261206032501';
 import { Migration20261206033146 } from './Migration20261206033146';
 import { Migration20261206040000 } from './Migration20261206040000';
@@ -35,6 +36,9 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206004500', class: Migration20261206004500 },
   // invoices.stripe_attempt_count: Stripe's attempt count seen, so an earlier attempt's late failure moves nothing.
   { name: 'Migration20261206031907', class: Migration20261206031907 },
+  // Outgoing webhooks: endpoints, the outbox (outgoing_events), deliveries (claimed SKIP LOCKED with a lease) and
+  // their attempt log.
+  { name: 'Migration20261206032409', class: Migration20261206032409 },
   // dunning_schedules (one row per invoice in dunning, steps claimed with a lease) and payment_attempts.dunning_step.
   { name: 'Migration20261206032501', class: Migration20261206032501 },
   // credit_notes (refunds and credits through Stripe credit notes); invoices: amount refunded and credited, checked.

@@ -289,7 +289,7 @@ async function createDraft(
             },
           }),
         );
-        recordCreation(tem, invoice, cause);
+        await recordCreation(tem, invoice, cause);
         await tem.flush();
         return { kind: 'invoice', invoice };
       });

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatusChange } from '../../entities';
 import type { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
+import { recordInvoiceStatusEvent } from '../outgoing-webhooks/outbox';
 import { clearPaymentError } from '../payments/payment-error';
 import { unbillUsageOfInvoice } from '../usage/usage-repository';
 
@@ -78,7 +79,8 @@ export class InvalidTransitionError extends Error {
 /**
  * The one function that changes an invoice's status. Must run inside the caller's transaction (`em` is the
  * transactional manager): it updates the invoice, appends the history row and sends NOTIFY on the same connection,
- * so subscribers hear of a change only when it commits. Returns false when the invoice already has that status
+ * so subscribers hear of a change only when it commits; the change's outgoing webhook event (`invoice.paid`, …) is
+ * written to the outbox in that transaction too. Returns false when the invoice already has that status
  * (a repeated webhook or retry is a no-op); throws InvalidTransitionError for a move the table forbids.
  * Moving to VOID releases the invoice's usage in the same transaction.
  */
@@ -125,6 +127,7 @@ export async function transitionInvoice(
     // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
     await unbillUsageOfInvoice(em, invoice.id);
   }
+  await recordInvoiceStatusEvent(em, { invoiceId: invoice.id, from, to, reason: cause.reason ?? null, at });
   const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
   return true;
@@ -150,8 +153,12 @@ export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, ca
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
 }
 
-/** Records the first status of a new invoice (DRAFT) in the history, so the history is complete. */
-export function recordCreation(em: EntityManager, invoice: Invoice, cause: StatusCause): void {
+/**
+ * Records the first status of a new invoice (DRAFT) in the history, so the history is complete, and its
+ * `invoice.created` event in the outbox (flushing the caller's transaction to do so).
+ */
+export async function recordCreation(em: EntityManager, invoice: Invoice, cause: StatusCause): Promise<void> {
+  const at = cause.at ?? new Date();
   em.create(InvoiceStatusChange, {
     invoice,
     fromStatus: null,
@@ -159,6 +166,14 @@ export function recordCreation(em: EntityManager, invoice: Invoice, cause: Statu
     source: cause.source ?? StatusChangeSource.API,
     sourceRef: cause.ref ?? null,
     reason: cause.reason ?? null,
-    occurredAt: cause.at ?? new Date(),
+    occurredAt: at,
+  });
+  await em.flush();
+  await recordInvoiceStatusEvent(em, {
+    invoiceId: invoice.id,
+    from: null,
+    to: invoice.status,
+    reason: cause.reason ?? null,
+    at,
   });
 }

@@ -1,0 +1,44 @@
+import { Entity, Enum, Property } from '@mikro-orm/core';
+import { BaseEntity } from './base.entity';
+import { WebhookEndpointStatus } from './enums';
+
+/** One signing secret of an endpoint (`whsec_…`, Standard Webhooks); several overlap during a rotation. */
+export interface EndpointSecret {
+  secret: string;
+  createdAt: string;
+  /** After this time the secret no longer signs (the end of a rotation's overlap); null: current. */
+  expiresAt: string | null;
+}
+
+/**
+ * A receiver of outgoing webhooks registered by an admin: where to POST, which event types, its signing secrets
+ * (never shown again after creation or rotation), its rate, and whether it is active.
+ */
+@Entity({ tableName: 'webhook_endpoints' })
+export class WebhookEndpoint extends BaseEntity<'status' | 'secrets' | 'ratePerSecond'> {
+  @Property({ type: 'text' })
+  url!: string;
+
+  @Property({ type: 'text[]' })
+  eventTypes!: string[];
+
+  @Property({ type: 'text', nullable: true })
+  description?: string | null;
+
+  @Enum({ items: () => WebhookEndpointStatus, nativeEnumName: 'webhook_endpoint_status' })
+  status: WebhookEndpointStatus = WebhookEndpointStatus.ACTIVE;
+
+  /** Why it is disabled: an admin's reason, or the persistent failure that disabled it. */
+  @Property({ type: 'text', nullable: true })
+  disabledReason?: string | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  disabledAt?: Date | null;
+
+  @Property({ type: 'json' })
+  secrets: EndpointSecret[] = [];
+
+  /** Deliveries per second to this endpoint (per instance). */
+  @Property({ type: 'integer', default: 10 })
+  ratePerSecond: number = 10;
+}

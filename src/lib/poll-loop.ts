@@ -1,0 +1,85 @@
+import type { Clock } from '../config/clock';
+
+export interface PollLoopOptions {
+  /** Idle wait between rounds that found nothing more to do. */
+  pollIntervalMs: number;
+  /** Wait after a round threw (the database unreachable), so a dead database is not hammered. */
+  errorDelayMs: number;
+}
+
+/**
+ * The background loop every table-claiming worker runs (the Stripe webhook worker, the outgoing webhook worker):
+ * run a round; go again at once while the round says more is due, else sleep the poll interval on the clock (unref:
+ * an idle poll never keeps the process alive); `wake()` cuts a sleep short (new work was stored here); `stop()`
+ * waits for the round in flight. A round that throws is reported and retried after `errorDelayMs`.
+ */
+export class PollLoop {
+  private running = false;
+  private loop?: Promise<void>;
+  private woken = false;
+  private wakeSleeper?: AbortController;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: PollLoopOptions,
+    /** One round; resolves true when more work is due now. */
+    private readonly round: () => Promise<boolean>,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    if (this.running) {
+      return;
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops polling and waits for the round in flight to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** New work is waiting: skip the rest of the idle sleep. */
+  wake(): void {
+    this.woken = true;
+    this.wakeSleeper?.abort();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.woken = false;
+      let more = false;
+      let delay = this.options.pollIntervalMs;
+      try {
+        more = await this.round();
+      } catch (error) {
+        this.onError(error);
+        delay = this.options.errorDelayMs;
+      }
+      if (!this.running) {
+        break;
+      }
+      if (!more) {
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      return;
+    }
+    const wakeUp = new AbortController();
+    this.wakeSleeper = wakeUp;
+    await this.clock.sleep(ms, { signal: wakeUp.signal, unref: true });
+    this.wakeSleeper = undefined;
+  }
+}

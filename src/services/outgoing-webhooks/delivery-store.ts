@@ -1,0 +1,285 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EndpointSecret } from '../../entities';
+import { OutgoingDeliveryStatus, WebhookEndpointStatus } from '../../entities/enums';
+import { sqlText } from '../shared/sql-values';
+
+/**
+ * SQL of the outgoing delivery aggregate (`outgoing_deliveries` and their attempt log): the worker's claim and
+ * outcomes, replays. Schedules (`next_attempt_at`, `lease_until`, `first_attempt_at`) are written and compared in the
+ * worker's clock (`now` arguments), so a test that moves that clock moves retries and leases.
+ */
+
+const PENDING = sqlText(OutgoingDeliveryStatus.PENDING);
+const DELIVERING = sqlText(OutgoingDeliveryStatus.DELIVERING);
+const DELIVERED = sqlText(OutgoingDeliveryStatus.DELIVERED);
+const FAILED = sqlText(OutgoingDeliveryStatus.FAILED);
+const ACTIVE = sqlText(WebhookEndpointStatus.ACTIVE);
+const DISABLED = sqlText(WebhookEndpointStatus.DISABLED);
+
+/** "Due at once": new and replayed deliveries, whatever the worker's clock says. */
+const AT_ONCE = `to_timestamp(0)`;
+
+/** A claimed delivery with what sending it needs. */
+export interface ClaimedDelivery {
+  id: string;
+  /** This attempt's number (1 for the first). */
+  attempt: number;
+  firstAttemptAt: Date;
+  messageId: string;
+  type: string;
+  occurredAt: Date;
+  data: unknown;
+  endpointId: string;
+  url: string;
+  secrets: EndpointSecret[];
+  ratePerSecond: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  attempts: number;
+  first_attempt_at: Date | string;
+  message_id: string;
+  type: string;
+  occurred_at: Date | string;
+  data: unknown;
+  endpoint_id: string;
+  url: string;
+  secrets: unknown;
+  rate_per_second: number;
+}
+
+const parse = (value: unknown): unknown => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
+
+/**
+ * Claims up to `limit` deliveries due at `now` for active endpoints (pending and due, or delivering with an expired
+ * lease: its instance died) with `FOR UPDATE SKIP LOCKED`, each leased for `leaseMs`. Only the oldest undelivered
+ * delivery per endpoint and ordering key (the invoice) is due, so an invoice's events reach an endpoint one at a time
+ * and in order; an event whose key is null waits for nothing.
+ */
+export async function claimDeliveries(
+  em: EntityManager,
+  options: { limit: number; leaseMs: number; now: Date },
+): Promise<ClaimedDelivery[]> {
+  const { now } = options;
+  const rows = await em.execute<ClaimedRow[]>(
+    `with picked as (
+       select d.id from outgoing_deliveries d
+       join webhook_endpoints e on e.id = d.endpoint_id and e.status = ${ACTIVE}
+       where ((d.status = ${PENDING} and d.next_attempt_at <= ?) or (d.status = ${DELIVERING} and d.lease_until < ?))
+         and not exists (
+           select 1 from outgoing_deliveries p
+           where p.endpoint_id = d.endpoint_id and p.ordering_key = d.ordering_key and p.event_id < d.event_id
+             and p.status in (${PENDING}, ${DELIVERING}))
+       order by d.event_id
+       limit ?
+       for update of d skip locked)
+     update outgoing_deliveries d
+     set status = ${DELIVERING}, attempts = d.attempts + 1, lease_until = ?,
+         first_attempt_at = coalesce(d.first_attempt_at, ?)
+     from picked, outgoing_events ev, webhook_endpoints e
+     where d.id = picked.id and ev.id = d.event_id and e.id = d.endpoint_id
+     returning d.id, d.attempts, d.first_attempt_at, ev.message_id, ev.type, ev.occurred_at, ev.data,
+       e.id as endpoint_id, e.url, e.secrets, e.rate_per_second`,
+    [now, now, options.limit, new Date(now.getTime() + options.leaseMs), now],
+  );
+  return rows
+    .map((r) => ({
+      id: String(r.id),
+      attempt: Number(r.attempts),
+      firstAttemptAt: new Date(r.first_attempt_at),
+      messageId: r.message_id,
+      type: r.type,
+      occurredAt: new Date(r.occurred_at),
+      data: parse(r.data),
+      endpointId: r.endpoint_id,
+      url: r.url,
+      secrets: parse(r.secrets) as EndpointSecret[],
+      ratePerSecond: Number(r.rate_per_second),
+    }))
+    .sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** What one attempt came to. */
+export interface AttemptResult {
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  /** Delivered, or else when to try again (null: the retry window is over, the delivery failed). */
+  outcome: { kind: 'delivered' } | { kind: 'retry'; at: Date } | { kind: 'failed' };
+}
+
+/** Logs an attempt and moves its delivery on, in one statement each, at `now`. */
+export async function recordAttempt(
+  em: EntityManager,
+  delivery: Pick<ClaimedDelivery, 'id' | 'attempt'>,
+  result: AttemptResult,
+  now: Date,
+): Promise<void> {
+  await em.execute(
+    `insert into outgoing_delivery_attempts (delivery_id, attempt, status_code, duration_ms, error, attempted_at)
+     values (?, ?, ?, ?, ?, ?)`,
+    [delivery.id, delivery.attempt, result.statusCode, Math.round(result.durationMs), result.error, now],
+    'run',
+  );
+  const { outcome } = result;
+  const status = outcome.kind === 'delivered' ? DELIVERED : outcome.kind === 'retry' ? PENDING : FAILED;
+  await em.execute(
+    `update outgoing_deliveries
+     set status = ${status}, lease_until = null, last_status_code = ?, last_error = ?, next_attempt_at = ?,
+         delivered_at = ?
+     where id = ? and status = ${DELIVERING}`,
+    [
+      result.statusCode,
+      result.error,
+      outcome.kind === 'retry' ? outcome.at : now,
+      outcome.kind === 'delivered' ? now : null,
+      delivery.id,
+    ],
+    'run',
+  );
+}
+
+/** Gives a claimed delivery back, not attempted (the endpoint's rate): due again at `at`. */
+export async function postponeDelivery(em: EntityManager, id: string, at: Date): Promise<void> {
+  await em.execute(
+    `update outgoing_deliveries set status = ${PENDING}, attempts = attempts - 1, lease_until = null,
+       next_attempt_at = ?
+     where id = ? and status = ${DELIVERING}`,
+    [at, id],
+    'run',
+  );
+}
+
+/** Disables an active endpoint (an admin, or persistent failure); true when it was active. */
+export async function disableEndpoint(em: EntityManager, id: string, reason: string, now: Date): Promise<boolean> {
+  const rows = await em.execute<Array<{ id: string }>>(
+    `update webhook_endpoints set status = ${DISABLED}, disabled_reason = ?, disabled_at = ?, updated_at = now()
+     where id = ? and status = ${ACTIVE} returning id`,
+    [reason, now, id],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, or
+ * an endpoint's failed deliveries. Returns how many were queued.
+ */
+export async function requeueDeliveries(
+  em: EntityManager,
+  filter: { deliveryId: string } | { endpointId: string; failedOnly: true },
+): Promise<number> {
+  const where = 'deliveryId' in filter ? 'id = ?' : `endpoint_id = ? and status = ${FAILED}`;
+  const rows = await em.execute<Array<{ id: string }>>(
+    `update outgoing_deliveries
+     set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
+     where ${where} and status <> ${DELIVERING} returning id`,
+    ['deliveryId' in filter ? filter.deliveryId : filter.endpointId],
+  );
+  return rows.length;
+}
+
+/** A delivery as admins see it, with its attempt log (oldest first). */
+export interface DeliveryRecord {
+  id: string;
+  endpointId: string;
+  messageId: string;
+  type: string;
+  orderingKey: string | null;
+  status: OutgoingDeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  occurredAt: Date;
+  log: Array<{
+    attempt: number;
+    statusCode: number | null;
+    durationMs: number;
+    error: string | null;
+    attemptedAt: Date;
+  }>;
+}
+
+interface DeliveryRow {
+  id: string;
+  endpoint_id: string;
+  message_id: string;
+  type: string;
+  ordering_key: string | null;
+  status: OutgoingDeliveryStatus;
+  attempts: number;
+  next_attempt_at: Date | string;
+  delivered_at: Date | string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  occurred_at: Date | string;
+  log: unknown;
+}
+
+interface LogRow {
+  attempt: number;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  attempted_at: string;
+}
+
+/** Deliveries, newest event first: one endpoint's (optionally of one status), or one by id. */
+export async function readDeliveries(
+  em: EntityManager,
+  filter: { endpointId?: string; deliveryId?: string; status?: OutgoingDeliveryStatus | null; limit: number },
+): Promise<DeliveryRecord[]> {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (filter.endpointId) {
+    conditions.push('d.endpoint_id = ?');
+    params.push(filter.endpointId);
+  }
+  if (filter.deliveryId) {
+    conditions.push('d.id = ?');
+    params.push(filter.deliveryId);
+  }
+  if (filter.status) {
+    conditions.push('d.status = ?::outgoing_delivery_status');
+    params.push(filter.status);
+  }
+  const rows = await em.execute<DeliveryRow[]>(
+    `select d.id, d.endpoint_id, ev.message_id, ev.type, d.ordering_key, d.status, d.attempts, d.next_attempt_at,
+       d.delivered_at, d.last_status_code, d.last_error, ev.occurred_at,
+       coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code,
+                   'duration_ms', a.duration_ms, 'error', a.error, 'attempted_at', a.attempted_at) order by a.id)
+                 from outgoing_delivery_attempts a where a.delivery_id = d.id), '[]'::json) as log
+     from outgoing_deliveries d join outgoing_events ev on ev.id = d.event_id
+     where ${conditions.length ? conditions.join(' and ') : 'true'}
+     order by d.event_id desc, d.id desc
+     limit ?`,
+    [...params, filter.limit],
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    endpointId: r.endpoint_id,
+    messageId: r.message_id,
+    type: r.type,
+    orderingKey: r.ordering_key,
+    status: r.status,
+    attempts: Number(r.attempts),
+    // The epoch stands for "due at once" (new or replayed).
+    nextAttemptAt:
+      r.status === OutgoingDeliveryStatus.PENDING && new Date(r.next_attempt_at).getTime() > 0
+        ? new Date(r.next_attempt_at)
+        : null,
+    deliveredAt: r.delivered_at === null ? null : new Date(r.delivered_at),
+    lastStatusCode: r.last_status_code === null ? null : Number(r.last_status_code),
+    lastError: r.last_error,
+    occurredAt: new Date(r.occurred_at),
+    log: (parse(r.log) as LogRow[]).map((a) => ({
+      attempt: Number(a.attempt),
+      statusCode: a.status_code === null ? null : Number(a.status_code),
+      durationMs: Number(a.duration_ms),
+      error: a.error,
+      attemptedAt: new Date(a.attempted_at),
+    })),
+  }));
+}

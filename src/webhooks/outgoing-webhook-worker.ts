@@ -1,0 +1,166 @@
+import type { Clock } from '../config/clock';
+import type { OutgoingWebhookSettings } from '../config/config';
+import type { Logger } from '../config/logger';
+import type { Database } from '../entities/orm';
+import { backoffDelayMs } from '../lib/backoff';
+import { outgoingEndpointsDisabled, outgoingWebhookAttempts, outgoingWebhookDuration } from '../lib/metrics';
+import { PollLoop } from '../lib/poll-loop';
+import { TokenBucket } from '../lib/token-bucket';
+import type { AttemptResult, ClaimedDelivery } from '../services/outgoing-webhooks/delivery-store';
+import {
+  claimDeliveries,
+  disableEndpoint,
+  postponeDelivery,
+  recordAttempt,
+} from '../services/outgoing-webhooks/delivery-store';
+import { sendWebhook, signedHeaders, signingSecrets } from '../services/outgoing-webhooks/send-webhook';
+
+export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
+  /** Wait after a round itself failed (database unreachable). Default 1 s. */
+  errorDelayMs: number;
+}
+
+/**
+ * Sends the outbox's deliveries to the platform's endpoints, in every instance. A round claims due deliveries in a
+ * short transaction (`FOR UPDATE SKIP LOCKED`, each leased: a crashed instance's claims are taken up when the lease
+ * ends), commits, POSTs them concurrently (never two of one invoice to one endpoint: the claim sees to it, so an
+ * invoice's events arrive in order), then records each attempt in its own transaction. A failure is retried with the
+ * one backoff until the retry window (three days by default) has passed since the first attempt; then the delivery
+ * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has its
+ * own rate (the one token bucket, per instance): a delivery over it is given back, due when a token is.
+ * Every time it decides by (leases, retries, the rate) is the injected clock's.
+ */
+export class OutgoingWebhookWorker {
+  private readonly loop: PollLoop;
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: OutgoingWebhookOptions,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.loop = new PollLoop(
+      clock,
+      options,
+      async () => (await this.runOnce()).claimed >= this.options.batchSize,
+      (error) => this.log.error({ err: error }, 'outgoing webhook round failed'),
+    );
+  }
+
+  start(): void {
+    if (this.options.workerEnabled) {
+      this.loop.start();
+    }
+  }
+
+  /** Stops polling and waits for the deliveries in flight to be sent and recorded. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  /** Something was committed that may have made a delivery due: skip the rest of the idle sleep. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** One round: claim, send, record. Returns how many deliveries were claimed. For tests and operator tools. */
+  async runOnce(): Promise<{ claimed: number }> {
+    const now = new Date(this.clock.now());
+    const claimed = await this.db.orm.em
+      .fork()
+      .transactional((tem) =>
+        claimDeliveries(tem, { limit: this.options.batchSize, leaseMs: this.options.leaseMs, now }),
+      );
+    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+    return { claimed: claimed.length };
+  }
+
+  private bucketFor(delivery: ClaimedDelivery): TokenBucket {
+    let bucket = this.buckets.get(delivery.endpointId);
+    if (!bucket || bucket.ratePerSecond !== delivery.ratePerSecond) {
+      bucket = new TokenBucket({
+        ratePerSecond: delivery.ratePerSecond,
+        capacity: Math.max(1, delivery.ratePerSecond),
+        clock: this.clock,
+      });
+      this.buckets.set(delivery.endpointId, bucket);
+    }
+    return bucket;
+  }
+
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
+    const bucket = this.bucketFor(delivery);
+    if (!bucket.tryTake()) {
+      const at = new Date(this.clock.now() + Math.ceil(bucket.secondsUntilToken() * 1000));
+      await this.db.orm.em.fork().transactional((tem) => postponeDelivery(tem, delivery.id, at));
+      return;
+    }
+    const body = JSON.stringify({
+      type: delivery.type,
+      timestamp: delivery.occurredAt.toISOString(),
+      data: delivery.data,
+    });
+    const secrets = signingSecrets(delivery.secrets, this.clock.now());
+    const sent = await sendWebhook({
+      url: delivery.url,
+      headers: signedHeaders({ id: delivery.messageId, body }, secrets, new Date()),
+      body,
+      timeoutMs: this.options.timeoutMs,
+      allowPrivateHosts: this.options.allowPrivateHosts,
+    });
+    const now = this.clock.now();
+    const result: AttemptResult = { ...sent, outcome: { kind: 'delivered' } };
+    if (sent.error !== null) {
+      const retryAt =
+        now +
+        backoffDelayMs({ baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, delivery.attempt - 1);
+      const windowEnd = delivery.firstAttemptAt.getTime() + this.options.retryWindowHours * 3_600_000;
+      result.outcome = retryAt <= windowEnd ? { kind: 'retry', at: new Date(retryAt) } : { kind: 'failed' };
+    }
+    const disabled = await this.db.orm.em.fork().transactional(async (tem) => {
+      await recordAttempt(tem, delivery, result, new Date(now));
+      return result.outcome.kind === 'failed'
+        ? disableEndpoint(
+            tem,
+            delivery.endpointId,
+            `every attempt to deliver ${delivery.messageId} failed for ${this.options.retryWindowHours} hours (last: ${sent.error ?? 'unknown'})`,
+            new Date(now),
+          )
+        : false;
+    });
+    this.report(delivery, result, disabled);
+  }
+
+  private report(delivery: ClaimedDelivery, result: AttemptResult, disabled: boolean): void {
+    const outcome = result.outcome.kind;
+    outgoingWebhookAttempts.inc({ type: delivery.type, outcome });
+    outgoingWebhookDuration.observe({ outcome }, result.durationMs / 1000);
+    const base = {
+      deliveryId: delivery.id,
+      messageId: delivery.messageId,
+      endpointId: delivery.endpointId,
+      type: delivery.type,
+      attempt: delivery.attempt,
+      statusCode: result.statusCode,
+      durationMs: Math.round(result.durationMs),
+    };
+    if (outcome === 'delivered') {
+      this.log.info(base, 'outgoing webhook delivered');
+    } else if (result.outcome.kind === 'retry') {
+      this.log.warn(
+        { ...base, error: result.error, retryAt: result.outcome.at },
+        'outgoing webhook failed; will retry',
+      );
+    } else {
+      this.log.error({ ...base, error: result.error }, 'outgoing webhook failed for the whole retry window');
+    }
+    if (disabled) {
+      outgoingEndpointsDisabled.inc();
+      this.log.warn(
+        { endpointId: delivery.endpointId, messageId: delivery.messageId },
+        'outgoing webhook endpoint disabled after persistent failure; re-enable it to resume (its failed deliveries are sent again)',
+      );
+    }
+  }
+}
