@@ -311,4 +311,57 @@ describe('outgoing webhooks to the platform', () => {
     expect(receiver.typesByInvoice()).toEqual({ [d]: ['invoice.created', 'invoice.finalized'] });
     await receiver.stop();
   });
+
+  it('announces a refund: its credit note, then invoice.refunded with the amounts after it, in order after invoice.paid', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const { secret } = await register(receiver.url, ['invoice.paid', 'invoice.refunded', 'credit_note.created']);
+    receiver.secrets = [secret];
+    const e = await openInvoice('ow-erin');
+    await pay('ow-erin', e);
+    const refund = await ok<{ refundInvoice: { __typename: string } }>(
+      `mutation($id: ID!) { refundInvoice(invoiceId: $id, amountMinor: 100, reason: "goodwill") { __typename } }`,
+      { id: e },
+    );
+    expect(refund.refundInvoice.__typename).toBe('InvoiceCreditNote');
+
+    await drive(() => receiver.accepted.length >= 3, 60_000, 'the payment, the note and the refund');
+    expect(receiver.typesByInvoice()).toEqual({ [e]: ['invoice.paid', 'credit_note.created', 'invoice.refunded'] });
+    const refunded = receiver.accepted[2].data as {
+      invoice: { amountRefundedMinor: number; amountPaidMinor: number };
+      creditNote: { kind: string; amountMinor: number; number: string; status: string };
+    };
+    expect(refunded.invoice.amountRefundedMinor).toBe(100);
+    expect(refunded.invoice.amountPaidMinor).toBeGreaterThan(100);
+    expect(refunded.creditNote).toMatchObject({ kind: 'REFUND', amountMinor: 100, status: 'ISSUED' });
+    expect(refunded.creditNote.number).toMatch(/-CN-\d{4}-\d{2}-\d{6}$/);
+    await receiver.stop();
+  });
+
+  it('announces a completed billing run with its figures', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const { secret } = await register(receiver.url, ['billing_run.completed']);
+    receiver.secrets = [secret];
+    await ok(
+      `mutation { recordUsage(events: [{ userId: "ow-frank", metric: "llm_input_tokens", quantity: "1000", occurredAt: "2023-12-05T10:00:00Z", idempotencyKey: "ow-run-1" }]) { accepted } }`,
+      {},
+      'platform',
+      Role.SERVICE,
+    );
+    const run = await ok<{ runBilling: { __typename: string } }>(
+      `mutation { runBilling(period: "2023-12", wait: true) { __typename } }`,
+    );
+    expect(run.runBilling.__typename).toBe('BillingRun');
+
+    await drive(() => receiver.accepted.length >= 1, 60_000, 'the run announced');
+    expect(receiver.accepted.map((m) => m.type)).toEqual(['billing_run.completed']);
+    const { billingRun } = receiver.accepted[0].data as {
+      billingRun: { period: string; total: number; done: number; failed: number; skipped: number };
+    };
+    // One customer, billed or skipped (below the invoicing minimum), none failed.
+    expect(billingRun).toMatchObject({ period: '2023-12', total: 1, failed: 0 });
+    expect(billingRun.done + billingRun.skipped).toBe(1);
+    await receiver.stop();
+  });
 });

@@ -9,6 +9,8 @@ export interface Received {
   invoiceId: string | null;
   /** Indexes (into `secrets`) of the secrets whose signature verified. */
   verifiedBy: number[];
+  /** The message's `data`. */
+  data: Record<string, unknown>;
 }
 
 /**
@@ -49,12 +51,16 @@ export class Receiver {
         const status = verifiedBy.length === 0 ? 401 : this.mode === 'fail' ? 500 : 204;
         this.requests.push({ id: headers['webhook-id'], status });
         if (status === 204) {
-          const message = JSON.parse(body) as { type: string; data: { invoice?: { id: string } } };
+          const message = JSON.parse(body) as {
+            type: string;
+            data: { invoice?: { id: string } } & Record<string, unknown>;
+          };
           this.accepted.push({
             id: headers['webhook-id'],
             type: message.type,
             invoiceId: message.data.invoice?.id ?? null,
             verifiedBy,
+            data: message.data,
           });
         }
         res.writeHead(status).end();

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BillingRunItemStatus, BillingRunStatus, InvoiceStatus } from '../../entities/enums';
+import { recordOutgoingEvent } from '../outgoing-webhooks/outbox';
 import { sqlList, sqlText } from '../shared/sql-values';
 import type { BillingPeriod } from './billing-period';
 
@@ -231,19 +232,46 @@ export async function refreshTotals(em: EntityManager, runId: string): Promise<v
   );
 }
 
-/** Marks the run completed once no item is pending or processing; true if this call completed it. */
+/**
+ * Marks the run completed once no item is pending or processing; true if this call completed it. The completion and
+ * its `billing_run.completed` event (the outbox) commit together.
+ */
 export async function completeIfFinished(em: EntityManager, runId: string): Promise<boolean> {
-  const rows = await em.execute<Array<{ id: string }>>(
-    `with completed as (
-       update billing_runs r set status = ${COMPLETED}, finished_at = now(), heartbeat_at = now(), updated_at = now(),
-         total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
-       from (${TOTALS}) s
-       where r.id = ? and r.status = ${RUNNING} and s.open = 0
-       returning r.id, r.period)
-     select id, pg_notify('${BILLING_RUN_CHANNEL}', trim(period)) from completed`,
-    [runId, runId],
-  );
-  return rows.length > 0;
+  return em.transactional(async (tem) => {
+    const rows = await tem.execute<
+      Array<{ id: string; period: string; total: number; done: number; failed: number; skipped: number }>
+    >(
+      `with completed as (
+         update billing_runs r set status = ${COMPLETED}, finished_at = now(), heartbeat_at = now(), updated_at = now(),
+           total = s.total, done = s.done, failed = s.failed, skipped = s.skipped
+         from (${TOTALS}) s
+         where r.id = ? and r.status = ${RUNNING} and s.open = 0
+         returning r.id, r.period, r.total, r.done, r.failed, r.skipped)
+       select id, trim(period) as period, total, done, failed, skipped, pg_notify('${BILLING_RUN_CHANNEL}', trim(period))
+       from completed`,
+      [runId, runId],
+    );
+    const [run] = rows;
+    if (!run) {
+      return false;
+    }
+    await recordOutgoingEvent(tem, {
+      type: 'billing_run.completed',
+      orderingKey: `billing_run:${run.period}`,
+      data: {
+        billingRun: {
+          id: run.id,
+          period: run.period,
+          total: Number(run.total),
+          done: Number(run.done),
+          failed: Number(run.failed),
+          skipped: Number(run.skipped),
+        },
+      },
+      at: new Date(),
+    });
+    return true;
+  });
 }
 
 /** Periods other than `exceptKey` whose run is still running (its instance may have died mid-way), oldest first. */

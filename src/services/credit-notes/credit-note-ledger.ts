@@ -6,6 +6,7 @@ import type { RemoteCreditNote } from '../../stripe';
 import { formatMoney } from '../shared/money';
 import { nextInvoiceSequence } from '../invoicing/invoice-repository';
 import { recordInvoiceEvent } from '../invoicing/invoice-status';
+import { recordOutgoingEvent } from '../outgoing-webhooks/outbox';
 import type { StatusCause } from '../invoicing/invoice-status';
 
 /**
@@ -65,6 +66,51 @@ export async function markIssued(
   note.stripeRefundId = remote.refundId;
   note.refundedMinor = remote.refundedMinor;
   await recordInvoiceEvent(tem, invoice, { ...cause, reason: cause.reason ?? describe(note, 'issued') });
+  await announceCreditNote(tem, 'credit_note.created', invoice, note, cause);
+  if (note.kind === CreditNoteKind.REFUND) {
+    await announceCreditNote(tem, 'invoice.refunded', invoice, note, cause);
+  }
+}
+
+/**
+ * The platform's event for a note (outgoing webhooks), in the note's transaction and ordered with its invoice's status
+ * events. `invoice.refunded` carries the note that refunded (null for a refund made in Stripe without one).
+ */
+export async function announceCreditNote(
+  tem: EntityManager,
+  type: 'credit_note.created' | 'credit_note.voided' | 'invoice.refunded',
+  invoice: Invoice,
+  note: CreditNote | null,
+  cause: StatusCause,
+): Promise<void> {
+  await tem.flush();
+  await recordOutgoingEvent(tem, {
+    type,
+    orderingKey: invoice.id,
+    data: {
+      invoice: {
+        id: invoice.id,
+        number: invoice.number,
+        status: invoice.status,
+        currency: invoice.currency,
+        totalMinor: Number(invoice.totalMinor),
+        amountPaidMinor: Number(invoice.amountPaidMinor),
+        amountRefundedMinor: Number(invoice.amountRefundedMinor),
+        amountCreditedMinor: Number(invoice.amountCreditedMinor),
+      },
+      creditNote: note && {
+        id: note.id,
+        number: note.number,
+        kind: note.kind,
+        status: note.status,
+        amountMinor: Number(note.amountMinor),
+        refundedMinor: Number(note.refundedMinor),
+        currency: note.currency,
+        reason: note.reason ?? null,
+      },
+    },
+    at: cause.at ?? new Date(),
+  });
 }
 
 /** Voided in Stripe: VOID, what it reserved given back, a history entry. */
@@ -78,6 +124,7 @@ export async function markVoided(tem: EntityManager, invoice: Invoice, note: Cre
     reserve(invoice, note.kind, -note.amountMinor);
   }
   await recordInvoiceEvent(tem, invoice, { ...cause, reason: describe(note, 'voided') });
+  await announceCreditNote(tem, 'credit_note.voided', invoice, note, cause);
 }
 
 /** A note made in the Stripe Dashboard (no row of ours): recorded, numbered like ours, its credit applied within limits. */

@@ -14,6 +14,9 @@ export const OUTGOING_EVENT_TYPES = [
   'invoice.payment_action_required',
   'invoice.voided',
   'invoice.uncollectible',
+  'invoice.refunded',
+  'credit_note.created',
+  'credit_note.voided',
   'billing_run.completed',
 ] as const;
 

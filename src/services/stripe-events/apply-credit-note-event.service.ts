@@ -3,7 +3,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { CreditNote, Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import type { RemoteCharge, RemoteCreditNote } from '../../stripe';
-import { markIssued, markVoided, minBig, recordForeignNote, refundableMinor } from '../credit-notes/credit-note-ledger';
+import {
+  announceCreditNote,
+  markIssued,
+  markVoided,
+  minBig,
+  recordForeignNote,
+  refundableMinor,
+} from '../credit-notes/credit-note-ledger';
 import { recordInvoiceEvent } from '../invoicing/invoice-status';
 import { formatMoney } from '../shared/money';
 import type { ApplyInvoiceEventResult, StripeEventRef } from './apply-stripe-invoice-event.service';
@@ -80,6 +87,10 @@ export async function applyChargeRefunded(
     source: StatusChangeSource.WEBHOOK,
     ref: event.id,
     reason: `Refunded ${formatMoney(added, invoice.currency)} in Stripe`,
+  });
+  await announceCreditNote(em, 'invoice.refunded', invoice, null, {
+    source: StatusChangeSource.WEBHOOK,
+    ref: event.id,
   });
   await em.flush();
   return { outcome: 'processed', detail: 'refund made in Stripe applied', invoiceId: invoice.id, statusChanged: false };
