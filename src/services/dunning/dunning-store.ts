@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DunningState, InvoiceStatus } from '../../entities/enums';
+import { DunningState, InvoiceStatus, PaymentAttemptStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 
 /**
@@ -157,7 +157,7 @@ export async function retryPaymentMethod(em: EntityManager, invoiceId: string): 
     `select payment_method_id from (
        (select pa.payment_method_id, 0 as rank, pa.created_at from payment_attempts pa
         join invoices i on i.id = pa.invoice_id
-        where i.customer_id = (select customer_id from invoices where id = ?) and pa.status = 'succeeded'
+        where i.customer_id = (select customer_id from invoices where id = ?) and pa.status = ${sqlText(PaymentAttemptStatus.SUCCEEDED)}
         order by pa.created_at desc limit 1)
        union all
        (select pa.payment_method_id, 1 as rank, pa.created_at from payment_attempts pa
