@@ -217,4 +217,37 @@ describe('payment errors: the decline reason and 3-D Secure, stored and served',
     feed.stop();
     expect(failed.paymentStatusChanged).toMatchObject({ previousStatus: 'REQUIRES_ACTION', status: 'PAYMENT_FAILED' });
   });
+
+  it("a decline's reason that arrives after invoice.payment_failed moved the invoice is pushed live as its own entry", async () => {
+    const userId = 'u-reason-late';
+    const invoice = await openInvoice(userId);
+    const db = t.database.db;
+    await t.control.waitForWebhooks();
+    // The decline's webhooks are held back, to be posted in the order under test.
+    t.emulator.setWebhookTarget(null);
+    await payOnHostedPage(invoice.paymentUrl, '4000000000009995');
+    const row = await loadInvoice(db, invoice.id);
+    const events = (await t.stripe.events.list({ limit: 100 })).data
+      .filter((e) => ['invoice.payment_failed', 'payment_intent.payment_failed'].includes(e.type))
+      .filter((e) => [row.stripeInvoiceId, row.stripePaymentIntentId].includes((e.data.object as { id: string }).id));
+    t.emulator.setWebhookTarget(`${t.url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
+    const invoiceEvent = events.find((e) => e.type === 'invoice.payment_failed')!;
+    const intentEvent = events.find((e) => e.type === 'payment_intent.payment_failed')!;
+
+    expect((await postWebhook(t.url, invoiceEvent)).status).toBe(200);
+    expect((await settled(db, invoiceEvent.id)).status).toBe('processed');
+    expect(await outcome(userId, invoice.id)).toMatchObject({ status: 'PAYMENT_FAILED', lastPaymentError: null });
+
+    const feed = await feedOf(userId, invoice.id);
+    expect((await postWebhook(t.url, intentEvent)).status).toBe(200);
+    const [reason] = await feed.waitFor(1);
+    feed.stop();
+    expect(reason.paymentStatusChanged).toMatchObject({
+      previousStatus: 'PAYMENT_FAILED',
+      status: 'PAYMENT_FAILED',
+      source: 'WEBHOOK',
+      reason: 'Your card was declined: insufficient funds',
+    });
+    expect((await outcome(userId, invoice.id)).lastPaymentError).toMatchObject({ declineCode: 'insufficient_funds' });
+  });
 });

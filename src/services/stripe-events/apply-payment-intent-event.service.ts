@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import type { RemotePaymentIntent } from '../../stripe';
-import { canTransition, transitionInvoice } from '../invoicing/invoice-status';
+import { canTransition, recordInvoiceEvent, transitionInvoice } from '../invoicing/invoice-status';
 import { paymentErrorReason, recordPaymentError } from '../payments/payment-error';
 import type { ApplyInvoiceEventResult, StripeEventRef } from './apply-stripe-invoice-event.service';
 
@@ -15,7 +15,8 @@ const AUTHENTICATION_FAILED = 'payment_intent_authentication_failure';
  * `invoice.payment_failed` does not carry. The invoice is found by its PaymentIntent id (stored at finalization and
  * from a 402). The reason is recorded unless the invoice is settled (PAID, VOID) or a newer error is recorded; the
  * status moves to PAYMENT_FAILED with that reason when the transition table allows it and no newer event was
- * applied, as for `invoice.payment_failed` (whichever of the two comes first moves it; the other is a no-op).
+ * applied, as for `invoice.payment_failed` (whichever of the two comes first moves it). When the invoice's event came
+ * first, the reason is recorded as a history entry of its own (PAYMENT_FAILED to itself), pushed to subscribers.
  */
 export async function applyPaymentIntentFailed(
   em: EntityManager,
@@ -52,6 +53,15 @@ export async function applyPaymentIntentFailed(
   let statusChanged = false;
   if (!older && canTransition(invoice.status, InvoiceStatus.PAYMENT_FAILED)) {
     statusChanged = await transitionInvoice(em, invoice, InvoiceStatus.PAYMENT_FAILED, {
+      source: StatusChangeSource.WEBHOOK,
+      ref: event.id,
+      reason: paymentErrorReason(error),
+    });
+  }
+  if (recorded && !statusChanged && invoice.status === InvoiceStatus.PAYMENT_FAILED) {
+    // `invoice.payment_failed` came first and moved it without a reason: the reason is a history entry of its own,
+    // pushed to subscribers like a change, so a dashboard shows why without a reload.
+    await recordInvoiceEvent(em, invoice, {
       source: StatusChangeSource.WEBHOOK,
       ref: event.id,
       reason: paymentErrorReason(error),
