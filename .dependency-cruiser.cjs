@@ -34,6 +34,21 @@ module.exports = {
       to: { path: '^node_modules/stripe/' },
     },
     {
+      name: 'only-the-queue-talks-to-nats',
+      severity: 'error',
+      comment:
+        'src/queue is the one place that imports the NATS clients; the usage services see only their interfaces.',
+      from: { path: '^src/', pathNot: '^src/queue/' },
+      to: { path: '^node_modules/@nats-io/' },
+    },
+    {
+      name: 'queue-stays-below-the-edges',
+      severity: 'error',
+      comment: 'The queue adapter is infrastructure under the services: no transport, no server assembly.',
+      from: { path: '^src/queue/' },
+      to: { path: '^src/(http|resolvers|webhooks|cli|server/|main\\.ts)' },
+    },
+    {
       name: 'lib-is-infrastructure',
       severity: 'error',
       comment:

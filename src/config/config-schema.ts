@@ -24,6 +24,7 @@ export const CONFIG_GROUPS = {
   identity: 'Identity',
   graphql: 'GraphQL inputs',
   subscriptions: 'Subscriptions: WebSocket and Server-Sent Events',
+  usageIntake: 'Usage intake: direct, or through NATS JetStream',
   webhooks: 'Stripe webhooks',
   outgoingWebhooks: 'Outgoing webhooks (to the platform)',
   scheduler: 'Monthly billing scheduler',
@@ -193,6 +194,31 @@ const trustProxy: ValueSchema<TrustProxySetting> = z.string().transform((raw, ct
 });
 
 const text: ValueSchema<string> = z.string();
+
+export const USAGE_INGEST_MODES = ['direct', 'jetstream'] as const;
+export type UsageIngestMode = (typeof USAGE_INGEST_MODES)[number];
+
+/** Comma-separated `nats://` (or `tls://`) URLs. Never echoes the value: a URL may carry a password. */
+const natsServers: ValueSchema<string[]> = z
+  .string()
+  .transform((raw) => raw.split(',').map((part) => part.trim()))
+  .refine(
+    (servers) => servers.every((server) => /^(nats|tls):\/\/[^\s/]+$/.test(server)),
+    'must be nats://host:port (or tls://), several separated by commas',
+  );
+
+/** A JetStream stream or consumer name: letters, digits, `-` and `_`. */
+const natsName: ValueSchema<string> = z
+  .string()
+  .refine((name) => /^[A-Za-z0-9_-]{1,64}$/.test(name), got('must be 1 to 64 letters, digits, - or _'));
+
+/** A NATS subject without wildcards: dot-separated tokens. */
+const natsSubject: ValueSchema<string> = z
+  .string()
+  .refine(
+    (subject) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject) && subject.length <= 200,
+    got('must be dot-separated tokens of letters, digits, - or _ (no wildcards)'),
+  );
 
 /** Days after the start of dunning, comma-separated and increasing: `1,3,5,7`. */
 const retryDays: ValueSchema<number[]> = z
@@ -580,6 +606,70 @@ export const CONFIG_SCHEMA = {
       description:
         'the `connection_init` payload (as JSON): the token and a few parameters; larger closes the socket with ' +
         '4400',
+    }),
+  },
+  usageIntake: {
+    mode: variable('USAGE_INGEST', {
+      group: 'usageIntake',
+      schema: z.enum(USAGE_INGEST_MODES, { errorMap: listError('must be direct or jetstream') }),
+      values: USAGE_INGEST_MODES,
+      default: 'direct',
+      description:
+        '`direct`: `recordUsage` and `POST /api/v1/usage` write the batch to the database before answering. ' +
+        '`jetstream`: they answer once NATS JetStream has stored the batch, and every instance writes the stream to ' +
+        'the database in large batches (usage is accepted while the database is down). [Scaling](scaling.md)',
+    }),
+    natsUrl: variable('NATS_URL', {
+      group: 'usageIntake',
+      schema: natsServers,
+      default: 'nats://127.0.0.1:4222',
+      secret: 'url-password',
+      description: 'NATS servers of the JetStream cluster (`nats://host:4222`, several separated by commas)',
+    }),
+    stream: variable('USAGE_JETSTREAM_STREAM', {
+      group: 'usageIntake',
+      schema: natsName,
+      default: 'AGENTHUB_USAGE',
+      description: 'the JetStream stream of usage events, created at start when missing (work-queue retention)',
+    }),
+    subject: variable('USAGE_JETSTREAM_SUBJECT', {
+      group: 'usageIntake',
+      schema: natsSubject,
+      default: 'agenthub.usage',
+      description: 'the subject usage events are published on (the stream holds this subject only)',
+    }),
+    consumer: variable('USAGE_JETSTREAM_CONSUMER', {
+      group: 'usageIntake',
+      schema: natsName,
+      default: 'usage-writer',
+      description: 'the durable pull consumer every instance shares to write the stream to the database',
+    }),
+    replicas: variable('USAGE_JETSTREAM_REPLICAS', {
+      group: 'usageIntake',
+      ...wholeNumber(1, 5),
+      default: '1',
+      description: 'copies of the stream a NATS cluster keeps when it creates it (3 on a three-node cluster)',
+    }),
+    duplicateWindowSeconds: variable('USAGE_JETSTREAM_DUPLICATE_WINDOW_S', {
+      group: 'usageIntake',
+      ...wholeNumber(1, 7 * 86_400),
+      default: '3600',
+      description:
+        'how long the stream remembers a customer + idempotency key to drop a retried event (`Nats-Msg-Id`); the ' +
+        "database's unique key catches a retry after it",
+    }),
+    writeBatch: variable('USAGE_JETSTREAM_WRITE_BATCH', {
+      group: 'usageIntake',
+      ...wholeNumber(1, 50_000),
+      default: '10000',
+      description: 'most events one database write takes from the stream (one `COPY` and one insert)',
+    }),
+    retryMs: variable('USAGE_JETSTREAM_RETRY_MS', {
+      group: 'usageIntake',
+      ...wholeNumber(1, 60_000),
+      default: '500',
+      description:
+        'first wait before a failed database write is tried again (the database unreachable); doubles up to 10 s',
     }),
   },
   webhooks: {

@@ -34,6 +34,9 @@ export type SchedulerSettings = AppConfig['scheduler'];
 /** The dunning policy (`DUNNING_*`): off while `retryDays` is unset. */
 export type DunningSettings = AppConfig['dunning'];
 
+/** `USAGE_INGEST` and the JetStream intake's stream, consumer and write batches. */
+export type UsageIntakeSettings = AppConfig['usageIntake'];
+
 export interface ConfigProblem {
   variable: string;
   message: string;

@@ -59,7 +59,8 @@ function show(config: AppConfig, variable: PlacedVariable): string {
     return maskSecret(String(value));
   }
   if (variable.secret === 'url-password') {
-    return maskUrl(String(value));
+    // A list of URLs (NATS_URL) is masked URL by URL.
+    return Array.isArray(value) ? value.map((url) => maskUrl(String(url))).join(', ') : maskUrl(String(value));
   }
   return Array.isArray(value) ? value.join(', ') : String(value);
 }

@@ -100,3 +100,17 @@ export function stripeOperation(method: string, path: string): string {
   const bare = path.split('?')[0];
   return `${method.toUpperCase()} ${bare.replace(/\/[a-z]+_[A-Za-z0-9]+(?=\/|$)/g, '/:id')}`;
 }
+
+export const usageQueueWrites = new Counter({
+  name: 'agenthub_usage_queue_writes_total',
+  help: 'Usage events the JetStream intake wrote to the database, by outcome: stored, duplicate.',
+  labelNames: ['outcome'] as const,
+  registers: [processMetrics],
+});
+
+export const usageDeadLetters = new Counter({
+  name: 'agenthub_usage_dead_letters_total',
+  help: 'Usage events the JetStream intake accepted and its writer refused (usage_dead_letters), by code.',
+  labelNames: ['code'] as const,
+  registers: [processMetrics],
+});

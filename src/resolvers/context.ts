@@ -6,6 +6,7 @@ import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
+import type { UsageQueue } from '../services/usage/usage-queue';
 
 /** Per-operation context: the verified caller and a request-scoped EntityManager. */
 export interface GraphQLContext {
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   statusHub: StatusChangeHub;
   /** Live progress of billing runs (`billingRunProgressed`). */
   billingRuns: BillingRunFeed;
+  /** Where `recordUsage` queues batches when `USAGE_INGEST=jetstream`; unset: written directly. */
+  usageQueue?: UsageQueue;
   em: EntityManager;
   log: Logger;
   requestId: string;

@@ -15,7 +15,7 @@ export class UsageResolver {
     @Arg('events', () => [UsageEventInput]) events: UsageEventInput[],
     @Ctx() ctx: GraphQLContext,
   ): Promise<RecordUsageResultType> {
-    return recordUsage(ctx.em, ctx.caller, events);
+    return recordUsage(ctx.em, ctx.caller, events, new Date(), undefined, ctx.usageQueue);
   }
 
   @Query(() => UsageSummaryType, { description: 'Cost so far for a period: the preview of its invoice.' })

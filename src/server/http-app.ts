@@ -47,7 +47,7 @@ export function createHttpApp(
   app.use(webhooks.router);
   app.use(healthRouter(db, services.statusHub));
   app.use(metricsRouter(db, verify, config.monitoring.metricsToken, instance, logger));
-  app.use(usageRouter(db, verify));
+  app.use(usageRouter(db, verify, services.usageQueue));
   app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
   // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".
   const devTokens = devTokenRouter(config);

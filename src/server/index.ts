@@ -21,6 +21,11 @@ import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import { createWebhookComponents } from '../webhooks';
 import { OutgoingWebhookWorker } from '../webhooks/outgoing-webhook-worker';
+import { JetStreamUsageStream } from '../queue/jetstream-usage-queue';
+import { MetricCatalogueCache } from '../services/usage/metric-catalogue';
+import type { UsageQueue } from '../services/usage/usage-queue';
+import { UsageQueueWriter } from '../services/usage/usage-queue-writer';
+import type { UsageWriteOutcome } from '../services/usage/usage-queue-writer';
 import { serveGraphQLOverHttp } from './graphql-http';
 import { serveGraphQLOverSse } from './graphql-sse';
 import { serveGraphQLOverWebSocket } from './graphql-ws';
@@ -73,6 +78,11 @@ export interface BillingServer {
    * `tick()` runs the steps due now (a test that moved the clock, an operator).
    */
   dunning: DunningWorker;
+  /**
+   * Calls `listener` after each write of this instance's usage queue writer (`USAGE_INGEST=jetstream`: events
+   * stored, or the failure it retries); returns its removal. Never called in the direct mode.
+   */
+  onUsageWrite(listener: (outcome: UsageWriteOutcome) => void): () => void;
 }
 
 /**
@@ -90,6 +100,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const statusHub = new StatusChangeHub(db, logger, { clock });
   await statusHub.start();
   const billingRuns = new BillingRunFeed(db, logger, { clock });
+  const usage = await usageIntake(options, clock, logger);
   const gateway = options.gateway ?? gatewayFromConfig(config, { clock });
   const services = requestServices({
     config,
@@ -100,6 +111,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     gateway,
     statusHub,
     billingRuns,
+    usageQueue: usage?.queue,
   });
 
   const httpServer = http.createServer();
@@ -146,6 +158,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     onBillingRunWatchersChange: (listener) => billingRuns.onWatcherCountChange(listener),
     streams: () => streamLimits.counts,
     dunning,
+    onUsageWrite: (listener) => usage?.writer.onWrite(listener) ?? (() => undefined),
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -154,6 +167,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           webhooks.worker.start();
           dunning.start();
           outgoing.start();
+          usage?.writer.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve(`http://${shownHost}:${address.port}`);
@@ -171,6 +185,8 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     await dunning.stop();
     await webhooks.worker.stop();
     await outgoing.stop();
+    await usage?.writer.stop();
+    await usage?.stream.close();
     // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.
     await graphql.stop();
     await ws.close();
@@ -180,4 +196,33 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     }
   }
+}
+
+/**
+ * The JetStream usage intake when `USAGE_INGEST=jetstream`: the stream and its consumer (created when missing), the
+ * queue `recordUsage` publishes to, and this instance's writer (started by `listen`). Undefined in the direct mode.
+ */
+async function usageIntake(
+  options: ServerOptions,
+  clock: Clock,
+  logger: Logger,
+): Promise<{ stream: JetStreamUsageStream; queue: UsageQueue; writer: UsageQueueWriter } | undefined> {
+  const settings = options.config.usageIntake;
+  if (settings.mode !== 'jetstream') {
+    return undefined;
+  }
+  const stream = await JetStreamUsageStream.open(settings);
+  const catalogue = new MetricCatalogueCache(clock);
+  const queue: UsageQueue = {
+    publish: (events) => stream.publish(events),
+    metrics: (em, codes) => catalogue.lookup(em, codes),
+  };
+  const writer = new UsageQueueWriter(
+    options.db,
+    await stream.source(),
+    { writeBatch: settings.writeBatch, backoff: { baseMs: settings.retryMs, maxMs: 10_000, jitter: 0.2 } },
+    logger.child({ component: 'usage-queue' }),
+    clock,
+  );
+  return { stream, queue, writer };
 }

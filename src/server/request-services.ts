@@ -9,6 +9,7 @@ import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
+import type { UsageQueue } from '../services/usage/usage-queue';
 
 /** What every transport of one server shares: built once by `createServer`, handed to each module. */
 export interface RequestServices {
@@ -20,6 +21,8 @@ export interface RequestServices {
   gateway: StripeGateway;
   statusHub: StatusChangeHub;
   billingRuns: BillingRunFeed;
+  /** The JetStream usage intake (`USAGE_INGEST=jetstream`); unset: usage is written directly. */
+  usageQueue?: UsageQueue;
   /**
    * A GraphQL operation's context (HTTP or WebSocket): the caller and a request-scoped EntityManager. A subscription
    * (`subscription: true`) keeps its context for hours and uses the database only while it subscribes: each use of
@@ -43,6 +46,7 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
         gateway: shared.gateway,
         statusHub: shared.statusHub,
         billingRuns: shared.billingRuns,
+        usageQueue: shared.usageQueue,
         get em() {
           if (subscription) {
             return shared.db.orm.em.fork();

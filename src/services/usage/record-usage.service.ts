@@ -9,6 +9,10 @@ import { BadInputError } from '../shared/errors';
 import { USER_ID_NUMBER_RULE, userIdFromJson } from '../customers/user-id';
 import { activeMetrics, ensureCustomers, insertUsageRecords } from './usage-repository';
 import type { IncomingUsage, UsageWritePath } from './usage-repository';
+import { insertDeadLetters } from './usage-dead-letters.repository';
+import type { UsageQueue } from './usage-queue';
+import { catalogueLookup } from './metric-catalogue';
+import type { MetricLookup } from './metric-catalogue';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -75,13 +79,8 @@ export interface RecordUsageResult {
   late: number;
 }
 
-/** An active metric of the catalogue, by code. */
-interface CatalogueMetric {
-  id: string;
-  aggregation: MetricAggregation;
-}
-
-type ValidEvent = IncomingUsage;
+/** A valid event: its metric's id once the catalogue has been read, else null (checked when it is written). */
+type ValidEvent = Omit<IncomingUsage, 'metricId'> & { metric: string; metricId: string | null };
 
 function text(value: unknown, max: number): string | undefined {
   return typeof value === 'string' && value.trim().length > 0 && value.length <= max ? value : undefined;
@@ -90,7 +89,7 @@ function text(value: unknown, max: number): string | undefined {
 function validate(
   event: UsageEventData,
   index: number,
-  metrics: Map<string, CatalogueMetric>,
+  metricOf: MetricLookup,
   now: number,
 ): ValidEvent | UsageRejection {
   const reject = (code: UsageRejectionCode, message: string): UsageRejection => ({ index, code, message });
@@ -114,8 +113,8 @@ function validate(
     // " u1" would silently become a second customer beside "u1".
     return reject('INVALID_USER_ID', 'userId must not start or end with whitespace');
   }
-  const metric = typeof event.metric === 'string' ? metrics.get(event.metric) : undefined;
-  if (!metric) {
+  const metric = typeof event.metric === 'string' ? metricOf(event.metric) : 'unknown';
+  if (metric === 'unknown') {
     return reject('UNKNOWN_METRIC', `Unknown or inactive metric "${String(event.metric).slice(0, 100)}"`);
   }
   // A JSON number has been through a float, which is exact only for whole numbers up to 2^53 - 1: 9007199254740993
@@ -140,7 +139,11 @@ function validate(
       `quantity must be at most ${MAX_USAGE_QUANTITY} (10^12) per event; split larger usage into several events`,
     );
   }
-  if (COUNTED_AGGREGATIONS.has(metric.aggregation) && compare(parseDecimal(quantity), ONE) !== 0) {
+  if (
+    metric !== 'later' &&
+    COUNTED_AGGREGATIONS.has(metric.aggregation) &&
+    compare(parseDecimal(quantity), ONE) !== 0
+  ) {
     return reject(
       'QUANTITY_MUST_BE_ONE',
       `metric "${String(event.metric)}" is a ${metric.aggregation.toUpperCase()} metric: it counts ` +
@@ -188,7 +191,8 @@ function validate(
   }
   return {
     userId,
-    metricId: metric.id,
+    metric: event.metric as string,
+    metricId: metric === 'later' ? null : metric.id,
     quantity,
     occurredAt: new Date(at).toISOString(),
     idempotencyKey,
@@ -204,6 +208,11 @@ function validate(
  * seen, the batch is streamed into a staging table with `COPY` (PostgreSQL; bound as arrays on the embedded
  * database, see `UsageWritePath`), and one insert from it with `ON CONFLICT DO NOTHING` stores the events, all in
  * one transaction. `path` is for tests that compare the two ways in.
+ *
+ * With a `queue` (`USAGE_INGEST=jetstream`) the batch is validated the same way, against the catalogue as last read
+ * (`UsageQueue.metrics`), and answered once the queue has stored it; `storeQueuedUsage` writes it later, checking
+ * again what needed the database. `accepted` then counts events queued, `duplicates` those the queue already held,
+ * and `late` is 0: whether an event is late is known only when it is written.
  */
 export async function recordUsage(
   em: EntityManager,
@@ -211,6 +220,7 @@ export async function recordUsage(
   events: readonly UsageEventData[],
   now: Date = new Date(),
   path?: UsageWritePath,
+  queue?: UsageQueue,
 ): Promise<RecordUsageResult> {
   requireRole(caller, Role.SERVICE, Role.ADMIN);
   if (!Array.isArray(events)) {
@@ -224,21 +234,40 @@ export async function recordUsage(
   }
 
   // Validation reads only the catalogue, so it runs before the transaction takes a connection.
-  const metricRows = await activeMetrics(em);
-  const metrics = new Map(metricRows.map((m) => [m.code, { id: m.id, aggregation: m.aggregation }]));
+  const metricOf = queue
+    ? await queue.metrics(
+        em,
+        events.map((e) => e?.metric),
+      )
+    : catalogueLookup(await activeMetrics(em));
+  const { valid, unique, rejected } = check(events, metricOf, now);
+  if (unique.length === 0) {
+    return { accepted: 0, duplicates: 0, rejected, late: 0 };
+  }
+  if (queue) {
+    const queued = await queue.publish(unique.map(({ metricId: _, ...event }) => event));
+    return { accepted: queued.stored, duplicates: valid.length - queued.stored, rejected, late: 0 };
+  }
+  const stored = await em.transactional((tem) => storeValid(tem, unique.map(withMetricId), path));
+  return { accepted: stored.accepted, duplicates: valid.length - stored.accepted, rejected, late: stored.late };
+}
+
+/** Validates every event; the valid ones, and those of them whose key is first seen in the batch. */
+function check(
+  events: readonly UsageEventData[],
+  metricOf: MetricLookup,
+  now: Date,
+): { valid: ValidEvent[]; unique: ValidEvent[]; rejected: UsageRejection[] } {
   const valid: ValidEvent[] = [];
   const rejected: UsageRejection[] = [];
   events.forEach((event, index) => {
-    const result = validate(event, index, metrics, now.getTime());
+    const result = validate(event, index, metricOf, now.getTime());
     if ('code' in result) {
       rejected.push(result);
     } else {
       valid.push(result);
     }
   });
-  if (valid.length === 0) {
-    return { accepted: 0, duplicates: 0, rejected, late: 0 };
-  }
   // The first copy of a key wins within a batch as it does across batches. Left to the insert, which copy is kept
   // would depend on the row order of its join, so later copies never reach it and are counted as duplicates.
   const seen = new Set<string>();
@@ -250,16 +279,62 @@ export async function recordUsage(
     seen.add(key);
     return true;
   });
+  return { valid, unique, rejected };
+}
 
-  return em.transactional(async (tem) => {
-    // Customers first seen here are created set-based, as `me` would create them.
-    const userIds = [...new Set(unique.map((e) => e.userId))];
-    await ensureCustomers(
-      tem,
-      userIds.map((userId) => ({ id: randomUUID(), userId })),
-    );
+function withMetricId({ metric: _, metricId, ...event }: ValidEvent): IncomingUsage {
+  if (metricId === null) {
+    throw new Error('an event reached the write without its metric checked');
+  }
+  return { ...event, metricId };
+}
 
-    const stored = await insertUsageRecords(tem, unique, path);
-    return { accepted: stored.accepted, duplicates: valid.length - stored.accepted, rejected, late: stored.late };
+/** Creates the customers first seen and inserts the events; part of the caller's transaction. */
+async function storeValid(
+  tem: EntityManager,
+  events: IncomingUsage[],
+  path?: UsageWritePath,
+): Promise<{ accepted: number; late: number }> {
+  // Customers first seen here are created set-based, as `me` would create them.
+  const userIds = [...new Set(events.map((e) => e.userId))];
+  await ensureCustomers(
+    tem,
+    userIds.map((userId) => ({ id: randomUUID(), userId })),
+  );
+  return insertUsageRecords(tem, events, path);
+}
+
+export interface QueuedUsageResult {
+  /** Events stored by this write. */
+  accepted: number;
+  /** Events stored earlier (the database's unique key), or repeated within the write. */
+  duplicates: number;
+  /** Events refused by the checks that need the database, recorded in `usage_dead_letters`. */
+  deadLettered: UsageRejection[];
+}
+
+/**
+ * Writes events taken from the usage queue (`USAGE_INGEST=jetstream`) through the same set-based write as
+ * `recordUsage`, in one transaction: the checks that needed the catalogue run again (the metric may be unknown or
+ * inactive by now, or was never checked while the database was down), and what they refuse is recorded as a dead
+ * letter in the same transaction, never dropped. `events[i]` failing is reported as index `i`.
+ */
+export async function storeQueuedUsage(
+  em: EntityManager,
+  events: readonly UsageEventData[],
+  now: Date = new Date(),
+  path?: UsageWritePath,
+): Promise<QueuedUsageResult> {
+  const metricOf = catalogueLookup(await activeMetrics(em));
+  const { valid, unique, rejected } = check(events, metricOf, now);
+  const stored = await em.transactional(async (tem) => {
+    if (rejected.length > 0) {
+      await insertDeadLetters(
+        tem,
+        rejected.map((r) => ({ payload: JSON.stringify(events[r.index]), code: r.code, message: r.message })),
+      );
+    }
+    return unique.length > 0 ? storeValid(tem, unique.map(withMetricId), path) : { accepted: 0, late: 0 };
   });
+  return { accepted: stored.accepted, duplicates: valid.length - stored.accepted, deadLettered: rejected };
 }

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { UsageIntakeSettings } from '../config/config';
+import type { QueuedMessage, UsageQueueSource } from '../services/usage/usage-queue-writer';
+import type { QueuedUsageEvent } from '../services/usage/usage-queue';
+
+/**
+ * The one place that speaks NATS: the usage stream of `USAGE_INGEST=jetstream`, its durable consumer, publishing
+ * and taking batches. Both are created at start when missing (any instance may be first; a second `add` of the same
+ * name finds it there).
+ */
+
+/** How long the stream waits for an acknowledgement before it hands a message to another writer. */
+const ACK_WAIT_MS = 60_000;
+/** Messages handed out and not yet acknowledged, across every instance's writer. */
+const MAX_ACK_PENDING = 200_000;
+
+const nanos = (ms: number): number => ms * 1_000_000;
+
+/**
+ * The `Nats-Msg-Id` of an event: its customer and idempotency key (hashed, so that any user id and key make a
+ * header-safe id of fixed length). The stream drops a second message with the same id within its duplicate window.
+ */
+export function usageMessageId(event: { userId: string; idempotencyKey: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([event.userId, event.idempotencyKey]))
+    .digest('base64url');
+}
+
+export class JetStreamUsageStream {
+  private readonly js: JetStreamClient;
+  private readonly sources = new Set<ConsumerMessages>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: UsageIntakeSettings,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Connects and makes sure the stream and the durable consumer exist. */
+  static async open(settings: UsageIntakeSettings, name = 'agenthub-billing'): Promise<JetStreamUsageStream> {
+    const nc = await connect({ servers: settings.natsUrl, name, maxReconnectAttempts: -1 });
+    try {
+      await ensureStreamAndConsumer(await jetstreamManager(nc), settings);
+    } catch (error) {
+      await nc.close();
+      throw error;
+    }
+    return new JetStreamUsageStream(nc, settings);
+  }
+
+  /** Publishes every event; resolves once the stream has stored them all, counting those it did not already hold. */
+  async publish(events: QueuedUsageEvent[]): Promise<{ stored: number }> {
+    const acks = await Promise.all(
+      events.map((event) =>
+        this.js.publish(this.settings.subject, JSON.stringify(event), { msgID: usageMessageId(event) }),
+      ),
+    );
+    return { stored: acks.filter((ack) => !ack.duplicate).length };
+  }
+
+  /** A source of batches from the shared durable consumer, for this instance's writer. */
+  async source(): Promise<UsageQueueSource> {
+    const consumer = await this.js.consumers.get(this.settings.stream, this.settings.consumer);
+    const messages = await consumer.consume({ max_messages: this.settings.writeBatch });
+    this.sources.add(messages);
+    const iterator = messages[Symbol.asyncIterator]();
+    const take = async (): Promise<QueuedMessage | undefined> => {
+      const next = await iterator.next();
+      return next.done ? undefined : wrap(next.value);
+    };
+    return {
+      async nextBatch(max) {
+        const first = await take();
+        if (!first) {
+          return [];
+        }
+        // What has already arrived joins the batch; the write never waits for more.
+        const batch = [first];
+        while (batch.length < max && messages.getPending() > 0) {
+          const message = await take();
+          if (!message) {
+            break;
+          }
+          batch.push(message);
+        }
+        return batch;
+      },
+      close: async () => {
+        this.sources.delete(messages);
+        await messages.close();
+      },
+    };
+  }
+
+  /** Stops every source and closes the connection once what was published has been flushed. */
+  async close(): Promise<void> {
+    await Promise.all([...this.sources].map((messages) => messages.close()));
+    await this.nc.drain();
+  }
+}
+
+function wrap(message: JsMsg): QueuedMessage {
+  return {
+    data: message.data,
+    ack: () => message.ack(),
+    nak: () => message.nak(),
+    working: () => message.working(),
+  };
+}
+
+async function ensureStreamAndConsumer(jsm: JetStreamManager, settings: UsageIntakeSettings): Promise<void> {
+  await idempotently(
+    () => jsm.streams.info(settings.stream),
+    () =>
+      jsm.streams.add({
+        name: settings.stream,
+        subjects: [settings.subject],
+        // Each event is kept until a writer has stored it in the database and acknowledged it.
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        num_replicas: settings.replicas,
+        duplicate_window: nanos(settings.duplicateWindowSeconds * 1000),
+      }),
+  );
+  await idempotently(
+    () => jsm.consumers.info(settings.stream, settings.consumer),
+    () =>
+      jsm.consumers.add(settings.stream, {
+        durable_name: settings.consumer,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(ACK_WAIT_MS),
+        max_ack_pending: MAX_ACK_PENDING,
+        filter_subject: settings.subject,
+      }),
+  );
+}
+
+/** Finds a thing, else creates it; when another instance created it meanwhile, finds it again. */
+async function idempotently(find: () => Promise<unknown>, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await find();
+    return;
+  } catch {
+    // Not there (or not reachable: then creating fails with the reason).
+  }
+  try {
+    await create();
+  } catch (error) {
+    await find().catch(() => {
+      throw error;
+    });
+  }
+}
