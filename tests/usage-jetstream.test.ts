@@ -49,12 +49,18 @@ afterAll(async () => {
 });
 
 /** What a server's usage writer has done so far, counted from its first write on. */
-function tally(...servers: BillingServer[]): { stored: number; failures: number; wakeups: Wakeups } {
-  const counts = { stored: 0, failures: 0, wakeups: new Wakeups() };
+function tally(...servers: BillingServer[]): {
+  stored: number;
+  deadLettered: number;
+  failures: number;
+  wakeups: Wakeups;
+} {
+  const counts = { stored: 0, deadLettered: 0, failures: 0, wakeups: new Wakeups() };
   for (const server of servers) {
     server.onUsageWrite((outcome) => {
       if (outcome.ok) {
         counts.stored += outcome.accepted;
+        counts.deadLettered += outcome.deadLettered;
       } else {
         counts.failures += 1;
       }
@@ -249,8 +255,10 @@ describe('two instances sharing the usage stream', () => {
 
     proxy.cut();
     const batch = events('outage', 300);
-    const accepted = await postUsage(url, token, [...batch, batch[0], batch[1]]);
-    expect(accepted).toMatchObject({ status: 200, body: { accepted: 300, duplicates: 2, rejected: [] } });
+    // A metric code the intake has never seen cannot be checked without the catalogue: accepted, judged on writing.
+    const ghost = { ...events('ghost', 1)[0], metric: 'metric_created_during_the_outage' };
+    const accepted = await postUsage(url, token, [...batch, batch[0], batch[1], ghost]);
+    expect(accepted).toMatchObject({ status: 200, body: { accepted: 301, duplicates: 2, rejected: [] } });
     // A client that retried the batch during the outage: the stream drops it.
     const retried = await postUsage(url, token, batch);
     expect(retried).toMatchObject({ status: 200, body: { accepted: 0, duplicates: 300 } });
@@ -262,5 +270,13 @@ describe('two instances sharing the usage stream', () => {
     proxy.restore();
     await untilStored(counts, 301);
     expect(await storedCount(database.db, 'outage')).toEqual({ events: 300, quantity: '45150.000000000000' });
+    // The event of an unknown metric is kept as a dead letter with the reason, not dropped.
+    await waitForEvent('the dead letter', () => counts.deadLettered === 1, counts.wakeups.subscribe);
+    const letters = await database.db.orm.em
+      .fork()
+      .execute<Array<{ code: string; payload: string }>>('select code, payload from usage_dead_letters');
+    expect(letters).toHaveLength(1);
+    expect(letters[0].code).toBe('UNKNOWN_METRIC');
+    expect(JSON.parse(letters[0].payload)).toMatchObject({ idempotencyKey: 'ghost-0' });
   });
 });
