@@ -8,7 +8,7 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, createInbox, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { UsageIntakeSettings } from '../config/config';
 import type { QueuedMessage, UsageQueueSource } from '../services/usage/usage-queue-writer';
@@ -25,7 +25,17 @@ const ACK_WAIT_MS = 60_000;
 /** Messages handed out and not yet acknowledged, across every instance's writer. */
 const MAX_ACK_PENDING = 200_000;
 
+/** The longest a batch waits for JetStream to acknowledge all of its events. */
+const PUBLISH_TIMEOUT_MS = 10_000;
+
 const nanos = (ms: number): number => ms * 1_000_000;
+
+/** JetStream's answer to a publish. */
+interface PubAck {
+  seq?: number;
+  duplicate?: boolean;
+  error?: { code: number; description: string };
+}
 
 /**
  * The `Nats-Msg-Id` of an event: its customer and idempotency key (hashed, so that any user id and key make a
@@ -60,14 +70,55 @@ export class JetStreamUsageStream {
     return new JetStreamUsageStream(nc, settings);
   }
 
-  /** Publishes every event; resolves once the stream has stored them all, counting those it did not already hold. */
-  async publish(events: QueuedUsageEvent[]): Promise<{ stored: number }> {
-    const acks = await Promise.all(
-      events.map((event) =>
-        this.js.publish(this.settings.subject, JSON.stringify(event), { msgID: usageMessageId(event) }),
-      ),
-    );
-    return { stored: acks.filter((ack) => !ack.duplicate).length };
+  /**
+   * Publishes every event; resolves once the stream has stored them all (each publish acknowledgement received),
+   * counting those it did not already hold. The events go out as plain publishes with one reply subject for the
+   * batch, and the acknowledgements are counted as they come: several times faster than one request per event
+   * (`js.publish`), which waits on a reply of its own each. A failure leaves some events stored: a retry of the
+   * batch is dropped for those by their `Nats-Msg-Id`.
+   */
+  publish(events: QueuedUsageEvent[]): Promise<{ stored: number }> {
+    if (events.length === 0) {
+      return Promise.resolve({ stored: 0 });
+    }
+    return new Promise((resolve, reject) => {
+      let acked = 0;
+      let duplicates = 0;
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new Error(`JetStream acknowledged ${acked} of ${events.length} events in ${PUBLISH_TIMEOUT_MS} ms`)),
+        PUBLISH_TIMEOUT_MS,
+      );
+      const subscription = this.nc.subscribe(createInbox(), {
+        max: events.length,
+        callback: (error, message) => {
+          if (error) {
+            fail(error);
+            return;
+          }
+          const ack = message.data.length > 0 ? (message.json() as PubAck) : undefined;
+          if (!ack || ack.error || ack.seq === undefined) {
+            fail(new Error(`JetStream did not store an event: ${ack?.error?.description ?? 'no stream answered'}`));
+            return;
+          }
+          duplicates += ack.duplicate ? 1 : 0;
+          acked += 1;
+          if (acked === events.length) {
+            clearTimeout(timer);
+            resolve({ stored: acked - duplicates });
+          }
+        },
+      });
+      for (const event of events) {
+        const h = headers();
+        h.set('Nats-Msg-Id', usageMessageId(event));
+        this.nc.publish(this.settings.subject, JSON.stringify(event), { reply: subscription.getSubject(), headers: h });
+      }
+    });
   }
 
   /** A source of batches from the shared durable consumer, for this instance's writer. */
