@@ -25,6 +25,9 @@ const ACK_WAIT_MS = 60_000;
 /** Messages handed out and not yet acknowledged, across every instance's writer. */
 const MAX_ACK_PENDING = 200_000;
 
+/** How long a writer gathers events that arrive after the first of a batch, before it writes. */
+const WRITE_LINGER_MS = 50;
+
 /** The longest a batch waits for JetStream to acknowledge all of its events. */
 const PUBLISH_TIMEOUT_MS = 10_000;
 
@@ -127,24 +130,40 @@ export class JetStreamUsageStream {
     const messages = await consumer.consume({ max_messages: this.settings.writeBatch });
     this.sources.add(messages);
     const iterator = messages[Symbol.asyncIterator]();
-    const take = async (): Promise<QueuedMessage | undefined> => {
-      const next = await iterator.next();
+    // A `next()` still waiting when a linger ran out: the next call takes its message, so none is lost.
+    let waiting: Promise<IteratorResult<JsMsg>> | undefined;
+    const take = async (until?: Promise<'linger over'>): Promise<QueuedMessage | 'linger over' | undefined> => {
+      waiting ??= iterator.next();
+      const next = until ? await Promise.race([waiting, until]) : await waiting;
+      if (next === 'linger over') {
+        return next;
+      }
+      waiting = undefined;
       return next.done ? undefined : wrap(next.value);
     };
     return {
       async nextBatch(max) {
         const first = await take();
-        if (!first) {
+        if (!first || first === 'linger over') {
           return [];
         }
-        // What has already arrived joins the batch; the write never waits for more.
+        // What arrives within the linger joins the batch: a few milliseconds buy writes of thousands of events
+        // instead of one small transaction per delivery.
         const batch = [first];
-        while (batch.length < max && messages.getPending() > 0) {
-          const message = await take();
-          if (!message) {
-            break;
+        let timer: NodeJS.Timeout | undefined;
+        const linger = new Promise<'linger over'>((resolve) => {
+          timer = setTimeout(() => resolve('linger over'), WRITE_LINGER_MS);
+        });
+        try {
+          while (batch.length < max) {
+            const message = await take(linger);
+            if (!message || message === 'linger over') {
+              break;
+            }
+            batch.push(message);
           }
-          batch.push(message);
+        } finally {
+          clearTimeout(timer);
         }
         return batch;
       },
