@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { Logger } from '../config/logger';
-import { DomainError } from '../services/shared/errors';
+import { DomainError, isDependencyUnavailable } from '../services/shared/errors';
 import { JSON_TOO_DEEP_MESSAGE } from '../schema/limits';
 import { UNSTORABLE_TEXT_MESSAGE } from '../schema/storable-text';
 import { JSON_TOO_DEEP } from './json-body';
@@ -50,6 +50,9 @@ export function failure(
   return { status, body: errorBody(code, message, details), ...(headers ? { headers } : {}) };
 }
 
+/** What a client is told while the database (or another dependency) cannot be reached; never its error text. */
+export const UNAVAILABLE_MESSAGE = 'The service is temporarily unavailable; send the same request again shortly';
+
 /** Stripe failed before the outcome was known; the service left things resumable, so a retry is the remedy. */
 export const RETRY = { 'Retry-After': '5' };
 
@@ -67,6 +70,7 @@ const DOMAIN: Record<Exclude<DomainError['code'], 'BAD_USER_INPUT'>, { status: n
   UNAUTHENTICATED: { status: 401, code: 'unauthenticated' },
   FORBIDDEN: { status: 403, code: 'forbidden' },
   NOT_FOUND: { status: 404, code: 'not_found' },
+  SERVICE_UNAVAILABLE: { status: 503, code: 'service_unavailable' },
 };
 
 /** body-parser's failures carry `type`; their messages may quote the body, so fixed texts are sent instead. */
@@ -93,7 +97,12 @@ export function errorResult(error: unknown, log?: Logger): HttpResult {
       return failure(422, 'validation_error', error.message);
     }
     const mapped = DOMAIN[error.code];
-    const headers = error.code === 'UNAUTHENTICATED' ? { 'WWW-Authenticate': 'Bearer' } : undefined;
+    const headers =
+      error.code === 'UNAUTHENTICATED'
+        ? { 'WWW-Authenticate': 'Bearer' }
+        : error.code === 'SERVICE_UNAVAILABLE'
+          ? RETRY
+          : undefined;
     return failure(mapped.status, mapped.code, error.message, {}, headers);
   }
   const bodyError =
@@ -123,6 +132,10 @@ export function errorResult(error: unknown, log?: Logger): HttpResult {
     }
     log?.error({ err: error, stripeRequestId: error.requestId }, 'Stripe refused a request');
     return failure(502, 'payment_provider_error', 'The payment provider refused the request');
+  }
+  if (isDependencyUnavailable(error)) {
+    log?.warn({ err: error }, 'a dependency is unavailable; answered 503');
+    return failure(503, 'service_unavailable', UNAVAILABLE_MESSAGE, {}, RETRY);
   }
   log?.error({ err: error }, 'unexpected error in a REST route');
   return failure(500, 'internal_error', 'Internal server error');

@@ -11,6 +11,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import { connect, createInbox, headers } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { UsageIntakeSettings } from '../config/config';
+import { ServiceUnavailableError } from '../services/shared/errors';
 import type { QueuedMessage, UsageQueueSource } from '../services/usage/usage-queue-writer';
 import type { QueuedUsageEvent } from '../services/usage/usage-queue';
 
@@ -90,7 +91,13 @@ export class JetStreamUsageStream {
       const fail = (error: Error): void => {
         clearTimeout(timer);
         subscription.unsubscribe();
-        reject(error);
+        // The client is told to send the batch again (what was stored is dropped by its Nats-Msg-Id): a 503.
+        reject(
+          new ServiceUnavailableError(
+            'The usage queue did not store the whole batch; send it again (events already stored count as duplicates)',
+            { cause: error },
+          ),
+        );
       };
       const timer = setTimeout(
         () => fail(new Error(`JetStream acknowledged ${acked} of ${events.length} events in ${PUBLISH_TIMEOUT_MS} ms`)),
@@ -116,10 +123,18 @@ export class JetStreamUsageStream {
           }
         },
       });
-      for (const event of events) {
-        const h = headers();
-        h.set('Nats-Msg-Id', usageMessageId(event));
-        this.nc.publish(this.settings.subject, JSON.stringify(event), { reply: subscription.getSubject(), headers: h });
+      try {
+        for (const event of events) {
+          const h = headers();
+          h.set('Nats-Msg-Id', usageMessageId(event));
+          this.nc.publish(this.settings.subject, JSON.stringify(event), {
+            reply: subscription.getSubject(),
+            headers: h,
+          });
+        }
+      } catch (error) {
+        // A closed connection refuses at once.
+        fail(error instanceof Error ? error : new Error(String(error)));
       }
     });
   }

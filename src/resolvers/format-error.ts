@@ -1,7 +1,7 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DomainError } from '../services/shared/errors';
+import { DomainError, isDependencyUnavailable } from '../services/shared/errors';
 
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED',
@@ -51,6 +51,15 @@ export function createErrorFormatter(options: { exposeDetails: boolean; hideSche
         locations: formatted.locations,
         path: formatted.path,
         extensions: { code: original.code },
+      };
+    }
+    if (isDependencyUnavailable(original)) {
+      // The database (or the usage queue) is away: nothing was decided, the same request later is the remedy.
+      return {
+        message: 'The service is temporarily unavailable; send the same request again shortly',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
       };
     }
     const code = String(formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR');

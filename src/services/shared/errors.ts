@@ -17,7 +17,7 @@ export function quote(value: unknown): string {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT';
+  abstract readonly code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_USER_INPUT' | 'SERVICE_UNAVAILABLE';
 }
 
 export class UnauthenticatedError extends DomainError {
@@ -53,4 +53,56 @@ export class BadInputError extends DomainError {
     super(message);
     this.name = 'BadInputError';
   }
+}
+
+/**
+ * Something the request needs is away for now (the database, the usage queue): nothing was decided, so the same
+ * request sent again later is the remedy. REST answers 503 with `Retry-After`; GraphQL `SERVICE_UNAVAILABLE`.
+ */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(
+    message = 'The service is temporarily unavailable; send the same request again shortly',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
+/** Network failures of a client whose server went away or cannot be reached. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** PostgreSQL's "connection exception" class and the server shutting down or not yet accepting connections. */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123])$/;
+/** What node-postgres and knex say when a connection is lost or none can be had (they set no code for these). */
+const LOST_CONNECTION =
+  /^(Connection terminated|Connection ended unexpectedly|Client has encountered a connection error|Knex: Timeout acquiring a connection)/;
+
+/**
+ * True when `error` (or an error it wraps) says the database or another service we depend on is unreachable, as
+ * opposed to a bug or a refused statement: such a request is answered "unavailable, retry", not "internal error".
+ */
+export function isDependencyUnavailable(error: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof error !== 'object' || error === null) {
+    return false;
+  }
+  if (error instanceof ServiceUnavailableError) {
+    return true;
+  }
+  const { code, name, message, cause } = error as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    cause?: unknown;
+  };
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) {
+    return true;
+  }
+  if (name === 'KnexTimeoutError' || name === 'ConnectionException') {
+    return true;
+  }
+  if (typeof message === 'string' && LOST_CONNECTION.test(message)) {
+    return true;
+  }
+  return isDependencyUnavailable(cause, depth + 1);
 }

@@ -1,0 +1,127 @@
+import { loadConfig } from '../src/config/config';
+import { Role } from '../src/entities/enums';
+import { openDatabase } from '../src/entities/orm';
+import type { Database } from '../src/entities/orm';
+import { createServer } from '../src/server';
+import type { BillingServer } from '../src/server';
+import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
+import { mintToken } from '../src/services/customers/auth.service';
+import { createTestDatabase, testServerUrl } from './helpers/database';
+import type { TestDatabase } from './helpers/database';
+import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from './helpers/server';
+import { startTcpProxy } from './helpers/tcp-proxy';
+import type { TcpProxy } from './helpers/tcp-proxy';
+
+/**
+ * The database goes away under a running server (a TCP proxy between them is cut; the shared PostgreSQL server keeps
+ * serving every other test): requests are answered "unavailable, send it again" (REST 503 with Retry-After, GraphQL
+ * SERVICE_UNAVAILABLE), never a 500 or an internal error, nothing is half-written, and the same requests succeed once
+ * it is back. PostgreSQL only: embedded PGlite has no connection to lose.
+ */
+(testServerUrl() ? describe : describe.skip)('a database outage under a running server (PostgreSQL only)', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let proxied: Database;
+  let server: BillingServer;
+  let url: string;
+  let token: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    await seedDefaultCatalogue(database.db.orm.em.fork());
+    const direct = new URL(database.url as string);
+    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const through = new URL(direct);
+    through.hostname = proxy.host;
+    through.port = String(proxy.port);
+    proxied = await openDatabase({ databaseUrl: through.toString(), poolMax: 3 });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      JWT_SECRET: TEST_JWT_SECRET,
+      STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
+      // Nothing here calls Stripe; a port nobody listens on.
+      STRIPE_API_BASE: 'http://127.0.0.1:9',
+      DUNNING_INTERVAL_SECONDS: '0',
+    });
+    server = await createServer({ config, db: proxied });
+    url = await server.listen(0, '127.0.0.1');
+    token = await mintToken(TEST_JWT_SECRET, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
+  });
+  afterAll(async () => {
+    proxy.restore();
+    await server.close();
+    await proxied.close();
+    await proxy.close();
+    await database.drop();
+  });
+
+  const batch = Array.from({ length: 5 }, (_, i) => ({
+    userId: 'outage-user',
+    metric: 'llm_input_tokens',
+    quantity: String(i + 1),
+    occurredAt: '2024-01-15T10:00:00Z',
+    idempotencyKey: `outage-${i}`,
+  }));
+
+  async function postUsage(): Promise<{ status: number; retryAfter: string | null; body: Record<string, unknown> }> {
+    const res = await fetch(`${url}/api/v1/usage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(batch),
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as never };
+  }
+
+  async function queryInvoices(): Promise<{ status: number; body: { data?: unknown; errors?: unknown[] } }> {
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ usageSummary(userId: "outage-user", period: "2024-01") { userId } }' }),
+    });
+    return { status: res.status, body: (await res.json()) as never };
+  }
+
+  async function stored(): Promise<number> {
+    const [row] = await database.db.orm.em
+      .fork()
+      .execute<Array<{ n: number }>>(
+        `select count(*)::int as n from usage_records where idempotency_key like 'outage-%'`,
+      );
+    return row.n;
+  }
+
+  it('answers 503 / SERVICE_UNAVAILABLE while it is away, stores nothing half, and serves the same requests after', async () => {
+    proxy.cut();
+
+    const usage = await postUsage();
+    expect(usage.status).toBe(503);
+    expect(usage.retryAfter).toBe('5');
+    expect(usage.body).toEqual({
+      success: false,
+      error: {
+        code: 'service_unavailable',
+        message: 'The service is temporarily unavailable; send the same request again shortly',
+      },
+    });
+
+    const graphql = await queryInvoices();
+    expect(graphql.body.errors).toEqual([
+      expect.objectContaining({
+        message: 'The service is temporarily unavailable; send the same request again shortly',
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      }),
+    ]);
+    expect(JSON.stringify(graphql.body)).not.toMatch(/ECONN|Connection terminated|stack/);
+
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await stored()).toBe(0);
+
+    proxy.restore();
+    const again = await postUsage();
+    expect(again).toMatchObject({ status: 200, body: { accepted: 5, duplicates: 0 } });
+    expect(await stored()).toBe(5);
+    expect((await queryInvoices()).body.errors).toBeUndefined();
+  });
+});
