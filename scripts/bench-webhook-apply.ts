@@ -23,6 +23,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Client } from 'pg';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
+import type * as PgModule from 'pg';
+import type * as ConfigModule from '../src/config/config';
+import type * as LoggerModule from '../src/config/logger';
+import type * as ClockModule from '../src/config/clock';
+import type * as OrmModule from '../src/entities/orm';
+import type * as DispatchModule from '../src/webhooks/dispatch-table';
+import type * as OptionsModule from '../src/webhooks/webhook-options';
+import type * as WorkerModule from '../src/webhooks/webhook-worker';
 import { migrate, openDatabase } from '../src/entities/orm';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -224,19 +232,19 @@ async function child(): Promise<void> {
   // Every statement of this process, counted where both the ORM and raw queries end: pg's Client#query.
   let statements = 0;
   let cpu = process.cpuUsage();
-  const pg = load('pg') as typeof import('pg');
+  const pg = load('pg') as typeof PgModule;
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
     statements += 1;
     return query.apply(this, args);
   } as typeof pg.Client.prototype.query;
-  const { loadConfig } = load('../config/config') as typeof import('../src/config/config');
-  const { createLogger } = load('../config/logger') as typeof import('../src/config/logger');
-  const { systemClock } = load('../config/clock') as typeof import('../src/config/clock');
-  const { openDatabase } = load('../entities/orm') as typeof import('../src/entities/orm');
-  const { DISPATCH_TABLE } = load('./dispatch-table') as typeof import('../src/webhooks/dispatch-table');
-  const { resolveWebhookOptions } = load('./webhook-options') as typeof import('../src/webhooks/webhook-options');
-  const { WebhookWorker } = load('./webhook-worker') as typeof import('../src/webhooks/webhook-worker');
+  const { loadConfig } = load('../config/config') as typeof ConfigModule;
+  const { createLogger } = load('../config/logger') as typeof LoggerModule;
+  const { systemClock } = load('../config/clock') as typeof ClockModule;
+  const { openDatabase } = load('../entities/orm') as typeof OrmModule;
+  const { DISPATCH_TABLE } = load('./dispatch-table') as typeof DispatchModule;
+  const { resolveWebhookOptions } = load('./webhook-options') as typeof OptionsModule;
+  const { WebhookWorker } = load('./webhook-worker') as typeof WorkerModule;
   const url = process.env.BENCH_CHILD_DB ?? DEFAULT_URL;
   const config = loadConfig({
     NODE_ENV: 'test',
