@@ -7,6 +7,7 @@ import { webhookApplyDuration, webhookApplyLatency } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
 import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
+import { webhookBatchCommitted } from './webhook-applied';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
 import { preloadInvoices } from '../services/stripe-events/apply-stripe-invoice-event.service';
@@ -153,6 +154,9 @@ export class WebhookWorker {
     // Logged after the commit, so a line never claims an outcome that was rolled back.
     for (const outcome of outcomes) {
       this.logOutcome(outcome);
+    }
+    if (outcomes.length > 0) {
+      webhookBatchCommitted.emit();
     }
     return result;
   }
