@@ -1,36 +1,46 @@
 /**
- * Webhook apply throughput: a burst of stored Stripe events drained by the webhook worker (claim with SKIP LOCKED,
- * each event's handler in a savepoint, the done marks) with several workers sharing the backlog, next to a baseline
- * in the same run: the same burst drained by the least a queue consumer does (claim a batch with SKIP LOCKED and mark
- * it done in one statement, no handler).
+ * Webhook apply throughput: a burst of stored Stripe events drained by webhook workers, each in its own process (as
+ * instances would run), next to a baseline in the same run: the same burst drained by the least a queue consumer
+ * does (claim a batch with SKIP LOCKED and mark it done in one statement, no handler).
  *
- *   npm run bench:webhook-apply -- [--events 10000] [--workers 3] [--batch-size 100]
+ *   npm run bench:webhook-apply -- [--events 10000] [--workers 3] [--batch-size 100] [--rounds 3]
+ *                                  [--compare <build dir>] [--smoke] [--json]
  *
- * Events are `invoice.updated` about 2,500 Stripe invoices this database does not know (the handler looks the invoice
- * up and ignores the event): the worker's own cost per event, not a handler's. Each worker has its own connection
- * pool, as an instance would; they share this process's event loop. Uses a fresh database on BENCH_DATABASE_URL
- * (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
+ * The burst is about invoices this database holds (seeded per run, OPEN, linked to their Stripe ids): per invoice
+ * `invoice.finalized` (already open: details refreshed), `invoice.payment_failed` (→ PAYMENT_FAILED),
+ * `invoice.updated`, `invoice.paid` (→ PAID), one Stripe second apart; two status changes per four events, each with
+ * its history row, outgoing webhook event and NOTIFY. Each worker process counts the statements it sends (a wrapper
+ * around `pg`'s `Client#query`, in this bench only) and the figures say how many per event.
+ * `--compare <dir>`: also drain the same burst with the worker of another build of this project (a folder holding
+ * `src/webhooks/webhook-worker.js`, e.g. `dist/` of an earlier commit built with `node scripts/build-server.mjs --out`),
+ * alternating which goes first each round; the verdict is each side's median round.
+ * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
-import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { Client } from 'pg';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
-import { loadConfig } from '../src/config/config';
-import { createLogger } from '../src/config/logger';
-import { systemClock } from '../src/config/clock';
-import { migrate, openDatabase, type Database } from '../src/entities/orm';
-import { storeStripeEvent } from '../src/services/stripe-events/webhook-event-store';
-import { toEventRecord } from '../src/stripe';
-import { DISPATCH_TABLE } from '../src/webhooks/dispatch-table';
-import { resolveWebhookOptions } from '../src/webhooks/webhook-options';
-import { WebhookWorker } from '../src/webhooks/webhook-worker';
+import type * as PgModule from 'pg';
+import type * as ConfigModule from '../src/config/config';
+import type * as LoggerModule from '../src/config/logger';
+import type * as ClockModule from '../src/config/clock';
+import type * as OrmModule from '../src/entities/orm';
+import type * as DispatchModule from '../src/webhooks/dispatch-table';
+import type * as OptionsModule from '../src/webhooks/webhook-options';
+import type * as WorkerModule from '../src/webhooks/webhook-worker';
+import { migrate, openDatabase } from '../src/entities/orm';
 
-export interface ApplyBenchResult {
-  events: number;
-  workers: number;
-  /** Seconds the worker took to drain the burst, and the baseline. */
-  workerSeconds: number;
-  baselineSeconds: number;
-}
+const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const STEPS = [
+  { type: 'invoice.finalized', status: 'open', attempts: 0, paid: false },
+  { type: 'invoice.payment_failed', status: 'open', attempts: 1, paid: false },
+  { type: 'invoice.updated', status: 'open', attempts: 1, paid: false },
+  { type: 'invoice.paid', status: 'paid', attempts: 2, paid: true },
+] as const;
+const TOTAL = 12_345;
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
@@ -42,41 +52,86 @@ async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promis
   }
 }
 
-function eventJson(prefix: string, i: number, created: number): string {
+function eventJson(prefix: string, invoice: { id: string; stripeId: string }, step: number, created: number): string {
+  const s = STEPS[step];
   return JSON.stringify({
-    id: `evt_${prefix}_${i}`,
+    id: `evt_${prefix}_${invoice.stripeId}_${step}`,
     object: 'event',
     api_version: '2026-10-28.endive',
-    created,
+    created: created + step,
     livemode: false,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
-    type: 'invoice.updated',
-    data: { object: { id: `in_${prefix}_${i % 2500}`, object: 'invoice', status: 'open', metadata: {} } },
+    type: s.type,
+    data: {
+      object: {
+        id: invoice.stripeId,
+        object: 'invoice',
+        status: s.status,
+        currency: 'usd',
+        total: TOTAL,
+        amount_due: TOTAL,
+        amount_paid: s.paid ? TOTAL : 0,
+        pre_payment_credit_notes_amount: 0,
+        post_payment_credit_notes_amount: 0,
+        attempt_count: s.attempts,
+        hosted_invoice_url: `https://invoice.stripe.com/i/acct_bench/${invoice.stripeId}`,
+        invoice_pdf: `https://pay.stripe.com/invoice/acct_bench/${invoice.stripeId}/pdf`,
+        due_date: created + 30 * 86_400,
+        status_transitions: { finalized_at: created - 60, paid_at: s.paid ? created + step : null },
+        metadata: { agenthub_invoice_id: invoice.id },
+      },
+    },
   });
 }
 
-function record(json: string): ReturnType<typeof toEventRecord> {
-  return toEventRecord(JSON.parse(json) as Parameters<typeof toEventRecord>[0], json);
-}
-
-async function storeBurst(db: Database, prefix: string, events: number): Promise<void> {
+/** `count` OPEN invoices (each with its customer) linked to Stripe ids, and their burst of events, stored. */
+async function seedBurst(url: string, prefix: string, events: number): Promise<void> {
+  const count = Math.ceil(events / STEPS.length);
+  const invoices = Array.from({ length: count }, (_, i) => ({
+    id: randomUUID(),
+    customerId: randomUUID(),
+    stripeId: `in_${prefix}_${i}`,
+  }));
   const created = Math.floor(Date.now() / 1000);
-  for (let i = 0; i < events; i += 50) {
-    await Promise.all(
-      Array.from({ length: Math.min(50, events - i) }, (_, j) =>
-        storeStripeEvent(db.orm.em.fork(), record(eventJson(prefix, i + j, created))),
-      ),
+  await withClient(url, async (c) => {
+    await c.query(
+      `insert into customers (id, external_user_id, created_at, updated_at)
+       select (r->>'customerId')::uuid, 'bench-' || (r->>'customerId'), now(), now()
+       from jsonb_array_elements($1::jsonb) r`,
+      [JSON.stringify(invoices)],
     );
-  }
+    await c.query(
+      `insert into invoices (id, number, customer_id, period, period_start, period_end, currency, status,
+         subtotal_minor, total_minor, stripe_invoice_id, created_at, updated_at)
+       select (r->>'id')::uuid, 'AH-BENCH-' || (r->>'stripeId'), (r->>'customerId')::uuid, '2026-10',
+         '2026-10-01', '2026-11-01', 'usd', 'OPEN', $2, $2, r->>'stripeId', now(), now()
+       from jsonb_array_elements($1::jsonb) r`,
+      [JSON.stringify(invoices), TOTAL],
+    );
+    const all: string[] = [];
+    for (let step = 0; step < STEPS.length; step += 1) {
+      for (const invoice of invoices) {
+        if (all.length < events) {
+          all.push(eventJson(prefix, invoice, step, created));
+        }
+      }
+    }
+    for (let i = 0; i < all.length; i += 2_000) {
+      await c.query(
+        `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
+         select e->>'id', e->>'type', e->>'api_version', false, e->'data'->'object'->>'id', e,
+           to_timestamp((e->>'created')::bigint)
+         from jsonb_array_elements($1::jsonb) e`,
+        [`[${all.slice(i, i + 2_000).join(',')}]`],
+      );
+    }
+  });
 }
 
-async function pending(url: string, prefix: string): Promise<number> {
+async function pending(url: string): Promise<number> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query<{ n: string }>(
-      `select count(*) as n from webhook_events where status = 'pending' and id like $1`,
-      [`evt_${prefix}_%`],
-    );
+    const { rows } = await c.query<{ n: string }>(`select count(*) as n from webhook_events where status = 'pending'`);
     return Number(rows[0].n);
   });
 }
@@ -104,81 +159,255 @@ async function baselineDrain(url: string, workers: number, batchSize: number): P
   );
 }
 
-export async function benchWebhookApply(options: {
-  events: number;
-  workers: number;
-  batchSize: number;
-  serverUrl?: string;
-}): Promise<ApplyBenchResult> {
-  const serverUrl =
-    options.serverUrl ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+interface ChildReport {
+  statements: number;
+  /** CPU time (user + system) the process spent from start to stop, ms. */
+  cpuMs: number;
+  rssMb: number;
+}
+
+/** Starts `workers` worker processes of `build`, times the drain of what is pending, stops them. */
+async function drainWithWorkers(
+  url: string,
+  build: string,
+  workers: number,
+  batchSize: number,
+): Promise<{ seconds: number; statements: number; cpuMs: number; rssMb: number; failed: number }> {
+  const children: ChildProcess[] = [];
+  const ready: Array<Promise<void>> = [];
+  for (let w = 0; w < workers; w += 1) {
+    const child = fork(__filename, ['--child'], {
+      // e.g. BENCH_CHILD_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the workers.
+      execArgv: process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      env: { ...process.env, BENCH_CHILD_DB: url, BENCH_CHILD_BUILD: build, BENCH_CHILD_BATCH: String(batchSize) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    ready.push(
+      new Promise((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
+      }),
+    );
+  }
+  await Promise.all(ready);
+  const started = process.hrtime.bigint();
+  for (const child of children) {
+    child.send('start');
+  }
+  while ((await pending(url)) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const reports = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<ChildReport>((resolve, reject) => {
+          child.removeAllListeners('exit');
+          child.once('message', (report) => resolve(report as ChildReport));
+          child.once('exit', (code) => reject(new Error(`worker process exited (${code}) without its figures`)));
+          child.send('stop');
+        }),
+    ),
+  );
+  const failed = await withClient(url, async (c) => {
+    const { rows } = await c.query<{ n: string }>(
+      `select count(*) as n from webhook_events where status not in ('processed', 'ignored')`,
+    );
+    return Number(rows[0].n);
+  });
+  return {
+    seconds,
+    statements: reports.reduce((sum, r) => sum + r.statements, 0),
+    cpuMs: reports.reduce((sum, r) => sum + r.cpuMs, 0),
+    rssMb: Math.max(...reports.map((r) => r.rssMb)),
+    failed,
+  };
+}
+
+/** A worker process: the webhook worker of `BENCH_CHILD_BUILD`, on its own pool, started and stopped by the parent. */
+async function child(): Promise<void> {
+  const build = process.env.BENCH_CHILD_BUILD ?? path.resolve(__dirname, '..');
+  const load = createRequire(path.join(build, 'src/webhooks/webhook-worker.js'));
+  // Every statement of this process, counted where both the ORM and raw queries end: pg's Client#query.
+  let statements = 0;
+  let cpu = process.cpuUsage();
+  const pg = load('pg') as typeof PgModule;
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function counted(this: unknown, ...args: unknown[]) {
+    statements += 1;
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  const { loadConfig } = load('../config/config') as typeof ConfigModule;
+  const { createLogger } = load('../config/logger') as typeof LoggerModule;
+  const { systemClock } = load('../config/clock') as typeof ClockModule;
+  const { openDatabase } = load('../entities/orm') as typeof OrmModule;
+  const { DISPATCH_TABLE } = load('./dispatch-table') as typeof DispatchModule;
+  const { resolveWebhookOptions } = load('./webhook-options') as typeof OptionsModule;
+  const { WebhookWorker } = load('./webhook-worker') as typeof WorkerModule;
+  const url = process.env.BENCH_CHILD_DB ?? DEFAULT_URL;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: url,
+  });
+  const db = await openDatabase({ databaseUrl: url });
+  const options = resolveWebhookOptions(config, {
+    batchSize: Number(process.env.BENCH_CHILD_BATCH ?? 100),
+    workerEnabled: true,
+  });
+  const worker = new WebhookWorker(db, DISPATCH_TABLE, options, createLogger(config), systemClock);
+  process.on('message', (message) => {
+    if (message === 'start') {
+      statements = 0;
+      cpu = process.cpuUsage();
+      worker.start();
+    } else if (message === 'stop') {
+      void worker.stop().then(async () => {
+        const used = process.cpuUsage(cpu);
+        const report: ChildReport = {
+          statements,
+          cpuMs: (used.user + used.system) / 1000,
+          rssMb: Math.round(process.memoryUsage().rss / 1048576),
+        };
+        await db.close();
+        process.send?.(report, () => process.exit(0));
+      });
+    }
+  });
+  process.send?.('ready');
+}
+
+interface Side {
+  name: string;
+  build: string;
+  seconds: number[];
+  statements: number[];
+  cpuMs: number[];
+  rssMb: number;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function main(): Promise<void> {
+  const { flags } = parseCommandLine(process.argv.slice(2), {
+    events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
+    workers: { type: 'string', value: 'N', description: 'worker processes sharing it (default 3)' },
+    'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
+    rounds: { type: 'string', value: 'N', description: 'alternating rounds (default 3; --smoke 1)' },
+    compare: { type: 'string', value: 'DIR', description: "another build's output folder, drained side by side" },
+    smoke: { type: 'boolean', description: 'a short run (CI): a small burst, one round' },
+    json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
+  });
+  const smoke = flags.smoke === true;
+  const events = numberFlag(flags, 'events', smoke ? 400 : 10_000);
+  const workers = numberFlag(flags, 'workers', smoke ? 2 : 3);
+  const batchSize = numberFlag(flags, 'batch-size', 100);
+  const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
+  const serverUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_URL;
+  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+  const sides: Side[] = [
+    { name: 'worker', build: path.resolve(__dirname, '..'), seconds: [], statements: [], cpuMs: [], rssMb: 0 },
+  ];
+  if (typeof flags.compare === 'string') {
+    sides.push({
+      name: 'compare',
+      build: path.resolve(flags.compare),
+      seconds: [],
+      statements: [],
+      cpuMs: [],
+      rssMb: 0,
+    });
+  }
+  const baselineSeconds: number[] = [];
+
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
   await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  const dbs: Database[] = [];
+  const dbUrl = url.toString();
   try {
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: url.toString() });
-    const main = await openDatabase({ databaseUrl: url.toString() });
-    dbs.push(main);
-    await migrate(main.orm);
-    const log = createLogger(config);
-    const webhookOptions = resolveWebhookOptions(config, { batchSize: options.batchSize, workerEnabled: true });
-
-    // The baseline first, on a burst of its own, then the worker's.
-    await storeBurst(main, 'base', options.events);
-    let started = process.hrtime.bigint();
-    await baselineDrain(url.toString(), options.workers, options.batchSize);
-    const baselineSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-
-    await storeBurst(main, 'work', options.events);
-    const workers: WebhookWorker[] = [];
-    for (let w = 0; w < options.workers; w++) {
-      const db = w === 0 ? main : await openDatabase({ databaseUrl: url.toString() });
-      if (w > 0) {
-        dbs.push(db);
+    const db = await openDatabase({ databaseUrl: dbUrl });
+    await migrate(db.orm);
+    await db.close();
+    out(
+      `webhook apply: bursts of ${events.toLocaleString('en-US')} events, ${workers} worker processes, batches of ` +
+        `${batchSize}, ${rounds} round(s)`,
+    );
+    for (let round = 1; round <= rounds; round += 1) {
+      await seedBurst(dbUrl, `b${round}`, events);
+      let started = process.hrtime.bigint();
+      await baselineDrain(dbUrl, workers, batchSize);
+      baselineSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+      const order = round % 2 === 1 ? sides : [...sides].reverse();
+      const line: string[] = [`  round ${round}: baseline ${rate(events, baselineSeconds.at(-1) ?? 0)}`];
+      for (const side of order) {
+        await seedBurst(dbUrl, `${side.name}${round}`, events);
+        started = process.hrtime.bigint();
+        const drained = await drainWithWorkers(dbUrl, side.build, workers, batchSize);
+        if (drained.failed > 0) {
+          throw new Error(`${side.name}: ${drained.failed} events not applied (failed or retrying)`);
+        }
+        side.seconds.push(drained.seconds);
+        side.statements.push(drained.statements);
+        side.cpuMs.push(drained.cpuMs);
+        side.rssMb = Math.max(side.rssMb, drained.rssMb);
+        line.push(
+          `${side.name} ${rate(events, drained.seconds)} (${drained.seconds.toFixed(2)} s, ` +
+            `${(drained.statements / events).toFixed(2)} statements and ` +
+            `${(drained.cpuMs / events).toFixed(2)} ms of worker CPU per event)`,
+        );
       }
-      workers.push(new WebhookWorker(db, DISPATCH_TABLE, webhookOptions, log, systemClock));
+      out(line.join('  '));
     }
-    started = process.hrtime.bigint();
-    for (const worker of workers) {
-      worker.start();
-    }
-    while ((await pending(url.toString(), 'work')) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const workerSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await Promise.all(workers.map((worker) => worker.stop()));
-    return { events: options.events, workers: options.workers, workerSeconds, baselineSeconds };
   } finally {
-    await Promise.all(dbs.map((db) => db.close()));
     await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+  }
+
+  const baseline = median(baselineSeconds);
+  out(`  baseline claim+mark: median ${rate(events, baseline)}`);
+  for (const side of sides) {
+    const seconds = median(side.seconds);
+    const perSecond = events / seconds;
+    out(
+      `  ${side.name} (${side.build}): median ${rate(events, seconds)}, burst drained in ${seconds.toFixed(2)} s, ` +
+        `${(median(side.statements) / events).toFixed(2)} statements and ` +
+        `${(median(side.cpuMs) / events).toFixed(2)} ms of worker CPU per event, worker RSS ${side.rssMb} MB; ` +
+        `target ≥ 1,000 events/s and ≤ 10 s for 10,000: ${perSecond >= 1000 ? 'MET' : 'NOT MET'}`,
+    );
+  }
+  if (sides.length === 2) {
+    out(`  worker / compare: ${(median(sides[1].seconds) / median(sides[0].seconds)).toFixed(2)}×`);
+  }
+  if (flags.json === true) {
+    for (const side of sides) {
+      const figure = Math.round(events / median(side.seconds));
+      const baselineFigure = Math.round(events / baseline);
+      out(
+        `BENCH_ROW ${JSON.stringify({
+          bench: 'webhook-apply',
+          path: `${side.name === 'worker' ? 'webhook apply' : `webhook apply (${side.build})`}, burst of ${events}, ${workers} worker processes`,
+          figure,
+          unit: 'events/s',
+          baseline: 'claim+mark only (SKIP LOCKED, no handler)',
+          baselineFigure,
+          ratio: Math.round((figure / baselineFigure) * 100) / 100,
+          target: '≥ 1000/s (10,000 in ≤ 10 s)',
+          rssMb: side.rssMb,
+        })}`,
+      );
+    }
   }
 }
 
-export function describeApplyResult(r: ApplyBenchResult): string {
-  const rate = (s: number): string => `${Math.round(r.events / s).toLocaleString('en-US')} events/s`;
-  return (
-    `webhook apply, burst of ${r.events.toLocaleString('en-US')} events, ${r.workers} workers: ` +
-    `worker ${r.workerSeconds.toFixed(2)} s (${rate(r.workerSeconds)}), baseline claim+mark ` +
-    `${r.baselineSeconds.toFixed(2)} s (${rate(r.baselineSeconds)}), ratio ${(r.baselineSeconds / r.workerSeconds).toFixed(2)}`
-  );
+function rate(events: number, seconds: number): string {
+  return `${Math.round(events / seconds).toLocaleString('en-US')} events/s`;
 }
 
 if (require.main === module) {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
-    events: { type: 'string', value: 'N', description: 'events in the burst (default 10000)' },
-    workers: { type: 'string', value: 'N', description: 'workers sharing it (default 3)' },
-    'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
+  (process.argv.includes('--child') ? child() : main()).catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
   });
-  benchWebhookApply({
-    events: numberFlag(flags, 'events', 10_000),
-    workers: numberFlag(flags, 'workers', 3),
-    batchSize: numberFlag(flags, 'batch-size', 100),
-  })
-    .then((result) => process.stdout.write(`${describeApplyResult(result)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    });
 }

@@ -25,6 +25,7 @@ export { MAX_WEBHOOK_BYTES, STRIPE_WEBHOOK_PATH } from './stripe-intake';
 export type { StripeIntake } from './stripe-intake';
 export { WEBHOOK_HEALTH_PATH } from './webhook.router';
 export { WebhookWorker } from './webhook-worker';
+export { webhookBatchCommitted } from './webhook-applied';
 
 export interface WebhookComponents {
   /** Mounted before any JSON parser: the Stripe route needs the raw body to verify the signature. */

@@ -7,8 +7,12 @@ import { webhookApplyDuration, webhookApplyLatency } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
 import { readStripeEvent } from '../stripe';
 import { handlerFor } from './dispatch-table';
+import { webhookBatchCommitted } from './webhook-applied';
 import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
+import { preloadInvoices } from '../services/stripe-events/apply-stripe-invoice-event.service';
+import type { PreloadedInvoices } from '../services/stripe-events/apply-stripe-invoice-event.service';
+import { deferStatusNotifications } from '../services/invoicing/invoice-status';
 import type { ClaimedEvent } from '../services/stripe-events/webhook-event-store';
 import {
   boundStatements,
@@ -105,9 +109,9 @@ export class WebhookWorker {
       // Another worker is applying events about the others' objects: they stay pending, untouched, for later.
       const deferred = events.length - ready.length;
       const done: Array<{ id: string; status: HandlerResult['outcome'] }> = [];
-      // Optimistically the whole batch in one savepoint (two statements for the batch, not two per event); if any
-      // handler throws, that savepoint is rolled back and the batch is applied again event by event below, so one
-      // failing event fails alone.
+      // Optimistically the whole batch in one savepoint (applyTogether: its invoices read in one statement, its
+      // changes flushed and its NOTIFYs sent once); if anything throws, that savepoint is rolled back and the batch is
+      // applied again event by event below, so one failing event fails alone.
       const together = await this.applyTogether(tem, ready);
       if (together.kind === 'applied') {
         for (const outcome of together.outcomes) {
@@ -151,31 +155,45 @@ export class WebhookWorker {
     for (const outcome of outcomes) {
       this.logOutcome(outcome);
     }
+    if (outcomes.length > 0) {
+      webhookBatchCommitted.emit();
+    }
     return result;
   }
 
   /** One event's handler on `em` (the caller's savepoint), flushed. */
   private async apply(em: EntityManager, event: ClaimedEvent): Promise<HandlerResult> {
-    const handler = handlerFor(this.handlers, event.type);
-    // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
-    const outcome: HandlerResult = handler
-      ? await handler({ em, event: readStripeEvent(event.payload), log: this.log })
-      : { outcome: 'ignored', detail: 'no handler for this event type' };
+    const outcome = await this.handle(em, event, undefined);
     await em.flush();
     return outcome;
   }
 
+  /** One event's handler on `em`, not flushed. */
+  private async handle(
+    em: EntityManager,
+    event: ClaimedEvent,
+    preloaded: PreloadedInvoices | undefined,
+  ): Promise<HandlerResult> {
+    const handler = handlerFor(this.handlers, event.type);
+    // Read here, per event: a payload that cannot be read fails this event only, like a handler would.
+    return handler
+      ? await handler({ em, event: readStripeEvent(event.payload), log: this.log, preloaded })
+      : { outcome: 'ignored', detail: 'no handler for this event type' };
+  }
+
   /**
-   * Every event in one savepoint, in claim order, each with a fresh identity map (`clear`). `threw`: a handler threw
-   * (that event and its error), and the savepoint, with every effect of these events, was rolled back. `single`: one
-   * event or none, nothing gained.
+   * Every event in one savepoint, in claim order, each flushed and then cleared from the identity map: the batch's
+   * invoices are read and locked in one statement first (`preloadInvoices`) and the events' NOTIFYs sent in one
+   * statement at the end (`deferStatusNotifications`), before the savepoint is released.
+   * `threw`: something threw (while an event was applied: that event and its error; else no event), and the
+   * savepoint, with every effect of these events, was rolled back. `single`: one event or none, nothing gained.
    */
   private async applyTogether(
     tem: EntityManager,
     events: ClaimedEvent[],
   ): Promise<
     | { kind: 'applied'; outcomes: Array<Extract<Outcome, { kind: 'done' }>> }
-    | { kind: 'threw'; event: ClaimedEvent; error: unknown }
+    | { kind: 'threw'; event: ClaimedEvent | undefined; error: unknown }
     | { kind: 'single' }
   > {
     if (events.length < 2) {
@@ -185,25 +203,33 @@ export class WebhookWorker {
     try {
       const outcomes = await tem.transactional(
         async (sem) => {
+          const notifications = deferStatusNotifications(sem);
+          const invoiceIdOf = (event: ClaimedEvent): string | null =>
+            event.type.startsWith('invoice.') ? event.objectId : null;
+          const preloaded = await preloadInvoices(
+            sem,
+            events.flatMap((event) => invoiceIdOf(event) ?? []),
+          );
           const applied: Array<Extract<Outcome, { kind: 'done' }>> = [];
           for (const event of events) {
-            current = event;
             const started = performance.now();
+            current = event;
+            const result = await this.handle(sem, event, preloaded);
+            await sem.flush();
+            current = undefined;
+            // A small identity map for the next event: a flush compares every managed entity (the batch's invoices
+            // are merged back by the handler that uses one).
             sem.clear();
-            const result = await this.apply(sem, event);
             applied.push({ event, kind: 'done', result, durationMs: performance.now() - started });
           }
-          current = undefined;
+          await notifications.send();
           return applied;
         },
         { clear: true },
       );
       return { kind: 'applied', outcomes };
     } catch (error) {
-      if (current) {
-        return { kind: 'threw', event: current, error };
-      }
-      throw error;
+      return { kind: 'threw', event: current, error };
     }
   }
 

@@ -128,8 +128,7 @@ export async function transitionInvoice(
     await unbillUsageOfInvoice(em, invoice.id);
   }
   await recordInvoiceStatusEvent(em, { invoiceId: invoice.id, from, to, reason: cause.reason ?? null, at });
-  const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
-  await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
+  await notifyStatus(em, { invoiceId: invoice.id, changeId: change.id });
   return true;
 }
 
@@ -149,8 +148,43 @@ export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, ca
     occurredAt: cause.at ?? new Date(),
   });
   await em.flush();
-  const payload: StatusNotification = { invoiceId: invoice.id, changeId: change.id };
+  await notifyStatus(em, { invoiceId: invoice.id, changeId: change.id });
+}
+
+/** Notifications held back per transactional manager (see `deferStatusNotifications`). */
+const deferred = new WeakMap<EntityManager, StatusNotification[]>();
+
+/** NOTIFY on `em`'s connection, or queued when the caller deferred them on this manager. */
+async function notifyStatus(em: EntityManager, payload: StatusNotification): Promise<void> {
+  const queue = deferred.get(em);
+  if (queue) {
+    queue.push(payload);
+    return;
+  }
   await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
+}
+
+/**
+ * Until `send()`, status changes made through `em` (exactly this manager) queue their NOTIFY instead of sending it
+ * one statement each; `send()` sends them in order in one statement, in the same transaction, so subscribers still
+ * hear of them only when it commits (PostgreSQL delivers a transaction's notifications at commit anyway). If the
+ * transaction (or savepoint) is rolled back instead, drop the handle: nothing was sent.
+ */
+export function deferStatusNotifications(em: EntityManager): { send(): Promise<void> } {
+  const queue: StatusNotification[] = [];
+  deferred.set(em, queue);
+  return {
+    send: async () => {
+      deferred.delete(em);
+      if (queue.length === 0) {
+        return;
+      }
+      await em.execute(
+        `select pg_notify(?, p) from jsonb_array_elements_text(?::jsonb) with ordinality as n(p, i) order by i`,
+        [STATUS_CHANNEL, JSON.stringify(queue.map((payload) => JSON.stringify(payload)))],
+      );
+    },
+  };
 }
 
 /**

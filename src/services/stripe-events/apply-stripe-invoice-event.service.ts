@@ -52,10 +52,16 @@ export interface ApplyInvoiceEventResult {
  */
 export async function applyStripeInvoiceEvent(
   em: EntityManager,
-  input: { event: StripeEventRef; remote: RemoteInvoice; effect: InvoiceEventEffect },
+  input: {
+    event: StripeEventRef;
+    remote: RemoteInvoice;
+    effect: InvoiceEventEffect;
+    /** The batch's invoices, read and locked together by `preloadInvoices` on this `em`. */
+    preloaded?: PreloadedInvoices;
+  },
 ): Promise<ApplyInvoiceEventResult> {
   const { event, remote, effect } = input;
-  const found = await findOurInvoice(em, remote);
+  const found = await findOurInvoice(em, remote, input.preloaded);
   if (typeof found === 'string') {
     return { outcome: 'ignored', detail: found, statusChanged: false };
   }
@@ -121,7 +127,8 @@ export async function applyStripeInvoiceEvent(
     invoice.lastStripeEventAt = eventAt;
     invoice.lastStripeEventId = event.id;
   }
-  await em.flush();
+  // Not flushed here: the caller flushes (the webhook worker once per batch, so a batch's invoices are updated in
+  // one statement).
   return { outcome: 'processed', detail, invoiceId: invoice.id, statusChanged };
 }
 
@@ -133,11 +140,81 @@ function isFinalFact(effect: InvoiceEventEffect): boolean {
   );
 }
 
+/**
+ * The invoices of a batch of events, by Stripe invoice id, each locked for the caller's transaction: what
+ * `applyStripeInvoiceEvent` would otherwise read (and lock) event by event.
+ */
+export class PreloadedInvoices {
+  constructor(private readonly byStripeId: Map<string, Invoice | null>) {}
+
+  /**
+   * The locked invoice (as flushed last: merge it into the manager that changes it); null when no invoice has that
+   * Stripe id; undefined when not preloaded (look it up).
+   */
+  get(stripeInvoiceId: string): Invoice | null | undefined {
+    return this.byStripeId.get(stripeInvoiceId);
+  }
+
+  /** An invoice linked to its Stripe invoice during the batch: later events about it find it here. */
+  link(stripeInvoiceId: string, invoice: Invoice): void {
+    this.byStripeId.set(stripeInvoiceId, invoice);
+  }
+}
+
+/**
+ * Reads and locks the invoices with these Stripe ids for `em`'s transaction in one statement (instead of one per
+ * event). A row another transaction holds right now is skipped (SKIP LOCKED) and left out: its event looks it up
+ * itself, waiting for the lock as it always did. Ids no invoice has are recorded as such (a second statement, only
+ * when some id was not found), so their events need no query either.
+ */
+export async function preloadInvoices(
+  em: EntityManager,
+  stripeInvoiceIds: readonly string[],
+): Promise<PreloadedInvoices> {
+  const ids = [...new Set(stripeInvoiceIds)];
+  const byStripeId = new Map<string, Invoice | null>();
+  if (ids.length === 0) {
+    return new PreloadedInvoices(byStripeId);
+  }
+  const locked = await em.find(
+    Invoice,
+    { stripeInvoiceId: { $in: ids } },
+    { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, refresh: true, orderBy: { id: 'asc' } },
+  );
+  for (const invoice of locked) {
+    if (invoice.stripeInvoiceId) {
+      byStripeId.set(invoice.stripeInvoiceId, invoice);
+    }
+  }
+  const missing = ids.filter((id) => !byStripeId.has(id));
+  if (missing.length > 0) {
+    const held = await em.execute<Array<{ stripe_invoice_id: string }>>(
+      `select stripe_invoice_id from invoices
+       where stripe_invoice_id in (select jsonb_array_elements_text(?::jsonb))`,
+      [JSON.stringify(missing)],
+    );
+    const exists = new Set(held.map((row) => row.stripe_invoice_id));
+    for (const id of missing) {
+      if (!exists.has(id)) {
+        byStripeId.set(id, null);
+      }
+    }
+  }
+  return new PreloadedInvoices(byStripeId);
+}
+
 /** Our invoice, locked for this transaction; or the reason the event is not ours (a string). */
-async function findOurInvoice(em: EntityManager, remote: RemoteInvoice): Promise<Invoice | string> {
+async function findOurInvoice(
+  em: EntityManager,
+  remote: RemoteInvoice,
+  preloaded: PreloadedInvoices | undefined,
+): Promise<Invoice | string> {
   // The row lock serialises two workers applying events about the same invoice, and the API's own updates.
   const lock = { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } as const;
-  const byStripeId = await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock);
+  const known = preloaded?.get(remote.id);
+  // A preloaded invoice is taken into `em` again (the worker clears it between events; flushed, so nothing is lost).
+  const byStripeId =
+    known === undefined ? await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock) : known && em.merge(known);
   if (byStripeId) {
     return byStripeId;
   }
@@ -157,6 +234,7 @@ async function findOurInvoice(em: EntityManager, remote: RemoteInvoice): Promise
   }
   // The webhook arrived before our API stored the Stripe id: link it now (the API writes the same value).
   byOurId.stripeInvoiceId = remote.id;
+  preloaded?.link(remote.id, byOurId);
   return byOurId;
 }
 

@@ -4,11 +4,16 @@ import type { WebhookHandler } from '../handler.types';
 
 /** Every invoice handler is the same call with a different effect; the rules live in the service. */
 export function invoiceHandler(effect: InvoiceEventEffect): WebhookHandler {
-  return async ({ em, event }) => {
+  return async ({ em, event, preloaded }) => {
     if (event.object.kind !== 'invoice') {
       return { outcome: 'ignored', detail: 'the event carries no invoice' };
     }
-    const result = await applyStripeInvoiceEvent(em, { event, remote: event.object.invoice, effect });
+    const result = await applyStripeInvoiceEvent(em, {
+      event,
+      remote: event.object.invoice,
+      effect,
+      preloaded,
+    });
     return { outcome: result.outcome, detail: result.detail };
   };
 }
