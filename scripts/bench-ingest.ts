@@ -27,7 +27,7 @@ import { mintToken } from '../src/services/customers/auth.service';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { computeInvoiceLines } from '../src/services/invoicing/invoice-lines';
 import { parsePeriod } from '../src/services/billing-runs/billing-period';
-import { billUsageOnInvoice } from '../src/services/usage/usage-repository';
+import { billUsageOnInvoice, billedOnSql } from '../src/services/usage/usage-repository';
 import type { Database } from '../src/entities/orm';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 
@@ -213,7 +213,7 @@ async function monthBench(db: Database, url: string): Promise<void> {
              limit 1
            ) p on true
            where ur.customer_id = $1 and ur.occurred_at >= $2 and ur.occurred_at < $3
-             and (ur.billed_on_invoice_id is null or ur.billed_on_invoice_id in (
+             and (${billedOnSql('ur')} is null or ${billedOnSql('ur')} in (
                select i.id from invoices i
                where i.customer_id = ur.customer_id and i.period_start = $2 and i.period_end = $3))
          )

@@ -15,6 +15,7 @@ import { PaymentAttempt } from './payment-attempt.entity';
 import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
+import { UsageBillingClaim } from './usage-billing-claim.entity';
 import { UsageRecord } from './usage-record.entity';
 import { UsageRollup } from './usage-rollup.entity';
 import { WebhookEndpoint } from './webhook-endpoint.entity';
@@ -40,6 +41,7 @@ export {
   PaymentLimitLift,
   Price,
   StripeSubscription,
+  UsageBillingClaim,
   UsageRecord,
   UsageRollup,
   WebhookEndpoint,
@@ -65,6 +67,7 @@ export const ENTITIES = [
   PaymentLimitLift,
   Price,
   StripeSubscription,
+  UsageBillingClaim,
   UsageRecord,
   UsageRollup,
   WebhookEndpoint,

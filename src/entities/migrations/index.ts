@@ -13,6 +13,7 @@ import { Migration20261206032409 } from './Migration20261206032409';
 import { Migration20261206032501 } from './Migration20261206032501';
 import { Migration20261206033146 } from './Migration20261206033146';
 import { Migration20261206040000 } from './Migration20261206040000';
+import { Migration20261206061000 } from './Migration20261206061000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -45,4 +46,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206033146', class: Migration20261206033146 },
   // usage_rollups: per customer, metric, UTC day and billing bucket, kept at ingest; previews and invoices read it.
   { name: 'Migration20261206040000', class: Migration20261206040000 },
+  // usage_billing_claims: billing marks id ranges of a customer's period, not each event (billed_on_invoice_id goes).
+  { name: 'Migration20261206061000', class: Migration20261206061000 },
 ];
