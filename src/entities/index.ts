@@ -16,6 +16,7 @@ import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
 import { UsageBillingClaim } from './usage-billing-claim.entity';
+import { UsageIdempotencyKey } from './usage-idempotency-key.entity';
 import { UsageRecord } from './usage-record.entity';
 import { UsageRollup } from './usage-rollup.entity';
 import { WebhookEndpoint } from './webhook-endpoint.entity';
@@ -42,6 +43,7 @@ export {
   Price,
   StripeSubscription,
   UsageBillingClaim,
+  UsageIdempotencyKey,
   UsageRecord,
   UsageRollup,
   WebhookEndpoint,
@@ -68,6 +70,7 @@ export const ENTITIES = [
   Price,
   StripeSubscription,
   UsageBillingClaim,
+  UsageIdempotencyKey,
   UsageRecord,
   UsageRollup,
   WebhookEndpoint,

@@ -1,13 +1,13 @@
-import { Entity, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 import { BillableMetric } from './billable-metric.entity';
 import { Customer } from './customer.entity';
 
 /**
- * One metered event. Written set-based; the (customer, idempotency key) pair makes ingestion idempotent. Which invoice
- * billed it is kept per range of events (`usage_billing_claims`), never on the event.
+ * One metered event. Written set-based; the (customer, idempotency key) pair makes ingestion idempotent, kept in
+ * `usage_idempotency_keys` (the table is partitioned by month of `occurredAt`, and a unique index here would have to
+ * hold it). Which invoice billed it is kept per range of events (`usage_billing_claims`), never on the event.
  */
 @Entity({ tableName: 'usage_records' })
-@Unique({ properties: ['customer', 'idempotencyKey'] })
 @Index({ properties: ['customer', 'occurredAt'] })
 // The scheduler asks every tick whether usage arrived since the due month's run (billing-catch-up.ts).
 @Index({ properties: ['receivedAt'] })
@@ -24,7 +24,8 @@ export class UsageRecord {
   @Property({ type: 'decimal', precision: 30, scale: 12 })
   quantity!: string;
 
-  @Property({ type: 'timestamptz' })
+  /** The partition key (a month per partition, `usage-partitions.ts`), so part of the primary key. */
+  @PrimaryKey({ type: 'timestamptz' })
   occurredAt!: Date;
 
   @Property({ type: 'text' })

@@ -9,6 +9,7 @@ import { BadInputError } from '../shared/errors';
 import { USER_ID_NUMBER_RULE, userIdFromJson } from '../customers/user-id';
 import { activeMetrics, ensureCustomers, insertUsageRecords } from './usage-repository';
 import type { IncomingUsage, UsageWritePath } from './usage-repository';
+import { ensureUsagePartitions } from './usage-partitions';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -251,6 +252,11 @@ export async function recordUsage(
     return true;
   });
 
+  // A month without a partition gets one first, in a transaction of its own (usage-partitions.ts).
+  await ensureUsagePartitions(
+    em,
+    unique.map((e) => new Date(e.occurredAt)),
+  );
   return em.transactional(async (tem) => {
     // Customers first seen here are created set-based, as `me` would create them.
     const userIds = [...new Set(unique.map((e) => e.userId))];

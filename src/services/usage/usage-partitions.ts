@@ -27,8 +27,20 @@ export function partitionOf(at: Date): UsagePartition {
   return { month, table: `usage_records_p${month.replace('-', '_')}`, from, to: addMonths(from, 1) };
 }
 
-/** Months known to have a partition in this process (partitions are only ever dropped by retention, for old months). */
-const known = new Set<string>();
+/**
+ * Months known to have a partition, per database (its driver), in this process: partitions are only dropped by
+ * retention, for old months, and an event of such a month finds its partition again after `forgetUsagePartitions`.
+ */
+const knownByDatabase = new WeakMap<object, Set<string>>();
+const knownOf = (em: EntityManager): Set<string> => {
+  const driver = em.getDriver();
+  let known = knownByDatabase.get(driver);
+  if (!known) {
+    known = new Set();
+    knownByDatabase.set(driver, known);
+  }
+  return known;
+};
 
 /** The partitions of `usage_records`, oldest first. */
 export async function listUsagePartitions(em: EntityManager): Promise<UsagePartition[]> {
@@ -49,6 +61,7 @@ export async function listUsagePartitions(em: EntityManager): Promise<UsageParti
  * instances by an advisory lock; each month in its own short transaction.
  */
 export async function ensureUsagePartitions(em: EntityManager, instants: Iterable<Date>): Promise<string[]> {
+  const known = knownOf(em);
   const wanted = new Map<string, UsagePartition>();
   for (const at of instants) {
     const partition = partitionOf(at);
@@ -63,7 +76,7 @@ export async function ensureUsagePartitions(em: EntityManager, instants: Iterabl
   const created: string[] = [];
   for (const partition of wanted.values()) {
     if (!existing.has(partition.month)) {
-      await em.fork().transactional(async (tem) => {
+      await em.transactional(async (tem) => {
         await tem.execute(`select pg_advisory_xact_lock(hashtext('usage_records partitions'))`);
         const [{ present }] = await tem.execute<Array<{ present: boolean }>>(
           `select to_regclass(?) is not null as present`,
@@ -110,7 +123,7 @@ export async function applyUsageRetention(
     if (partition.to > cutoff) {
       continue;
     }
-    const outcome = await em.fork().transactional(async (tem): Promise<RetentionOutcome> => {
+    const outcome = await em.transactional(async (tem): Promise<RetentionOutcome> => {
       // Holds off ingestion into the month while it is checked and detached.
       await tem.execute(`lock table "${partition.table}" in share mode`);
       const [{ events }] = await tem.execute<Array<{ events: string }>>(
@@ -129,7 +142,7 @@ export async function applyUsageRetention(
       return { kind: 'dropped', month: partition.month };
     });
     if (outcome.kind !== 'refused') {
-      known.delete(partition.month);
+      knownOf(em).delete(partition.month);
     }
     outcomes.push(outcome);
   }

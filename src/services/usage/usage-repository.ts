@@ -79,10 +79,18 @@ const storeFrom = (source: string): string =>
      select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
      from ${source}
      join customers c on c.external_user_id = e.user_id
+   ), keyed as (
+     -- The conflict rule: an event is stored only if its key is new. The keys live apart from the events (a unique
+     -- index on the month-partitioned events would have to hold occurred_at, and a retry with another timestamp
+     -- would be stored twice); a concurrent batch with the same key waits here for the first one's outcome.
+     insert into usage_idempotency_keys (customer_id, idempotency_key)
+     select customer_id, idempotency_key from incoming
+     on conflict (customer_id, idempotency_key) do nothing
+     returning customer_id, idempotency_key
    ), stored as (
      insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
-     select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
-     on conflict (customer_id, idempotency_key) do nothing
+     select i.customer_id, i.metric_id, i.quantity, i.occurred_at, i.idempotency_key, i.agent_id, i.metadata
+     from incoming i join keyed k on k.customer_id = i.customer_id and k.idempotency_key = i.idempotency_key
      returning customer_id, metric_id, quantity, occurred_at
    ), rolled_up as (
      -- The day rollups grow in the same statement (new events are unbilled); ordered so that concurrent batches
@@ -107,7 +115,8 @@ const storeFrom = (source: string): string =>
 /**
  * Inserts the events of one batch (distinct customer + idempotency key pairs; a pair already stored inserts nothing)
  * and answers how many were stored and how many of those are late: they fall in a period that already has an
- * invoice other than VOID. One insert statement, part of the caller's transaction.
+ * invoice other than VOID. One insert statement, part of the caller's transaction. The months of the batch must have
+ * their partitions (`ensureUsagePartitions`, before the transaction: creating one locks the table).
  */
 export async function insertUsageRecords(
   tem: EntityManager,
