@@ -151,13 +151,20 @@ describe('usage partitions', () => {
 
     await bill('u-jan', '2024-01');
     const second = await applyUsageRetention(t.db.orm.em.fork(), { now: NOW, retentionMonths: 2, keep: true });
+    const detachedAs = `_detached_${NOW.getTime() / 1000}`;
     expect(second).toEqual([
-      { kind: 'detached', month: '2024-01', table: 'usage_records_p2024_01' },
-      { kind: 'detached', month: '2024-02', table: 'usage_records_p2024_02' },
+      { kind: 'detached', month: '2024-01', table: `usage_records_p2024_01${detachedAs}` },
+      { kind: 'detached', month: '2024-02', table: `usage_records_p2024_02${detachedAs}` },
     ]);
     expect(await months()).not.toContain('2024-01');
     expect(await sql(`select 1 from usage_records where idempotency_key = 'jan-1'`)).toEqual([]);
-    expect(await sql(`select idempotency_key as key from usage_records_p2024_01`)).toEqual([{ key: 'jan-1' }]);
+    expect(await sql(`select idempotency_key as key from usage_records_p2024_01${detachedAs}`)).toEqual([
+      { key: 'jan-1' },
+    ]);
+    // Late usage of the detached month gets a partition of its own again, beside the archived table.
+    const late = await recordUsage(t.db.orm.em.fork(), service, [event('u-jan', '2024-01-25T10:00:00Z', 'jan-2')], NOW);
+    expect(late).toMatchObject({ accepted: 1, late: 1 });
+    expect(await months()).toContain('2024-01');
   });
 });
 

@@ -114,8 +114,8 @@ that do not exist yet. The server does the same at start; a month missing when i
   'partitions drop': `Usage: npm run billing -- partitions drop [--retention-months N] [--keep] [--json]
 
 Removes the partitions of months that ended more than N months (USAGE_RETENTION_MONTHS) before the current one:
-dropped, or with --keep detached and kept as plain tables. A month holding usage on no invoice is refused and left
-in place (exit 1). Day rollups, billing claims and idempotency keys stay: invoices and previews read the rollups,
+dropped, or with --keep detached and kept as plain tables (usage_records_pYYYY_MM_detached_<unix time>). A month
+holding usage on no invoice is refused and left in place (exit 1). Day rollups, billing claims and idempotency keys stay: invoices and previews read the rollups,
 and a retried event of a dropped month is still a duplicate. Distinct counts and usage of days a price changed
 within are read from the events: a month whose events are gone is previewed without them.
 

@@ -79,7 +79,8 @@ export async function ensureUsagePartitions(em: EntityManager, instants: Iterabl
       await em.transactional(async (tem) => {
         await tem.execute(`select pg_advisory_xact_lock(hashtext('usage_records partitions'))`);
         const [{ present }] = await tem.execute<Array<{ present: boolean }>>(
-          `select to_regclass(?) is not null as present`,
+          `select exists (select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                          where i.inhparent = 'usage_records'::regclass and c.relname = ?) as present`,
           [partition.table],
         );
         if (!present) {
@@ -109,7 +110,7 @@ export type RetentionOutcome =
 
 /**
  * Removes the partitions of months that ended more than `retentionMonths` months before `now`'s month: detached
- * (kept as a plain table, `keep`) or dropped. A month whose usage is not all billed (unbilled day rollups) is refused
+ * (kept as a plain table `usage_records_pYYYY_MM_detached_<unix time>`, `keep`) or dropped. A month whose usage is not all billed (unbilled day rollups) is refused
  * and left in place: its events are still to be invoiced. The day rollups, billing claims and idempotency keys stay
  * (invoices and previews of the month read the rollups; a retried event of the month is still a duplicate).
  */
@@ -136,7 +137,10 @@ export async function applyUsageRetention(
       }
       await tem.execute(`alter table usage_records detach partition "${partition.table}"`);
       if (options.keep) {
-        return { kind: 'detached', month: partition.month, table: partition.table };
+        // Renamed, so that the month's partition can be created again (late usage) beside the archived one.
+        const table = `${partition.table}_detached_${Math.floor(options.now.getTime() / 1000)}`;
+        await tem.execute(`alter table "${partition.table}" rename to "${table}"`);
+        return { kind: 'detached', month: partition.month, table };
       }
       await tem.execute(`drop table "${partition.table}"`);
       return { kind: 'dropped', month: partition.month };
