@@ -34,6 +34,11 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   customers: { type: 'string', value: 'N', description: 'customers (default 10,000)' },
   'baseline-customers': { type: 'string', value: 'N', description: 'customers billed the old way (default 200)' },
   'batch-size': { type: 'string', value: 'N', description: 'events per recordUsage batch (default 10,000)' },
+  database: {
+    type: 'string',
+    value: 'NAME',
+    description: 'invoice the month already ingested in this database (a run stopped during ingestion); kept after',
+  },
   smoke: { type: 'boolean', description: 'a short run (20,000 events, 200 customers): no thresholds' },
   json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
 });
@@ -150,39 +155,51 @@ async function invoiceCustomer(
 }
 
 async function main(): Promise<void> {
-  const name = `month_bench_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
+  const reused = typeof flags.database === 'string' ? flags.database : undefined;
+  const name = reused ?? `month_bench_${randomBytes(4).toString('hex')}`;
+  if (!reused) {
+    await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
+  }
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const db = await openDatabase({ databaseUrl: url.toString() });
   const since = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
   try {
-    await migrate(db.orm);
-    await seedDefaultCatalogue(db.orm.em.fork());
-    out(
-      `a month of usage invoiced: ${monthEvents.toLocaleString('en-US')} events, ` +
-        `${customerCount.toLocaleString('en-US')} customers${smoke ? ' (smoke)' : ''}`,
-    );
-    out(`  machine before: ${load()}`);
-
-    const caller = { userId: 'bench', role: Role.SERVICE };
-    const started = process.hrtime.bigint();
-    for (let b = 0; b * batchSize < monthEvents; b += 1) {
-      await recordUsage(db.orm.em.fork(), caller, batch(b), new Date('2024-02-01T00:00:00Z'));
+    if (!reused) {
+      await migrate(db.orm);
+      await seedDefaultCatalogue(db.orm.em.fork());
+      out(
+        `a month of usage invoiced: ${monthEvents.toLocaleString('en-US')} events, ` +
+          `${customerCount.toLocaleString('en-US')} customers${smoke ? ' (smoke)' : ''}`,
+      );
+      out(`  machine before: ${load()}`);
+      const caller = { userId: 'bench', role: Role.SERVICE };
+      const started = process.hrtime.bigint();
+      for (let b = 0; b * batchSize < monthEvents; b += 1) {
+        await recordUsage(db.orm.em.fork(), caller, batch(b), new Date('2024-02-01T00:00:00Z'));
+      }
+      const ingest = since(started);
+      out(
+        `  ingest (recordUsage, batches of ${batchSize})   ${ingest.toFixed(1)} s   ` +
+          `${Math.round(monthEvents / ingest)} events/s   (${load()})`,
+      );
+      row({
+        path: 'ingest a month (recordUsage, COPY)',
+        figure: Math.round(monthEvents / ingest),
+        unit: 'events/s',
+        baseline: null,
+        baselineFigure: null,
+        target: null,
+      });
     }
-    const ingest = since(started);
-    out(
-      `  ingest (recordUsage, batches of ${batchSize})   ${ingest.toFixed(1)} s   ${Math.round(monthEvents / ingest)} events/s   (${load()})`,
-    );
-    row({
-      path: 'ingest a month (recordUsage, COPY)',
-      figure: Math.round(monthEvents / ingest),
-      unit: 'events/s',
-      baseline: null,
-      baselineFigure: null,
-      target: null,
-    });
 
+    const [{ stored }] = await db.orm.em
+      .fork()
+      .execute<Array<{ stored: string }>>('select count(*)::text as stored from usage_records');
+    if (reused) {
+      out(`a month of usage invoiced: ${Number(stored).toLocaleString('en-US')} events already in ${name}`);
+      out(`  machine before: ${load()}`);
+    }
     const customers = await withClient(url.toString(), async (c) => {
       await c.query('analyze');
       return (
@@ -191,7 +208,7 @@ async function main(): Promise<void> {
     });
 
     // The baseline first, rolled back customer by customer (the data stays as ingested), then every customer.
-    await db.orm.em.fork().execute('alter table usage_records add column bench_billed_on uuid');
+    await db.orm.em.fork().execute('alter table usage_records add column if not exists bench_billed_on uuid');
     const sample = customers.slice(0, baselineCustomers);
     const before = { marking: 0, total: 0 };
     for (const [i, { id }] of sample.entries()) {
@@ -248,7 +265,7 @@ async function main(): Promise<void> {
       target: null,
     });
     row({
-      path: `invoice a month's usage (${monthEvents} events, ${customers.length} customers)`,
+      path: `invoice a month's usage (${stored} events, ${customers.length} customers)`,
       figure: Number(invoicing.toFixed(1)),
       unit: 's',
       baseline: 'per-event marking, extrapolated',
@@ -264,7 +281,9 @@ async function main(): Promise<void> {
     }
   } finally {
     await db.close();
-    await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    if (!reused) {
+      await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    }
   }
 }
 
