@@ -123,14 +123,17 @@ async function insertBaseline(url: string, prefix: string): Promise<number> {
 
 /**
  * Baseline the target is set against: the same rows, ids resolved up front, one `COPY … FROM STDIN` per batch straight
- * into `usage_records` (its unique key and indexes in place; COPY cannot skip duplicates, so the keys are fresh).
+ * into `usage_records` (its indexes in place) and of the keys into `usage_idempotency_keys` (the unique key, kept
+ * apart from the month-partitioned events); COPY cannot skip duplicates, so the keys are fresh.
  */
 async function copyBaseline(url: string, prefix: string): Promise<number> {
   return withClient(url, async (c) => {
     const { customers, metrics } = await catalogueIds(c);
     const started = process.hrtime.bigint();
     for (let b = 0; b < batches; b += 1) {
-      const text = events(b, prefix)
+      const rows = events(b, prefix);
+      const keys = rows.map((e) => `${customers.get(e.userId)}\t${e.idempotencyKey}\n`).join('');
+      const text = rows
         .map(
           (e) =>
             `${customers.get(e.userId)}\t${metrics.get(e.metric)}\t${e.quantity}\t${e.occurredAt}\t` +
@@ -144,6 +147,10 @@ async function copyBaseline(url: string, prefix: string): Promise<number> {
             'copy usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id) from stdin',
           ),
         ),
+      );
+      await pipeline(
+        Readable.from([Buffer.from(keys)]),
+        c.query(copyFrom('copy usage_idempotency_keys (customer_id, idempotency_key) from stdin')),
       );
     }
     return Number(process.hrtime.bigint() - started) / 1e9;
