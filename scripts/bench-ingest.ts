@@ -27,7 +27,7 @@ import { mintToken } from '../src/services/customers/auth.service';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { computeInvoiceLines } from '../src/services/invoicing/invoice-lines';
 import { parsePeriod } from '../src/services/billing-runs/billing-period';
-import { billUsageOnInvoice } from '../src/services/usage/usage-repository';
+import { billUsageOnInvoice, billedOnSql } from '../src/services/usage/usage-repository';
 import type { Database } from '../src/entities/orm';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 
@@ -123,14 +123,17 @@ async function insertBaseline(url: string, prefix: string): Promise<number> {
 
 /**
  * Baseline the target is set against: the same rows, ids resolved up front, one `COPY … FROM STDIN` per batch straight
- * into `usage_records` (its unique key and indexes in place; COPY cannot skip duplicates, so the keys are fresh).
+ * into `usage_records` (its indexes in place) and of the keys into `usage_idempotency_keys` (the unique key, kept
+ * apart from the month-partitioned events); COPY cannot skip duplicates, so the keys are fresh.
  */
 async function copyBaseline(url: string, prefix: string): Promise<number> {
   return withClient(url, async (c) => {
     const { customers, metrics } = await catalogueIds(c);
     const started = process.hrtime.bigint();
     for (let b = 0; b < batches; b += 1) {
-      const text = events(b, prefix)
+      const rows = events(b, prefix);
+      const keys = rows.map((e) => `${customers.get(e.userId)}\t${e.idempotencyKey}\n`).join('');
+      const text = rows
         .map(
           (e) =>
             `${customers.get(e.userId)}\t${metrics.get(e.metric)}\t${e.quantity}\t${e.occurredAt}\t` +
@@ -144,6 +147,10 @@ async function copyBaseline(url: string, prefix: string): Promise<number> {
             'copy usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id) from stdin',
           ),
         ),
+      );
+      await pipeline(
+        Readable.from([Buffer.from(keys)]),
+        c.query(copyFrom('copy usage_idempotency_keys (customer_id, idempotency_key) from stdin')),
       );
     }
     return Number(process.hrtime.bigint() - started) / 1e9;
@@ -213,7 +220,7 @@ async function monthBench(db: Database, url: string): Promise<void> {
              limit 1
            ) p on true
            where ur.customer_id = $1 and ur.occurred_at >= $2 and ur.occurred_at < $3
-             and (ur.billed_on_invoice_id is null or ur.billed_on_invoice_id in (
+             and (${billedOnSql('ur')} is null or ${billedOnSql('ur')} in (
                select i.id from invoices i
                where i.customer_id = ur.customer_id and i.period_start = $2 and i.period_end = $3))
          )

@@ -12,6 +12,7 @@ import { startLocalStripe } from './dev-stripe';
 import { createServer } from './server';
 import { billingSchedulerSettings, startBillingScheduler } from './services/billing-runs/billing-scheduler';
 import { seedDefaultCatalogue } from './services/usage/seed-catalogue.service';
+import { ensureUsagePartitionsAhead } from './services/usage/usage-partitions';
 import { gatewayFromConfig } from './stripe/gateway-from-config';
 import { devSecretPath } from './services/customers/auth.service';
 
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
     poolMax: config.databasePoolMax,
   });
   const applied = await migrate(db.orm);
+  // The usage events' monthly partitions, this month's and the next ones (usage-partitions.ts).
+  await ensureUsagePartitionsAhead(db.orm.em.fork(), new Date(), config.billing.usagePartitionsAhead);
   if (db.kind === 'pglite') {
     // The embedded demo starts with AgentHub's default metrics and list prices, so usage can be priced at once.
     const seeded = await seedDefaultCatalogue(db.orm.em.fork(), { currency: config.billing.defaultCurrency });

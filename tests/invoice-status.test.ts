@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatusChange } from '../src/entities';
 import type { Invoice } from '../src/entities';
 import { InvoiceStatus, StatusChangeSource } from '../src/entities/enums';
+import { UNBILLED_BUCKET } from '../src/entities/usage-rollup.entity';
 import {
   InvalidTransitionError,
   PAYABLE,
@@ -190,7 +191,10 @@ describe('transitionInvoice', () => {
     expect(invoice.paidAt).toBeUndefined();
     expect(em.calls).toEqual(['create', 'flush', 'execute', 'execute', 'execute']);
     expect(em.statements).toEqual([
-      [expect.stringContaining('update usage_records set billed_on_invoice_id = null'), ['inv_1', 'inv_1']],
+      [
+        expect.stringContaining('delete from usage_billing_claims where invoice_id = ?'),
+        ['inv_1', 'inv_1', 'inv_1', UNBILLED_BUCKET],
+      ],
       outbox('invoice.voided'),
       notify('1'),
     ]);

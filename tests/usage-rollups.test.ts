@@ -4,7 +4,7 @@ import { UNBILLED_BUCKET } from '../src/entities/usage-rollup.entity';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { aggregateUsage } from '../src/services/usage/usage-aggregation';
 import { getUsageDaily } from '../src/services/usage/usage-daily.service';
-import { billUsageOnInvoice, unbillUsageOfInvoice } from '../src/services/usage/usage-repository';
+import { billUsageOnInvoice, billedOnSql, unbillUsageOfInvoice } from '../src/services/usage/usage-repository';
 import { setPrice } from '../src/services/usage/price-book.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import type { TestDatabase } from './helpers/database';
@@ -145,9 +145,10 @@ describe('usage rollups', () => {
         );
         const fromEvents = await sql<Record<string, string>>(
           `select customer_id, metric_id, ((occurred_at at time zone 'UTC')::date)::text as day,
-                  coalesce(billed_on_invoice_id, '${UNBILLED_BUCKET}') as bucket, count(*)::text as events,
+                  coalesce(billed_on, '${UNBILLED_BUCKET}') as bucket, count(*)::text as events,
                   sum(quantity)::text as sum, max(quantity)::text as max, min(occurred_at)::text as first_at
-           from usage_records where customer_id in ${customers} group by 1, 2, 3, 4 order by 1, 2, 3, 4`,
+           from (select ur.*, ${billedOnSql('ur')} as billed_on from usage_records ur) ur
+           where customer_id in ${customers} group by 1, 2, 3, 4 order by 1, 2, 3, 4`,
         );
         expect(rollups).toEqual(fromEvents);
 

@@ -48,6 +48,25 @@ export const COMMAND_OPTIONS: Record<string, OptionTable> = {
     failed: { type: 'boolean', description: 'every event that ended failed' },
     since: { type: 'string', value: '<ISO time>', description: 'events received since then' },
   },
+  'partitions list': {},
+  'partitions ensure': {
+    'months-ahead': {
+      type: 'string',
+      value: 'N',
+      description: 'months ahead of the current one (default USAGE_PARTITIONS_AHEAD)',
+    },
+  },
+  'partitions drop': {
+    'retention-months': {
+      type: 'string',
+      value: 'N',
+      description: 'months kept besides the current one (default USAGE_RETENTION_MONTHS)',
+    },
+    keep: {
+      type: 'boolean',
+      description: 'detach the partitions and keep them as plain tables instead of dropping them',
+    },
+  },
   'webhooks recover': {
     since: { type: 'string', value: '<ISO time>', description: 'Stripe keeps events for 30 days' },
   },

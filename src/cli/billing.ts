@@ -14,6 +14,8 @@ const commands = (): typeof import('./billing-commands') => require('./billing-c
 /* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
 const misc = (): typeof import('./billing-misc-commands') => require('./billing-misc-commands');
 /* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
+const partitions = (): typeof import('./partition-commands') => require('./partition-commands');
+/* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
 const token = (): typeof import('./token-command') => require('./token-command');
 
 const EXIT = `Exit codes: 0 ok · 1 the work had failures (see the output) · 2 usage error · 3 could not run
@@ -30,6 +32,7 @@ Commands:
   seed-demo [--period YYYY-MM]         default catalogue and demo usage (default: last month)
   webhooks replay --id|--failed|--since  queue stored Stripe events to be applied again
   webhooks recover --since <time>      fetch events from Stripe that never reached us and store them
+  partitions list|ensure|drop          monthly partitions of the usage events: create ahead, retention
 
 Run \`npm run billing -- <command> --help\` for a command's options. Every command reads the server's
 configuration (DATABASE_URL or the embedded database under DATA_DIR, STRIPE_*). With the embedded PGlite database
@@ -95,6 +98,29 @@ route would; a running server's webhook worker applies them. Events already stor
 
 {options}
 `,
+  'partitions list': `Usage: npm run billing -- partitions list [--json]
+
+Lists the monthly partitions of usage_records (usage_records_pYYYY_MM), oldest first.
+
+{options}
+`,
+  'partitions ensure': `Usage: npm run billing -- partitions ensure [--months-ahead N] [--json]
+
+Creates the usage_records partitions of last month, this month and the next N (USAGE_PARTITIONS_AHEAD, default 3)
+that do not exist yet. The server does the same at start; a month missing when its usage arrives is created then.
+
+{options}
+`,
+  'partitions drop': `Usage: npm run billing -- partitions drop [--retention-months N] [--keep] [--json]
+
+Removes the partitions of months that ended more than N months (USAGE_RETENTION_MONTHS) before the current one:
+dropped, or with --keep detached and kept as plain tables (usage_records_pYYYY_MM_detached_<unix time>). A month
+holding usage on no invoice is refused and left in place (exit 1). Day rollups, billing claims and idempotency keys stay: invoices and previews read the rollups,
+and a retried event of a dropped month is still a duplicate. Distinct counts and usage of days a price changed
+within are read from the events: a month whose events are gone is previewed without them.
+
+{options}
+`,
 };
 
 const BAR = 24;
@@ -155,6 +181,12 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
       return withEnv(config, flags, (env) => seedDemoCommand(env, flags));
     case 'webhooks replay':
       return withEnv(config, flags, (env) => webhooksReplayCommand(env, flags));
+    case 'partitions list':
+      return withEnv(config, flags, (env) => partitions().partitionsListCommand(env));
+    case 'partitions ensure':
+      return withEnv(config, flags, (env) => partitions().partitionsEnsureCommand(env, flags));
+    case 'partitions drop':
+      return withEnv(config, flags, (env) => partitions().partitionsDropCommand(env, flags));
     default:
       return withEnv(config, flags, (env) => webhooksRecoverCommand(env, flags));
   }
@@ -170,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
   const firstOption = argv.findIndex((arg) => arg.startsWith('-'));
   const words = firstOption === -1 ? argv : argv.slice(0, firstOption);
   const [command = '', sub] = words;
-  const key = command === 'config' || command === 'webhooks' ? `${command} ${sub ?? ''}`.trim() : command;
+  const key = ['config', 'webhooks', 'partitions'].includes(command) ? `${command} ${sub ?? ''}`.trim() : command;
   const rest = argv.slice(key ? key.split(' ').length : 0);
   const asksHelp = rest.includes('--help') || rest.includes('-h');
   if (!(key in HELP) || (key === '' && !asksHelp)) {

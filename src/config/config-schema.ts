@@ -433,6 +433,22 @@ export const CONFIG_SCHEMA = {
       default: '86400',
       description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_USER`',
     }),
+    usagePartitionsAhead: variable('USAGE_PARTITIONS_AHEAD', {
+      group: 'billing',
+      ...wholeNumber(0, 60),
+      default: '3',
+      description:
+        'months of `usage_records` partitions created ahead of the current one, at start and by ' +
+        '`npm run billing -- partitions ensure` (a month missing when usage arrives is created then)',
+    }),
+    usageRetentionMonths: variable('USAGE_RETENTION_MONTHS', {
+      group: 'billing',
+      ...wholeNumber(1, 1200),
+      unset: 'keep every month',
+      description:
+        'months of raw usage events kept besides the current one: `npm run billing -- partitions drop` removes ' +
+        "older months' partitions, refusing a month with unbilled usage (invoices read the day rollups, kept)",
+    }),
   },
   company: {
     name: variable('COMPANY_NAME', {

@@ -15,6 +15,8 @@ import { PaymentAttempt } from './payment-attempt.entity';
 import { PaymentLimitLift } from './payment-limit-lift.entity';
 import { Price } from './price.entity';
 import { StripeSubscription } from './stripe-subscription.entity';
+import { UsageBillingClaim } from './usage-billing-claim.entity';
+import { UsageIdempotencyKey } from './usage-idempotency-key.entity';
 import { UsageDeadLetter } from './usage-dead-letter.entity';
 import { UsageRecord } from './usage-record.entity';
 import { UsageRollup } from './usage-rollup.entity';
@@ -41,6 +43,8 @@ export {
   PaymentLimitLift,
   Price,
   StripeSubscription,
+  UsageBillingClaim,
+  UsageIdempotencyKey,
   UsageDeadLetter,
   UsageRecord,
   UsageRollup,
@@ -67,6 +71,8 @@ export const ENTITIES = [
   PaymentLimitLift,
   Price,
   StripeSubscription,
+  UsageBillingClaim,
+  UsageIdempotencyKey,
   UsageDeadLetter,
   UsageRecord,
   UsageRollup,

@@ -1,13 +1,14 @@
-import { Entity, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
 import { BillableMetric } from './billable-metric.entity';
 import { Customer } from './customer.entity';
-import { Invoice } from './invoice.entity';
 
-/** One metered event. Written set-based; the (customer, idempotency key) pair makes ingestion idempotent. */
+/**
+ * One metered event. Written set-based; the (customer, idempotency key) pair makes ingestion idempotent, kept in
+ * `usage_idempotency_keys` (the table is partitioned by month of `occurredAt`, and a unique index here would have to
+ * hold it). Which invoice billed it is kept per range of events (`usage_billing_claims`), never on the event.
+ */
 @Entity({ tableName: 'usage_records' })
-@Unique({ properties: ['customer', 'idempotencyKey'] })
 @Index({ properties: ['customer', 'occurredAt'] })
-@Index({ properties: ['billedOnInvoice'] })
 // The scheduler asks every tick whether usage arrived since the due month's run (billing-catch-up.ts).
 @Index({ properties: ['receivedAt'] })
 export class UsageRecord {
@@ -23,7 +24,8 @@ export class UsageRecord {
   @Property({ type: 'decimal', precision: 30, scale: 12 })
   quantity!: string;
 
-  @Property({ type: 'timestamptz' })
+  /** The partition key (a month per partition, `usage-partitions.ts`), so part of the primary key. */
+  @PrimaryKey({ type: 'timestamptz' })
   occurredAt!: Date;
 
   @Property({ type: 'text' })
@@ -37,11 +39,4 @@ export class UsageRecord {
 
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   receivedAt: Date = new Date();
-
-  /**
-   * The invoice that billed this record: the invoice of its own period, or, for late usage (received after its
-   * period was invoiced), a later invoice that carried it as an adjustment. Null while unbilled.
-   */
-  @ManyToOne(() => Invoice, { nullable: true, deleteRule: 'set null' })
-  billedOnInvoice?: Invoice | null;
 }

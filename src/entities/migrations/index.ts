@@ -13,6 +13,8 @@ import { Migration20261206032409 } from './Migration20261206032409';
 import { Migration20261206032501 } from './Migration20261206032501';
 import { Migration20261206033146 } from './Migration20261206033146';
 import { Migration20261206040000 } from './Migration20261206040000';
+import { Migration20261206061000 } from './Migration20261206061000';
+import { Migration20261206062000 } from './Migration20261206062000';
 import { Migration20261206070000 } from './Migration20261206070000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
@@ -46,6 +48,11 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206033146', class: Migration20261206033146 },
   // usage_rollups: per customer, metric, UTC day and billing bucket, kept at ingest; previews and invoices read it.
   { name: 'Migration20261206040000', class: Migration20261206040000 },
+  // usage_billing_claims: billing marks id ranges of a customer's period, not each event (billed_on_invoice_id goes).
+  { name: 'Migration20261206061000', class: Migration20261206061000 },
+  // usage_records partitioned by month of occurred_at; idempotency keys in usage_idempotency_keys (a unique index
+  // there would have to hold occurred_at).
+  { name: 'Migration20261206062000', class: Migration20261206062000 },
   // usage_dead_letters: events the JetStream intake accepted that its writer refused (unknown metric…), with why.
   { name: 'Migration20261206070000', class: Migration20261206070000 },
 ];

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
+import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
 
 /**
  * SQL of the invoice aggregate (`invoices`, `invoice_number_sequences`) that the ORM's finders do not express.
@@ -32,13 +33,15 @@ export async function latePeriodsOf(
   invoiceId?: string,
 ): Promise<string[]> {
   const rows = await em.execute<Array<{ period: string }>>(
+    // The day rollups' buckets say where a period's usage is billed (usage-rollup.entity.ts).
     `select distinct i.period from invoices i
      where i.customer_id = ? and i.status <> ${VOID} and i.period_end <= ? and i.id <> ?
-       and exists (select 1 from usage_records ur
-                   where ur.customer_id = i.customer_id and ur.billed_on_invoice_id ${invoiceId ? '= ?' : 'is null'}
-                     and ur.occurred_at >= i.period_start and ur.occurred_at < i.period_end)
+       and exists (select 1 from usage_rollups r
+                   where r.customer_id = i.customer_id and r.bucket = ?
+                     and r.day >= (i.period_start at time zone 'UTC')::date
+                     and r.day < (i.period_end at time zone 'UTC')::date)
      order by i.period`,
-    [customerId, before, invoiceId ?? '00000000-0000-0000-0000-000000000000', ...(invoiceId ? [invoiceId] : [])],
+    [customerId, before, invoiceId ?? UNBILLED_BUCKET, invoiceId ?? UNBILLED_BUCKET],
   );
   return rows.map((row) => row.period.trim());
 }

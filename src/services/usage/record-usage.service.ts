@@ -13,6 +13,7 @@ import { insertDeadLetters } from './usage-dead-letters.repository';
 import type { UsageQueue } from './usage-queue';
 import { catalogueLookup } from './metric-catalogue';
 import type { MetricLookup } from './metric-catalogue';
+import { ensureUsagePartitions } from './usage-partitions';
 
 export const MAX_USAGE_BATCH = 10_000;
 /** Clock skew we tolerate for events stamped slightly in the future by an agent runtime. */
@@ -248,6 +249,11 @@ export async function recordUsage(
     const queued = await queue.publish(unique.map(({ metricId: _, ...event }) => event));
     return { accepted: queued.stored, duplicates: valid.length - queued.stored, rejected, late: 0 };
   }
+  // A month without a partition gets one first, in a transaction of its own (usage-partitions.ts).
+  await ensureUsagePartitions(
+    em,
+    unique.map((e) => new Date(e.occurredAt)),
+  );
   const stored = await em.transactional((tem) => storeValid(tem, unique.map(withMetricId), path));
   return { accepted: stored.accepted, duplicates: valid.length - stored.accepted, rejected, late: stored.late };
 }
@@ -327,6 +333,10 @@ export async function storeQueuedUsage(
 ): Promise<QueuedUsageResult> {
   const metricOf = catalogueLookup(await activeMetrics(em));
   const { valid, unique, rejected } = check(events, metricOf, now);
+  await ensureUsagePartitions(
+    em,
+    unique.map((e) => new Date(e.occurredAt)),
+  );
   const stored = await em.transactional(async (tem) => {
     if (rejected.length > 0) {
       await insertDeadLetters(

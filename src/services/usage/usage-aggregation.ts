@@ -5,6 +5,7 @@ import type { PriceTier } from '../../entities';
 import { compare, parseDecimal } from '../shared/decimal';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
+import { billedOnSql } from './usage-repository';
 
 const AGG_SUM = sqlText(MetricAggregation.SUM);
 const AGG_COUNT = sqlText(MetricAggregation.COUNT);
@@ -191,7 +192,7 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
  */
 function recordFilterSql(scope: UsageScope, from: 'records' | 'rollups'): { sql: string; params: unknown[] } {
   const records = scope.records;
-  const billedOn = from === 'records' ? 'ur.billed_on_invoice_id' : `nullif(r.bucket, '${UNBILLED_BUCKET}'::uuid)`;
+  const billedOn = from === 'records' ? billedOnSql('ur') : `nullif(r.bucket, '${UNBILLED_BUCKET}'::uuid)`;
   const customer = from === 'records' ? 'ur.customer_id' : 'r.customer_id';
   switch (records.kind) {
     case 'all':

@@ -79,10 +79,18 @@ const storeFrom = (source: string): string =>
      select c.id as customer_id, e.metric_id, e.quantity, e.occurred_at, e.idempotency_key, e.agent_id, e.metadata
      from ${source}
      join customers c on c.external_user_id = e.user_id
+   ), keyed as (
+     -- The conflict rule: an event is stored only if its key is new. The keys live apart from the events (a unique
+     -- index on the month-partitioned events would have to hold occurred_at, and a retry with another timestamp
+     -- would be stored twice); a concurrent batch with the same key waits here for the first one's outcome.
+     insert into usage_idempotency_keys (customer_id, idempotency_key)
+     select customer_id, idempotency_key from incoming
+     on conflict (customer_id, idempotency_key) do nothing
+     returning customer_id, idempotency_key
    ), stored as (
      insert into usage_records (customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata)
-     select customer_id, metric_id, quantity, occurred_at, idempotency_key, agent_id, metadata from incoming
-     on conflict (customer_id, idempotency_key) do nothing
+     select i.customer_id, i.metric_id, i.quantity, i.occurred_at, i.idempotency_key, i.agent_id, i.metadata
+     from incoming i join keyed k on k.customer_id = i.customer_id and k.idempotency_key = i.idempotency_key
      returning customer_id, metric_id, quantity, occurred_at
    ), rolled_up as (
      -- The day rollups grow in the same statement (new events are unbilled); ordered so that concurrent batches
@@ -107,7 +115,8 @@ const storeFrom = (source: string): string =>
 /**
  * Inserts the events of one batch (distinct customer + idempotency key pairs; a pair already stored inserts nothing)
  * and answers how many were stored and how many of those are late: they fall in a period that already has an
- * invoice other than VOID. One insert statement, part of the caller's transaction.
+ * invoice other than VOID. One insert statement, part of the caller's transaction. The months of the batch must have
+ * their partitions (`ensureUsagePartitions`, before the transaction: creating one locks the table).
  */
 export async function insertUsageRecords(
   tem: EntityManager,
@@ -172,83 +181,124 @@ function copyText(events: IncomingUsage[]): Buffer {
 /** A usage record's UTC day, as `usage_rollups.day`. */
 const ROLLUP_DAY = `(occurred_at at time zone 'UTC')::date`;
 
+const UNBILLED = `'${UNBILLED_BUCKET}'::uuid`;
+
+/**
+ * The invoice that billed the event `alias` (a row of `usage_records`), or null: the claim of its customer and period
+ * whose id range holds it. For the reads that need events one by one (distinct counts, days a price changes within).
+ */
+export const billedOnSql = (alias: string): string =>
+  `(select bc.invoice_id from usage_billing_claims bc
+    where bc.customer_id = ${alias}.customer_id and bc.period_start <= ${alias}.occurred_at
+      and ${alias}.occurred_at < bc.period_end and ${alias}.id between bc.first_id and bc.last_id)`;
+
+/** The rollup rows (alias `r`) of the days of a range (alias `g`, `period_start`/`period_end` at UTC midnight). */
+const ROLLUP_IN_RANGE = `r.day >= (g.period_start at time zone 'UTC')::date and r.day < (g.period_end at time zone 'UTC')::date`;
+
+/** Folds rollup rows (`moved`) into the bucket `?`: a day already in that bucket adds them up. */
+const MERGE_INTO_BUCKET = `insert into usage_rollups as r
+       (customer_id, metric_id, day, bucket, events, quantity_sum, quantity_max, first_at)
+     select customer_id, metric_id, day, ?::uuid, events, quantity_sum, quantity_max, first_at from moved
+     order by 1, 2, 3
+     on conflict (customer_id, metric_id, day, bucket) do update set
+       events = r.events + excluded.events,
+       quantity_sum = r.quantity_sum + excluded.quantity_sum,
+       quantity_max = greatest(r.quantity_max, excluded.quantity_max),
+       first_at = least(r.first_at, excluded.first_at)`;
+
 /**
  * Puts on `invoiceId` the customer's unbilled usage of its period, and unbilled late usage of earlier periods that
- * have an invoice other than VOID (ended by the period's start); part of the caller's transaction. The rollups of
- * the days it touched are rebuilt for their new buckets.
+ * have an invoice other than VOID (ended by the period's start); part of the caller's transaction. Nothing is written
+ * per event: each period taken gets claims over the id ranges no claim covers yet, up to the last id handed out, and
+ * its unbilled day rollups move to the invoice's bucket. One statement after the customer's lock.
+ *
+ * Why the last id handed out bounds the claim: the customer's update lock waits for every batch in flight for the
+ * customer (they hold a key-share lock from before their insert), so all of the customer's events with smaller ids
+ * are committed and visible; a batch that comes later takes its ids after this transaction, larger than that bound.
  */
 export async function billUsageOnInvoice(
   tem: EntityManager,
   input: { invoiceId: string; customerId: string; periodStart: Date; periodEnd: Date },
 ): Promise<void> {
   await lockCustomerUsage(tem, input.customerId);
-  const days = await tem.execute<RollupKey[]>(
-    `with moved as (
-       update usage_records set billed_on_invoice_id = ?
-       where customer_id = ? and billed_on_invoice_id is null
-         and ((occurred_at >= ? and occurred_at < ?)
-           or exists (select 1 from invoices i
-                      where i.customer_id = usage_records.customer_id and i.status <> ${VOID} and i.id <> ?
-                        and i.period_end <= ?
-                        and usage_records.occurred_at >= i.period_start
-                        and usage_records.occurred_at < i.period_end))
-       returning metric_id, occurred_at
-     )
-     select distinct metric_id, ${ROLLUP_DAY}::text as day from moved`,
-    [input.invoiceId, input.customerId, input.periodStart, input.periodEnd, input.invoiceId, input.periodStart],
-  );
-  await rebuildRollups(tem, input.customerId, days);
-}
-
-/** Unbills the usage an invoice carried (it was voided), for the next invoice; part of the caller's transaction. */
-export async function unbillUsageOfInvoice(em: EntityManager, invoiceId: string): Promise<void> {
-  const days = await em.execute<Array<RollupKey & { customer_id: string }>>(
-    // The customer's lock is taken by the same statement, before any event moves (see lockCustomerUsage).
-    `with locked as (
-       select c.id from customers c join invoices i on i.customer_id = c.id where i.id = ? for update of c
+  const { invoiceId, customerId, periodStart, periodEnd } = input;
+  await tem.execute(
+    `with ranges as (
+       select ?::timestamptz as period_start, ?::timestamptz as period_end
+       union
+       select i.period_start, i.period_end from invoices i
+       where i.customer_id = ? and i.status <> ${VOID} and i.id <> ? and i.period_end <= ?
+     ), open_ranges as (
+       select g.* from ranges g
+       where exists (select 1 from usage_rollups r
+                     where r.customer_id = ? and r.bucket = ${UNBILLED} and ${ROLLUP_IN_RANGE})
+     ), handed_out as (
+       select case when is_called then last_value else 0 end as last_id from usage_records_id_seq
+     ), claimed as (
+       select c.period_start, c.first_id, c.last_id from usage_billing_claims c
+       join open_ranges g on g.period_start = c.period_start and g.period_end = c.period_end
+       where c.customer_id = ?
+     ), gaps as (
+       select period_start, coalesce(lag(last_id) over (partition by period_start order by first_id), 0) + 1 as lo,
+              first_id - 1 as hi
+       from claimed
+       union all
+       select g.period_start, coalesce((select max(c.last_id) from claimed c where c.period_start = g.period_start), 0) + 1,
+              (select last_id from handed_out)
+       from open_ranges g
+     ), claims as (
+       insert into usage_billing_claims (customer_id, period_start, period_end, first_id, last_id, invoice_id)
+       select ?, g.period_start, o.period_end, g.lo, g.hi, ?
+       from gaps g join open_ranges o on o.period_start = g.period_start
+       where g.lo <= g.hi
      ), moved as (
-       update usage_records set billed_on_invoice_id = null
-       where billed_on_invoice_id = ? and customer_id = (select id from locked)
-       returning customer_id, metric_id, occurred_at
+       delete from usage_rollups r using open_ranges g
+       where r.customer_id = ? and r.bucket = ${UNBILLED} and ${ROLLUP_IN_RANGE}
+       returning r.*
      )
-     select distinct customer_id, metric_id, ${ROLLUP_DAY}::text as day from moved`,
-    [invoiceId, invoiceId],
+     ${MERGE_INTO_BUCKET}`,
+    [
+      periodStart,
+      periodEnd,
+      customerId,
+      invoiceId,
+      periodStart,
+      customerId,
+      customerId,
+      customerId,
+      invoiceId,
+      customerId,
+      invoiceId,
+    ],
   );
-  if (days.length > 0) {
-    await rebuildRollups(em, days[0].customer_id, days);
-  }
 }
 
 /**
- * Holds off ingestion for one customer until the caller's transaction ends, so that a rollup rebuilt from the
- * customer's events cannot miss (or count twice) a batch committed meanwhile: a batch takes a key-share lock on each
- * of its customers before writing anything (`ensureCustomers`), which waits for this update lock, and this waits for
- * batches in flight. Taken before any event moves, so neither side ever waits while holding the other's rows.
+ * Unbills the usage an invoice carried (it was voided), for the next invoice: its claims go and its rollup buckets
+ * fold back into the unbilled ones; part of the caller's transaction, one statement (the customer's lock first).
+ */
+export async function unbillUsageOfInvoice(em: EntityManager, invoiceId: string): Promise<void> {
+  await em.execute(
+    // The customer's lock is taken before anything moves (see lockCustomerUsage).
+    `with locked as (
+       select c.id from customers c join invoices i on i.customer_id = c.id where i.id = ? for update of c
+     ), released as (
+       delete from usage_billing_claims where invoice_id = ? and customer_id = (select id from locked)
+     ), moved as (
+       delete from usage_rollups where bucket = ? and customer_id = (select id from locked)
+       returning *
+     )
+     ${MERGE_INTO_BUCKET}`,
+    [invoiceId, invoiceId, invoiceId, UNBILLED_BUCKET],
+  );
+}
+
+/**
+ * Holds off ingestion for one customer until the caller's transaction ends, so that billing cannot miss (or count
+ * twice) a batch committed meanwhile: a batch takes a key-share lock on each of its customers before writing anything
+ * (`ensureCustomers`), which waits for this update lock, and this waits for batches in flight. Taken before anything
+ * moves, so neither side ever waits while holding the other's rows.
  */
 async function lockCustomerUsage(tem: EntityManager, customerId: string): Promise<void> {
   await tem.execute('select 1 from customers where id = ? for update', [customerId]);
-}
-
-interface RollupKey {
-  metric_id: string;
-  day: string;
-}
-
-/** Recomputes a customer's rollups of the given metric days from their events, every bucket. */
-async function rebuildRollups(tem: EntityManager, customerId: string, keys: RollupKey[]): Promise<void> {
-  if (keys.length === 0) {
-    return;
-  }
-  const params = [customerId, JSON.stringify(keys)];
-  const keysSql = `select k.metric_id::uuid, k.day::date from jsonb_to_recordset(?::jsonb) as k(metric_id text, day text)`;
-  await tem.execute(`delete from usage_rollups where customer_id = ? and (metric_id, day) in (${keysSql})`, params);
-  await tem.execute(
-    `insert into usage_rollups (customer_id, metric_id, day, bucket, events, quantity_sum, quantity_max, first_at)
-     select customer_id, metric_id, ${ROLLUP_DAY}, coalesce(billed_on_invoice_id, '${UNBILLED_BUCKET}'::uuid),
-            count(*), sum(quantity), max(quantity), min(occurred_at)
-     from usage_records
-     where customer_id = ? and (metric_id, ${ROLLUP_DAY}) in (${keysSql})
-     group by 1, 2, 3, 4 order by 1, 2, 3, 4`,
-    params,
-  );
 }
