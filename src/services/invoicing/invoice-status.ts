@@ -13,7 +13,9 @@ export const TRANSITIONS: Readonly<Record<InvoiceStatus, readonly InvoiceStatus[
   [S.DRAFT]: [S.OPEN, S.VOID],
   [S.OPEN]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAYMENT_FAILED, S.PAID, S.VOID, S.UNCOLLECTIBLE],
   [S.PROCESSING]: [S.PAID, S.PAYMENT_FAILED, S.REQUIRES_ACTION],
-  [S.REQUIRES_ACTION]: [S.PROCESSING, S.PAID, S.PAYMENT_FAILED, S.VOID],
+  // UNCOLLECTIBLE: the customer never authenticated the last payment asked of them (dunning's final action, or the
+  // Stripe Dashboard); Stripe marks an open invoice uncollectible whatever its PaymentIntent awaits.
+  [S.REQUIRES_ACTION]: [S.PROCESSING, S.PAID, S.PAYMENT_FAILED, S.VOID, S.UNCOLLECTIBLE],
   [S.PAYMENT_FAILED]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAID, S.VOID, S.UNCOLLECTIBLE],
   [S.UNCOLLECTIBLE]: [S.PAID, S.VOID],
   [S.PAID]: [],
