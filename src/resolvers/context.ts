@@ -6,6 +6,7 @@ import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
+import type { RequestLoaders } from './loaders';
 
 /** Per-operation context: the verified caller and a request-scoped EntityManager. */
 export interface GraphQLContext {
@@ -18,6 +19,8 @@ export interface GraphQLContext {
   /** Live progress of billing runs (`billingRunProgressed`). */
   billingRuns: BillingRunFeed;
   em: EntityManager;
+  /** Batches of per-invoice fields (`Invoice.dunning`): one read per operation, not one per invoice. */
+  loaders: RequestLoaders;
   log: Logger;
   requestId: string;
 }
