@@ -7,6 +7,7 @@ import { StripeGatewayError, failedWith } from '../../stripe';
 import type { RemoteCreditNote } from '../../stripe';
 import type { Caller } from '../customers/caller';
 import type { InvoiceDeps } from '../invoicing/invoice-deps';
+import { BadInputError } from '../shared/errors';
 import { markIssued, nextCreditNoteNumber, reserve } from './credit-note-ledger';
 
 /** How issuing a credit note (a refund, or a credit on an open invoice) ends. */
@@ -29,7 +30,9 @@ export interface CreditNoteRequest {
   kind: CreditNoteKind;
   reason: string | null;
   /** The caller's idempotency key: the same key on the same invoice answers (or resumes) the same note. */
-  requestKey: string | null;
+  requestKey: string;
+  /** The amount asked for, when the request names one: a key reused for another amount is refused, as Stripe does. */
+  requestedMinor: bigint | null;
   plan: (
     invoice: Invoice,
     notes: CreditNote[],
@@ -54,7 +57,17 @@ export async function issueCreditNote(
       populate: ['customer'],
     });
     const notes = await tem.find(CreditNote, { invoice }, { orderBy: { createdAt: 'asc' } });
-    const earlier = request.requestKey ? notes.find((n) => n.requestKey === request.requestKey) : undefined;
+    const earlier = notes.find((n) => n.requestKey === request.requestKey);
+    if (
+      earlier &&
+      (earlier.kind !== request.kind ||
+        (request.requestedMinor !== null && earlier.amountMinor !== request.requestedMinor))
+    ) {
+      throw new BadInputError(
+        'idempotencyKey was already used on this invoice for a different request; use a new key for a new one',
+        'idempotencyKey',
+      );
+    }
     if (earlier) {
       return { kind: 'existing' as const, invoice, note: earlier };
     }
