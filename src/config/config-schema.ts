@@ -407,6 +407,15 @@ export const CONFIG_SCHEMA = {
       default: '86400',
       description: 'the sliding window, in seconds, of `PAYMENT_DECLINE_LIMIT_PER_USER`',
     }),
+    creditNoteResumeSeconds: variable('CREDIT_NOTE_RESUME_SECONDS', {
+      group: 'billing',
+      ...wholeNumber(0, 86_400),
+      default: '30',
+      description:
+        'how often each instance resumes refunds and credit notes left pending because Stripe could not be reached ' +
+        '(those pending at least this long): made in Stripe with their own idempotency key, or released when Stripe ' +
+        'refuses them; 0 = only the caller’s retry and reconciliation',
+    }),
   },
   company: {
     name: variable('COMPANY_NAME', {

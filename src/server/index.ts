@@ -15,6 +15,8 @@ import { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import { dunningPolicy } from '../services/dunning/dunning-policy';
 import { createDunningWorker } from '../services/dunning/dunning-worker';
 import type { DunningWorker } from '../services/dunning/dunning-worker';
+import { createCreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
+import type { CreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
 import { createTokenVerifier } from '../services/customers/auth.service';
 import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
@@ -73,6 +75,11 @@ export interface BillingServer {
    * `tick()` runs the steps due now (a test that moved the clock, an operator).
    */
   dunning: DunningWorker;
+  /**
+   * Resumes refunds and credit notes left PENDING when Stripe was unreachable, every `CREDIT_NOTE_RESUME_SECONDS` once
+   * listening; `tick()` resumes those pending at least that long now.
+   */
+  creditNotes: CreditNoteResumer;
 }
 
 /**
@@ -134,6 +141,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     clock,
     log: logger,
   });
+  const creditNotes = createCreditNoteResumer({
+    em: db.orm.em,
+    gateway,
+    config,
+    clock,
+    intervalMs: config.billing.creditNoteResumeSeconds * 1000,
+    log: logger,
+  });
   let closing: Promise<void> | undefined;
 
   return {
@@ -146,6 +161,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     onBillingRunWatchersChange: (listener) => billingRuns.onWatcherCountChange(listener),
     streams: () => streamLimits.counts,
     dunning,
+    creditNotes,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -153,6 +169,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           httpServer.off('error', reject);
           webhooks.worker.start();
           dunning.start();
+          creditNotes.start();
           outgoing.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
@@ -169,6 +186,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   async function closeOnce(): Promise<void> {
     await dunning.stop();
+    await creditNotes.stop();
     await webhooks.worker.stop();
     await outgoing.stop();
     // Apollo's drain plugin stops accepting, waits for in-flight requests and disposes graphql-ws.

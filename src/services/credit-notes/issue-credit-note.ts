@@ -3,6 +3,7 @@ import { CreditNote, Invoice } from '../../entities';
 import type { CreditNoteLineData } from '../../entities';
 import { CreditNoteKind, CreditNoteStatus, StatusChangeSource } from '../../entities/enums';
 import type { InvoiceStatus } from '../../entities/enums';
+import type { StatusCause } from '../invoicing/invoice-status';
 import { StripeGatewayError, failedWith } from '../../stripe';
 import type { RemoteCreditNote } from '../../stripe';
 import type { Caller } from '../customers/caller';
@@ -91,6 +92,8 @@ export async function issueCreditNote(
       requestKey: request.requestKey,
       source: cause.source,
       sourceRef: caller.userId,
+      // The caller's clock: the resumer compares it with its own to leave a request in flight alone.
+      createdAt: cause.at,
     });
     await tem.flush();
     return { kind: 'reserved' as const, invoice, note };
@@ -105,6 +108,23 @@ export async function issueCreditNote(
   if (note.status !== CreditNoteStatus.PENDING) {
     return { kind: 'issued', invoice, creditNote: note };
   }
+  return settleCreditNote(deps, invoice, note, claim.kind === 'existing', cause);
+}
+
+/**
+ * Stripe, then settle: makes the PENDING note in Stripe (keyed by its id; `resume`: first looks for what an earlier
+ * attempt made) and marks it ISSUED, or FAILED with its reservation released when Stripe refuses it. Stripe
+ * unreachable: it stays PENDING and reserved, for the caller's retry or the resumer (`resume-credit-notes.service.ts`).
+ * Every outcome may be reached twice (a retry racing the resumer): Stripe answers the same key the same way, and
+ * `markIssued` / the release change a PENDING note only.
+ */
+export async function settleCreditNote(
+  deps: InvoiceDeps,
+  invoice: Invoice,
+  note: CreditNote,
+  resume: boolean,
+  cause: StatusCause,
+): Promise<CreditNoteOutcome> {
   let remote: RemoteCreditNote;
   try {
     remote = await deps.gateway.createCreditNote(
@@ -117,10 +137,11 @@ export async function issueCreditNote(
         refundMinor: note.kind === CreditNoteKind.REFUND ? note.amountMinor : 0n,
         memo: note.reason ?? null,
       },
-      claim.kind === 'existing',
+      resume,
     );
   } catch (error) {
-    if (failedWith(error, 'unavailable', 'rate_limited')) {
+    // Not an answer about this note (Stripe down, busy, or our key refused): it stays PENDING, to be resumed.
+    if (failedWith(error, 'unavailable', 'rate_limited', 'authentication')) {
       return { kind: 'stripe_unavailable', invoice, message: 'Stripe is unavailable; try again with the same key' };
     }
     if (!(error instanceof StripeGatewayError)) {
