@@ -79,7 +79,8 @@ export function completeThreeDSecure(
 ): ChargeResult {
   const internals = internalsOf(emu, inv.id);
   const pmId = internals.pendingActionPaymentMethod;
-  if (!pmId || inv.status !== 'open') {
+  // An invoice marked uncollectible keeps its PaymentIntent: the customer may still authenticate and pay it.
+  if (!pmId || (inv.status !== 'open' && inv.status !== 'uncollectible')) {
     throw invalidState(
       'This invoice has no payment waiting for 3-D Secure authentication.',
       'payment_intent_unexpected_state',

@@ -56,6 +56,7 @@ describe('configuration', () => {
       invoiceDeclineWindowSeconds: 3600,
       userDeclineLimit: 20,
       userDeclineWindowSeconds: 86400,
+      creditNoteResumeSeconds: 30,
     });
     expect(config.company).toEqual({
       name: 'AgentHub Inc.',

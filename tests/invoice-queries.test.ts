@@ -50,7 +50,8 @@ describe('invoice queries', () => {
   // Statements on the invoice tables, as the ORM's query log sees them: entity queries and the plain-SQL reads
   // (pooledQuery) alike. The webhook worker polls its own table meanwhile and is not counted.
   const statements: string[] = [];
-  const invoiceTables = /\b(invoices|invoice_lines|invoice_status_changes|customers|billable_metrics)\b/;
+  const invoiceTables =
+    /\b(invoices|invoice_lines|invoice_status_changes|customers|billable_metrics|dunning_schedules)\b/;
   let t: TestServer;
   let admin: string;
   let ids: string[];
@@ -84,6 +85,33 @@ describe('invoice queries', () => {
     // The count and the page (lines and history come with it): nothing per invoice.
     expect(small).toHaveLength(2);
     expect(large).toHaveLength(small.length);
+  });
+
+  it('reads the dunning of a page of invoices in one statement, for 5 invoices as for 50', async () => {
+    // Every invoice in dunning, on its second step.
+    await t.database.db.orm.em.fork().execute(
+      `insert into dunning_schedules (id, invoice_id, state, started_at, step, next_attempt_at, created_at, updated_at)
+       select gen_random_uuid(), id, 'ACTIVE', '2024-02-10', 1, '2024-02-13', now(), now() from invoices`,
+    );
+    const query = `query($first: Int) { invoices(first: $first) { edges { node { id dunning { step state } } } } }`;
+    const page = (first: number) =>
+      counted(async () => {
+        const res = await t.gql<{ invoices: { edges: Array<{ node: { dunning: unknown } }> } }, { first: number }>(
+          query,
+          { first },
+          { token: admin },
+        );
+        expect(res.body.errors).toBeUndefined();
+        expect(res.body.data!.invoices.edges.map((e) => e.node.dunning)).toEqual(
+          Array.from({ length: first }, () => ({ step: 1, state: 'ACTIVE' })),
+        );
+      });
+    const small = await page(5);
+    const large = await page(50);
+    // The count, the page, and one read of the page's dunning.
+    expect(small).toHaveLength(3);
+    expect(large).toHaveLength(small.length);
+    expect(large.filter((sql) => sql.includes('dunning_schedules'))).toHaveLength(1);
   });
 
   it('reads one invoice in one SQL statement, and a REST page like a GraphQL one', async () => {

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import type { FormEvent } from 'react';
 import { ApiError, request } from './api';
 import type { TypedDocumentString } from './generated/graphql';
 
@@ -41,6 +42,54 @@ export function useQuery<R, V>(document: TypedDocumentString<R, V>, variables: V
     void load();
   }, [load]);
   return { ...state, reload: load };
+}
+
+export interface PeriodQuery<R> {
+  period: string;
+  setPeriod: (period: string) => void;
+  data?: R;
+  error?: string;
+  busy: boolean;
+  /** The form's submit handler: checks the month, then runs the request. */
+  submit: (event: FormEvent) => Promise<void>;
+}
+
+/**
+ * A form that asks one thing of a month (an admin view): the month (default the previous one), checked on submit,
+ * `busy` while the request runs, then its data or its error. `keepWhileBusy`: the last answer stays shown until the
+ * next one arrives (else it is cleared when a new one is asked).
+ */
+export function usePeriodQuery<R>(
+  initial: string | undefined,
+  run: (period: string) => Promise<R>,
+  options: { keepWhileBusy?: boolean } = {},
+): PeriodQuery<R> {
+  const [period, setPeriod] = useState(initial ?? previousPeriod(currentPeriod()));
+  const [data, setData] = useState<R>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) {
+      setError('Choose a month.');
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    if (!options.keepWhileBusy) {
+      setData(undefined);
+    }
+    try {
+      setData(await run(period));
+    } catch (failure) {
+      setError(messageOf(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return { period, setPeriod, data, error, busy, submit };
 }
 
 /** The current month in UTC, `YYYY-MM`. */

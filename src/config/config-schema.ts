@@ -449,6 +449,15 @@ export const CONFIG_SCHEMA = {
         'months of raw usage events kept besides the current one: `npm run billing -- partitions drop` removes ' +
         "older months' partitions, refusing a month with unbilled usage (invoices read the day rollups, kept)",
     }),
+    creditNoteResumeSeconds: variable('CREDIT_NOTE_RESUME_SECONDS', {
+      group: 'billing',
+      ...wholeNumber(0, 86_400),
+      default: '30',
+      description:
+        'how often each instance resumes refunds and credit notes left pending because Stripe could not be reached ' +
+        '(those pending at least this long): made in Stripe with their own idempotency key, or released when Stripe ' +
+        'refuses them; 0 = only the caller’s retry and reconciliation',
+    }),
   },
   company: {
     name: variable('COMPANY_NAME', {

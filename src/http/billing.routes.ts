@@ -170,6 +170,16 @@ export function billingRouter(deps: BillingRouterDeps): Router {
       outcome.kind === 'issued' ? await getInvoice(db.orm.em.fork(), caller, outcome.invoice.id) : null,
     );
   const bigintOf = (value: number | undefined): bigint | null => (value === undefined ? null : BigInt(value));
+  /** The `Idempotency-Key` header, or `idempotency_key` in the body (the same key if both are sent). */
+  const requestKeyOf = (params: Record<string, unknown>, body: { idempotency_key?: string }): string | null => {
+    const header = params['Idempotency-Key'] as string | undefined;
+    if (header !== undefined && body.idempotency_key !== undefined && header !== body.idempotency_key) {
+      throw new RequestError(400, 'invalid_request', 'Idempotency-Key and idempotency_key differ: send one key', {
+        param: 'Idempotency-Key',
+      });
+    }
+    return header ?? body.idempotency_key ?? null;
+  };
 
   router.post(
     BILLING_PATHS.refund,
@@ -181,7 +191,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
           invoiceId: params.invoice_id as string,
           amountMinor: bigintOf(b.amount_minor),
           reason: b.reason,
-          idempotencyKey: b.idempotency_key,
+          idempotencyKey: requestKeyOf(params, b),
         });
         return creditNoteAnswer(outcome, caller);
       },
@@ -205,7 +215,7 @@ export function billingRouter(deps: BillingRouterDeps): Router {
           lines: b.lines?.map((l) => ({ invoiceLineId: l.invoice_line_id, amountMinor: BigInt(l.amount_minor) })),
           amountMinor: bigintOf(b.amount_minor),
           reason: b.reason,
-          idempotencyKey: b.idempotency_key,
+          idempotencyKey: requestKeyOf(params, b),
         });
         return creditNoteAnswer(outcome, caller);
       },

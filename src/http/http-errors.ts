@@ -64,6 +64,8 @@ const BAD_INPUT: Record<string, { status: number; code: string; param: string }>
   events: { status: 400, code: 'invalid_request', param: 'events' },
   paymentMethodId: { status: 422, code: 'invalid_payment_method', param: 'payment_method_id' },
   reason: { status: 422, code: 'validation_error', param: 'reason' },
+  // Missing, malformed or reused for another request: REST clients send it as the Idempotency-Key header.
+  idempotencyKey: { status: 400, code: 'invalid_request', param: 'Idempotency-Key' },
 };
 
 const DOMAIN: Record<Exclude<DomainError['code'], 'BAD_USER_INPUT'>, { status: number; code: string }> = {

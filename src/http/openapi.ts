@@ -88,6 +88,16 @@ const idempotencyKey = {
   description: 'Repeating a request with the same key on the same invoice answers the same credit note',
 };
 
+/** The request's idempotency key as the header Stripe's API uses; `idempotency_key` in the body is the same. */
+const idempotencyKeyHeader = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'One key per intended refund or credit (e.g. per form submission); required here or as `idempotency_key` in the body. A retry with the same key answers the same credit note, never a second; a key reused for another request answers 400.',
+  schema: idempotencyKey,
+};
+
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
@@ -268,12 +278,14 @@ export const openApiDocument = {
         operationId: 'refundInvoice',
         summary: 'Refund a paid invoice (admins)',
         description:
-          "A Stripe credit note with a refund to the card that paid: all that is left when `amount_minor` is absent, never more than was paid less earlier refunds (concurrent refunds included). The invoice stays paid. The same `idempotency_key` on the same invoice answers the same refund. As GraphQL's `refundInvoice`.",
-        parameters: [invoiceIdPath],
+          "A Stripe credit note with a refund to the card that paid: all that is left when `amount_minor` is absent, never more than was paid less earlier refunds (concurrent refunds included). The invoice stays paid. An idempotency key is required (`Idempotency-Key` header or `idempotency_key`): the same key on the same invoice answers the same refund, never a second. As GraphQL's `refundInvoice`.",
+        parameters: [invoiceIdPath, idempotencyKeyHeader],
         requestBody: { required: false, content: { 'application/json': { schema: ref('RefundRequest') } } },
         responses: {
           '200': json(ref('CreditNoteSuccess'), 'Refunded: the credit note and the invoice as it is now'),
-          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`)'),
+          '400': error(
+            'Malformed JSON (`invalid_json`) or body, or no idempotency key, or two different ones (`invalid_request`)',
+          ),
           ...COMMON,
           '404': error('No such invoice (`not_found`)'),
           '409': error('Only a paid invoice can be refunded (`invalid_state`)'),
@@ -294,12 +306,14 @@ export const openApiDocument = {
         operationId: 'createCreditNote',
         summary: 'Lower what an unpaid invoice asks (admins and services)',
         description:
-          "A Stripe pre-payment credit note, by some of the invoice's lines (`lines`, each at most what is left of its line) or by an amount (`amount_minor`), never more than is still due. As GraphQL's `createCreditNote`.",
-        parameters: [invoiceIdPath],
+          "A Stripe pre-payment credit note, by some of the invoice's lines (`lines`, each at most what is left of its line) or by an amount (`amount_minor`), never more than is still due. An idempotency key is required, as for refunds. As GraphQL's `createCreditNote`.",
+        parameters: [invoiceIdPath, idempotencyKeyHeader],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CreditNoteRequest') } } },
         responses: {
           '200': json(ref('CreditNoteSuccess'), 'Credited: the credit note and the invoice as it is now'),
-          '400': error('Malformed JSON (`invalid_json`) or body (`invalid_request`)'),
+          '400': error(
+            'Malformed JSON (`invalid_json`) or body, or no idempotency key, or two different ones (`invalid_request`)',
+          ),
           ...COMMON,
           '404': error('No such invoice (`not_found`)'),
           '409': error('The invoice is not open, payment failed or uncollectible (`invalid_state`)'),
@@ -588,7 +602,7 @@ export const openApiDocument = {
       },
       RefundRequest: {
         type: 'object',
-        description: 'a JSON object with optional `amount_minor`, `reason` and `idempotency_key`',
+        description: 'a JSON object with optional `amount_minor`, `reason` and `idempotency_key` (or the header)',
         properties: {
           amount_minor: minorAmount,
           reason: { ...reason, description: 'Why (at most 500 characters), on the credit note' },
@@ -597,7 +611,7 @@ export const openApiDocument = {
       },
       CreditNoteRequest: {
         type: 'object',
-        description: 'a JSON object with `lines` or `amount_minor`, and optional `reason` and `idempotency_key`',
+        description: 'a JSON object with `lines` or `amount_minor`, `reason`, and `idempotency_key` (or the header)',
         properties: {
           lines: {
             type: 'array',

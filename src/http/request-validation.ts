@@ -147,7 +147,7 @@ function fromQuery(value: unknown, schema: Schema): unknown {
 
 function operationValidator(ajv: Ajv2020, operation: Operation): RequestValidator {
   const parameters = (operation.parameters ?? [])
-    .filter((parameter) => parameter.in === 'path' || parameter.in === 'query')
+    .filter((parameter) => parameter.in === 'path' || parameter.in === 'query' || parameter.in === 'header')
     .map((parameter) => ({
       ...parameter,
       validate: compile(ajv, { type: 'object', properties: { value: parameter.schema } }),
@@ -160,8 +160,10 @@ function operationValidator(ajv: Ajv2020, operation: Operation): RequestValidato
   return (req) => {
     const params: Record<string, unknown> = {};
     for (const parameter of parameters) {
-      const source = parameter.in === 'path' ? req.params : (req.query as Record<string, unknown>);
-      let value: unknown = source[parameter.name];
+      let value: unknown =
+        parameter.in === 'header'
+          ? req.headers[parameter.name.toLowerCase()]
+          : (parameter.in === 'path' ? req.params : (req.query as Record<string, unknown>))[parameter.name];
       if (value === '' && parameter.allowEmptyValue) {
         value = undefined;
       }

@@ -7,6 +7,7 @@ import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
 import type { UsageQueue } from '../services/usage/usage-queue';
+import type { RequestLoaders } from './loaders';
 
 /** Per-operation context: the verified caller and a request-scoped EntityManager. */
 export interface GraphQLContext {
@@ -21,6 +22,8 @@ export interface GraphQLContext {
   /** Where `recordUsage` queues batches when `USAGE_INGEST=jetstream`; unset: written directly. */
   usageQueue?: UsageQueue;
   em: EntityManager;
+  /** Batches of per-invoice fields (`Invoice.dunning`): one read per operation, not one per invoice. */
+  loaders: RequestLoaders;
   log: Logger;
   requestId: string;
 }

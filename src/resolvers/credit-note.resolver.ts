@@ -25,6 +25,10 @@ const deps = (ctx: GraphQLContext): InvoiceDeps => ({
   log: ctx.log,
 });
 
+const KEY =
+  'Required: one per intended note (e.g. one per form submission). Repeating a request with the same key answers the ' +
+  'same note, never a second; a key reused for another amount is refused.';
+
 const bigOrNull = (n: number | null | undefined): bigint | null => (n === null || n === undefined ? null : BigInt(n));
 
 /** The one GraphQL mapping of a credit note outcome (refunds and credits alike). */
@@ -69,13 +73,13 @@ export class CreditNoteResolver {
   @Mutation(() => RefundInvoiceResult, {
     description:
       "Admins: refunds a paid invoice to the customer's card through a Stripe credit note; all that is left when no " +
-      'amount is given. Repeating a call with the same idempotencyKey answers the same refund.',
+      'amount is given. Repeating a call with the same idempotencyKey answers the same refund, never a second.',
   })
   async refundInvoice(
     @Arg('invoiceId', () => ID) invoiceId: string,
     @Arg('amountMinor', () => GraphQLSafeInt, { nullable: true }) amountMinor: number | null,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
-    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('idempotencyKey', () => String, { description: KEY }) idempotencyKey: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<typeof RefundInvoiceResult> {
     const outcome = await refundInvoice(deps(ctx), ctx.caller, {
@@ -97,7 +101,7 @@ export class CreditNoteResolver {
     @Arg('lines', () => [CreditNoteLineInput], { nullable: true }) lines: CreditNoteLineInput[] | null,
     @Arg('amountMinor', () => GraphQLSafeInt, { nullable: true }) amountMinor: number | null,
     @Arg('reason', () => String, { nullable: true }) reason: string | null,
-    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Arg('idempotencyKey', () => String, { description: KEY }) idempotencyKey: string,
     @Ctx() ctx: GraphQLContext,
   ): Promise<typeof CreateCreditNoteResult> {
     const outcome = await createCreditNote(deps(ctx), ctx.caller, {

@@ -1,6 +1,5 @@
 import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import { dunningOfInvoices, listDunning } from '../services/dunning/get-dunning.service';
-import { getInvoice } from '../services/invoicing/get-invoices.service';
+import { listDunning } from '../services/dunning/get-dunning.service';
 import { DunningInvoiceType, InvoiceDunningType } from '../schema/dunning.types';
 import { InvoiceType } from '../schema/invoice.types';
 import type { GraphQLContext } from './context';
@@ -13,8 +12,9 @@ export class DunningResolver {
     description: 'Where the invoice is in dunning; null when it never was.',
   })
   async dunning(@Root() invoice: InvoiceType, @Ctx() ctx: GraphQLContext): Promise<InvoiceDunningType | null> {
-    // The invoice was read under the caller's access rule by the query that returned it.
-    return (await dunningOfInvoices(ctx.em, [invoice.id])).get(invoice.id) ?? null;
+    // The invoice was read under the caller's access rule by the query that returned it. Batched: a page of invoices
+    // reads the dunning of all of them in one statement.
+    return ctx.loaders.dunning.load(invoice.id);
   }
 
   @Query(() => [DunningInvoiceType], {
@@ -22,10 +22,10 @@ export class DunningResolver {
   })
   async dunningInvoices(@Arg('period') period: string, @Ctx() ctx: GraphQLContext): Promise<DunningInvoiceType[]> {
     const rows = await listDunning(ctx.em, ctx.caller, period);
-    const out: DunningInvoiceType[] = [];
-    for (const dunning of rows) {
-      out.push({ invoice: toInvoice(await getInvoice(ctx.em, ctx.caller, dunning.invoiceId)), dunning });
+    // What the list gives is each invoice's dunning: a nested `invoice { dunning }` reads it from there.
+    for (const row of rows) {
+      ctx.loaders.dunning.prime(row.dunning.invoiceId, row.dunning);
     }
-    return out;
+    return rows.map((row) => ({ invoice: toInvoice(row.invoice), dunning: row.dunning }));
   }
 }

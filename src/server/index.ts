@@ -15,6 +15,8 @@ import { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import { dunningPolicy } from '../services/dunning/dunning-policy';
 import { createDunningWorker } from '../services/dunning/dunning-worker';
 import type { DunningWorker } from '../services/dunning/dunning-worker';
+import { createCreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
+import type { CreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
 import { createTokenVerifier } from '../services/customers/auth.service';
 import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
@@ -83,6 +85,11 @@ export interface BillingServer {
    * stored, or the failure it retries); returns its removal. Never called in the direct mode.
    */
   onUsageWrite(listener: (outcome: UsageWriteOutcome) => void): () => void;
+  /**
+   * Resumes refunds and credit notes left PENDING when Stripe was unreachable, every `CREDIT_NOTE_RESUME_SECONDS` once
+   * listening; `tick()` resumes those pending at least that long now.
+   */
+  creditNotes: CreditNoteResumer;
 }
 
 /**
@@ -146,6 +153,14 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     clock,
     log: logger,
   });
+  const creditNotes = createCreditNoteResumer({
+    em: db.orm.em,
+    gateway,
+    config,
+    clock,
+    intervalMs: config.billing.creditNoteResumeSeconds * 1000,
+    log: logger,
+  });
   let closing: Promise<void> | undefined;
 
   return {
@@ -159,6 +174,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     streams: () => streamLimits.counts,
     dunning,
     onUsageWrite: (listener) => usage?.writer.onWrite(listener) ?? (() => undefined),
+    creditNotes,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -166,6 +182,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           httpServer.off('error', reject);
           webhooks.worker.start();
           dunning.start();
+          creditNotes.start();
           outgoing.start();
           usage?.writer.start();
           const address = httpServer.address() as AddressInfo;
@@ -183,6 +200,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
 
   async function closeOnce(): Promise<void> {
     await dunning.stop();
+    await creditNotes.stop();
     await webhooks.worker.stop();
     await outgoing.stop();
     await usage?.writer.stop();

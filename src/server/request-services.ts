@@ -4,6 +4,8 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
 import type { GraphQLContext } from '../resolvers/context';
+import { createLoaders } from '../resolvers/loaders';
+import type { RequestLoaders } from '../resolvers/loaders';
 import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
@@ -38,6 +40,7 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
     context: (caller, log, requestId, options = {}) => {
       // Forked on first use (and on each use for a subscription, see above).
       let em: EntityManager | undefined;
+      let loaders: RequestLoaders | undefined;
       const subscription = options.subscription === true;
       return {
         caller,
@@ -53,6 +56,14 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
           }
           em ??= shared.db.orm.em.fork();
           return em;
+        },
+        get loaders() {
+          // A subscription's context lives for hours: fresh loaders (no cache) for each event's execution.
+          if (subscription) {
+            return createLoaders(() => this.em);
+          }
+          loaders ??= createLoaders(() => this.em);
+          return loaders;
         },
         log,
         requestId,

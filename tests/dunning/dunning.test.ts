@@ -190,6 +190,55 @@ describe('dunning: reminders and retries of unpaid invoices on the configured da
     expect((await dunningOf(userId, invoice.id)).dunning).toMatchObject({ step: 1, state: 'RECOVERED' });
   });
 
+  it('a last retry that asks for 3-D Secure is not a payment: the final action applies, and the customer can still pay', async () => {
+    const userId = newUser();
+    const invoice = await openInvoice(userId, '2024-01');
+    expect(await pay(userId, invoice.id, 'pm_card_chargeDeclined')).toBe('PaymentDeclined');
+    await t.server.dunning.tick();
+    // The customer tries a card that needs authentication and leaves the challenge: the invoice waits (REQUIRES_ACTION)
+    // and dunning goes on, retrying with that card.
+    expect(await pay(userId, invoice.id, 'pm_card_authenticationRequired')).toBe('PaymentRequiresAction');
+    await passDays(1);
+    expect((await t.server.dunning.tick()).steps.map((s) => [s.step, s.outcome, s.state])).toEqual([
+      [1, 'requires action: the customer must authenticate', 'ACTIVE'],
+    ]);
+    await passDays(2);
+    expect((await t.server.dunning.tick()).steps.map((s) => s.step)).toEqual([2]);
+    await passDays(2);
+    expect((await t.server.dunning.tick()).steps.map((s) => [s.step, s.outcome, s.state])).toEqual([
+      [3, 'requires action: the customer must authenticate; marked uncollectible', 'EXHAUSTED'],
+    ]);
+    expect((await t.stripe.invoices.retrieve(invoice.stripeId)).status).toBe('uncollectible');
+    expect(await dunningOf(userId, invoice.id)).toMatchObject({
+      status: 'UNCOLLECTIBLE',
+      dunning: { step: 3, state: 'EXHAUSTED', nextAttemptAt: null },
+    });
+    const [last] = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ from_status: string; to_status: string; source_ref: string; reason: string }>>(
+        `select from_status, to_status, source_ref, reason from invoice_status_changes where invoice_id = ?
+         order by id desc limit 1`,
+        [invoice.id],
+      );
+    expect(last).toEqual({
+      from_status: 'REQUIRES_ACTION',
+      to_status: 'UNCOLLECTIBLE',
+      source_ref: 'dunning:step:3',
+      reason: 'dunning: the last retry awaits authentication by the customer; marked uncollectible',
+    });
+
+    // Written off is not forgiven: the customer can still pay it (authenticating, or with another card), and it is
+    // PAID. (Here with a card: this file's server clock is days ahead of the wall clock the local Stripe signs its
+    // webhooks with, so a payment known only by webhook would not arrive; tests/emulator/payments.test.ts shows
+    // Stripe's side of an authentication completed after the write-off.)
+    expect(await pay(userId, invoice.id, 'pm_card_visa')).toBe('Invoice');
+    expect(await dunningOf(userId, invoice.id)).toMatchObject({
+      status: 'PAID',
+      dunning: { step: 3, state: 'EXHAUSTED' },
+    });
+  });
+
   it('retries with the payment method the customer last paid with', async () => {
     const userId = newUser();
     const paid = await openInvoice(userId);

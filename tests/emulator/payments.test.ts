@@ -99,6 +99,16 @@ describe('test payment methods', () => {
     expect(await intentStatus(voided.id)).toBe('canceled');
   });
 
+  it('an invoice marked uncollectible while its payment awaits 3-D Secure is still paid when the customer authenticates', async () => {
+    const inv = await openInvoice(stripe, 800);
+    await rejection(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_authenticationRequired' }));
+    expect((await stripe.invoices.markUncollectible(inv.id)).status).toBe('uncollectible');
+    const done = await h.control.completeThreeDSecure(inv.id, 'approve');
+    expect(done).toEqual({ result: 'paid', status: 'paid' });
+    expect(await stripe.invoices.retrieve(inv.id)).toMatchObject({ status: 'paid', amount_paid: 800 });
+    expect((await eventTypes(inv.id)).slice(-2)).toEqual(['invoice.paid', 'invoice.payment_succeeded']);
+  });
+
   it('a failed 3-D Secure challenge emits invoice.payment_failed and keeps the invoice open', async () => {
     const inv = await openInvoice(stripe, 900);
     await rejection(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_authenticationRequired' }));

@@ -320,7 +320,7 @@ describe('outgoing webhooks to the platform', () => {
     const e = await openInvoice('ow-erin');
     await pay('ow-erin', e);
     const refund = await ok<{ refundInvoice: { __typename: string } }>(
-      `mutation($id: ID!) { refundInvoice(invoiceId: $id, amountMinor: 100, reason: "goodwill") { __typename } }`,
+      `mutation($id: ID!) { refundInvoice(invoiceId: $id, amountMinor: 100, reason: "goodwill", idempotencyKey: "ow-erin-1") { __typename } }`,
       { id: e },
     );
     expect(refund.refundInvoice.__typename).toBe('InvoiceCreditNote');

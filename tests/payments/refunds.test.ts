@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { print } from 'graphql';
 import type Stripe from 'stripe';
 import { Invoice } from '../../src/entities';
@@ -51,7 +52,8 @@ describe('refunds and credit notes', () => {
     expect(res.body.errors).toBeUndefined();
     return res.body.data!.invoice;
   };
-  const refund = (invoiceId: string, amountMinor?: number, idempotencyKey?: string) =>
+  /** One intended refund: a new key unless the test repeats one. */
+  const refund = (invoiceId: string, amountMinor?: number, idempotencyKey: string = randomUUID()) =>
     t.gql(
       RefundInvoiceDocument,
       { invoiceId, amountMinor, reason: 'Service outage', idempotencyKey },
@@ -169,7 +171,12 @@ describe('refunds and credit notes', () => {
     const credit = Math.min(100, line.amount.amountMinor);
     const res = await t.gql(
       CreateCreditNoteDocument,
-      { invoiceId: invoice.id, lines: [{ invoiceLineId: line.id, amountMinor: credit }], reason: 'Goodwill' },
+      {
+        invoiceId: invoice.id,
+        lines: [{ invoiceLineId: line.id, amountMinor: credit }],
+        reason: 'Goodwill',
+        idempotencyKey: 'credit-open-1',
+      },
       { token: admin },
     );
     expect(res.body.data!.createCreditNote).toMatchObject({
@@ -188,7 +195,7 @@ describe('refunds and credit notes', () => {
     });
     const over = await t.gql(
       CreateCreditNoteDocument,
-      { invoiceId: invoice.id, amountMinor: invoice.totalMinor },
+      { invoiceId: invoice.id, amountMinor: invoice.totalMinor, idempotencyKey: 'credit-open-2' },
       { token: admin },
     );
     expect(over.body.data!.createCreditNote).toMatchObject({
@@ -197,7 +204,7 @@ describe('refunds and credit notes', () => {
     });
     const userTry = await t.gql(
       CreateCreditNoteDocument,
-      { invoiceId: invoice.id, amountMinor: 1 },
+      { invoiceId: invoice.id, amountMinor: 1, idempotencyKey: 'credit-open-3' },
       { token: await t.token('u-credit-open') },
     );
     expect(userTry.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
@@ -251,7 +258,7 @@ describe('refunds and credit notes', () => {
     const invoice = await openInvoice('u-refund-open');
     const asUser = await t.gql(
       RefundInvoiceDocument,
-      { invoiceId: invoice.id },
+      { invoiceId: invoice.id, idempotencyKey: 'user-try' },
       { token: await t.token('u-refund-open') },
     );
     expect(asUser.body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
@@ -264,20 +271,29 @@ describe('refunds and credit notes', () => {
   });
 
   it('REST: refund and credit note routes answer as documented', async () => {
-    const post = async (path: string, body: unknown, token = admin) => {
+    const post = async (path: string, body: unknown, token = admin, key: string | null = randomUUID()) => {
       const res = await fetch(`${t.url}${path}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          ...(key === null ? {} : { 'idempotency-key': key }),
+        },
         body: JSON.stringify(body),
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
     const open = await openInvoice('u-rest-credit');
     const line = (await read(open.id)).lines[0];
-    const credited = await post(`/api/v1/billing/invoice/${open.id}/credit-notes`, {
-      lines: [{ invoice_line_id: line.id, amount_minor: 10 }],
-      idempotency_key: 'rest-credit-1',
-    });
+    const credited = await post(
+      `/api/v1/billing/invoice/${open.id}/credit-notes`,
+      {
+        lines: [{ invoice_line_id: line.id, amount_minor: 10 }],
+        idempotency_key: 'rest-credit-1',
+      },
+      admin,
+      null,
+    );
     expect(credited.status).toBe(200);
     expect(credited.body).toMatchObject({
       success: true,
@@ -302,6 +318,60 @@ describe('refunds and credit notes', () => {
     expect(notAdmin.status).toBe(403);
     const bad = await post(`/api/v1/billing/invoice/${paid.id}/refund`, { amount_minor: 0 });
     expect(bad.status).toBe(422);
+  });
+
+  interface RestAnswer {
+    success: boolean;
+    credit_note?: { credit_note_id: string };
+    error?: { code: string; param?: string };
+  }
+
+  it('a client retry cannot refund twice: the key is required, and the same key answers the same refund', async () => {
+    const invoice = await paidInvoice('u-refund-retry');
+    const url = `${t.url}/api/v1/billing/invoice/${invoice.id}/refund`;
+    const send = (headers: Record<string, string>, body: object) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as RestAnswer }));
+
+    // No key anywhere: refused before anything is reserved or sent to Stripe.
+    const keyless = await send({}, { amount_minor: 25 });
+    expect(keyless).toMatchObject({
+      status: 400,
+      body: { success: false, error: { code: 'invalid_request', param: 'Idempotency-Key' } },
+    });
+    const keylessGraphQL = await t.gql(
+      `mutation($id: ID!) { refundInvoice(invoiceId: $id, amountMinor: 25) { __typename } }`,
+      { id: invoice.id },
+      { token: admin },
+    );
+    expect(keylessGraphQL.body.errors?.[0].message).toMatch(/idempotencyKey/);
+    expect((await chargeOf(invoice.id)).amount_refunded).toBe(0);
+
+    // The same request twice (a timeout, a double submit): one refund, the same note both times.
+    const first = await send({ 'idempotency-key': 'form-42' }, { amount_minor: 25, reason: 'Outage' });
+    const retry = await send({ 'idempotency-key': 'form-42' }, { amount_minor: 25, reason: 'Outage' });
+    expect(first.status).toBe(200);
+    expect(retry.status).toBe(200);
+    const noteId = first.body.credit_note!.credit_note_id;
+    expect(noteId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(retry.body.credit_note!.credit_note_id).toBe(noteId);
+    // The body's key is the same key; GraphQL's argument too.
+    const inBody = await send({}, { amount_minor: 25, idempotency_key: 'form-42' });
+    expect(inBody.body.credit_note?.credit_note_id).toBe(noteId);
+    const viaGraphQL = (await refund(invoice.id, 25, 'form-42')).body.data!.refundInvoice;
+    expect(viaGraphQL).toMatchObject({ creditNote: { id: noteId } });
+    expect((await chargeOf(invoice.id)).amount_refunded).toBe(25);
+    expect((await read(invoice.id)).creditNotes).toHaveLength(1);
+
+    // A key reused for another amount is a client bug, refused; two different keys in one request too.
+    const reused = await send({ 'idempotency-key': 'form-42' }, { amount_minor: 26 });
+    expect(reused).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    const twoKeys = await send({ 'idempotency-key': 'form-43' }, { amount_minor: 26, idempotency_key: 'form-44' });
+    expect(twoKeys).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    expect((await chargeOf(invoice.id)).amount_refunded).toBe(25);
   });
 
   it('reconciliation applies a credit note whose webhook never came', async () => {

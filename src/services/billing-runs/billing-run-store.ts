@@ -234,9 +234,9 @@ export async function refreshTotals(em: EntityManager, runId: string): Promise<v
 
 /**
  * Marks the run completed once no item is pending or processing; true if this call completed it. The completion and
- * its `billing_run.completed` event (the outbox) commit together.
+ * its `billing_run.completed` event (the outbox), stamped `at` on the run's clock, commit together.
  */
-export async function completeIfFinished(em: EntityManager, runId: string): Promise<boolean> {
+export async function completeIfFinished(em: EntityManager, runId: string, at: Date): Promise<boolean> {
   return em.transactional(async (tem) => {
     const rows = await tem.execute<
       Array<{ id: string; period: string; total: number; done: number; failed: number; skipped: number }>
@@ -268,7 +268,7 @@ export async function completeIfFinished(em: EntityManager, runId: string): Prom
           skipped: Number(run.skipped),
         },
       },
-      at: new Date(),
+      at,
     });
     return true;
   });

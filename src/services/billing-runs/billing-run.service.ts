@@ -209,7 +209,7 @@ export async function runBilling(
   if (failure) {
     throw failure.reason;
   }
-  const completed = await completeIfFinished(deps.em.fork(), run.id);
+  const completed = await completeIfFinished(deps.em.fork(), run.id, now());
   const progress = (await getBillingRun(deps.em.fork(), period.key)) as BillingRunProgress;
   options.onProgress?.(progress);
   if (completed) {

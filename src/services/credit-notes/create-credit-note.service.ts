@@ -37,7 +37,7 @@ export async function createCreditNote(
     lines?: CreditNoteLineInput[] | null;
     amountMinor?: bigint | null;
     reason?: string | null;
-    idempotencyKey?: string | null;
+    idempotencyKey: string | null;
   },
 ): Promise<CreditNoteOutcome> {
   requireRole(caller, Role.ADMIN, Role.SERVICE);
@@ -66,6 +66,7 @@ export async function createCreditNote(
     kind: CreditNoteKind.CREDIT,
     reason,
     requestKey,
+    requestedMinor: input.amountMinor ?? byLines.reduce((sum, l) => sum + l.amountMinor, 0n),
     plan: (invoice, notes) => {
       if (!CREDITABLE.includes(invoice.status)) {
         return {

@@ -19,9 +19,17 @@ export function checkReason(reason: string | null | undefined): string | null {
   return trimmed;
 }
 
-export function checkRequestKey(key: string | null | undefined): string | null {
+/**
+ * The caller's idempotency key, required: a refund or credit repeated by a client (a timeout, a double click, a
+ * retried request) must answer the note already made, never make a second one, and without a key the server cannot
+ * tell a retry from a new request.
+ */
+export function checkRequestKey(key: string | null | undefined): string {
   if (key === undefined || key === null) {
-    return null;
+    throw new BadInputError(
+      'idempotencyKey is required: repeating a request with the same key answers the same credit note, never a second',
+      'idempotencyKey',
+    );
   }
   if (!/^[\x21-\x7e]{1,100}$/.test(key)) {
     throw new BadInputError('idempotencyKey must be 1 to 100 printable ASCII characters', 'idempotencyKey');

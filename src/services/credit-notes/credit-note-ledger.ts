@@ -83,7 +83,6 @@ export async function announceCreditNote(
   note: CreditNote | null,
   cause: StatusCause,
 ): Promise<void> {
-  await tem.flush();
   await recordOutgoingEvent(tem, {
     type,
     orderingKey: invoice.id,

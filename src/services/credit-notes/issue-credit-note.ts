@@ -3,10 +3,12 @@ import { CreditNote, Invoice } from '../../entities';
 import type { CreditNoteLineData } from '../../entities';
 import { CreditNoteKind, CreditNoteStatus, StatusChangeSource } from '../../entities/enums';
 import type { InvoiceStatus } from '../../entities/enums';
+import type { StatusCause } from '../invoicing/invoice-status';
 import { StripeGatewayError, failedWith } from '../../stripe';
 import type { RemoteCreditNote } from '../../stripe';
 import type { Caller } from '../customers/caller';
 import type { InvoiceDeps } from '../invoicing/invoice-deps';
+import { BadInputError } from '../shared/errors';
 import { markIssued, nextCreditNoteNumber, reserve } from './credit-note-ledger';
 
 /** How issuing a credit note (a refund, or a credit on an open invoice) ends. */
@@ -29,7 +31,9 @@ export interface CreditNoteRequest {
   kind: CreditNoteKind;
   reason: string | null;
   /** The caller's idempotency key: the same key on the same invoice answers (or resumes) the same note. */
-  requestKey: string | null;
+  requestKey: string;
+  /** The amount asked for, when the request names one: a key reused for another amount is refused, as Stripe does. */
+  requestedMinor: bigint | null;
   plan: (
     invoice: Invoice,
     notes: CreditNote[],
@@ -54,7 +58,17 @@ export async function issueCreditNote(
       populate: ['customer'],
     });
     const notes = await tem.find(CreditNote, { invoice }, { orderBy: { createdAt: 'asc' } });
-    const earlier = request.requestKey ? notes.find((n) => n.requestKey === request.requestKey) : undefined;
+    const earlier = notes.find((n) => n.requestKey === request.requestKey);
+    if (
+      earlier &&
+      (earlier.kind !== request.kind ||
+        (request.requestedMinor !== null && earlier.amountMinor !== request.requestedMinor))
+    ) {
+      throw new BadInputError(
+        'idempotencyKey was already used on this invoice for a different request; use a new key for a new one',
+        'idempotencyKey',
+      );
+    }
     if (earlier) {
       return { kind: 'existing' as const, invoice, note: earlier };
     }
@@ -78,6 +92,8 @@ export async function issueCreditNote(
       requestKey: request.requestKey,
       source: cause.source,
       sourceRef: caller.userId,
+      // The caller's clock: the resumer compares it with its own to leave a request in flight alone.
+      createdAt: cause.at,
     });
     await tem.flush();
     return { kind: 'reserved' as const, invoice, note };
@@ -92,6 +108,23 @@ export async function issueCreditNote(
   if (note.status !== CreditNoteStatus.PENDING) {
     return { kind: 'issued', invoice, creditNote: note };
   }
+  return settleCreditNote(deps, invoice, note, claim.kind === 'existing', cause);
+}
+
+/**
+ * Stripe, then settle: makes the PENDING note in Stripe (keyed by its id; `resume`: first looks for what an earlier
+ * attempt made) and marks it ISSUED, or FAILED with its reservation released when Stripe refuses it. Stripe
+ * unreachable: it stays PENDING and reserved, for the caller's retry or the resumer (`resume-credit-notes.service.ts`).
+ * Every outcome may be reached twice (a retry racing the resumer): Stripe answers the same key the same way, and
+ * `markIssued` / the release change a PENDING note only.
+ */
+export async function settleCreditNote(
+  deps: InvoiceDeps,
+  invoice: Invoice,
+  note: CreditNote,
+  resume: boolean,
+  cause: StatusCause,
+): Promise<CreditNoteOutcome> {
   let remote: RemoteCreditNote;
   try {
     remote = await deps.gateway.createCreditNote(
@@ -104,10 +137,11 @@ export async function issueCreditNote(
         refundMinor: note.kind === CreditNoteKind.REFUND ? note.amountMinor : 0n,
         memo: note.reason ?? null,
       },
-      claim.kind === 'existing',
+      resume,
     );
   } catch (error) {
-    if (failedWith(error, 'unavailable', 'rate_limited')) {
+    // Not an answer about this note (Stripe down, busy, or our key refused): it stays PENDING, to be resumed.
+    if (failedWith(error, 'unavailable', 'rate_limited', 'authentication')) {
       return { kind: 'stripe_unavailable', invoice, message: 'Stripe is unavailable; try again with the same key' };
     }
     if (!(error instanceof StripeGatewayError)) {

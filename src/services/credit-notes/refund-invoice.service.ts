@@ -17,7 +17,7 @@ import type { CreditNoteOutcome } from './issue-credit-note';
 export async function refundInvoice(
   deps: InvoiceDeps,
   caller: Caller,
-  input: { invoiceId: string; amountMinor?: bigint | null; reason?: string | null; idempotencyKey?: string | null },
+  input: { invoiceId: string; amountMinor?: bigint | null; reason?: string | null; idempotencyKey: string | null },
 ): Promise<CreditNoteOutcome> {
   requireRole(caller, Role.ADMIN);
   const reason = checkReason(input.reason);
@@ -31,6 +31,7 @@ export async function refundInvoice(
     kind: CreditNoteKind.REFUND,
     reason,
     requestKey,
+    requestedMinor: input.amountMinor ?? null,
     plan: (invoice) => {
       if (invoice.status !== InvoiceStatus.PAID) {
         return {

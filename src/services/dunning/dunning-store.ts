@@ -161,7 +161,7 @@ export async function retryPaymentMethod(em: EntityManager, invoiceId: string): 
         order by pa.created_at desc limit 1)
        union all
        (select pa.payment_method_id, 1 as rank, pa.created_at from payment_attempts pa
-        where pa.invoice_id = ? order by pa.created_at desc limit 1)
+        where pa.invoice_id = ? order by pa.created_at desc, pa.attempt_number desc limit 1)
      ) candidates order by rank limit 1`,
     [invoiceId, invoiceId],
   );

@@ -22,6 +22,8 @@ export interface DunningWorkerOptions {
 }
 
 export interface DunningCheck {
+  /** The clock's time when the check began: it ran every step due by then. */
+  at: Date;
   enrolled: number;
   left: number;
   steps: DunningStepResult[];
@@ -36,6 +38,8 @@ export interface DunningWorker {
   /** Starts checking every `policy.intervalMs` of the clock (never when it is 0). */
   start(): void;
   stop(): Promise<void>;
+  /** Calls `listener` after every check (a tick or the timer's), with what it did; returns its removal. */
+  onCheck(listener: (check: DunningCheck) => void): () => void;
 }
 
 const BATCH = 10;
@@ -47,8 +51,12 @@ const BATCH = 10;
 export function createDunningWorker(options: DunningWorkerOptions): DunningWorker {
   const { policy, clock } = options;
   if (!policy) {
-    const idle: DunningCheck = { enrolled: 0, left: 0, steps: [] };
-    return { tick: () => Promise.resolve(idle), start: () => undefined, stop: () => Promise.resolve() };
+    return {
+      tick: () => Promise.resolve({ at: new Date(clock.now()), enrolled: 0, left: 0, steps: [] }),
+      start: () => undefined,
+      stop: () => Promise.resolve(),
+      onCheck: () => () => undefined,
+    };
   }
   const instance = options.instance ?? randomUUID();
   const log = options.log?.child({ component: 'dunning', instance });
@@ -56,11 +64,13 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
   let running: Promise<DunningCheck> | null = null;
   let queued: Promise<DunningCheck> | null = null;
   let loop: Promise<void> | undefined;
+  const listeners = new Set<(check: DunningCheck) => void>();
 
   const check = async (): Promise<DunningCheck> => {
+    const at = new Date(clock.now());
     const em = options.em.fork();
-    const left = await leaveSettledInvoices(em, new Date(clock.now()));
-    const enrolled = await enrollInvoices(em, policy.start, policy.retryDays[0] ?? 0, new Date(clock.now()));
+    const left = await leaveSettledInvoices(em, at);
+    const enrolled = await enrollInvoices(em, policy.start, policy.retryDays[0] ?? 0, at);
     const steps: DunningStepResult[] = [];
     while (!controller.signal.aborted) {
       const now = new Date(clock.now());
@@ -80,7 +90,11 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
         }
       }
     }
-    return { enrolled, left, steps };
+    const result = { at, enrolled, left, steps };
+    for (const listener of [...listeners]) {
+      listener(result);
+    }
+    return result;
   };
 
   const tick = (): Promise<DunningCheck> => {
@@ -107,11 +121,16 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
       }
       loop = (async () => {
         while (!controller.signal.aborted) {
+          const started = clock.now();
           await tick().catch((error: unknown) => {
             // A step that failed half-way keeps its lease until it expires; then any instance resumes it.
             log?.error({ err: error }, 'dunning check failed; the step is resumed after its lease');
           });
-          await clock.sleep(policy.intervalMs, { signal: controller.signal, unref: true });
+          // One interval from the start of the check: a check that outlasted it is followed by the next at once.
+          const wait = started + policy.intervalMs - clock.now();
+          if (wait > 0) {
+            await clock.sleep(wait, { signal: controller.signal, unref: true });
+          }
         }
       })();
     },
@@ -119,6 +138,10 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
       controller.abort();
       await loop;
       await running?.catch(() => undefined);
+    },
+    onCheck(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

@@ -3,6 +3,8 @@ import { DunningState, InvoiceStatus, Role } from '../../entities/enums';
 import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
+import type { InvoiceRecord } from '../invoicing/invoice-read-model';
+import { readInvoices } from '../invoicing/invoice-read.repository';
 
 /** Where an invoice is in dunning, as readers see it. */
 export interface InvoiceDunning {
@@ -69,13 +71,27 @@ export async function dunningOfInvoices(em: EntityManager, invoiceIds: string[])
   return new Map(rows.map((row) => [row.invoice_id, toDunning(row)]));
 }
 
-/** Admins and the platform: every invoice of a period that is or was in dunning, next step first. */
-export async function listDunning(em: EntityManager, caller: Caller, period: string): Promise<InvoiceDunning[]> {
+/**
+ * Admins and the platform: every invoice of a period that is or was in dunning, next step first, with the invoice
+ * (two statements whatever their number).
+ */
+export async function listDunning(
+  em: EntityManager,
+  caller: Caller,
+  period: string,
+): Promise<Array<{ invoice: InvoiceRecord; dunning: InvoiceDunning }>> {
   requireRole(caller, Role.ADMIN, Role.SERVICE);
   const { key } = parsePeriod(period);
   const rows = await em.execute<Row[]>(
     `${SELECT} where i.period = ? order by s.next_attempt_at nulls last, s.started_at, s.invoice_id limit 1000`,
     [key],
   );
-  return rows.map(toDunning);
+  const invoices = await readInvoices(
+    em,
+    rows.map((row) => row.invoice_id),
+  );
+  return rows.flatMap((row) => {
+    const invoice = invoices.get(row.invoice_id);
+    return invoice ? [{ invoice, dunning: toDunning(row) }] : [];
+  });
 }

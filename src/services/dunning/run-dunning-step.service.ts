@@ -58,12 +58,19 @@ export async function runDunningStep(
     state = DunningState.CANCELED;
   } else if (last) {
     state = DunningState.EXHAUSTED;
+    // The last retry did not pay: declined, or waiting for a 3-D Secure the customer has not completed (REQUIRES_ACTION)
+    // — as with Stripe's own retries, the final action applies to both. The customer can still pay an uncollectible
+    // invoice (its authentication included): it then moves to PAID.
     if (policy.finalAction === 'uncollectible' && canTransition(current.status, InvoiceStatus.UNCOLLECTIBLE)) {
       const remote = await deps.gateway.markUncollectible(invoice.id, stripeInvoiceId);
+      const why =
+        current.status === InvoiceStatus.REQUIRES_ACTION
+          ? 'the last retry awaits authentication by the customer'
+          : `${policy.retryDays.length} retries failed`;
       await followStripeInvoice(deps.em, invoice.id, remote, {
         source: StatusChangeSource.SYSTEM,
         ref: `dunning:step:${step}`,
-        reason: `dunning: ${policy.retryDays.length} retries failed; marked uncollectible`,
+        reason: `dunning: ${why}; marked uncollectible`,
       });
       outcome = `${outcome}; marked uncollectible`;
     }

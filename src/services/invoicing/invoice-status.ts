@@ -13,7 +13,9 @@ export const TRANSITIONS: Readonly<Record<InvoiceStatus, readonly InvoiceStatus[
   [S.DRAFT]: [S.OPEN, S.VOID],
   [S.OPEN]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAYMENT_FAILED, S.PAID, S.VOID, S.UNCOLLECTIBLE],
   [S.PROCESSING]: [S.PAID, S.PAYMENT_FAILED, S.REQUIRES_ACTION],
-  [S.REQUIRES_ACTION]: [S.PROCESSING, S.PAID, S.PAYMENT_FAILED, S.VOID],
+  // UNCOLLECTIBLE: the customer never authenticated the last payment asked of them (dunning's final action, or the
+  // Stripe Dashboard); Stripe marks an open invoice uncollectible whatever its PaymentIntent awaits.
+  [S.REQUIRES_ACTION]: [S.PROCESSING, S.PAID, S.PAYMENT_FAILED, S.VOID, S.UNCOLLECTIBLE],
   [S.PAYMENT_FAILED]: [S.PROCESSING, S.REQUIRES_ACTION, S.PAID, S.VOID, S.UNCOLLECTIBLE],
   [S.UNCOLLECTIBLE]: [S.PAID, S.VOID],
   [S.PAID]: [],
@@ -112,23 +114,14 @@ export async function transitionInvoice(
     invoice.voidedAt = at;
     invoice.voidReason = cause.reason ?? invoice.voidReason ?? null;
   }
-  const change = em.create(InvoiceStatusChange, {
-    invoice,
-    fromStatus: from,
-    toStatus: to,
-    source: cause.source,
-    sourceRef: cause.ref ?? null,
-    reason: cause.reason ?? null,
-    occurredAt: at,
+  await writeHistoryEntry(em, invoice, from, { ...cause, at }, async () => {
+    if (to === S.VOID) {
+      // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
+      // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
+      await unbillUsageOfInvoice(em, invoice.id);
+    }
+    await recordInvoiceStatusEvent(em, { invoiceId: invoice.id, from, to, reason: cause.reason ?? null, at });
   });
-  await em.flush();
-  if (to === S.VOID) {
-    // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
-    // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
-    await unbillUsageOfInvoice(em, invoice.id);
-  }
-  await recordInvoiceStatusEvent(em, { invoiceId: invoice.id, from, to, reason: cause.reason ?? null, at });
-  await notifyStatus(em, { invoiceId: invoice.id, changeId: change.id });
   return true;
 }
 
@@ -138,9 +131,24 @@ export async function transitionInvoice(
  * as `transitionInvoice`.
  */
 export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, cause: StatusCause): Promise<void> {
+  await writeHistoryEntry(em, invoice, invoice.status, cause);
+}
+
+/**
+ * The one writer of a history entry that subscribers hear of: the row (from `from` to the invoice's status now),
+ * flushed with the caller's changes, then `alongside` (what the same transaction must hold before anyone is told:
+ * released usage, the outbox event), then NOTIFY on the same connection, delivered only if the transaction commits.
+ */
+async function writeHistoryEntry(
+  em: EntityManager,
+  invoice: Invoice,
+  from: InvoiceStatus,
+  cause: StatusCause,
+  alongside?: () => Promise<void>,
+): Promise<void> {
   const change = em.create(InvoiceStatusChange, {
     invoice,
-    fromStatus: invoice.status,
+    fromStatus: from,
     toStatus: invoice.status,
     source: cause.source,
     sourceRef: cause.ref ?? null,
@@ -148,6 +156,7 @@ export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, ca
     occurredAt: cause.at ?? new Date(),
   });
   await em.flush();
+  await alongside?.();
   await notifyStatus(em, { invoiceId: invoice.id, changeId: change.id });
 }
 

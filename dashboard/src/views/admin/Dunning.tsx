@@ -1,40 +1,27 @@
-import { useId, useState } from 'react';
-import type { FormEvent } from 'react';
+import { useId } from 'react';
 import { request } from '../../api';
 import { StatusBadge } from '../../components/StatusBadge';
 import { DunningInvoicesDocument } from '../../generated/graphql';
-import type { DunningInvoicesQuery } from '../../generated/graphql';
 import { formatDate } from '../../format';
 import { hrefOf, onLinkClick } from '../../router';
 import type { Session } from '../../session';
-import { currentPeriod, messageOf, previousPeriod } from '../../use-query';
-
-type Rows = DunningInvoicesQuery['dunningInvoices'];
+import { usePeriodQuery } from '../../use-query';
 
 /** Admin: the invoices of a period in dunning (`dunningInvoices`), the next step first. */
 export function Dunning({ session, period: initial }: { session: Session; period?: string }) {
   const periodId = useId();
-  const [period, setPeriod] = useState(initial ?? previousPeriod(currentPeriod()));
-  const [rows, setRows] = useState<Rows>();
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-
-  async function show(event: FormEvent) {
-    event.preventDefault();
-    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) {
-      setError('Choose a month.');
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      setRows((await request(DunningInvoicesDocument, { period }, session.token)).dunningInvoices);
-    } catch (failure) {
-      setError(messageOf(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const {
+    period,
+    setPeriod,
+    data: rows,
+    error,
+    busy,
+    submit: show,
+  } = usePeriodQuery(
+    initial,
+    async (month) => (await request(DunningInvoicesDocument, { period: month }, session.token)).dunningInvoices,
+    { keepWhileBusy: true },
+  );
 
   return (
     <section aria-labelledby="dunning-title">

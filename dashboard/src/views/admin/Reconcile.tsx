@@ -1,11 +1,10 @@
-import { useId, useState } from 'react';
-import type { FormEvent } from 'react';
+import { useId } from 'react';
 import { request } from '../../api';
 import { ReconcileDryRunDocument } from '../../generated/graphql';
 import type { ReconcileDryRunMutation } from '../../generated/graphql';
 import { formatMinor } from '../../format';
 import type { Session } from '../../session';
-import { currentPeriod, messageOf, previousPeriod } from '../../use-query';
+import { usePeriodQuery } from '../../use-query';
 
 type Report = ReconcileDryRunMutation['reconcile'];
 
@@ -25,28 +24,17 @@ const ACTIONS: Record<string, string> = {
  */
 export function Reconcile({ session, period: initial }: { session: Session; period?: string }) {
   const periodId = useId();
-  const [period, setPeriod] = useState(initial ?? previousPeriod(currentPeriod()));
-  const [report, setReport] = useState<Report>();
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-
-  async function run(event: FormEvent) {
-    event.preventDefault();
-    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(period)) {
-      setError('Choose a month.');
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    setReport(undefined);
-    try {
-      setReport((await request(ReconcileDryRunDocument, { period }, session.token)).reconcile);
-    } catch (failure) {
-      setError(messageOf(failure));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const {
+    period,
+    setPeriod,
+    data: report,
+    error,
+    busy,
+    submit: run,
+  } = usePeriodQuery(
+    initial,
+    async (month) => (await request(ReconcileDryRunDocument, { period: month }, session.token)).reconcile,
+  );
 
   return (
     <section aria-labelledby="reconcile-title">
