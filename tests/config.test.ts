@@ -57,6 +57,9 @@ describe('configuration', () => {
       userDeclineLimit: 20,
       userDeclineWindowSeconds: 86400,
       creditNoteResumeSeconds: 30,
+      // Not in the guide: monthly usage partitions created ahead, every month kept.
+      usagePartitionsAhead: 3,
+      usageRetentionMonths: undefined,
     });
     expect(config.company).toEqual({
       name: 'AgentHub Inc.',
