@@ -8,6 +8,7 @@ import {
   getWebhookEndpoint,
   listWebhookDeliveries,
   listWebhookEndpoints,
+  replayWebhookDeliveries,
   replayWebhookDelivery,
   rotateWebhookEndpointSecret,
   setWebhookEndpointEnabled,
@@ -137,5 +138,18 @@ export class OutgoingWebhooksResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<WebhookDeliveryType> {
     return toDelivery(await replayWebhookDelivery(deps(ctx), id));
+  }
+
+  @Mutation(() => Int, {
+    description:
+      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued.",
+  })
+  async replayWebhookDeliveries(
+    @Arg('endpointId', () => ID) endpointId: string,
+    @Arg('from', () => Date) from: Date,
+    @Arg('to', () => Date) to: Date,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<number> {
+    return replayWebhookDeliveries(deps(ctx), endpointId, { from, to });
   }
 }

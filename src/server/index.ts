@@ -153,10 +153,10 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           httpServer.off('error', reject);
           webhooks.worker.start();
           dunning.start();
-          outgoing.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-          resolve(`http://${shownHost}:${address.port}`);
+          // Listening for queued deliveries before answering: nothing queued from here on waits for the poll.
+          outgoing.start().then(() => resolve(`http://${shownHost}:${address.port}`), reject);
         });
       });
     },

@@ -1,7 +1,9 @@
 import type { Clock } from '../config/clock';
 import type { OutgoingWebhookSettings } from '../config/config';
 import type { Logger } from '../config/logger';
+import { ChannelListener } from '../entities/channel-listener';
 import type { Database } from '../entities/orm';
+import type { Backoff } from '../lib/backoff';
 import { backoffDelayMs } from '../lib/backoff';
 import { outgoingEndpointsDisabled, outgoingWebhookAttempts, outgoingWebhookDuration } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
@@ -13,7 +15,11 @@ import {
   postponeDelivery,
   recordAttempt,
 } from '../services/outgoing-webhooks/delivery-store';
+import { OUTGOING_WEBHOOK_CHANNEL } from '../services/outgoing-webhooks/outbox';
 import { sendWebhook, signedHeaders, signingSecrets } from '../services/outgoing-webhooks/send-webhook';
+
+/** The LISTEN connection's reconnect: 250 ms doubling to 30 s, with jitter. */
+const LISTEN_BACKOFF: Backoff = { baseMs: 250, maxMs: 30_000, jitter: 0.2 };
 
 export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
   /** Wait after a round itself failed (database unreachable). Default 1 s. */
@@ -29,10 +35,20 @@ export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
  * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has its
  * own rate (the one token bucket, per instance): a delivery over it is given back, due when a token is.
  * Every time it decides by (leases, retries, the rate) is the injected clock's.
+ *
+ * It wakes when there is work rather than by polling: the outbox's writer NOTIFYs `OUTGOING_WEBHOOK_CHANNEL` in the
+ * transaction that queues a delivery (replays and enabling too), and every instance's worker LISTENs on it; a retry
+ * or a delivery held back by the rate wakes the worker that scheduled it at its time. The poll
+ * (`OUTGOING_WEBHOOK_POLL_MS`, 5 s) is only the fallback for what nothing announces: a lease that ran out (its
+ * instance died), a retry scheduled by an instance since gone, notifications lost while the LISTEN connection was
+ * down.
  */
 export class OutgoingWebhookWorker {
   private readonly loop: PollLoop;
+  private readonly listener: ChannelListener;
   private readonly buckets = new Map<string, TokenBucket>();
+  /** The earliest time this instance scheduled work for (a retry, a delivery over the rate) not yet reached. */
+  private nextDueAt = Infinity;
 
   constructor(
     private readonly db: Database,
@@ -43,25 +59,55 @@ export class OutgoingWebhookWorker {
     this.loop = new PollLoop(
       clock,
       options,
-      async () => (await this.runOnce()).claimed >= this.options.batchSize,
+      () => this.round(),
       (error) => this.log.error({ err: error }, 'outgoing webhook round failed'),
     );
+    this.listener = new ChannelListener(db, {
+      channel: OUTGOING_WEBHOOK_CHANNEL,
+      name: 'outgoing webhooks',
+      onNotification: () => this.wake(),
+      // Whatever was queued while the connection was down is claimed now.
+      onBack: () => this.wake(),
+      clock,
+      backoff: LISTEN_BACKOFF,
+      log,
+    });
   }
 
-  start(): void {
-    if (this.options.workerEnabled) {
+  /** Listens for queued deliveries, then starts the loop (nothing queued after this resolves waits for the poll). */
+  async start(): Promise<void> {
+    if (this.options.workerEnabled && !this.loop.isRunning) {
+      await this.listener.start();
       this.loop.start();
     }
   }
 
-  /** Stops polling and waits for the deliveries in flight to be sent and recorded. */
+  /** Stops listening and polling, and waits for the deliveries in flight to be sent and recorded. */
   async stop(): Promise<void> {
+    await this.listener.stop();
     await this.loop.stop();
   }
 
   /** Something was committed that may have made a delivery due: skip the rest of the idle sleep. */
   wake(): void {
     this.loop.wake();
+  }
+
+  /**
+   * The loop's round: while a round claimed something, go again at once (the next event of an invoice becomes due
+   * when the one before it is delivered); else sleep until what this instance scheduled is due, or the poll.
+   */
+  private async round(): Promise<number> {
+    if (this.nextDueAt <= this.clock.now()) {
+      // Due now: this round claims it (or it was taken elsewhere).
+      this.nextDueAt = Infinity;
+    }
+    const { claimed } = await this.runOnce();
+    return claimed > 0 ? 0 : this.nextDueAt - this.clock.now();
+  }
+
+  private scheduled(at: number): void {
+    this.nextDueAt = Math.min(this.nextDueAt, at);
   }
 
   /** One round: claim, send, record. Returns how many deliveries were claimed. For tests and operator tools. */
@@ -94,6 +140,7 @@ export class OutgoingWebhookWorker {
     if (!bucket.tryTake()) {
       const at = new Date(this.clock.now() + Math.ceil(bucket.secondsUntilToken() * 1000));
       await this.db.orm.em.fork().transactional((tem) => postponeDelivery(tem, delivery.id, at));
+      this.scheduled(at.getTime());
       return;
     }
     const body = JSON.stringify({
@@ -117,6 +164,9 @@ export class OutgoingWebhookWorker {
         backoffDelayMs({ baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, delivery.attempt - 1);
       const windowEnd = delivery.firstAttemptAt.getTime() + this.options.retryWindowHours * 3_600_000;
       result.outcome = retryAt <= windowEnd ? { kind: 'retry', at: new Date(retryAt) } : { kind: 'failed' };
+      if (result.outcome.kind === 'retry') {
+        this.scheduled(retryAt);
+      }
     }
     const disabled = await this.db.orm.em.fork().transactional(async (tem) => {
       await recordAttempt(tem, delivery, result, new Date(now));

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EndpointSecret } from '../../entities';
 import { OutgoingDeliveryStatus, WebhookEndpointStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
+import { NOTIFY_QUEUED } from './outbox';
 
 /**
  * SQL of the outgoing delivery aggregate (`outgoing_deliveries` and their attempt log): the worker's claim and
@@ -162,21 +163,37 @@ export async function disableEndpoint(em: EntityManager, id: string, reason: str
 }
 
 /**
- * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, or
- * an endpoint's failed deliveries. Returns how many were queued.
+ * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, an
+ * endpoint's failed deliveries, or an endpoint's deliveries of the events that occurred in `[from, to)`. One being
+ * sent now is left alone. Returns how many were queued.
  */
 export async function requeueDeliveries(
   em: EntityManager,
-  filter: { deliveryId: string } | { endpointId: string; failedOnly: true },
+  filter:
+    { deliveryId: string } | { endpointId: string; failedOnly: true } | { endpointId: string; from: Date; to: Date },
 ): Promise<number> {
-  const where = 'deliveryId' in filter ? 'id = ?' : `endpoint_id = ? and status = ${FAILED}`;
-  const rows = await em.execute<Array<{ id: string }>>(
-    `update outgoing_deliveries
-     set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
-     where ${where} and status <> ${DELIVERING} returning id`,
-    ['deliveryId' in filter ? filter.deliveryId : filter.endpointId],
+  const where =
+    'deliveryId' in filter
+      ? 'id = ?'
+      : 'failedOnly' in filter
+        ? `endpoint_id = ? and status = ${FAILED}`
+        : `endpoint_id = ? and event_id in (select id from outgoing_events where occurred_at >= ? and occurred_at < ?)`;
+  const params =
+    'deliveryId' in filter
+      ? [filter.deliveryId]
+      : 'failedOnly' in filter
+        ? [filter.endpointId]
+        : [filter.endpointId, filter.from, filter.to];
+  const rows = await em.execute<Array<{ queued: number }>>(
+    `with queued as (
+       update outgoing_deliveries
+       set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
+       where ${where} and status <> ${DELIVERING} returning id),
+     notified as (${NOTIFY_QUEUED})
+     select (select count(*) from queued)::int as queued, (select count(*) from notified) as notified`,
+    params,
   );
-  return rows.length;
+  return Number(rows[0]?.queued ?? 0);
 }
 
 /** A delivery as admins see it, with its attempt log (oldest first). */
