@@ -61,6 +61,12 @@ const BAD_INPUT: Record<string, { status: number; code: string; param: string }>
   events: { status: 400, code: 'invalid_request', param: 'events' },
   paymentMethodId: { status: 422, code: 'invalid_payment_method', param: 'payment_method_id' },
   reason: { status: 422, code: 'validation_error', param: 'reason' },
+  // Outgoing webhook endpoints.
+  url: { status: 422, code: 'validation_error', param: 'url' },
+  eventTypes: { status: 422, code: 'validation_error', param: 'event_types' },
+  ratePerSecond: { status: 422, code: 'validation_error', param: 'rate_per_second' },
+  overlapHours: { status: 422, code: 'validation_error', param: 'overlap_hours' },
+  from: { status: 422, code: 'validation_error', param: 'from' },
 };
 
 const DOMAIN: Record<Exclude<DomainError['code'], 'BAD_USER_INPUT'>, { status: number; code: string }> = {

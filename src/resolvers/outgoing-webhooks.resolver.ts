@@ -12,6 +12,7 @@ import {
   replayWebhookDelivery,
   rotateWebhookEndpointSecret,
   setWebhookEndpointEnabled,
+  signingSecretDates,
   updateWebhookEndpoint,
 } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import {
@@ -33,12 +34,7 @@ export function toWebhookEndpoint(endpoint: WebhookEndpoint, now: number): Webho
     disabledReason: endpoint.disabledReason ?? null,
     disabledAt: endpoint.disabledAt ?? null,
     ratePerSecond: endpoint.ratePerSecond,
-    signingSecrets: endpoint.secrets
-      .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
-      .map((s) => ({
-        createdAt: new Date(s.createdAt),
-        expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt),
-      })),
+    signingSecrets: signingSecretDates(endpoint, now),
     createdAt: endpoint.createdAt,
   };
 }

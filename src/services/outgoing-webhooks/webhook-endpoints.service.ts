@@ -75,6 +75,16 @@ function applyInput(endpoint: WebhookEndpoint, input: EndpointInput, allowPrivat
   }
 }
 
+/** The secrets that sign at `now` (the current one, and the old ones during a rotation's overlap), dates only. */
+export function signingSecretDates(
+  endpoint: WebhookEndpoint,
+  now: number,
+): Array<{ createdAt: Date; expiresAt: Date | null }> {
+  return endpoint.secrets
+    .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
+    .map((s) => ({ createdAt: new Date(s.createdAt), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt) }));
+}
+
 async function findEndpoint(em: EntityManager, id: string): Promise<WebhookEndpoint> {
   const endpoint = isUuid(id) ? await em.findOne(WebhookEndpoint, { id }) : null;
   if (!endpoint) {
