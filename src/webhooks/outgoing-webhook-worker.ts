@@ -7,14 +7,8 @@ import type { Backoff } from '../lib/backoff';
 import { backoffDelayMs } from '../lib/backoff';
 import { outgoingEndpointsDisabled, outgoingWebhookAttempts, outgoingWebhookDuration } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
-import { TokenBucket } from '../lib/token-bucket';
 import type { AttemptResult, ClaimedDelivery } from '../services/outgoing-webhooks/delivery-store';
-import {
-  claimDeliveries,
-  disableEndpoint,
-  postponeDelivery,
-  recordAttempt,
-} from '../services/outgoing-webhooks/delivery-store';
+import { claimDeliveries, disableEndpoint, recordAttempt } from '../services/outgoing-webhooks/delivery-store';
 import { OUTGOING_WEBHOOK_CHANNEL } from '../services/outgoing-webhooks/outbox';
 import { sendWebhook, signedHeaders, signingSecrets } from '../services/outgoing-webhooks/send-webhook';
 
@@ -32,8 +26,9 @@ export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
  * ends), commits, POSTs them concurrently (never two of one invoice to one endpoint: the claim sees to it, so an
  * invoice's events arrive in order), then records each attempt in its own transaction. A failure is retried with the
  * one backoff until the retry window (three days by default) has passed since the first attempt; then the delivery
- * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has its
- * own rate (the one token bucket, per instance): a delivery over it is given back, due when a token is.
+ * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has one
+ * rate shared by every instance, taken in the claim (`claimDeliveries`): what is over it stays pending, and this
+ * worker wakes when the endpoint has a token again.
  * Every time it decides by (leases, retries, the rate) is the injected clock's.
  *
  * It wakes when there is work rather than by polling: the outbox's writer NOTIFYs `OUTGOING_WEBHOOK_CHANNEL` in the
@@ -46,7 +41,6 @@ export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
 export class OutgoingWebhookWorker {
   private readonly loop: PollLoop;
   private readonly listener: ChannelListener;
-  private readonly buckets = new Map<string, TokenBucket>();
   /** The earliest time this instance scheduled work for (a retry, a delivery over the rate) not yet reached. */
   private nextDueAt = Infinity;
 
@@ -103,7 +97,7 @@ export class OutgoingWebhookWorker {
       this.nextDueAt = Infinity;
     }
     const { claimed } = await this.runOnce();
-    return claimed > 0 ? 0 : this.nextDueAt - this.clock.now();
+    return claimed > 0 ? 0 : Math.max(1, this.nextDueAt - this.clock.now());
   }
 
   private scheduled(at: number): void {
@@ -113,36 +107,20 @@ export class OutgoingWebhookWorker {
   /** One round: claim, send, record. Returns how many deliveries were claimed. For tests and operator tools. */
   async runOnce(): Promise<{ claimed: number }> {
     const now = new Date(this.clock.now());
-    const claimed = await this.db.orm.em
+    const { deliveries, throttledUntil } = await this.db.orm.em
       .fork()
       .transactional((tem) =>
         claimDeliveries(tem, { limit: this.options.batchSize, leaseMs: this.options.leaseMs, now }),
       );
-    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
-    return { claimed: claimed.length };
-  }
-
-  private bucketFor(delivery: ClaimedDelivery): TokenBucket {
-    let bucket = this.buckets.get(delivery.endpointId);
-    if (!bucket || bucket.ratePerSecond !== delivery.ratePerSecond) {
-      bucket = new TokenBucket({
-        ratePerSecond: delivery.ratePerSecond,
-        capacity: Math.max(1, delivery.ratePerSecond),
-        clock: this.clock,
-      });
-      this.buckets.set(delivery.endpointId, bucket);
+    if (throttledUntil) {
+      // The database's time is to the microsecond, ours to the millisecond: the next one up.
+      this.scheduled(throttledUntil.getTime() + 1);
     }
-    return bucket;
+    await Promise.all(deliveries.map((delivery) => this.deliver(delivery)));
+    return { claimed: deliveries.length };
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
-    const bucket = this.bucketFor(delivery);
-    if (!bucket.tryTake()) {
-      const at = new Date(this.clock.now() + Math.ceil(bucket.secondsUntilToken() * 1000));
-      await this.db.orm.em.fork().transactional((tem) => postponeDelivery(tem, delivery.id, at));
-      this.scheduled(at.getTime());
-      return;
-    }
     const body = JSON.stringify({
       type: delivery.type,
       timestamp: delivery.occurredAt.toISOString(),

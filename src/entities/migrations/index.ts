@@ -13,6 +13,7 @@ import { Migration20261206032409 } from './Migration20261206032409';
 import { Migration20261206032501 } from './Migration20261206032501';
 import { Migration20261206033146 } from './Migration20261206033146';
 import { Migration20261206040000 } from './Migration20261206040000';
+import { Migration20261206073000 } from './Migration20261206073000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -45,4 +46,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206033146', class: Migration20261206033146 },
   // usage_rollups: per customer, metric, UTC day and billing bucket, kept at ingest; previews and invoices read it.
   { name: 'Migration20261206040000', class: Migration20261206040000 },
+  // webhook_endpoints.rate_next_at: one rate budget per endpoint shared by every instance, taken in the claim.
+  { name: 'Migration20261206073000', class: Migration20261206073000 },
 ];
