@@ -1,6 +1,7 @@
 import { print } from 'graphql';
 import { Client } from 'pg';
 import { Role } from '../src/entities/enums';
+import { STATUS_CHANNEL } from '../src/services/invoicing/invoice-status';
 import { openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import type { BillingServer } from '../src/server';
@@ -162,7 +163,7 @@ describe('the live payment status feed', () => {
     await killer.connect();
     try {
       const { rows } = await killer.query(
-        `select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query ilike 'LISTEN%'`,
+        `select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query = 'LISTEN ${STATUS_CHANNEL}'`,
       );
       expect(rows).toEqual([{ killed: true }]);
     } finally {

@@ -67,6 +67,44 @@ export const COMMAND_OPTIONS: Record<string, OptionTable> = {
       description: 'detach the partitions and keep them as plain tables instead of dropping them',
     },
   },
+  'webhook-endpoints list': {},
+  'webhook-endpoints create': {
+    url: { type: 'string', value: '<url>', description: 'where to POST (http or https)' },
+    events: { type: 'string', value: '<type,type…>', description: 'event types, comma-separated' },
+    description: { type: 'string', value: '<text>', description: 'a note for admins' },
+    rate: { type: 'string', value: 'N', description: 'deliveries per second to it, across instances (default 10)' },
+  },
+  'webhook-endpoints update': {
+    id: { type: 'string', value: '<endpoint id>', description: 'the endpoint' },
+    url: { type: 'string', value: '<url>', description: 'a new URL' },
+    events: { type: 'string', value: '<type,type…>', description: 'new event types, comma-separated' },
+    description: { type: 'string', value: '<text>', description: 'a new note' },
+    rate: { type: 'string', value: 'N', description: 'a new rate per second' },
+  },
+  'webhook-endpoints disable': {
+    id: { type: 'string', value: '<endpoint id>', description: 'the endpoint' },
+    reason: { type: 'string', value: '<text>', description: 'why (shown with the endpoint)' },
+  },
+  'webhook-endpoints enable': { id: { type: 'string', value: '<endpoint id>', description: 'the endpoint' } },
+  'webhook-endpoints rotate-secret': {
+    id: { type: 'string', value: '<endpoint id>', description: 'the endpoint' },
+    'overlap-hours': {
+      type: 'string',
+      value: 'N',
+      description: 'how long the current secrets keep signing (default 24, 0: end now)',
+    },
+  },
+  'webhook-endpoints deliveries': {
+    id: { type: 'string', value: '<endpoint id>', description: 'the endpoint' },
+    status: { type: 'string', value: 'pending|delivering|delivered|failed', description: 'only these' },
+    limit: { type: 'string', value: 'N', description: 'how many, newest first (1-500, default 50)' },
+  },
+  'webhook-endpoints replay': {
+    delivery: { type: 'string', value: '<delivery id>', description: 'one delivery' },
+    id: { type: 'string', value: '<endpoint id>', description: 'the endpoint whose events of a range are sent again' },
+    since: { type: 'string', value: '<ISO time>', description: 'events that occurred from then' },
+    until: { type: 'string', value: '<ISO time>', description: '… until then (default now)' },
+  },
   'webhooks recover': {
     since: { type: 'string', value: '<ISO time>', description: 'Stripe keeps events for 30 days' },
   },

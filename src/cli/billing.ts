@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/config';
 import type { AppConfig } from '../config/config';
-import { BadInputError } from '../services/shared/errors';
+import { BadInputError, NotFoundError } from '../services/shared/errors';
 import type { BillingRunProgress } from '../services/billing-runs/get-billing-run.service';
 import { COMMON_OPTIONS, UsageError, optionHelp, parseCommandLine } from './args';
 import type { Flags } from './args';
@@ -17,6 +17,8 @@ const misc = (): typeof import('./billing-misc-commands') => require('./billing-
 const partitions = (): typeof import('./partition-commands') => require('./partition-commands');
 /* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
 const token = (): typeof import('./token-command') => require('./token-command');
+/* eslint-disable-next-line @typescript-eslint/consistent-type-imports -- typed lazy require */
+const endpoints = (): typeof import('./webhook-endpoint-commands') => require('./webhook-endpoint-commands');
 
 const EXIT = `Exit codes: 0 ok · 1 the work had failures (see the output) · 2 usage error · 3 could not run
 (invalid configuration, database or Stripe unreachable, pending migrations).`;
@@ -33,6 +35,8 @@ Commands:
   webhooks replay --id|--failed|--since  queue stored Stripe events to be applied again
   webhooks recover --since <time>      fetch events from Stripe that never reached us and store them
   partitions list|ensure|drop          monthly partitions of the usage events: create ahead, retention
+  webhook-endpoints list|create|update|disable|enable|rotate-secret|deliveries|replay
+                                       the platform's outgoing webhook endpoints (as the admin API)
 
 Run \`npm run billing -- <command> --help\` for a command's options. Every command reads the server's
 configuration (DATABASE_URL or the embedded database under DATA_DIR, STRIPE_*). With the embedded PGlite database
@@ -122,6 +126,25 @@ within are read from the events: a month whose events are gone is previewed with
 {options}
 `,
 };
+const ENDPOINT_HELP: Record<string, string> = {
+  list: 'Lists the outgoing webhook endpoints.',
+  create: 'Registers an endpoint (--url and --events required) and prints its signing secret once (Standard Webhooks).',
+  update: 'Changes what is given of an endpoint: URL, event types, description, rate.',
+  disable: 'Stops sending to an endpoint; its events still queue and are sent in order once it is enabled.',
+  enable: 'Sends to an endpoint again, its failed deliveries first.',
+  'rotate-secret': 'Makes a new signing secret (printed once); the current ones keep signing for --overlap-hours.',
+  deliveries: "Lists an endpoint's deliveries, newest first, with their attempts and last error.",
+  replay:
+    'Sends again one delivery (--delivery), or the deliveries of the events an endpoint (--id) had from --since to --until (same webhook-id, in order per invoice); a running server sends them at once.',
+};
+for (const [sub, text] of Object.entries(ENDPOINT_HELP)) {
+  HELP[`webhook-endpoints ${sub}`] = `Usage: npm run billing -- webhook-endpoints ${sub} [options]
+
+${text}
+
+{options}
+`;
+}
 
 const BAR = 24;
 
@@ -187,6 +210,15 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
       return withEnv(config, flags, (env) => partitions().partitionsEnsureCommand(env, flags));
     case 'partitions drop':
       return withEnv(config, flags, (env) => partitions().partitionsDropCommand(env, flags));
+    case 'webhook-endpoints list':
+    case 'webhook-endpoints create':
+    case 'webhook-endpoints update':
+    case 'webhook-endpoints disable':
+    case 'webhook-endpoints enable':
+    case 'webhook-endpoints rotate-secret':
+    case 'webhook-endpoints deliveries':
+    case 'webhook-endpoints replay':
+      return withEnv(config, flags, (env) => endpoints().webhookEndpointCommand(key, env, flags));
     default:
       return withEnv(config, flags, (env) => webhooksRecoverCommand(env, flags));
   }
@@ -202,7 +234,9 @@ async function main(argv: string[]): Promise<number> {
   const firstOption = argv.findIndex((arg) => arg.startsWith('-'));
   const words = firstOption === -1 ? argv : argv.slice(0, firstOption);
   const [command = '', sub] = words;
-  const key = ['config', 'webhooks', 'partitions'].includes(command) ? `${command} ${sub ?? ''}`.trim() : command;
+  const key = ['config', 'webhooks', 'partitions', 'webhook-endpoints'].includes(command)
+    ? `${command} ${sub ?? ''}`.trim()
+    : command;
   const rest = argv.slice(key ? key.split(' ').length : 0);
   const asksHelp = rest.includes('--help') || rest.includes('-h');
   if (!(key in HELP) || (key === '' && !asksHelp)) {
@@ -229,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text}\n`);
     return code;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof BadInputError) {
+    if (error instanceof UsageError || error instanceof BadInputError || error instanceof NotFoundError) {
       return fail(2, error.message);
     }
     if (error instanceof ConfigError) {

@@ -776,8 +776,9 @@ export const CONFIG_SCHEMA = {
     pollIntervalMs: variable('OUTGOING_WEBHOOK_POLL_MS', {
       group: 'outgoingWebhooks',
       ...wholeNumber(10, 60_000),
-      default: '500',
-      description: 'idle poll interval: how soon an event committed by another instance is sent',
+      default: '5000',
+      description:
+        'fallback poll: workers wake on NOTIFY when a delivery is queued; the poll finds expired leases and retries left by a stopped instance',
     }),
     timeoutMs: variable('OUTGOING_WEBHOOK_TIMEOUT_MS', {
       group: 'outgoingWebhooks',

@@ -38,7 +38,14 @@ export class WebhookEndpoint extends BaseEntity<'status' | 'secrets' | 'ratePerS
   @Property({ type: 'json' })
   secrets: EndpointSecret[] = [];
 
-  /** Deliveries per second to this endpoint (per instance). */
+  /** Deliveries per second to this endpoint, across every instance. */
   @Property({ type: 'integer', default: 10 })
   ratePerSecond: number = 10;
+
+  /**
+   * The rate's state (a GCRA "theoretical arrival time"), advanced by each claim that sends to it: a claim may take
+   * as many deliveries as fit in the second after `max(rateNextAt, now)`; null: nothing sent yet.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  rateNextAt?: Date | null;
 }

@@ -66,6 +66,12 @@ const BAD_INPUT: Record<string, { status: number; code: string; param: string }>
   reason: { status: 422, code: 'validation_error', param: 'reason' },
   // Missing, malformed or reused for another request: REST clients send it as the Idempotency-Key header.
   idempotencyKey: { status: 400, code: 'invalid_request', param: 'Idempotency-Key' },
+  // Outgoing webhook endpoints.
+  url: { status: 422, code: 'validation_error', param: 'url' },
+  eventTypes: { status: 422, code: 'validation_error', param: 'event_types' },
+  ratePerSecond: { status: 422, code: 'validation_error', param: 'rate_per_second' },
+  overlapHours: { status: 422, code: 'validation_error', param: 'overlap_hours' },
+  from: { status: 422, code: 'validation_error', param: 'from' },
 };
 
 const DOMAIN: Record<Exclude<DomainError['code'], 'BAD_USER_INPUT'>, { status: number; code: string }> = {

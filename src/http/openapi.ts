@@ -1,11 +1,13 @@
 /**
  * OpenAPI 3.1 description of every REST route (the payment guide's `billing.routes.ts`, `usage.route.ts`, the webhook
- * routes), served at `/api/v1/openapi.json`. Its component schemas are the one description of each body: the REST
+ * routes, the outgoing webhook endpoints' `webhook-endpoints.routes.ts` described in `webhook-endpoints.openapi.ts`), served at `/api/v1/openapi.json`. Its component schemas are the one description of each body: the REST
  * test harness validates every response it receives against the schema documented for that route and status, and
  * `tests/rest/openapi.test.ts` walks the routers and fails when a route, method or response is missing here. Its
  * parameter and request body schemas are also the routes' request validation (`request-validation.ts`, with the two
  * extensions described there: `x-storable` and `x-error`), so what a route refuses is what this document says.
  */
+
+import { webhookEndpointPaths, webhookEndpointSchemas } from './webhook-endpoints.openapi';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -434,6 +436,7 @@ export const openApiDocument = {
         },
       },
     },
+    ...webhookEndpointPaths,
   },
   components: {
     securitySchemes: {
@@ -843,6 +846,7 @@ export const openApiDocument = {
           },
         ],
       },
+      ...webhookEndpointSchemas,
     },
   },
 } as const;

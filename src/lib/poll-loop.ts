@@ -10,8 +10,9 @@ export interface PollLoopOptions {
 /**
  * The background loop every table-claiming worker runs (the Stripe webhook worker, the outgoing webhook worker):
  * run a round; go again at once while the round says more is due, else sleep the poll interval on the clock (unref:
- * an idle poll never keeps the process alive); `wake()` cuts a sleep short (new work was stored here); `stop()`
- * waits for the round in flight. A round that throws is reported and retried after `errorDelayMs`.
+ * an idle poll never keeps the process alive), or less when the round names a sooner time of its own (a retry it
+ * scheduled); `wake()` cuts a sleep short (new work was stored here, or a NOTIFY said so); `stop()` waits for the
+ * round in flight. A round that throws is reported and retried after `errorDelayMs`.
  */
 export class PollLoop {
   private running = false;
@@ -22,8 +23,11 @@ export class PollLoop {
   constructor(
     private readonly clock: Clock,
     private readonly options: PollLoopOptions,
-    /** One round; resolves true when more work is due now. */
-    private readonly round: () => Promise<boolean>,
+    /**
+     * One round; resolves true when more work is due now, false when none is known, or the milliseconds until work it
+     * knows of is due (slept if shorter than the poll interval; 0 goes again at once).
+     */
+    private readonly round: () => Promise<boolean | number>,
     private readonly onError: (error: unknown) => void,
   ) {}
 
@@ -59,7 +63,13 @@ export class PollLoop {
       let more = false;
       let delay = this.options.pollIntervalMs;
       try {
-        more = await this.round();
+        const result = await this.round();
+        if (typeof result === 'number') {
+          more = result <= 0;
+          delay = Math.min(delay, Math.max(0, result));
+        } else {
+          more = result;
+        }
       } catch (error) {
         this.onError(error);
         delay = this.options.errorDelayMs;

@@ -8,9 +8,11 @@ import {
   getWebhookEndpoint,
   listWebhookDeliveries,
   listWebhookEndpoints,
+  replayWebhookDeliveries,
   replayWebhookDelivery,
   rotateWebhookEndpointSecret,
   setWebhookEndpointEnabled,
+  signingSecretDates,
   updateWebhookEndpoint,
 } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import {
@@ -32,12 +34,7 @@ export function toWebhookEndpoint(endpoint: WebhookEndpoint, now: number): Webho
     disabledReason: endpoint.disabledReason ?? null,
     disabledAt: endpoint.disabledAt ?? null,
     ratePerSecond: endpoint.ratePerSecond,
-    signingSecrets: endpoint.secrets
-      .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
-      .map((s) => ({
-        createdAt: new Date(s.createdAt),
-        expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt),
-      })),
+    signingSecrets: signingSecretDates(endpoint, now),
     createdAt: endpoint.createdAt,
   };
 }
@@ -137,5 +134,18 @@ export class OutgoingWebhooksResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<WebhookDeliveryType> {
     return toDelivery(await replayWebhookDelivery(deps(ctx), id));
+  }
+
+  @Mutation(() => Int, {
+    description:
+      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued.",
+  })
+  async replayWebhookDeliveries(
+    @Arg('endpointId', () => ID) endpointId: string,
+    @Arg('from', () => Date) from: Date,
+    @Arg('to', () => Date) to: Date,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<number> {
+    return replayWebhookDeliveries(deps(ctx), endpointId, { from, to });
   }
 }

@@ -39,7 +39,7 @@ export class WebhookEndpointType {
   @Field(() => Date, { nullable: true })
   disabledAt!: Date | null;
 
-  @Field(() => Int, { description: 'Deliveries per second to it, per instance.' })
+  @Field(() => Int, { description: 'Deliveries per second to it, across every instance.' })
   ratePerSecond!: number;
 
   @Field(() => [WebhookSigningSecretType], { description: 'The secrets that sign now (several during a rotation).' })

@@ -8,6 +8,7 @@ import { devTokenRouter } from '../http/dev-token.route';
 import { errorResult, failure, sendResult } from '../http/http-errors';
 import { beginRequest } from '../http/request-context';
 import { usageRouter } from '../http/usage.route';
+import { webhookEndpointRouter } from '../http/webhook-endpoints.routes';
 import { STRIPE_WEBHOOK_PATH } from '../webhooks';
 import type { WebhookComponents } from '../webhooks';
 import { dashboardRouter, explorerPage } from './browser-app';
@@ -49,6 +50,7 @@ export function createHttpApp(
   app.use(metricsRouter(db, verify, config.monitoring.metricsToken, instance, logger));
   app.use(usageRouter(db, verify, services.usageQueue));
   app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
+  app.use(webhookEndpointRouter({ db, verify, config, clock }));
   // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".
   const devTokens = devTokenRouter(config);
   if (devTokens) {

@@ -183,11 +183,11 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
           webhooks.worker.start();
           dunning.start();
           creditNotes.start();
-          outgoing.start();
           usage?.writer.start();
           const address = httpServer.address() as AddressInfo;
           const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-          resolve(`http://${shownHost}:${address.port}`);
+          // Listening for queued deliveries before answering: nothing queued from here on waits for the poll.
+          outgoing.start().then(() => resolve(`http://${shownHost}:${address.port}`), reject);
         });
       });
     },

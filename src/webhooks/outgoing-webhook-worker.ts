@@ -1,19 +1,19 @@
 import type { Clock } from '../config/clock';
 import type { OutgoingWebhookSettings } from '../config/config';
 import type { Logger } from '../config/logger';
+import { ChannelListener } from '../entities/channel-listener';
 import type { Database } from '../entities/orm';
+import type { Backoff } from '../lib/backoff';
 import { backoffDelayMs } from '../lib/backoff';
 import { outgoingEndpointsDisabled, outgoingWebhookAttempts, outgoingWebhookDuration } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
-import { TokenBucket } from '../lib/token-bucket';
 import type { AttemptResult, ClaimedDelivery } from '../services/outgoing-webhooks/delivery-store';
-import {
-  claimDeliveries,
-  disableEndpoint,
-  postponeDelivery,
-  recordAttempt,
-} from '../services/outgoing-webhooks/delivery-store';
+import { claimDeliveries, disableEndpoint, recordAttempt } from '../services/outgoing-webhooks/delivery-store';
+import { OUTGOING_WEBHOOK_CHANNEL } from '../services/outgoing-webhooks/outbox';
 import { sendWebhook, signedHeaders, signingSecrets } from '../services/outgoing-webhooks/send-webhook';
+
+/** The LISTEN connection's reconnect: 250 ms doubling to 30 s, with jitter. */
+const LISTEN_BACKOFF: Backoff = { baseMs: 250, maxMs: 30_000, jitter: 0.2 };
 
 export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
   /** Wait after a round itself failed (database unreachable). Default 1 s. */
@@ -26,13 +26,23 @@ export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
  * ends), commits, POSTs them concurrently (never two of one invoice to one endpoint: the claim sees to it, so an
  * invoice's events arrive in order), then records each attempt in its own transaction. A failure is retried with the
  * one backoff until the retry window (three days by default) has passed since the first attempt; then the delivery
- * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has its
- * own rate (the one token bucket, per instance): a delivery over it is given back, due when a token is.
+ * is failed and its endpoint disabled, with a warning in the log and the status in GraphQL. Each endpoint has one
+ * rate shared by every instance, taken in the claim (`claimDeliveries`): what is over it stays pending, and this
+ * worker wakes when the endpoint has a token again.
  * Every time it decides by (leases, retries, the rate) is the injected clock's.
+ *
+ * It wakes when there is work rather than by polling: the outbox's writer NOTIFYs `OUTGOING_WEBHOOK_CHANNEL` in the
+ * transaction that queues a delivery (replays and enabling too), and every instance's worker LISTENs on it; a retry
+ * or a delivery held back by the rate wakes the worker that scheduled it at its time. The poll
+ * (`OUTGOING_WEBHOOK_POLL_MS`, 5 s) is only the fallback for what nothing announces: a lease that ran out (its
+ * instance died), a retry scheduled by an instance since gone, notifications lost while the LISTEN connection was
+ * down.
  */
 export class OutgoingWebhookWorker {
   private readonly loop: PollLoop;
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly listener: ChannelListener;
+  /** The earliest time this instance scheduled work for (a retry, a delivery over the rate) not yet reached. */
+  private nextDueAt = Infinity;
 
   constructor(
     private readonly db: Database,
@@ -43,19 +53,32 @@ export class OutgoingWebhookWorker {
     this.loop = new PollLoop(
       clock,
       options,
-      async () => (await this.runOnce()).claimed >= this.options.batchSize,
+      () => this.round(),
       (error) => this.log.error({ err: error }, 'outgoing webhook round failed'),
     );
+    this.listener = new ChannelListener(db, {
+      channel: OUTGOING_WEBHOOK_CHANNEL,
+      name: 'outgoing webhooks',
+      onNotification: () => this.wake(),
+      // Whatever was queued while the connection was down is claimed now.
+      onBack: () => this.wake(),
+      clock,
+      backoff: LISTEN_BACKOFF,
+      log,
+    });
   }
 
-  start(): void {
-    if (this.options.workerEnabled) {
+  /** Listens for queued deliveries, then starts the loop (nothing queued after this resolves waits for the poll). */
+  async start(): Promise<void> {
+    if (this.options.workerEnabled && !this.loop.isRunning) {
+      await this.listener.start();
       this.loop.start();
     }
   }
 
-  /** Stops polling and waits for the deliveries in flight to be sent and recorded. */
+  /** Stops listening and polling, and waits for the deliveries in flight to be sent and recorded. */
   async stop(): Promise<void> {
+    await this.listener.stop();
     await this.loop.stop();
   }
 
@@ -64,38 +87,40 @@ export class OutgoingWebhookWorker {
     this.loop.wake();
   }
 
+  /**
+   * The loop's round: while a round claimed something, go again at once (the next event of an invoice becomes due
+   * when the one before it is delivered); else sleep until what this instance scheduled is due, or the poll.
+   */
+  private async round(): Promise<number> {
+    if (this.nextDueAt <= this.clock.now()) {
+      // Due now: this round claims it (or it was taken elsewhere).
+      this.nextDueAt = Infinity;
+    }
+    const { claimed } = await this.runOnce();
+    return claimed > 0 ? 0 : Math.max(1, this.nextDueAt - this.clock.now());
+  }
+
+  private scheduled(at: number): void {
+    this.nextDueAt = Math.min(this.nextDueAt, at);
+  }
+
   /** One round: claim, send, record. Returns how many deliveries were claimed. For tests and operator tools. */
   async runOnce(): Promise<{ claimed: number }> {
     const now = new Date(this.clock.now());
-    const claimed = await this.db.orm.em
+    const { deliveries, throttledUntil } = await this.db.orm.em
       .fork()
       .transactional((tem) =>
         claimDeliveries(tem, { limit: this.options.batchSize, leaseMs: this.options.leaseMs, now }),
       );
-    await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
-    return { claimed: claimed.length };
-  }
-
-  private bucketFor(delivery: ClaimedDelivery): TokenBucket {
-    let bucket = this.buckets.get(delivery.endpointId);
-    if (!bucket || bucket.ratePerSecond !== delivery.ratePerSecond) {
-      bucket = new TokenBucket({
-        ratePerSecond: delivery.ratePerSecond,
-        capacity: Math.max(1, delivery.ratePerSecond),
-        clock: this.clock,
-      });
-      this.buckets.set(delivery.endpointId, bucket);
+    if (throttledUntil) {
+      // The database's time is to the microsecond, ours to the millisecond: the next one up.
+      this.scheduled(throttledUntil.getTime() + 1);
     }
-    return bucket;
+    await Promise.all(deliveries.map((delivery) => this.deliver(delivery)));
+    return { claimed: deliveries.length };
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
-    const bucket = this.bucketFor(delivery);
-    if (!bucket.tryTake()) {
-      const at = new Date(this.clock.now() + Math.ceil(bucket.secondsUntilToken() * 1000));
-      await this.db.orm.em.fork().transactional((tem) => postponeDelivery(tem, delivery.id, at));
-      return;
-    }
     const body = JSON.stringify({
       type: delivery.type,
       timestamp: delivery.occurredAt.toISOString(),
@@ -117,6 +142,9 @@ export class OutgoingWebhookWorker {
         backoffDelayMs({ baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, delivery.attempt - 1);
       const windowEnd = delivery.firstAttemptAt.getTime() + this.options.retryWindowHours * 3_600_000;
       result.outcome = retryAt <= windowEnd ? { kind: 'retry', at: new Date(retryAt) } : { kind: 'failed' };
+      if (result.outcome.kind === 'retry') {
+        this.scheduled(retryAt);
+      }
     }
     const disabled = await this.db.orm.em.fork().transactional(async (tem) => {
       await recordAttempt(tem, delivery, result, new Date(now));

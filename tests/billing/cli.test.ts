@@ -9,6 +9,8 @@ import { Client } from 'pg';
 import { built } from '../helpers/build';
 import { testServerUrl } from '../helpers/database';
 import { waitFor } from '../webhooks/fixtures';
+import { waitForEvent } from '../helpers/wait';
+import { Receiver } from '../outgoing-webhooks/receiver';
 import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from '../helpers/server';
 import type { BillingHarness } from './helpers';
 import { SERVICE, afterPeriod, billingHarness } from './helpers';
@@ -189,6 +191,92 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     expect(recover.code).toBe(0);
     expect(json(recover)).toMatchObject({ ok: true, listed: expect.any(Number) });
     expect((json(recover).listed as number) > 0).toBe(true);
+  });
+
+  it('manages outgoing webhook endpoints: create, list, deliveries, replay (sent by the running server), rotate, disable', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    try {
+      const created = await run(
+        'webhook-endpoints',
+        'create',
+        '--url',
+        receiver.url,
+        '--events',
+        'invoice.created,invoice.finalized',
+        '--rate',
+        '50',
+        '--json',
+      );
+      expect(created.code).toBe(0);
+      const { endpoint, secret } = json(created) as { endpoint: { id: string; status: string }; secret: string };
+      expect(endpoint.status).toBe('active');
+      receiver.secrets = [secret];
+      const bad = await run(
+        'webhook-endpoints',
+        'create',
+        '--url',
+        'ftp://example.com',
+        '--events',
+        'invoice.paid',
+        '--json',
+      );
+      expect(bad.code).toBe(2);
+      expect(json(bad)).toEqual({ ok: false, error: expect.stringMatching(/url/) });
+
+      await h.usage('2024-07', ['cli-hooks']);
+      const made = await createInvoice(
+        { em: h.em.fork(), gateway: gatewayFromConfig(h.t.config), config: h.t.config, now: afterPeriod('2024-07') },
+        SERVICE,
+        { period: '2024-07', userId: 'cli-hooks' },
+      );
+      expect(made.kind).toBe('invoice');
+      await waitForEvent(
+        () => `created and finalized (requests: ${JSON.stringify(receiver.requests)})`,
+        () => receiver.accepted.length >= 2,
+        receiver.changes.subscribe,
+      );
+
+      const listed = await run('webhook-endpoints', 'list');
+      expect(listed.stdout).toContain(endpoint.id);
+      const deliveries = await run(
+        'webhook-endpoints',
+        'deliveries',
+        '--id',
+        endpoint.id,
+        '--status',
+        'delivered',
+        '--json',
+      );
+      const [, first] = (json(deliveries) as { deliveries: Array<{ id: string; messageId: string }> }).deliveries;
+      expect(first).toMatchObject({ type: 'invoice.created', status: 'delivered' });
+
+      // The CLI's replay commits with a NOTIFY: the server's worker sends it at once.
+      const replayed = await run('webhook-endpoints', 'replay', '--delivery', first.id, '--json');
+      expect(replayed.code).toBe(0);
+      await waitForEvent('the replay', () => receiver.accepted.length >= 3, receiver.changes.subscribe);
+      expect(receiver.accepted[2]).toMatchObject({ id: first.messageId, type: 'invoice.created' });
+      const range = await run('webhook-endpoints', 'replay', '--id', endpoint.id, '--since', '2020-01-01', '--json');
+      expect(json(range)).toMatchObject({ ok: true, queued: 2 });
+      await waitForEvent('the range', () => receiver.accepted.length >= 5, receiver.changes.subscribe);
+
+      const rotated = await run(
+        'webhook-endpoints',
+        'rotate-secret',
+        '--id',
+        endpoint.id,
+        '--overlap-hours',
+        '0',
+        '--json',
+      );
+      expect((json(rotated) as { secret: string }).secret).not.toBe(secret);
+      const disabled = await run('webhook-endpoints', 'disable', '--id', endpoint.id, '--reason', 'cli test', '--json');
+      expect(json(disabled)).toMatchObject({ ok: true, endpoint: { status: 'disabled', disabledReason: 'cli test' } });
+      const missing = await run('webhook-endpoints', 'enable', '--id', '00000000-0000-4000-8000-000000000000');
+      expect(missing.code).toBe(2);
+    } finally {
+      await receiver.stop();
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { ManualClock } from '../helpers/clock';
 import type { TestServer } from '../helpers/server';
 import { TEST_WEBHOOK_SECRET, startTestServer } from '../helpers/server';
 import { WAIT_GUARD_MS } from '../helpers/clock';
+import { waitForEvent } from '../helpers/wait';
 import { Receiver } from './receiver';
 
 const ENDPOINT_FIELDS = 'id url eventTypes status disabledReason ratePerSecond signingSecrets { createdAt expiresAt }';
@@ -175,6 +176,32 @@ describe('outgoing webhooks to the platform', () => {
   afterAll(async () => {
     await server.close();
     await t.close();
+  });
+
+  it('sends a change at once, woken by the NOTIFY of the transaction that queued it, with the clock standing still', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const { endpoint: ep, secret } = await register(receiver.url, ['invoice.created', 'invoice.finalized']);
+    receiver.secrets = [secret];
+    // The worker sleeps its poll on the ManualClock, which this test never moves: only a wake-up can send anything.
+    const frozenAt = clock.now();
+    const g = await openInvoice('ow-gina');
+    await waitForEvent(
+      'created and finalized at the receiver',
+      () => receiver.accepted.length >= 2,
+      receiver.changes.subscribe,
+    );
+    expect(clock.now()).toBe(frozenAt);
+    expect(receiver.typesByInvoice()).toEqual({ [g]: ['invoice.created', 'invoice.finalized'] });
+
+    // A replay wakes it too.
+    const created = (await deliveries(ep.id)).find((d) => d.type === 'invoice.created')!;
+    await ok(`mutation($id: ID!) { replayWebhookDelivery(id: $id) { id } }`, { id: created.id });
+    await waitForEvent('the replay', () => receiver.accepted.length >= 3, receiver.changes.subscribe);
+    expect(clock.now()).toBe(frozenAt);
+    expect(receiver.accepted[2]).toMatchObject({ id: created.messageId, type: 'invoice.created', invoiceId: g });
+    await ok(`mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id } }`, { id: ep.id });
+    await receiver.stop();
   });
 
   it('gets every event once, in order per invoice, through a 500 outage, a receiver down and a server restart', async () => {

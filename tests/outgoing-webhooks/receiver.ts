@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { Wakeups } from '../helpers/wait';
 
 /** A message the receiver accepted (answered 2xx), as the platform would see it. */
 export interface Received {
@@ -24,6 +25,8 @@ export class Receiver {
   readonly accepted: Received[] = [];
   /** Every request that reached it, verified or not, with the answer it got. */
   readonly requests: Array<{ id: string; status: number }> = [];
+  /** Woken after every request answered: for `waitForEvent`. */
+  readonly changes = new Wakeups();
   private server?: http.Server;
   private port = 0;
 
@@ -64,6 +67,7 @@ export class Receiver {
           });
         }
         res.writeHead(status).end();
+        this.changes.wake();
       });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));

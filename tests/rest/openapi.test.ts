@@ -5,6 +5,7 @@ import type { AppConfig } from '../../src/config/config';
 import type { Database } from '../../src/entities/orm';
 import { billingRouter } from '../../src/http/billing.routes';
 import { usageRouter } from '../../src/http/usage.route';
+import { webhookEndpointRouter } from '../../src/http/webhook-endpoints.routes';
 import { webhookRouter } from '../../src/webhooks/webhook.router';
 import { WebhookSecretUsage } from '../../src/webhooks/stripe-intake';
 import type { StripeIntake } from '../../src/webhooks/stripe-intake';
@@ -17,6 +18,7 @@ const verify = (() => Promise.reject(new Error('not used'))) as TokenVerifier;
 const routers = [
   billingRouter({ db: {} as Database, verify, gateway: {} as StripeGateway, config: {} as AppConfig }),
   usageRouter({} as Database, verify),
+  webhookEndpointRouter({ db: {} as Database, verify, config: {} as AppConfig }),
   webhookRouter({
     db: {} as Database,
     config: {} as AppConfig,
@@ -72,21 +74,33 @@ describe('the OpenAPI document of the payment guide routes', () => {
   it("describes exactly the router's routes and methods", () => {
     const documented = operations.map(({ path, method }) => `${method.toUpperCase()} ${path}`).sort();
     expect(documented).toEqual(servedRoutes());
-    expect(servedRoutes()).toEqual([
-      'GET /api/v1/billing/invoice/{invoice_id}',
-      'GET /api/v1/billing/invoices',
-      'GET /api/v1/billing/payment-attempt-blocks',
-      'GET /api/v1/openapi.json',
-      'GET /api/v1/webhooks/health',
-      'POST /api/v1/billing/invoice/{invoice_id}/cancel',
-      'POST /api/v1/billing/invoice/{invoice_id}/credit-notes',
-      'POST /api/v1/billing/invoice/{invoice_id}/pay',
-      'POST /api/v1/billing/invoice/{invoice_id}/refund',
-      'POST /api/v1/billing/invoice/{month}/create',
-      'POST /api/v1/billing/payment-attempt-limits/lift',
-      'POST /api/v1/usage',
-      'POST /api/v1/webhooks/stripe',
-    ]);
+    expect(servedRoutes()).toEqual(
+      [
+        'GET /api/v1/billing/invoice/{invoice_id}',
+        'GET /api/v1/billing/invoices',
+        'GET /api/v1/billing/payment-attempt-blocks',
+        'GET /api/v1/openapi.json',
+        'GET /api/v1/webhooks/health',
+        'POST /api/v1/billing/invoice/{invoice_id}/cancel',
+        'POST /api/v1/billing/invoice/{invoice_id}/credit-notes',
+        'POST /api/v1/billing/invoice/{invoice_id}/pay',
+        'POST /api/v1/billing/invoice/{invoice_id}/refund',
+        'POST /api/v1/billing/invoice/{month}/create',
+        'POST /api/v1/billing/payment-attempt-limits/lift',
+        'POST /api/v1/usage',
+        'POST /api/v1/webhooks/stripe',
+        'GET /api/v1/webhook-endpoints',
+        'POST /api/v1/webhook-endpoints',
+        'GET /api/v1/webhook-endpoints/{endpoint_id}',
+        'PATCH /api/v1/webhook-endpoints/{endpoint_id}',
+        'POST /api/v1/webhook-endpoints/{endpoint_id}/disable',
+        'POST /api/v1/webhook-endpoints/{endpoint_id}/enable',
+        'POST /api/v1/webhook-endpoints/{endpoint_id}/rotate-secret',
+        'GET /api/v1/webhook-endpoints/{endpoint_id}/deliveries',
+        'POST /api/v1/webhook-endpoints/{endpoint_id}/replay',
+        'POST /api/v1/webhook-deliveries/{delivery_id}/replay',
+      ].sort(),
+    );
   });
 
   it.each(operations.map((o) => [`${o.method.toUpperCase()} ${o.path}`, o] as const))(

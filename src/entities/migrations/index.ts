@@ -16,6 +16,7 @@ import { Migration20261206040000 } from './Migration20261206040000';
 import { Migration20261206061000 } from './Migration20261206061000';
 import { Migration20261206062000 } from './Migration20261206062000';
 import { Migration20261206070000 } from './Migration20261206070000';
+import { Migration20261206073000 } from './Migration20261206073000';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -55,4 +56,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206062000', class: Migration20261206062000 },
   // usage_dead_letters: events the JetStream intake accepted that its writer refused (unknown metric…), with why.
   { name: 'Migration20261206070000', class: Migration20261206070000 },
+  // webhook_endpoints.rate_next_at: one rate budget per endpoint shared by every instance, taken in the claim.
+  { name: 'Migration20261206073000', class: Migration20261206073000 },
 ];

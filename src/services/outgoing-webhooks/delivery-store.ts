@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EndpointSecret } from '../../entities';
 import { OutgoingDeliveryStatus, WebhookEndpointStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
+import { NOTIFY_QUEUED } from './outbox';
 
 /**
  * SQL of the outgoing delivery aggregate (`outgoing_deliveries` and their attempt log): the worker's claim and
@@ -51,39 +52,94 @@ interface ClaimedRow {
 
 const parse = (value: unknown): unknown => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
 
+/** What a claim took, and when the next delivery it left behind for an endpoint's rate may be sent. */
+export interface Claim {
+  deliveries: ClaimedDelivery[];
+  /** Null: nothing was held back by a rate. */
+  throttledUntil: Date | null;
+}
+
+/**
+ * An endpoint's rate, `r` per second: a token is free when its `rate_next_at` is at most `now + 1 s − 1/r`. Times are
+ * stored to the microsecond, so `1/r` steps are rounded: both tests allow `SLACK` (2 µs) for it.
+ */
+const SLACK = 0.000002;
+const HAS_TOKEN = `coalesce(e.rate_next_at, ?::timestamptz)
+  <= ?::timestamptz + make_interval(secs => ${1 + SLACK} - 1.0 / e.rate_per_second)`;
+
 /**
  * Claims up to `limit` deliveries due at `now` for active endpoints (pending and due, or delivering with an expired
  * lease: its instance died) with `FOR UPDATE SKIP LOCKED`, each leased for `leaseMs`. Only the oldest undelivered
  * delivery per endpoint and ordering key (the invoice) is due, so an invoice's events reach an endpoint one at a time
  * and in order; an event whose key is null waits for nothing.
+ *
+ * The endpoint's rate is one budget shared by every instance, taken in the same statement: the endpoint row is locked
+ * and its `rate_next_at` (a GCRA theoretical arrival time) says how many of the candidates fit in the second after
+ * `max(rate_next_at, now)`; those are claimed and the time is moved on by one interval (1/rate) each. The rest stay
+ * pending, untouched. An endpoint with no token left is not a candidate at all, so it never fills a round in place of
+ * others; `throttledUntil` says when the first endpoint held back (left over, or without a token while it has due
+ * deliveries) has a token again.
  */
 export async function claimDeliveries(
   em: EntityManager,
   options: { limit: number; leaseMs: number; now: Date },
-): Promise<ClaimedDelivery[]> {
+): Promise<Claim> {
   const { now } = options;
-  const rows = await em.execute<ClaimedRow[]>(
-    `with picked as (
-       select d.id from outgoing_deliveries d
+  const rows = await em.execute<Array<Partial<ClaimedRow> & { throttled_until: Date | string | null }>>(
+    `with candidates as (
+       select d.id, d.endpoint_id, d.event_id from outgoing_deliveries d
        join webhook_endpoints e on e.id = d.endpoint_id and e.status = ${ACTIVE}
        where ((d.status = ${PENDING} and d.next_attempt_at <= ?) or (d.status = ${DELIVERING} and d.lease_until < ?))
+         and ${HAS_TOKEN}
          and not exists (
            select 1 from outgoing_deliveries p
            where p.endpoint_id = d.endpoint_id and p.ordering_key = d.ordering_key and p.event_id < d.event_id
              and p.status in (${PENDING}, ${DELIVERING}))
        order by d.event_id
        limit ?
-       for update of d skip locked)
-     update outgoing_deliveries d
-     set status = ${DELIVERING}, attempts = d.attempts + 1, lease_until = ?,
-         first_attempt_at = coalesce(d.first_attempt_at, ?)
-     from picked, outgoing_events ev, webhook_endpoints e
-     where d.id = picked.id and ev.id = d.event_id and e.id = d.endpoint_id
-     returning d.id, d.attempts, d.first_attempt_at, ev.message_id, ev.type, ev.occurred_at, ev.data,
-       e.id as endpoint_id, e.url, e.secrets, e.rate_per_second`,
-    [now, now, options.limit, new Date(now.getTime() + options.leaseMs), now],
+       for update of d skip locked),
+     ranked as (
+       select c.id, c.endpoint_id, row_number() over (partition by c.endpoint_id order by c.event_id) as n
+       from candidates c),
+     budget as (
+       select e.id, e.rate_per_second as rate,
+         greatest(coalesce(e.rate_next_at, ?::timestamptz), ?::timestamptz) as base
+       from webhook_endpoints e where e.id in (select endpoint_id from candidates)
+       for update of e),
+     granted as (
+       select b.id, b.rate, b.base, w.wanted,
+         least(w.wanted, greatest(0, floor(b.rate * (${1 + SLACK} - extract(epoch from (b.base - ?::timestamptz))))))::int
+           as n
+       from budget b
+       join (select endpoint_id, count(*) as wanted from candidates group by endpoint_id) w on w.endpoint_id = b.id),
+     spent as (
+       update webhook_endpoints e set rate_next_at = g.base + make_interval(secs => g.n::float8 / g.rate)
+       from granted g where e.id = g.id and g.n > 0
+       returning e.id),
+     claimed as (
+       update outgoing_deliveries d
+       set status = ${DELIVERING}, attempts = d.attempts + 1, lease_until = ?,
+           first_attempt_at = coalesce(d.first_attempt_at, ?)
+       from ranked r, granted g, outgoing_events ev, webhook_endpoints e
+       where d.id = r.id and g.id = r.endpoint_id and r.n <= g.n and ev.id = d.event_id and e.id = d.endpoint_id
+       returning d.id, d.attempts, d.first_attempt_at, ev.message_id, ev.type, ev.occurred_at, ev.data,
+         e.id as endpoint_id, e.url, e.secrets, e.rate_per_second)
+     select claimed.*, t.throttled_until from claimed
+     right join (
+       select min(at) as throttled_until from (
+         select g.base + make_interval(secs => (g.n + 1)::float8 / g.rate) - interval '1 second' as at
+         from granted g where g.n < g.wanted
+         union all
+         select e.rate_next_at + make_interval(secs => 1.0 / e.rate_per_second) - interval '1 second'
+         from webhook_endpoints e
+         where e.status = ${ACTIVE} and not (${HAS_TOKEN})
+           and exists (select 1 from outgoing_deliveries d
+                       where d.endpoint_id = e.id and d.status = ${PENDING} and d.next_attempt_at <= ?)) held
+     ) t on true`,
+    [now, now, now, now, options.limit, now, now, now, new Date(now.getTime() + options.leaseMs), now, now, now, now],
   );
-  return rows
+  const throttled = rows[0]?.throttled_until ?? null;
+  const deliveries = (rows.filter((r) => r.id !== null && r.id !== undefined) as ClaimedRow[])
     .map((r) => ({
       id: String(r.id),
       attempt: Number(r.attempts),
@@ -98,6 +154,7 @@ export async function claimDeliveries(
       ratePerSecond: Number(r.rate_per_second),
     }))
     .sort((a, b) => Number(a.id) - Number(b.id));
+  return { deliveries, throttledUntil: throttled === null ? null : new Date(throttled) };
 }
 
 /** What one attempt came to. */
@@ -140,17 +197,6 @@ export async function recordAttempt(
   );
 }
 
-/** Gives a claimed delivery back, not attempted (the endpoint's rate): due again at `at`. */
-export async function postponeDelivery(em: EntityManager, id: string, at: Date): Promise<void> {
-  await em.execute(
-    `update outgoing_deliveries set status = ${PENDING}, attempts = attempts - 1, lease_until = null,
-       next_attempt_at = ?
-     where id = ? and status = ${DELIVERING}`,
-    [at, id],
-    'run',
-  );
-}
-
 /** Disables an active endpoint (an admin, or persistent failure); true when it was active. */
 export async function disableEndpoint(em: EntityManager, id: string, reason: string, now: Date): Promise<boolean> {
   const rows = await em.execute<Array<{ id: string }>>(
@@ -162,21 +208,37 @@ export async function disableEndpoint(em: EntityManager, id: string, reason: str
 }
 
 /**
- * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, or
- * an endpoint's failed deliveries. Returns how many were queued.
+ * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, an
+ * endpoint's failed deliveries, or an endpoint's deliveries of the events that occurred in `[from, to)`. One being
+ * sent now is left alone. Returns how many were queued.
  */
 export async function requeueDeliveries(
   em: EntityManager,
-  filter: { deliveryId: string } | { endpointId: string; failedOnly: true },
+  filter:
+    { deliveryId: string } | { endpointId: string; failedOnly: true } | { endpointId: string; from: Date; to: Date },
 ): Promise<number> {
-  const where = 'deliveryId' in filter ? 'id = ?' : `endpoint_id = ? and status = ${FAILED}`;
-  const rows = await em.execute<Array<{ id: string }>>(
-    `update outgoing_deliveries
-     set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
-     where ${where} and status <> ${DELIVERING} returning id`,
-    ['deliveryId' in filter ? filter.deliveryId : filter.endpointId],
+  const where =
+    'deliveryId' in filter
+      ? 'id = ?'
+      : 'failedOnly' in filter
+        ? `endpoint_id = ? and status = ${FAILED}`
+        : `endpoint_id = ? and event_id in (select id from outgoing_events where occurred_at >= ? and occurred_at < ?)`;
+  const params =
+    'deliveryId' in filter
+      ? [filter.deliveryId]
+      : 'failedOnly' in filter
+        ? [filter.endpointId]
+        : [filter.endpointId, filter.from, filter.to];
+  const rows = await em.execute<Array<{ queued: number }>>(
+    `with queued as (
+       update outgoing_deliveries
+       set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
+       where ${where} and status <> ${DELIVERING} returning id),
+     notified as (${NOTIFY_QUEUED})
+     select (select count(*) from queued)::int as queued, (select count(*) from notified) as notified`,
+    params,
   );
-  return rows.length;
+  return Number(rows[0]?.queued ?? 0);
 }
 
 /** A delivery as admins see it, with its attempt log (oldest first). */

@@ -1,21 +1,36 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { OutgoingDeliveryStatus, WebhookEndpointStatus } from '../../entities/enums';
+import { OutgoingDeliveryStatus } from '../../entities/enums';
 import type { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 import { STATUS_EVENT_TYPES } from './event-types';
 import type { OutgoingEventType } from './event-types';
 
 /**
- * The outbox's writer. An event and its deliveries (one per active endpoint that wants its type) are inserted by one
+ * The outbox's writer. An event and its deliveries (one per endpoint that wants its type; a disabled one's wait for it to be enabled) are inserted by one
  * statement through the caller's transactional manager, so the platform hears of a change exactly when it commits,
- * and a rolled-back change sends nothing.
+ * and a rolled-back change sends nothing. The same statement NOTIFYs `OUTGOING_WEBHOOK_CHANNEL` when it queued a
+ * delivery: PostgreSQL sends it at commit (never for a rollback), to the workers of every instance.
  */
 
-const ACTIVE = sqlText(WebhookEndpointStatus.ACTIVE);
+/** Wakes the outgoing webhook workers: deliveries are due now. The payload says nothing (ids are read, not told). */
+export const OUTGOING_WEBHOOK_CHANNEL = 'outgoing_webhooks';
+
+/** SQL that NOTIFYs the workers when the CTE `queued` (deliveries just queued or requeued) has a row. */
+export const NOTIFY_QUEUED = `select pg_notify('${OUTGOING_WEBHOOK_CHANNEL}', 'due') where exists (select 1 from queued)`;
+
 const PENDING = sqlText(OutgoingDeliveryStatus.PENDING);
 
-/** `data` is a SQL expression (a jsonb) reading `dataParams`; the event row gets the rest. */
+/** NOTIFYs the workers (at the commit of `em`'s transaction): something may be due, e.g. an endpoint enabled. */
+export async function wakeOutgoingWorkers(em: EntityManager): Promise<void> {
+  await em.execute(`select pg_notify('${OUTGOING_WEBHOOK_CHANNEL}', 'due')`);
+}
+
+/**
+ * `data` is a SQL expression (a jsonb) reading `dataParams`; the event row gets the rest. Its deliveries are due at
+ * once (the epoch), not at the event's time: another instance's clock may be a little behind the writer's, and a
+ * delivery it saw as not yet due would wait for the fallback poll.
+ */
 async function insertEvent(
   em: EntityManager,
   event: { type: OutgoingEventType; orderingKey: string | null; at: Date },
@@ -25,10 +40,13 @@ async function insertEvent(
     `with event as (
        insert into outgoing_events (message_id, type, ordering_key, occurred_at, data)
        select ?, ?, ?, ?, ${data.sql} ${data.from ?? ''}
-       returning id, type, ordering_key, occurred_at)
-     insert into outgoing_deliveries (event_id, endpoint_id, ordering_key, status, next_attempt_at)
-     select event.id, e.id, event.ordering_key, ${PENDING}, event.occurred_at
-     from event join webhook_endpoints e on e.status = ${ACTIVE} and event.type = any(e.event_types)`,
+       returning id, type, ordering_key),
+     queued as (
+       insert into outgoing_deliveries (event_id, endpoint_id, ordering_key, status, next_attempt_at)
+       select event.id, e.id, event.ordering_key, ${PENDING}, to_timestamp(0)
+       from event join webhook_endpoints e on event.type = any(e.event_types)
+       returning id)
+     ${NOTIFY_QUEUED}`,
     [`msg_${randomUUID().replaceAll('-', '')}`, event.type, event.orderingKey, event.at, ...data.params],
     'run',
   );

@@ -12,6 +12,7 @@ import type { DeliveryRecord } from './delivery-store';
 import { disableEndpoint, readDeliveries, requeueDeliveries } from './delivery-store';
 import { endpointUrlProblem } from './endpoint-url';
 import { OUTGOING_EVENT_TYPES, isOutgoingEventType } from './event-types';
+import { wakeOutgoingWorkers } from './outbox';
 
 /** The admin's use cases on outgoing webhook endpoints: register, change, rotate, disable, enable, replay, read. */
 
@@ -72,6 +73,16 @@ function applyInput(endpoint: WebhookEndpoint, input: EndpointInput, allowPrivat
     }
     endpoint.ratePerSecond = input.ratePerSecond;
   }
+}
+
+/** The secrets that sign at `now` (the current one, and the old ones during a rotation's overlap), dates only. */
+export function signingSecretDates(
+  endpoint: WebhookEndpoint,
+  now: number,
+): Array<{ createdAt: Date; expiresAt: Date | null }> {
+  return endpoint.secrets
+    .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
+    .map((s) => ({ createdAt: new Date(s.createdAt), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt) }));
 }
 
 async function findEndpoint(em: EntityManager, id: string): Promise<WebhookEndpoint> {
@@ -157,6 +168,8 @@ export async function setWebhookEndpointEnabled(
       { status: WebhookEndpointStatus.ACTIVE, disabledReason: null, disabledAt: null },
     );
     await requeueDeliveries(tem, { endpointId: id, failedOnly: true });
+    // What queued for it while disabled is due now too.
+    await wakeOutgoingWorkers(tem);
   });
   deps.em.clear();
   return findEndpoint(deps.em, id);
@@ -165,15 +178,34 @@ export async function setWebhookEndpointEnabled(
 /** Sends one delivery again from its first attempt (its log is kept); it keeps its place in its invoice's order. */
 export async function replayWebhookDelivery(deps: EndpointDeps, deliveryId: string): Promise<DeliveryRecord> {
   requireRole(deps.caller, Role.ADMIN);
-  if (!/^\d{1,18}$/.test(deliveryId) || (await requeueDeliveries(deps.em, { deliveryId })) === 0) {
-    const [existing] = /^\d{1,18}$/.test(deliveryId) ? await readDeliveries(deps.em, { deliveryId, limit: 1 }) : [];
-    if (!existing) {
-      throw new NotFoundError(`Webhook delivery ${quote(deliveryId)}`);
-    }
-    return existing;
+  // Read in the requeue's transaction: as queued, before a worker woken by its commit takes it.
+  const [record] = /^\d{1,18}$/.test(deliveryId)
+    ? await deps.em.transactional(async (tem) => {
+        await requeueDeliveries(tem, { deliveryId });
+        return readDeliveries(tem, { deliveryId, limit: 1 });
+      })
+    : [];
+  if (!record) {
+    throw new NotFoundError(`Webhook delivery ${quote(deliveryId)}`);
   }
-  const [replayed] = await readDeliveries(deps.em, { deliveryId, limit: 1 });
-  return replayed;
+  return record;
+}
+
+/**
+ * Sends again an endpoint's deliveries of the events that occurred in `[from, to)` (a receiver that lost a day), each
+ * from its first attempt with its log kept, in order per invoice. Answers how many were queued.
+ */
+export async function replayWebhookDeliveries(
+  deps: EndpointDeps,
+  endpointId: string,
+  range: { from: Date; to: Date },
+): Promise<number> {
+  requireRole(deps.caller, Role.ADMIN);
+  if (!(range.from.getTime() < range.to.getTime())) {
+    throw new BadInputError('from must be before to', 'from');
+  }
+  await findEndpoint(deps.em, endpointId);
+  return requeueDeliveries(deps.em, { endpointId, from: range.from, to: range.to });
 }
 
 export async function listWebhookEndpoints(deps: Pick<EndpointDeps, 'em' | 'caller'>): Promise<WebhookEndpoint[]> {
