@@ -96,6 +96,9 @@ export async function startTestServer(
     STRIPE_API_BASE: emulator.url,
     STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
     DATA_DIR: dataDir,
+    // On a test's clock every timer loop is one more sleeper that `whenSleeping(n)` counts: the credit note resumer
+    // runs only in the tests that ask for it (tests/payments/credit-note-resume.test.ts).
+    ...(options.clock ? { CREDIT_NOTE_RESUME_SECONDS: '0' } : {}),
     ...env,
   });
   const server = await createServer({
