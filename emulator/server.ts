@@ -8,6 +8,7 @@ import { registerCharges } from './charge-routes';
 import { registerCreditNotes } from './credit-note-routes';
 import { controlRouter } from './control';
 import { registerCustomers } from './customers';
+import { registerCustomerBalance } from './customer-balance-routes';
 import { registerEvents } from './events';
 import { hostedRouter } from './hosted';
 import { registerInvoiceActions } from './invoice-actions';
@@ -112,6 +113,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const api = new ApiRouter(emu);
   registerSearch(api);
   registerCustomers(api);
+  registerCustomerBalance(api);
   registerInvoiceItems(api);
   registerInvoices(api);
   registerInvoiceQueries(api);

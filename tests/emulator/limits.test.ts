@@ -129,16 +129,20 @@ describe('amount limits', () => {
     ['jpy', 49, 'Amount must be at least ¥50 jpy'],
     ['huf', 17_499, 'Amount must be at least HUF\u00a0175.00 huf'],
   ])(
-    'refuses to charge %s %p, below the minimum (amount_too_small), and charges the minimum',
+    'does not charge %s %p, below the minimum: paid at finalization and carried to the balance; charges the minimum',
     async (currency, below, message) => {
       const small = await openWith(below, currency);
-      const err = await rejection(stripe.invoices.pay(small.id, { payment_method: 'pm_card_visa' }));
-      expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'amount' });
-      expect(err.message).toBe(message.replace('\u00a0', ' '));
-      expect((await stripe.invoices.retrieve(small.id)).status).toBe('open');
-
+      expect(small).toMatchObject({ status: 'paid', amount_due: 0, amount_paid: 0, ending_balance: below });
       const least = await openWith(below + 1, currency);
       expect((await stripe.invoices.pay(least.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+
+      // What is left to pay after a pre-payment credit note can still fall below it: that payment is refused.
+      const credited = await openWith(below + 100, currency);
+      await stripe.creditNotes.create({ invoice: credited.id, amount: 101 });
+      const err = await rejection(stripe.invoices.pay(credited.id, { payment_method: 'pm_card_visa' }));
+      expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'amount' });
+      expect(err.message).toBe(message.replace('\u00a0', ' '));
+      expect((await stripe.invoices.retrieve(credited.id)).status).toBe('open');
     },
   );
 
@@ -146,7 +150,8 @@ describe('amount limits', () => {
     const fils = await openWith(5, 'kwd');
     expect((await stripe.invoices.pay(fils.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
 
-    const small = await openWith(10, 'usd');
+    const small = await openWith(600, 'usd');
+    await stripe.creditNotes.create({ invoice: small.id, amount: 590 });
     const page = await fetch(`${small.hosted_invoice_url}/pay`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
