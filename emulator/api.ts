@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Emulator, EventRequest } from './context';
 import { API_VERSION } from './context';
 import { authenticate, headerValue } from './auth';
-import { StripeApiError, apiError, authError, rateLimitError, unrecognizedUrl } from './errors';
+import { StripeApiError, apiError, authError, lockTimeoutError, rateLimitError, unrecognizedUrl } from './errors';
 import { canonical, parseForm, type FormObject } from './form';
 import { Idempotency } from './idempotency';
+import { objectsOf } from './locks';
 import { checkApiVersion } from './limits';
 import { expandList } from './params';
 import { newId } from './util';
@@ -105,8 +106,9 @@ export class ApiRouter {
       return;
     }
     if (fault?.kind === '429') {
-      // The same 429 as the rate limit's below, so the SDK treats both alike (no retry unless `shouldRetry`).
-      return this.sendError(res, rateLimitError(fault.shouldRetry));
+      // Stripe's two 429s: the rate limit's below (not retried by the SDK), or with `shouldRetry: true` the lock
+      // timeout's, the one Stripe asks to be repeated.
+      return this.sendError(res, fault.shouldRetry === true ? lockTimeoutError() : rateLimitError(fault.shouldRetry));
     }
     if (fault?.kind === '500') {
       if (fault.shouldRetry !== null) {
@@ -175,6 +177,7 @@ export class ApiRouter {
       }
       this.idempotency.begin(storeKey);
     }
+    let unlock: (() => void) | null = null;
     try {
       // Stripe is slow to act on this request: for a while (`latency`), or until the test releases it (`hold`).
       const slow = this.emu.chaos.match(method, pathname, ['latency', 'hold']);
@@ -183,12 +186,22 @@ export class ApiRouter {
       } else if (slow?.delayMs) {
         await this.emu.clock.sleep(slow.delayMs);
       }
+      if (method !== 'GET') {
+        // A write holds the locks of the objects it changes while Stripe works on it (`locks.ts`).
+        const lock = this.emu.locks.acquire(objectsOf(pathname, params));
+        if ('busy' in lock) {
+          return this.sendError(res, lockTimeoutError());
+        }
+        unlock = lock.release;
+        await this.emu.locks.processing();
+      }
       const { status, body, persist } = this.run(route.route, route.path, params, requestId, idemKey, publishable);
       if (storeKey && persist) {
         this.idempotency.store(storeKey, { method, path: pathname, params: paramsText, status, body, requestId });
       }
       answer(status, body);
     } finally {
+      unlock?.();
       if (storeKey) {
         this.idempotency.end(storeKey);
       }

@@ -2,21 +2,12 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { resourceMissing } from './errors';
 import { render } from './expand';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, rangeFilter, str } from './params';
 
 /** `GET /v1/charges` and `/v1/charges/:id`: the charges invoice payments made (`charges.ts`). */
 
-const LIST_PARAMS = [
-  'created',
-  'customer',
-  'ending_before',
-  'expand',
-  'limit',
-  'payment_intent',
-  'starting_after',
-  'transfer_group',
-] as const satisfies ReadonlyArray<keyof Stripe.ChargeListParams>;
+const LIST_PARAMS = listParams<Stripe.ChargeListParams>('created', 'customer', 'payment_intent', 'transfer_group');
 
 function list(ctx: ApiContext): unknown {
   const p = ctx.params;

@@ -1,3 +1,4 @@
+import type { LockModes } from './locks';
 import type { EmulatorClock } from './time';
 import type { DeliveryModes } from './webhook-signing';
 
@@ -20,6 +21,8 @@ export interface EmulatorConfig {
   clock?: EmulatorClock;
   /** How events are delivered (`ideal` unless given; see `DeliveryModes`). */
   delivery?: Partial<DeliveryModes>;
+  /** How long writes hold their objects' locks (`locks.ts`); default: the delivery profile's (realistic 5 ms, ideal 0). */
+  locks?: Partial<LockModes>;
   /** Check every response and event against the SDK's schemas (`fidelity/guard.ts`). */
   fidelityGuard: boolean;
 }

@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import type Stripe from 'stripe';
 import { Chaos } from './chaos';
+import { ObjectLocks, REALISTIC_WRITE_MS } from './locks';
 import type { EmulatorConfig } from './config';
 import type { EmulatorClock } from './time';
 import { systemTime } from './time';
@@ -25,6 +26,8 @@ export const AUTOMATIC: EventRequest = { id: null, idempotency_key: null };
 export class Emulator {
   state: State;
   readonly chaos = new Chaos();
+  /** Per-object write locks (`locks.ts`): 429 `lock_timeout` on a write to an object another write holds. */
+  readonly locks: ObjectLocks;
   readonly webhooks: WebhookDispatcher;
   readonly clock: EmulatorClock;
   /** Set when every response and event is checked against the SDK's schemas. */
@@ -39,6 +42,10 @@ export class Emulator {
         ? deserializeState(readFileSync(config.stateFile, 'utf8'))
         : emptyState();
     this.webhooks = new WebhookDispatcher(this, config.delivery);
+    // The realistic profile's writes take a moment, during which they hold their objects' locks; ideal ones none.
+    this.locks = new ObjectLocks({
+      writeMs: config.locks?.writeMs ?? (config.delivery?.profile === 'realistic' ? REALISTIC_WRITE_MS : 0),
+    });
   }
 
   /** Emulator time in Unix seconds (its clock + the test clock's offset). */
@@ -72,6 +79,7 @@ export class Emulator {
     this.state = emptyState();
     this.webhooks.reset();
     this.chaos.reset();
+    this.locks.reset();
     this.changed();
   }
 

@@ -1,4 +1,5 @@
 import type { FaultRule, FaultRuleInput, HeldState } from './chaos';
+import type { HeldLock, LockModes } from './locks';
 import type { DeliveryAttempt, DeliveryModes } from './webhook-delivery';
 
 /** Typed client of the emulator's control API (`/_emulator`), for tests and scripts. */
@@ -95,6 +96,29 @@ export class EmulatorControl {
   /** Lets every request the `hold` fault holds go on (Stripe then acts on them and answers). */
   release(id: string): Promise<{ released: number }> {
     return this.call('POST', `/faults/${encodeURIComponent(id)}/release`);
+  }
+
+  /**
+   * Holds an object's write lock (`in_…`, `cus_…`…) as a concurrent write would: writes to it are answered 429
+   * `lock_timeout` until `releaseLock`, or, with `refusals`, until that many were refused.
+   */
+  holdLock(object: string, options: { refusals?: number } = {}): Promise<HeldLock> {
+    return this.call('POST', '/locks', { object, ...options });
+  }
+
+  /** Releases a lock `holdLock` holds; `released: false` when it held none or it gave way already. */
+  releaseLock(object: string): Promise<{ released: boolean }> {
+    return this.call('DELETE', `/locks/${encodeURIComponent(object)}`);
+  }
+
+  /** The locks the control API holds, the lock modes, and how many writes locks refused since the last reset. */
+  locks(): Promise<{ data: HeldLock[]; modes: LockModes; refused: number }> {
+    return this.call('GET', '/locks');
+  }
+
+  /** How long each write holds its objects' locks before it answers (`writeMs`, system time). */
+  setLockModes(modes: Partial<LockModes>): Promise<LockModes> {
+    return this.call('POST', '/locks/mode', modes);
   }
 
   /** Requests per second over /v1 before 429; null turns the limit off. */

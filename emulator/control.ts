@@ -4,6 +4,7 @@ import { advanceClock } from './clock';
 import { AUTOMATIC, type Emulator } from './context';
 import { StripeApiError } from './errors';
 import type { FaultRuleInput } from './chaos';
+import type { HoldLockInput, LockModes } from './locks';
 import { getInvoice } from './invoice-model';
 import { completeThreeDSecure } from './payments';
 import type { DeliveryModes } from './webhook-delivery';
@@ -145,6 +146,23 @@ export function controlRouter(emu: Emulator, api: ApiRouter): Router {
   r.post(
     '/faults/:id/release',
     guard((req) => ({ released: emu.chaos.release(String(req.params.id)) })),
+  );
+
+  r.get(
+    '/locks',
+    guard(() => ({ data: emu.locks.held(), modes: emu.locks.modes, refused: emu.locks.refusedTotal })),
+  );
+  r.post(
+    '/locks',
+    guard((req) => emu.locks.hold((req.body ?? {}) as HoldLockInput)),
+  );
+  r.post(
+    '/locks/mode',
+    guard((req) => emu.locks.setModes((req.body ?? {}) as Partial<LockModes>)),
+  );
+  r.delete(
+    '/locks/:object',
+    guard((req) => ({ released: emu.locks.release(String(req.params.object)) })),
   );
 
   r.get(

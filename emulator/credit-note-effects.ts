@@ -6,6 +6,7 @@ import { currentIntent } from './payment-intents';
 import { createRefund } from './refunds';
 import type { CreditNotePlan } from './credit-notes';
 import { buildCreditNote } from './credit-notes';
+import { recordBalance } from './customer-balance';
 
 /** What issuing and voiding a credit note does to the invoice, the charge and the customer's balance. */
 
@@ -20,10 +21,23 @@ function refundReason(reason: Stripe.CreditNote.Reason | null): Stripe.Refund.Re
   return reason === 'duplicate' || reason === 'fraudulent' ? reason : 'requested_by_customer';
 }
 
-function adjustBalance(emu: Emulator, customerId: string, delta: number): void {
-  const customer = emu.state.customers.get(customerId);
+/** A credit note's move of the customer's balance, as one `credit_note` transaction (the id the note names). */
+function adjustBalance(emu: Emulator, cn: Stripe.CreditNote, delta: number, request: EventRequest, id?: string): void {
+  const customer = emu.state.customers.get(cn.customer as string);
   if (customer && delta !== 0) {
-    customer.balance += delta;
+    recordBalance(
+      emu,
+      customer,
+      {
+        type: 'credit_note',
+        amount: delta,
+        currency: cn.currency,
+        invoice: cn.invoice as string,
+        creditNote: cn.id,
+        id,
+      },
+      request,
+    );
   }
 }
 
@@ -57,9 +71,15 @@ export function issueCreditNote(
       type: 'refund',
     });
   }
-  // A credit is a negative balance: Stripe applies it to the customer's next invoice.
-  adjustBalance(emu, cn.customer as string, -plan.creditAmount);
   emu.state.creditNotes.set(cn.id, cn);
+  // A credit is a negative balance: Stripe applies it to the customer's next invoice.
+  adjustBalance(
+    emu,
+    cn,
+    -plan.creditAmount,
+    request,
+    typeof cn.customer_balance_transaction === 'string' ? cn.customer_balance_transaction : undefined,
+  );
   emu.emit('credit_note.created', cn, request);
   const previous = changed(inv, AMOUNT_KEYS);
   if (plan.type === 'pre_payment') {
@@ -101,7 +121,7 @@ export function voidCreditNote(emu: Emulator, cn: Stripe.CreditNote, request: Ev
   cn.voided_at = emu.now();
   const credited = cn.amount - (cn.out_of_band_amount ?? 0);
   if (cn.type === 'post_payment' && cn.customer_balance_transaction) {
-    adjustBalance(emu, cn.customer as string, credited);
+    adjustBalance(emu, cn, credited, request);
   }
   emu.emit('credit_note.voided', cn, request, previousNote);
   const previous = changed(inv, AMOUNT_KEYS);

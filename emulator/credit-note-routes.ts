@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { resourceMissing } from './errors';
 import { render } from './expand';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, PAGE_PARAMS, listParams } from './list';
 import { allowOnly, applyMetadata, rangeFilter, str } from './params';
 import { buildCreditNote, planCreditNote } from './credit-notes';
 import { issueCreditNote, voidCreditNote } from './credit-note-effects';
@@ -26,16 +26,7 @@ const CREATE_PARAMS = [
   'shipping_cost',
 ] as const satisfies ReadonlyArray<keyof Stripe.CreditNoteCreateParams>;
 
-const LIST_PARAMS = [
-  'created',
-  'customer',
-  'customer_account',
-  'ending_before',
-  'expand',
-  'invoice',
-  'limit',
-  'starting_after',
-] as const satisfies ReadonlyArray<keyof Stripe.CreditNoteListParams>;
+const LIST_PARAMS = listParams<Stripe.CreditNoteListParams>('created', 'customer', 'customer_account', 'invoice');
 
 function preview(ctx: ApiContext): unknown {
   allowOnly(ctx.params, CREATE_PARAMS);
@@ -116,7 +107,7 @@ function list(ctx: ApiContext): unknown {
 }
 
 function lines(ctx: ApiContext): unknown {
-  allowOnly(ctx.params, ['ending_before', 'expand', 'limit', 'starting_after']);
+  allowOnly(ctx.params, PAGE_PARAMS);
   const cn = getNote(ctx);
   return paginate(cn.lines.data, ctx.params, `/v1/credit_notes/${cn.id}/lines`, 'credit note line item');
 }

@@ -3,7 +3,7 @@ import type { ApiContext, ApiRouter } from './api';
 import { paramInvalid, resourceMissing } from './errors';
 import { render } from './expand';
 import { checkEmail } from './limits';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, applyMetadata, int, rangeFilter, str } from './params';
 import { newId, randomToken } from './util';
 import { requirePaymentMethod } from './payment-methods';
@@ -58,15 +58,7 @@ const UPDATE_PARAMS = [
   'validate',
 ] as const satisfies ReadonlyArray<keyof Stripe.CustomerUpdateParams>;
 
-const LIST_PARAMS = [
-  'created',
-  'email',
-  'ending_before',
-  'expand',
-  'limit',
-  'starting_after',
-  'test_clock',
-] as const satisfies ReadonlyArray<keyof Stripe.CustomerListParams>;
+const LIST_PARAMS = listParams<Stripe.CustomerListParams>('created', 'email', 'test_clock');
 
 export function getCustomer(ctx: ApiContext, id: string, param = 'id'): Stripe.Customer {
   const c = ctx.emu.state.customers.get(id);

@@ -92,7 +92,8 @@ export function authError(message: string): StripeApiError {
  * `Stripe-Rate-Limited-Reason` naming the limiter (`global-rate`: the account's requests per second). It carries no
  * `Stripe-Should-Retry`: Stripe sends `true` on the 429s it wants repeated (lock timeouts), not on rate limits, so
  * the SDK does not retry them (its `maxNetworkRetries` never covers a rate limit); backing off is the client's call.
- * `shouldRetry` sets the header anyway (a fault that stands for a lock timeout).
+ * `shouldRetry: false` adds `Stripe-Should-Retry: false` (the `429` fault; with `true` the fault answers the lock
+ * timeout's 429 instead, `lockTimeoutError`, the one 429 Stripe asks to be repeated).
  */
 export function rateLimitError(shouldRetry: boolean | null = null, reason = 'global-rate'): StripeApiError {
   return new StripeApiError(
@@ -108,6 +109,25 @@ export function rateLimitError(shouldRetry: boolean | null = null, reason = 'glo
       'Stripe-Rate-Limited-Reason': reason,
       ...(shouldRetry === null ? {} : { 'Stripe-Should-Retry': String(shouldRetry) }),
     },
+  );
+}
+
+/**
+ * Stripe's 429 for a write to an object another request or Stripe process holds (its lock): code `lock_timeout`,
+ * `Stripe-Should-Retry: true`, so the SDK retries it (after its back-off) with the same idempotency key. Not stored
+ * for idempotent replay: the request never ran.
+ */
+export function lockTimeoutError(): StripeApiError {
+  return new StripeApiError(
+    429,
+    {
+      type: 'invalid_request_error',
+      code: 'lock_timeout',
+      message:
+        'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate. See https://stripe.com/docs/rate-limits for more details.',
+    },
+    true,
+    { 'Stripe-Should-Retry': 'true' },
   );
 }
 

@@ -1,20 +1,11 @@
 import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { resourceMissing } from './errors';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, bool, rangeFilter, str, strList } from './params';
 import { eventMatches } from './webhook-delivery';
 
-const LIST_PARAMS = [
-  'created',
-  'delivery_success',
-  'ending_before',
-  'expand',
-  'limit',
-  'starting_after',
-  'type',
-  'types',
-] as const satisfies ReadonlyArray<keyof Stripe.EventListParams>;
+const LIST_PARAMS = listParams<Stripe.EventListParams>('created', 'delivery_success', 'type', 'types');
 
 /** Stripe keeps events for 30 days. */
 const RETENTION_SECONDS = 30 * 86400;

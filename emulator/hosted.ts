@@ -6,7 +6,7 @@ import { findInvoiceByToken, internalsOf } from './invoice-model';
 import { checkChargeAmount } from './limits';
 import { charge, completeThreeDSecure } from './payments';
 import { createCardPaymentMethod } from './payment-methods';
-import { lineFigures, pdfFor } from './pdf';
+import { creditNotePdf, lineFigures, pdfFor } from './pdf';
 import { escapeHtml as h, formatMoney } from './util';
 
 function date(unix: number | null): string {
@@ -159,6 +159,18 @@ export function hostedRouter(emu: Emulator): Router {
         303,
         `/i/${token}?message=${encodeURIComponent(message)}${result.kind === 'paid' ? '' : '&error=1'}`,
       );
+    }),
+  );
+
+  r.get(
+    '/credit_note/:token/:id/pdf',
+    withInvoice((req, res, inv) => {
+      const cn = emu.state.creditNotes.get(String(req.params.id));
+      if (!cn || cn.invoice !== inv.id) {
+        res.status(404).type('html').send(page('Not found', '<h1>Credit note not found</h1>'));
+        return;
+      }
+      res.type('application/pdf').send(creditNotePdf(cn, inv));
     }),
   );
 

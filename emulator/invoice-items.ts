@@ -4,7 +4,7 @@ import { getCustomer } from './customers';
 import { invalidState, paramInvalid, paramMissing, resourceMissing, StripeApiError } from './errors';
 import { render } from './expand';
 import { attachItem, getInvoice, recomputeTotals } from './invoice-model';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, applyMetadata, bool, int, str } from './params';
 import { checkItemAmount, requireCurrency } from './limits';
 import { multiplyDecimal, newId, parseDecimalString } from './util';
@@ -32,17 +32,13 @@ const CREATE_PARAMS = [
   'unit_amount_decimal',
 ] as const satisfies ReadonlyArray<keyof Stripe.InvoiceItemCreateParams>;
 
-const LIST_PARAMS = [
+const LIST_PARAMS = listParams<Stripe.InvoiceItemListParams>(
   'created',
   'customer',
   'customer_account',
-  'ending_before',
-  'expand',
   'invoice',
-  'limit',
   'pending',
-  'starting_after',
-] as const satisfies ReadonlyArray<keyof Stripe.InvoiceItemListParams>;
+);
 
 function exclusive(ctx: ApiContext, names: string[]): void {
   const given = names.filter((n) => ctx.params[n] !== undefined);

@@ -2,19 +2,10 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { resourceMissing } from './errors';
 import { render } from './expand';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, oneOf, rangeFilter, str } from './params';
 
-const LIST_PARAMS = [
-  'created',
-  'ending_before',
-  'expand',
-  'invoice',
-  'limit',
-  'payment',
-  'starting_after',
-  'status',
-] as const satisfies ReadonlyArray<keyof Stripe.InvoicePaymentListParams>;
+const LIST_PARAMS = listParams<Stripe.InvoicePaymentListParams>('created', 'invoice', 'payment', 'status');
 
 function list(ctx: ApiContext): unknown {
   const p = ctx.params;

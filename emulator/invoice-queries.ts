@@ -2,22 +2,18 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { getInvoice } from './invoice-model';
 import { COLLECTION_METHODS, output } from './invoices';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, PAGE_PARAMS, listParams } from './list';
 import { allowOnly, oneOf, rangeFilter, str } from './params';
 
-const LIST_PARAMS = [
+const LIST_PARAMS = listParams<Stripe.InvoiceListParams>(
   'collection_method',
   'created',
   'customer',
   'customer_account',
   'due_date',
-  'ending_before',
-  'expand',
-  'limit',
-  'starting_after',
   'status',
   'subscription',
-] as const satisfies ReadonlyArray<keyof Stripe.InvoiceListParams>;
+);
 
 function list(ctx: ApiContext): unknown {
   const p = ctx.params;
@@ -40,7 +36,7 @@ function list(ctx: ApiContext): unknown {
 }
 
 function lines(ctx: ApiContext): unknown {
-  allowOnly(ctx.params, ['ending_before', 'expand', 'limit', 'starting_after']);
+  allowOnly(ctx.params, PAGE_PARAMS);
   const inv = getInvoice(ctx.emu, ctx.path.id);
   return paginate(inv.lines.data, ctx.params, `/v1/invoices/${inv.id}/lines`, 'line item');
 }

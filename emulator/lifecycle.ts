@@ -3,6 +3,7 @@ import type { Emulator, EventRequest } from './context';
 import { isSupportedCurrency, maximumChargeMinor } from '../src/config/currencies';
 import { invalidState } from './errors';
 import { amountTooLarge } from './limits';
+import { applyBalanceAtFinalization } from './customer-balance';
 import { createDefaultPayment, defaultInvoicePayment, internalsOf, invoiceView } from './invoice-model';
 import { cancelIntent, currentIntent, openInvoiceIntent } from './payment-intents';
 
@@ -84,6 +85,8 @@ export function finalize(emu: Emulator, inv: Stripe.Invoice, request: EventReque
       inv.due_date = now + days * 86400;
     }
   }
+  // The balance is read in the invoice's currency before the customer takes it as theirs.
+  applyBalanceAtFinalization(emu, inv, customer, request);
   if (customer?.currency === null) {
     customer.currency = inv.currency;
   }

@@ -1,5 +1,6 @@
 import {
   SUPPORTED_CURRENCIES,
+  chargeStepMinor,
   isSupportedCurrency,
   maximumChargeMinor,
   minimumChargeMinor,
@@ -82,6 +83,26 @@ export function amountTooSmall(currency: string, param = 'amount'): StripeApiErr
   return paramInvalid(param, `Amount must be at least ${formatMoney(min, currency)} ${currency}`, 'amount_too_small');
 }
 
+/**
+ * `invalid_charge_amount`: a card amount in a three-decimal currency (KWD, BHD, JOD, OMR, TND) whose last digit is not
+ * 0. Stripe takes these amounts in payments and refunds but asks that they be rounded to the nearest ten for its
+ * payment partners ("5.124 KWD must be rounded to 5120 or 5130", https://docs.stripe.com/currencies#three-decimal).
+ */
+export function checkChargeStep(amount: number, currency: string, param = 'amount'): void {
+  if (!isSupportedCurrency(currency)) {
+    return;
+  }
+  const step = chargeStepMinor(currency);
+  if (step > 1n && BigInt(amount) % step !== 0n) {
+    const down = BigInt(amount) - (BigInt(amount) % step);
+    throw paramInvalid(
+      param,
+      `Invalid amount: ${amount}. Amounts in ${currency} must be divisible by ${step} (the last digit must be 0): round it to ${down} or ${down + step}. See https://stripe.com/docs/currencies#three-decimal for more information.`,
+      'invalid_charge_amount',
+    );
+  }
+}
+
 /** An invoice item's amount: its size, either sign, may not pass what Stripe charges at most. */
 export function checkItemAmount(amount: bigint, currency: string, param = 'amount'): void {
   const abs = amount < 0n ? -amount : amount;
@@ -91,8 +112,8 @@ export function checkItemAmount(amount: bigint, currency: string, param = 'amoun
 }
 
 /**
- * A payment of `amount`: refused below the currency's fixed minimum and above its maximum, before anything is
- * charged. Currencies whose minimum follows the exchange rate (the equivalent of 0.50 USD) have no minimum here.
+ * A payment of `amount`: refused below the currency's fixed minimum and above its maximum, and in a three-decimal
+ * currency unless a multiple of 10, before anything is charged. Currencies whose minimum follows the exchange rate (the equivalent of 0.50 USD) have no minimum here.
  */
 export function checkChargeAmount(amount: number, currency: string): void {
   if (!isSupportedCurrency(currency)) {
@@ -106,4 +127,5 @@ export function checkChargeAmount(amount: number, currency: string): void {
   if (min !== null && value > 0n && value < min) {
     throw amountTooSmall(currency);
   }
+  checkChargeStep(amount, currency);
 }

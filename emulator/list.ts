@@ -53,3 +53,16 @@ export function paginate<T extends { id: string }>(
 export function newestFirst<T>(map: Map<string, T>): T[] {
   return [...map.values()].reverse();
 }
+
+/** The parameters every list takes: its page (`limit`, `starting_after`, `ending_before`) and `expand`. */
+export const PAGE_PARAMS = ['ending_before', 'expand', 'limit', 'starting_after'] as const;
+
+type PageParam = (typeof PAGE_PARAMS)[number];
+
+/**
+ * A list's allowed parameters (`allowOnly`): the page's and its own filters. `P` is the SDK's params type of the list
+ * (`Stripe.CreditNoteListParams`), which must declare every filter named: a filter Stripe does not take is a type error.
+ */
+export function listParams<P>(...filters: Array<Exclude<keyof P, PageParam> & string>): readonly string[] {
+  return [...PAGE_PARAMS, ...filters];
+}

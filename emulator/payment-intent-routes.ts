@@ -3,7 +3,7 @@ import type { ApiContext, ApiRouter } from './api';
 import { StripeApiError, invalidState, resourceMissing } from './errors';
 import { render } from './expand';
 import { defaultInvoicePayment, internalsOf } from './invoice-model';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, oneOf, rangeFilter, str } from './params';
 import { cancelIntent, intentForAttempt, invoiceOfIntent, paymentIntentView } from './payment-intents';
 import { requirePaymentMethod } from './payment-methods';
@@ -42,15 +42,7 @@ function retrieve(ctx: ApiContext): unknown {
   return render(ctx.emu, getIntent(ctx), ctx.expand);
 }
 
-const LIST_PARAMS = [
-  'created',
-  'customer',
-  'customer_account',
-  'ending_before',
-  'expand',
-  'limit',
-  'starting_after',
-] as const satisfies ReadonlyArray<keyof Stripe.PaymentIntentListParams>;
+const LIST_PARAMS = listParams<Stripe.PaymentIntentListParams>('created', 'customer', 'customer_account');
 
 function list(ctx: ApiContext): unknown {
   const p = ctx.params;

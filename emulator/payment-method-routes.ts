@@ -3,7 +3,7 @@ import type { ApiContext, ApiRouter } from './api';
 import { getCustomer } from './customers';
 import { invalidState, paramMissing } from './errors';
 import { render } from './expand';
-import { newestFirst, paginate } from './list';
+import { listParams, newestFirst, paginate } from './list';
 import { allowOnly, str } from './params';
 import { ownPaymentMethod, requirePaymentMethod } from './payment-methods';
 
@@ -69,7 +69,7 @@ export function registerPaymentMethods(r: ApiRouter): void {
   r.post('/v1/payment_methods/:id/attach', attach);
   r.post('/v1/payment_methods/:id/detach', detach);
   r.get('/v1/customers/:id/payment_methods', (ctx) => {
-    allowOnly(ctx.params, ['allow_redisplay', 'ending_before', 'expand', 'limit', 'starting_after', 'type']);
+    allowOnly(ctx.params, listParams<Stripe.CustomerListPaymentMethodsParams>('allow_redisplay', 'type'));
     const customer = getCustomer(ctx, ctx.path.id);
     return listFor(ctx, customer.id, `/v1/customers/${customer.id}/payment_methods`);
   });

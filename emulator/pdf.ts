@@ -28,7 +28,7 @@ export function lineFigures(
 
 /** A one-page PDF listing the invoice: each line with its quantity, unit price and amount, then the totals. */
 export function pdfFor(inv: Stripe.Invoice): Buffer {
-  const lines = [
+  return pdfDocument([
     `${inv.account_name ?? ''} - Invoice ${inv.number ?? inv.id}`,
     `Status: ${inv.status}`,
     ...inv.lines.data.map((l) => {
@@ -37,7 +37,40 @@ export function pdfFor(inv: Stripe.Invoice): Buffer {
     }),
     `Total: ${formatMoney(inv.total, inv.currency, 'code')}`,
     `Amount due: ${formatMoney(inv.amount_remaining, inv.currency, 'code')}`,
-  ];
+  ]);
+}
+
+/**
+ * A credit note's PDF (`credit_note.pdf`): the invoice it credits, each line with its quantity, unit price and amount
+ * (a line of the invoice credits at the invoice line's unit price), then the total and where it went: refunded to the
+ * card, credited to the customer's balance, settled outside Stripe, or taken off the amount due.
+ */
+export function creditNotePdf(cn: Stripe.CreditNote, inv: Stripe.Invoice): Buffer {
+  const money = (amount: number): string => formatMoney(amount, cn.currency, 'code');
+  const refunded = cn.refunds.reduce((sum, r) => sum + r.amount_refunded, 0);
+  const credited = cn.type === 'post_payment' ? cn.amount - refunded - (cn.out_of_band_amount ?? 0) : 0;
+  return pdfDocument([
+    `${inv.account_name ?? ''} - Credit note ${cn.number}`,
+    `Invoice ${inv.number ?? inv.id}  Status: ${cn.status}${cn.reason ? `  Reason: ${cn.reason}` : ''}`,
+    ...cn.lines.data.map((l) => {
+      const line = inv.lines.data.find((x) => x.id === l.invoice_line_item);
+      const unitPrice =
+        l.unit_amount !== null ? money(l.unit_amount) : line ? lineFigures(line, 'code').unitPrice : money(l.amount);
+      return `${l.description ?? ''}  ${formatQuantity(String(l.quantity ?? 1))} x ${unitPrice}  ${money(l.amount)}`;
+    }),
+    `Total credited: ${money(cn.total)}`,
+    ...(cn.type === 'pre_payment'
+      ? [`Taken off the amount due: ${money(cn.pre_payment_amount)}`]
+      : [
+          ...(refunded > 0 ? [`Refunded to the card: ${money(refunded)}`] : []),
+          ...(credited > 0 ? [`Credited to the customer balance: ${money(credited)}`] : []),
+          ...(cn.out_of_band_amount ? [`Settled outside Stripe: ${money(cn.out_of_band_amount)}`] : []),
+        ]),
+    ...(cn.memo ? [`Memo: ${cn.memo}`] : []),
+  ]);
+}
+
+function pdfDocument(lines: string[]): Buffer {
   const content = `BT /F1 12 Tf 50 780 Td 16 TL ${lines.map((l) => `(${pdfText(l)}) '`).join(' ')} ET`;
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { invalidState, resourceMissing } from './errors';
 import { render } from './expand';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, listParams } from './list';
 import { allowOnly, applyMetadata, int, oneOf, rangeFilter, str } from './params';
 import { REFUND_REASONS, chargeOfIntent, checkRefund, createRefund, getCharge } from './refunds';
 
@@ -21,15 +21,7 @@ const CREATE_PARAMS = [
   'reason',
 ] as const satisfies ReadonlyArray<keyof Stripe.RefundCreateParams>;
 
-const LIST_PARAMS = [
-  'charge',
-  'created',
-  'ending_before',
-  'expand',
-  'limit',
-  'payment_intent',
-  'starting_after',
-] as const satisfies ReadonlyArray<keyof Stripe.RefundListParams>;
+const LIST_PARAMS = listParams<Stripe.RefundListParams>('charge', 'created', 'payment_intent');
 
 function create(ctx: ApiContext): unknown {
   const p = ctx.params;

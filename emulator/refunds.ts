@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Emulator, EventRequest } from './context';
 import { StripeApiError, invalidState, paramInvalid, resourceMissing } from './errors';
 import { newId, randomToken } from './util';
+import { checkChargeStep } from './limits';
 import { formatMoney } from './util';
 
 /**
@@ -53,6 +54,9 @@ export function checkRefund(charge: Stripe.Charge, amount: number | undefined): 
   }
   if (amount !== undefined && amount <= 0) {
     throw paramInvalid('amount', 'Invalid positive integer', 'parameter_invalid_integer');
+  }
+  if (amount !== undefined) {
+    checkChargeStep(amount, charge.currency);
   }
   if (amount !== undefined && amount > left) {
     throw new StripeApiError(400, {

@@ -37,6 +37,8 @@ export interface State {
   charges: Map<string, Stripe.Charge>;
   refunds: Map<string, Stripe.Refund>;
   creditNotes: Map<string, Stripe.CreditNote>;
+  /** The ledger behind customers' `balance` (`customer-balance.ts`). */
+  balanceTransactions: Map<string, Stripe.CustomerBalanceTransaction>;
   paymentMethods: Map<string, Stripe.PaymentMethod>;
   events: Map<string, Stripe.Event>;
   webhookEndpoints: Map<string, Stripe.WebhookEndpoint>;
@@ -57,6 +59,7 @@ export function emptyState(): State {
     charges: new Map(),
     refunds: new Map(),
     creditNotes: new Map(),
+    balanceTransactions: new Map(),
     paymentMethods: new Map(),
     events: new Map(),
     webhookEndpoints: new Map(),
@@ -76,6 +79,7 @@ const MAP_KEYS = [
   'charges',
   'refunds',
   'creditNotes',
+  'balanceTransactions',
   'paymentMethods',
   'events',
   'webhookEndpoints',

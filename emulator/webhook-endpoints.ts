@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { ApiContext, ApiRouter } from './api';
 import { paramInvalid, paramMissing, resourceMissing } from './errors';
-import { newestFirst, paginate } from './list';
+import { newestFirst, paginate, PAGE_PARAMS } from './list';
 import { allowOnly, applyMetadata, bool, str, strList } from './params';
 import { newId, randomToken } from './util';
 
@@ -110,7 +110,7 @@ function del(ctx: ApiContext): unknown {
 export function registerWebhookEndpoints(r: ApiRouter): void {
   r.post('/v1/webhook_endpoints', create);
   r.get('/v1/webhook_endpoints', (ctx) => {
-    allowOnly(ctx.params, ['ending_before', 'expand', 'limit', 'starting_after']);
+    allowOnly(ctx.params, PAGE_PARAMS);
     const page = paginate(
       newestFirst(ctx.emu.state.webhookEndpoints),
       ctx.params,

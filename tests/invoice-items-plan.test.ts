@@ -113,16 +113,29 @@ describe('stripeItemOf: a line as its Stripe item reads, totalling exactly ours'
       stripeItemOf(
         usage({
           currency: 'kwd',
-          unitAmount: '0.0015',
+          unitAmount: '0.0025',
           billableQuantity: '1234',
           quantity: '1234',
-          amountMinor: 1851n,
+          amountMinor: 3085n,
         }),
       ).pricing,
     ).toEqual({
       quantity: '1234',
-      unitAmountDecimal: '1.5',
+      unitAmountDecimal: '2.5',
     });
+    // 1,234 × 1.5 fils = 1851 fils, priced at 1850 (a card amount ends in 0): Stripe would round the product to 1851,
+    // so the line goes as its amount alone.
+    expect(
+      stripeItemOf(
+        usage({
+          currency: 'kwd',
+          unitAmount: '0.0015',
+          billableQuantity: '1234',
+          quantity: '1234',
+          amountMinor: 1850n,
+        }),
+      ).pricing,
+    ).toBeNull();
   });
 
   it('uses an average unit price when it multiplies back exactly, else falls back to the amount alone', () => {
@@ -152,7 +165,7 @@ describe('stripeItemOf: a line as its Stripe item reads, totalling exactly ours'
     });
   });
 
-  it('matches the pricing for every per-unit line: quantity × unit rounded once is our amount', () => {
+  it('matches the pricing for every per-unit line it describes: quantity × unit rounded once is our amount', () => {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: 10n ** 9n }),
@@ -176,7 +189,12 @@ describe('stripeItemOf: a line as its Stripe item reads, totalling exactly ours'
             amountMinor,
             currency,
           });
-          expect(shape.pricing).not.toBeNull();
+          if (shape.pricing === null) {
+            // Only where the line is rounded past Stripe's rounding: to 10 fils, a card amount ending in 0.
+            expect(currency).toBe('kwd');
+            expect(amountMinor % 10n).toBe(0n);
+            return;
+          }
           // Stripe's rounding of the product it is sent (half away from zero, in minor units).
           const stripeAmount = toMinorUnits(
             mul(parseDecimal(shape.pricing!.quantity), parseDecimal(shape.pricing!.unitAmountDecimal)),

@@ -206,6 +206,15 @@ const MINIMUM_CHARGE: ReadonlyMap<string, bigint> = new Map([
 const MAXIMUM_CHARGE = 99_999_999n;
 const MAXIMUM_CHARGE_EXCEPTIONS: ReadonlyMap<string, bigint> = new Map([['idr', 999_999_999_999n]]);
 
+/**
+ * The step of an amount Stripe charges by card, in minor units: 10 in the three-decimal currencies (a card amount's
+ * last digit must be 0, "5.124 KWD must be rounded to 5120 or 5130", https://docs.stripe.com/currencies#three-decimal),
+ * else 1.
+ */
+export function chargeStepMinor(code: string): bigint {
+  return currencyExponent(code) === 3 ? 10n : 1n;
+}
+
 /** The smallest amount Stripe charges in this currency (minor units); null when it follows the exchange rate. */
 export function minimumChargeMinor(code: string): bigint | null {
   currencyExponent(code);

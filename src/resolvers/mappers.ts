@@ -72,6 +72,18 @@ export function toPrice(price: Price): PriceType {
   };
 }
 
+/**
+ * Nothing remains on a settled invoice: VOID, or PAID (which Stripe may settle for less than its amount: one below
+ * the currency's minimum charge is carried to the customer's balance in Stripe and paid with their next invoice).
+ */
+function amountRemainingMinor(invoice: InvoiceRecord): bigint {
+  if (invoice.status === InvoiceStatus.VOID || invoice.status === InvoiceStatus.PAID) {
+    return 0n;
+  }
+  const left = invoice.totalMinor - invoice.amountCreditedMinor - invoice.amountPaidMinor;
+  return left > 0n ? left : 0n;
+}
+
 /** An invoice as GraphQL serves it; every reader (page, single invoice, mutation results, the feed) maps here. */
 export function toInvoice(invoice: InvoiceRecord): InvoiceType {
   const currency = invoice.currency;
@@ -83,12 +95,7 @@ export function toInvoice(invoice: InvoiceRecord): InvoiceType {
     period: invoice.period,
     amount: toMoney(invoice.totalMinor, currency),
     amountPaid: toMoney(invoice.amountPaidMinor, currency),
-    amountRemaining: toMoney(
-      invoice.status === InvoiceStatus.VOID
-        ? 0n
-        : invoice.totalMinor - invoice.amountCreditedMinor - invoice.amountPaidMinor,
-      currency,
-    ),
+    amountRemaining: toMoney(amountRemainingMinor(invoice), currency),
     amountRefunded: toMoney(invoice.amountRefundedMinor, currency),
     amountCredited: toMoney(invoice.amountCreditedMinor, currency),
     creditNotes: invoice.creditNotes.map((note) => ({

@@ -128,7 +128,9 @@ export class InvoiceType {
   @Field(() => MoneyType)
   amountPaid!: MoneyType;
 
-  @Field(() => MoneyType, { description: 'What is still due: amount − amountCredited − amountPaid (0 once VOID).' })
+  @Field(() => MoneyType, {
+    description: 'What is still due: amount − amountCredited − amountPaid (0 once PAID or VOID).',
+  })
   amountRemaining!: MoneyType;
 
   @Field(() => MoneyType, { description: "Given back to the customer's card by refunds; the invoice stays PAID." })

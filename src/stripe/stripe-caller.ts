@@ -21,7 +21,9 @@ export class StripeCaller {
   /**
    * One SDK call. The SDK's own retries (5xx, 409, timeouts) reuse the idempotency key we passed. Traced as one span
    * (with `invoiceId`, our invoice's id, when the call is for one), the wait for the rate limiter included. The
-   * limiter follows the limit an answer announces and backs off on a 429.
+   * limiter follows the limit an answer announces and backs off on a rate limit's 429. A lock timeout's 429 (the
+   * SDK retried it, as `Stripe-Should-Retry: true` asks, until its retries ran out) maps to `rate_limited` too: the
+   * request did not run, and may be repeated later with its key.
    */
   call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
     return inStripeSpan(invoiceId, async () => {
@@ -32,7 +34,8 @@ export class StripeCaller {
         return result;
       } catch (error) {
         this.heed(isStripeError(error) ? (error.headers as Headers | undefined) : undefined);
-        if (isStripeError(error) && error.statusCode === 429) {
+        // A lock timeout (429 `lock_timeout`: another write held the object) says nothing of the request rate.
+        if (isStripeError(error) && error.statusCode === 429 && error.code !== 'lock_timeout') {
           this.limiter.backOff();
         }
         throw toGatewayError(error);

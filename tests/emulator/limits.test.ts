@@ -129,24 +129,29 @@ describe('amount limits', () => {
     ['jpy', 49, 'Amount must be at least ¥50 jpy'],
     ['huf', 17_499, 'Amount must be at least HUF\u00a0175.00 huf'],
   ])(
-    'refuses to charge %s %p, below the minimum (amount_too_small), and charges the minimum',
+    'does not charge %s %p, below the minimum: paid at finalization and carried to the balance; charges the minimum',
     async (currency, below, message) => {
       const small = await openWith(below, currency);
-      const err = await rejection(stripe.invoices.pay(small.id, { payment_method: 'pm_card_visa' }));
-      expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'amount' });
-      expect(err.message).toBe(message.replace('\u00a0', ' '));
-      expect((await stripe.invoices.retrieve(small.id)).status).toBe('open');
-
+      expect(small).toMatchObject({ status: 'paid', amount_due: 0, amount_paid: 0, ending_balance: below });
       const least = await openWith(below + 1, currency);
       expect((await stripe.invoices.pay(least.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+
+      // What is left to pay after a pre-payment credit note can still fall below it: that payment is refused.
+      const credited = await openWith(below + 100, currency);
+      await stripe.creditNotes.create({ invoice: credited.id, amount: 101 });
+      const err = await rejection(stripe.invoices.pay(credited.id, { payment_method: 'pm_card_visa' }));
+      expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'amount' });
+      expect(err.message).toBe(message.replace('\u00a0', ' '));
+      expect((await stripe.invoices.retrieve(credited.id)).status).toBe('open');
     },
   );
 
   it('has no fixed minimum where Stripe converts from 0.50 USD (KWD), and refuses on the hosted page too', async () => {
-    const fils = await openWith(5, 'kwd');
+    const fils = await openWith(10, 'kwd');
     expect((await stripe.invoices.pay(fils.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
 
-    const small = await openWith(10, 'usd');
+    const small = await openWith(600, 'usd');
+    await stripe.creditNotes.create({ invoice: small.id, amount: 590 });
     const page = await fetch(`${small.hosted_invoice_url}/pay`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -155,6 +160,30 @@ describe('amount limits', () => {
     expect(page.status).toBe(400);
     expect(await page.text()).toContain('Amount must be at least $0.50 usd');
   });
+});
+
+describe('three-decimal currencies: a card amount ends in 0', () => {
+  it.each(['kwd', 'bhd', 'jod', 'omr', 'tnd'])(
+    'refuses to charge 1.234 %s (invalid_charge_amount), charges 1.230, and refunds only multiples of 10',
+    async (currency) => {
+      const odd = await openWith(1234, currency);
+      const err = await rejection(stripe.invoices.pay(odd.id, { payment_method: 'pm_card_visa' }));
+      expect(err).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount', param: 'amount' });
+      expect(err.message).toBe(
+        `Invalid amount: 1234. Amounts in ${currency} must be divisible by 10 (the last digit must be 0): round it to 1230 or 1240. See https://stripe.com/docs/currencies#three-decimal for more information.`,
+      );
+      expect((await stripe.invoices.retrieve(odd.id)).attempt_count).toBe(0);
+
+      const even = await openWith(1230, currency);
+      const paid = await stripe.invoices.pay(even.id, { payment_method: 'pm_card_visa' });
+      expect(paid).toMatchObject({ status: 'paid', amount_paid: 1230 });
+      const [charge] = (await stripe.charges.list({ customer: even.customer as string })).data;
+      expect(await rejection(stripe.refunds.create({ charge: charge.id, amount: 5 }))).toMatchObject({
+        code: 'invalid_charge_amount',
+      });
+      expect((await stripe.refunds.create({ charge: charge.id, amount: 230 })).amount).toBe(230);
+    },
+  );
 });
 
 describe('items with quantity and unit_amount_decimal', () => {

@@ -1,4 +1,4 @@
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
 import { openInvoice, rejection, startHarness, startReceiver, type Harness, type Receiver } from './helpers';
 
 /** Refunds and credit notes of the local Stripe, through the real SDK (every exchange checked by the fidelity guard). */
@@ -238,5 +238,71 @@ describe('credit notes', () => {
     const b = await stripe.creditNotes.create({ invoice: open.id, amount: 100 }, { idempotencyKey: key });
     expect(b.id).toBe(a.id);
     expect((await stripe.invoices.retrieve(open.id)).amount_due).toBe(800);
+  });
+});
+
+describe('the credit note PDF (credit_note.pdf)', () => {
+  const text = async (url: string): Promise<{ status: number; type: string | null; body: string }> => {
+    const res = await fetch(url);
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: Buffer.from(await res.arrayBuffer()).toString('latin1'),
+    };
+  };
+
+  it('lists its lines with quantity, unit price and amount, the total, and where the money went', async () => {
+    const customer = await stripe.customers.create({ name: 'Ada' });
+    const draft = await stripe.invoices.create({ customer: customer.id, currency: 'usd' });
+    await stripe.invoiceItems.create({
+      customer: customer.id,
+      invoice: draft.id,
+      currency: 'usd',
+      quantity: 1190,
+      unit_amount_decimal: Stripe.Decimal.from('2'),
+      description: 'Agent runtime minutes',
+    });
+    await stripe.invoiceItems.create({ customer: customer.id, invoice: draft.id, amount: 500, description: 'Support' });
+    await stripe.invoices.finalizeInvoice(draft.id);
+    const invoice = await stripe.invoices.pay(draft.id, { payment_method: 'pm_card_visa' });
+    const [minutes, support] = invoice.lines.data;
+    const note = await stripe.creditNotes.create({
+      invoice: invoice.id,
+      lines: [
+        { type: 'invoice_line_item', invoice_line_item: minutes.id, quantity: 100 },
+        { type: 'invoice_line_item', invoice_line_item: support.id, amount: 500 },
+        { type: 'custom_line_item', description: 'Goodwill', unit_amount: 150, quantity: 2 },
+      ],
+      refund_amount: 500,
+      credit_amount: 300,
+      out_of_band_amount: 200,
+      memo: 'Outage on the 3rd',
+    });
+    expect(note.pdf).toMatch(/\/credit_note\/.+\/pdf$/);
+    const pdf = await text(note.pdf);
+    expect(pdf).toMatchObject({ status: 200, type: expect.stringMatching(/^application\/pdf/) });
+    expect(pdf.body.startsWith('%PDF-1.4')).toBe(true);
+    expect(pdf.body).toContain(`Credit note ${note.number}`);
+    expect(pdf.body).toContain('Agent runtime minutes  100 x USD 0.02  USD 2.00');
+    expect(pdf.body).toContain('Support  1 x USD 5.00  USD 5.00');
+    expect(pdf.body).toContain('Goodwill  2 x USD 1.50  USD 3.00');
+    expect(pdf.body).toContain('Total credited: USD 10.00');
+    expect(pdf.body).toContain('Refunded to the card: USD 5.00');
+    expect(pdf.body).toContain('Credited to the customer balance: USD 3.00');
+    expect(pdf.body).toContain('Settled outside Stripe: USD 2.00');
+    expect(pdf.body).toContain('Memo: Outage on the 3rd');
+
+    // Another invoice's token does not open it.
+    const other = await openInvoice(stripe, 900);
+    const token = (other.invoice_pdf ?? '').split('/invoice/')[1].split('/pdf')[0];
+    expect((await text(note.pdf.replace(/\/credit_note\/[^/]+\//, `/credit_note/${token}/`))).status).toBe(404);
+  });
+
+  it('says a pre-payment note was taken off the amount due', async () => {
+    const open = await openInvoice(stripe, 2500);
+    const note = await stripe.creditNotes.create({ invoice: open.id, amount: 700 });
+    const pdf = await text(note.pdf);
+    expect(pdf.body).toContain('1 x USD 7.00  USD 7.00');
+    expect(pdf.body).toContain('Taken off the amount due: USD 7.00');
   });
 });

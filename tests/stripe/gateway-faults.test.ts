@@ -4,6 +4,7 @@ import {
   type GatewayHarness,
   type OpenInvoice,
   openInvoice,
+  fastLimiter,
   paidPayments,
   SECRET_KEY,
   startGatewayHarness,
@@ -70,6 +71,35 @@ describe('StripeGateway under faults (emulator)', () => {
     expect(error).toBeInstanceOf(StripeGatewayError);
     expect((error as StripeGatewayError).failure).toEqual({ kind: 'rate_limited' });
     expect(h.requests.length - before).toBe(3);
+  });
+
+  it("survives Stripe's lock contention on the invoice it pays: the SDK retries the lock_timeout, the limiter does not slow", async () => {
+    const open = await openInvoice(h.gateway);
+    const path = `/v1/invoices/${open.stripeInvoiceId}/pay`;
+    // Another request or Stripe process holds the invoice for the next two writes (two concurrent payments, say).
+    await h.control.holdLock(open.stripeInvoiceId, { refusals: 2 });
+    const limiter = fastLimiter();
+    const before = h.requests.length;
+    expect(await payVisa(h.gatewayWith({}, limiter), open)).toMatchObject({ outcome: 'paid' });
+    const attempts = h.requests.slice(before).filter((r) => r.path === path);
+    expect(attempts.map((r) => r.idempotencyKey)).toEqual(Array(3).fill(invoicePayKey(open.invoiceId, 1)));
+    expect(await paidPayments(h.stripe, open.stripeInvoiceId)).toBe(1);
+    expect((await h.control.locks()).refused).toBe(2);
+    // A lock timeout says nothing of the request rate: no back-off.
+    expect(limiter.state.backOffs).toBe(0);
+  });
+
+  it('reports rate_limited (not processed, safe to repeat) when the lock outlasts the SDK retries', async () => {
+    const open = await openInvoice(h.gateway);
+    await h.control.holdLock(open.stripeInvoiceId);
+    try {
+      const error = await payVisa(h.gateway, open).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StripeGatewayError);
+      expect((error as StripeGatewayError).failure).toEqual({ kind: 'rate_limited' });
+    } finally {
+      await h.control.releaseLock(open.stripeInvoiceId);
+    }
+    expect(await payVisa(h.gateway, open)).toMatchObject({ outcome: 'paid' });
   });
 
   it('does not retry a 429 that says Stripe-Should-Retry: false', async () => {

@@ -126,6 +126,8 @@ function exactPricing(line: LineToDescribe, billable: Decimal | null): ItemPrici
   if (isNegative(unitMinor) || unitMinor.scale > MAX_FRACTION_DIGITS || billable.scale > MAX_FRACTION_DIGITS) {
     return null;
   }
+  // Stripe rounds quantity × unit to the minor unit; a line rounded further (to 10 fils, three-decimal currencies)
+  // then goes as its amount alone, so Stripe's total stays ours.
   if (toMinorUnits(mul(billable, unit), line.currency) !== line.amountMinor) {
     return null;
   }

@@ -9,6 +9,7 @@ import type { InvoiceDeps } from './invoice-deps';
 import { planItems, stripeItemOf } from './invoice-items-plan';
 import { transitionInvoice } from './invoice-status';
 import { withdrawStripeInvoice } from './withdraw-stripe-invoice';
+import { applyStripeStatus } from '../stripe-events/apply-stripe-status';
 
 export type PublishOutcome =
   /** OPEN (or further, a webhook may have moved it); `remote` is the finalized Stripe invoice, its total checked. */
@@ -136,13 +137,24 @@ export async function publishDraft(deps: InvoiceDeps, invoiceId: string, caller:
     locked.pdfUrl = finalized.pdfUrl ?? locked.pdfUrl ?? null;
     locked.dueDate = finalized.dueDate ?? locked.dueDate ?? null;
     locked.stripePaymentIntentId = finalized.paymentIntentId ?? locked.stripePaymentIntentId ?? null;
+    const cause = { source: StatusChangeSource.API, ref: caller.userId };
     if (locked.status === InvoiceStatus.DRAFT) {
       // A webhook (invoice.finalized) may have opened it already; then this is a no-op.
-      await transitionInvoice(tem, locked, InvoiceStatus.OPEN, {
-        source: StatusChangeSource.API,
-        ref: caller.userId,
-        reason: 'finalized',
+      await transitionInvoice(tem, locked, InvoiceStatus.OPEN, { ...cause, reason: 'finalized' });
+    }
+    if (finalized.status === 'paid') {
+      // Stripe settled it as it finalized it: nothing was due (0), or less than the currency's minimum charge, which
+      // Stripe does not charge but carries to the customer's balance, due with their next invoice
+      // (https://docs.stripe.com/billing/customer/balance). PAID now, with what was paid (0), not OPEN until a webhook.
+      await applyStripeStatus(tem, locked, finalized, {
+        ...cause,
+        reason:
+          finalized.amountDueMinor === 0n && finalized.totalMinor > 0n
+            ? 'below the minimum charge: carried to the customer balance in Stripe'
+            : 'nothing due',
       });
+      // What Stripe collected (0 here), as the `invoice.paid` webhook would record it.
+      locked.amountPaidMinor = finalized.amountPaidMinor;
     }
     await tem.flush();
     return locked;

@@ -3,7 +3,7 @@
  * (cents for USD, whole yen for JPY, fils for KWD) as Stripe charges it, so totals are exact sums and nothing is
  * rounded after a line is priced. Conversion from an exact `Decimal` rounds exactly once, half-up.
  */
-import { currencyExponent } from '../../config/currencies';
+import { chargeStepMinor, currencyExponent } from '../../config/currencies';
 import type { Decimal } from './decimal';
 import { roundHalfUpToScale } from './decimal';
 
@@ -19,6 +19,20 @@ export interface Money {
  */
 export function toMinorUnits(amount: Decimal, currency: string): bigint {
   return roundHalfUpToScale(amount, currencyExponent(currency));
+}
+
+/**
+ * Rounds an exact major-unit amount, once, half away from zero, to an amount Stripe can charge by card: the minor unit,
+ * or in the three-decimal currencies (KWD, BHD, JOD, OMR, TND) 10 of it, since Stripe refuses a card amount whose last
+ * digit is not 0 (1.851 KWD → 1850n; 0.005 KWD → 10n; 2.469134 USD → 247n). What a priced line is rounded to.
+ */
+export function toChargeableMinorUnits(amount: Decimal, currency: string): bigint {
+  const step = chargeStepMinor(currency);
+  if (step === 1n) {
+    return toMinorUnits(amount, currency);
+  }
+  const stepDigits = step.toString().length - 1;
+  return roundHalfUpToScale(amount, currencyExponent(currency) - stepDigits) * step;
 }
 
 // Writing an amount belongs to the currency table, which the local Stripe shares (src/config/currencies.ts).

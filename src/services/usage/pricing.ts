@@ -48,7 +48,7 @@ import {
   parseDecimal,
   sub,
 } from '../shared/decimal';
-import { sumMinor, toMinorUnits } from '../shared/money';
+import { sumMinor, toChargeableMinorUnits } from '../shared/money';
 
 /** A price as the pricing needs it: the subset of `Price` that decides the amount, decimals as strings. */
 export interface PriceSpec {
@@ -346,7 +346,8 @@ export function priceUsage(segments: readonly UsageSegment[], currency: string):
       quantity: decimalToString(range.quantity),
       billableQuantity: decimalToString(billable),
       unitAmount: displayUnitAmount(range.price, cost, billable),
-      amountMinor: toMinorUnits(cost, currency),
+      // Once, half-up, to what Stripe charges: the minor unit, or 10 fils in the three-decimal currencies.
+      amountMinor: toChargeableMinorUnits(cost, currency),
       exactAmount: decimalToString(cost),
     };
     const priceId = segments[index].price.id;
