@@ -42,6 +42,8 @@ export interface BillingBenchResult {
   load: [string, string];
   /** This process's RSS after the run, in MB. */
   rssMb: number | null;
+  /** Requests Stripe let through in each second of the run (where a run loses its pace: start, middle or end). */
+  perSecond: number[];
 }
 
 const load = (): string => {
@@ -79,7 +81,7 @@ async function control<T>(base: string, method: string, route: string, body?: un
 export async function benchBilling(options: {
   customers: number;
   limits: number[];
-  /** Customers invoiced at once (`BILLING_CONCURRENCY`); default 8. */
+  /** Customers invoiced at once when the run starts (`BILLING_CONCURRENCY`); default the run's own (4). */
   concurrency?: number;
   serverUrl?: string;
 }): Promise<BillingBenchResult[]> {
@@ -122,13 +124,22 @@ export async function benchBilling(options: {
       // A new gateway per round, as a new process would have: it learns the limit from the first answer.
       const gateway = gatewayFromConfig(config);
       const before = load();
+      const perSecond: number[] = [];
+      let counted = 0;
+      const sampler = setInterval(() => {
+        void control<{ allowed: number }>(emulator.url, 'GET', '/rate-limit').then(({ allowed }) => {
+          perSecond.push(allowed - counted);
+          counted = allowed;
+        });
+      }, 1000);
       const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
       const outcome = await runBilling({ em: db.orm.em, gateway, config }, period, {
-        concurrency: options.concurrency ?? 8,
+        concurrency: options.concurrency,
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const used = process.cpuUsage(cpu);
+      clearInterval(sampler);
       const counts = await control<{ allowed: number; refused: number }>(emulator.url, 'GET', '/rate-limit');
       results.push({
         limit,
@@ -141,6 +152,7 @@ export async function benchBilling(options: {
         cpuMsPerCustomer: (used.user + used.system) / 1000 / options.customers,
         load: [before, load()],
         rssMb: rssMb(),
+        perSecond,
       });
     }
   } finally {
@@ -157,7 +169,8 @@ export function describeBillingResult(r: BillingBenchResult): string {
     `billing run, ${r.customers} customers, local Stripe limited to ${r.limit}/s: ${r.seconds.toFixed(1)} s, ` +
     `${r.allowed} requests let through (${r.rate.toFixed(1)}/s = ${((100 * r.rate) / r.limit).toFixed(1)} % of the ` +
     `limit), ${r.refused} answered 429 (${((100 * r.refused) / Math.max(1, total)).toFixed(2)} %), ${r.failed} not invoiced; ` +
-    `CPU ${r.cpuMsPerCustomer.toFixed(1)} ms per customer; load ${r.load[0]} → ${r.load[1]}`
+    `CPU ${r.cpuMsPerCustomer.toFixed(1)} ms per customer; load ${r.load[0]} → ${r.load[1]}\n` +
+    `  requests let through per second: ${r.perSecond.join(' ')}`
   );
 }
 
@@ -191,7 +204,11 @@ export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
 if (require.main === module) {
   const { flags } = parseCommandLine(process.argv.slice(2), {
     customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 10)' },
-    concurrency: { type: 'string', value: 'N', description: 'customers invoiced at once (default 8)' },
+    concurrency: {
+      type: 'string',
+      value: 'N',
+      description: "customers invoiced at once at the start (default the run's own, 4; it adds more as needed)",
+    },
     limits: {
       type: 'string',
       value: 'N,N',
@@ -204,7 +221,7 @@ if (require.main === module) {
   const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))
     .split(',')
     .map(Number);
-  benchBilling({ customers, limits, concurrency: Number(flags.concurrency ?? 8) })
+  benchBilling({ customers, limits, concurrency: flags.concurrency ? Number(flags.concurrency) : undefined })
     .then((results) => {
       for (const r of results) {
         process.stdout.write(`${describeBillingResult(r)}\n`);

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import Stripe from 'stripe';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { spawnEmulator } from './lib/emulator-process';
-import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { BENCH_OPTIONS, cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
@@ -31,6 +31,8 @@ const TARGET = 5000;
 
 interface Measured {
   rps: number;
+  /** Requests per CPU-second of the emulator process (what one core of it serves), when it is a child. */
+  perCpuSecond: number | null;
   requests: number;
   errors: number;
   p50: number;
@@ -39,6 +41,7 @@ interface Measured {
 
 /** `concurrency` loops of `step` for `seconds`; each step's requests counted once it resolves. */
 async function drive(
+  server: number | null,
   seconds: number,
   concurrency: number,
   step: (worker: number, latency: (ms: number) => void) => Promise<void>,
@@ -46,6 +49,7 @@ async function drive(
   const latencies: number[] = [];
   let errors = 0;
   const deadline = Date.now() + seconds * 1000;
+  const cpuBefore = server === null ? null : cpuSeconds(server);
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
@@ -59,10 +63,19 @@ async function drive(
     }),
   );
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuAfter = server === null ? null : cpuSeconds(server);
+  const cpu = cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore;
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-  return { rps: latencies.length / elapsed, requests: latencies.length, errors, p50: pct(50), p99: pct(99) };
+  return {
+    rps: latencies.length / elapsed,
+    perCpuSecond: cpu ? latencies.length / cpu : null,
+    requests: latencies.length,
+    errors,
+    p50: pct(50),
+    p99: pct(99),
+  };
 }
 
 /** Times one SDK call into `latency`. */
@@ -143,24 +156,37 @@ async function main(): Promise<void> {
       timed(latency, () => stripe.customers.retrieve(customer.id)).then(() => undefined);
     const mixed = (worker: number, latency: (ms: number) => void): Promise<void> => mixedCycle(stripe, worker, latency);
     // Warm up connections and JIT.
-    await drive(Math.min(1, seconds), concurrency, retrieve);
-    await drive(Math.min(1, seconds), concurrency, mixed);
+    const pid = spawned?.child.pid ?? null;
+    await drive(pid, Math.min(1, seconds), concurrency, retrieve);
+    await drive(pid, Math.min(1, seconds), concurrency, mixed);
     out(`local Stripe through the stripe SDK, concurrency ${concurrency}, ${seconds} s per workload`);
     const results = { retrieve: [] as Measured[], mixed: [] as Measured[] };
     for (let round = 0; round < rounds; round += 1) {
       const order = round % 2 === 0 ? (['retrieve', 'mixed'] as const) : (['mixed', 'retrieve'] as const);
       for (const workload of order) {
-        const m = await drive(seconds, concurrency, workload === 'retrieve' ? retrieve : mixed);
+        const m = await drive(pid, seconds, concurrency, workload === 'retrieve' ? retrieve : mixed);
         results[workload].push(m);
         out(
           `  round ${round + 1} ${workload.padEnd(8)} ${m.requests} requests → ${m.rps.toFixed(0)} req/s ` +
-            `(p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, errors ${m.errors})  (${load()})`,
+            `(p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, errors ${m.errors})` +
+            (m.perCpuSecond === null ? '' : `; ${m.perCpuSecond.toFixed(0)} per emulator CPU-second`) +
+            `  (${load()})`,
         );
       }
     }
     const rss = spawned ? rssMb(spawned.child.pid) : null;
     const retrieveRps = median(results.retrieve.map((m) => m.rps));
     const mixedRps = median(results.mixed.map((m) => m.rps));
+    const perCpu = (xs: Measured[]): number | null =>
+      xs.some((m) => m.perCpuSecond === null) ? null : median(xs.map((m) => m.perCpuSecond as number));
+    const retrieveCpu = perCpu(results.retrieve);
+    const mixedCpu = perCpu(results.mixed);
+    if (mixedCpu !== null && retrieveCpu !== null) {
+      out(
+        `  per emulator CPU-second (what one core of it serves, whatever else the machine runs): ` +
+          `retrieve ${retrieveCpu.toFixed(0)}, mixed ${mixedCpu.toFixed(0)}`,
+      );
+    }
     const errors = [...results.retrieve, ...results.mixed].reduce((sum, m) => sum + m.errors, 0);
     out(
       `  median: customers.retrieve ${retrieveRps.toFixed(0)} req/s; mixed ${mixedRps.toFixed(0)} req/s ` +
@@ -185,6 +211,18 @@ async function main(): Promise<void> {
       baselineFigure: Math.round(retrieveRps),
       ratio: ratioOf(mixedRps, retrieveRps),
     });
+    if (mixedCpu !== null && retrieveCpu !== null) {
+      emitRow(json, {
+        ...row,
+        path: 'local Stripe: mixed, requests per CPU-second of the emulator (one core of it)',
+        figure: Math.round(mixedCpu),
+        unit: 'requests/CPU-s',
+        baseline: 'customers.retrieve per CPU-second',
+        baselineFigure: Math.round(retrieveCpu),
+        ratio: ratioOf(mixedCpu, retrieveCpu),
+        target: `≥ ${TARGET}/s`,
+      });
+    }
     if (errors > 0) {
       process.stderr.write(`${errors} requests failed\n`);
       process.exitCode = 1;

@@ -57,3 +57,22 @@ export function rssMb(pid: number = process.pid): number | null {
     return pid === process.pid ? Math.round(process.memoryUsage().rss / 104857.6) / 10 : null;
   }
 }
+
+/**
+ * CPU time (user + system) a process has used so far, in seconds (Linux `/proc`; this process's own elsewhere). On a
+ * shared machine, requests per CPU-second of a server says what one core of it serves, whatever else runs.
+ */
+export function cpuSeconds(pid: number = process.pid): number | null {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    if (pid !== process.pid) {
+      return null;
+    }
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  }
+}

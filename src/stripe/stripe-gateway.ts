@@ -50,6 +50,14 @@ export class StripeGateway {
     this.caller = new StripeCaller(options.stripe, options.limiter ?? new RateLimiter({ requestsPerSecond: 25 }));
   }
 
+  /**
+   * Whether Stripe's rate budget is going unused right now: the client-side limiter has a request's worth of budget
+   * nobody is waiting for. A billing run adds workers while it holds (more requests in flight).
+   */
+  hasIdleBudget(): boolean {
+    return this.caller.idle;
+  }
+
   /** One SDK call; `invoiceId` (ours) goes on its trace span when the call is for one of our invoices. */
   private call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
     return this.caller.call(request, invoiceId);
