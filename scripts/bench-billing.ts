@@ -8,7 +8,7 @@
  * run itself (`runBilling`, the gateway from the configuration, as the server and the CLI build it) in this one. The
  * baseline of the same run is the limit itself: the figure is requests per second Stripe let through, the ratio
  * that over the limit (target ≥ 0.90) and the 429 share (target < 1 %). Stripe's counts are read from
- * `GET /_emulator/rate-limit`. `--smoke`: 10 customers at 100/s. Also printed: this process's CPU per invoice (the
+ * `GET /_emulator/rate-limit`. `--smoke`: 5 customers at 100/s. Also printed: this process's CPU per invoice (the
  * run's own cost, what caps it once Stripe does not) and the machine's load before and after each run. Uses a fresh database on BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
@@ -203,7 +203,7 @@ export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
 
 if (require.main === module) {
   const { flags } = parseCommandLine(process.argv.slice(2), {
-    customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 10)' },
+    customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
     concurrency: {
       type: 'string',
       value: 'N',
@@ -217,7 +217,7 @@ if (require.main === module) {
     ...BENCH_OPTIONS,
   });
   const smoke = flags.smoke === true;
-  const customers = Number(flags.customers ?? (smoke ? 10 : 1000));
+  const customers = Number(flags.customers ?? (smoke ? 5 : 1000));
   const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))
     .split(',')
     .map(Number);

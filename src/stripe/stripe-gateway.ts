@@ -58,6 +58,11 @@ export class StripeGateway {
     return this.caller.idle;
   }
 
+  /** The pace the client-side limiter keeps now (requests per second). */
+  get requestsPerSecond(): number {
+    return this.caller.requestsPerSecond;
+  }
+
   /** One SDK call; `invoiceId` (ours) goes on its trace span when the call is for one of our invoices. */
   private call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
     return this.caller.call(request, invoiceId);

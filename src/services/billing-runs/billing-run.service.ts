@@ -79,6 +79,8 @@ export type RunBillingResult =
 
 /** The most customers one instance invoices at once by default, however much of Stripe's budget is unused. */
 export const MAX_CONCURRENCY = 64;
+/** The longest cycle of one Stripe call with its database work the run sizes its workers for. */
+const CALL_CYCLE_SECONDS = 0.5;
 
 /** The billing run acts as a service, so `createInvoice` may invoice any customer. */
 export const BILLING_RUN_CALLER: Caller = { userId: 'system:billing-run', role: Role.SERVICE };
@@ -216,7 +218,9 @@ export async function runBilling(
   // Keep enough requests in flight: each customer is a chain of Stripe calls with database work between them, so a
   // few workers leave the limiter idle whenever all of them are between calls (at 100 requests/s a worker would need
   // a whole call, answer and database work included, every 40 ms). While the limiter has budget nobody waits for
-  // when an item ends, and no worker has run out of work yet, another worker starts.
+  // when an item ends, and no worker has run out of work yet, another worker starts, up to one per 0.5 s of the
+  // limiter's pace (a generous call-and-database cycle; a run starved of CPU also leaves budget idle, and more
+  // workers would not help it but stretch every item towards its lease).
   const workers: Array<Promise<void>> = [];
   let outOfWork = false;
   const start = (): void => {
@@ -227,7 +231,12 @@ export async function runBilling(
     );
   };
   const grow = (): void => {
-    if (!outOfWork && workers.length < settings.maxConcurrency && deps.gateway.hasIdleBudget() === true) {
+    const useful = Math.ceil(deps.gateway.requestsPerSecond * CALL_CYCLE_SECONDS);
+    if (
+      !outOfWork &&
+      workers.length < Math.min(settings.maxConcurrency, useful) &&
+      deps.gateway.hasIdleBudget() === true
+    ) {
       start();
     }
   };
