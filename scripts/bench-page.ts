@@ -8,7 +8,7 @@
  *
  *   npm run bench:page -- [--seconds 3] [--concurrency 8] [--rounds 5] [--invoices 120] [--smoke] [--json]
  *
- * `--smoke`: one round of half a second, a page of 50 only.
+ * `--smoke`: one round of half a second, a page of 50 only, 60 invoices.
  *
  * Client and both servers share one event loop (like is compared with like); rounds alternate which side goes
  * first, and the verdict is the median round's ratio, with every round printed.
@@ -49,7 +49,7 @@ const serverUrl =
 const seconds = arg('seconds', smoke ? 0.5 : 3);
 const concurrency = arg('concurrency', 8);
 const rounds = Math.max(1, arg('rounds', smoke ? 1 : 5));
-const invoiceCount = Math.max(60, arg('invoices', 120));
+const invoiceCount = Math.max(60, arg('invoices', smoke ? 60 : 120));
 const jwtSecret = randomUUID() + randomUUID();
 const READER = 'bench-reader';
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
