@@ -8,6 +8,7 @@
  * A test file belongs to `integration` unless it is listed under `unit` or `e2e`.
  */
 const UNIT = [
+  'bench-runner',
   'config',
   'config-docs',
   'decimal',

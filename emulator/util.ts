@@ -8,13 +8,21 @@ import {
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** Random bytes drawn 4 KB at a time: one call into the CSPRNG per ~200 ids rather than one per id. */
+let pool = Buffer.alloc(0);
+let used = 0;
+
 /** Random alphanumeric string, like the suffix of a Stripe id. */
 export function randomToken(length: number): string {
-  const bytes = randomBytes(length);
+  if (used + length > pool.length) {
+    pool = randomBytes(Math.max(4096, length));
+    used = 0;
+  }
   let out = '';
   for (let i = 0; i < length; i++) {
-    out += ALPHABET[bytes[i] % ALPHABET.length];
+    out += ALPHABET[pool[used + i] % ALPHABET.length];
   }
+  used += length;
   return out;
 }
 

@@ -2,18 +2,18 @@
  * A billing run against a rate-limited local Stripe: how much of the limit it uses and how many of its requests
  * Stripe refuses (429), at each limit asked for.
  *
- *   npm run bench:billing -- [--customers 300] [--limits 25,100]
+ *   npm run bench:billing -- [--customers 1000] [--limits 25,100] [--concurrency N] [--smoke] [--json]
  *
  * The local Stripe runs in a child process with `--rate-limit N` (so it announces `RateLimit-Policy: N;w=1`); the
  * run itself (`runBilling`, the gateway from the configuration, as the server and the CLI build it) in this one. The
  * baseline of the same run is the limit itself: the figure is requests per second Stripe let through, the ratio
  * that over the limit (target ≥ 0.90) and the 429 share (target < 1 %). Stripe's counts are read from
- * `GET /_emulator/rate-limit`. Uses a fresh database on BENCH_DATABASE_URL (default
+ * `GET /_emulator/rate-limit`. `--smoke`: 5 customers at 100/s. Also printed: this process's CPU per invoice (the
+ * run's own cost, what caps it once Stripe does not) and the machine's load before and after each run. Uses a fresh database on BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { Client } from 'pg';
 import { parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
@@ -23,6 +23,8 @@ import { runBilling } from '../src/services/billing-runs/billing-run.service';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from '../src/stripe/gateway-from-config';
+import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { spawnEmulator } from './lib/emulator-process';
 
 export interface BillingBenchResult {
   limit: number;
@@ -34,27 +36,27 @@ export interface BillingBenchResult {
   rate: number;
   /** Customers not invoiced (failed or skipped). */
   failed: number;
+  /** CPU time of this process (the run: services, ORM, SDK) per customer, in ms. */
+  cpuMsPerCustomer: number;
+  /** `uptime`'s load average before and after the run. */
+  load: [string, string];
+  /** This process's RSS after the run, in MB. */
+  rssMb: number | null;
+  /** Requests Stripe let through in each second of the run (where a run loses its pace: start, middle or end). */
+  perSecond: number[];
 }
+
+const load = (): string => {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' })
+      .trim()
+      .replace(/^.*load average: /, '');
+  } catch {
+    return 'unknown';
+  }
+};
 
 const SERVICE = { userId: 'bench', role: Role.SERVICE };
-
-/** Starts the local Stripe (dist/emulator/main.js) in a child process; resolves with its URL. */
-export async function spawnEmulator(args: string[] = []): Promise<{ url: string; child: ChildProcess }> {
-  const main = path.join(__dirname, '..', 'emulator', 'main.js');
-  const child = fork(main, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) {
-        resolve(m[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-  });
-  return { url, child };
-}
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
@@ -79,7 +81,7 @@ async function control<T>(base: string, method: string, route: string, body?: un
 export async function benchBilling(options: {
   customers: number;
   limits: number[];
-  /** Customers invoiced at once (`BILLING_CONCURRENCY`); default 8. */
+  /** Customers invoiced at once when the run starts (`BILLING_CONCURRENCY`); default the run's own (4). */
   concurrency?: number;
   serverUrl?: string;
 }): Promise<BillingBenchResult[]> {
@@ -121,11 +123,23 @@ export async function benchBilling(options: {
       await control(emulator.url, 'POST', '/rate-limit', { limit });
       // A new gateway per round, as a new process would have: it learns the limit from the first answer.
       const gateway = gatewayFromConfig(config);
+      const before = load();
+      const perSecond: number[] = [];
+      let counted = 0;
+      const sampler = setInterval(() => {
+        void control<{ allowed: number }>(emulator.url, 'GET', '/rate-limit').then(({ allowed }) => {
+          perSecond.push(allowed - counted);
+          counted = allowed;
+        });
+      }, 1000);
+      const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
       const outcome = await runBilling({ em: db.orm.em, gateway, config }, period, {
-        concurrency: options.concurrency ?? 8,
+        concurrency: options.concurrency,
       });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const used = process.cpuUsage(cpu);
+      clearInterval(sampler);
       const counts = await control<{ allowed: number; refused: number }>(emulator.url, 'GET', '/rate-limit');
       results.push({
         limit,
@@ -135,6 +149,10 @@ export async function benchBilling(options: {
         refused: counts.refused,
         rate: counts.allowed / seconds,
         failed: outcome.kind === 'completed' ? outcome.run.failed + outcome.run.skipped : options.customers,
+        cpuMsPerCustomer: (used.user + used.system) / 1000 / options.customers,
+        load: [before, load()],
+        rssMb: rssMb(),
+        perSecond,
       });
     }
   } finally {
@@ -150,28 +168,64 @@ export function describeBillingResult(r: BillingBenchResult): string {
   return (
     `billing run, ${r.customers} customers, local Stripe limited to ${r.limit}/s: ${r.seconds.toFixed(1)} s, ` +
     `${r.allowed} requests let through (${r.rate.toFixed(1)}/s = ${((100 * r.rate) / r.limit).toFixed(1)} % of the ` +
-    `limit), ${r.refused} answered 429 (${((100 * r.refused) / Math.max(1, total)).toFixed(2)} %), ${r.failed} not invoiced`
+    `limit), ${r.refused} answered 429 (${((100 * r.refused) / Math.max(1, total)).toFixed(2)} %), ${r.failed} not invoiced; ` +
+    `CPU ${r.cpuMsPerCustomer.toFixed(1)} ms per customer; load ${r.load[0]} → ${r.load[1]}\n` +
+    `  requests let through per second: ${r.perSecond.join(' ')}`
   );
+}
+
+/** The two rows of a run (scripts/lib/bench-row.ts): the share of the limit used, and the share answered 429. */
+export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
+  const path = `billing run, ${r.customers.toLocaleString('en-US')} customers, local Stripe limited to ${r.limit}/s`;
+  emitRow(json, {
+    bench: 'billing',
+    path: `${path}: requests let through`,
+    figure: Math.round(r.rate * 10) / 10,
+    unit: 'requests/s',
+    baseline: 'the rate limit',
+    baselineFigure: r.limit,
+    ratio: ratioOf(r.rate, r.limit),
+    target: '≥ 0.90×',
+    rssMb: r.rssMb,
+  });
+  emitRow(json, {
+    bench: 'billing',
+    path: `${path}: requests answered 429`,
+    figure: Math.round((10000 * r.refused) / Math.max(1, r.allowed + r.refused)) / 100,
+    unit: '%',
+    baseline: null,
+    baselineFigure: null,
+    ratio: null,
+    target: '< 1 %',
+    rssMb: r.rssMb,
+  });
 }
 
 if (require.main === module) {
   const { flags } = parseCommandLine(process.argv.slice(2), {
-    customers: { type: 'string', value: 'N', description: 'customers billed per run (default 300)' },
-    concurrency: { type: 'string', value: 'N', description: 'customers invoiced at once (default 8)' },
+    customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
+    concurrency: {
+      type: 'string',
+      value: 'N',
+      description: "customers invoiced at once at the start (default the run's own, 4; it adds more as needed)",
+    },
     limits: {
       type: 'string',
       value: 'N,N',
-      description: 'rate limits of the local Stripe, one run each (default 25,100)',
+      description: 'rate limits of the local Stripe, one run each (default 25,100; smoke 100)',
     },
+    ...BENCH_OPTIONS,
   });
-  const customers = Number(flags.customers ?? 300);
-  const limits = String(flags.limits ?? '25,100')
+  const smoke = flags.smoke === true;
+  const customers = Number(flags.customers ?? (smoke ? 5 : 1000));
+  const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))
     .split(',')
     .map(Number);
-  benchBilling({ customers, limits, concurrency: Number(flags.concurrency ?? 8) })
+  benchBilling({ customers, limits, concurrency: flags.concurrency ? Number(flags.concurrency) : undefined })
     .then((results) => {
       for (const r of results) {
         process.stdout.write(`${describeBillingResult(r)}\n`);
+        emitBillingRows(flags.json === true, r);
       }
     })
     .catch((error: unknown) => {

@@ -5,7 +5,9 @@
  * (same constraints) by `COPY … FROM STDIN` and by a raw multi-row INSERT through `pg`. Rounds alternate the four
  * ways; each figure is the median round. Prints figures, ratios and the machine's load (`uptime`) around each.
  *
- *   npm run bench:ingest -- [--batches 10] [--batch-size 10000] [--users 100] [--rounds 3]
+ *   npm run bench:ingest -- [--batches 10] [--batch-size 10000] [--users 100] [--rounds 3] [--smoke] [--json]
+ *
+ * `--smoke`: 2 batches of 2,000 events, one round.
  *
  * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
@@ -30,6 +32,7 @@ import { parsePeriod } from '../src/services/billing-runs/billing-period';
 import { billUsageOnInvoice, billedOnSql } from '../src/services/usage/usage-repository';
 import type { Database } from '../src/entities/orm';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
+import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
@@ -41,14 +44,16 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
     value: 'N',
     description: 'instead: ingest a month of N events for --users customers and time invoicing them (rollups)',
   },
+  ...BENCH_OPTIONS,
 });
+const smoke = flags.smoke === true;
 const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const batches = arg('batches', 10);
-const batchSize = arg('batch-size', 10_000);
+const batches = arg('batches', smoke ? 2 : 10);
+const batchSize = arg('batch-size', smoke ? 2000 : 10_000);
 const users = arg('users', 100);
-const rounds = arg('rounds', 3);
+const rounds = arg('rounds', smoke ? 1 : 3);
 const monthEvents = arg('month-events', 0);
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -368,6 +373,22 @@ async function main(): Promise<void> {
         `  ${way.name.padEnd(40)} ${s.toFixed(2).padStart(6)} s  ${rate(s).padStart(16)}  ` +
           `×COPY ${(copySeconds / s).toFixed(2)}  ×INSERT ${(insertSeconds / s).toFixed(2)}`,
       );
+    }
+    // Rows (scripts/lib/bench-row.ts): the two ways of the server against COPY, the baseline the target is set on.
+    const perSecond = (s: number): number => Math.round(total / s);
+    for (const way of ways.slice(2)) {
+      const s = median(seconds.get(way.name)!);
+      emitRow(flags.json === true, {
+        bench: 'ingest',
+        path: `usage: ${way.name}, batches of ${batchSize.toLocaleString('en-US')}`,
+        figure: perSecond(s),
+        unit: 'events/s',
+        baseline: ways[0].name,
+        baselineFigure: perSecond(copySeconds),
+        ratio: ratioOf(perSecond(s), perSecond(copySeconds)),
+        target: way === ways[3] ? '≥ 0.50×' : null,
+        rssMb: rssMb(),
+      });
     }
     await server.close();
   } finally {

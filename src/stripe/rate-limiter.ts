@@ -114,6 +114,15 @@ export class RateLimiter {
     };
   }
 
+  /**
+   * Whether budget is going unused right now: a whole token is there and nobody is waiting for it, so the callers do
+   * not keep up with the pace (a billing run adds workers while this holds). False before the first answer and
+   * during a back-off.
+   */
+  get idle(): boolean {
+    return this.answered && this.bucket.isFull();
+  }
+
   /** Resolves when the caller may make one request. */
   acquire(): Promise<void> {
     if (!this.answered) {

@@ -18,6 +18,16 @@ export class StripeCaller {
     private readonly limiter: RateLimiter,
   ) {}
 
+  /** Whether the rate limiter's budget is going unused right now (`RateLimiter.idle`). */
+  get idle(): boolean {
+    return this.limiter.idle;
+  }
+
+  /** The limiter's pace now (requests per second). */
+  get requestsPerSecond(): number {
+    return this.limiter.requestsPerSecond;
+  }
+
   /**
    * One SDK call. The SDK's own retries (5xx, 409, timeouts) reuse the idempotency key we passed. Traced as one span
    * (with `invoiceId`, our invoice's id, when the call is for one), the wait for the rate limiter included. The

@@ -50,6 +50,19 @@ export class StripeGateway {
     this.caller = new StripeCaller(options.stripe, options.limiter ?? new RateLimiter({ requestsPerSecond: 25 }));
   }
 
+  /**
+   * Whether Stripe's rate budget is going unused right now: the client-side limiter has a request's worth of budget
+   * nobody is waiting for. A billing run adds workers while it holds (more requests in flight).
+   */
+  hasIdleBudget(): boolean {
+    return this.caller.idle;
+  }
+
+  /** The pace the client-side limiter keeps now (requests per second). */
+  get requestsPerSecond(): number {
+    return this.caller.requestsPerSecond;
+  }
+
   /** One SDK call; `invoiceId` (ours) goes on its trace span when the call is for one of our invoices. */
   private call<T>(request: (stripe: Stripe) => Promise<T>, invoiceId?: string): Promise<T> {
     return this.caller.call(request, invoiceId);

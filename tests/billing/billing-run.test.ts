@@ -130,7 +130,9 @@ describe('billing run', () => {
     // The first instance stops after its first batch (as if killed).
     const controller = new AbortController();
     const first = await runBilling(h.deps('2024-05'), '2024-05', {
+      // One worker, which the run must not add to (it adds workers while Stripe's budget goes unused).
       concurrency: 1,
+      maxConcurrency: 1,
       batchSize: 2,
       signal: controller.signal,
       onProgress: (p) => (p.done >= 2 ? controller.abort() : undefined),

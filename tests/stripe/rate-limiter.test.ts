@@ -31,6 +31,22 @@ describe('RateLimiter', () => {
     expect(released).toEqual([0, 0, 0, 100, 200, 300, 400, 500]);
   });
 
+  it('says when its budget goes unused: a whole token there and nobody waiting for it (fake clock)', async () => {
+    const clock = new ManualClock(0);
+    const limiter = new RateLimiter({ requestsPerSecond: 10, clock });
+    expect(limiter.idle).toBe(true);
+    const first = limiter.acquire();
+    const second = limiter.acquire();
+    // The token is taken and a caller holds the next one: the pace, not the callers, is the limit.
+    expect(limiter.idle).toBe(false);
+    clock.advance(100);
+    await Promise.all([first, second]);
+    expect(limiter.idle).toBe(false);
+    // Nobody asked for the token that came since: budget unused.
+    clock.advance(100);
+    expect(limiter.idle).toBe(true);
+  });
+
   it('refills while idle but never beyond the burst', async () => {
     const clock = new ManualClock(0);
     const limiter = new RateLimiter({ requestsPerSecond: 10, burst: 2, clock });

@@ -45,8 +45,14 @@ export interface RunBillingOptions {
   triggeredBy?: string | null;
   /** Reopen a completed run to retry its failures and bill customers that appeared since. Default true. */
   rerun?: boolean;
-  /** Customers invoiced at the same time by this instance. Stripe pacing is the gateway's rate limiter. */
+  /**
+   * Customers invoiced at the same time by this instance when the run starts. Stripe pacing is the gateway's rate
+   * limiter; while its budget goes unused (the workers spend their time on the database, or waiting on Stripe's
+   * answers, rather than on the limiter) the run adds workers, up to `maxConcurrency`.
+   */
   concurrency?: number;
+  /** The most customers invoiced at once by this instance, however much of Stripe's budget is unused; default 64. */
+  maxConcurrency?: number;
   /** Items claimed per round trip. */
   batchSize?: number;
   /** Attempts per item within one run before it is `failed` (a re-run tries again). */
@@ -70,6 +76,11 @@ export type RunBillingResult =
   | { kind: 'completed'; run: BillingRunProgress }
   /** Work remains with other instances, or the run was stopped; progress as this instance left it. */
   | { kind: 'in_progress'; run: BillingRunProgress };
+
+/** The most customers one instance invoices at once by default, however much of Stripe's budget is unused. */
+export const MAX_CONCURRENCY = 64;
+/** The longest cycle of one Stripe call with its database work the run sizes its workers for. */
+const CALL_CYCLE_SECONDS = 0.5;
 
 /** The billing run acts as a service, so `createInvoice` may invoice any customer. */
 export const BILLING_RUN_CALLER: Caller = { userId: 'system:billing-run', role: Role.SERVICE };
@@ -109,6 +120,7 @@ export async function runBilling(
 
   const settings = {
     concurrency: Math.max(1, options.concurrency ?? 4),
+    maxConcurrency: Math.max(1, options.concurrency ?? 4, options.maxConcurrency ?? MAX_CONCURRENCY),
     batchSize: Math.max(1, options.batchSize ?? 5),
     maxAttempts: Math.max(1, options.maxAttempts ?? 3),
     retryDelayMs: options.retryDelayMs ?? 1000,
@@ -163,9 +175,9 @@ export async function runBilling(
   };
 
   // A stop ends the workers' waits at once. They listen on one signal of the run's own, which follows the caller's
-  // with a single listener: up to BILLING_CONCURRENCY waits on it at a time are expected, not a leak.
+  // with a single listener: up to one wait per worker on it at a time is expected, not a leak.
   const stopWaiting = new AbortController();
-  setMaxListeners(settings.concurrency, stopWaiting.signal);
+  setMaxListeners(settings.maxConcurrency, stopWaiting.signal);
   const stop = (): void => stopWaiting.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.signal?.aborted) {
@@ -197,13 +209,46 @@ export async function runBilling(
           log?.warn({ userId: item.userId, attempt: item.attempts, outcome }, 'billing run item not done');
         }
         await finishItem(deps.em.fork(), item.id, outcome, now());
+        grow();
       }
       await report();
     }
   };
 
+  // Keep enough requests in flight: each customer is a chain of Stripe calls with database work between them, so a
+  // few workers leave the limiter idle whenever all of them are between calls (at 100 requests/s a worker would need
+  // a whole call, answer and database work included, every 40 ms). While the limiter has budget nobody waits for
+  // when an item ends, and no worker has run out of work yet, another worker starts, up to one per 0.5 s of the
+  // limiter's pace (a generous call-and-database cycle; a run starved of CPU also leaves budget idle, and more
+  // workers would not help it but stretch every item towards its lease).
+  const workers: Array<Promise<void>> = [];
+  let outOfWork = false;
+  const start = (): void => {
+    workers.push(
+      worker().finally(() => {
+        outOfWork = true;
+      }),
+    );
+  };
+  const grow = (): void => {
+    const useful = Math.ceil(deps.gateway.requestsPerSecond * CALL_CYCLE_SECONDS);
+    if (
+      !outOfWork &&
+      workers.length < Math.min(settings.maxConcurrency, useful) &&
+      deps.gateway.hasIdleBudget() === true
+    ) {
+      start();
+    }
+  };
+  for (let i = 0; i < settings.concurrency; i += 1) {
+    start();
+  }
   // A worker that fails (the database went away…) leaves its items to lease expiry; the others finish first.
-  const ended = await Promise.allSettled(Array.from({ length: settings.concurrency }, () => worker()));
+  for (let settled = 0; settled < workers.length;) {
+    settled = workers.length;
+    await Promise.allSettled(workers.slice());
+  }
+  const ended = await Promise.allSettled(workers);
   options.signal?.removeEventListener('abort', stop);
   const failure = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
   if (failure) {

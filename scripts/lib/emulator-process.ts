@@ -1,0 +1,23 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Starts the local Stripe (dist/emulator/main.js) in a child process, so it has a core of its own; resolves with its
+ * URL once it listens. `args` are its command-line options (e.g. `--rate-limit 25`).
+ */
+export async function spawnEmulator(args: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+  const main = path.join(__dirname, '..', '..', 'emulator', 'main.js');
+  const child = fork(main, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return { url, child };
+}

@@ -1,0 +1,55 @@
+import { TABLE_END, TABLE_START, combine, meets, parseRow, renderTable, withTable } from '../scripts/bench';
+
+const row = (over: Record<string, unknown> = {}): string =>
+  `BENCH_ROW ${JSON.stringify({
+    bench: 'ingest',
+    path: 'usage over HTTP',
+    figure: 5000,
+    unit: 'events/s',
+    baseline: 'COPY',
+    baselineFigure: 10000,
+    ratio: 0.5,
+    target: '≥ 0.50×',
+    rssMb: 150,
+    ...over,
+  })}`;
+
+describe('npm run bench (scripts/bench.ts)', () => {
+  it('reads the BENCH_ROW lines of the contract and refuses the ones the table cannot use', () => {
+    expect(parseRow(row())).toMatchObject({ bench: 'ingest', figure: 5000, ratio: 0.5, target: '≥ 0.50×' });
+    expect(parseRow(row({ baseline: null, baselineFigure: null, ratio: null, target: null }))).toMatchObject({
+      baseline: null,
+      ratio: null,
+      target: null,
+    });
+    expect(parseRow('BENCH_ROW {"bench":"x"')).toBeNull();
+    expect(parseRow(row({ figure: '5000' }))).toBeNull();
+  });
+
+  it('judges a target on the ratio when it ends in ×, on the figure otherwise', () => {
+    expect(meets({ figure: 1, ratio: 0.9, target: '≥ 0.85×' })).toBe(true);
+    expect(meets({ figure: 1, ratio: 0.8, target: '≥ 0.85×' })).toBe(false);
+    expect(meets({ figure: 5200, ratio: null, target: '≥ 5000/s' })).toBe(true);
+    expect(meets({ figure: 1.2, ratio: null, target: '< 1 %' })).toBe(false);
+    expect(meets({ figure: 40, ratio: null, target: '≤ 50 ms' })).toBe(true);
+    expect(meets({ figure: 40, ratio: null, target: null })).toBeNull();
+    expect(meets({ figure: 40, ratio: null, target: '≥ 0.85×' })).toBeNull();
+  });
+
+  it('takes the median of each row over the rounds', () => {
+    const rows = [0.4, 0.6, 0.5].map((ratio, i) => parseRow(row({ ratio, figure: 4000 + 500 * i }))!);
+    const [combined] = combine([...rows, parseRow(row({ path: 'other' }))!]);
+    expect(combined).toMatchObject({ path: 'usage over HTTP', ratio: 0.5, figure: 4500, rounds: 3 });
+    expect(renderTable([combined], true)).toContain('| 0.50× | ≥ 0.50× | yes | 150 MB |');
+  });
+
+  it('writes the table between its markers and keeps the text around it', () => {
+    const page = `# Benchmarks\n\nintro\n\n${TABLE_START}\nold table\n${TABLE_END}\n\n## Usage\n\nhand-written\n`;
+    const written = withTable(page, 'new table');
+    expect(written).toContain('intro');
+    expect(written).toContain('## Usage\n\nhand-written');
+    expect(written).toContain('new table');
+    expect(written).not.toContain('old table');
+    expect(withTable(written, 'newer')).toBe(written.replace('new table', 'newer'));
+  });
+});
