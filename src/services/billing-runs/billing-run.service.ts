@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../config/clock';
 import { systemClock } from '../../config/clock';
@@ -24,6 +25,14 @@ import { createInvoice } from '../invoicing/create-invoice.service';
 import { getBillingRun } from './get-billing-run.service';
 import { retryRateLimited } from '../shared/stripe-rate-limit-retry';
 import type { BillingRunProgress } from './get-billing-run.service';
+
+/** How long a worker waits, in real time, for another worker's claim of a due item to commit. */
+const CONTENDED_CLAIM_PAUSE_MS = 20;
+
+/** A real-time pause that a stop ends at once. */
+async function realPause(ms: number, signal: AbortSignal): Promise<void> {
+  await delay(ms, undefined, { signal }).catch(() => undefined);
+}
 
 export interface BillingRunDeps {
   /** A root or request EntityManager; the run forks its own. */
@@ -192,7 +201,14 @@ export async function runBilling(
         if (waitMs === null) {
           return;
         }
-        await clock.sleep(Math.min(Math.max(waitMs, 20), 1000), { signal: stopWaiting.signal });
+        if (waitMs === 0) {
+          // Due but not claimable: another worker's claim (FOR UPDATE SKIP LOCKED) holds it until its statement
+          // commits. That takes real time, not the run's time: on a clock that stands still (a test's) a sleep here
+          // never ended and the run hung. A short real pause, then claim again.
+          await realPause(CONTENDED_CLAIM_PAUSE_MS, stopWaiting.signal);
+          continue;
+        }
+        await clock.sleep(Math.min(waitMs, 1000), { signal: stopWaiting.signal });
         continue;
       }
       for (const [index, item] of batch.entries()) {
