@@ -71,7 +71,7 @@ function endpointInput(body: RestInput['body']): EndpointInput {
  */
 export function webhookEndpointRouter(deps: WebhookEndpointRouterDeps): Router {
   const { db, verify, config, clock = systemClock } = deps;
-  const router = express.Router();
+  const router = express.Router({ strict: true });
   const services = (caller: Caller): EndpointDeps => ({
     em: db.orm.em.fork(),
     caller,
