@@ -23,6 +23,7 @@ import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
 import { createWebhookComponents } from '../webhooks';
 import { OutgoingWebhookWorker } from '../webhooks/outgoing-webhook-worker';
+import type { RecordedAttempt } from '../webhooks/outgoing-webhook-worker';
 import { JetStreamUsageStream } from '../queue/jetstream-usage-queue';
 import { MetricCatalogueCache } from '../services/usage/metric-catalogue';
 import type { UsageQueue } from '../services/usage/usage-queue';
@@ -85,6 +86,8 @@ export interface BillingServer {
    * stored, or the failure it retries); returns its removal. Never called in the direct mode.
    */
   onUsageWrite(listener: (outcome: UsageWriteOutcome) => void): () => void;
+  /** Calls `listener` after each outgoing webhook attempt this instance recorded; returns its removal. */
+  onOutgoingAttempt(listener: (attempt: RecordedAttempt) => void): () => void;
   /**
    * Resumes refunds and credit notes left PENDING when Stripe was unreachable, every `CREDIT_NOTE_RESUME_SECONDS` once
    * listening; `tick()` resumes those pending at least that long now.
@@ -174,6 +177,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     streams: () => streamLimits.counts,
     dunning,
     onUsageWrite: (listener) => usage?.writer.onWrite(listener) ?? (() => undefined),
+    onOutgoingAttempt: (listener) => outgoing.onRecorded(listener),
     creditNotes,
     listen(port = config.port, host = config.host) {
       return new Promise((resolve, reject) => {

@@ -38,11 +38,18 @@ export interface OutgoingWebhookOptions extends OutgoingWebhookSettings {
  * instance died), a retry scheduled by an instance since gone, notifications lost while the LISTEN connection was
  * down.
  */
+/** An attempt this instance has recorded: the delivery and how it ended. */
+export interface RecordedAttempt {
+  deliveryId: string;
+  outcome: AttemptResult['outcome']['kind'];
+}
+
 export class OutgoingWebhookWorker {
   private readonly loop: PollLoop;
   private readonly listener: ChannelListener;
   /** The earliest time this instance scheduled work for (a retry, a delivery over the rate) not yet reached. */
   private nextDueAt = Infinity;
+  private readonly recordedListeners = new Set<(attempt: RecordedAttempt) => void>();
 
   constructor(
     private readonly db: Database,
@@ -158,6 +165,18 @@ export class OutgoingWebhookWorker {
         : false;
     });
     this.report(delivery, result, disabled);
+    for (const listener of [...this.recordedListeners]) {
+      listener({ deliveryId: delivery.id, outcome: result.outcome.kind });
+    }
+  }
+
+  /**
+   * Calls `listener` after each attempt of this instance is recorded (committed: the delivery's status and log are
+   * what admins now read); returns its removal.
+   */
+  onRecorded(listener: (attempt: RecordedAttempt) => void): () => void {
+    this.recordedListeners.add(listener);
+    return () => this.recordedListeners.delete(listener);
   }
 
   private report(delivery: ClaimedDelivery, result: AttemptResult, disabled: boolean): void {

@@ -1,7 +1,7 @@
 import { Role } from '../../src/entities/enums';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { operator } from '../helpers/fixtures';
-import { waitForEvent } from '../helpers/wait';
+import { Wakeups, waitForEvent } from '../helpers/wait';
 import { Receiver } from '../outgoing-webhooks/receiver';
 import type { RestResponse, RestServer } from './rest-harness';
 import { startRestServer } from './rest-harness';
@@ -36,10 +36,20 @@ describe('outgoing webhook endpoints over REST', () => {
   };
   const accepted = (n: number, what: string) =>
     waitForEvent(what, () => receiver.accepted.length >= n, receiver.changes.subscribe);
+  // The receiver answers before the server records the attempt: what admins read (and what a replay may reset) is
+  // settled only once the attempt is recorded.
+  let recordedAttempts = 0;
+  const recordedChanges = new Wakeups();
+  const recorded = (n: number, what: string) =>
+    waitForEvent(`${what} recorded`, () => recordedAttempts >= n, recordedChanges.subscribe);
 
   beforeAll(async () => {
     s = await startRestServer();
     await seedDefaultCatalogue(s.t.database.db.orm.em.fork());
+    s.t.server.onOutgoingAttempt(() => {
+      recordedAttempts += 1;
+      recordedChanges.wake();
+    });
     op = await operator(s.t);
     admin = await s.t.token('admin-1', Role.ADMIN);
     await receiver.start();
@@ -113,6 +123,7 @@ describe('outgoing webhook endpoints over REST', () => {
     const from = new Date(Date.now() - 1000).toISOString();
     const a = await invoice('rest-wh-alice');
     await accepted(2, 'created and finalized');
+    await recorded(2, 'created and finalized');
     expect(receiver.typesByInvoice()).toEqual({ [a]: ['invoice.created', 'invoice.finalized'] });
 
     const listed = await s.call('GET', `/api/v1/webhook-endpoints/${id}/deliveries?limit=10`, { token: admin });
@@ -136,6 +147,7 @@ describe('outgoing webhook endpoints over REST', () => {
     const replayed = await s.call('POST', `/api/v1/webhook-deliveries/${first.delivery_id}/replay`, { token: admin });
     expect(replayed.body.delivery).toMatchObject({ delivery_id: first.delivery_id, status: 'pending', attempts: 0 });
     await accepted(3, 'the replay');
+    await recorded(3, 'the replay');
     expect(receiver.accepted[2]).toMatchObject({ id: first.message_id, type: 'invoice.created' });
 
     // A time range: both events again, in order.
