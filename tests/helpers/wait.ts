@@ -35,6 +35,62 @@ export function waitForEvent(
   });
 }
 
+/**
+ * Resolves with `check()`'s value once it is truthy, checking it now and again each time `subscribe` wakes it: for
+ * conditions read asynchronously (the database). Checks never overlap; a wake-up during a check runs one more. Same
+ * guard as `waitForEvent`, only there to turn a hang into a clear failure.
+ */
+export function waitForValue<T>(
+  what: string,
+  check: () => Promise<T>,
+  subscribe: (wake: () => void) => () => void,
+): Promise<NonNullable<T>> {
+  return new Promise((resolve, reject) => {
+    let running = false;
+    let again = false;
+    let found: NonNullable<T> | undefined;
+    let failure: Error | undefined;
+    const wakeups = new Wakeups();
+    const run = async (): Promise<void> => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          const value = await check();
+          if (value) {
+            found = value as NonNullable<T>;
+          }
+        } while (again && found === undefined);
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+      } finally {
+        running = false;
+        wakeups.wake();
+      }
+    };
+    const unsubscribe = subscribe(() => void run());
+    waitForEvent(what, () => found !== undefined || failure !== undefined, wakeups.subscribe).then(
+      () => {
+        unsubscribe();
+        if (failure) {
+          reject(failure);
+        } else {
+          resolve(found as NonNullable<T>);
+        }
+      },
+      (error: unknown) => {
+        unsubscribe();
+        reject(error);
+      },
+    );
+    void run();
+  });
+}
+
 /** Listeners woken together, for `waitForEvent` to subscribe to when what is watched is the test's own (frames, sleeps). */
 export class Wakeups {
   private readonly listeners = new Set<() => void>();

@@ -5,6 +5,7 @@ import { InvoiceStatus } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import type { ManualClock } from '../helpers/clock';
 import { WAIT_GUARD_MS } from '../helpers/clock';
+import { waitForValue } from '../helpers/wait';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import { webhookBatchCommitted } from '../../src/webhooks';
 
@@ -320,62 +321,15 @@ export async function settledEvent(db: Database, id: string): Promise<WebhookEve
 }
 
 /** Waits until an event has left the queue (processed, ignored or failed), woken by the worker's commits. */
-export function settled(db: Database, id: string, timeoutMs = WAIT_GUARD_MS): Promise<WebhookEvent> {
-  return waitForApplied(() => settledEvent(db, id), `event ${id} to settle`, timeoutMs);
+export function settled(db: Database, id: string): Promise<WebhookEvent> {
+  return waitForApplied(() => settledEvent(db, id), `event ${id} to settle`);
 }
 
 /**
  * Resolves with `check()`'s value once it is truthy, checking it now and again each time a webhook worker of this
  * process commits a batch (`webhookBatchCommitted`): for conditions only the worker brings about (an event settled,
- * its effect on an invoice). Checks never overlap; a commit during a check runs one more. The guard only turns a hang
- * into a failure.
+ * its effect on an invoice).
  */
-export function waitForApplied<T>(
-  check: () => Promise<T>,
-  label = 'condition',
-  guardMs = WAIT_GUARD_MS,
-): Promise<NonNullable<T>> {
-  return new Promise((resolve, reject) => {
-    let running = false;
-    let again = false;
-    let finished = false;
-    const finish = (error: Error | null, value?: NonNullable<T>): void => {
-      if (finished) {
-        return;
-      }
-      finished = true;
-      clearTimeout(timer);
-      unsubscribe();
-      if (error) {
-        reject(error);
-      } else {
-        resolve(value as NonNullable<T>);
-      }
-    };
-    const run = async (): Promise<void> => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      try {
-        do {
-          again = false;
-          const value = await check();
-          if (value) {
-            finish(null, value as NonNullable<T>);
-            return;
-          }
-        } while (again && !finished);
-      } catch (error) {
-        finish(error instanceof Error ? error : new Error(String(error)));
-      } finally {
-        running = false;
-      }
-    };
-    const timer = setTimeout(() => finish(new Error(`Timed out after ${guardMs} ms waiting for ${label}`)), guardMs);
-    // Subscribed before the first check, so a commit between the two is not missed.
-    const unsubscribe = webhookBatchCommitted.subscribe(() => void run());
-    void run();
-  });
+export function waitForApplied<T>(check: () => Promise<T>, label = 'condition'): Promise<NonNullable<T>> {
+  return waitForValue(label, check, (wake) => webhookBatchCommitted.subscribe(wake));
 }
