@@ -31,6 +31,28 @@ export class PollLoop {
     private readonly onError: (error: unknown) => void,
   ) {}
 
+  /**
+   * A loop that runs `check` once every `intervalMs` of the clock, counted from the start of each check (a check that
+   * outlasted it is followed by the next at once); a check that throws is reported and the next runs an interval later.
+   */
+  static every(
+    clock: Clock,
+    intervalMs: number,
+    check: () => Promise<unknown>,
+    onError: (error: unknown) => void,
+  ): PollLoop {
+    return new PollLoop(
+      clock,
+      { pollIntervalMs: intervalMs, errorDelayMs: intervalMs },
+      async () => {
+        const started = clock.now();
+        await check();
+        return Math.max(0, started + intervalMs - clock.now());
+      },
+      onError,
+    );
+  }
+
   get isRunning(): boolean {
     return this.running;
   }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PollLoop } from '../../lib/poll-loop';
 import type { Clock } from '../../config/clock';
 import type { AppConfig } from '../../config/config';
 import type { Logger } from '../../config/logger';
@@ -41,10 +42,9 @@ const BATCH = 50;
 export function createCreditNoteResumer(options: CreditNoteResumerOptions): CreditNoteResumer {
   const { clock, intervalMs } = options;
   const log = options.log?.child({ component: 'credit-note-resumer' });
-  const controller = new AbortController();
   const listeners = new Set<(check: CreditNoteCheck) => void>();
   let running: Promise<CreditNoteCheck> | null = null;
-  let loop: Promise<void> | undefined;
+  let loop: PollLoop | undefined;
 
   const check = async (): Promise<CreditNoteCheck> => {
     const at = new Date(clock.now());
@@ -82,22 +82,13 @@ export function createCreditNoteResumer(options: CreditNoteResumerOptions): Cred
       if (loop || intervalMs === 0) {
         return;
       }
-      loop = (async () => {
-        while (!controller.signal.aborted) {
-          const started = clock.now();
-          await tick().catch((error: unknown) => {
-            log?.error({ err: error }, 'resuming pending credit notes failed; the next check tries again');
-          });
-          const wait = started + intervalMs - clock.now();
-          if (wait > 0) {
-            await clock.sleep(wait, { signal: controller.signal, unref: true });
-          }
-        }
-      })();
+      loop = PollLoop.every(clock, intervalMs, tick, (error) => {
+        log?.error({ err: error }, 'resuming pending credit notes failed; the next check tries again');
+      });
+      loop.start();
     },
     async stop() {
-      controller.abort();
-      await loop;
+      await loop?.stop();
       await running?.catch(() => undefined);
     },
     onCheck(listener) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { PollLoop } from '../../lib/poll-loop';
 import type { Clock } from '../../config/clock';
 import type { AppConfig } from '../../config/config';
 import type { Logger } from '../../config/logger';
@@ -63,7 +64,7 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
   const controller = new AbortController();
   let running: Promise<DunningCheck> | null = null;
   let queued: Promise<DunningCheck> | null = null;
-  let loop: Promise<void> | undefined;
+  let loop: PollLoop | undefined;
   const listeners = new Set<(check: DunningCheck) => void>();
 
   const check = async (): Promise<DunningCheck> => {
@@ -119,24 +120,15 @@ export function createDunningWorker(options: DunningWorkerOptions): DunningWorke
       if (loop || policy.intervalMs === 0) {
         return;
       }
-      loop = (async () => {
-        while (!controller.signal.aborted) {
-          const started = clock.now();
-          await tick().catch((error: unknown) => {
-            // A step that failed half-way keeps its lease until it expires; then any instance resumes it.
-            log?.error({ err: error }, 'dunning check failed; the step is resumed after its lease');
-          });
-          // One interval from the start of the check: a check that outlasted it is followed by the next at once.
-          const wait = started + policy.intervalMs - clock.now();
-          if (wait > 0) {
-            await clock.sleep(wait, { signal: controller.signal, unref: true });
-          }
-        }
-      })();
+      loop = PollLoop.every(clock, policy.intervalMs, tick, (error) => {
+        // A step that failed half-way keeps its lease until it expires; then any instance resumes it.
+        log?.error({ err: error }, 'dunning check failed; the step is resumed after its lease');
+      });
+      loop.start();
     },
     async stop() {
       controller.abort();
-      await loop;
+      await loop?.stop();
       await running?.catch(() => undefined);
     },
     onCheck(listener) {
