@@ -1,16 +1,6 @@
-import { loadConfig } from '../src/config/config';
-import { Role } from '../src/entities/enums';
-import { openDatabase } from '../src/entities/orm';
-import type { Database } from '../src/entities/orm';
-import { createServer } from '../src/server';
-import type { BillingServer } from '../src/server';
-import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
-import { mintToken } from '../src/services/customers/auth.service';
-import { createTestDatabase, testServerUrl } from './helpers/database';
-import type { TestDatabase } from './helpers/database';
-import { TEST_JWT_SECRET, TEST_STRIPE_KEY } from './helpers/server';
-import { startTcpProxy } from './helpers/tcp-proxy';
-import type { TcpProxy } from './helpers/tcp-proxy';
+import { startProxiedServer } from './helpers/server';
+import type { ProxiedServer } from './helpers/server';
+import { testServerUrl } from './helpers/database';
 
 /**
  * The database goes away under a running server (a TCP proxy between them is cut; the shared PostgreSQL server keeps
@@ -19,42 +9,15 @@ import type { TcpProxy } from './helpers/tcp-proxy';
  * it is back. PostgreSQL only: embedded PGlite has no connection to lose.
  */
 (testServerUrl() ? describe : describe.skip)('a database outage under a running server (PostgreSQL only)', () => {
-  let database: TestDatabase;
-  let proxy: TcpProxy;
-  let proxied: Database;
-  let server: BillingServer;
+  let t: ProxiedServer;
   let url: string;
   let token: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await seedDefaultCatalogue(database.db.orm.em.fork());
-    const direct = new URL(database.url as string);
-    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const through = new URL(direct);
-    through.hostname = proxy.host;
-    through.port = String(proxy.port);
-    proxied = await openDatabase({ databaseUrl: through.toString(), poolMax: 3 });
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: TEST_JWT_SECRET,
-      STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
-      // Nothing here calls Stripe; a port nobody listens on.
-      STRIPE_API_BASE: 'http://127.0.0.1:9',
-      DUNNING_INTERVAL_SECONDS: '0',
-    });
-    server = await createServer({ config, db: proxied });
-    url = await server.listen(0, '127.0.0.1');
-    token = await mintToken(TEST_JWT_SECRET, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
+    t = await startProxiedServer();
+    ({ url, serviceToken: token } = t);
   });
-  afterAll(async () => {
-    proxy.restore();
-    await server.close();
-    await proxied.close();
-    await proxy.close();
-    await database.drop();
-  });
+  afterAll(() => t.close());
 
   const batch = Array.from({ length: 5 }, (_, i) => ({
     userId: 'outage-user',
@@ -83,7 +46,7 @@ import type { TcpProxy } from './helpers/tcp-proxy';
   }
 
   async function stored(): Promise<number> {
-    const [row] = await database.db.orm.em
+    const [row] = await t.database.db.orm.em
       .fork()
       .execute<Array<{ n: number }>>(
         `select count(*)::int as n from usage_records where idempotency_key like 'outage-%'`,
@@ -92,7 +55,7 @@ import type { TcpProxy } from './helpers/tcp-proxy';
   }
 
   it('answers 503 / SERVICE_UNAVAILABLE while it is away, stores nothing half, and serves the same requests after', async () => {
-    proxy.cut();
+    t.proxy.cut();
 
     const usage = await postUsage();
     expect(usage.status).toBe(503);
@@ -118,7 +81,7 @@ import type { TcpProxy } from './helpers/tcp-proxy';
     expect(ready.status).toBe(503);
     expect(await stored()).toBe(0);
 
-    proxy.restore();
+    t.proxy.restore();
     const again = await postUsage();
     expect(again).toMatchObject({ status: 200, body: { accepted: 5, duplicates: 0 } });
     expect(await stored()).toBe(5);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { loadConfig } from '../src/config/config';
 import type { Env } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { openDatabase } from '../src/entities/orm';
@@ -9,13 +8,12 @@ import type { Database } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import type { BillingServer } from '../src/server';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
-import { mintToken } from '../src/services/customers/auth.service';
 import { gatewayFromConfig } from '../src/stripe/gateway-from-config';
-import { createTestDatabase, testServerUrl } from './helpers/database';
+import { testServerUrl } from './helpers/database';
 import type { TestDatabase } from './helpers/database';
-import { TEST_JWT_SECRET, TEST_STRIPE_KEY, startTestServer } from './helpers/server';
+import { startProxiedServer, startTestServer } from './helpers/server';
+import type { ProxiedServer } from './helpers/server';
 import type { TestServer } from './helpers/server';
-import { startTcpProxy } from './helpers/tcp-proxy';
 import type { TcpProxy } from './helpers/tcp-proxy';
 import { Wakeups, waitForEvent } from './helpers/wait';
 
@@ -209,43 +207,18 @@ describe('two instances sharing the usage stream', () => {
 });
 
 (testServerUrl() ? describe : describe.skip)('a PostgreSQL outage in JetStream mode (PostgreSQL only)', () => {
+  let t: ProxiedServer;
   let database: TestDatabase;
   let proxy: TcpProxy;
-  let proxied: Database;
   let server: BillingServer;
   let url: string;
   let token: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await seedDefaultCatalogue(database.db.orm.em.fork());
-    const direct = new URL(database.url as string);
-    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const through = new URL(direct);
-    through.hostname = proxy.host;
-    through.port = String(proxy.port);
-    proxied = await openDatabase({ databaseUrl: through.toString(), poolMax: 3 });
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: TEST_JWT_SECRET,
-      STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
-      // Nothing here calls Stripe; a port nobody listens on.
-      STRIPE_API_BASE: 'http://127.0.0.1:9',
-      DUNNING_INTERVAL_SECONDS: '0',
-      ...jetstreamEnv(),
-    });
-    server = await createServer({ config, db: proxied });
-    url = await server.listen(0, '127.0.0.1');
-    token = await mintToken(TEST_JWT_SECRET, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
+    t = await startProxiedServer(jetstreamEnv());
+    ({ database, proxy, server, url, serviceToken: token } = t);
   });
-  afterAll(async () => {
-    proxy.restore();
-    await server.close();
-    await proxied.close();
-    await proxy.close();
-    await database.drop();
-  });
+  afterAll(() => t.close());
 
   it('accepts a batch while PostgreSQL is unreachable and stores it once, duplicates included, when it returns', async () => {
     const counts = tally(server);

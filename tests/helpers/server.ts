@@ -27,6 +27,10 @@ import { mintToken } from '../../src/services/customers/auth.service';
 import type { TestDatabase } from './database';
 import { createTestDatabase } from './database';
 import { Wakeups, waitForEvent, waitForFeedCount } from './wait';
+import { openDatabase } from '../../src/entities/orm';
+import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
+import { startTcpProxy } from './tcp-proxy';
+import type { TcpProxy } from './tcp-proxy';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 export const TEST_STRIPE_KEY = 'sk_test_harness_local_emulator';
@@ -269,5 +273,58 @@ export function collect<T>(client: WsClient, query: string, variables?: Record<s
     },
     onUpdate: updates.subscribe,
     stop,
+  };
+}
+
+/** A server whose database connection goes through a TCP proxy a test can cut and restore (PostgreSQL only). */
+export interface ProxiedServer {
+  database: TestDatabase;
+  proxy: TcpProxy;
+  server: BillingServer;
+  url: string;
+  /** A service token (the platform recording usage). */
+  serviceToken: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a server on a fresh database (default catalogue seeded) reached through `startTcpProxy`, so a test can take
+ * the database away from this server while the shared PostgreSQL server keeps serving every other test. Nothing in
+ * it calls Stripe (`STRIPE_API_BASE` is a port nobody listens on); `env` adds to its configuration.
+ */
+export async function startProxiedServer(env: Env = {}): Promise<ProxiedServer> {
+  const database = await createTestDatabase();
+  await seedDefaultCatalogue(database.db.orm.em.fork());
+  const direct = new URL(database.url as string);
+  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const through = new URL(direct);
+  through.hostname = proxy.host;
+  through.port = String(proxy.port);
+  const proxied = await openDatabase({ databaseUrl: through.toString(), poolMax: 3 });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: TEST_JWT_SECRET,
+    STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
+    STRIPE_API_BASE: 'http://127.0.0.1:9',
+    DUNNING_INTERVAL_SECONDS: '0',
+    ...env,
+  });
+  const server = await createServer({ config, db: proxied });
+  const url = await server.listen(0, '127.0.0.1');
+  const serviceToken = await mintToken(TEST_JWT_SECRET, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
+  return {
+    database,
+    proxy,
+    server,
+    url,
+    serviceToken,
+    async close() {
+      proxy.restore();
+      await server.close();
+      await proxied.close();
+      await proxy.close();
+      await database.drop();
+    },
   };
 }
