@@ -137,6 +137,33 @@ describe('the usage and admin views in a browser', () => {
     await context.close();
   });
 
+  it('pages through more customers than one page holds', async () => {
+    // 51 customers (a page is 50), with usage in a month no other test bills.
+    await op.record(
+      Array.from({ length: 51 }, (_, index) => ({
+        userId: `pager-${String(index).padStart(2, '0')}`,
+        metric: 'llm_input_tokens',
+        quantity: '1',
+        occurredAt: '2023-03-10T10:00:00Z',
+      })),
+    );
+    const context = await browser.newContext();
+    const page = await signIn(context, op.admin);
+    await page.goto(`${t.url}/admin/customers?search=pager-`);
+    await page.getByTestId('customer-count').getByText('51 customers matching “pager-”').waitFor();
+    const rows = page.locator('tr[data-user-id^="pager-"]');
+    await rows.nth(49).waitFor();
+    await expect(rows.count()).resolves.toBe(50);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await rows.nth(50).waitFor();
+    await expect(rows.count()).resolves.toBe(51);
+    const ids = await rows.evaluateAll((cells) => cells.map((cell) => cell.getAttribute('data-user-id')));
+    expect(new Set(ids).size).toBe(51);
+    // The last page has no next one.
+    await expect(page.getByRole('button', { name: 'Load more' }).count()).resolves.toBe(0);
+    await context.close();
+  });
+
   it('lets an admin replay a webhook event and see it applied again', async () => {
     await op.record([
       { userId: 'hook-hal', metric: 'llm_input_tokens', quantity: '500000', occurredAt: '2024-01-03T00:00:00Z' },

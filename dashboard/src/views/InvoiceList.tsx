@@ -1,75 +1,44 @@
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useId } from 'react';
 import { request } from '../api';
+import { LoadMore } from '../components/LoadMore';
 import { StatusBadge } from '../components/StatusBadge';
 import { InvoicesDocument } from '../generated/graphql';
-import type { InvoiceStatus, InvoicesQuery } from '../generated/graphql';
+import type { InvoiceStatus } from '../generated/graphql';
 import { STATUSES, STATUS_LABELS, formatDate, formatTotals } from '../format';
 import { useStatusEvents } from '../live';
 import { hrefOf, navigate, onLinkClick } from '../router';
 import type { Session } from '../session';
+import { pageOf, usePagedList } from '../use-pages';
 
-type Row = InvoicesQuery['invoices']['edges'][number]['node'];
 const PAGE = 50;
 
 /** Invoices, newest first, filtered by status and period; each badge follows the invoice's status live. */
 export function InvoiceList({ session, status, period }: { session: Session; status?: string; period?: string }) {
   const statusId = useId();
   const periodId = useId();
-  const [rows, setRows] = useState<Row[]>();
-  const [total, setTotal] = useState(0);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string>();
-  const [loadingMore, setLoadingMore] = useState(false);
   const validStatus = STATUSES.includes(status as InvoiceStatus) ? (status as InvoiceStatus) : undefined;
-
-  const load = useCallback(async () => {
-    setError(undefined);
-    try {
-      const data = await request(
-        InvoicesDocument,
-        { status: validStatus ?? null, period: period || null, first: PAGE },
-        session.token,
-      );
-      setRows(data.invoices.edges.map((edge) => edge.node));
-      setTotal(data.invoices.totalCount);
-      setNext(data.invoices.pageInfo.hasNextPage ? data.invoices.pageInfo.endCursor : null);
-    } catch (failure) {
-      setError(failure instanceof Error ? failure.message : String(failure));
-    }
-  }, [session.token, validStatus, period]);
-
-  useEffect(() => {
-    setRows(undefined);
-    void load();
-  }, [load]);
+  const list = usePagedList(
+    async (after) =>
+      pageOf(
+        (
+          await request(
+            InvoicesDocument,
+            { status: validStatus ?? null, period: period || null, first: PAGE, after },
+            session.token,
+          )
+        ).invoices,
+      ),
+    JSON.stringify([validStatus, period, session.token]),
+  );
+  const { rows, total, error } = list;
 
   const live = useStatusEvents(
     (event) =>
-      setRows((current) =>
-        current?.map((row) => (row.id === event.invoice.id ? { ...row, status: event.status } : row)),
+      list.update((current) =>
+        current.map((row) => (row.id === event.invoice.id ? { ...row, status: event.status } : row)),
       ),
-    () => void load(),
+    () => void list.reload(),
   );
-
-  async function loadMore() {
-    if (!next) {
-      return;
-    }
-    setLoadingMore(true);
-    try {
-      const data = await request(
-        InvoicesDocument,
-        { status: validStatus ?? null, period: period || null, first: PAGE, after: next },
-        session.token,
-      );
-      setRows((current) => [...(current ?? []), ...data.invoices.edges.map((edge) => edge.node)]);
-      setNext(data.invoices.pageInfo.hasNextPage ? data.invoices.pageInfo.endCursor : null);
-    } catch (failure) {
-      setError(failure instanceof Error ? failure.message : String(failure));
-    } finally {
-      setLoadingMore(false);
-    }
-  }
 
   return (
     <section aria-labelledby="invoices-title">
@@ -180,11 +149,7 @@ export function InvoiceList({ session, status, period }: { session: Session; sta
               </table>
             </div>
           )}
-          {next && (
-            <button type="button" className="secondary" onClick={loadMore} disabled={loadingMore}>
-              {loadingMore ? 'Loading…' : 'Load more'}
-            </button>
-          )}
+          <LoadMore more={list.more} />
         </>
       )}
     </section>

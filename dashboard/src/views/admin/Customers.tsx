@@ -1,53 +1,27 @@
-import { useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import { request } from '../../api';
 import { CustomersDocument } from '../../generated/graphql';
-import type { CustomersQuery } from '../../generated/graphql';
 import { formatDate } from '../../format';
 import { hrefOf, navigate, onLinkClick } from '../../router';
 import type { Session } from '../../session';
-import { messageOf, useQuery } from '../../use-query';
+import { LoadMore } from '../../components/LoadMore';
+import { pageOf, usePagedList } from '../../use-pages';
 
-type Customer = CustomersQuery['customers']['edges'][number]['node'];
 const PAGE = 50;
 
 /** Admin: every billing customer by user id, searchable, with a link to each one's usage. */
 export function Customers({ session, search }: { session: Session; search?: string }) {
   const searchId = useId();
   const [draft, setDraft] = useState(search ?? '');
-  const first = useQuery(CustomersDocument, { search: search ?? null, first: PAGE }, session.token);
-  const [more, setMore] = useState<{ rows: Customer[]; next: string | null }>();
-  const [moreError, setMoreError] = useState<string>();
-  const [loadingMore, setLoadingMore] = useState(false);
-
-  useEffect(() => setMore(undefined), [first.data]);
-
-  const page = first.data?.customers;
-  const rows = [...(page?.edges.map((edge) => edge.node) ?? []), ...(more?.rows ?? [])];
-  const next = more ? more.next : page?.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
-
-  async function loadMore() {
-    if (!next) {
-      return;
-    }
-    setLoadingMore(true);
-    setMoreError(undefined);
-    try {
-      const data = await request(
-        CustomersDocument,
-        { search: search ?? null, first: PAGE, after: next },
-        session.token,
-      );
-      setMore({
-        rows: [...(more?.rows ?? []), ...data.customers.edges.map((edge) => edge.node)],
-        next: data.customers.pageInfo.hasNextPage ? data.customers.pageInfo.endCursor : null,
-      });
-    } catch (failure) {
-      setMoreError(messageOf(failure));
-    } finally {
-      setLoadingMore(false);
-    }
-  }
+  const list = usePagedList(
+    async (after) =>
+      pageOf(
+        (await request(CustomersDocument, { search: search ?? null, first: PAGE, after }, session.token)).customers,
+      ),
+    JSON.stringify([search, session.token]),
+  );
+  const rows = list.rows;
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -72,20 +46,20 @@ export function Customers({ session, search }: { session: Session; search?: stri
           </button>
         </div>
       </form>
-      {first.error && (
+      {list.error && (
         <p className="error" role="alert">
-          Could not load customers: {first.error}
+          Could not load customers: {list.error}
         </p>
       )}
-      {first.loading && !page && (
+      {list.loading && !rows && (
         <p className="loading" role="status">
           Loading customers…
         </p>
       )}
-      {page && (
+      {rows && (
         <>
           <p className="totals" data-testid="customer-count">
-            {page.totalCount === 1 ? '1 customer' : `${page.totalCount} customers`}
+            {list.total === 1 ? '1 customer' : `${list.total} customers`}
             {search ? ` matching “${search}”` : ''}
           </p>
           {rows.length === 0 ? (
@@ -126,16 +100,7 @@ export function Customers({ session, search }: { session: Session; search?: stri
               </table>
             </div>
           )}
-          {moreError && (
-            <p className="error" role="alert">
-              Could not load more: {moreError}
-            </p>
-          )}
-          {next && (
-            <button type="button" className="secondary" onClick={loadMore} disabled={loadingMore}>
-              {loadingMore ? 'Loading…' : 'Load more'}
-            </button>
-          )}
+          <LoadMore more={list.more} />
         </>
       )}
     </section>

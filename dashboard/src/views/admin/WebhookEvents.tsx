@@ -6,7 +6,9 @@ import type { WebhookEventFieldsFragment, WebhookEventStatus } from '../../gener
 import { formatDateTime } from '../../format';
 import { navigate } from '../../router';
 import type { Session } from '../../session';
-import { messageOf, useQuery } from '../../use-query';
+import { messageOf } from '../../use-query';
+import { LoadMore } from '../../components/LoadMore';
+import { pageOf, usePagedList } from '../../use-pages';
 
 type Event = WebhookEventFieldsFragment;
 
@@ -37,15 +39,20 @@ export function WebhookEvents({ session, type, status }: { session: Session; typ
   const statusId = useId();
   const [typeDraft, setTypeDraft] = useState(type ?? '');
   const validStatus = isStatus(status) ? status : undefined;
-  const list = useQuery(
-    WebhookEventsDocument,
-    { type: type ?? null, status: validStatus ?? null, first: PAGE },
-    session.token,
+  const list = usePagedList(
+    async (after) =>
+      pageOf(
+        (
+          await request(
+            WebhookEventsDocument,
+            { type: type ?? null, status: validStatus ?? null, first: PAGE, after },
+            session.token,
+          )
+        ).webhookEvents,
+      ),
+    JSON.stringify([type, validStatus, session.token]),
   );
-  const [rows, setRows] = useState<Event[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [moreError, setMoreError] = useState<string>();
-  const [loadingMore, setLoadingMore] = useState(false);
+  const rows = list.rows;
   const [replays, setReplays] = useState<Record<string, { state: 'replaying' | 'done' | 'error'; text: string }>>({});
   const [announcement, setAnnouncement] = useState('');
   const mounted = useRef(true);
@@ -56,34 +63,7 @@ export function WebhookEvents({ session, type, status }: { session: Session; typ
     };
   }, []);
 
-  useEffect(() => {
-    const page = list.data?.webhookEvents;
-    setRows(page?.edges.map((edge) => edge.node) ?? []);
-    setNext(page?.pageInfo.hasNextPage ? page.pageInfo.endCursor : null);
-  }, [list.data]);
-
-  const replace = (event: Event) => setRows((current) => current.map((row) => (row.id === event.id ? event : row)));
-
-  async function loadMore() {
-    if (!next) {
-      return;
-    }
-    setLoadingMore(true);
-    setMoreError(undefined);
-    try {
-      const data = await request(
-        WebhookEventsDocument,
-        { type: type ?? null, status: validStatus ?? null, first: PAGE, after: next },
-        session.token,
-      );
-      setRows((current) => [...current, ...data.webhookEvents.edges.map((edge) => edge.node)]);
-      setNext(data.webhookEvents.pageInfo.hasNextPage ? data.webhookEvents.pageInfo.endCursor : null);
-    } catch (failure) {
-      setMoreError(messageOf(failure));
-    } finally {
-      setLoadingMore(false);
-    }
-  }
+  const replace = (event: Event) => list.update((current) => current.map((row) => (row.id === event.id ? event : row)));
 
   /** Queues the event again, then asks for it until the worker has applied it (or given up on it). */
   async function replay(event: Event) {
@@ -126,7 +106,6 @@ export function WebhookEvents({ session, type, status }: { session: Session; typ
     navigate({ page: 'webhooks', type: typeDraft.trim() || undefined, status: validStatus }, { replace: true });
   }
 
-  const page = list.data?.webhookEvents;
   return (
     <section aria-labelledby="webhooks-title">
       <div className="title-row">
@@ -178,15 +157,15 @@ export function WebhookEvents({ session, type, status }: { session: Session; typ
           Could not load webhook events: {list.error}
         </p>
       )}
-      {list.loading && !page && (
+      {list.loading && !rows && (
         <p className="loading" role="status">
           Loading webhook events…
         </p>
       )}
-      {page && (
+      {rows && (
         <>
           <p className="totals" data-testid="event-count">
-            {page.totalCount === 1 ? '1 event' : `${page.totalCount} events`}, newest first
+            {list.total === 1 ? '1 event' : `${list.total} events`}, newest first
           </p>
           {rows.length === 0 ? (
             <p className="empty">No events match these filters.</p>
@@ -250,16 +229,7 @@ export function WebhookEvents({ session, type, status }: { session: Session; typ
               </table>
             </div>
           )}
-          {moreError && (
-            <p className="error" role="alert">
-              Could not load more: {moreError}
-            </p>
-          )}
-          {next && (
-            <button type="button" className="secondary" onClick={loadMore} disabled={loadingMore}>
-              {loadingMore ? 'Loading…' : 'Load more'}
-            </button>
-          )}
+          <LoadMore more={list.more} />
         </>
       )}
     </section>
