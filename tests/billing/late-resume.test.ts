@@ -1,7 +1,13 @@
 import type Stripe from 'stripe';
 import { seedDefaultCatalogue } from '../../src/services/usage/seed-catalogue.service';
 import { METADATA } from '../../src/stripe';
-import { CreateInvoiceDocument, InvoiceDocument, InvoicesDocument, PayInvoiceDocument } from '../generated/graphql';
+import {
+  CreateInvoiceDocument,
+  InvoiceDocument,
+  InvoicesDocument,
+  PayInvoiceDocument,
+  ReconcileDocument,
+} from '../generated/graphql';
 import { operator } from '../helpers/fixtures';
 import type { TestServer } from '../helpers/server';
 import { startTestServer } from '../helpers/server';
@@ -9,20 +15,6 @@ import { startTestServer } from '../helpers/server';
 type Op = Awaited<ReturnType<typeof operator>>;
 
 const DAY_AND_AN_HOUR = 25 * 3600;
-
-const RECONCILE = `mutation Reconcile($period: String!, $dryRun: Boolean) {
-  reconcile(period: $period, dryRun: $dryRun) {
-    changes { invoiceId number action from to applied }
-    warnings { invoiceId message }
-    errors { invoiceId message }
-  }
-}`;
-
-interface ReconcileReport {
-  changes: Array<{ invoiceId: string; number: string; action: string; from: string; to: string; applied: boolean }>;
-  warnings: Array<{ invoiceId: string; message: string }>;
-  errors: Array<{ invoiceId: string; message: string }>;
-}
 
 /**
  * Stripe forgets an idempotency key after 24 hours. Each case loses Stripe's answer to one write of createInvoice or
@@ -64,12 +56,8 @@ describe('resuming after Stripe has forgotten our idempotency keys', () => {
     expect(res.body.errors).toBeUndefined();
     return res.body.data!.payInvoice;
   };
-  const reconcile = async (dryRun = false): Promise<ReconcileReport> => {
-    const res = await t.gql<{ reconcile: ReconcileReport }, unknown>(
-      RECONCILE,
-      { period: '2024-01', dryRun },
-      { token: op.admin },
-    );
+  const reconcile = async (dryRun = false) => {
+    const res = await t.gql(ReconcileDocument, { period: '2024-01', dryRun }, { token: op.admin });
     expect(res.body.errors).toBeUndefined();
     return res.body.data!.reconcile;
   };
