@@ -12,9 +12,7 @@
  * run's own cost, what caps it once Stripe does not) and the machine's load before and after each run. Uses a fresh database on BENCH_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
@@ -24,6 +22,7 @@ import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from '../src/stripe/gateway-from-config';
 import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { loadAverage, withClient } from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
 export interface BillingBenchResult {
@@ -46,27 +45,7 @@ export interface BillingBenchResult {
   perSecond: number[];
 }
 
-const load = (): string => {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' })
-      .trim()
-      .replace(/^.*load average: /, '');
-  } catch {
-    return 'unknown';
-  }
-};
-
 const SERVICE = { userId: 'bench', role: Role.SERVICE };
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function control<T>(base: string, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(`${base}/_emulator${route}`, {
@@ -123,7 +102,7 @@ export async function benchBilling(options: {
       await control(emulator.url, 'POST', '/rate-limit', { limit });
       // A new gateway per round, as a new process would have: it learns the limit from the first answer.
       const gateway = gatewayFromConfig(config);
-      const before = load();
+      const before = loadAverage();
       const perSecond: number[] = [];
       let counted = 0;
       const sampler = setInterval(() => {
@@ -150,7 +129,7 @@ export async function benchBilling(options: {
         rate: counts.allowed / seconds,
         failed: outcome.kind === 'completed' ? outcome.run.failed + outcome.run.skipped : options.customers,
         cpuMsPerCustomer: (used.user + used.system) / 1000 / options.customers,
-        load: [before, load()],
+        load: [before, loadAverage()],
         rssMb: rssMb(),
         perSecond,
       });

@@ -15,10 +15,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
@@ -27,23 +26,15 @@ import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { recordUsage } from '../src/services/usage/record-usage.service';
-import { computeInvoiceLines } from '../src/services/invoicing/invoice-lines';
-import { parsePeriod } from '../src/services/billing-runs/billing-period';
-import { billUsageOnInvoice, billedOnSql } from '../src/services/usage/usage-repository';
-import type { Database } from '../src/entities/orm';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { loadAverage, median, withClient } from './lib/bench-util';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
   'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
   users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
   rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
-  'month-events': {
-    type: 'string',
-    value: 'N',
-    description: 'instead: ingest a month of N events for --users customers and time invoicing them (rollups)',
-  },
   ...BENCH_OPTIONS,
 });
 const smoke = flags.smoke === true;
@@ -54,18 +45,7 @@ const batches = arg('batches', smoke ? 2 : 10);
 const batchSize = arg('batch-size', smoke ? 2000 : 10_000);
 const users = arg('users', 100);
 const rounds = arg('rounds', smoke ? 1 : 3);
-const monthEvents = arg('month-events', 0);
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 function events(batch: number, prefix: string) {
   return Array.from({ length: batchSize }, (_, i) => ({
@@ -165,121 +145,6 @@ async function copyBaseline(url: string, prefix: string): Promise<number> {
   });
 }
 
-const load = (): string =>
-  execFileSync('uptime', { encoding: 'utf8' })
-    .trim()
-    .replace(/^.*load average/, 'load');
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/**
- * A month of usage invoiced: `monthEvents` events of January 2024 over `users` customers go in through the service
- * (COPY path, rollups kept), then, per customer, what invoicing does with usage: the preview (`computeInvoiceLines`,
- * read from the rollups), and in one transaction marking the period's events billed on an invoice (rollups rebuilt)
- * and computing that invoice's lines. The baseline in the same run: the preview's aggregation query as it was before
- * the rollups (events priced one by one, grouped per metric and price), through `pg`, without the rest of the
- * preview (catalogue, late periods, pricing in JavaScript), so it flatters the events. Stripe is not
- * called (its pace is the billing run's, measured by the billing-run benchmark).
- */
-async function monthBench(db: Database, url: string): Promise<void> {
-  const caller = { userId: 'bench', role: Role.SERVICE };
-  const period = parsePeriod('2024-01');
-  const month = (b: number): ReturnType<typeof events> =>
-    Array.from({ length: Math.min(batchSize, monthEvents - b * batchSize) }, (_, j) => {
-      const i = b * batchSize + j;
-      return {
-        userId: `month-user-${i % users}`,
-        metric: ['llm_input_tokens', 'llm_output_tokens', 'tool_calls', 'agent_runtime_minutes'][i % 4],
-        quantity: i % 4 === 2 ? '1' : String(100 + (i % 900)),
-        occurredAt: new Date(Date.UTC(2024, 0, 1) + ((i * 7919) % (31 * 86_400)) * 1000).toISOString(),
-        idempotencyKey: `m-${i}`,
-        agentId: `agent-${i % 10}`,
-      };
-    });
-  const figure = (label: string, seconds: number, per: string): void => {
-    out(`  ${label.padEnd(52)} ${seconds.toFixed(2).padStart(8)} s  ${per}   (${load()})`);
-  };
-  out(`a month of usage: ${monthEvents.toLocaleString('en-US')} events, ${users.toLocaleString('en-US')} customers`);
-  let started = process.hrtime.bigint();
-  const since = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  for (let b = 0; b * batchSize < monthEvents; b += 1) {
-    await recordUsage(db.orm.em.fork(), caller, month(b), new Date('2024-02-01T00:00:00Z'));
-  }
-  const ingest = since();
-  figure('ingest (recordUsage, batches of ' + batchSize + ')', ingest, `${Math.round(monthEvents / ingest)} events/s`);
-
-  const customers = await withClient(url, async (c) => {
-    await c.query('analyze');
-    return (await c.query<{ id: string }>(`select id from customers where external_user_id like 'month-user-%'`)).rows;
-  });
-  started = process.hrtime.bigint();
-  await withClient(url, async (c) => {
-    for (const { id } of customers) {
-      // The preview's aggregation as it was before the rollups (usage-aggregation.ts before them), on the events.
-      await c.query(
-        `with usage as (
-           select ur.metric_id, ur.quantity, ur.occurred_at, p.id as price_id
-           from usage_records ur
-           left join lateral (
-             select p.id from prices p
-             where p.metric_id = ur.metric_id and p.currency = 'usd'
-               and (p.customer_id = ur.customer_id or p.customer_id is null)
-               and p.effective_from <= ur.occurred_at and (p.effective_to is null or ur.occurred_at < p.effective_to)
-             order by (p.customer_id is null), p.effective_from desc
-             limit 1
-           ) p on true
-           where ur.customer_id = $1 and ur.occurred_at >= $2 and ur.occurred_at < $3
-             and (${billedOnSql('ur')} is null or ${billedOnSql('ur')} in (
-               select i.id from invoices i
-               where i.customer_id = ur.customer_id and i.period_start = $2 and i.period_end = $3))
-         )
-         select u.metric_id, u.price_id, sum(u.quantity)::text, count(*)::text, max(u.quantity)::text,
-                min(u.occurred_at)
-         from usage u group by u.metric_id, u.price_id`,
-        [id, period.start, period.end],
-      );
-    }
-  });
-  const raw = since();
-  figure(
-    'baseline: sums per metric from the events',
-    raw,
-    `${((raw / customers.length) * 1000).toFixed(1)} ms/customer`,
-  );
-
-  started = process.hrtime.bigint();
-  for (const { id } of customers) {
-    await computeInvoiceLines(db.orm.em.fork(), id, 'usd', period);
-  }
-  const preview = since();
-  figure(
-    'preview (priced lines from the rollups)',
-    preview,
-    `${((preview / customers.length) * 1000).toFixed(1)} ms/customer  ×baseline ${(raw / preview).toFixed(2)}`,
-  );
-
-  started = process.hrtime.bigint();
-  let n = 0;
-  for (const { id } of customers) {
-    n += 1;
-    await db.orm.em.fork().transactional(async (tem) => {
-      const [{ id: invoiceId }] = await tem.execute<Array<{ id: string }>>(
-        `insert into invoices (id, number, customer_id, period, period_start, period_end, status, currency)
-         values (gen_random_uuid(), ?, ?, '2024-01', ?, ?, 'DRAFT', 'usd') returning id`,
-        [`BENCH-${n}`, id, period.start, period.end],
-      );
-      await billUsageOnInvoice(tem, { invoiceId, customerId: id, periodStart: period.start, periodEnd: period.end });
-      await computeInvoiceLines(tem, id, 'usd', period, invoiceId);
-    });
-  }
-  const invoicing = since();
-  figure(
-    'invoice usage (bill the events + lines, 1 tx each)',
-    invoicing,
-    `${((invoicing / customers.length) * 1000).toFixed(1)} ms/customer`,
-  );
-  out(`  total for the month's invoices (usage side): ${(preview + invoicing).toFixed(1)} s`);
-}
-
 async function main(): Promise<void> {
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
   await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
@@ -307,11 +172,6 @@ async function main(): Promise<void> {
       return (await res.json()) as { accepted: number };
     };
 
-    if (monthEvents > 0) {
-      await monthBench(db, url.toString());
-      await server.close();
-      return;
-    }
     // Warm-up (creates the customers, so the baseline can resolve them too), not timed.
     await post(events(-1, 'warm'));
 
@@ -355,12 +215,12 @@ async function main(): Promise<void> {
     const seconds = new Map<string, number[]>(ways.map((w) => [w.name, []]));
     const loads: string[] = [];
     for (let round = 0; round < rounds; round += 1) {
-      loads.push(load());
+      loads.push(`load ${loadAverage()}`);
       for (const [i, way] of ways.entries()) {
         seconds.get(way.name)!.push(await way.run(`r${round}-w${i}`));
       }
     }
-    loads.push(load());
+    loads.push(`load ${loadAverage()}`);
 
     const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')} events/s`;
     const copySeconds = median(seconds.get(ways[0].name)!);

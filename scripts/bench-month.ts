@@ -3,7 +3,9 @@
  * `recordUsage` service (COPY into a staging table, rollups kept), then every customer's usage is invoiced as a
  * billing run does it, minus Stripe: in one transaction per customer, an invoice row, the period's usage put on it
  * (`billUsageOnInvoice`: a claim per period and the day rollups moved to the invoice's bucket) and its priced lines
- * (`computeInvoiceLines`, from the rollups). Stripe's pace is the billing run's benchmark.
+ * (`computeInvoiceLines`, from the rollups). Stripe's pace is the billing run's benchmark. Before invoicing, each
+ * customer's preview (`computeInvoiceLines` without an invoice, what the cost-so-far view reads) is timed against its
+ * aggregation as it was before the day rollups, run on the events through `pg`.
  *
  * Baseline in the same run: billing as it was before claims, one write per event (`update usage_records set
  * billed_on_invoice_id = …` over the period's events, then the touched day rollups rebuilt from the events), on a
@@ -15,19 +17,18 @@
  * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { memoryUsage } from 'node:process';
-import { Client } from 'pg';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { computeInvoiceLines } from '../src/services/invoicing/invoice-lines';
 import { parsePeriod } from '../src/services/billing-runs/billing-period';
-import { billUsageOnInvoice } from '../src/services/usage/usage-repository';
+import { billUsageOnInvoice, billedOnSql } from '../src/services/usage/usage-repository';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from '../src/entities/orm';
+import { loadAverage, withClient } from './lib/bench-util';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   events: { type: 'string', value: 'N', description: 'events in the month (default 10,000,000)' },
@@ -49,10 +50,7 @@ const baselineCustomers = Math.min(customerCount, numberFlag(flags, 'baseline-cu
 const batchSize = numberFlag(flags, 'batch-size', 10_000);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-const load = (): string =>
-  execFileSync('uptime', { encoding: 'utf8' })
-    .trim()
-    .replace(/^.*load average/, 'load');
+const load = (): string => `load ${loadAverage()}`;
 const rssMb = (): number => Math.round(memoryUsage().rss / 1e6);
 
 interface Row {
@@ -68,16 +66,6 @@ const row = (r: Row): void => {
   rows.push(r);
 };
 
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 const period = parsePeriod('2024-01');
 const batch = (b: number) =>
   Array.from({ length: Math.min(batchSize, monthEvents - b * batchSize) }, (_, j) => {
@@ -91,6 +79,26 @@ const batch = (b: number) =>
       agentId: `agent-${i % 10}`,
     };
   });
+
+/** The preview's aggregation as it was before the day rollups (usage-aggregation.ts before them), on the events. */
+const PREVIEW_FROM_EVENTS = `with usage as (
+     select ur.metric_id, ur.quantity, ur.occurred_at, p.id as price_id
+     from usage_records ur
+     left join lateral (
+       select p.id from prices p
+       where p.metric_id = ur.metric_id and p.currency = 'usd'
+         and (p.customer_id = ur.customer_id or p.customer_id is null)
+         and p.effective_from <= ur.occurred_at and (p.effective_to is null or ur.occurred_at < p.effective_to)
+       order by (p.customer_id is null), p.effective_from desc
+       limit 1
+     ) p on true
+     where ur.customer_id = $1 and ur.occurred_at >= $2 and ur.occurred_at < $3
+       and (${billedOnSql('ur')} is null or ${billedOnSql('ur')} in (
+         select i.id from invoices i
+         where i.customer_id = ur.customer_id and i.period_start = $2 and i.period_end = $3))
+   )
+   select u.metric_id, u.price_id, sum(u.quantity)::text, count(*)::text, max(u.quantity)::text, min(u.occurred_at)
+   from usage u group by u.metric_id, u.price_id`;
 
 /** Billing as it was before claims (one write per event, rollups rebuilt from the events), on a scratch column. */
 async function billPerEvent(tem: EntityManager, invoiceId: string, customerId: string): Promise<void> {
@@ -205,6 +213,33 @@ async function main(): Promise<void> {
       return (
         await c.query<{ id: string }>(`select id from customers where external_user_id like 'month-user-%' order by id`)
       ).rows;
+    });
+
+    // The preview (what a user's cost so far reads) from the day rollups, against its aggregation as it was before
+    // them, on the events through `pg` (without the catalogue, late periods and pricing, so it flatters the events).
+    let started1 = process.hrtime.bigint();
+    await withClient(url.toString(), async (c) => {
+      for (const { id } of customers) {
+        await c.query(PREVIEW_FROM_EVENTS, [id, period.start, period.end]);
+      }
+    });
+    const fromEvents = since(started1);
+    started1 = process.hrtime.bigint();
+    for (const { id } of customers) {
+      await computeInvoiceLines(db.orm.em.fork(), id, 'usd', period);
+    }
+    const preview = since(started1);
+    const perMs = (seconds: number): number => Number(((seconds / customers.length) * 1000).toFixed(2));
+    out(
+      `  preview from the rollups ${perMs(preview)} ms/customer; from the events ${perMs(fromEvents)} ms/customer   (${load()})`,
+    );
+    row({
+      path: "preview a customer's month (priced lines from the rollups)",
+      figure: perMs(preview),
+      unit: 'ms/customer',
+      baseline: 'sums per metric from the events (pg)',
+      baselineFigure: perMs(fromEvents),
+      target: null,
     });
 
     // The baseline first, rolled back customer by customer (the data stays as ingested), then every customer.
