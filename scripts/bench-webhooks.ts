@@ -49,10 +49,7 @@ function event(prefix: string, i: number): string {
   });
 }
 
-/** Keep-alive HTTP client on node:http (lighter than fetch, so the servers, not the client, dominate the figures). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-function post(url: string, payload: string, secret: string): Promise<number> {
+function post(agent: http.Agent, url: string, payload: string, secret: string): Promise<number> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -86,6 +83,10 @@ async function drive(
 ): Promise<{ seconds: number; p99Ms: number }> {
   const bodies = Array.from({ length: options.total }, (_, i) => event(prefix, i));
   const latencies: number[] = [];
+  // Keep-alive HTTP client on node:http (lighter than fetch, so the servers, not the client, dominate the figures).
+  // One per run: a server left idle while the others run closes its kept-alive sockets (keepAliveTimeout), and a
+  // request sent on one as it closes fails with ECONNRESET.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(
@@ -94,7 +95,7 @@ async function drive(
         const payload = bodies[next];
         next += 1;
         const sent = process.hrtime.bigint();
-        const status = await post(url, payload, options.secret);
+        const status = await post(agent, url, payload, options.secret);
         latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
         if (status !== 200) {
           throw new Error(`HTTP ${status} from ${url}`);
@@ -103,6 +104,7 @@ async function drive(
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
   latencies.sort((a, b) => a - b);
   return { seconds, p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] };
 }
@@ -388,7 +390,6 @@ async function main(): Promise<void> {
         }
       }
     } finally {
-      agent.destroy();
       await Promise.all(Object.values(servers).map((server) => server.stop()));
     }
   } finally {
