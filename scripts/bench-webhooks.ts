@@ -1,15 +1,17 @@
 /**
  * Acknowledged Stripe webhooks per second at `POST /api/v1/webhooks/stripe` (raw body, signature check, durable
- * insert, 200), next to a baseline in the same run: a bare `node:http` server doing the same signature check and the
- * same insert through `pg`. Each server runs in its own process and the load generator (this process) in another, as a
- * deployment runs; rounds alternate which side goes first, at each concurrency, and the verdict is the median round's
- * ratio (target: the route at ≥ 0.85× the baseline at 16 and 64 connections). Each server reports the CPU it spent
- * per event and its RSS.
+ * insert, 200), next to two others in the same run on the same signed events: a bare `node:http` server doing the same
+ * signature check and the same insert through `pg` (the baseline; target: the route at ≥ 0.85× of it at 16 and 64
+ * connections), and `@supabase/stripe-sync-engine` 0.48.5's `processWebhook` behind `node:http`, on a database of its
+ * own with its migrations (scripts/lib/stripe-sync-server.ts; target: the route at ≥ 1.3× of it). Each server runs in
+ * its own process and the load generator (this process) in another, as a deployment runs; rounds rotate which side
+ * goes first, at each concurrency, and the verdicts are the median rounds' ratios. Each server reports the CPU it spent
+ * per event and its p99 latency, the route its RSS, with the load average.
  *
- *   npm run bench:webhooks -- [--events 4000] [--concurrency 16,64] [--rounds 5] [--smoke] [--json]
+ *   npm run bench:webhooks -- [--events 4000] [--concurrency 16,64] [--rounds 5] [--no-sync-engine] [--smoke] [--json]
  *
- * `BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` profiles both servers.
- * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
+ * `BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` profiles every server.
+ * Uses fresh databases on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  * The webhook worker is off, so only intake is measured.
  */
 import { fork } from 'node:child_process';
@@ -18,7 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Pool } from 'pg';
 import Stripe from 'stripe';
@@ -26,6 +28,8 @@ import { loadConfig } from '../src/config/config';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
+import { stripeSyncServer } from './lib/stripe-sync-server';
+import type { BenchServer } from './lib/stripe-sync-server';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const stripe = new Stripe('sk_test_bench');
@@ -45,10 +49,7 @@ function event(prefix: string, i: number): string {
   });
 }
 
-/** Keep-alive HTTP client on node:http (lighter than fetch, so the servers, not the client, dominate the figures). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-function post(url: string, payload: string, secret: string): Promise<number> {
+function post(agent: http.Agent, url: string, payload: string, secret: string): Promise<number> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -74,13 +75,18 @@ function post(url: string, payload: string, secret: string): Promise<number> {
   });
 }
 
-/** Sends `total` signed events with `concurrency` requests in flight; returns seconds elapsed. */
+/** Sends `total` signed events with `concurrency` requests in flight; returns seconds elapsed and the p99 latency. */
 async function drive(
   url: string,
   prefix: string,
   options: { total: number; concurrency: number; secret: string },
-): Promise<number> {
+): Promise<{ seconds: number; p99Ms: number }> {
   const bodies = Array.from({ length: options.total }, (_, i) => event(prefix, i));
+  const latencies: number[] = [];
+  // Keep-alive HTTP client on node:http (lighter than fetch, so the servers, not the client, dominate the figures).
+  // One per run: a server left idle while the others run closes its kept-alive sockets (keepAliveTimeout), and a
+  // request sent on one as it closes fails with ECONNRESET.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(
@@ -88,18 +94,23 @@ async function drive(
       while (next < bodies.length) {
         const payload = bodies[next];
         next += 1;
-        const status = await post(url, payload, options.secret);
+        const sent = process.hrtime.bigint();
+        const status = await post(agent, url, payload, options.secret);
+        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
         if (status !== 200) {
           throw new Error(`HTTP ${status} from ${url}`);
         }
       }
     }),
   );
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { seconds, p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] };
 }
 
 /** The baseline: the least a correct receiver must do (verify, insert, answer), with nothing around it. */
-async function baselineServer(url: string, secret: string): Promise<{ url: string; close(): Promise<void> }> {
+async function baselineServer(url: string, secret: string): Promise<BenchServer> {
   const pool = new Pool({ connectionString: url, max: 10 });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -144,7 +155,7 @@ async function baselineServer(url: string, secret: string): Promise<{ url: strin
 }
 
 /** The project's server, as `npm start` assembles it, intake only. */
-async function routeServer(url: string, secret: string): Promise<{ url: string; close(): Promise<void> }> {
+async function routeServer(url: string, secret: string): Promise<BenchServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
   const db = await openDatabase({ databaseUrl: url });
   const config = loadConfig({
@@ -173,11 +184,21 @@ async function routeServer(url: string, secret: string): Promise<{ url: string; 
   };
 }
 
-/** A server process (`--serve route|baseline`): says its URL, answers `cpu` with its CPU and RSS, `stop` ends it. */
-async function serve(kind: string): Promise<void> {
+type Side = 'route' | 'baseline' | 'sync';
+
+const SERVERS: Record<Side, (url: string, secret: string) => Promise<BenchServer>> = {
+  route: routeServer,
+  baseline: baselineServer,
+  sync: stripeSyncServer,
+};
+
+/**
+ * A server process (`--serve route|baseline|sync`): says its URL, answers `cpu` with its CPU and RSS, `stop` ends it.
+ */
+async function serve(kind: Side): Promise<void> {
   const url = process.env.BENCH_SERVE_DB ?? DEFAULT_URL;
   const secret = process.env.BENCH_SERVE_SECRET ?? '';
-  const server = kind === 'route' ? await routeServer(url, secret) : await baselineServer(url, secret);
+  const server = await SERVERS[kind](url, secret);
   process.on('message', (message) => {
     if (message === 'cpu') {
       const used = process.cpuUsage();
@@ -199,7 +220,7 @@ interface ServerProcess {
   stop(): Promise<void>;
 }
 
-async function startServer(kind: 'route' | 'baseline', dbUrl: string, secret: string): Promise<ServerProcess> {
+async function startServer(kind: Side, dbUrl: string, secret: string): Promise<ServerProcess> {
   const child: ChildProcess = fork(__filename, ['--serve', kind], {
     env: { ...process.env, BENCH_SERVE_DB: dbUrl, BENCH_SERVE_SECRET: secret },
     execArgv: process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
@@ -242,11 +263,21 @@ async function admin(serverUrl: string, fn: (c: Client) => Promise<unknown>): Pr
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+const LABEL: Record<Side, string> = { baseline: 'baseline', route: 'route', sync: 'sync-engine' };
+
+/** What one side did at one concurrency over the rounds. */
+interface Tally {
+  seconds: number[];
+  p99Ms: number[];
+  cpuMs: number;
+}
+
 async function main(): Promise<void> {
   const { flags } = parseCommandLine(process.argv.slice(2), {
     events: { type: 'string', value: 'N', description: 'events per run (default 4000; --smoke 300)' },
     concurrency: { type: 'string', value: 'N,M', description: 'requests in flight, one or more (default 16,64)' },
-    rounds: { type: 'string', value: 'N', description: 'alternating rounds per concurrency (default 5; --smoke 1)' },
+    rounds: { type: 'string', value: 'N', description: 'rotating rounds per concurrency (default 5; --smoke 1)' },
+    'no-sync-engine': { type: 'boolean', description: 'leave @supabase/stripe-sync-engine out' },
     smoke: { type: 'boolean', description: 'a short run (CI): a few hundred events, one round at 16' },
     json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
   });
@@ -257,97 +288,128 @@ async function main(): Promise<void> {
     .split(',')
     .map((level) => Number(level))
     .filter((level) => Number.isInteger(level) && level > 0);
+  const sides: Side[] = flags['no-sync-engine'] === true ? ['baseline', 'route'] : ['baseline', 'route', 'sync'];
   const serverUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_URL;
   const secret = `whsec_${randomBytes(16).toString('hex')}`;
 
+  // One database for ours and the baseline (same table), one of its own for stripe-sync-engine's schema.
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`create database "${name}"`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  const databases = { ours: name, sync: `${name}_sync` };
+  const urlOf = (database: string): string => {
+    const url = new URL(serverUrl);
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
   const rows: string[] = [];
   try {
-    const db = await openDatabase({ databaseUrl: url.toString() });
+    for (const database of Object.values(databases)) {
+      await admin(serverUrl, (c) => c.query(`create database "${database}"`));
+    }
+    const db = await openDatabase({ databaseUrl: urlOf(databases.ours) });
     await migrate(db.orm);
     await db.close();
-    const route = await startServer('route', url.toString(), secret);
-    const baseline = await startServer('baseline', url.toString(), secret);
+    const servers = {} as Record<Side, ServerProcess>;
     try {
-      // Warm both paths (JIT, connection pools), then alternate which goes first in each measured round.
+      for (const side of sides) {
+        servers[side] = await startServer(side, urlOf(side === 'sync' ? databases.sync : databases.ours), secret);
+      }
+      // Warm every path (JIT, connection pools), then rotate which goes first in each measured round.
       const warm = { total: Math.min(total, 1000), concurrency: levels[0] ?? 16, secret };
-      await drive(baseline.url, 'warm-a', warm);
-      await drive(route.url, 'warm-b', warm);
+      for (const side of sides) {
+        await drive(servers[side].url, `warm-${side}`, warm);
+      }
       const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')}/s`.padStart(9);
-      out(`webhook intake: ${total.toLocaleString('en-US')} signed events per run, each server in its own process`);
+      out(
+        `webhook intake: ${total.toLocaleString('en-US')} signed events per run, each server in its own process; ` +
+          `load average ${loadAverage()}`,
+      );
       out(`  baseline = node:http + constructEvent + pg insert;  route = POST /api/v1/webhooks/stripe (full server)`);
+      if (sides.includes('sync')) {
+        out(`  sync-engine = node:http + @supabase/stripe-sync-engine 0.48.5 processWebhook (its own database)`);
+      }
       for (const concurrency of levels) {
         const options = { total, concurrency, secret };
-        const ratios: number[] = [];
-        const routeRates: number[] = [];
-        const baselineRates: number[] = [];
-        const cpu = { route: 0, baseline: 0 };
-        const timed = async (side: 'route' | 'baseline', prefix: string): Promise<number> => {
-          const server = side === 'route' ? route : baseline;
-          const before = await server.usage();
-          const seconds = await drive(server.url, prefix, options);
-          cpu[side] += (await server.usage()).cpuMs - before.cpuMs;
-          return seconds;
-        };
+        const tally = {} as Record<Side, Tally>;
+        for (const side of sides) {
+          tally[side] = { seconds: [], p99Ms: [], cpuMs: 0 };
+        }
+        const vsBaseline: number[] = [];
+        const vsSync: number[] = [];
         for (let round = 1; round <= rounds; round += 1) {
-          let baselineSeconds: number;
-          let routeSeconds: number;
-          if (round % 2 === 1) {
-            baselineSeconds = await timed('baseline', `base${concurrency}-${round}`);
-            routeSeconds = await timed('route', `route${concurrency}-${round}`);
-          } else {
-            routeSeconds = await timed('route', `route${concurrency}-${round}`);
-            baselineSeconds = await timed('baseline', `base${concurrency}-${round}`);
+          const order = sides.map((_, i) => sides[(i + round - 1) % sides.length]);
+          for (const side of order) {
+            const before = await servers[side].usage();
+            const run = await drive(servers[side].url, `${side}${concurrency}-${round}`, options);
+            tally[side].cpuMs += (await servers[side].usage()).cpuMs - before.cpuMs;
+            tally[side].seconds.push(run.seconds);
+            tally[side].p99Ms.push(run.p99Ms);
           }
-          ratios.push(baselineSeconds / routeSeconds);
-          routeRates.push(total / routeSeconds);
-          baselineRates.push(total / baselineSeconds);
+          const routeSeconds = tally.route.seconds[round - 1];
+          vsBaseline.push(tally.baseline.seconds[round - 1] / routeSeconds);
+          if (sides.includes('sync')) {
+            vsSync.push(tally.sync.seconds[round - 1] / routeSeconds);
+          }
           out(
-            `  ${concurrency} in flight, round ${round}: baseline ${rate(baselineSeconds)}  route ${rate(routeSeconds)}` +
-              `  ratio ${(baselineSeconds / routeSeconds).toFixed(2)}`,
+            `  ${concurrency} in flight, round ${round}: ` +
+              sides.map((side) => `${LABEL[side]} ${rate(tally[side].seconds[round - 1])}`).join('  ') +
+              `  route / baseline ${vsBaseline[round - 1].toFixed(2)}` +
+              (vsSync.length > 0 ? `  route / sync-engine ${vsSync[round - 1].toFixed(2)}` : ''),
           );
         }
-        const ratio = median(ratios);
-        const perEvent = (ms: number): string => `${(ms / (total * rounds)).toFixed(3)} ms`;
-        const rss = (await route.usage()).rssMb;
-        out(
-          `  ${concurrency} in flight: ratio route / baseline median ${ratio.toFixed(2)} (min ` +
-            `${Math.min(...ratios).toFixed(2)}, max ${Math.max(...ratios).toFixed(2)}; target ≥ 0.85) ` +
-            `${ratio >= 0.85 ? 'MET' : 'NOT MET'}; server CPU per event: route ${perEvent(cpu.route)}, baseline ` +
-            `${perEvent(cpu.baseline)}; route RSS ${rss} MB`,
-        );
-        rows.push(
+        const rss = (await servers.route.usage()).rssMb;
+        const figure = (side: Side): number => Math.round(total / median(tally[side].seconds));
+        const perEvent = (side: Side): string =>
+          `${LABEL[side]} ${(tally[side].cpuMs / (total * rounds)).toFixed(3)} ms CPU, p99 ${median(tally[side].p99Ms).toFixed(1)} ms`;
+        const verdict = (ratios: number[], target: number, against: string): string => {
+          const ratio = median(ratios);
+          return (
+            `route / ${against} median ${ratio.toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ` +
+            `${Math.max(...ratios).toFixed(2)}; target ≥ ${target}) ${ratio >= target ? 'MET' : 'NOT MET'}`
+          );
+        };
+        out(`  ${concurrency} in flight: ${verdict(vsBaseline, 0.85, 'baseline')}`);
+        if (vsSync.length > 0) {
+          out(`  ${concurrency} in flight: ${verdict(vsSync, 1.3, 'sync-engine')}`);
+        }
+        out(`    per event: ${sides.map(perEvent).join('; ')}; route RSS ${rss} MB; load average ${loadAverage()}`);
+        const row = (baseline: string, baselineSide: Side, ratios: number[], target: string): string =>
           `BENCH_ROW ${JSON.stringify({
             bench: 'webhooks',
-            path: `webhook ack (verify + durable insert), ${concurrency} connections`,
-            figure: Math.round(median(routeRates)),
+            path: `webhook ack (verify + durable insert), ${concurrency} connections, vs ${LABEL[baselineSide]}`,
+            figure: figure('route'),
             unit: 'events/s',
-            baseline: 'bare node:http + constructEvent + pg insert',
-            baselineFigure: Math.round(median(baselineRates)),
-            ratio: Math.round(ratio * 100) / 100,
-            target: '≥ 0.85×',
+            baseline,
+            baselineFigure: figure(baselineSide),
+            ratio: Math.round(median(ratios) * 100) / 100,
+            target,
             rssMb: rss,
-          })}`,
-        );
+          })}`;
+        rows.push(row('bare node:http + constructEvent + pg insert', 'baseline', vsBaseline, '≥ 0.85×'));
+        if (vsSync.length > 0) {
+          rows.push(row('@supabase/stripe-sync-engine 0.48.5 processWebhook', 'sync', vsSync, '≥ 1.3×'));
+        }
       }
     } finally {
-      agent.destroy();
-      await Promise.all([route.stop(), baseline.stop()]);
+      await Promise.all(Object.values(servers).map((server) => server.stop()));
     }
   } finally {
-    await admin(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    for (const database of Object.values(databases)) {
+      await admin(serverUrl, (c) => c.query(`drop database if exists "${database}" with (force)`));
+    }
   }
   if (flags.json === true) {
     rows.forEach((row) => out(row));
   }
 }
 
+const loadAverage = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ');
+
 if (require.main === module) {
   const serveAt = process.argv.indexOf('--serve');
-  (serveAt >= 0 ? serve(process.argv[serveAt + 1] ?? 'route') : main()).catch((error: unknown) => {
+  (serveAt >= 0 ? serve((process.argv[serveAt + 1] ?? 'route') as Side) : main()).catch((error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
+import type { QueryConfig } from 'pg';
 
 /** What both drivers' connections (a `pg` client, the embedded PGlite) offer: one parameterised statement. */
 interface DriverConnection {
@@ -18,8 +20,12 @@ interface PooledClient {
  * database, behind an open transaction). Statements run here are not seen by the ORM's query logger.
  * Never from inside a transaction: the statement would not be part of it (and on the embedded database, with its
  * single connection, it would wait for that transaction forever), so that is refused.
+ *
+ * `name` (one per statement text, for the process's life) makes it a named prepared statement on PostgreSQL: each
+ * connection parses and plans it once, then sends only its parameters, which halves the database's CPU for the
+ * webhook intake's insert (docs/benchmarks.md#webhook-intake). The embedded database runs it unnamed.
  */
-export async function pooledQuery<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+export async function pooledQuery<T>(em: EntityManager, sql: string, params: unknown[], name?: string): Promise<T[]> {
   if (em.isInTransaction()) {
     throw new Error('pooledQuery runs outside transactions; use em.execute inside one');
   }
@@ -27,7 +33,10 @@ export async function pooledQuery<T>(em: EntityManager, sql: string, params: unk
   const connection = await client.acquireConnection();
   const started = Date.now();
   try {
-    const result = await connection.query(sql, params);
+    const result =
+      name !== undefined && connection instanceof Client
+        ? await connection.query({ name, text: sql, values: params } satisfies QueryConfig)
+        : await connection.query(sql, params);
     em.config.getLogger().logQuery({ query: sql, took: Date.now() - started, results: result.rows.length });
     return result.rows as T[];
   } finally {

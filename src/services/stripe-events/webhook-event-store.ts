@@ -39,7 +39,7 @@ interface ClaimedRow {
  * only then may the route acknowledge.
  */
 export async function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
-  // Bound parameters on a pooled connection: the hot path of the intake (see pooledQuery).
+  // Bound parameters on a pooled connection, prepared once per connection: the hot path of the intake (pooledQuery).
   const rows = await pooledQuery<{ id: string }>(
     em,
     `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
@@ -56,6 +56,7 @@ export async function storeStripeEvent(em: EntityManager, event: StripeEventReco
       event.json,
       event.created.getTime() / 1000,
     ],
+    'webhook_events.insert',
   );
   return { duplicate: rows.length === 0 };
 }
