@@ -168,6 +168,6 @@ async function replay(d: EndpointDeps, flags: Flags): Promise<CommandResult> {
   return {
     code: 0,
     result: { ok: true, queued, from: since.toISOString(), to: until.toISOString() },
-    text: `Queued ${queued} deliveries again (events from ${since.toISOString()} to ${until.toISOString()}); a running server's worker sends them in order.`,
+    text: `Queued ${queued} deliveries again (events from ${since.toISOString()} to ${until.toISOString()}; one in flight once its attempt ends); a running server's worker sends them in order.`,
   };
 }

@@ -138,7 +138,7 @@ export class OutgoingWebhooksResolver {
 
   @Mutation(() => Int, {
     description:
-      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued.",
+      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued. One in flight counts: it is sent again once its attempt ends.",
   })
   async replayWebhookDeliveries(
     @Arg('endpointId', () => ID) endpointId: string,
