@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { AppConfig } from '../config/config';
+import type { Clock } from '../config/clock';
+import { systemClock } from '../config/clock';
 import { createLogger } from '../config/logger';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
@@ -92,6 +94,8 @@ export interface Env {
   db: Database;
   gateway: StripeGateway;
   log: Logger;
+  /** The one source of time of a command (`systemClock`), as the server's use cases have theirs. */
+  clock: Clock;
   /** Stops what openEnv started (the database, and the local Stripe when this command had to start it). */
   close(): Promise<void>;
 }
@@ -143,6 +147,7 @@ export async function openEnv(config: AppConfig, verbose: boolean): Promise<Env>
     db,
     gateway,
     log,
+    clock: systemClock,
     close: async () => {
       await db.close();
       await emulator?.stop();

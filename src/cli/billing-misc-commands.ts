@@ -22,7 +22,7 @@ export function configCheckCommand(config: AppConfig): CommandResult {
 }
 
 export async function seedDemoCommand(env: Env, flags: Flags): Promise<CommandResult> {
-  const period = periodFlag(flags, false) ?? previousPeriod(periodOf(new Date())).key;
+  const period = periodFlag(flags, false) ?? previousPeriod(periodOf(new Date(env.clock.now()))).key;
   const em = env.db.orm.em.fork();
   const metrics = await seedDefaultCatalogue(em.fork(), { currency: env.config.billing.defaultCurrency });
   const users = ['demo-alice', 'demo-bob', 'demo-carol'];

@@ -30,7 +30,11 @@ export async function partitionsListCommand(env: Env): Promise<CommandResult> {
   };
 }
 
-export async function partitionsEnsureCommand(env: Env, flags: Flags, now = new Date()): Promise<CommandResult> {
+export async function partitionsEnsureCommand(
+  env: Env,
+  flags: Flags,
+  now = new Date(env.clock.now()),
+): Promise<CommandResult> {
   const ahead = months(flags, 'months-ahead', env.config.billing.usagePartitionsAhead, 0)!;
   const created = await ensureUsagePartitionsAhead(env.db.orm.em.fork(), now, ahead);
   return {
@@ -42,7 +46,11 @@ export async function partitionsEnsureCommand(env: Env, flags: Flags, now = new 
   };
 }
 
-export async function partitionsDropCommand(env: Env, flags: Flags, now = new Date()): Promise<CommandResult> {
+export async function partitionsDropCommand(
+  env: Env,
+  flags: Flags,
+  now = new Date(env.clock.now()),
+): Promise<CommandResult> {
   const retentionMonths = months(flags, 'retention-months', env.config.billing.usageRetentionMonths, 1);
   if (retentionMonths === undefined) {
     throw new UsageError('Set USAGE_RETENTION_MONTHS or give --retention-months N (months kept besides the current)');

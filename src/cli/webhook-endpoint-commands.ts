@@ -11,8 +11,8 @@ import {
   replayWebhookDelivery,
   rotateWebhookEndpointSecret,
   setWebhookEndpointEnabled,
-  signingSecretDates,
   updateWebhookEndpoint,
+  webhookEndpointView,
 } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import type { CommandResult, Env, Flags } from './billing-commands';
 import { UsageError, str, timeFlag } from './billing-commands';
@@ -30,7 +30,7 @@ function deps(env: Env): EndpointDeps {
     em: env.db.orm.em.fork(),
     caller: OPERATOR,
     allowPrivateHosts: env.config.outgoingWebhooks.allowPrivateHosts,
-    now: new Date(),
+    now: new Date(env.clock.now()),
   };
 }
 
@@ -63,20 +63,6 @@ function endpointInput(flags: Flags): EndpointInput {
   };
 }
 
-function endpointJson(endpoint: WebhookEndpoint) {
-  return {
-    id: endpoint.id,
-    url: endpoint.url,
-    eventTypes: endpoint.eventTypes,
-    description: endpoint.description ?? null,
-    status: endpoint.status,
-    disabledReason: endpoint.disabledReason ?? null,
-    ratePerSecond: endpoint.ratePerSecond,
-    signingSecrets: signingSecretDates(endpoint, Date.now()),
-    createdAt: endpoint.createdAt,
-  };
-}
-
 const endpointLine = (e: WebhookEndpoint): string =>
   `${e.id}  ${e.status.padEnd(8)}  ${e.ratePerSecond}/s  ${e.url}  ${e.eventTypes.join(',')}` +
   (e.disabledReason ? `  (${e.disabledReason})` : '');
@@ -85,9 +71,12 @@ const deliveryLine = (d: DeliveryRecord): string =>
   `${d.id.padStart(6)}  ${d.status.padEnd(10)}  ${d.type.padEnd(24)}  ${d.messageId}  attempts ${d.attempts}` +
   (d.lastError ? `  last: ${d.lastError}` : '');
 
-const one = (endpoint: WebhookEndpoint, verb: string): CommandResult => ({
+/** The CLI's JSON of an endpoint is the use cases' view of it, at the command's time. */
+const endpointJson = (d: EndpointDeps) => (endpoint: WebhookEndpoint) => webhookEndpointView(endpoint, d.now.getTime());
+
+const one = (d: EndpointDeps, endpoint: WebhookEndpoint, verb: string): CommandResult => ({
   code: 0,
-  result: { ok: true, endpoint: endpointJson(endpoint) },
+  result: { ok: true, endpoint: endpointJson(d)(endpoint) },
   text: `${verb}: ${endpointLine(endpoint)}`,
 });
 
@@ -98,7 +87,7 @@ export async function webhookEndpointCommand(key: string, env: Env, flags: Flags
       const endpoints = await listWebhookEndpoints(d);
       return {
         code: 0,
-        result: { ok: true, endpoints: endpoints.map(endpointJson) },
+        result: { ok: true, endpoints: endpoints.map(endpointJson(d)) },
         text: endpoints.length ? endpoints.map(endpointLine).join('\n') : 'No webhook endpoints.',
       };
     }
@@ -106,16 +95,16 @@ export async function webhookEndpointCommand(key: string, env: Env, flags: Flags
       const { endpoint, secret } = await createWebhookEndpoint(d, endpointInput(flags));
       return {
         code: 0,
-        result: { ok: true, endpoint: endpointJson(endpoint), secret },
+        result: { ok: true, endpoint: endpointJson(d)(endpoint), secret },
         text: `Registered: ${endpointLine(endpoint)}\nSigning secret (shown once): ${secret}`,
       };
     }
     case 'webhook-endpoints update':
-      return one(await updateWebhookEndpoint(d, requiredId(flags), endpointInput(flags)), 'Updated');
+      return one(d, await updateWebhookEndpoint(d, requiredId(flags), endpointInput(flags)), 'Updated');
     case 'webhook-endpoints disable':
-      return one(await setWebhookEndpointEnabled(d, requiredId(flags), false, str(flags, 'reason')), 'Disabled');
+      return one(d, await setWebhookEndpointEnabled(d, requiredId(flags), false, str(flags, 'reason')), 'Disabled');
     case 'webhook-endpoints enable':
-      return one(await setWebhookEndpointEnabled(d, requiredId(flags), true), 'Enabled');
+      return one(d, await setWebhookEndpointEnabled(d, requiredId(flags), true), 'Enabled');
     case 'webhook-endpoints rotate-secret': {
       const { endpoint, secret } = await rotateWebhookEndpointSecret(
         d,
@@ -124,7 +113,7 @@ export async function webhookEndpointCommand(key: string, env: Env, flags: Flags
       );
       return {
         code: 0,
-        result: { ok: true, endpoint: endpointJson(endpoint), secret },
+        result: { ok: true, endpoint: endpointJson(d)(endpoint), secret },
         text: `Rotated: ${endpointLine(endpoint)}\nNew signing secret (shown once): ${secret}`,
       };
     }
@@ -168,6 +157,6 @@ async function replay(d: EndpointDeps, flags: Flags): Promise<CommandResult> {
   return {
     code: 0,
     result: { ok: true, queued, from: since.toISOString(), to: until.toISOString() },
-    text: `Queued ${queued} deliveries again (events from ${since.toISOString()} to ${until.toISOString()}); a running server's worker sends them in order.`,
+    text: `Queued ${queued} deliveries again (events from ${since.toISOString()} to ${until.toISOString()}; one in flight once its attempt ends); a running server's worker sends them in order.`,
   };
 }

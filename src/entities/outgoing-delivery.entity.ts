@@ -50,4 +50,8 @@ export class OutgoingDelivery {
 
   @Property({ type: 'text', nullable: true })
   lastError?: string | null;
+
+  /** A replay asked for while an attempt was in flight: queued again from its first attempt when that attempt ends. */
+  @Property({ type: 'boolean', default: false })
+  replayRequested: boolean = false;
 }

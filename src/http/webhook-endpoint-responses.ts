@@ -1,7 +1,7 @@
 import type { WebhookEndpoint } from '../entities';
 import type { DeliveryRecord } from '../services/outgoing-webhooks/delivery-store';
 import type { EndpointWithSecret } from '../services/outgoing-webhooks/webhook-endpoints.service';
-import { signingSecretDates } from '../services/outgoing-webhooks/webhook-endpoints.service';
+import { webhookEndpointView } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import type { HttpResult } from './http-errors';
 import { ok } from './http-errors';
 
@@ -13,21 +13,20 @@ import { ok } from './http-errors';
 
 const iso = (date: Date | null | undefined): string | null => (date ? date.toISOString() : null);
 
+/** The use cases' view of an endpoint (`webhookEndpointView`) in REST's names. */
 function endpointBody(endpoint: WebhookEndpoint, now: number) {
+  const view = webhookEndpointView(endpoint, now);
   return {
-    endpoint_id: endpoint.id,
-    url: endpoint.url,
-    event_types: endpoint.eventTypes,
-    description: endpoint.description ?? null,
-    status: endpoint.status,
-    disabled_reason: endpoint.disabledReason ?? null,
-    disabled_at: iso(endpoint.disabledAt),
-    rate_per_second: endpoint.ratePerSecond,
-    signing_secrets: signingSecretDates(endpoint, now).map((s) => ({
-      created_at: iso(s.createdAt),
-      expires_at: iso(s.expiresAt),
-    })),
-    created_at: iso(endpoint.createdAt),
+    endpoint_id: view.id,
+    url: view.url,
+    event_types: view.eventTypes,
+    description: view.description,
+    status: view.status,
+    disabled_reason: view.disabledReason,
+    disabled_at: iso(view.disabledAt),
+    rate_per_second: view.ratePerSecond,
+    signing_secrets: view.signingSecrets.map((s) => ({ created_at: iso(s.createdAt), expires_at: iso(s.expiresAt) })),
+    created_at: iso(view.createdAt),
   };
 }
 

@@ -157,7 +157,7 @@ export const webhookEndpointPaths = {
       operationId: 'replayWebhookDeliveries',
       summary: "Send again an endpoint's deliveries of the events of a time range (admins)",
       description:
-        'Every delivery of the events that occurred in `[from, to)`, from its first attempt (same `webhook-id`, log kept), in order per invoice. As GraphQL’s `replayWebhookDeliveries`.',
+        'Every delivery of the events that occurred in `[from, to)`, from its first attempt (same `webhook-id`, log kept), in order per invoice; one in flight is sent again once its attempt ends. As GraphQL’s `replayWebhookDeliveries`.',
       parameters: [endpointIdPath],
       requestBody: body('WebhookReplayRequest'),
       responses: {
@@ -319,7 +319,12 @@ export const webhookEndpointSchemas = {
       {
         type: 'object',
         required: ['queued'],
-        properties: { queued: { type: 'integer', description: 'Deliveries queued again' } },
+        properties: {
+          queued: {
+            type: 'integer',
+            description: 'Deliveries queued again (one in flight is queued once its attempt ends, and counts)',
+          },
+        },
       },
     ],
   },

@@ -12,8 +12,8 @@ import {
   replayWebhookDelivery,
   rotateWebhookEndpointSecret,
   setWebhookEndpointEnabled,
-  signingSecretDates,
   updateWebhookEndpoint,
+  webhookEndpointView,
 } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import {
   WebhookDeliveriesArgs,
@@ -24,20 +24,9 @@ import {
 } from '../schema/outgoing-webhook.types';
 import type { GraphQLContext } from './context';
 
-export function toWebhookEndpoint(endpoint: WebhookEndpoint, now: number): WebhookEndpointType {
-  return {
-    id: endpoint.id,
-    url: endpoint.url,
-    eventTypes: endpoint.eventTypes,
-    description: endpoint.description ?? null,
-    status: endpoint.status,
-    disabledReason: endpoint.disabledReason ?? null,
-    disabledAt: endpoint.disabledAt ?? null,
-    ratePerSecond: endpoint.ratePerSecond,
-    signingSecrets: signingSecretDates(endpoint, now),
-    createdAt: endpoint.createdAt,
-  };
-}
+/** GraphQL's `WebhookEndpoint` is the use cases' view of it, field for field. */
+export const toWebhookEndpoint = (endpoint: WebhookEndpoint, now: number): WebhookEndpointType =>
+  webhookEndpointView(endpoint, now);
 
 const toDelivery = (record: DeliveryRecord): WebhookDeliveryType => record;
 
@@ -138,7 +127,7 @@ export class OutgoingWebhooksResolver {
 
   @Mutation(() => Int, {
     description:
-      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued.",
+      "Sends again an endpoint's deliveries of the events that occurred in [from, to) (same webhook-ids, logs kept, in order per invoice); answers how many were queued. One in flight counts: it is sent again once its attempt ends.",
   })
   async replayWebhookDeliveries(
     @Arg('endpointId', () => ID) endpointId: string,

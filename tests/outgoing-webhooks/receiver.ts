@@ -29,6 +29,8 @@ export class Receiver {
   readonly changes = new Wakeups();
   private server?: http.Server;
   private port = 0;
+  /** Answers waiting for `release()`; null when not holding. */
+  private held: Array<() => void> | null = null;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/hooks`;
@@ -51,28 +53,55 @@ export class Receiver {
             return [];
           }
         });
-        const status = verifiedBy.length === 0 ? 401 : this.mode === 'fail' ? 500 : 204;
-        this.requests.push({ id: headers['webhook-id'], status });
-        if (status === 204) {
-          const message = JSON.parse(body) as {
-            type: string;
-            data: { invoice?: { id: string } } & Record<string, unknown>;
-          };
-          this.accepted.push({
-            id: headers['webhook-id'],
-            type: message.type,
-            invoiceId: message.data.invoice?.id ?? null,
-            verifiedBy,
-            data: message.data,
-          });
+        const answer = (): void => this.answer(res, headers['webhook-id'], body, verifiedBy);
+        if (this.held) {
+          this.held.push(answer);
+          this.changes.wake();
+        } else {
+          answer();
         }
-        res.writeHead(status).end();
-        this.changes.wake();
       });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+  }
+
+  /** From now on, requests wait unanswered (a delivery stays in flight) until `release()`. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** How many requests `hold()` keeps waiting. */
+  get heldCount(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Answers the requests held, in arrival order, and answers at once again. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    held.forEach((answer) => answer());
+  }
+
+  private answer(res: http.ServerResponse, id: string, body: string, verifiedBy: number[]): void {
+    const status = verifiedBy.length === 0 ? 401 : this.mode === 'fail' ? 500 : 204;
+    this.requests.push({ id, status });
+    if (status === 204) {
+      const message = JSON.parse(body) as {
+        type: string;
+        data: { invoice?: { id: string } } & Record<string, unknown>;
+      };
+      this.accepted.push({
+        id,
+        type: message.type,
+        invoiceId: message.data.invoice?.id ?? null,
+        verifiedBy,
+        data: message.data,
+      });
+    }
+    res.writeHead(status).end();
+    this.changes.wake();
   }
 
   /** Down: the port refuses connections until `start()` listens on it again. */

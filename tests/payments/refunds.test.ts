@@ -19,8 +19,10 @@ import type { PaymentStatusChangedSubscription } from '../generated/graphql';
 import { operator } from '../helpers/fixtures';
 import type { TestServer } from '../helpers/server';
 import { collectOpen, startTestServer } from '../helpers/server';
+import { waitForEvent } from '../helpers/wait';
+import { Receiver } from '../outgoing-webhooks/receiver';
 import { documentedSchema, schemaProblems } from '../rest/rest-harness';
-import { settled } from '../webhooks/fixtures';
+import { postWebhook, settled } from '../webhooks/fixtures';
 
 /** Refunds and credit notes: through Stripe credit notes, never more than paid or due, and from the Dashboard too. */
 describe('refunds and credit notes', () => {
@@ -404,5 +406,139 @@ describe('refunds and credit notes', () => {
     // Run again: nothing more to do.
     const again = await reconcile(deps, { period: '2024-01' });
     expect(again.changes.filter((c) => c.invoiceId === invoice.id)).toEqual([]);
+  });
+
+  /**
+   * The platform hears of each refund once: `invoice.refunded` once per refund and `credit_note.created` once per note,
+   * at a receiver verifying signatures, however Stripe orders the webhooks of a refund made in its Dashboard (a credit
+   * note with a refund sends `credit_note.created` and `charge.refunded`; either may arrive first) and when ours come
+   * back. The order is the test's: the local Stripe's deliveries are off while it acts, then its own events (read back
+   * from its events API, as `webhooks recover` would) are posted to our route one by one, each applied before the next.
+   */
+  describe('announced to the platform once', () => {
+    const receiver = new Receiver();
+    let endpointId: string;
+
+    beforeAll(async () => {
+      await receiver.start();
+      const res = await t.gql<
+        { createWebhookEndpoint: { secret: string; endpoint: { id: string } } },
+        Record<string, unknown>
+      >(
+        `mutation($input: WebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`,
+        { input: { url: receiver.url, eventTypes: ['invoice.refunded', 'credit_note.created'], ratePerSecond: 100 } },
+        { token: admin },
+      );
+      receiver.secrets = [res.body.data!.createWebhookEndpoint.secret];
+      endpointId = res.body.data!.createWebhookEndpoint.endpoint.id;
+    });
+    afterAll(() => receiver.stop());
+
+    /** Runs `act` in Stripe with its webhooks off and returns the events it caused, oldest first. */
+    const quietly = async (act: () => Promise<unknown>): Promise<Stripe.Event[]> => {
+      await webhooksApplied();
+      const before = new Set((await t.stripe.events.list({ limit: 100 })).data.map((e) => e.id));
+      await t.control.setWebhookTarget(null);
+      try {
+        await act();
+      } finally {
+        await t.control.setWebhookTarget(`${t.url}/api/v1/webhooks/stripe`, TEST_WEBHOOK_SECRET);
+      }
+      return (await t.stripe.events.list({ limit: 100 })).data.filter((e) => !before.has(e.id)).reverse();
+    };
+    /** Stripe delivers these events in this order: each is applied before the next arrives. */
+    const deliver = async (events: Stripe.Event[], types: string[]): Promise<void> => {
+      for (const type of types) {
+        const event = events.find((e) => e.type === type)!;
+        expect((await postWebhook(t.url, event)).status).toBe(200);
+        expect(await settled(t.database.db, event.id)).toMatchObject({ status: 'processed' });
+      }
+    };
+    /** What the receiver accepted for the invoice, once every delivery queued for it is delivered. */
+    const announced = async (invoiceId: string) => {
+      await webhooksApplied();
+      const res = await t.gql<{ webhookDeliveries: Array<{ orderingKey: string | null }> }, Record<string, unknown>>(
+        `query($id: ID!) { webhookDeliveries(endpointId: $id, first: 500) { orderingKey } }`,
+        { id: endpointId },
+        { token: admin },
+      );
+      const queued = res.body.data!.webhookDeliveries.filter((d) => d.orderingKey === invoiceId).length;
+      const mine = () => receiver.accepted.filter((m) => m.invoiceId === invoiceId);
+      await waitForEvent(
+        `${queued} messages for ${invoiceId}`,
+        () => mine().length >= queued,
+        receiver.changes.subscribe,
+      );
+      return mine();
+    };
+    const refundedMinor = (m: { data: Record<string, unknown> }) =>
+      (m.data.invoice as { amountRefundedMinor: number }).amountRefundedMinor;
+
+    it.each([
+      ['charge.refunded', 'credit_note.created'],
+      ['credit_note.created', 'charge.refunded'],
+    ])('a Dashboard credit note with a refund, its webhooks in the order %s, %s', async (...order) => {
+      const invoice = await paidInvoice(`u-announce-${order[0]}`);
+      const quarter = Math.floor(invoice.totalMinor / 4);
+      const events = await quietly(async () =>
+        t.stripe.creditNotes.create({
+          invoice: (await stripeInvoiceOf(invoice.id)).id,
+          amount: quarter,
+          refund_amount: quarter,
+        }),
+      );
+      await deliver(events, order);
+
+      const messages = await announced(invoice.id);
+      expect(messages.map((m) => m.type).sort()).toEqual(['credit_note.created', 'invoice.refunded']);
+      expect(messages.every((m) => m.verifiedBy.length === 1)).toBe(true);
+      expect(refundedMinor(messages.find((m) => m.type === 'invoice.refunded')!)).toBe(quarter);
+      const after = await read(invoice.id);
+      expect(after.amountRefunded.amountMinor).toBe(quarter);
+      expect(after.creditNotes).toHaveLength(1);
+    });
+
+    it('a plain refund on the charge, then a Dashboard note that names it: one invoice.refunded', async () => {
+      const invoice = await paidInvoice('u-announce-plain');
+      const quarter = Math.floor(invoice.totalMinor / 4);
+      const charge = await chargeOf(invoice.id);
+      let refundId = '';
+      const events = await quietly(async () => {
+        refundId = (await t.stripe.refunds.create({ charge: charge.id, amount: quarter })).id;
+      });
+      await deliver(events, ['charge.refunded']);
+      // The note records the refund made before (`refunds[]`): no new money moves, so no second announcement.
+      const later = await quietly(async () =>
+        t.stripe.creditNotes.create({
+          invoice: (await stripeInvoiceOf(invoice.id)).id,
+          amount: quarter,
+          refunds: [{ refund: refundId, amount_refunded: quarter }],
+        }),
+      );
+      await deliver(later, ['credit_note.created']);
+
+      const messages = await announced(invoice.id);
+      expect(messages.map((m) => [m.type, m.data.creditNote === null])).toEqual([
+        ['invoice.refunded', true],
+        ['credit_note.created', false],
+      ]);
+      expect(messages.map(refundedMinor)).toEqual([quarter, quarter]);
+      expect((await read(invoice.id)).amountRefunded.amountMinor).toBe(quarter);
+    });
+
+    it('our own refund stays one invoice.refunded when its charge.refunded and credit_note.created come back', async () => {
+      const invoice = await paidInvoice('u-announce-ours');
+      const half = Math.floor(invoice.totalMinor / 2);
+      expect((await refund(invoice.id, half)).body.data!.refundInvoice.__typename).toBe('InvoiceCreditNote');
+      const messages = await announced(invoice.id);
+      expect(messages.map((m) => m.type)).toEqual(['credit_note.created', 'invoice.refunded']);
+      expect(refundedMinor(messages[1])).toBe(half);
+      const stripeEvents = (await t.stripe.events.list({ limit: 100 })).data;
+      const charge = await chargeOf(invoice.id);
+      expect(
+        stripeEvents.some((e) => e.type === 'charge.refunded' && (e.data.object as { id: string }).id === charge.id),
+      ).toBe(true);
+      expect((await read(invoice.id)).amountRefunded.amountMinor).toBe(half);
+    });
   });
 });

@@ -165,6 +165,26 @@ describe('outgoing webhook endpoints over REST', () => {
     await accepted(5, 'the range replayed');
     expect(receiver.accepted.slice(3).map((m) => m.id)).toEqual([first.message_id, finalized.message_id]);
 
+    // A range replay while one of its deliveries is in flight (the receiver has it and has not answered): it counts,
+    // and the delivery is sent again once that attempt ends, still before the invoice's later event.
+    await recorded(5, 'the range replayed');
+    receiver.hold();
+    await s.call('POST', `/api/v1/webhook-deliveries/${first.delivery_id}/replay`, { token: admin });
+    await waitForEvent('a delivery in flight', () => receiver.heldCount === 1, receiver.changes.subscribe);
+    const whileInFlight = await s.call('POST', `/api/v1/webhook-endpoints/${id}/replay`, {
+      token: admin,
+      json: { from, to: new Date(Date.now() + 60_000).toISOString() },
+    });
+    expect(whileInFlight.body).toEqual({ success: true, queued: 2 });
+    receiver.release();
+    await accepted(8, 'the attempt in flight, then the range');
+    await recorded(8, 'the attempt in flight, then the range');
+    expect(receiver.accepted.slice(5).map((m) => m.id)).toEqual([
+      first.message_id,
+      first.message_id,
+      finalized.message_id,
+    ]);
+
     // Rotation without overlap: only the new secret signs from now on.
     const rotated = await s.call('POST', `/api/v1/webhook-endpoints/${id}/rotate-secret`, {
       token: admin,
@@ -184,9 +204,9 @@ describe('outgoing webhook endpoints over REST', () => {
     const b = await invoice('rest-wh-bob');
     const enabled = await s.call('POST', `/api/v1/webhook-endpoints/${id}/enable`, { token: admin });
     expect(enabled.body.endpoint).toMatchObject({ status: 'active', disabled_reason: null });
-    await accepted(7, "bob's events after enabling");
+    await accepted(10, "bob's events after enabling");
     expect(receiver.typesByInvoice()[b]).toEqual(['invoice.created', 'invoice.finalized']);
-    expect(receiver.accepted.slice(5).every((m) => m.verifiedBy.length === 1)).toBe(true);
+    expect(receiver.accepted.slice(8).every((m) => m.verifiedBy.length === 1)).toBe(true);
 
     const all = await s.call('GET', '/api/v1/webhook-endpoints', { token: admin });
     expect(all.body.endpoints.map((e: { endpoint_id: string }) => e.endpoint_id)).toEqual([id]);

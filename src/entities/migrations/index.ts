@@ -17,6 +17,7 @@ import { Migration20261206061000 } from './Migration20261206061000';
 import { Migration20261206062000 } from './Migration20261206062000';
 import { Migration20261206070000 } from './Migration20261206070000';
 import { Migration20261206073000 } from './Migration20261206073000';
+import { Migration20261206091900 } from './Migration20261206091900';
 
 /** Every migration in order. `npm run migration:create` writes a new file; add it here. */
 export const MIGRATIONS: MigrationObject[] = [
@@ -58,4 +59,6 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261206070000', class: Migration20261206070000 },
   // webhook_endpoints.rate_next_at: one rate budget per endpoint shared by every instance, taken in the claim.
   { name: 'Migration20261206073000', class: Migration20261206073000 },
+  // outgoing_deliveries.replay_requested: a replay asked while the delivery was in flight, done when the attempt ends.
+  { name: 'Migration20261206091900', class: Migration20261206091900 },
 ];

@@ -50,13 +50,17 @@ function describe(note: CreditNote, verb: string): string {
     : `${verb === 'issued' ? 'Credited' : 'Credit note voided:'} ${amount} off the amount due (${note.number})`;
 }
 
-/** The note exists in Stripe: ISSUED with Stripe's ids, and a history entry (pushed to subscribers). */
+/**
+ * The note exists in Stripe: ISSUED with Stripe's ids, and a history entry (pushed to subscribers). A refund note
+ * announces `invoice.refunded` unless `refundAnnounced` says its refund was announced already (see `recordForeignNote`).
+ */
 export async function markIssued(
   tem: EntityManager,
   invoice: Invoice,
   note: CreditNote,
   remote: RemoteCreditNote,
   cause: StatusCause,
+  refundAnnounced = false,
 ): Promise<void> {
   if (note.status !== CreditNoteStatus.PENDING) {
     return;
@@ -67,7 +71,7 @@ export async function markIssued(
   note.refundedMinor = remote.refundedMinor;
   await recordInvoiceEvent(tem, invoice, { ...cause, reason: cause.reason ?? describe(note, 'issued') });
   await announceCreditNote(tem, 'credit_note.created', invoice, note, cause);
-  if (note.kind === CreditNoteKind.REFUND) {
+  if (note.kind === CreditNoteKind.REFUND && !refundAnnounced) {
     await announceCreditNote(tem, 'invoice.refunded', invoice, note, cause);
   }
 }
@@ -154,12 +158,14 @@ export async function recordForeignNote(
     source: cause.source,
     sourceRef: cause.ref ?? null,
   });
+  const refundedBefore = invoice.amountRefundedMinor;
   if (kind === CreditNoteKind.CREDIT) {
     // A credit before payment lowers what is due.
     reserve(invoice, kind, minBig(remote.amountMinor, creditableMinor(invoice)));
   } else {
     // Its refund reaches the invoice through `charge.refunded` too, in either order (or not at all, when reconciliation
-    // finds the note): both raise the refunded amount to a total, so it is never counted twice.
+    // finds the note): both raise the refunded amount to a total, so it is never counted twice. Whichever raises it
+    // announces `invoice.refunded`, so a refund is announced once whatever the order.
     const earlier = await tem.find(CreditNote, {
       id: { $ne: note.id },
       invoice,
@@ -172,7 +178,7 @@ export async function recordForeignNote(
     );
     invoice.amountRefundedMinor = maxBig(invoice.amountRefundedMinor, minBig(total, invoice.amountPaidMinor));
   }
-  await markIssued(tem, invoice, note, remote, cause);
+  await markIssued(tem, invoice, note, remote, cause, invoice.amountRefundedMinor === refundedBefore);
   return note;
 }
 

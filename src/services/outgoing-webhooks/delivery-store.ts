@@ -181,15 +181,23 @@ export async function recordAttempt(
   );
   const { outcome } = result;
   const status = outcome.kind === 'delivered' ? DELIVERED : outcome.kind === 'retry' ? PENDING : FAILED;
+  // A replay asked for during the attempt (`replay_requested`) starts over once it ends, whatever the outcome.
   await em.execute(
-    `update outgoing_deliveries
-     set status = ${status}, lease_until = null, last_status_code = ?, last_error = ?, next_attempt_at = ?,
-         delivered_at = ?
-     where id = ? and status = ${DELIVERING}`,
+    `with moved as (
+       update outgoing_deliveries
+       set status = (case when replay_requested then ${PENDING} else ${status} end)::outgoing_delivery_status,
+           attempts = case when replay_requested then 0 else attempts end,
+           first_attempt_at = case when replay_requested then null else first_attempt_at end,
+           next_attempt_at = case when replay_requested then ${AT_ONCE} else ?::timestamptz end,
+           lease_until = null, last_status_code = ?, last_error = ?, delivered_at = ?, replay_requested = false
+       where id = ? and status = ${DELIVERING}
+       returning id, next_attempt_at = ${AT_ONCE} as replayed),
+     queued as (select id from moved where replayed)
+     ${NOTIFY_QUEUED}`,
     [
+      outcome.kind === 'retry' ? outcome.at : now,
       result.statusCode,
       result.error,
-      outcome.kind === 'retry' ? outcome.at : now,
       outcome.kind === 'delivered' ? now : null,
       delivery.id,
     ],
@@ -210,7 +218,7 @@ export async function disableEndpoint(em: EntityManager, id: string, reason: str
 /**
  * Queues deliveries to be sent again from the first attempt, due at once, keeping their log: one delivery by id, an
  * endpoint's failed deliveries, or an endpoint's deliveries of the events that occurred in `[from, to)`. One being
- * sent now is left alone. Returns how many were queued.
+ * sent now is queued when its attempt ends (`recordAttempt`). Returns how many were queued, now or after their attempt.
  */
 export async function requeueDeliveries(
   em: EntityManager,
@@ -229,13 +237,22 @@ export async function requeueDeliveries(
       : 'failedOnly' in filter
         ? [filter.endpointId]
         : [filter.endpointId, filter.from, filter.to];
+  // One in flight is marked instead: `recordAttempt` queues it when its attempt ends, so no replay is lost. One
+  // statement decides both on the row's latest version (an attempt recorded meanwhile is seen), never neither.
+  const flying = `status = ${DELIVERING}`;
   const rows = await em.execute<Array<{ queued: number }>>(
-    `with queued as (
+    `with requeued as (
        update outgoing_deliveries
-       set status = ${PENDING}, attempts = 0, first_attempt_at = null, lease_until = null, next_attempt_at = ${AT_ONCE}
-       where ${where} and status <> ${DELIVERING} returning id),
+       set status = case when ${flying} then status else ${PENDING} end,
+           attempts = case when ${flying} then attempts else 0 end,
+           first_attempt_at = case when ${flying} then first_attempt_at end,
+           lease_until = case when ${flying} then lease_until end,
+           next_attempt_at = case when ${flying} then next_attempt_at else ${AT_ONCE} end,
+           replay_requested = ${flying}
+       where ${where} returning id, status = ${PENDING} as at_once),
+     queued as (select id from requeued where at_once),
      notified as (${NOTIFY_QUEUED})
-     select (select count(*) from queued)::int as queued, (select count(*) from notified) as notified`,
+     select (select count(*) from requeued)::int as queued, (select count(*) from notified) as notified`,
     params,
   );
   return Number(rows[0]?.queued ?? 0);

@@ -75,14 +75,42 @@ function applyInput(endpoint: WebhookEndpoint, input: EndpointInput, allowPrivat
   }
 }
 
-/** The secrets that sign at `now` (the current one, and the old ones during a rotation's overlap), dates only. */
-export function signingSecretDates(
-  endpoint: WebhookEndpoint,
-  now: number,
-): Array<{ createdAt: Date; expiresAt: Date | null }> {
-  return endpoint.secrets
-    .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
-    .map((s) => ({ createdAt: new Date(s.createdAt), expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt) }));
+/**
+ * An endpoint as admins see it at `now`, whatever the transport: GraphQL answers it as is, REST renames its fields,
+ * the CLI prints it. Secrets are listed by their dates only (the ones that sign at `now`: the current one, and the old
+ * ones during a rotation's overlap), never their values.
+ */
+export interface WebhookEndpointView {
+  id: string;
+  url: string;
+  eventTypes: string[];
+  description: string | null;
+  status: WebhookEndpointStatus;
+  disabledReason: string | null;
+  disabledAt: Date | null;
+  ratePerSecond: number;
+  signingSecrets: Array<{ createdAt: Date; expiresAt: Date | null }>;
+  createdAt: Date;
+}
+
+export function webhookEndpointView(endpoint: WebhookEndpoint, now: number): WebhookEndpointView {
+  return {
+    id: endpoint.id,
+    url: endpoint.url,
+    eventTypes: endpoint.eventTypes,
+    description: endpoint.description ?? null,
+    status: endpoint.status,
+    disabledReason: endpoint.disabledReason ?? null,
+    disabledAt: endpoint.disabledAt ?? null,
+    ratePerSecond: endpoint.ratePerSecond,
+    signingSecrets: endpoint.secrets
+      .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
+      .map((s) => ({
+        createdAt: new Date(s.createdAt),
+        expiresAt: s.expiresAt === null ? null : new Date(s.expiresAt),
+      })),
+    createdAt: endpoint.createdAt,
+  };
 }
 
 async function findEndpoint(em: EntityManager, id: string): Promise<WebhookEndpoint> {
