@@ -20,6 +20,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
@@ -32,6 +33,7 @@ import type * as DispatchModule from '../src/webhooks/dispatch-table';
 import type * as OptionsModule from '../src/webhooks/webhook-options';
 import type * as WorkerModule from '../src/webhooks/webhook-worker';
 import { migrate, openDatabase } from '../src/entities/orm';
+import { emitRow, ratioOf } from './lib/bench-row';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const STEPS = [
@@ -292,7 +294,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   const { flags } = parseCommandLine(process.argv.slice(2), {
     events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
-    workers: { type: 'string', value: 'N', description: 'worker processes sharing it (default 3)' },
+    workers: { type: 'string', value: 'N', description: 'instances (worker processes) sharing it (default 3)' },
     'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
     rounds: { type: 'string', value: 'N', description: 'alternating rounds (default 3; --smoke 1)' },
     compare: { type: 'string', value: 'DIR', description: "another build's output folder, drained side by side" },
@@ -359,7 +361,11 @@ async function main(): Promise<void> {
             `${(drained.cpuMs / events).toFixed(2)} ms of worker CPU per event)`,
         );
       }
-      out(line.join('  '));
+      out(
+        `${line.join('  ')}  (load ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', ')})`,
+      );
     }
   } finally {
     await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
@@ -374,30 +380,44 @@ async function main(): Promise<void> {
       `  ${side.name} (${side.build}): median ${rate(events, seconds)}, burst drained in ${seconds.toFixed(2)} s, ` +
         `${(median(side.statements) / events).toFixed(2)} statements and ` +
         `${(median(side.cpuMs) / events).toFixed(2)} ms of worker CPU per event, worker RSS ${side.rssMb} MB; ` +
-        `target ≥ 1,000 events/s and ≤ 10 s for 10,000: ${perSecond >= 1000 ? 'MET' : 'NOT MET'}`,
+        `target ≥ 1,000 events/s: ${perSecond >= 1000 ? 'MET' : 'NOT MET'}` +
+        (events === 10_000 ? `, 10,000 drained in ≤ 10 s: ${seconds <= 10 ? 'MET' : 'NOT MET'}` : ''),
     );
   }
   if (sides.length === 2) {
     out(`  worker / compare: ${(median(sides[1].seconds) / median(sides[0].seconds)).toFixed(2)}×`);
   }
-  if (flags.json === true) {
-    for (const side of sides) {
-      const figure = Math.round(events / median(side.seconds));
-      const baselineFigure = Math.round(events / baseline);
-      out(
-        `BENCH_ROW ${JSON.stringify({
-          bench: 'webhook-apply',
-          path: `${side.name === 'worker' ? 'webhook apply' : `webhook apply (${side.build})`}, burst of ${events}, ${workers} worker processes`,
-          figure,
-          unit: 'events/s',
-          baseline: 'claim+mark only (SKIP LOCKED, no handler)',
-          baselineFigure,
-          ratio: Math.round((figure / baselineFigure) * 100) / 100,
-          target: '≥ 1000/s (10,000 in ≤ 10 s)',
-          rssMb: side.rssMb,
-        })}`,
-      );
-    }
+  const json = flags.json === true;
+  const baselineFigure = Math.round(events / baseline);
+  for (const side of sides) {
+    const seconds = median(side.seconds);
+    const name = side.name === 'worker' ? 'webhook apply' : `webhook apply (${side.build})`;
+    const figure = Math.round(events / seconds);
+    emitRow(json, {
+      bench: 'webhook-apply',
+      path: `${name}, burst of ${events}, ${workers} worker processes`,
+      figure,
+      unit: 'events/s',
+      baseline: 'claim+mark only (SKIP LOCKED, no handler)',
+      baselineFigure,
+      ratio: ratioOf(figure, baselineFigure),
+      target: '≥ 1000/s',
+      rssMb: side.rssMb,
+    });
+    // The drain time of the burst, judged only at the size the target names.
+    const drained = Math.round(seconds * 100) / 100;
+    const baselineDrained = Math.round(baseline * 100) / 100;
+    emitRow(json, {
+      bench: 'webhook-apply',
+      path: `${name}: burst of ${events} drained by ${workers} instances`,
+      figure: drained,
+      unit: 's',
+      baseline: 'claim+mark only (SKIP LOCKED, no handler)',
+      baselineFigure: baselineDrained,
+      ratio: ratioOf(drained, baselineDrained),
+      target: events === 10_000 ? '≤ 10 s' : null,
+      rssMb: side.rssMb,
+    });
   }
 }
 
