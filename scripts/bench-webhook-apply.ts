@@ -19,8 +19,9 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
@@ -138,11 +139,58 @@ async function pending(url: string): Promise<number> {
   });
 }
 
-/** The least a consumer does: claim a batch (SKIP LOCKED), mark it done, commit; `workers` of them at once. */
-async function baselineDrain(url: string, workers: number, batchSize: number): Promise<void> {
-  await Promise.all(
-    Array.from({ length: workers }, () =>
-      withClient(url, async (c) => {
+/**
+ * CPU (user + system, ms) the PostgreSQL backends serving database `name` have used so far, by pid: read from
+ * `/proc/<pid>/stat` (the server must run on this machine; 10 ms resolution). Empty when it cannot be read.
+ */
+async function backendCpu(url: string, name: string): Promise<Map<number, number>> {
+  const pids = await withClient(url, async (c) => {
+    const { rows } = await c.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [name],
+    );
+    return rows.map((row) => row.pid);
+  });
+  const cpu = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks of 10 ms; the command name (2) may hold spaces: skip past ')'.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // Not on this machine, or gone.
+    }
+  }
+  return cpu;
+}
+
+/** CPU the backends used between two `backendCpu` readings (a backend that appeared in between counts from zero). */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) {
+    total += ms - (before.get(pid) ?? 0);
+  }
+  return total;
+}
+
+const databaseName = (url: string): string => decodeURIComponent(new URL(url).pathname.slice(1));
+
+/**
+ * The least a consumer does: claim a batch (SKIP LOCKED), mark it done, commit; `workers` of them at once. Returns the
+ * drain's time and the CPU its backends used.
+ */
+async function baselineDrain(
+  url: string,
+  workers: number,
+  batchSize: number,
+): Promise<{ seconds: number; pgCpuMs: number }> {
+  const clients = Array.from({ length: workers }, () => new Client({ connectionString: url }));
+  await Promise.all(clients.map((c) => c.connect()));
+  try {
+    const before = await backendCpu(url, databaseName(url));
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      clients.map(async (c) => {
         for (;;) {
           await c.query('begin');
           const { rowCount } = await c.query(
@@ -157,8 +205,12 @@ async function baselineDrain(url: string, workers: number, batchSize: number): P
           }
         }
       }),
-    ),
-  );
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { seconds, pgCpuMs: cpuBetween(before, await backendCpu(url, databaseName(url))) };
+  } finally {
+    await Promise.all(clients.map((c) => c.end()));
+  }
 }
 
 interface ChildReport {
@@ -174,7 +226,7 @@ async function drainWithWorkers(
   build: string,
   workers: number,
   batchSize: number,
-): Promise<{ seconds: number; statements: number; cpuMs: number; rssMb: number; failed: number }> {
+): Promise<{ seconds: number; statements: number; cpuMs: number; pgCpuMs: number; rssMb: number; failed: number }> {
   const children: ChildProcess[] = [];
   const ready: Array<Promise<void>> = [];
   for (let w = 0; w < workers; w += 1) {
@@ -193,6 +245,7 @@ async function drainWithWorkers(
     );
   }
   await Promise.all(ready);
+  const before = await backendCpu(url, databaseName(url));
   const started = process.hrtime.bigint();
   for (const child of children) {
     child.send('start');
@@ -201,6 +254,7 @@ async function drainWithWorkers(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const pgCpuMs = cpuBetween(before, await backendCpu(url, databaseName(url)));
   const reports = await Promise.all(
     children.map(
       (child) =>
@@ -222,6 +276,7 @@ async function drainWithWorkers(
     seconds,
     statements: reports.reduce((sum, r) => sum + r.statements, 0),
     cpuMs: reports.reduce((sum, r) => sum + r.cpuMs, 0),
+    pgCpuMs,
     rssMb: Math.max(...reports.map((r) => r.rssMb)),
     failed,
   };
@@ -286,6 +341,7 @@ interface Side {
   seconds: number[];
   statements: number[];
   cpuMs: number[];
+  pgCpuMs: number[];
   rssMb: number;
 }
 
@@ -310,7 +366,15 @@ async function main(): Promise<void> {
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
   const sides: Side[] = [
-    { name: 'worker', build: path.resolve(__dirname, '..'), seconds: [], statements: [], cpuMs: [], rssMb: 0 },
+    {
+      name: 'worker',
+      build: path.resolve(__dirname, '..'),
+      seconds: [],
+      statements: [],
+      cpuMs: [],
+      pgCpuMs: [],
+      rssMb: 0,
+    },
   ];
   if (typeof flags.compare === 'string') {
     sides.push({
@@ -319,10 +383,12 @@ async function main(): Promise<void> {
       seconds: [],
       statements: [],
       cpuMs: [],
+      pgCpuMs: [],
       rssMb: 0,
     });
   }
   const baselineSeconds: number[] = [];
+  const baselinePgCpuMs: number[] = [];
 
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
   await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
@@ -339,14 +405,16 @@ async function main(): Promise<void> {
     );
     for (let round = 1; round <= rounds; round += 1) {
       await seedBurst(dbUrl, `b${round}`, events);
-      let started = process.hrtime.bigint();
-      await baselineDrain(dbUrl, workers, batchSize);
-      baselineSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
+      const base = await baselineDrain(dbUrl, workers, batchSize);
+      baselineSeconds.push(base.seconds);
+      baselinePgCpuMs.push(base.pgCpuMs);
       const order = round % 2 === 1 ? sides : [...sides].reverse();
-      const line: string[] = [`  round ${round}: baseline ${rate(events, baselineSeconds.at(-1) ?? 0)}`];
+      const line: string[] = [
+        `  round ${round}: baseline ${rate(events, base.seconds)} (${perEvent(base.pgCpuMs, events)} ms of ` +
+          `PostgreSQL CPU per event)`,
+      ];
       for (const side of order) {
         await seedBurst(dbUrl, `${side.name}${round}`, events);
-        started = process.hrtime.bigint();
         const drained = await drainWithWorkers(dbUrl, side.build, workers, batchSize);
         if (drained.failed > 0) {
           throw new Error(`${side.name}: ${drained.failed} events not applied (failed or retrying)`);
@@ -354,11 +422,12 @@ async function main(): Promise<void> {
         side.seconds.push(drained.seconds);
         side.statements.push(drained.statements);
         side.cpuMs.push(drained.cpuMs);
+        side.pgCpuMs.push(drained.pgCpuMs);
         side.rssMb = Math.max(side.rssMb, drained.rssMb);
         line.push(
           `${side.name} ${rate(events, drained.seconds)} (${drained.seconds.toFixed(2)} s, ` +
-            `${(drained.statements / events).toFixed(2)} statements and ` +
-            `${(drained.cpuMs / events).toFixed(2)} ms of worker CPU per event)`,
+            `${(drained.statements / events).toFixed(2)} statements, ${perEvent(drained.cpuMs, events)} ms of worker ` +
+            `and ${perEvent(drained.pgCpuMs, events)} ms of PostgreSQL CPU per event)`,
         );
       }
       out(
@@ -372,14 +441,20 @@ async function main(): Promise<void> {
   }
 
   const baseline = median(baselineSeconds);
-  out(`  baseline claim+mark: median ${rate(events, baseline)}`);
+  out(
+    `  baseline claim+mark: median ${rate(events, baseline)}, ${perEvent(median(baselinePgCpuMs), events)} ms of ` +
+      `PostgreSQL CPU per event`,
+  );
   for (const side of sides) {
     const seconds = median(side.seconds);
     const perSecond = events / seconds;
     out(
       `  ${side.name} (${side.build}): median ${rate(events, seconds)}, burst drained in ${seconds.toFixed(2)} s, ` +
         `${(median(side.statements) / events).toFixed(2)} statements and ` +
-        `${(median(side.cpuMs) / events).toFixed(2)} ms of worker CPU per event, worker RSS ${side.rssMb} MB; ` +
+        `${perEvent(median(side.cpuMs), events)} ms of worker and ${perEvent(median(side.pgCpuMs), events)} ms of ` +
+        `PostgreSQL CPU per event (on ${cpus().length} cores, that CPU alone allows about ` +
+        `${rate(events, (median(side.cpuMs) + median(side.pgCpuMs)) / 1000 / cpus().length)}), ` +
+        `worker RSS ${side.rssMb} MB; ` +
         `target ≥ 1,000 events/s: ${perSecond >= 1000 ? 'MET' : 'NOT MET'}` +
         (events === 10_000 ? `, 10,000 drained in ≤ 10 s: ${seconds <= 10 ? 'MET' : 'NOT MET'}` : ''),
     );
@@ -419,6 +494,10 @@ async function main(): Promise<void> {
       rssMb: side.rssMb,
     });
   }
+}
+
+function perEvent(ms: number, events: number): string {
+  return (ms / events).toFixed(2);
 }
 
 function rate(events: number, seconds: number): string {
