@@ -10,7 +10,11 @@
  * `invoice.finalized` (already open: details refreshed), `invoice.payment_failed` (→ PAYMENT_FAILED),
  * `invoice.updated`, `invoice.paid` (→ PAID), one Stripe second apart; two status changes per four events, each with
  * its history row, outgoing webhook event and NOTIFY. Each worker process counts the statements it sends (a wrapper
- * around `pg`'s `Client#query`, in this bench only) and the figures say how many per event.
+ * around `pg`'s `Client#query`, in this bench only) and its CPU, and the bench database's PostgreSQL backends' CPU is
+ * read from /proc (a server on this machine): the figures say how many per event, and what rate that CPU alone would
+ * allow on this machine's cores (the estimate for an idle machine; a loaded one reads far lower rates).
+ * Rows (`--json`): events/s (target ≥ 1,000/s) and the burst's drain time by `--workers` instances (target ≤ 10 s,
+ * judged for a burst of 10,000).
  * `--compare <dir>`: also drain the same burst with the worker of another build of this project (a folder holding
  * `src/webhooks/webhook-worker.js`, e.g. `dist/` of an earlier commit built with `node scripts/build-server.mjs --out`),
  * alternating which goes first each round; the verdict is each side's median round.
