@@ -707,8 +707,8 @@ export const CONFIG_SCHEMA = {
     batchSize: variable('WEBHOOK_WORKER_BATCH_SIZE', {
       group: 'webhooks',
       ...wholeNumber(1, 500),
-      default: '25',
-      description: 'events claimed per transaction',
+      default: '100',
+      description: 'events claimed per transaction (larger: fewer statements per event, invoices locked longer)',
     }),
     pollIntervalMs: variable('WEBHOOK_WORKER_POLL_MS', {
       group: 'webhooks',

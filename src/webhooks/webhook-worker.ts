@@ -12,7 +12,7 @@ import type { DispatchTable } from './dispatch-table';
 import type { HandlerResult } from './handler.types';
 import { preloadInvoices } from '../services/stripe-events/apply-stripe-invoice-event.service';
 import type { PreloadedInvoices } from '../services/stripe-events/apply-stripe-invoice-event.service';
-import { deferStatusNotifications } from '../services/invoicing/invoice-status';
+import { deferStatusWrites } from '../services/invoicing/invoice-status';
 import type { ClaimedEvent } from '../services/stripe-events/webhook-event-store';
 import {
   boundStatements,
@@ -182,9 +182,12 @@ export class WebhookWorker {
   }
 
   /**
-   * Every event in one savepoint, in claim order, each flushed and then cleared from the identity map: the batch's
-   * invoices are read and locked in one statement first (`preloadInvoices`) and the events' NOTIFYs sent in one
-   * statement at the end (`deferStatusNotifications`), before the savepoint is released.
+   * Every event in one savepoint, in claim order, on one manager: the batch's invoices are read and locked in one
+   * statement first (`preloadInvoices`); invoice events change them in memory and their status changes are held
+   * (`deferStatusWrites`), so a run of invoice events is written by one flush (the invoices' updates and the history
+   * rows, a statement or two each) plus one statement for the outgoing events and one for the NOTIFYs, before the
+   * savepoint is released. Another event's handler may read and write by SQL: what is held is written before it
+   * runs, and its own changes are flushed after it.
    * `threw`: something threw (while an event was applied: that event and its error; else no event), and the
    * savepoint, with every effect of these events, was rolled back. `single`: one event or none, nothing gained.
    */
@@ -203,26 +206,30 @@ export class WebhookWorker {
     try {
       const outcomes = await tem.transactional(
         async (sem) => {
-          const notifications = deferStatusNotifications(sem);
-          const invoiceIdOf = (event: ClaimedEvent): string | null =>
-            event.type.startsWith('invoice.') ? event.objectId : null;
+          const isInvoiceEvent = (event: ClaimedEvent): boolean => event.type.startsWith('invoice.');
           const preloaded = await preloadInvoices(
             sem,
-            events.flatMap((event) => invoiceIdOf(event) ?? []),
+            events.flatMap((event) => (isInvoiceEvent(event) && event.objectId ? [event.objectId] : [])),
           );
           const applied: Array<Extract<Outcome, { kind: 'done' }>> = [];
+          let held: { flush(): Promise<void> } | undefined;
           for (const event of events) {
             const started = performance.now();
             current = event;
+            if (isInvoiceEvent(event)) {
+              held ??= deferStatusWrites(sem);
+            } else if (held) {
+              await held.flush();
+              held = undefined;
+            }
             const result = await this.handle(sem, event, preloaded);
-            await sem.flush();
+            if (!held) {
+              await sem.flush();
+            }
             current = undefined;
-            // A small identity map for the next event: a flush compares every managed entity (the batch's invoices
-            // are merged back by the handler that uses one).
-            sem.clear();
             applied.push({ event, kind: 'done', result, durationMs: performance.now() - started });
           }
-          await notifications.send();
+          await held?.flush();
           return applied;
         },
         { clear: true },

@@ -218,6 +218,50 @@ describe('webhook worker', () => {
     ]);
   });
 
+  it('applies two status changes of one invoice in one batch, each with its history row and its outgoing event as the invoice was then', async () => {
+    const row = await seedInvoice(db, { status: InvoiceStatus.OPEN });
+    const remote = stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
+    const t0 = nowSeconds() - 10;
+    const failed = invoiceForEvent('invoice.payment_failed', remote, t0);
+    const events = [
+      stripeEvent('invoice.payment_failed', failed, { created: t0 }),
+      stripeEvent('invoice.paid', invoiceForEvent('invoice.paid', failed, t0 + 1), { created: t0 + 1 }),
+    ];
+    for (const event of events) {
+      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+    }
+    // One batch: both events are applied by this one call.
+    await workerOn(db, { batchSize: 50 }).runOnce();
+    for (const event of events) {
+      expect((await findEvent(db, event.id))?.status).toBe('processed');
+    }
+    expect((await loadInvoice(db, row.id)).status).toBe(InvoiceStatus.PAID);
+    expect((await historyOf(db, row.id)).map((h) => [h.fromStatus, h.toStatus, h.sourceRef])).toEqual([
+      [InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED, events[0].id],
+      [InvoiceStatus.PAYMENT_FAILED, InvoiceStatus.PAID, events[1].id],
+    ]);
+    // Written together at the end of the batch, each event still says what the invoice was at its change.
+    const outgoing = await db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ type: string; data: { invoice: Record<string, unknown>; previousStatus: string } }>>(
+        'select type, data from outgoing_events where ordering_key = ? order by id',
+        [row.id],
+      );
+    expect(
+      outgoing.map((e) => [e.type, e.data.previousStatus, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
+    ).toEqual([
+      ['invoice.payment_failed', InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED, 0],
+      ['invoice.paid', InvoiceStatus.PAYMENT_FAILED, InvoiceStatus.PAID, 12345],
+    ]);
+    expect(outgoing[1].data.invoice).toMatchObject({
+      id: row.id,
+      number: row.number,
+      currency: 'usd',
+      totalMinor: 12345,
+    });
+  });
+
   const onPostgres = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL ? it : it.skip;
   onPostgres('two workers on one PostgreSQL database apply each of 200 events exactly once', async () => {
     const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });

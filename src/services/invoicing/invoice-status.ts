@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InvoiceStatusChange } from '../../entities';
 import type { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
-import { recordInvoiceStatusEvent } from '../outgoing-webhooks/outbox';
+import { invoiceStatusEvent, recordInvoiceStatusEvents } from '../outgoing-webhooks/outbox';
+import type { InvoiceStatusEvent } from '../outgoing-webhooks/outbox';
 import { clearPaymentError } from '../payments/payment-error';
 import { unbillUsageOfInvoice } from '../usage/usage-repository';
 
@@ -114,14 +115,7 @@ export async function transitionInvoice(
     invoice.voidedAt = at;
     invoice.voidReason = cause.reason ?? invoice.voidReason ?? null;
   }
-  await writeHistoryEntry(em, invoice, from, { ...cause, at }, async () => {
-    if (to === S.VOID) {
-      // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
-      // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
-      await unbillUsageOfInvoice(em, invoice.id);
-    }
-    await recordInvoiceStatusEvent(em, { invoiceId: invoice.id, from, to, reason: cause.reason ?? null, at });
-  });
+  await writeHistoryEntry(em, invoice, from, { ...cause, at }, { outgoing: true, releaseUsage: to === S.VOID });
   return true;
 }
 
@@ -131,21 +125,34 @@ export async function transitionInvoice(
  * as `transitionInvoice`.
  */
 export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, cause: StatusCause): Promise<void> {
-  await writeHistoryEntry(em, invoice, invoice.status, cause);
+  await writeHistoryEntry(em, invoice, invoice.status, cause, { outgoing: false, releaseUsage: false });
 }
+
+/** A history entry made but not yet written: held until `flush()` of a `deferStatusWrites` (see there). */
+interface HeldEntry {
+  change: InvoiceStatusChange;
+  invoiceId: string;
+  event: InvoiceStatusEvent | null;
+}
+
+/** Entries held back per transactional manager (see `deferStatusWrites`). */
+const held = new WeakMap<EntityManager, HeldEntry[]>();
 
 /**
  * The one writer of a history entry that subscribers hear of: the row (from `from` to the invoice's status now),
- * flushed with the caller's changes, then `alongside` (what the same transaction must hold before anyone is told:
- * released usage, the outbox event), then NOTIFY on the same connection, delivered only if the transaction commits.
+ * flushed with the caller's changes, then what the same transaction must hold before anyone is told (released usage
+ * for a VOID, the change's outgoing event, taken as the invoice is now), then NOTIFY on the same connection,
+ * delivered only if the transaction commits. Under `deferStatusWrites` the row, the event and the NOTIFY are held
+ * for its `flush()` instead (the usage is released at once: it reads nothing the held writes change).
  */
 async function writeHistoryEntry(
   em: EntityManager,
   invoice: Invoice,
   from: InvoiceStatus,
   cause: StatusCause,
-  alongside?: () => Promise<void>,
+  effects: { outgoing: boolean; releaseUsage: boolean },
 ): Promise<void> {
+  const at = cause.at ?? new Date();
   const change = em.create(InvoiceStatusChange, {
     invoice,
     fromStatus: from,
@@ -153,44 +160,59 @@ async function writeHistoryEntry(
     source: cause.source,
     sourceRef: cause.ref ?? null,
     reason: cause.reason ?? null,
-    occurredAt: cause.at ?? new Date(),
+    occurredAt: at,
   });
-  await em.flush();
-  await alongside?.();
-  await notifyStatus(em, { invoiceId: invoice.id, changeId: change.id });
-}
-
-/** Notifications held back per transactional manager (see `deferStatusNotifications`). */
-const deferred = new WeakMap<EntityManager, StatusNotification[]>();
-
-/** NOTIFY on `em`'s connection, or queued when the caller deferred them on this manager. */
-async function notifyStatus(em: EntityManager, payload: StatusNotification): Promise<void> {
-  const queue = deferred.get(em);
+  const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
+  const queue = held.get(em);
+  if (!queue) {
+    await em.flush();
+  }
+  if (effects.releaseUsage) {
+    // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
+    // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
+    await unbillUsageOfInvoice(em, invoice.id);
+  }
   if (queue) {
-    queue.push(payload);
+    queue.push({ change, invoiceId: invoice.id, event });
     return;
   }
-  await em.execute('select pg_notify(?, ?)', [STATUS_CHANNEL, JSON.stringify(payload)]);
+  await recordInvoiceStatusEvents(em, event ? [event] : []);
+  await em.execute('select pg_notify(?, ?)', [
+    STATUS_CHANNEL,
+    JSON.stringify({ invoiceId: invoice.id, changeId: change.id } satisfies StatusNotification),
+  ]);
 }
 
 /**
- * Until `send()`, status changes made through `em` (exactly this manager) queue their NOTIFY instead of sending it
- * one statement each; `send()` sends them in order in one statement, in the same transaction, so subscribers still
- * hear of them only when it commits (PostgreSQL delivers a transaction's notifications at commit anyway). If the
- * transaction (or savepoint) is rolled back instead, drop the handle: nothing was sent.
+ * Until `flush()`, status changes and history entries made through `em` (exactly this manager) are held instead of
+ * written one by one: each entry's row stays in `em`'s unit of work, its outgoing event (taken when it was made) and
+ * its NOTIFY wait. `flush()` writes them in order in a few statements whatever their number: `em.flush()` (the
+ * invoices and every held row), the outgoing events in one statement, the NOTIFYs in one; in the same transaction, so
+ * nothing is told before it commits (PostgreSQL delivers a transaction's notifications at commit anyway), and it ends
+ * the holding. While held, nothing written by SQL in that transaction may need what is held (the webhook worker holds
+ * only across invoice events, whose handlers write through the entities alone). If the transaction (or savepoint) is
+ * rolled back instead, drop the handle: nothing was written.
  */
-export function deferStatusNotifications(em: EntityManager): { send(): Promise<void> } {
-  const queue: StatusNotification[] = [];
-  deferred.set(em, queue);
+export function deferStatusWrites(em: EntityManager): { flush(): Promise<void> } {
+  const queue: HeldEntry[] = [];
+  held.set(em, queue);
   return {
-    send: async () => {
-      deferred.delete(em);
+    flush: async () => {
+      held.delete(em);
+      await em.flush();
+      await recordInvoiceStatusEvents(
+        em,
+        queue.flatMap((entry) => entry.event ?? []),
+      );
       if (queue.length === 0) {
         return;
       }
+      const payloads = queue.map((entry) =>
+        JSON.stringify({ invoiceId: entry.invoiceId, changeId: entry.change.id } satisfies StatusNotification),
+      );
       await em.execute(
         `select pg_notify(?, p) from jsonb_array_elements_text(?::jsonb) with ordinality as n(p, i) order by i`,
-        [STATUS_CHANNEL, JSON.stringify(queue.map((payload) => JSON.stringify(payload)))],
+        [STATUS_CHANNEL, JSON.stringify(payloads)],
       );
     },
   };
@@ -212,11 +234,8 @@ export async function recordCreation(em: EntityManager, invoice: Invoice, cause:
     occurredAt: at,
   });
   await em.flush();
-  await recordInvoiceStatusEvent(em, {
-    invoiceId: invoice.id,
-    from: null,
-    to: invoice.status,
-    reason: cause.reason ?? null,
-    at,
-  });
+  await recordInvoiceStatusEvents(
+    em,
+    [invoiceStatusEvent(invoice, { from: null, reason: cause.reason ?? null, at })].flatMap((e) => e ?? []),
+  );
 }
