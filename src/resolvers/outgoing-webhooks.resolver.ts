@@ -46,6 +46,7 @@ function deps(ctx: GraphQLContext): EndpointDeps {
     em: ctx.em,
     caller: ctx.caller,
     allowPrivateHosts: ctx.config.outgoingWebhooks.allowPrivateHosts,
+    secretBox: ctx.secretBox,
     now: new Date(ctx.clock.now()),
   };
 }
