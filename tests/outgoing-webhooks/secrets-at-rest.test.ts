@@ -111,15 +111,13 @@ describe('outgoing webhook signing secrets at rest', () => {
     return receiver.accepted[before];
   };
   const emit = () =>
-    test.db.orm.em
-      .fork()
-      .transactional((tem) =>
-        recordOutgoingEvent(tem, {
-          type: 'billing_run.completed',
-          data: { n: (sent += 1) },
-          at: new Date(clock.now()),
-        }),
-      );
+    test.db.orm.em.fork().transactional((tem) =>
+      recordOutgoingEvent(tem, {
+        type: 'billing_run.completed',
+        data: { n: (sent += 1) },
+        at: new Date(clock.now()),
+      }),
+    );
 
   beforeAll(async () => {
     test = await createTestDatabase();
