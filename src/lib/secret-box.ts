@@ -34,10 +34,19 @@ export class SecretBox {
   /** `keys` is read on first use: a process that never touches a secret never loads (or creates) a key. */
   constructor(private readonly keys: () => readonly EncryptionKey[]) {}
 
+  /** The ring, loaded once; a ring that cannot be loaded is an unreadable secret (a delivery records why). */
   private get keyRing(): readonly EncryptionKey[] {
-    this.ring ??= this.keys();
-    if (this.ring.length === 0) {
-      throw new SecretUnreadableError('no encryption key is configured');
+    if (!this.ring) {
+      let ring: readonly EncryptionKey[];
+      try {
+        ring = this.keys();
+      } catch (error) {
+        throw new SecretUnreadableError(`no usable encryption key: ${(error as Error).message}`);
+      }
+      if (ring.length === 0) {
+        throw new SecretUnreadableError('no encryption key is configured');
+      }
+      this.ring = ring;
     }
     return this.ring;
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config';
@@ -77,6 +77,12 @@ describe('the development key (no SECRETS_ENCRYPTION_KEYS outside production)', 
       expect(statSync(devSecretsKeyPath(config)).mode & 0o777).toBe(0o600);
       expect(Buffer.from(readFileSync(devSecretsKeyPath(config), 'utf8').trim(), 'base64')).toHaveLength(32);
       expect(secretBoxFromConfig(config).open(sealed, 'row-1')).toBe(secret);
+      // A damaged key file is a reason on what needed it, not a crash.
+      writeFileSync(devSecretsKeyPath(config), 'not a key\n');
+      expect(() => secretBoxFromConfig(config).open(sealed, 'row-1')).toThrow(SecretUnreadableError);
+      expect(() => secretBoxFromConfig(config).open(sealed, 'row-1')).toThrow(
+        /^no usable encryption key: .*dev-secrets-key does not hold a 32-byte base64 key/,
+      );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
