@@ -15,6 +15,8 @@ import { seedDefaultCatalogue } from './services/usage/seed-catalogue.service';
 import { ensureUsagePartitionsAhead } from './services/usage/usage-partitions';
 import { gatewayFromConfig } from './stripe/gateway-from-config';
 import { devSecretPath } from './services/customers/auth.service';
+import { reencryptEndpointSecrets } from './services/outgoing-webhooks/endpoint-secrets';
+import { devSecretsKeyPath, secretBoxFromConfig } from './services/shared/secrets-at-rest';
 
 async function main(): Promise<void> {
   let config: AppConfig;
@@ -53,6 +55,24 @@ async function main(): Promise<void> {
     if (seeded.length > 0) {
       log.info({ metrics: seeded }, 'seeded the default metric catalogue and prices');
     }
+  }
+  // Signing secrets stored in plain text by an earlier version are sealed now (idempotent; re-sealing under a newer
+  // key is the operator's `webhook-endpoints reencrypt`, once every instance knows that key).
+  const sealed = await reencryptEndpointSecrets(db.orm.em.fork(), secretBoxFromConfig(config), {
+    allKeys: false,
+    now: new Date(),
+  });
+  if (sealed.endpoints > 0) {
+    log.info(
+      { endpoints: sealed.endpoints, secrets: sealed.secrets, kid: sealed.kid },
+      'sealed the plain-text signing secrets of outgoing webhook endpoints',
+    );
+  }
+  if (!config.secretsEncryptionKeys) {
+    log.info(
+      { keyFile: devSecretsKeyPath(config) },
+      'SECRETS_ENCRYPTION_KEYS is not set: stored signing secrets are sealed with the development key (refused in production)',
+    );
   }
   log.info(
     { database: db.kind === 'pglite' ? `embedded PGlite (${config.dataDir}/pglite)` : 'PostgreSQL', applied },

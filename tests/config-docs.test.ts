@@ -63,7 +63,12 @@ describe('the configuration schema and what is derived from it', () => {
     expect(parseDotenv(example)).toEqual({});
     const uncommented = parseDotenv(example.replace(/^# ([A-Z_]+=)/gm, '$1'));
     expect(Object.keys(uncommented).sort()).toEqual(CONFIG_VARIABLES.map((variable) => variable.name).sort());
-    const placeholders = ['STRIPE_SECRET_KEY', 'STRIPE_PUBLISHABLE_KEY', 'STRIPE_WEBHOOK_SECRET'];
+    const placeholders = [
+      'STRIPE_SECRET_KEY',
+      'STRIPE_PUBLISHABLE_KEY',
+      'STRIPE_WEBHOOK_SECRET',
+      'SECRETS_ENCRYPTION_KEYS',
+    ];
     const env = Object.fromEntries(Object.entries(uncommented).filter(([name]) => !placeholders.includes(name)));
     expect(loadConfig(env)).toMatchObject({
       port: 8000,

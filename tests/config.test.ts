@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -182,6 +183,55 @@ describe('configuration', () => {
     // Named at once with the key, not only once the key is fixed.
     expect(found.STRIPE_WEBHOOK_SECRET).toMatch(/required when NODE_ENV=production/);
     expect(found.JWT_SECRET).toMatch(/JWT_SECRET or JWT_JWKS_URL/);
+    expect(found.SECRETS_ENCRYPTION_KEYS).toMatch(/required when NODE_ENV=production: it encrypts the signing secrets/);
+  });
+
+  describe('SECRETS_ENCRYPTION_KEYS', () => {
+    // Random per run: no key material lives in the repository.
+    const key = (bytes = 32): string => randomBytes(bytes).toString('base64');
+
+    it('reads kid:base64 keys, the first sealing, in base64 or base64url, and prints only their ids', () => {
+      const first = randomBytes(32);
+      const second = randomBytes(32);
+      const raw = `k2:${first.toString('base64url')}, k1:${second.toString('base64')}`;
+      const config = loadConfig({ SECRETS_ENCRYPTION_KEYS: raw });
+      expect(config.secretsEncryptionKeys).toEqual([
+        { kid: 'k2', key: first },
+        { kid: 'k1', key: second },
+      ]);
+      const printed = Object.fromEntries(describeConfig(config));
+      expect(printed.SECRETS_ENCRYPTION_KEYS).toBe('2 keys: k2 (seals), k1');
+      expect(loadConfig({ DATA_DIR: '/tmp/d' }).secretsEncryptionKeys).toBeUndefined();
+      expect(Object.fromEntries(describeConfig(loadConfig({ DATA_DIR: '/tmp/d' }))).SECRETS_ENCRYPTION_KEYS).toBe(
+        '(development key in /tmp/d/dev-secrets-key)',
+      );
+    });
+
+    it.each([
+      [
+        'a key of the wrong length',
+        () => `k1:${key(16)}`,
+        /key "k1" must be 32 bytes \(AES-256\) once decoded; it is 16/,
+      ],
+      ['a key that is not base64', () => 'k1:not*base64!', /key "k1" is not base64/],
+      ['the same key id twice', () => `k1:${key()},k1:${key()}`, /lists the key id "k1" twice/],
+      ['an entry without an id', () => key(), /entry 1 must be <key id>:<base64 key>/],
+      ['an empty entry', () => `k1:${key()},`, /entry 2 must be <key id>:<base64 key>/],
+    ])('refuses %s, never echoing a key', (_what, value, message) => {
+      const raw = value();
+      const found = problems({ SECRETS_ENCRYPTION_KEYS: raw });
+      expect(found.SECRETS_ENCRYPTION_KEYS).toMatch(message);
+      for (const part of raw.split(/[,:]/).filter((p) => p.length > 8)) {
+        expect(found.SECRETS_ENCRYPTION_KEYS).not.toContain(part);
+      }
+    });
+
+    it('refuses one key under two ids', () => {
+      const same = key();
+      expect(problems({ SECRETS_ENCRYPTION_KEYS: `a:${same},b:${same}` }).SECRETS_ENCRYPTION_KEYS).toBe(
+        'key "b" is the same key as "a"',
+      );
+    });
   });
 
   it('reads a .env file, with the process environment taking precedence', () => {

@@ -105,6 +105,7 @@ export const COMMAND_OPTIONS: Record<string, OptionTable> = {
     since: { type: 'string', value: '<ISO time>', description: 'events that occurred from then' },
     until: { type: 'string', value: '<ISO time>', description: '… until then (default now)' },
   },
+  'webhook-endpoints reencrypt': {},
   'webhooks recover': {
     since: { type: 'string', value: '<ISO time>', description: 'Stripe keeps events for 30 days' },
   },

@@ -35,7 +35,7 @@ Commands:
   webhooks replay --id|--failed|--since  queue stored Stripe events to be applied again
   webhooks recover --since <time>      fetch events from Stripe that never reached us and store them
   partitions list|ensure|drop          monthly partitions of the usage events: create ahead, retention
-  webhook-endpoints list|create|update|disable|enable|rotate-secret|deliveries|replay
+  webhook-endpoints list|create|update|disable|enable|rotate-secret|deliveries|replay|reencrypt
                                        the platform's outgoing webhook endpoints (as the admin API)
 
 Run \`npm run billing -- <command> --help\` for a command's options. Every command reads the server's
@@ -134,6 +134,8 @@ const ENDPOINT_HELP: Record<string, string> = {
   enable: 'Sends to an endpoint again, its failed deliveries first.',
   'rotate-secret': 'Makes a new signing secret (printed once); the current ones keep signing for --overlap-hours.',
   deliveries: "Lists an endpoint's deliveries, newest first, with their attempts and last error.",
+  reencrypt:
+    'Seals every signing secret with the first key of SECRETS_ENCRYPTION_KEYS: those stored in plain text by earlier versions, and those sealed with an older key (run it after putting a new key first, before removing the old one). Idempotent. Exit 1 when a secret does not open with any configured key.',
   replay:
     'Sends again one delivery (--delivery), or the deliveries of the events an endpoint (--id) had from --since to --until (same webhook-id, in order per invoice); a running server sends them at once.',
 };
@@ -218,6 +220,7 @@ async function dispatch(key: string, flags: Flags): Promise<CommandResult> {
     case 'webhook-endpoints rotate-secret':
     case 'webhook-endpoints deliveries':
     case 'webhook-endpoints replay':
+    case 'webhook-endpoints reencrypt':
       return withEnv(config, flags, (env) => endpoints().webhookEndpointCommand(key, env, flags));
     default:
       return withEnv(config, flags, (env) => webhooksRecoverCommand(env, flags));

@@ -2,6 +2,8 @@ import type { WebhookEndpoint } from '../entities';
 import { OutgoingDeliveryStatus, Role } from '../entities/enums';
 import type { Caller } from '../services/customers/caller';
 import type { DeliveryRecord } from '../services/outgoing-webhooks/delivery-store';
+import { reencryptEndpointSecrets } from '../services/outgoing-webhooks/endpoint-secrets';
+import { secretBoxFromConfig } from '../services/shared/secrets-at-rest';
 import type { EndpointDeps, EndpointInput } from '../services/outgoing-webhooks/webhook-endpoints.service';
 import {
   createWebhookEndpoint,
@@ -30,6 +32,7 @@ function deps(env: Env): EndpointDeps {
     em: env.db.orm.em.fork(),
     caller: OPERATOR,
     allowPrivateHosts: env.config.outgoingWebhooks.allowPrivateHosts,
+    secretBox: secretBoxFromConfig(env.config),
     now: new Date(env.clock.now()),
   };
 }
@@ -132,9 +135,31 @@ export async function webhookEndpointCommand(key: string, env: Env, flags: Flags
         text: deliveries.length ? deliveries.map(deliveryLine).join('\n') : 'No deliveries.',
       };
     }
+    case 'webhook-endpoints reencrypt':
+      return reencrypt(d);
     default:
       return replay(d, flags);
   }
+}
+
+/**
+ * Seals every endpoint's signing secrets with the first key of SECRETS_ENCRYPTION_KEYS: legacy plain ones, and those
+ * of an older key (after a rotation), so the older key can be removed. Exit 1 when a secret does not open.
+ */
+async function reencrypt(d: EndpointDeps): Promise<CommandResult> {
+  const report = await reencryptEndpointSecrets(d.em, d.secretBox, { allKeys: true, now: d.now });
+  const failed = report.unreadable.map((u) => `  ${u.endpointId}: ${u.reason}`);
+  return {
+    code: failed.length > 0 ? 1 : 0,
+    result: { ok: failed.length === 0, ...report },
+    text:
+      `Sealed ${report.secrets} signing secret(s) of ${report.endpoints} endpoint(s) with key "${report.kid}"` +
+      (report.dropped > 0 ? `; dropped ${report.dropped} whose rotation overlap had ended` : '') +
+      '; the others already were.' +
+      (failed.length > 0
+        ? `\nNot readable (left as they are; add their key back, or rotate):\n${failed.join('\n')}`
+        : ''),
+  };
 }
 
 /** One delivery (`--delivery`), or an endpoint's events of a time range (`--id --since [--until]`). */

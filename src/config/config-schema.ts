@@ -134,6 +134,47 @@ const webhookSecrets: ValueSchema<string[]> = z
   )
   .refine((secrets) => new Set(secrets).size === secrets.length, 'lists the same secret twice');
 
+/**
+ * `kid:base64key,…`: the keys that encrypt secrets stored in the database, the first sealing and every one opening
+ * (a rotation lists the new key first and keeps the old one until everything is sealed again). Each key is 32 bytes
+ * (AES-256), in base64 or base64url. Never echoes a key: only the ids, which are not secret.
+ */
+const encryptionKeys: ValueSchema<Array<{ kid: string; key: Buffer }>> = z.string().transform((raw, ctx) => {
+  const keys: Array<{ kid: string; key: Buffer }> = [];
+  const problem = (message: string): typeof z.NEVER => {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    return z.NEVER;
+  };
+  for (const [index, entry] of raw
+    .split(',')
+    .map((part) => part.trim())
+    .entries()) {
+    const match = /^([A-Za-z0-9_-]{1,32}):(.*)$/.exec(entry);
+    if (!match) {
+      return problem(
+        `entry ${index + 1} must be <key id>:<base64 key>, the id 1 to 32 letters, digits, - or _ (e.g. k1:<32 ` +
+          'random bytes in base64>, from `openssl rand -base64 32`); several are separated by commas',
+      );
+    }
+    const [, kid, encoded] = match;
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) {
+      return problem(`key "${kid}" is not base64`);
+    }
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length !== 32) {
+      return problem(`key "${kid}" must be 32 bytes (AES-256) once decoded; it is ${key.length}`);
+    }
+    if (keys.some((k) => k.kid === kid)) {
+      return problem(`lists the key id "${kid}" twice`);
+    }
+    if (keys.some((k) => k.key.equals(key))) {
+      return problem(`key "${kid}" is the same key as "${keys.find((k) => k.key.equals(key))?.kid}"`);
+    }
+    keys.push({ kid, key });
+  }
+  return keys;
+});
+
 /** A URL of one of `protocols`. Never echoes the value: a database URL carries a password. */
 function url(protocols: string[]): ValueSchema<string> {
   return z.string().superRefine((raw, ctx) => {
@@ -242,7 +283,8 @@ export const CONFIG_SCHEMA = {
     values: NODE_ENVS,
     default: 'development',
     description:
-      '`production` refuses the embedded database, the emulator and the development JWT secret, turns off ' +
+      '`production` refuses the embedded database, the emulator, the development JWT secret and encryption key, ' +
+      'turns off ' +
       'introspection and suggestions; `development` sends stack traces of unexpected errors',
   }),
   port: variable('PORT', {
@@ -278,7 +320,8 @@ export const CONFIG_SCHEMA = {
     default: '.data',
     description:
       'folder of the embedded defaults: the PGlite database (`pglite/`, with its lock file `agenthub.lock`), the ' +
-      "development JWT secret (`dev-jwt-secret`), the emulator's webhook secret (`dev-webhook-secret`) and state " +
+      "development JWT secret (`dev-jwt-secret`), the development encryption key (`dev-secrets-key`), the emulator's " +
+      'webhook secret (`dev-webhook-secret`) and state ' +
       '(`stripe-emulator.json`). Private whatever the umask: folders 0700, files 0600',
   }),
   databaseUrl: variable('DATABASE_URL', {
@@ -820,6 +863,18 @@ export const CONFIG_SCHEMA = {
         'allow endpoints on localhost and private addresses (development and tests); off, they are refused (SSRF)',
     }),
   },
+  secretsEncryptionKeys: variable('SECRETS_ENCRYPTION_KEYS', {
+    group: 'outgoingWebhooks',
+    schema: encryptionKeys,
+    unset: 'development key',
+    secret: 'value',
+    example: 'k1:<output of openssl rand -base64 32>',
+    description:
+      'the keys that encrypt the signing secrets of outgoing webhook endpoints in the database (AES-256-GCM): ' +
+      'comma-separated `<key id>:<base64 of 32 bytes>`; the first seals new secrets, every one opens. Unset ' +
+      '(outside production): a key generated once into `DATA_DIR/dev-secrets-key`. Required in production. ' +
+      '[Rotation](operations.md#rotating-the-secrets-encryption-key)',
+  }),
   scheduler: {
     enabled: variable('BILLING_SCHEDULER_ENABLED', {
       group: 'scheduler',
@@ -1037,6 +1092,14 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
     check: (s, isSet) =>
       production(s) && !isSet('STRIPE_WEBHOOK_SECRET')
         ? 'is required when NODE_ENV=production so that webhooks can be verified'
+        : undefined,
+  },
+  {
+    variable: 'SECRETS_ENCRYPTION_KEYS',
+    check: (s, isSet) =>
+      production(s) && !isSet('SECRETS_ENCRYPTION_KEYS')
+        ? 'is required when NODE_ENV=production: it encrypts the signing secrets of outgoing webhook endpoints ' +
+          '(e.g. k1:<output of openssl rand -base64 32>)'
         : undefined,
   },
   {

@@ -33,6 +33,11 @@ const SHOWN_WITH: Partial<Record<VariableName, (config: AppConfig) => string | u
       : c.auth.jwksUrl
         ? '(not set: tokens are verified with JWT_JWKS_URL)'
         : `(development secret in ${c.dataDir}/dev-jwt-secret)`,
+  // Only the key ids: the keys themselves are never printed, not even in part.
+  SECRETS_ENCRYPTION_KEYS: ({ secretsEncryptionKeys: keys, dataDir }) =>
+    keys
+      ? `${keys.length} key${keys.length === 1 ? '' : 's'}: ${keys.map((k, i) => (i === 0 ? `${k.kid} (seals)` : k.kid)).join(', ')}`
+      : `(development key in ${dataDir}/dev-secrets-key)`,
   WEBHOOK_RATE_LIMIT_PER_SECOND: (c) => (c.webhooks.rateLimitPerSecond === 0 ? '0 (off)' : undefined),
   BILLING_CATCH_UP_MONTHS: (c) => (c.scheduler.catchUpMonths === 0 ? '0 (off)' : undefined),
 };

@@ -4,6 +4,10 @@ import { WebhookEndpointStatus } from './enums';
 
 /** One signing secret of an endpoint (`whsec_…`, Standard Webhooks); several overlap during a rotation. */
 export interface EndpointSecret {
+  /**
+   * Sealed (`v1:<key id>:…`, AES-256-GCM under `SECRETS_ENCRYPTION_KEYS`, services/outgoing-webhooks/endpoint-secrets.ts);
+   * a plain `whsec_…` only in rows written before encryption, until the server's start seals them.
+   */
   secret: string;
   createdAt: string;
   /** After this time the secret no longer signs (the end of a rotation's overlap); null: current. */

@@ -4,6 +4,7 @@ import type { Clock } from '../config/clock';
 import { systemClock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Database } from '../entities/orm';
+import type { SecretBox } from '../lib/secret-box';
 import type { OutgoingDeliveryStatus } from '../entities/enums';
 import type { TokenVerifier } from '../services/customers/auth.service';
 import type { Caller } from '../services/customers/caller';
@@ -36,6 +37,7 @@ export interface WebhookEndpointRouterDeps {
   db: Database;
   verify: TokenVerifier;
   config: AppConfig;
+  secretBox: SecretBox;
   clock?: Clock;
 }
 
@@ -70,12 +72,13 @@ function endpointInput(body: RestInput['body']): EndpointInput {
  * `webhook-endpoint-responses.ts`.
  */
 export function webhookEndpointRouter(deps: WebhookEndpointRouterDeps): Router {
-  const { db, verify, config, clock = systemClock } = deps;
+  const { db, verify, config, secretBox, clock = systemClock } = deps;
   const router = express.Router({ strict: true });
   const services = (caller: Caller): EndpointDeps => ({
     em: db.orm.em.fork(),
     caller,
     allowPrivateHosts: config.outgoingWebhooks.allowPrivateHosts,
+    secretBox,
     now: new Date(clock.now()),
   });
   const route = (

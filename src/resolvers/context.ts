@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
+import type { SecretBox } from '../lib/secret-box';
 import type { BillingRunFeed } from '../services/billing-runs/billing-run-feed';
 import type { Caller } from '../services/customers/caller';
 import type { StatusChangeHub } from '../services/status-feed/status-change-hub';
@@ -16,6 +17,8 @@ export interface GraphQLContext {
   /** The server's clock (`ServerOptions.clock`). */
   clock: Clock;
   gateway: StripeGateway;
+  /** Seals and opens secrets stored in the database (`SECRETS_ENCRYPTION_KEYS`). */
+  secretBox: SecretBox;
   statusHub: StatusChangeHub;
   /** Live progress of billing runs (`billingRunProgressed`). */
   billingRuns: BillingRunFeed;

@@ -35,6 +35,7 @@ function deps(ctx: GraphQLContext): EndpointDeps {
     em: ctx.em,
     caller: ctx.caller,
     allowPrivateHosts: ctx.config.outgoingWebhooks.allowPrivateHosts,
+    secretBox: ctx.secretBox,
     now: new Date(ctx.clock.now()),
   };
 }

@@ -50,7 +50,7 @@ export function createHttpApp(
   app.use(metricsRouter(db, verify, config.monitoring.metricsToken, instance, logger));
   app.use(usageRouter(db, verify, services.usageQueue));
   app.use(billingRouter({ db, verify, gateway, config, clock, logger }));
-  app.use(webhookEndpointRouter({ db, verify, config, clock }));
+  app.use(webhookEndpointRouter({ db, verify, config, clock, secretBox: services.secretBox }));
   // Development only (NODE_ENV=development with the development JWT secret): the dashboard's "sign in as".
   const devTokens = devTokenRouter(config);
   if (devTokens) {

@@ -18,6 +18,7 @@ import type { DunningWorker } from '../services/dunning/dunning-worker';
 import { createCreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
 import type { CreditNoteResumer } from '../services/credit-notes/credit-note-resumer';
 import { createTokenVerifier } from '../services/customers/auth.service';
+import { secretBoxFromConfig } from '../services/shared/secrets-at-rest';
 import { StatusChangeHub } from '../services/status-feed/status-change-hub';
 import type { StripeGateway } from '../stripe';
 import { gatewayFromConfig } from '../stripe/gateway-from-config';
@@ -112,6 +113,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const billingRuns = new BillingRunFeed(db, logger, { clock });
   const usage = await usageIntake(options, clock, logger);
   const gateway = options.gateway ?? gatewayFromConfig(config, { clock });
+  const secretBox = secretBoxFromConfig(config);
   const services = requestServices({
     config,
     db,
@@ -119,6 +121,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     logger,
     verify: createTokenVerifier(config, clock),
     gateway,
+    secretBox,
     statusHub,
     billingRuns,
     usageQueue: usage?.queue,
@@ -128,6 +131,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
   const webhooks = createWebhookComponents({ db, config, logger, clock });
   const outgoing = new OutgoingWebhookWorker(
     db,
+    secretBox,
     { errorDelayMs: 1_000, ...config.outgoingWebhooks },
     logger.child({ component: 'outgoing-webhooks' }),
     clock,

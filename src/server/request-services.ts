@@ -3,6 +3,7 @@ import type { Clock } from '../config/clock';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import type { Database } from '../entities/orm';
+import type { SecretBox } from '../lib/secret-box';
 import type { GraphQLContext } from '../resolvers/context';
 import { createLoaders } from '../resolvers/loaders';
 import type { RequestLoaders } from '../resolvers/loaders';
@@ -21,6 +22,8 @@ export interface RequestServices {
   logger: Logger;
   verify: TokenVerifier;
   gateway: StripeGateway;
+  /** Seals and opens secrets stored in the database (`SECRETS_ENCRYPTION_KEYS`). */
+  secretBox: SecretBox;
   statusHub: StatusChangeHub;
   billingRuns: BillingRunFeed;
   /** The JetStream usage intake (`USAGE_INGEST=jetstream`); unset: usage is written directly. */
@@ -47,6 +50,7 @@ export function requestServices(shared: Omit<RequestServices, 'context'>): Reque
         config: shared.config,
         clock: shared.clock,
         gateway: shared.gateway,
+        secretBox: shared.secretBox,
         statusHub: shared.statusHub,
         billingRuns: shared.billingRuns,
         usageQueue: shared.usageQueue,

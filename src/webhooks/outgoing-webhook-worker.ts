@@ -4,12 +4,16 @@ import type { Logger } from '../config/logger';
 import { ChannelListener } from '../entities/channel-listener';
 import type { Database } from '../entities/orm';
 import type { Backoff } from '../lib/backoff';
+import { SecretUnreadableError } from '../lib/secret-box';
+import type { SecretBox } from '../lib/secret-box';
 import { backoffDelayMs } from '../lib/backoff';
 import { outgoingEndpointsDisabled, outgoingWebhookAttempts, outgoingWebhookDuration } from '../lib/metrics';
 import { PollLoop } from '../lib/poll-loop';
 import type { AttemptResult, ClaimedDelivery } from '../services/outgoing-webhooks/delivery-store';
 import { claimDeliveries, disableEndpoint, recordAttempt } from '../services/outgoing-webhooks/delivery-store';
+import { openSecrets } from '../services/outgoing-webhooks/endpoint-secrets';
 import { OUTGOING_WEBHOOK_CHANNEL } from '../services/outgoing-webhooks/outbox';
+import type { SendResult } from '../services/outgoing-webhooks/send-webhook';
 import { sendWebhook, signedHeaders, signingSecrets } from '../services/outgoing-webhooks/send-webhook';
 
 /** The LISTEN connection's reconnect: 250 ms doubling to 30 s, with jitter. */
@@ -53,6 +57,8 @@ export class OutgoingWebhookWorker {
 
   constructor(
     private readonly db: Database,
+    /** Opens the endpoints' sealed signing secrets (`SECRETS_ENCRYPTION_KEYS`). */
+    private readonly secretBox: SecretBox,
     private readonly options: OutgoingWebhookOptions,
     private readonly log: Logger,
     private readonly clock: Clock,
@@ -133,14 +139,15 @@ export class OutgoingWebhookWorker {
       timestamp: delivery.occurredAt.toISOString(),
       data: delivery.data,
     });
-    const secrets = signingSecrets(delivery.secrets, this.clock.now());
-    const sent = await sendWebhook({
-      url: delivery.url,
-      headers: signedHeaders({ id: delivery.messageId, body }, secrets, new Date()),
-      body,
-      timeoutMs: this.options.timeoutMs,
-      allowPrivateHosts: this.options.allowPrivateHosts,
-    });
+    const sent = await this.sign(delivery, body, (headers) =>
+      sendWebhook({
+        url: delivery.url,
+        headers,
+        body,
+        timeoutMs: this.options.timeoutMs,
+        allowPrivateHosts: this.options.allowPrivateHosts,
+      }),
+    );
     const now = this.clock.now();
     const result: AttemptResult = { ...sent, outcome: { kind: 'delivered' } };
     if (sent.error !== null) {
@@ -168,6 +175,28 @@ export class OutgoingWebhookWorker {
     for (const listener of [...this.recordedListeners]) {
       listener({ deliveryId: delivery.id, outcome: result.outcome.kind });
     }
+  }
+
+  /**
+   * Signs the message and sends it. A signing secret that does not open (its key is not in `SECRETS_ENCRYPTION_KEYS`,
+   * or the stored value was altered) sends nothing: the attempt fails with the reason and is retried like any failed
+   * attempt, so restarting with the right keys within the retry window loses nothing.
+   */
+  private async sign(
+    delivery: ClaimedDelivery,
+    body: string,
+    send: (headers: Record<string, string>) => Promise<SendResult>,
+  ): Promise<SendResult> {
+    let secrets: string[];
+    try {
+      secrets = openSecrets(this.secretBox, delivery.endpointId, signingSecrets(delivery.secrets, this.clock.now()));
+    } catch (error) {
+      if (!(error instanceof SecretUnreadableError)) {
+        throw error;
+      }
+      return { statusCode: null, durationMs: 0, error: `not sent: cannot sign, ${error.message}` };
+    }
+    return send(signedHeaders({ id: delivery.messageId, body }, secrets, new Date()));
   }
 
   /**

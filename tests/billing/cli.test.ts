@@ -34,7 +34,9 @@ describeOnPostgres('operator CLI (compiled, against PostgreSQL and the local Str
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'test',
-    DATA_DIR: path.join(cwd, '.data'),
+    // The server's data folder, as `npm run billing` beside `npm start`: its development encryption key seals the
+    // signing secrets the CLI stores, and the server must open them to sign.
+    DATA_DIR: h.t.config.dataDir,
     DATABASE_URL: h.t.database.url,
     STRIPE_SECRET_KEY: TEST_STRIPE_KEY,
     STRIPE_API_BASE: h.t.emulator.url,

@@ -276,6 +276,19 @@ describe('outgoing webhooks to the platform', () => {
     expect(rotated.secret).not.toBe(first);
     expect(rotated.endpoint.signingSecrets).toHaveLength(2);
     receiver.secrets = [first, rotated.secret];
+    // At rest both are sealed (AES-256-GCM): the column holds neither secret, nor its key material.
+    const [row] = await t.database.db.orm.em
+      .fork()
+      .execute<Array<{ secrets: string }>>('select secrets::text as secrets from webhook_endpoints where id = ?', [
+        ep.id,
+      ]);
+    for (const secret of [first, rotated.secret]) {
+      expect(row.secrets).not.toContain(secret.slice('whsec_'.length));
+    }
+    expect((JSON.parse(row.secrets) as Array<{ secret: string }>).map((s) => s.secret.split(':')[0])).toEqual([
+      'v1',
+      'v1',
+    ]);
 
     const c = await openInvoice('ow-carol');
     await drive(() => receiver.accepted.length >= 2, 60_000, 'created and finalized');

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/config';
 import { createLogger } from '../../src/config/logger';
 import { Role } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
+import { SecretBox } from '../../src/lib/secret-box';
 import { recordOutgoingEvent } from '../../src/services/outgoing-webhooks/outbox';
 import { createWebhookEndpoint } from '../../src/services/outgoing-webhooks/webhook-endpoints.service';
 import { OutgoingWebhookWorker } from '../../src/webhooks/outgoing-webhook-worker';
@@ -43,14 +45,22 @@ describeOnPostgres('the per-endpoint rate across instances', () => {
   it('sends at most ratePerSecond per second between two workers', async () => {
     const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(32) });
     const log = createLogger(config);
+    // One key for both instances, as every instance of a deployment has the same SECRETS_ENCRYPTION_KEYS.
+    const secretBox = new SecretBox(() => [{ kid: 'test', key: randomBytes(32) }]);
     const { endpoint, secret } = await createWebhookEndpoint(
-      { em: test.db.orm.em.fork(), caller: ADMIN, allowPrivateHosts: true, now: new Date(clock.now()) },
+      { em: test.db.orm.em.fork(), caller: ADMIN, allowPrivateHosts: true, secretBox, now: new Date(clock.now()) },
       { url: receiver.url, eventTypes: ['billing_run.completed'], ratePerSecond: 3 },
     );
     receiver.secrets = [secret];
     for (const db of [test.db, second]) {
       workers.push(
-        new OutgoingWebhookWorker(db, { ...config.outgoingWebhooks, batchSize: 2, errorDelayMs: 1_000 }, log, clock),
+        new OutgoingWebhookWorker(
+          db,
+          secretBox,
+          { ...config.outgoingWebhooks, batchSize: 2, errorDelayMs: 1_000 },
+          log,
+          clock,
+        ),
       );
     }
     // Small batches: both workers take part at once (a per-instance rate would let each send its own three).

@@ -12,13 +12,14 @@ import type { StripeIntake } from '../../src/webhooks/stripe-intake';
 import { openApiDocument } from '../../src/http/openapi';
 import type { TokenVerifier } from '../../src/services/customers/auth.service';
 import type { StripeGateway } from '../../src/stripe';
+import type { SecretBox } from '../../src/lib/secret-box';
 
 // Nothing here reaches a service: the routers are only walked for their routes.
 const verify = (() => Promise.reject(new Error('not used'))) as TokenVerifier;
 const routers = [
   billingRouter({ db: {} as Database, verify, gateway: {} as StripeGateway, config: {} as AppConfig }),
   usageRouter({} as Database, verify),
-  webhookEndpointRouter({ db: {} as Database, verify, config: {} as AppConfig }),
+  webhookEndpointRouter({ db: {} as Database, verify, config: {} as AppConfig, secretBox: {} as SecretBox }),
   webhookRouter({
     db: {} as Database,
     config: {} as AppConfig,

@@ -23,10 +23,10 @@ export function signingSecrets(secrets: readonly EndpointSecret[], now: number):
  */
 export function signedHeaders(
   message: { id: string; body: string },
-  secrets: readonly EndpointSecret[],
+  secrets: readonly string[],
   signedAt: Date,
 ): Record<string, string> {
-  const signatures = secrets.map((s) => new Webhook(s.secret).sign(message.id, signedAt, message.body));
+  const signatures = secrets.map((secret) => new Webhook(secret).sign(message.id, signedAt, message.body));
   return {
     'content-type': 'application/json',
     'user-agent': 'AgentHub-Billing-Webhooks/1',

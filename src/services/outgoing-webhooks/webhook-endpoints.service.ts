@@ -8,8 +8,11 @@ import type { Caller } from '../customers/caller';
 import { requireRole } from '../customers/caller';
 import { BadInputError, NotFoundError, quote } from '../shared/errors';
 import { isUuid } from '../shared/uuid';
+import { SecretUnreadableError } from '../../lib/secret-box';
+import type { SecretBox } from '../../lib/secret-box';
 import type { DeliveryRecord } from './delivery-store';
 import { disableEndpoint, readDeliveries, requeueDeliveries } from './delivery-store';
+import { resealed, sealedSecret } from './endpoint-secrets';
 import { endpointUrlProblem } from './endpoint-url';
 import { OUTGOING_EVENT_TYPES, isOutgoingEventType } from './event-types';
 import { wakeOutgoingWorkers } from './outbox';
@@ -21,6 +24,8 @@ export interface EndpointDeps {
   caller: Caller;
   /** `OUTGOING_WEBHOOK_ALLOW_PRIVATE_HOSTS`. */
   allowPrivateHosts: boolean;
+  /** Seals the signing secrets before they are stored (`SECRETS_ENCRYPTION_KEYS`). */
+  secretBox: SecretBox;
   now: Date;
 }
 
@@ -129,7 +134,7 @@ export async function createWebhookEndpoint(deps: EndpointDeps, input: EndpointI
   const endpoint = deps.em.create(WebhookEndpoint, { url: input.url, eventTypes: [] });
   applyInput(endpoint, input, deps.allowPrivateHosts);
   const secret = newSecret();
-  endpoint.secrets = [{ secret, createdAt: deps.now.toISOString(), expiresAt: null }];
+  endpoint.secrets = [sealedSecret(deps.secretBox, endpoint.id, secret, deps.now)];
   await deps.em.flush();
   return { endpoint, secret };
 }
@@ -163,12 +168,24 @@ export async function rotateWebhookEndpointSecret(
   const endpoint = await findEndpoint(deps.em, id);
   const now = deps.now.getTime();
   const until = new Date(now + hours * 3_600_000).toISOString();
+  // The ones kept for the overlap are sealed with the current key too (a legacy plain one is sealed now); one whose
+  // key is gone could not sign anyway and is dropped, so a rotation is the way out of an unreadable secret.
   const kept: EndpointSecret[] = endpoint.secrets
     .filter((s) => s.expiresAt === null || new Date(s.expiresAt).getTime() > now)
-    .map((s) => ({ ...s, expiresAt: s.expiresAt !== null && s.expiresAt < until ? s.expiresAt : until }))
-    .filter(() => hours > 0);
+    .filter(() => hours > 0)
+    .flatMap((s) => {
+      try {
+        return [resealed(deps.secretBox, endpoint.id, s)];
+      } catch (error) {
+        if (error instanceof SecretUnreadableError) {
+          return [];
+        }
+        throw error;
+      }
+    })
+    .map((s) => ({ ...s, expiresAt: s.expiresAt !== null && s.expiresAt < until ? s.expiresAt : until }));
   const secret = newSecret();
-  endpoint.secrets = [...kept, { secret, createdAt: deps.now.toISOString(), expiresAt: null }];
+  endpoint.secrets = [...kept, sealedSecret(deps.secretBox, endpoint.id, secret, deps.now)];
   await deps.em.flush();
   return { endpoint, secret };
 }
