@@ -33,6 +33,7 @@ import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { mintToken } from '../src/services/customers/auth.service';
 import { createServer } from '../src/server';
 import { BENCH_OPTIONS, emitRow, rssMb } from './lib/bench-row';
+import { postJson } from './lib/bench-util';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   seconds: { type: 'string', value: 'N', description: 'seconds per measurement (default 3)' },
@@ -377,33 +378,8 @@ async function baselineServer(url: string): Promise<{ url: string; close(): Prom
 
 /** Keep-alive HTTP client on node:http (lighter than fetch, so the servers, not the client, dominate the figures). */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function post(url: string, payload: string, token: string): Promise<{ status: number; body: string }> {
-  const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-          authorization: `Bearer ${token}`,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const post = (url: string, payload: string, token: string) =>
+  postJson(agent, url, payload, { authorization: `Bearer ${token}` });
 
 /** `concurrency` clients, each with one request in flight, for `seconds`; answers requests per second. */
 async function drive(url: string, payload: string, token: string): Promise<number> {

@@ -25,7 +25,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
@@ -39,6 +39,7 @@ import type * as OptionsModule from '../src/webhooks/webhook-options';
 import type * as WorkerModule from '../src/webhooks/webhook-worker';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { emitRow, ratioOf } from './lib/bench-row';
+import { loadAverage, median, withClient } from './lib/bench-util';
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const STEPS = [
@@ -48,16 +49,6 @@ const STEPS = [
   { type: 'invoice.paid', status: 'paid', attempts: 2, paid: true },
 ] as const;
 const TOTAL = 12_345;
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 function eventJson(prefix: string, invoice: { id: string; stripeId: string }, step: number, created: number): string {
   const s = STEPS[step];
@@ -349,8 +340,6 @@ interface Side {
   rssMb: number;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 async function main(): Promise<void> {
   const { flags } = parseCommandLine(process.argv.slice(2), {
     events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
@@ -434,11 +423,7 @@ async function main(): Promise<void> {
             `and ${perEvent(drained.pgCpuMs, events)} ms of PostgreSQL CPU per event)`,
         );
       }
-      out(
-        `${line.join('  ')}  (load ${loadavg()
-          .map((l) => l.toFixed(2))
-          .join(', ')})`,
-      );
+      out(`${line.join('  ')}  (load ${loadAverage()})`);
     }
   } finally {
     await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));

@@ -20,14 +20,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config/config';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
+import { loadAverage, median, postJson, withClient } from './lib/bench-util';
 import { stripeSyncServer } from './lib/stripe-sync-server';
 import type { BenchServer } from './lib/stripe-sync-server';
 
@@ -49,31 +50,16 @@ function event(prefix: string, i: number): string {
   });
 }
 
-function post(agent: http.Agent, url: string, payload: string, secret: string): Promise<number> {
-  const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-          'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const post = async (agent: http.Agent, url: string, payload: string, secret: string): Promise<number> =>
+  (
+    await postJson(
+      agent,
+      url,
+      payload,
+      { 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }) },
+      { body: false },
+    )
+  ).status;
 
 /** Sends `total` signed events with `concurrency` requests in flight; returns seconds elapsed and the p99 latency. */
 async function drive(
@@ -251,18 +237,6 @@ async function startServer(kind: Side, dbUrl: string, secret: string): Promise<S
   };
 }
 
-async function admin(serverUrl: string, fn: (c: Client) => Promise<unknown>): Promise<void> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 const LABEL: Record<Side, string> = { baseline: 'baseline', route: 'route', sync: 'sync-engine' };
 
 /** What one side did at one concurrency over the rounds. */
@@ -303,7 +277,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     for (const database of Object.values(databases)) {
-      await admin(serverUrl, (c) => c.query(`create database "${database}"`));
+      await withClient(serverUrl, (c) => c.query(`create database "${database}"`));
     }
     const db = await openDatabase({ databaseUrl: urlOf(databases.ours) });
     await migrate(db.orm);
@@ -394,18 +368,13 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const database of Object.values(databases)) {
-      await admin(serverUrl, (c) => c.query(`drop database if exists "${database}" with (force)`));
+      await withClient(serverUrl, (c) => c.query(`drop database if exists "${database}" with (force)`));
     }
   }
   if (flags.json === true) {
     rows.forEach((row) => out(row));
   }
 }
-
-const loadAverage = (): string =>
-  loadavg()
-    .map((value) => value.toFixed(1))
-    .join(' ');
 
 if (require.main === module) {
   const serveAt = process.argv.indexOf('--serve');

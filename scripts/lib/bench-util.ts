@@ -1,19 +1,16 @@
 /**
- * What the benchmark scripts share besides their output contract (bench-row.ts): the machine's load, medians, and a
- * short-lived `pg` client.
+ * What the benchmark scripts share besides their output contract (bench-row.ts): the machine's load, medians, a
+ * short-lived `pg` client and a light HTTP client.
  */
-import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import { loadavg } from 'node:os';
 import { Client } from 'pg';
 
-/** `uptime`'s three load averages (`1.84, 0.77, 0.30`), or `unknown`: printed beside figures taken on a shared machine. */
+/** The machine's three load averages (`1.84, 0.77, 0.30`), printed beside figures taken on a shared machine. */
 export function loadAverage(): string {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' })
-      .trim()
-      .replace(/^.*load average: /, '');
-  } catch {
-    return 'unknown';
-  }
+  return loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
 }
 
 /** The median (the upper one of an even count). */
@@ -28,4 +25,42 @@ export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>):
   } finally {
     await client.end();
   }
+}
+
+/**
+ * One POST of a JSON payload on node:http with `agent` (keep-alive: lighter than fetch, so the servers, not the
+ * client, dominate the figures); answers the status and, unless `body: false`, the body.
+ */
+export function postJson(
+  agent: http.Agent,
+  url: string,
+  payload: string,
+  headers: Record<string, string>,
+  options: { body?: boolean } = {},
+): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
+      },
+      (res) => {
+        if (options.body === false) {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: '' }));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
