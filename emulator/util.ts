@@ -8,7 +8,11 @@ import {
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-/** Random bytes drawn 4 KB at a time: one call into the CSPRNG per ~200 ids rather than one per id. */
+/**
+ * Random characters of `ALPHABET` drawn 4 KB at a time: one call into the CSPRNG per ~200 ids rather than one per id,
+ * and each token one flat string cut from the pool (not a chain of 24 one-character appends, which every Map lookup
+ * of the id would first have to flatten).
+ */
 let pool = Buffer.alloc(0);
 let used = 0;
 
@@ -16,12 +20,12 @@ let used = 0;
 export function randomToken(length: number): string {
   if (used + length > pool.length) {
     pool = randomBytes(Math.max(4096, length));
+    for (let i = 0; i < pool.length; i++) {
+      pool[i] = ALPHABET.charCodeAt(pool[i] % ALPHABET.length);
+    }
     used = 0;
   }
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    out += ALPHABET[pool[used + i] % ALPHABET.length];
-  }
+  const out = pool.toString('latin1', used, used + length);
   used += length;
   return out;
 }
