@@ -8,9 +8,11 @@
  *                             [--workload both|retrieve|mixed] [--profile ideal|realistic] [--smoke] [--json]
  *
  * Without --url it starts the emulator (dist/emulator/main.js) in a child process, so client and server each get a
- * core; its RSS is reported. Rounds alternate the two workloads; figures are medians. `--workload` runs one of them
- * alone (to profile the emulator under it: `--url` a `node --cpu-prof dist/emulator/main.js`). Target (issue 21): the local
- * Stripe at ≥ 5,000 requests/s. Baseline of the mixed figure: the retrieve-only figure of the same run.
+ * core; its RSS is reported. It starts it on the ideal profile (writes answer at once), or with `--profile realistic`
+ * on the realistic one (each write holds its objects' locks 5 ms before it answers); the first line says which profile
+ * the emulator measured runs. Rounds alternate the two workloads; figures are medians. `--workload` runs one of them
+ * alone (to profile the emulator under it: `--url` a `node --cpu-prof dist/emulator/main.js`). Target (issue 21): the
+ * local Stripe at ≥ 5,000 requests/s. Baseline of the mixed figure: the retrieve-only figure of the same run.
  */
 import { execFileSync } from 'node:child_process';
 import Stripe from 'stripe';
