@@ -262,6 +262,13 @@ async function main(): Promise<void> {
     const errors = [...results.retrieve, ...results.mixed].reduce((sum, m) => sum + m.errors, 0);
     if (workloads.length === 2) {
       report(results, concurrency, rss);
+    } else {
+      // One workload alone (profiling): its medians, no rows.
+      const runs = results[workloads[0]];
+      const cpu = runs.every((m) => m.perCpuSecond !== null)
+        ? `; ${median(runs.map((m) => m.perCpuSecond as number)).toFixed(0)} per emulator CPU-second`
+        : '';
+      out(`  median: ${workloads[0]} ${median(runs.map((m) => m.rps)).toFixed(0)} req/s${cpu}`);
     }
     if (errors > 0) {
       process.stderr.write(`${errors} requests failed\n`);
