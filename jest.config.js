@@ -9,6 +9,7 @@
  */
 const UNIT = [
   'bench-runner',
+  'emulator/collection',
   'config',
   'config-docs',
   'decimal',

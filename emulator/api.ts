@@ -164,7 +164,8 @@ export class ApiRouter {
     const answer = (status: number, body: string): void =>
       lost ? void req.socket.destroy() : this.send(res, status, body);
     const storeKey = idemKey ? `${apiKey}:${idemKey}` : null;
-    const paramsText = canonical(params);
+    // Only a request with a key is compared with an earlier one.
+    const paramsText = storeKey ? canonical(params) : '';
     if (storeKey && idemKey) {
       const decision = this.idempotency.check(storeKey, idemKey, method, pathname, paramsText);
       if (decision.kind === 'error') {

@@ -15,13 +15,16 @@ function list(ctx: ApiContext): unknown {
   const customer = str(p, 'customer');
   const paymentIntent = str(p, 'payment_intent');
   const created = rangeFilter(p, 'created');
-  const items = newestFirst(ctx.emu.state.charges).filter(
+  const page = paginate(
+    newestFirst(ctx.emu.state.charges),
+    p,
+    '/v1/charges',
+    'charge',
     (c) =>
       (customer === undefined || c.customer === customer) &&
       (paymentIntent === undefined || c.payment_intent === paymentIntent) &&
       (!created || created(c.created)),
   );
-  const page = paginate(items, p, '/v1/charges', 'charge');
   return { ...page, data: page.data.map((c) => render(ctx.emu, c, ctx.expand, 'data.')) };
 }
 

@@ -90,6 +90,19 @@ export class Emulator {
     request: EventRequest,
     previous?: Partial<T>,
   ): Stripe.Event {
+    return this.emitCopied(type, snapshot(object), request, previous);
+  }
+
+  /**
+   * `emit` of a snapshot the caller made: events about one state of an object (`invoice.updated` then `invoice.paid`)
+   * share one copy of it, since nothing changes what an event carries once it is made.
+   */
+  emitCopied<T extends object>(
+    type: Stripe.Event.Type,
+    copy: T,
+    request: EventRequest,
+    previous?: Partial<T>,
+  ): Stripe.Event {
     const targets = this.webhooks.targetsFor(type);
     const event = {
       id: newId('evt'),
@@ -97,7 +110,7 @@ export class Emulator {
       api_version: API_VERSION,
       created: this.now(),
       data: {
-        object: snapshot(object),
+        object: copy,
         ...(previous && Object.keys(previous).length > 0 ? { previous_attributes: snapshot(previous) } : {}),
       },
       livemode: false,

@@ -96,13 +96,18 @@ function list(ctx: ApiContext): unknown {
   const invoice = str(p, 'invoice');
   const customer = str(p, 'customer');
   const created = rangeFilter(p, 'created');
-  const items = newestFirst(ctx.emu.state.creditNotes).filter(
+  const page = paginate(
+    invoice === undefined
+      ? newestFirst(ctx.emu.state.creditNotes)
+      : ctx.emu.state.creditNotes.newestFirstBy('invoice', invoice),
+    p,
+    '/v1/credit_notes',
+    'credit note',
     (c) =>
       (invoice === undefined || c.invoice === invoice) &&
       (customer === undefined || c.customer === customer) &&
       (!created || created(c.created)),
   );
-  const page = paginate(items, p, '/v1/credit_notes', 'credit note');
   return { ...page, data: page.data.map((c) => render(ctx.emu, c, ctx.expand, 'data.')) };
 }
 

@@ -116,8 +116,8 @@ function planLine(emu: Emulator, inv: Stripe.Invoice, p: FormObject, i: number):
 
 /** The succeeded charge that paid an invoice, if a card paid it. */
 export function chargeOfInvoice(emu: Emulator, inv: Stripe.Invoice): Stripe.Charge | null {
-  for (const payment of emu.state.invoicePayments.values()) {
-    if (payment.invoice === inv.id && payment.status === 'paid' && payment.payment.payment_intent) {
+  for (const payment of emu.state.invoicePayments.by('invoice', inv.id)) {
+    if (payment.status === 'paid' && payment.payment.payment_intent) {
       const pi = emu.state.paymentIntents.get(payment.payment.payment_intent as string);
       const charge = typeof pi?.latest_charge === 'string' ? emu.state.charges.get(pi.latest_charge) : undefined;
       if (charge?.status === 'succeeded') {
@@ -242,7 +242,7 @@ export function buildCreditNote(
 ): Stripe.CreditNote {
   const inv = plan.invoice;
   const id = newId('cn');
-  const seq = [...emu.state.creditNotes.values()].filter((c) => c.invoice === inv.id).length + 1;
+  const seq = [...emu.state.creditNotes.by('invoice', inv.id)].length + 1;
   const token = internalsOf(emu, inv.id).token;
   return {
     id,

@@ -16,7 +16,7 @@ const CREATE_PARAMS = ['amount', 'currency', 'description', 'expand', 'metadata'
 const LIST_PARAMS = listParams<Stripe.CustomerListBalanceTransactionsParams>('created', 'invoice');
 
 function transactionsOf(ctx: ApiContext, customerId: string): Stripe.CustomerBalanceTransaction[] {
-  return [...ctx.emu.state.balanceTransactions.values()].filter((t) => t.customer === customerId).reverse();
+  return [...ctx.emu.state.balanceTransactions.newestFirstBy('customer', customerId)];
 }
 
 /** An `adjustment`: a credit (negative) or a debit (positive) applied to the customer's next invoice. */

@@ -178,10 +178,13 @@ function list(ctx: ApiContext): unknown {
   allowOnly(p, LIST_PARAMS);
   const email = str(p, 'email');
   const created = rangeFilter(p, 'created');
-  const items = newestFirst(ctx.emu.state.customers).filter(
+  const page = paginate(
+    newestFirst(ctx.emu.state.customers),
+    p,
+    '/v1/customers',
+    'customer',
     (c) => (email === undefined || c.email === email) && (!created || created(c.created)),
   );
-  const page = paginate(items, p, '/v1/customers', 'customer');
   return { ...page, data: page.data.map((c) => render(ctx.emu, c, ctx.expand, 'data.')) };
 }
 

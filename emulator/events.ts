@@ -30,7 +30,11 @@ function list(ctx: ApiContext): unknown {
   const types = strList(p, 'types');
   const created = rangeFilter(p, 'created');
   const deliverySuccess = bool(p, 'delivery_success');
-  const events = newestFirst(ctx.emu.state.events).filter(
+  return paginate(
+    newestFirst(ctx.emu.state.events),
+    p,
+    '/v1/events',
+    'event',
     (e) =>
       visible(ctx, e) &&
       (type === undefined || eventMatches([type], e.type)) &&
@@ -38,7 +42,6 @@ function list(ctx: ApiContext): unknown {
       (!created || created(e.created)) &&
       (deliverySuccess === undefined || (e.pending_webhooks === 0) === deliverySuccess),
   );
-  return paginate(events, p, '/v1/events', 'event');
 }
 
 export function registerEvents(r: ApiRouter): void {

@@ -13,10 +13,7 @@ function includable(emu: Emulator, obj: Record<string, unknown>, field: string):
   const invoice = obj as unknown as Stripe.Invoice;
   if (field === 'payments') {
     // Copies: expanding inside them (`payments.data.payment.payment_intent`) must not change the stored payments.
-    const data = [...emu.state.invoicePayments.values()]
-      .filter((p) => p.invoice === invoice.id)
-      .reverse()
-      .map((p) => snapshot(p));
+    const data = [...emu.state.invoicePayments.newestFirstBy('invoice', invoice.id)].map((p) => snapshot(p));
     return { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` };
   }
   if (field === 'confirmation_secret') {

@@ -8,6 +8,10 @@ export interface FormObject {
 }
 
 function decode(text: string): string {
+  if (!text.includes('%') && !text.includes('+')) {
+    // Most keys and values (ids, amounts, `limit`): nothing to decode.
+    return text;
+  }
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {

@@ -82,7 +82,8 @@ function del(ctx: ApiContext): unknown {
   if (inv.status !== 'draft') {
     throw invalidState('You can only delete draft invoices. Void finalized invoices instead.', 'invoice_not_editable');
   }
-  for (const item of [...ctx.emu.state.invoiceItems.values()]) {
+  // An invoice's items are its customer's.
+  for (const item of [...ctx.emu.state.invoiceItems.by('customer', inv.customer as string)]) {
     if (item.invoice === inv.id) {
       ctx.emu.state.invoiceItems.delete(item.id);
     }

@@ -203,13 +203,18 @@ function list(ctx: ApiContext): unknown {
   const customer = str(p, 'customer');
   const invoice = str(p, 'invoice');
   const pending = bool(p, 'pending');
-  const items = newestFirst(ctx.emu.state.invoiceItems).filter(
+  const page = paginate(
+    customer === undefined
+      ? newestFirst(ctx.emu.state.invoiceItems)
+      : ctx.emu.state.invoiceItems.newestFirstBy('customer', customer),
+    p,
+    '/v1/invoiceitems',
+    'invoiceitem',
     (i) =>
       (customer === undefined || i.customer === customer) &&
       (invoice === undefined || i.invoice === invoice) &&
       (pending === undefined || (i.invoice === null) === pending),
   );
-  const page = paginate(items, p, '/v1/invoiceitems', 'invoiceitem');
   return { ...page, data: page.data.map((i) => render(ctx.emu, i, ctx.expand, 'data.')) };
 }
 

@@ -101,8 +101,8 @@ export function attachItem(emu: Emulator, inv: Stripe.Invoice, item: Stripe.Invo
 
 /** The invoice payment that tracks the invoice's default payment intent, created at finalization. */
 export function defaultInvoicePayment(emu: Emulator, inv: Stripe.Invoice): Stripe.InvoicePayment | undefined {
-  for (const p of emu.state.invoicePayments.values()) {
-    if (p.invoice === inv.id && p.is_default) {
+  for (const p of emu.state.invoicePayments.by('invoice', inv.id)) {
+    if (p.is_default) {
       return p;
     }
   }

@@ -16,14 +16,19 @@ function list(ctx: ApiContext): unknown {
   const payment = p.payment;
   const pi =
     payment && typeof payment === 'object' && !Array.isArray(payment) ? str(payment, 'payment_intent') : undefined;
-  const items = newestFirst(ctx.emu.state.invoicePayments).filter(
+  const page = paginate(
+    invoice === undefined
+      ? newestFirst(ctx.emu.state.invoicePayments)
+      : ctx.emu.state.invoicePayments.newestFirstBy('invoice', invoice),
+    p,
+    '/v1/invoice_payments',
+    'invoice payment',
     (x) =>
       (invoice === undefined || x.invoice === invoice) &&
       (status === undefined || x.status === status) &&
       (!created || created(x.created)) &&
       (pi === undefined || x.payment.payment_intent === pi),
   );
-  const page = paginate(items, p, '/v1/invoice_payments', 'invoice payment');
   return { ...page, data: page.data.map((x) => render(ctx.emu, x, ctx.expand, 'data.')) };
 }
 

@@ -23,7 +23,13 @@ function list(ctx: ApiContext): unknown {
   const collection = oneOf(p, 'collection_method', COLLECTION_METHODS);
   const created = rangeFilter(p, 'created');
   const due = rangeFilter(p, 'due_date');
-  const items = newestFirst(ctx.emu.state.invoices).filter(
+  const page = paginate(
+    customer === undefined
+      ? newestFirst(ctx.emu.state.invoices)
+      : ctx.emu.state.invoices.newestFirstBy('customer', customer),
+    p,
+    '/v1/invoices',
+    'invoice',
     (i) =>
       (customer === undefined || i.customer === customer) &&
       (status === undefined || i.status === status) &&
@@ -31,7 +37,6 @@ function list(ctx: ApiContext): unknown {
       (!created || created(i.created)) &&
       (!due || (i.due_date !== null && due(i.due_date))),
   );
-  const page = paginate(items, p, '/v1/invoices', 'invoice');
   return { ...page, data: page.data.map((i) => output(ctx, i, 'data.')) };
 }
 

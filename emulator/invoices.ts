@@ -179,8 +179,8 @@ function create(ctx: ApiContext): unknown {
   ctx.emu.state.invoices.set(id, inv);
   internalsOf(ctx.emu, id).daysUntilDue = dueDate === undefined ? (days ?? null) : null;
   if (behavior === 'include') {
-    const pending = [...ctx.emu.state.invoiceItems.values()].filter(
-      (i) => i.customer === customer.id && i.invoice === null && i.currency === currency,
+    const pending = [...ctx.emu.state.invoiceItems.by('customer', customer.id)].filter(
+      (i) => i.invoice === null && i.currency === currency,
     );
     for (const item of pending) {
       attachItem(ctx.emu, inv, item);

@@ -6,23 +6,31 @@ import { amountTooLarge } from './limits';
 import { applyBalanceAtFinalization } from './customer-balance';
 import { createDefaultPayment, defaultInvoicePayment, internalsOf, invoiceView } from './invoice-model';
 import { cancelIntent, currentIntent, openInvoiceIntent } from './payment-intents';
+import { snapshot } from './util';
 
 /** Invoice state changes shared by the API, the hosted page and the test clock. */
 
+/**
+ * Events about the invoice as it is now, in the order given, sharing one copy of it (`Emulator.emitCopied`);
+ * `previous` is the `previous_attributes` of its `invoice.updated` (Stripe sends them with `*.updated` events only).
+ */
 export function emitInvoice(
   emu: Emulator,
-  type: Stripe.Event.Type,
+  types: Stripe.Event.Type | Stripe.Event.Type[],
   inv: Stripe.Invoice,
   request: EventRequest,
   previous?: Partial<Stripe.Invoice>,
 ): void {
-  emu.emit(type, invoiceView(inv), request, previous);
+  const copy = snapshot(invoiceView(inv));
+  for (const type of Array.isArray(types) ? types : [types]) {
+    emu.emitCopied(type, copy, request, type === 'invoice.updated' ? previous : undefined);
+  }
 }
 
 export function changed<K extends keyof Stripe.Invoice>(inv: Stripe.Invoice, keys: K[]): Partial<Stripe.Invoice> {
   const previous: Partial<Stripe.Invoice> = {};
   for (const k of keys) {
-    previous[k] = JSON.parse(JSON.stringify(inv[k] ?? null)) as Stripe.Invoice[K];
+    previous[k] = snapshot(inv[k] ?? null) as Stripe.Invoice[K];
   }
   return previous;
 }
@@ -137,13 +145,15 @@ export function markPaid(
     cancelIntent(emu, currentIntent(emu, inv), null, request);
   }
   // Stripe sends `invoice.updated` with every status change, beside the event that names it.
-  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
-  emitInvoice(emu, 'invoice.paid', inv, request);
-  if (!outOfBand) {
-    emitInvoice(emu, 'invoice.payment_succeeded', inv, request);
-    if (payment && paymentMethod !== null) {
-      emu.emit('invoice_payment.paid', payment, request);
-    }
+  emitInvoice(
+    emu,
+    outOfBand ? ['invoice.updated', 'invoice.paid'] : ['invoice.updated', 'invoice.paid', 'invoice.payment_succeeded'],
+    inv,
+    request,
+    stillChanged(inv, previous),
+  );
+  if (!outOfBand && payment && paymentMethod !== null) {
+    emu.emit('invoice_payment.paid', payment, request);
   }
   emu.changed();
 }
@@ -170,8 +180,7 @@ export function voidInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRe
     payment.status_transitions.canceled_at = now;
   }
   cancelIntent(emu, currentIntent(emu, inv), 'void_invoice', request);
-  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
-  emitInvoice(emu, 'invoice.voided', inv, request);
+  emitInvoice(emu, ['invoice.updated', 'invoice.voided'], inv, request, stillChanged(inv, previous));
 }
 
 export function markUncollectible(emu: Emulator, inv: Stripe.Invoice, request: EventRequest): void {
@@ -185,8 +194,7 @@ export function markUncollectible(emu: Emulator, inv: Stripe.Invoice, request: E
   inv.status = 'uncollectible';
   inv.status_transitions.marked_uncollectible_at = emu.now();
   inv.auto_advance = false;
-  emitInvoice(emu, 'invoice.updated', inv, request, stillChanged(inv, previous));
-  emitInvoice(emu, 'invoice.marked_uncollectible', inv, request);
+  emitInvoice(emu, ['invoice.updated', 'invoice.marked_uncollectible'], inv, request, stillChanged(inv, previous));
 }
 
 export function sendInvoice(emu: Emulator, inv: Stripe.Invoice, request: EventRequest): void {

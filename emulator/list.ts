@@ -1,3 +1,4 @@
+import type { Collection } from './collection';
 import type { FormObject } from './form';
 import { paramInvalid, resourceMissing } from './errors';
 import { int, str } from './params';
@@ -10,14 +11,16 @@ export interface ListResult<T> {
 }
 
 /**
- * Stripe pagination over items already sorted newest first: `limit` (1..100, default 10),
- * `starting_after` / `ending_before` (ids of items in the list).
+ * Stripe pagination over items already in the list's order (newest first for stored objects), those `keep` accepts:
+ * `limit` (1..100, default 10), `starting_after` / `ending_before` (ids of items in the list). Reads `items` only as
+ * far as the page needs (the page and one more, to know `has_more`), so a page of a large store costs the page.
  */
 export function paginate<T extends { id: string }>(
-  items: T[],
+  items: Iterable<T>,
   p: FormObject,
   url: string,
   resourceName: string,
+  keep: (item: T) => boolean = () => true,
 ): ListResult<T> {
   const limit = int(p, 'limit') ?? 10;
   if (limit < 1 || limit > 100) {
@@ -25,33 +28,49 @@ export function paginate<T extends { id: string }>(
   }
   const after = str(p, 'starting_after');
   const before = str(p, 'ending_before');
-  let slice: T[];
-  let hasMore: boolean;
-  if (after) {
-    const i = items.findIndex((x) => x.id === after);
-    if (i === -1) {
-      throw resourceMissing(resourceName, after, 'starting_after');
+  if (!after && before) {
+    // The `limit` items just before the cursor, and whether any precede them.
+    const window: T[] = [];
+    let preceding = 0;
+    for (const item of items) {
+      if (!keep(item)) {
+        continue;
+      }
+      if (item.id === before) {
+        return { object: 'list', data: window, has_more: preceding > window.length, url };
+      }
+      preceding++;
+      window.push(item);
+      if (window.length > limit) {
+        window.shift();
+      }
     }
-    slice = items.slice(i + 1, i + 1 + limit);
-    hasMore = i + 1 + limit < items.length;
-  } else if (before) {
-    const i = items.findIndex((x) => x.id === before);
-    if (i === -1) {
-      throw resourceMissing(resourceName, before, 'ending_before');
-    }
-    const start = Math.max(0, i - limit);
-    slice = items.slice(start, i);
-    hasMore = start > 0;
-  } else {
-    slice = items.slice(0, limit);
-    hasMore = limit < items.length;
+    throw resourceMissing(resourceName, before, 'ending_before');
   }
-  return { object: 'list', data: slice, has_more: hasMore, url };
+  const page: T[] = [];
+  let started = !after;
+  for (const item of items) {
+    if (!keep(item)) {
+      continue;
+    }
+    if (!started) {
+      started = item.id === after;
+      continue;
+    }
+    if (page.length === limit) {
+      return { object: 'list', data: page, has_more: true, url };
+    }
+    page.push(item);
+  }
+  if (!started) {
+    throw resourceMissing(resourceName, after as string, 'starting_after');
+  }
+  return { object: 'list', data: page, has_more: false, url };
 }
 
-/** Map values, newest first (insertion order reversed). */
-export function newestFirst<T>(map: Map<string, T>): T[] {
-  return [...map.values()].reverse();
+/** Stored objects, newest first (insertion order reversed), read as the caller goes. */
+export function newestFirst<T>(collection: Collection<T>): Iterable<T> {
+  return collection.newestFirst();
 }
 
 /** The parameters every list takes: its page (`limit`, `starting_after`, `ending_before`) and `expand`. */

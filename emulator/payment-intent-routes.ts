@@ -49,10 +49,13 @@ function list(ctx: ApiContext): unknown {
   allowOnly(p, LIST_PARAMS);
   const customer = str(p, 'customer');
   const created = rangeFilter(p, 'created');
-  const items = newestFirst(ctx.emu.state.paymentIntents).filter(
+  const page = paginate(
+    newestFirst(ctx.emu.state.paymentIntents),
+    p,
+    '/v1/payment_intents',
+    'payment_intent',
     (pi) => (customer === undefined || pi.customer === customer) && (!created || created(pi.created)),
   );
-  const page = paginate(items, p, '/v1/payment_intents', 'payment_intent');
   return { ...page, data: page.data.map((pi) => render(ctx.emu, pi, ctx.expand, 'data.')) };
 }
 

@@ -88,12 +88,8 @@ export function openInvoiceIntent(emu: Emulator, inv: Stripe.Invoice, request: E
 
 /** The invoice a PaymentIntent pays. */
 export function invoiceOfIntent(emu: Emulator, paymentIntentId: string): Stripe.Invoice | undefined {
-  for (const p of emu.state.invoicePayments.values()) {
-    if (p.payment.payment_intent === paymentIntentId) {
-      return emu.state.invoices.get(p.invoice as string);
-    }
-  }
-  return undefined;
+  const [payment] = emu.state.invoicePayments.by('paymentIntent', paymentIntentId);
+  return payment ? emu.state.invoices.get(payment.invoice as string) : undefined;
 }
 
 /**

@@ -42,10 +42,13 @@ function detach(ctx: ApiContext): unknown {
 
 function listFor(ctx: ApiContext, customerId: string | undefined, url: string): unknown {
   const type = str(ctx.params, 'type');
-  const items = newestFirst(ctx.emu.state.paymentMethods).filter(
+  return paginate(
+    newestFirst(ctx.emu.state.paymentMethods),
+    ctx.params,
+    url,
+    'payment_method',
     (pm) => (customerId === undefined || pm.customer === customerId) && (type === undefined || pm.type === type),
   );
-  return paginate(items, ctx.params, url, 'payment_method');
 }
 
 export function registerPaymentMethods(r: ApiRouter): void {

@@ -49,14 +49,12 @@ export function charge(
     internals.pendingActionPaymentMethod = pm.id;
     intentRequiresAction(emu, pi, pm, request);
     const error = requiresActionError(pi);
-    emitInvoice(emu, 'invoice.payment_action_required', inv, request);
-    emitInvoice(emu, 'invoice.updated', inv, request, previous);
+    emitInvoice(emu, ['invoice.payment_action_required', 'invoice.updated'], inv, request, previous);
     return { kind: 'requires_action', error, paymentIntent: pi };
   }
   internals.pendingActionPaymentMethod = null;
   const error = intentDeclined(emu, pi, pm, outcome, request);
-  emitInvoice(emu, 'invoice.payment_failed', inv, request);
-  emitInvoice(emu, 'invoice.updated', inv, request, previous);
+  emitInvoice(emu, ['invoice.payment_failed', 'invoice.updated'], inv, request, previous);
   return { kind: 'failed', error, paymentIntent: pi };
 }
 

@@ -86,13 +86,16 @@ function list(ctx: ApiContext): unknown {
   const charge = str(p, 'charge');
   const intent = str(p, 'payment_intent');
   const created = rangeFilter(p, 'created');
-  const items = newestFirst(ctx.emu.state.refunds).filter(
+  const page = paginate(
+    newestFirst(ctx.emu.state.refunds),
+    p,
+    '/v1/refunds',
+    'refund',
     (r) =>
       (charge === undefined || r.charge === charge) &&
       (intent === undefined || r.payment_intent === intent) &&
       (!created || created(r.created)),
   );
-  const page = paginate(items, p, '/v1/refunds', 'refund');
   return { ...page, data: page.data.map((r) => render(ctx.emu, r, ctx.expand, 'data.')) };
 }
 

@@ -50,7 +50,7 @@ function matches(obj: Record<string, unknown>, c: Clause, fields: readonly strin
   return c.op === '>' ? n > v : c.op === '<' ? n < v : c.op === '>=' ? n >= v : n <= v;
 }
 
-function search<T extends { id: string }>(ctx: ApiContext, items: T[], fields: readonly string[], url: string) {
+function search<T extends { id: string }>(ctx: ApiContext, items: Iterable<T>, fields: readonly string[], url: string) {
   allowOnly(ctx.params, ['expand', 'limit', 'page', 'query']);
   const query = str(ctx.params, 'query');
   if (!query) {
@@ -63,10 +63,17 @@ function search<T extends { id: string }>(ctx: ApiContext, items: T[], fields: r
   }
   const page = str(ctx.params, 'page');
   const offset = page ? Number(Buffer.from(page, 'base64url').toString('utf8')) || 0 : 0;
-  const found = items.filter((item) => {
+  // Matches up to the page's end and one more (for `has_more`).
+  const found: T[] = [];
+  for (const item of items) {
     const results = clauses.map((c) => matches(item as unknown as Record<string, unknown>, c, fields));
-    return any ? results.some(Boolean) : results.every(Boolean);
-  });
+    if (any ? results.some(Boolean) : results.every(Boolean)) {
+      found.push(item);
+      if (found.length > offset + limit) {
+        break;
+      }
+    }
+  }
   const data = found.slice(offset, offset + limit);
   const hasMore = offset + limit < found.length;
   return {

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { Collection } from './collection';
 
 /** Emulator-only facts about an invoice that are not part of Stripe's object. */
 export interface InvoiceInternals {
@@ -25,45 +26,56 @@ export interface IdempotencyRecord {
 }
 
 export interface State {
-  customers: Map<string, Stripe.Customer>;
+  customers: Collection<Stripe.Customer>;
   /** Stripe still answers a retrieve of a deleted customer, with this stub. */
-  deletedCustomers: Map<string, Stripe.DeletedCustomer>;
-  invoiceItems: Map<string, Stripe.InvoiceItem>;
-  invoices: Map<string, Stripe.Invoice>;
-  internals: Map<string, InvoiceInternals>;
-  invoicePayments: Map<string, Stripe.InvoicePayment>;
+  deletedCustomers: Collection<Stripe.DeletedCustomer>;
+  /** Indexed by `customer`. */
+  invoiceItems: Collection<Stripe.InvoiceItem, 'customer'>;
+  /** Indexed by `customer`. */
+  invoices: Collection<Stripe.Invoice, 'customer'>;
+  internals: Collection<InvoiceInternals>;
+  /** Indexed by `invoice` and by the PaymentIntent it tracks (`paymentIntent`). */
+  invoicePayments: Collection<Stripe.InvoicePayment, 'invoice' | 'paymentIntent'>;
   /** PaymentIntents made by invoice payments (one per invoice, a new one after a cancel). */
-  paymentIntents: Map<string, Stripe.PaymentIntent>;
-  charges: Map<string, Stripe.Charge>;
-  refunds: Map<string, Stripe.Refund>;
-  creditNotes: Map<string, Stripe.CreditNote>;
-  /** The ledger behind customers' `balance` (`customer-balance.ts`). */
-  balanceTransactions: Map<string, Stripe.CustomerBalanceTransaction>;
-  paymentMethods: Map<string, Stripe.PaymentMethod>;
-  events: Map<string, Stripe.Event>;
-  webhookEndpoints: Map<string, Stripe.WebhookEndpoint>;
-  idempotency: Map<string, IdempotencyRecord>;
+  paymentIntents: Collection<Stripe.PaymentIntent>;
+  charges: Collection<Stripe.Charge>;
+  refunds: Collection<Stripe.Refund>;
+  /** Indexed by `invoice`. */
+  creditNotes: Collection<Stripe.CreditNote, 'invoice'>;
+  /** The ledger behind customers' `balance` (`customer-balance.ts`); indexed by `customer`. */
+  balanceTransactions: Collection<Stripe.CustomerBalanceTransaction, 'customer'>;
+  paymentMethods: Collection<Stripe.PaymentMethod>;
+  events: Collection<Stripe.Event>;
+  webhookEndpoints: Collection<Stripe.WebhookEndpoint>;
+  idempotency: Collection<IdempotencyRecord>;
   /** Seconds added to the wall clock by `/_emulator/clock/advance`. */
   clockOffset: number;
 }
 
+/** The id of an expandable field as stored (an id; an object only if something stored it expanded). */
+const idOf = (v: string | { id: string } | null | undefined): string | null =>
+  v === null || v === undefined ? null : typeof v === 'string' ? v : v.id;
+
 export function emptyState(): State {
   return {
-    customers: new Map(),
-    deletedCustomers: new Map(),
-    invoiceItems: new Map(),
-    invoices: new Map(),
-    internals: new Map(),
-    invoicePayments: new Map(),
-    paymentIntents: new Map(),
-    charges: new Map(),
-    refunds: new Map(),
-    creditNotes: new Map(),
-    balanceTransactions: new Map(),
-    paymentMethods: new Map(),
-    events: new Map(),
-    webhookEndpoints: new Map(),
-    idempotency: new Map(),
+    customers: new Collection(),
+    deletedCustomers: new Collection(),
+    invoiceItems: new Collection({ customer: (i) => idOf(i.customer) }),
+    invoices: new Collection({ customer: (i) => idOf(i.customer) }),
+    internals: new Collection(),
+    invoicePayments: new Collection({
+      invoice: (p) => idOf(p.invoice),
+      paymentIntent: (p) => idOf(p.payment.payment_intent),
+    }),
+    paymentIntents: new Collection(),
+    charges: new Collection(),
+    refunds: new Collection(),
+    creditNotes: new Collection({ invoice: (c) => idOf(c.invoice) }),
+    balanceTransactions: new Collection({ customer: (t) => idOf(t.customer) }),
+    paymentMethods: new Collection(),
+    events: new Collection(),
+    webhookEndpoints: new Collection(),
+    idempotency: new Collection(),
     clockOffset: 0,
   };
 }
@@ -101,8 +113,11 @@ export function deserializeState(text: string): State {
   for (const key of MAP_KEYS) {
     const entries = raw[key];
     if (Array.isArray(entries)) {
-      // Entries were written by serializeState from the same typed maps.
-      (state[key] as Map<string, unknown>) = new Map(entries as Array<[string, unknown]>);
+      // Entries were written by serializeState from the same typed collections.
+      const into = state[key] as Collection<unknown>;
+      for (const [id, value] of entries as Array<[string, unknown]>) {
+        into.set(id, value);
+      }
     }
   }
   return state;

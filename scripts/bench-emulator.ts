@@ -5,11 +5,14 @@
  * them writes).
  *
  *   npm run bench:emulator -- [--url http://127.0.0.1:12111] [--seconds 5] [--concurrency 32] [--rounds 3]
- *                             [--smoke] [--json]
+ *                             [--workload both|retrieve|mixed] [--profile ideal|realistic] [--smoke] [--json]
  *
  * Without --url it starts the emulator (dist/emulator/main.js) in a child process, so client and server each get a
- * core; its RSS is reported. Rounds alternate the two workloads; figures are medians. Target (issue 21): the local
- * Stripe at ≥ 5,000 requests/s. Baseline of the mixed figure: the retrieve-only figure of the same run.
+ * core; its RSS is reported. It starts it on the ideal profile (writes answer at once), or with `--profile realistic`
+ * on the realistic one (each write holds its objects' locks 5 ms before it answers); the first line says which profile
+ * the emulator measured runs. Rounds alternate the two workloads; figures are medians. `--workload` runs one of them
+ * alone (to profile the emulator under it: `--url` a `node --cpu-prof dist/emulator/main.js`). Target (issue 21): the
+ * local Stripe at ≥ 5,000 requests/s. Baseline of the mixed figure: the retrieve-only figure of the same run.
  */
 import { execFileSync } from 'node:child_process';
 import Stripe from 'stripe';
@@ -22,6 +25,12 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   seconds: { type: 'string', value: 'N', description: 'how long to measure each workload (default 5)' },
   concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 32)' },
   rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
+  workload: { type: 'string', value: 'W', description: 'both (default), retrieve or mixed alone' },
+  profile: {
+    type: 'string',
+    value: 'P',
+    description: "the started emulator's profile: ideal (default) or realistic (each write holds its locks 5 ms)",
+  },
   ...BENCH_OPTIONS,
 });
 const smoke = flags.smoke === true;
@@ -137,12 +146,83 @@ const load = (): string => {
 };
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** The medians of both workloads, against the target, and their BENCH_ROWs. */
+function report(results: { retrieve: Measured[]; mixed: Measured[] }, concurrency: number, rss: number | null): void {
+  const retrieveRps = median(results.retrieve.map((m) => m.rps));
+  const mixedRps = median(results.mixed.map((m) => m.rps));
+  const perCpu = (xs: Measured[]): number | null =>
+    xs.some((m) => m.perCpuSecond === null) ? null : median(xs.map((m) => m.perCpuSecond as number));
+  const retrieveCpu = perCpu(results.retrieve);
+  const mixedCpu = perCpu(results.mixed);
+  if (mixedCpu !== null && retrieveCpu !== null) {
+    out(
+      `  per emulator CPU-second (what one core of it serves, whatever else the machine runs): ` +
+        `retrieve ${retrieveCpu.toFixed(0)}, mixed ${mixedCpu.toFixed(0)}`,
+    );
+  }
+  out(
+    `  median: customers.retrieve ${retrieveRps.toFixed(0)} req/s; mixed ${mixedRps.toFixed(0)} req/s ` +
+      `(${(mixedRps / retrieveRps).toFixed(2)}× retrieve); target ≥ ${TARGET}/s` +
+      (smoke ? '' : `: ${mixedRps >= TARGET ? 'MET' : 'NOT MET'}`) +
+      (rss === null ? '' : `; emulator RSS ${rss} MB`),
+  );
+  const row = { bench: 'emulator', unit: 'requests/s', target: `≥ ${TARGET}/s`, rssMb: rss };
+  emitRow(json, {
+    ...row,
+    path: `local Stripe: customers.retrieve, ${concurrency} in flight`,
+    figure: Math.round(retrieveRps),
+    baseline: null,
+    baselineFigure: null,
+    ratio: null,
+  });
+  emitRow(json, {
+    ...row,
+    path: `local Stripe: mixed (create, retrieve, list, invoice finalize/pay), ${concurrency} in flight`,
+    figure: Math.round(mixedRps),
+    baseline: 'customers.retrieve',
+    baselineFigure: Math.round(retrieveRps),
+    ratio: ratioOf(mixedRps, retrieveRps),
+  });
+  if (mixedCpu !== null && retrieveCpu !== null) {
+    emitRow(json, {
+      ...row,
+      path: 'local Stripe: mixed, requests per CPU-second of the emulator (one core of it)',
+      figure: Math.round(mixedCpu),
+      unit: 'requests/CPU-s',
+      baseline: 'customers.retrieve per CPU-second',
+      baselineFigure: Math.round(retrieveCpu),
+      ratio: ratioOf(mixedCpu, retrieveCpu),
+      target: `≥ ${TARGET}/s`,
+    });
+  }
+}
+
+/** Which profile the emulator runs (`GET /_emulator/locks`): ideal writes answer at once, realistic ones later. */
+async function profileOf(base: URL): Promise<string> {
+  const res = await fetch(new URL('/_emulator/locks', base));
+  const { modes } = (await res.json()) as { modes: { writeMs: number } };
+  return modes.writeMs > 0
+    ? `realistic profile (each write holds its objects' locks ${modes.writeMs} ms)`
+    : 'ideal profile (writes answer at once)';
+}
+
 async function main(): Promise<void> {
   const seconds = numberFlag(flags, 'seconds', smoke ? 1 : 5);
   const concurrency = numberFlag(flags, 'concurrency', 32);
   const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
+  const workload = typeof flags.workload === 'string' ? flags.workload : 'both';
+  if (!['both', 'retrieve', 'mixed'].includes(workload)) {
+    throw new Error(`--workload must be both, retrieve or mixed, got "${workload}"`);
+  }
+  const workloads = workload === 'both' ? (['retrieve', 'mixed'] as const) : ([workload] as ['retrieve' | 'mixed']);
+  const profile = typeof flags.profile === 'string' ? flags.profile : 'ideal';
+  if (!['ideal', 'realistic'].includes(profile)) {
+    throw new Error(`--profile must be ideal or realistic, got "${profile}"`);
+  }
   const given = typeof flags.url === 'string' ? flags.url : null;
-  const spawned = given ? null : await spawnEmulator();
+  const spawned = given
+    ? null
+    : await spawnEmulator(profile === 'realistic' ? ['--delivery', 'realistic', '--delivery-seed', '1'] : []);
   const base = new URL(given ?? spawned?.url ?? '');
   const stripe = new Stripe('sk_test_bench', {
     host: base.hostname,
@@ -155,14 +235,18 @@ async function main(): Promise<void> {
     const retrieve = (_: number, latency: (ms: number) => void): Promise<void> =>
       timed(latency, () => stripe.customers.retrieve(customer.id)).then(() => undefined);
     const mixed = (worker: number, latency: (ms: number) => void): Promise<void> => mixedCycle(stripe, worker, latency);
-    // Warm up connections and JIT.
     const pid = spawned?.child.pid ?? null;
-    await drive(pid, Math.min(1, seconds), concurrency, retrieve);
-    await drive(pid, Math.min(1, seconds), concurrency, mixed);
-    out(`local Stripe through the stripe SDK, concurrency ${concurrency}, ${seconds} s per workload`);
+    // Warm up connections and JIT.
+    for (const workload of workloads) {
+      await drive(pid, Math.min(1, seconds), concurrency, workload === 'retrieve' ? retrieve : mixed);
+    }
+    out(
+      `local Stripe through the stripe SDK, concurrency ${concurrency}, ${seconds} s per workload, ` +
+        `${await profileOf(base)}`,
+    );
     const results = { retrieve: [] as Measured[], mixed: [] as Measured[] };
     for (let round = 0; round < rounds; round += 1) {
-      const order = round % 2 === 0 ? (['retrieve', 'mixed'] as const) : (['mixed', 'retrieve'] as const);
+      const order = round % 2 === 0 ? workloads : [...workloads].reverse();
       for (const workload of order) {
         const m = await drive(pid, seconds, concurrency, workload === 'retrieve' ? retrieve : mixed);
         results[workload].push(m);
@@ -175,53 +259,16 @@ async function main(): Promise<void> {
       }
     }
     const rss = spawned ? rssMb(spawned.child.pid) : null;
-    const retrieveRps = median(results.retrieve.map((m) => m.rps));
-    const mixedRps = median(results.mixed.map((m) => m.rps));
-    const perCpu = (xs: Measured[]): number | null =>
-      xs.some((m) => m.perCpuSecond === null) ? null : median(xs.map((m) => m.perCpuSecond as number));
-    const retrieveCpu = perCpu(results.retrieve);
-    const mixedCpu = perCpu(results.mixed);
-    if (mixedCpu !== null && retrieveCpu !== null) {
-      out(
-        `  per emulator CPU-second (what one core of it serves, whatever else the machine runs): ` +
-          `retrieve ${retrieveCpu.toFixed(0)}, mixed ${mixedCpu.toFixed(0)}`,
-      );
-    }
     const errors = [...results.retrieve, ...results.mixed].reduce((sum, m) => sum + m.errors, 0);
-    out(
-      `  median: customers.retrieve ${retrieveRps.toFixed(0)} req/s; mixed ${mixedRps.toFixed(0)} req/s ` +
-        `(${(mixedRps / retrieveRps).toFixed(2)}× retrieve); target ≥ ${TARGET}/s` +
-        (smoke ? '' : `: ${mixedRps >= TARGET ? 'MET' : 'NOT MET'}`) +
-        (rss === null ? '' : `; emulator RSS ${rss} MB`),
-    );
-    const row = { bench: 'emulator', unit: 'requests/s', target: `≥ ${TARGET}/s`, rssMb: rss };
-    emitRow(json, {
-      ...row,
-      path: `local Stripe: customers.retrieve, ${concurrency} in flight`,
-      figure: Math.round(retrieveRps),
-      baseline: null,
-      baselineFigure: null,
-      ratio: null,
-    });
-    emitRow(json, {
-      ...row,
-      path: `local Stripe: mixed (create, retrieve, list, invoice finalize/pay), ${concurrency} in flight`,
-      figure: Math.round(mixedRps),
-      baseline: 'customers.retrieve',
-      baselineFigure: Math.round(retrieveRps),
-      ratio: ratioOf(mixedRps, retrieveRps),
-    });
-    if (mixedCpu !== null && retrieveCpu !== null) {
-      emitRow(json, {
-        ...row,
-        path: 'local Stripe: mixed, requests per CPU-second of the emulator (one core of it)',
-        figure: Math.round(mixedCpu),
-        unit: 'requests/CPU-s',
-        baseline: 'customers.retrieve per CPU-second',
-        baselineFigure: Math.round(retrieveCpu),
-        ratio: ratioOf(mixedCpu, retrieveCpu),
-        target: `≥ ${TARGET}/s`,
-      });
+    if (workloads.length === 2) {
+      report(results, concurrency, rss);
+    } else {
+      // One workload alone (profiling): its medians, no rows.
+      const runs = results[workloads[0]];
+      const cpu = runs.every((m) => m.perCpuSecond !== null)
+        ? `; ${median(runs.map((m) => m.perCpuSecond as number)).toFixed(0)} per emulator CPU-second`
+        : '';
+      out(`  median: ${workloads[0]} ${median(runs.map((m) => m.rps)).toFixed(0)} req/s${cpu}`);
     }
     if (errors > 0) {
       process.stderr.write(`${errors} requests failed\n`);

@@ -85,6 +85,56 @@ describe('invoice lines', () => {
   });
 });
 
+describe('lists', () => {
+  it("pages one customer's invoices newest first among another's, with both cursors and the status filter", async () => {
+    const [a, b] = await Promise.all([stripe.customers.create({}), stripe.customers.create({})]);
+    const made: Record<string, string[]> = { [a.id]: [], [b.id]: [] };
+    // Interleaved: the customer's invoices are not next to each other in the store.
+    for (let i = 0; i < 5; i++) {
+      for (const customer of [a, b]) {
+        const inv = await stripe.invoices.create({ customer: customer.id, auto_advance: false });
+        made[customer.id].push(inv.id);
+      }
+    }
+    const newest = [...made[a.id]].reverse();
+    const all = await stripe.invoices.list({ customer: a.id, limit: 2 }).autoPagingToArray({ limit: 100 });
+    expect(all.map((i) => i.id)).toEqual(newest);
+
+    const first = await stripe.invoices.list({ customer: a.id, limit: 2 });
+    expect(first.data.map((i) => i.id)).toEqual(newest.slice(0, 2));
+    expect(first.has_more).toBe(true);
+    const last = await stripe.invoices.list({ customer: a.id, limit: 2, starting_after: newest[3] });
+    expect(last.data.map((i) => i.id)).toEqual([newest[4]]);
+    expect(last.has_more).toBe(false);
+    const back = await stripe.invoices.list({ customer: a.id, limit: 2, ending_before: newest[3] });
+    expect(back.data.map((i) => i.id)).toEqual(newest.slice(1, 3));
+    expect(back.has_more).toBe(true);
+
+    // A cursor that is not in this customer's list is unknown to it, as to Stripe.
+    const foreign = await rejection(stripe.invoices.list({ customer: a.id, starting_after: made[b.id][0] }));
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.param).toBe('starting_after');
+
+    // Nothing due: finalizing pays it at once.
+    await stripe.invoices.finalizeInvoice(newest[2]);
+    const paid = await stripe.invoices.list({ customer: a.id, status: 'paid' });
+    expect(paid.data.map((i) => i.id)).toEqual([newest[2]]);
+    expect(paid.has_more).toBe(false);
+  });
+
+  it('pages customers newest first from the newest end of a store of many', async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      created.push((await stripe.customers.create({ email: `page-${i}@example.com` })).id);
+    }
+    const page = await stripe.customers.list({ limit: 10 });
+    expect(page.data.map((c) => c.id)).toEqual([...created].reverse().slice(0, 10));
+    expect(page.has_more).toBe(true);
+    const byEmail = await stripe.customers.list({ email: 'page-3@example.com' });
+    expect(byEmail.data.map((c) => c.id)).toEqual([created[3]]);
+  });
+});
+
 describe('search and deletion', () => {
   it('searches customers by metadata and email, and invoices by customer and status', async () => {
     const a = await stripe.customers.create({ email: 'search-a@example.com', metadata: { userId: 'user-a' } });
