@@ -14,11 +14,11 @@
  * alone (to profile the emulator under it: `--url` a `node --cpu-prof dist/emulator/main.js`). Target (issue 21): the
  * local Stripe at ≥ 5,000 requests/s. Baseline of the mixed figure: the retrieve-only figure of the same run.
  */
-import { execFileSync } from 'node:child_process';
 import Stripe from 'stripe';
 import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { spawnEmulator } from './lib/emulator-process';
 import { BENCH_OPTIONS, cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { loadAverage, median } from './lib/bench-util';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
   url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
@@ -135,17 +135,6 @@ async function mixedCycle(stripe: Stripe, worker: number, latency: (ms: number) 
   await timed(latency, () => stripe.customers.list({ limit: 10 }));
 }
 
-const load = (): string => {
-  try {
-    return execFileSync('uptime', { encoding: 'utf8' })
-      .trim()
-      .replace(/^.*load average/, 'load');
-  } catch {
-    return 'load unknown';
-  }
-};
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /** The medians of both workloads, against the target, and their BENCH_ROWs. */
 function report(results: { retrieve: Measured[]; mixed: Measured[] }, concurrency: number, rss: number | null): void {
   const retrieveRps = median(results.retrieve.map((m) => m.rps));
@@ -254,7 +243,7 @@ async function main(): Promise<void> {
           `  round ${round + 1} ${workload.padEnd(8)} ${m.requests} requests → ${m.rps.toFixed(0)} req/s ` +
             `(p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, errors ${m.errors})` +
             (m.perCpuSecond === null ? '' : `; ${m.perCpuSecond.toFixed(0)} per emulator CPU-second`) +
-            `  (${load()})`,
+            `  (load ${loadAverage()})`,
         );
       }
     }
