@@ -1,4 +1,6 @@
-import { TABLE_END, TABLE_START, combine, meets, parseRow, renderTable, withTable } from '../scripts/bench';
+import path from 'node:path';
+import * as prettier from 'prettier';
+import { TABLE_END, TABLE_START, combine, formatPage, meets, parseRow, renderTable, withTable } from '../scripts/bench';
 
 const row = (over: Record<string, unknown> = {}): string =>
   `BENCH_ROW ${JSON.stringify({
@@ -51,5 +53,17 @@ describe('npm run bench (scripts/bench.ts)', () => {
     expect(written).toContain('new table');
     expect(written).not.toContain('old table');
     expect(withTable(written, 'newer')).toBe(written.replace('new table', 'newer'));
+  });
+
+  it('writes a page that format:check accepts (the table padded as prettier pads it)', async () => {
+    const rows = [
+      parseRow(row({ ratio: 0.5 }))!,
+      parseRow(row({ path: 'a much longer path than the other', ratio: 1.25 }))!,
+    ];
+    const table = renderTable(combine(rows), true);
+    const filepath = path.join(__dirname, '..', 'docs', 'benchmarks.md');
+    const page = await formatPage(withTable(`# Benchmarks\n\n${TABLE_START}\n${TABLE_END}\n`, table), filepath);
+    expect(await prettier.check(page, { ...(await prettier.resolveConfig(filepath)), filepath })).toBe(true);
+    expect(page).toContain('a much longer path than the other');
   });
 });
