@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { GraphQLError, buildClientSchema, getIntrospectionQuery, print } from 'graphql';
 import type { IntrospectionQuery } from 'graphql';
@@ -16,6 +17,8 @@ const PRODUCTION_ENV = {
   DATABASE_URL: 'postgres://billing@127.0.0.1:5432/unused',
   STRIPE_SECRET_KEY: 'sk_test_hygienecheck0000000000',
   STRIPE_WEBHOOK_SECRET: 'whsec_hygienecheck000000000',
+  // Production refuses to start without the key that seals endpoint signing secrets: a fresh one per run.
+  SECRETS_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
 };
 
 type Errors = Array<{ message: string; extensions?: Record<string, unknown> }>;
