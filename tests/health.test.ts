@@ -87,7 +87,10 @@ describe('health and readiness', () => {
     const down = await startTestServer();
     const get = async (path: string) => {
       const res = await fetch(`${down.url}${path}`);
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown> & { checks?: Record<string, string> },
+      };
     };
     try {
       expect((await get('/readyz')).status).toBe(200);
@@ -95,6 +98,12 @@ describe('health and readiness', () => {
 
       const restore = await takeDatabaseDown(down.database);
       try {
+        // The LISTEN connection learns of its end a moment after its backend is terminated (its socket closes then).
+        const feedDown = down.database.url ? 'reconnecting' : 'ok';
+        const seen = Date.now() + WAIT_GUARD_MS;
+        while ((await get('/readyz')).body.checks?.statusFeed !== feedDown && Date.now() < seen) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         expect(await get('/readyz')).toEqual({
           status: 503,
           body: {
