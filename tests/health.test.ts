@@ -5,7 +5,7 @@ import type { TestDatabase } from './helpers/database';
 import { createEmptyDatabase, testServerUrl } from './helpers/database';
 import type { TestServer } from './helpers/server';
 import { TEST_JWT_SECRET, startTestServer } from './helpers/server';
-import { WAIT_GUARD_MS } from './helpers/clock';
+import { waitForValue } from './helpers/wait';
 
 /**
  * Takes the server's database away until the returned function brings it back. On PostgreSQL the database refuses
@@ -100,10 +100,11 @@ describe('health and readiness', () => {
       try {
         // The LISTEN connection learns of its end a moment after its backend is terminated (its socket closes then).
         const feedDown = down.database.url ? 'reconnecting' : 'ok';
-        const seen = Date.now() + WAIT_GUARD_MS;
-        while ((await get('/readyz')).body.checks?.statusFeed !== feedDown && Date.now() < seen) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        await waitForValue(
+          'the status feed to notice the outage',
+          async () => (await get('/readyz')).body.checks?.statusFeed === feedDown,
+          (wake) => down.server.onStatusFeedStateChange(wake),
+        );
         expect(await get('/readyz')).toEqual({
           status: 503,
           body: {
@@ -136,10 +137,11 @@ describe('health and readiness', () => {
         await restore();
       }
       // Back: both say so again without a restart, once the status feed has reconnected (after its backoff).
-      const deadline = Date.now() + WAIT_GUARD_MS;
-      while ((await get('/readyz')).status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitForValue(
+        'the server to be ready again',
+        async () => (await get('/readyz')).status === 200,
+        (wake) => down.server.onStatusFeedStateChange(wake),
+      );
       expect(await get('/readyz')).toEqual({
         status: 200,
         body: { status: 'ready', checks: { database: 'ok', migrations: 'ok', statusFeed: 'ok' } },

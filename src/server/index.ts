@@ -68,6 +68,8 @@ export interface BillingServer {
   statusFeeds(): number;
   /** Calls `listener` whenever a status feed opens or closes on this instance; returns its removal. */
   onStatusFeedsChange(listener: () => void): () => void;
+  /** Calls `listener` whenever the status feed's state (`/readyz`'s `statusFeed`) changes. */
+  onStatusFeedStateChange(listener: () => void): () => void;
   /** `billingRunProgressed` subscriptions open on this instance, each listening from this moment on. */
   billingRunWatchers(): number;
   /** Calls `listener` whenever such a subscription opens or closes; returns its removal. */
@@ -176,6 +178,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     schema,
     statusFeeds: () => statusHub.listenerCount,
     onStatusFeedsChange: (listener) => statusHub.onListenerCountChange(listener),
+    onStatusFeedStateChange: (listener) => statusHub.onStateChange(listener),
     billingRunWatchers: () => billingRuns.watcherCount,
     onBillingRunWatchersChange: (listener) => billingRuns.onWatcherCountChange(listener),
     streams: () => streamLimits.counts,

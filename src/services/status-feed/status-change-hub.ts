@@ -68,6 +68,7 @@ const BATCH = 500;
  */
 export class StatusChangeHub {
   private readonly countListeners = new Set<() => void>();
+  private readonly stateListeners = new Set<() => void>();
   private readonly index = new FeedIndex();
   private readonly clock: Clock;
   private readonly backoff: Backoff;
@@ -101,7 +102,7 @@ export class StatusChangeHub {
       name: 'status',
       onNotification: (payload) => this.onNotification(payload),
       onLost: () => {
-        this.currentState = 'reconnecting';
+        this.setState('reconnecting');
         this.catchUpNeeded = true;
       },
       // Changes committed meanwhile are caught up from the history.
@@ -116,6 +117,19 @@ export class StatusChangeHub {
     return this.currentState;
   }
 
+  /** Calls `listener` whenever the state changes (ok, reconnecting, stopped); returns the unsubscribe. */
+  onStateChange(listener: () => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  private setState(state: StatusFeedState): void {
+    if (state !== this.currentState) {
+      this.currentState = state;
+      this.stateListeners.forEach((listener) => listener());
+    }
+  }
+
   async start(): Promise<void> {
     await this.listener.start();
     try {
@@ -127,11 +141,11 @@ export class StatusChangeHub {
     }
     // Before migrations the tables are missing: nothing to warm, and the first change pays for it.
     await this.warmUp().catch(() => undefined);
-    this.currentState = 'ok';
+    this.setState('ok');
   }
 
   async stop(): Promise<void> {
-    this.currentState = 'stopped';
+    this.setState('stopped');
     this.stopping.abort();
     for (const feed of this.index.all()) {
       feed.close();
@@ -233,7 +247,7 @@ export class StatusChangeHub {
           }
           await this.catchUp();
           this.catchUpNeeded = false;
-          this.currentState = 'ok';
+          this.setState('ok');
         } else {
           const batch = this.pending.splice(0, BATCH);
           if (batch.length === 0) {
