@@ -337,6 +337,8 @@ describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)
       child.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
 
+  // Three processes each open the embedded PGlite (WASM start + migrations check): under a loaded 2-core machine this
+  // took close to 90 s, so the budget is generous; nothing here waits on time.
   it('reconciles and recovers webhooks with the local Stripe it starts itself (as the server is stopped)', async () => {
     expect(existsSync(built('src/cli/db.js'))).toBe(true);
     const migrated = await runNode('src/cli/db.js', ['migrate']);
@@ -350,5 +352,5 @@ describe('operator CLI on the embedded defaults (no DATABASE_URL, no Stripe key)
     expect(recovered.stderr).not.toMatch(/unavailable/i);
     expect(recovered.code).toBe(0);
     expect(JSON.parse(recovered.stdout)).toMatchObject({ ok: true, listed: 0 });
-  }, 90_000);
+  }, 240_000);
 });
