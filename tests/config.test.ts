@@ -226,6 +226,30 @@ describe('configuration', () => {
       }
     });
 
+    it('names every bad entry, each once, and no key of them', () => {
+      const good = key();
+      const raw = [`k1:${good}`, `k2:${key(16)}`, 'k3:not*base64!', key(), `k1:${key()}`, `k5:${good}`].join(',');
+      let error: unknown;
+      try {
+        loadConfig({ SECRETS_ENCRYPTION_KEYS: raw });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const { problems: all, message } = error as ConfigError;
+      expect(all.filter((p) => p.variable === 'SECRETS_ENCRYPTION_KEYS').map((p) => p.message)).toEqual([
+        'key "k2" must be 32 bytes (AES-256) once decoded; it is 16',
+        'key "k3" is not base64',
+        expect.stringMatching(/^entry 4 must be <key id>:<base64 key>/),
+        'lists the key id "k1" twice',
+        'key "k5" is the same key as "k1"',
+      ]);
+      expect(message).toMatch(/^Invalid configuration \(5 problems\):/);
+      for (const part of raw.split(/[,:]/).filter((p) => p.length > 8)) {
+        expect(message).not.toContain(part);
+      }
+    });
+
     it('refuses one key under two ids', () => {
       const same = key();
       expect(problems({ SECRETS_ENCRYPTION_KEYS: `a:${same},b:${same}` }).SECRETS_ENCRYPTION_KEYS).toBe(

@@ -1,9 +1,14 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { EndpointSecret } from '../src/entities';
+import { openDatabase, type Database } from '../src/entities/orm';
+import { openSecrets } from '../src/services/outgoing-webhooks/endpoint-secrets';
+import { secretBoxFromConfig } from '../src/services/shared/secrets-at-rest';
 import { BUILD_DIR, ROOT, built } from './helpers/build';
 
 /**
@@ -27,6 +32,39 @@ function run(env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null
     child.stderr.on('data', (d) => (stderr += String(d)));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The server started on embedded defaults in `dataDir`, once it listens; `output` is all it printed so far. */
+async function startMain(
+  dataDir: string,
+  cwd: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [main], {
+    env: bareEnv(dataDir, { PORT: '0', HOST: '127.0.0.1', STRIPE_EMULATOR_PORT: '0' }),
+    cwd,
+  });
+  let output = '';
+  child.stderr.on('data', (d) => (output += String(d)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    child.stdout.on('data', (d) => {
+      output += String(d);
+      const match = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+/** SIGTERM, and its exit code once it has stopped. */
+function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
 }
 
 describe('starting the server', () => {
@@ -56,27 +94,11 @@ describe('starting the server', () => {
   describe('on embedded defaults', () => {
     let child: ChildProcessWithoutNullStreams;
     let url: string;
-    let output = '';
+    let output: () => string;
     const dataDir = (): string => path.join(dir, 'embedded');
 
     beforeAll(async () => {
-      child = spawn(process.execPath, [main], {
-        env: bareEnv(dataDir(), { PORT: '0', HOST: '127.0.0.1', STRIPE_EMULATOR_PORT: '0' }),
-        cwd: dir,
-      });
-      child.stderr.on('data', (d) => (output += String(d)));
-      url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
-        child.stdout.on('data', (d) => {
-          output += String(d);
-          const match = /"url":"(http:\/\/[^"]+)\/graphql"/.exec(output);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        });
-        child.on('exit', () => reject(new Error(`server exited:\n${output}`)));
-      });
+      ({ child, url, output } = await startMain(dataDir(), dir));
     }, 90_000);
 
     /**
@@ -104,8 +126,23 @@ describe('starting the server', () => {
       expect(ready.status).toBe(200);
     });
 
+    it('creates the development secrets key only once a webhook endpoint needs it', async () => {
+      const keyFile = path.join(dataDir(), 'dev-secrets-key');
+      expect(existsSync(keyFile)).toBe(false);
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await mintToken('ops')}` },
+        body: JSON.stringify({
+          query: `mutation { createWebhookEndpoint(input: { url: "https://hooks.example.com/billing",
+            eventTypes: ["billing_run.completed"] }) { endpoint { id } } }`,
+        }),
+      });
+      expect(((await res.json()) as { errors?: unknown }).errors).toBeUndefined();
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    });
+
     it('prints how to mint a token, and serves `me` with one minted by `npm run token`', async () => {
-      expect(output).toMatch(/npm run token -- --sub 123 --role admin/);
+      expect(output()).toMatch(/npm run token -- --sub 123 --role admin/);
       const token = await mintToken('123');
       const query = (headers: Record<string, string>): Promise<Response> =>
         fetch(`${url}/graphql`, {
@@ -162,16 +199,50 @@ describe('starting the server', () => {
     it('logs structured JSON and never prints the development secret', () => {
       const secret = execFileSync('cat', [path.join(dataDir(), 'dev-jwt-secret')], { encoding: 'utf8' }).trim();
       expect(secret.length).toBeGreaterThan(30);
-      expect(output).not.toContain(secret);
-      expect(output).toMatch(/"msg":"database ready"/);
+      expect(output()).not.toContain(secret);
+      expect(output()).toMatch(/"msg":"database ready"/);
     });
 
     it('shuts down gracefully on SIGTERM', async () => {
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(output).toMatch(/"msg":"stopped"/);
+      expect(await stop(child)).toBe(0);
+      expect(output()).toMatch(/"msg":"stopped"/);
     }, 30_000);
+
+    it('seals at start a signing secret an earlier version stored in plain text', async () => {
+      const pgliteDataDir = path.join(dataDir(), 'pglite');
+      const storedEndpoint = async (db: Database): Promise<{ id: string; secrets: EndpointSecret[] }> => {
+        const [row] = await db.orm.em
+          .fork()
+          .execute<Array<{ id: string; secrets: string }>>(
+            'select id, secrets::text as secrets from webhook_endpoints',
+          );
+        return { id: row.id, secrets: JSON.parse(row.secrets) as EndpointSecret[] };
+      };
+      // The endpoint created above, its secret as a version before encryption wrote it (random: no secret lives in
+      // the repository); the server is stopped, so this process may open its embedded database.
+      const plain = `whsec_${randomBytes(24).toString('base64')}`;
+      let db = await openDatabase({ pgliteDataDir });
+      await db.orm.em
+        .fork()
+        .execute('update webhook_endpoints set secrets = ?::json', [
+          JSON.stringify([{ secret: plain, createdAt: new Date().toISOString(), expiresAt: null }]),
+        ]);
+      await db.close();
+
+      const again = await startMain(dataDir(), dir);
+      expect(await stop(again.child)).toBe(0);
+      expect(again.output()).toMatch(/"endpoints":1,"secrets":1,"kid":"dev".*sealed the plain-text signing secrets/);
+      expect(again.output()).not.toContain(plain);
+      db = await openDatabase({ pgliteDataDir });
+      try {
+        const endpoint = await storedEndpoint(db);
+        expect(endpoint.secrets.map((s) => s.secret)).toEqual([expect.stringMatching(/^v1:dev:/)]);
+        const box = secretBoxFromConfig({ dataDir: dataDir(), nodeEnv: 'development' });
+        expect(openSecrets(box, endpoint.id, endpoint.secrets)).toEqual([plain]);
+      } finally {
+        await db.close();
+      }
+    }, 90_000);
   });
 
   it('does not recompile an unchanged tree: the build script checks a hash and leaves the build as it was', () => {

@@ -141,39 +141,53 @@ const webhookSecrets: ValueSchema<string[]> = z
  */
 const encryptionKeys: ValueSchema<Array<{ kid: string; key: Buffer }>> = z.string().transform((raw, ctx) => {
   const keys: Array<{ kid: string; key: Buffer }> = [];
-  const problem = (message: string): typeof z.NEVER => {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message });
-    return z.NEVER;
-  };
+  const kids: string[] = [];
+  let bad = false;
+  // Every bad entry is named (one issue each), so a list with several mistakes is fixed in one go.
   for (const [index, entry] of raw
     .split(',')
     .map((part) => part.trim())
     .entries()) {
-    const match = /^([A-Za-z0-9_-]{1,32}):(.*)$/.exec(entry);
-    if (!match) {
-      return problem(
-        `entry ${index + 1} must be <key id>:<base64 key>, the id 1 to 32 letters, digits, - or _ (e.g. k1:<32 ` +
-          'random bytes in base64>, from `openssl rand -base64 32`); several are separated by commas',
-      );
+    const read = keyEntry(entry, index, kids, keys);
+    if (typeof read === 'string') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: read });
+      bad = true;
+    } else {
+      keys.push(read);
     }
-    const [, kid, encoded] = match;
-    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) {
-      return problem(`key "${kid}" is not base64`);
-    }
-    const key = Buffer.from(encoded, 'base64');
-    if (key.length !== 32) {
-      return problem(`key "${kid}" must be 32 bytes (AES-256) once decoded; it is ${key.length}`);
-    }
-    if (keys.some((k) => k.kid === kid)) {
-      return problem(`lists the key id "${kid}" twice`);
-    }
-    if (keys.some((k) => k.key.equals(key))) {
-      return problem(`key "${kid}" is the same key as "${keys.find((k) => k.key.equals(key))?.kid}"`);
-    }
-    keys.push({ kid, key });
   }
-  return keys;
+  return bad ? z.NEVER : keys;
 });
+
+/** One `kid:base64key` entry (its position `index`), or what is wrong with it, naming its id at most. */
+function keyEntry(
+  entry: string,
+  index: number,
+  kids: string[],
+  earlier: ReadonlyArray<{ kid: string; key: Buffer }>,
+): { kid: string; key: Buffer } | string {
+  const match = /^([A-Za-z0-9_-]{1,32}):(.*)$/.exec(entry);
+  if (!match) {
+    return (
+      `entry ${index + 1} must be <key id>:<base64 key>, the id 1 to 32 letters, digits, - or _ (e.g. k1:<32 ` +
+      'random bytes in base64>, from `openssl rand -base64 32`); several are separated by commas'
+    );
+  }
+  const [, kid, encoded] = match;
+  if (kids.includes(kid)) {
+    return `lists the key id "${kid}" twice`;
+  }
+  kids.push(kid);
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) {
+    return `key "${kid}" is not base64`;
+  }
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length !== 32) {
+    return `key "${kid}" must be 32 bytes (AES-256) once decoded; it is ${key.length}`;
+  }
+  const twin = earlier.find((k) => k.key.equals(key));
+  return twin ? `key "${kid}" is the same key as "${twin.kid}"` : { kid, key };
+}
 
 /** A URL of one of `protocols`. Never echoes the value: a database URL carries a password. */
 function url(protocols: string[]): ValueSchema<string> {

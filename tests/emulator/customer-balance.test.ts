@@ -1,29 +1,22 @@
 import type Stripe from 'stripe';
-import { openInvoice, rejection, startHarness, type Harness } from './helpers';
+import { openInvoice, rejection, useHarness } from './helpers';
 
-let h: Harness;
-let stripe: Stripe;
-
-beforeAll(async () => {
-  h = await startHarness();
-  stripe = h.stripe;
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness();
 beforeEach(() => h.control.reset());
 
 /** A new open invoice of `amount` for an existing customer. */
 async function nextInvoice(customer: string, amount: number, currency = 'usd'): Promise<Stripe.Invoice> {
-  const draft = await stripe.invoices.create({ customer, currency });
-  await stripe.invoiceItems.create({ customer, invoice: draft.id, amount, currency, description: 'Usage' });
-  return stripe.invoices.finalizeInvoice(draft.id);
+  const draft = await h.stripe.invoices.create({ customer, currency });
+  await h.stripe.invoiceItems.create({ customer, invoice: draft.id, amount, currency, description: 'Usage' });
+  return h.stripe.invoices.finalizeInvoice(draft.id);
 }
 
 const ledger = async (customer: string) =>
-  (await stripe.customers.listBalanceTransactions(customer)).data.map((t) => [t.type, t.amount, t.ending_balance]);
+  (await h.stripe.customers.listBalanceTransactions(customer)).data.map((t) => [t.type, t.amount, t.ending_balance]);
 
 describe('an invoice below the minimum charge (0.50 USD)', () => {
   it('is not charged: marked paid at finalization, its amount carried to the customer balance and the next invoice', async () => {
-    const small = await openInvoice(stripe, 30);
+    const small = await openInvoice(h.stripe, 30);
     const customer = small.customer as string;
     expect(small).toMatchObject({
       status: 'paid',
@@ -35,34 +28,34 @@ describe('an invoice below the minimum charge (0.50 USD)', () => {
       ending_balance: 30,
     });
     expect(await ledger(customer)).toEqual([['invoice_too_small', 30, 30]]);
-    const [txn] = (await stripe.customers.listBalanceTransactions(customer)).data;
+    const [txn] = (await h.stripe.customers.listBalanceTransactions(customer)).data;
     expect(txn).toMatchObject({ object: 'customer_balance_transaction', invoice: small.id, currency: 'usd' });
-    expect(await stripe.customers.retrieveBalanceTransaction(customer, txn.id)).toEqual(txn);
-    expect(((await stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(30);
+    expect(await h.stripe.customers.retrieveBalanceTransaction(customer, txn.id)).toEqual(txn);
+    expect(((await h.stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(30);
     // Nothing was charged, and no PaymentIntent asked for it.
-    expect((await stripe.charges.list({ customer })).data).toEqual([]);
-    expect((await stripe.paymentIntents.list({ customer })).data).toEqual([]);
-    const types = (await stripe.events.list({ limit: 100 })).data.map((e) => e.type);
+    expect((await h.stripe.charges.list({ customer })).data).toEqual([]);
+    expect((await h.stripe.paymentIntents.list({ customer })).data).toEqual([]);
+    const types = (await h.stripe.events.list({ limit: 100 })).data.map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['invoice.paid', 'customer.updated']));
-    expect(await rejection(stripe.invoices.pay(small.id, { payment_method: 'pm_card_visa' }))).toMatchObject({
+    expect(await rejection(h.stripe.invoices.pay(small.id, { payment_method: 'pm_card_visa' }))).toMatchObject({
       code: 'invoice_already_paid',
     });
 
     // The next invoice takes it in: 25.00 + 0.30 is due, and paid; the balance is back to 0.
     const next = await nextInvoice(customer, 2500);
     expect(next).toMatchObject({ total: 2500, starting_balance: 30, ending_balance: 0, amount_due: 2530 });
-    const paid = await stripe.invoices.pay(next.id, { payment_method: 'pm_card_visa' });
+    const paid = await h.stripe.invoices.pay(next.id, { payment_method: 'pm_card_visa' });
     expect(paid).toMatchObject({ status: 'paid', amount_paid: 2530 });
-    expect((await stripe.charges.list({ customer })).data.map((c) => c.amount)).toEqual([2530]);
+    expect((await h.stripe.charges.list({ customer })).data.map((c) => c.amount)).toEqual([2530]);
     expect(await ledger(customer)).toEqual([
       ['applied_to_invoice', -30, 0],
       ['invoice_too_small', 30, 30],
     ]);
-    expect(((await stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(0);
+    expect(((await h.stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(0);
   });
 
   it('carries two small invoices until they are worth charging, and leaves currencies without a fixed minimum alone', async () => {
-    const first = await openInvoice(stripe, 20);
+    const first = await openInvoice(h.stripe, 20);
     const customer = first.customer as string;
     const second = await nextInvoice(customer, 25);
     // 0.25 + the 0.20 carried = 0.45: still too small, carried again.
@@ -70,18 +63,18 @@ describe('an invoice below the minimum charge (0.50 USD)', () => {
     const third = await nextInvoice(customer, 10);
     expect(third).toMatchObject({ status: 'open', starting_balance: 45, amount_due: 55, ending_balance: 0 });
 
-    const kwd = await openInvoice(stripe, 5, 'kwd');
+    const kwd = await openInvoice(h.stripe, 5, 'kwd');
     expect(kwd).toMatchObject({ status: 'open', amount_due: 5 });
   });
 });
 
 describe('customer balance transactions', () => {
   it('records a credit note credit, applies it to the next invoice, and gives it back when the note is voided', async () => {
-    const invoice = await openInvoice(stripe, 2500);
+    const invoice = await openInvoice(h.stripe, 2500);
     const customer = invoice.customer as string;
-    await stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' });
-    const note = await stripe.creditNotes.create({ invoice: invoice.id, amount: 500, credit_amount: 500 });
-    const [credit] = (await stripe.customers.listBalanceTransactions(customer)).data;
+    await h.stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' });
+    const note = await h.stripe.creditNotes.create({ invoice: invoice.id, amount: 500, credit_amount: 500 });
+    const [credit] = (await h.stripe.customers.listBalanceTransactions(customer)).data;
     expect(credit).toMatchObject({
       id: note.customer_balance_transaction,
       type: 'credit_note',
@@ -90,24 +83,24 @@ describe('customer balance transactions', () => {
       credit_note: note.id,
       invoice: invoice.id,
     });
-    await stripe.creditNotes.voidCreditNote(note.id);
-    expect(((await stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(0);
-    const again = await stripe.creditNotes.create({ invoice: invoice.id, amount: 500, credit_amount: 500 });
+    await h.stripe.creditNotes.voidCreditNote(note.id);
+    expect(((await h.stripe.customers.retrieve(customer)) as Stripe.Customer).balance).toBe(0);
+    const again = await h.stripe.creditNotes.create({ invoice: invoice.id, amount: 500, credit_amount: 500 });
     expect(again.customer_balance_transaction).toMatch(/^cbtxn_/);
 
     // A credit larger than the next invoice pays it and keeps the rest.
     const next = await nextInvoice(customer, 300);
     expect(next).toMatchObject({ status: 'paid', starting_balance: -500, amount_due: 0, ending_balance: -200 });
     expect((await ledger(customer))[0]).toEqual(['applied_to_invoice', 300, -200]);
-    expect((await stripe.customers.listBalanceTransactions(customer, { invoice: next.id })).data).toHaveLength(1);
+    expect((await h.stripe.customers.listBalanceTransactions(customer, { invoice: next.id })).data).toHaveLength(1);
   });
 
   it('takes adjustments, and answers 404 for a transaction of another customer', async () => {
-    const a = await stripe.customers.create({});
-    const b = await stripe.customers.create({});
-    const txn = await stripe.customers.createBalanceTransaction(a.id, { amount: -700, currency: 'usd' });
+    const a = await h.stripe.customers.create({});
+    const b = await h.stripe.customers.create({});
+    const txn = await h.stripe.customers.createBalanceTransaction(a.id, { amount: -700, currency: 'usd' });
     expect(txn).toMatchObject({ type: 'adjustment', amount: -700, ending_balance: -700, customer: a.id });
-    expect(await rejection(stripe.customers.retrieveBalanceTransaction(b.id, txn.id))).toMatchObject({
+    expect(await rejection(h.stripe.customers.retrieveBalanceTransaction(b.id, txn.id))).toMatchObject({
       statusCode: 404,
     });
     const next = await nextInvoice(a.id, 1000);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type Stripe from 'stripe';
 import { FidelityGuard, fidelity } from '../../emulator/fidelity/guard';
 import { ROOT } from '../helpers/build';
-import { openInvoice, rejection, startHarness, type Harness } from './helpers';
+import { openInvoice, rejection, useHarness } from './helpers';
 
 /**
  * The fidelity guard itself: what it finds, and what the local Stripe does with a response that breaks the SDK's
@@ -13,12 +13,8 @@ const guard = new FidelityGuard();
 
 /** As it crossed the wire: the SDK turns decimal strings into `Decimal` objects. */
 const wire = <T>(value: T): unknown => JSON.parse(JSON.stringify(value));
-let h: Harness;
 
-beforeAll(async () => {
-  h = await startHarness({ fidelityGuard: true });
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness({ fidelityGuard: true });
 
 describe('fidelity guard', () => {
   it('checks a body by its object field, lists item by item, and knows no object it has no schema for', async () => {

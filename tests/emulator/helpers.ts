@@ -19,6 +19,53 @@ export async function startHarness(options: EmulatorOptions = {}): Promise<Harne
   return { emulator, stripe: stripeClient(emulator), control: new EmulatorControl(emulator.url) };
 }
 
+/** A harness for a whole test file; given a `webhookSecret`, with a receiver its webhooks are delivered to. */
+export interface FileHarness extends Harness {
+  /** Only when `useHarness` was given a `webhookSecret`. */
+  receiver: Receiver;
+}
+
+/**
+ * Starts a harness (and a receiver first, when `options.webhookSecret` is set) before the file's tests and stops
+ * both after them. Its fields are there from the first test (or hook) on.
+ */
+export function useHarness(options: EmulatorOptions = {}): FileHarness {
+  let started: (Harness & { receiver?: Receiver }) | undefined;
+  const get = (): Harness & { receiver?: Receiver } => {
+    if (!started) {
+      throw new Error('the harness starts in beforeAll: read it inside a test or hook');
+    }
+    return started;
+  };
+  beforeAll(async () => {
+    const receiver = options.webhookSecret ? await startReceiver() : undefined;
+    const harness = await startHarness(receiver ? { webhookUrl: receiver.url, ...options } : options);
+    started = { ...harness, receiver };
+  });
+  afterAll(async () => {
+    await started?.emulator.stop();
+    await started?.receiver?.stop();
+  });
+  return {
+    get emulator() {
+      return get().emulator;
+    },
+    get stripe() {
+      return get().stripe;
+    },
+    get control() {
+      return get().control;
+    },
+    get receiver() {
+      const { receiver } = get();
+      if (!receiver) {
+        throw new Error('no receiver: give useHarness a webhookSecret');
+      }
+      return receiver;
+    },
+  };
+}
+
 export function stripeClient(
   emulator: RunningEmulator,
   extra: Partial<Stripe.StripeConfig> = {},

@@ -1,14 +1,7 @@
 import type Stripe from 'stripe';
-import { openInvoice, startHarness, type Harness } from './helpers';
+import { openInvoice, useHarness } from './helpers';
 
-let h: Harness;
-let stripe: Stripe;
-
-beforeAll(async () => {
-  h = await startHarness({ accountName: 'AgentHub Test' });
-  stripe = h.stripe;
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness({ accountName: 'AgentHub Test' });
 
 function payForm(url: string, card: string, path = '/pay'): Promise<Response> {
   return fetch(`${url}${path}`, {
@@ -20,7 +13,7 @@ function payForm(url: string, card: string, path = '/pay'): Promise<Response> {
 }
 
 async function typesFor(invoiceId: string): Promise<string[]> {
-  const events = await stripe.events.list({ limit: 100, type: 'invoice.*' });
+  const events = await h.stripe.events.list({ limit: 100, type: 'invoice.*' });
   return events.data
     .filter((e) => (e.data.object as Stripe.Invoice).id === invoiceId)
     .map((e) => e.type)
@@ -29,7 +22,7 @@ async function typesFor(invoiceId: string): Promise<string[]> {
 
 describe('hosted invoice page', () => {
   it('shows the invoice: company, lines, amount, due date, status, and a card form', async () => {
-    const inv = await openInvoice(stripe, 12345, 'usd', { collection_method: 'send_invoice', days_until_due: 14 });
+    const inv = await openInvoice(h.stripe, 12345, 'usd', { collection_method: 'send_invoice', days_until_due: 14 });
     const res = await fetch(inv.hosted_invoice_url ?? '');
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -45,10 +38,10 @@ describe('hosted invoice page', () => {
   });
 
   it('4242 4242 4242 4242 pays the invoice and emits the same events as the API', async () => {
-    const inv = await openInvoice(stripe, 700);
+    const inv = await openInvoice(h.stripe, 700);
     const res = await payForm(inv.hosted_invoice_url ?? '', '4242 4242 4242 4242');
     expect(res.status).toBe(303);
-    const after = await stripe.invoices.retrieve(inv.id);
+    const after = await h.stripe.invoices.retrieve(inv.id);
     expect(after).toMatchObject({ status: 'paid', amount_paid: 700, attempt_count: 1 });
     expect(await typesFor(inv.id)).toEqual([
       'invoice.created',
@@ -62,25 +55,25 @@ describe('hosted invoice page', () => {
   });
 
   it('4000 0000 0000 0002 is declined: the invoice stays open', async () => {
-    const inv = await openInvoice(stripe, 700);
+    const inv = await openInvoice(h.stripe, 700);
     const res = await payForm(inv.hosted_invoice_url ?? '', '4000000000000002');
     expect(res.status).toBe(303);
     const page = await (await fetch(new URL(res.headers.get('location') ?? '', inv.hosted_invoice_url ?? ''))).text();
     expect(page).toContain('Your card was declined.');
-    const after = await stripe.invoices.retrieve(inv.id);
+    const after = await h.stripe.invoices.retrieve(inv.id);
     expect(after).toMatchObject({ status: 'open', attempt_count: 1 });
     expect(await typesFor(inv.id)).toContain('invoice.payment_failed');
   });
 
   it('4000 0025 0000 3155 goes through a 3-D Secure challenge (approve)', async () => {
-    const inv = await openInvoice(stripe, 700);
+    const inv = await openInvoice(h.stripe, 700);
     const res = await payForm(inv.hosted_invoice_url ?? '', '4000002500003155');
     expect(res.status).toBe(303);
     const challengeUrl = new URL(res.headers.get('location') ?? '', inv.hosted_invoice_url ?? '').toString();
     expect(challengeUrl).toMatch(/\/3ds$/);
     const challenge = await (await fetch(challengeUrl)).text();
     expect(challenge).toContain('Complete authentication');
-    expect((await stripe.invoices.retrieve(inv.id)).status).toBe('open');
+    expect((await h.stripe.invoices.retrieve(inv.id)).status).toBe('open');
     const done = await fetch(challengeUrl, {
       method: 'POST',
       redirect: 'manual',
@@ -88,7 +81,7 @@ describe('hosted invoice page', () => {
       body: 'result=approve',
     });
     expect(done.status).toBe(303);
-    expect((await stripe.invoices.retrieve(inv.id)).status).toBe('paid');
+    expect((await h.stripe.invoices.retrieve(inv.id)).status).toBe('paid');
     expect(await typesFor(inv.id)).toEqual([
       'invoice.created',
       'invoice.finalized',
@@ -101,7 +94,7 @@ describe('hosted invoice page', () => {
   });
 
   it('3-D Secure can be failed', async () => {
-    const inv = await openInvoice(stripe, 700);
+    const inv = await openInvoice(h.stripe, 700);
     await payForm(inv.hosted_invoice_url ?? '', '4000002500003155');
     const res = await fetch(`${inv.hosted_invoice_url}/3ds`, {
       method: 'POST',
@@ -110,16 +103,16 @@ describe('hosted invoice page', () => {
       body: 'result=fail',
     });
     expect(res.status).toBe(303);
-    expect((await stripe.invoices.retrieve(inv.id)).status).toBe('open');
+    expect((await h.stripe.invoices.retrieve(inv.id)).status).toBe('open');
     expect((await typesFor(inv.id)).at(-1)).toBe('invoice.payment_failed');
   });
 
   it('accepts only the test card numbers', async () => {
-    const inv = await openInvoice(stripe, 700);
+    const inv = await openInvoice(h.stripe, 700);
     const res = await payForm(inv.hosted_invoice_url ?? '', '4111111111111111');
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('not a valid test card');
-    expect((await stripe.invoices.retrieve(inv.id)).attempt_count).toBe(0);
+    expect((await h.stripe.invoices.retrieve(inv.id)).attempt_count).toBe(0);
   });
 
   it('answers 404 for an unknown invoice page', async () => {

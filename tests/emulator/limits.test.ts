@@ -1,18 +1,12 @@
 import Stripe from 'stripe';
 import { formatMoney } from '../../src/config/currencies';
 import { ManualClock } from '../helpers/clock';
-import { rejection, startHarness, stripeClient, TEST_KEY, type Harness } from './helpers';
+import { rejection, stripeClient, TEST_KEY, useHarness } from './helpers';
 
-let h: Harness;
-let stripe: Stripe;
 // The emulator's time (its rate limit's one-second window) moves only when a test moves it.
 const clock = new ManualClock();
 
-beforeAll(async () => {
-  h = await startHarness({ clock });
-  stripe = h.stripe;
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness({ clock });
 beforeEach(async () => {
   await h.control.reset();
   await h.control.setRateLimit(null);
@@ -20,33 +14,33 @@ beforeEach(async () => {
 
 /** A draft of `currency` for a new customer. */
 async function draftFor(currency: string): Promise<{ customer: string; invoice: string }> {
-  const customer = await stripe.customers.create({ name: 'Ada' });
-  const draft = await stripe.invoices.create({ customer: customer.id, currency });
+  const customer = await h.stripe.customers.create({ name: 'Ada' });
+  const draft = await h.stripe.invoices.create({ customer: customer.id, currency });
   return { customer: customer.id, invoice: draft.id };
 }
 
 /** Finalizes a draft carrying one item of `amount`. */
 async function openWith(amount: number, currency: string): Promise<Stripe.Invoice> {
   const { customer, invoice } = await draftFor(currency);
-  await stripe.invoiceItems.create({ customer, invoice, amount, currency, description: 'Usage' });
-  return stripe.invoices.finalizeInvoice(invoice);
+  await h.stripe.invoiceItems.create({ customer, invoice, amount, currency, description: 'Usage' });
+  return h.stripe.invoices.finalizeInvoice(invoice);
 }
 
 describe('currencies (the one table, src/config/currencies.ts)', () => {
   it('refuses a currency Stripe does not support, naming the param', async () => {
-    const customer = await stripe.customers.create({});
-    const err = await rejection(stripe.invoices.create({ customer: customer.id, currency: 'xyz' }));
+    const customer = await h.stripe.customers.create({});
+    const err = await rejection(h.stripe.invoices.create({ customer: customer.id, currency: 'xyz' }));
     expect(err).toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, param: 'currency' });
     expect(err.message).toMatch(/^Invalid currency: xyz\. Stripe currently supports these currencies: usd, aed,/);
     const item = await rejection(
-      stripe.invoiceItems.create({ customer: customer.id, amount: 100, currency: 'xyz', description: 'x' }),
+      h.stripe.invoiceItems.create({ customer: customer.id, amount: 100, currency: 'xyz', description: 'x' }),
     );
     expect(item).toMatchObject({ statusCode: 400, param: 'currency' });
   });
 
   it('accepts upper case and three-decimal currencies', async () => {
-    const customer = await stripe.customers.create({});
-    expect((await stripe.invoices.create({ customer: customer.id, currency: 'KWD' })).currency).toBe('kwd');
+    const customer = await h.stripe.customers.create({});
+    expect((await h.stripe.invoices.create({ customer: customer.id, currency: 'KWD' })).currency).toBe('kwd');
   });
 });
 
@@ -54,20 +48,20 @@ describe('e-mail addresses', () => {
   it.each(['not-an-email', 'a@b', 'two words@example.com', `${'x'.repeat(510)}@example.com`])(
     'refuses %p with email_invalid',
     async (email) => {
-      const err = await rejection(stripe.customers.create({ email }));
+      const err = await rejection(h.stripe.customers.create({ email }));
       expect(err).toMatchObject({ statusCode: 400, code: 'email_invalid', param: 'email' });
       expect(err.message).toBe(`Invalid email address: ${email}`);
     },
   );
 
   it('checks an update too, and lets an empty value clear the address', async () => {
-    const customer = await stripe.customers.create({ email: 'ada@example.com' });
-    const err = await rejection(stripe.customers.update(customer.id, { email: 'nope' }));
+    const customer = await h.stripe.customers.create({ email: 'ada@example.com' });
+    const err = await rejection(h.stripe.customers.update(customer.id, { email: 'nope' }));
     expect(err).toMatchObject({ code: 'email_invalid', param: 'email' });
-    expect((await stripe.customers.retrieve(customer.id)) as Stripe.Customer).toMatchObject({
+    expect((await h.stripe.customers.retrieve(customer.id)) as Stripe.Customer).toMatchObject({
       email: 'ada@example.com',
     });
-    expect((await stripe.customers.update(customer.id, { email: '' })).email).toBeNull();
+    expect((await h.stripe.customers.update(customer.id, { email: '' })).email).toBeNull();
   });
 });
 
@@ -95,12 +89,12 @@ describe('amount limits', () => {
   it('refuses an item of more than Stripe charges (amount_too_large), by amount or by quantity × unit', async () => {
     const { customer, invoice } = await draftFor('usd');
     const err = await rejection(
-      stripe.invoiceItems.create({ customer, invoice, amount: 900_719_925_474_099, currency: 'usd' }),
+      h.stripe.invoiceItems.create({ customer, invoice, amount: 900_719_925_474_099, currency: 'usd' }),
     );
     expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_large', param: 'amount' });
     expect(err.message).toBe('Amount must be no more than $999,999.99');
     const product = await rejection(
-      stripe.invoiceItems.create({
+      h.stripe.invoiceItems.create({
         customer,
         invoice,
         currency: 'usd',
@@ -110,17 +104,17 @@ describe('amount limits', () => {
     );
     expect(product).toMatchObject({ code: 'amount_too_large', param: 'unit_amount_decimal' });
     // 99,999,999 cents is the largest item; a credit of that size too.
-    await stripe.invoiceItems.create({ customer, invoice, amount: 99_999_999, currency: 'usd' });
-    await stripe.invoiceItems.create({ customer, invoice, amount: -99_999_999, currency: 'usd' });
+    await h.stripe.invoiceItems.create({ customer, invoice, amount: 99_999_999, currency: 'usd' });
+    await h.stripe.invoiceItems.create({ customer, invoice, amount: -99_999_999, currency: 'usd' });
   });
 
   it('does not make payable an invoice of more than one payment can carry', async () => {
     const { customer, invoice } = await draftFor('usd');
-    await stripe.invoiceItems.create({ customer, invoice, amount: 60_000_000, currency: 'usd' });
-    await stripe.invoiceItems.create({ customer, invoice, amount: 60_000_000, currency: 'usd' });
-    const err = await rejection(stripe.invoices.finalizeInvoice(invoice));
+    await h.stripe.invoiceItems.create({ customer, invoice, amount: 60_000_000, currency: 'usd' });
+    await h.stripe.invoiceItems.create({ customer, invoice, amount: 60_000_000, currency: 'usd' });
+    const err = await rejection(h.stripe.invoices.finalizeInvoice(invoice));
     expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_large' });
-    expect((await stripe.invoices.retrieve(invoice)).status).toBe('draft');
+    expect((await h.stripe.invoices.retrieve(invoice)).status).toBe('draft');
   });
 
   it.each([
@@ -134,24 +128,24 @@ describe('amount limits', () => {
       const small = await openWith(below, currency);
       expect(small).toMatchObject({ status: 'paid', amount_due: 0, amount_paid: 0, ending_balance: below });
       const least = await openWith(below + 1, currency);
-      expect((await stripe.invoices.pay(least.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+      expect((await h.stripe.invoices.pay(least.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
 
       // What is left to pay after a pre-payment credit note can still fall below it: that payment is refused.
       const credited = await openWith(below + 100, currency);
-      await stripe.creditNotes.create({ invoice: credited.id, amount: 101 });
-      const err = await rejection(stripe.invoices.pay(credited.id, { payment_method: 'pm_card_visa' }));
+      await h.stripe.creditNotes.create({ invoice: credited.id, amount: 101 });
+      const err = await rejection(h.stripe.invoices.pay(credited.id, { payment_method: 'pm_card_visa' }));
       expect(err).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'amount' });
       expect(err.message).toBe(message.replace('\u00a0', ' '));
-      expect((await stripe.invoices.retrieve(credited.id)).status).toBe('open');
+      expect((await h.stripe.invoices.retrieve(credited.id)).status).toBe('open');
     },
   );
 
   it('has no fixed minimum where Stripe converts from 0.50 USD (KWD), and refuses on the hosted page too', async () => {
     const fils = await openWith(10, 'kwd');
-    expect((await stripe.invoices.pay(fils.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+    expect((await h.stripe.invoices.pay(fils.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
 
     const small = await openWith(600, 'usd');
-    await stripe.creditNotes.create({ invoice: small.id, amount: 590 });
+    await h.stripe.creditNotes.create({ invoice: small.id, amount: 590 });
     const page = await fetch(`${small.hosted_invoice_url}/pay`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -167,21 +161,21 @@ describe('three-decimal currencies: a card amount ends in 0', () => {
     'refuses to charge 1.234 %s (invalid_charge_amount), charges 1.230, and refunds only multiples of 10',
     async (currency) => {
       const odd = await openWith(1234, currency);
-      const err = await rejection(stripe.invoices.pay(odd.id, { payment_method: 'pm_card_visa' }));
+      const err = await rejection(h.stripe.invoices.pay(odd.id, { payment_method: 'pm_card_visa' }));
       expect(err).toMatchObject({ statusCode: 400, code: 'invalid_charge_amount', param: 'amount' });
       expect(err.message).toBe(
         `Invalid amount: 1234. Amounts in ${currency} must be divisible by 10 (the last digit must be 0): round it to 1230 or 1240. See https://stripe.com/docs/currencies#three-decimal for more information.`,
       );
-      expect((await stripe.invoices.retrieve(odd.id)).attempt_count).toBe(0);
+      expect((await h.stripe.invoices.retrieve(odd.id)).attempt_count).toBe(0);
 
       const even = await openWith(1230, currency);
-      const paid = await stripe.invoices.pay(even.id, { payment_method: 'pm_card_visa' });
+      const paid = await h.stripe.invoices.pay(even.id, { payment_method: 'pm_card_visa' });
       expect(paid).toMatchObject({ status: 'paid', amount_paid: 1230 });
-      const [charge] = (await stripe.charges.list({ customer: even.customer as string })).data;
-      expect(await rejection(stripe.refunds.create({ charge: charge.id, amount: 5 }))).toMatchObject({
+      const [charge] = (await h.stripe.charges.list({ customer: even.customer as string })).data;
+      expect(await rejection(h.stripe.refunds.create({ charge: charge.id, amount: 5 }))).toMatchObject({
         code: 'invalid_charge_amount',
       });
-      expect((await stripe.refunds.create({ charge: charge.id, amount: 230 })).amount).toBe(230);
+      expect((await h.stripe.refunds.create({ charge: charge.id, amount: 230 })).amount).toBe(230);
     },
   );
 });
@@ -189,7 +183,7 @@ describe('three-decimal currencies: a card amount ends in 0', () => {
 describe('items with quantity and unit_amount_decimal', () => {
   it('multiplies quantity_decimal × unit_amount_decimal, rounding once, and keeps both', async () => {
     const { customer, invoice } = await draftFor('usd');
-    const minutes = await stripe.invoiceItems.create({
+    const minutes = await h.stripe.invoiceItems.create({
       customer,
       invoice,
       currency: 'usd',
@@ -201,7 +195,7 @@ describe('items with quantity and unit_amount_decimal', () => {
     expect(String(minutes.quantity_decimal)).toBe('1190');
     expect(String(minutes.pricing?.unit_amount_decimal)).toBe('2');
     // 12.5 GB-hours × 3 cents = 37.5 → 38; the integer quantity truncates.
-    const storage = await stripe.invoiceItems.create({
+    const storage = await h.stripe.invoiceItems.create({
       customer,
       invoice,
       currency: 'usd',
@@ -209,21 +203,23 @@ describe('items with quantity and unit_amount_decimal', () => {
       unit_amount_decimal: Stripe.Decimal.from('3'),
     });
     expect(storage).toMatchObject({ amount: 38, quantity: 12 });
-    expect((await stripe.invoices.retrieve(invoice)).total).toBe(2418);
+    expect((await h.stripe.invoices.retrieve(invoice)).total).toBe(2418);
   });
 
   it('refuses quantity with quantity_decimal, a negative or malformed quantity_decimal, and quantity with amount', async () => {
     const { customer, invoice } = await draftFor('usd');
     const base = { customer, invoice, currency: 'usd', unit_amount_decimal: Stripe.Decimal.from('2') };
     expect(
-      await rejection(stripe.invoiceItems.create({ ...base, quantity: 1, quantity_decimal: Stripe.Decimal.from('1') })),
+      await rejection(
+        h.stripe.invoiceItems.create({ ...base, quantity: 1, quantity_decimal: Stripe.Decimal.from('1') }),
+      ),
     ).toMatchObject({ code: 'parameters_exclusive' });
     expect(
-      await rejection(stripe.invoiceItems.create({ ...base, quantity_decimal: Stripe.Decimal.from('-1') })),
+      await rejection(h.stripe.invoiceItems.create({ ...base, quantity_decimal: Stripe.Decimal.from('-1') })),
     ).toMatchObject({ param: 'quantity_decimal' });
     expect(
       await rejection(
-        stripe.invoiceItems.create({
+        h.stripe.invoiceItems.create({
           customer,
           invoice,
           currency: 'usd',
@@ -259,7 +255,7 @@ describe('the hosted page and the PDF', () => {
 
   it('show each line with its quantity and unit price', async () => {
     const { customer, invoice } = await draftFor('usd');
-    await stripe.invoiceItems.create({
+    await h.stripe.invoiceItems.create({
       customer,
       invoice,
       currency: 'usd',
@@ -267,7 +263,7 @@ describe('the hosted page and the PDF', () => {
       unit_amount_decimal: Stripe.Decimal.from('2'),
       description: 'Agent runtime minutes (1,250 used, 60 free)',
     });
-    await stripe.invoiceItems.create({
+    await h.stripe.invoiceItems.create({
       customer,
       invoice,
       currency: 'usd',
@@ -275,8 +271,8 @@ describe('the hosted page and the PDF', () => {
       unit_amount_decimal: Stripe.Decimal.from('0.0002'),
       description: 'Tokens',
     });
-    await stripe.invoiceItems.create({ customer, invoice, currency: 'usd', amount: 500, description: 'Support' });
-    const open = await stripe.invoices.finalizeInvoice(invoice);
+    await h.stripe.invoiceItems.create({ customer, invoice, currency: 'usd', amount: 500, description: 'Support' });
+    const open = await h.stripe.invoices.finalizeInvoice(invoice);
     const page = await (await fetch(open.hosted_invoice_url ?? '')).text();
     const cells = (name: string) =>
       [...page.matchAll(new RegExp(`data-testid="${name}">([^<]*)<`, 'g'))].map((m) => m[1]);

@@ -1,14 +1,7 @@
 import type Stripe from 'stripe';
-import { openInvoice, rejection, startHarness, stripeClient, type Harness } from './helpers';
+import { openInvoice, rejection, startHarness, stripeClient, useHarness } from './helpers';
 
-let h: Harness;
-let stripe: Stripe;
-
-beforeAll(async () => {
-  h = await startHarness();
-  stripe = h.stripe;
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness();
 beforeEach(() => h.control.reset());
 
 /** An SDK client that retries as the server's does (2 retries), counting the requests it sends and their keys. */
@@ -21,11 +14,11 @@ function retryingClient(): { client: Stripe; sent: Array<string | undefined> } {
 
 describe('per-object write locks (lock contention)', () => {
   it('answers a write to an object another holds 429 lock_timeout with Stripe-Should-Retry: true; reads and other objects go on', async () => {
-    const invoice = await openInvoice(stripe, 2500);
-    const other = await openInvoice(stripe, 900);
+    const invoice = await openInvoice(h.stripe, 2500);
+    const other = await openInvoice(h.stripe, 900);
     await h.control.holdLock(invoice.id);
 
-    const err = await rejection(stripe.invoices.update(invoice.id, { metadata: { a: '1' } }));
+    const err = await rejection(h.stripe.invoices.update(invoice.id, { metadata: { a: '1' } }));
     expect(err).toMatchObject({ type: 'StripeRateLimitError', statusCode: 429, code: 'lock_timeout' });
     expect(err.message).toMatch(
       /^This object cannot be accessed right now because another API request or Stripe process is currently accessing it\./,
@@ -34,27 +27,27 @@ describe('per-object write locks (lock contention)', () => {
     expect(err.headers?.['stripe-rate-limited-reason']).toBeUndefined();
     // A write that names it as its parent (an item on it, a credit note of it) takes its lock too.
     const item = await rejection(
-      stripe.invoiceItems.create({ customer: invoice.customer as string, invoice: invoice.id, amount: 100 }),
+      h.stripe.invoiceItems.create({ customer: invoice.customer as string, invoice: invoice.id, amount: 100 }),
     );
     expect(item).toMatchObject({ statusCode: 429, code: 'lock_timeout' });
-    expect(await rejection(stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' }))).toMatchObject({
+    expect(await rejection(h.stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' }))).toMatchObject({
       code: 'lock_timeout',
     });
 
     // Nothing was done; reading it and writing to another object are not held up.
-    expect(await stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: 'open', metadata: {} });
-    expect((await stripe.invoices.pay(other.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+    expect(await h.stripe.invoices.retrieve(invoice.id)).toMatchObject({ status: 'open', metadata: {} });
+    expect((await h.stripe.invoices.pay(other.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
     expect(await h.control.locks()).toMatchObject({ data: [{ object: invoice.id, refused: 3 }], refused: 3 });
 
     expect(await h.control.releaseLock(invoice.id)).toEqual({ released: true });
-    expect((await stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+    expect((await h.stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
   });
 
   it('does not keep a refused request for idempotent replay: the same key runs once the lock is free', async () => {
-    const invoice = await openInvoice(stripe, 2500);
+    const invoice = await openInvoice(h.stripe, 2500);
     await h.control.holdLock(invoice.id, { refusals: 1 });
     const pay = () =>
-      stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' }, { idempotencyKey: 'pay-once' });
+      h.stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' }, { idempotencyKey: 'pay-once' });
     expect(await rejection(pay())).toMatchObject({ code: 'lock_timeout' });
     // The lock gave way after refusing one write.
     expect((await h.control.locks()).data).toEqual([]);
@@ -64,14 +57,14 @@ describe('per-object write locks (lock contention)', () => {
   });
 
   it('lets the SDK retry it with the same idempotency key (what the server relies on), and the write happens once', async () => {
-    const invoice = await openInvoice(stripe, 2500);
+    const invoice = await openInvoice(h.stripe, 2500);
     await h.control.holdLock(invoice.id, { refusals: 2 });
     const { client, sent } = retryingClient();
     const paid = await client.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' });
     expect(paid).toMatchObject({ status: 'paid', amount_paid: 2500 });
     expect(sent).toHaveLength(3);
     expect(new Set(sent).size).toBe(1);
-    expect((await stripe.invoicePayments.list({ invoice: invoice.id })).data.map((p) => p.status)).toEqual(['paid']);
+    expect((await h.stripe.invoicePayments.list({ invoice: invoice.id })).data.map((p) => p.status)).toEqual(['paid']);
     expect((await h.control.locks()).refused).toBe(2);
   });
 
@@ -82,17 +75,17 @@ describe('per-object write locks (lock contention)', () => {
     expect(sent).toHaveLength(2);
 
     await h.control.injectFault({ kind: '429', path: '/v1/customers', method: 'POST', count: 1, shouldRetry: true });
-    const err = await rejection(stripe.customers.create({}));
+    const err = await rejection(h.stripe.customers.create({}));
     expect(err).toMatchObject({ statusCode: 429, code: 'lock_timeout' });
     expect(err.headers?.['stripe-should-retry']).toBe('true');
   });
 
   it('holds no lock for a request a hold fault keeps before Stripe acts on it', async () => {
-    const invoice = await openInvoice(stripe, 2500);
+    const invoice = await openInvoice(h.stripe, 2500);
     const hold = await h.control.holdRequests({ path: `/v1/invoices/${invoice.id}/void`, count: 1 });
-    const voiding = stripe.invoices.voidInvoice(invoice.id).catch((e: unknown) => e);
+    const voiding = h.stripe.invoices.voidInvoice(invoice.id).catch((e: unknown) => e);
     await h.control.waitForHeld(hold.id);
-    expect((await stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
+    expect((await h.stripe.invoices.pay(invoice.id, { payment_method: 'pm_card_visa' })).status).toBe('paid');
     await h.control.release(hold.id);
     expect(await voiding).toMatchObject({ statusCode: 400 });
   });

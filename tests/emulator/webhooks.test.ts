@@ -1,38 +1,27 @@
 import type Stripe from 'stripe';
 import { ManualClock } from '../helpers/clock';
-import { HANG, openInvoice, rejection, startHarness, startReceiver, type Harness, type Receiver } from './helpers';
+import { HANG, openInvoice, rejection, startHarness, startReceiver, useHarness } from './helpers';
 
 const SECRET = 'whsec_conformance_secret';
-let h: Harness;
-let stripe: Stripe;
-let receiver: Receiver;
 
-beforeAll(async () => {
-  receiver = await startReceiver();
-  h = await startHarness({ webhookUrl: receiver.url, webhookSecret: SECRET, webhookRetryScheduleMs: [50, 100] });
-  stripe = h.stripe;
-});
-afterAll(async () => {
-  await h.emulator.stop();
-  await receiver.stop();
-});
+const h = useHarness({ webhookSecret: SECRET, webhookRetryScheduleMs: [50, 100] });
 beforeEach(async () => {
   await h.control.waitForWebhooks();
   await h.control.reset();
-  receiver.received.length = 0;
-  receiver.statuses.length = 0;
+  h.receiver.received.length = 0;
+  h.receiver.statuses.length = 0;
 });
 
 function verified(secret = SECRET): Stripe.Event[] {
-  return receiver.received.map((r) =>
-    stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), secret),
+  return h.receiver.received.map((r) =>
+    h.stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), secret),
   );
 }
 
 describe('webhook delivery', () => {
   it('delivers every lifecycle event, signed so that constructEvent verifies it, in order', async () => {
-    const inv = await openInvoice(stripe, 2000);
-    await stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
+    const inv = await openInvoice(h.stripe, 2000);
+    await h.stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
     await h.control.waitForWebhooks();
     const events = verified();
     expect(events.map((e) => e.type)).toEqual([
@@ -54,12 +43,12 @@ describe('webhook delivery', () => {
     expect(paid.data.object).toMatchObject({ id: inv.id, status: 'paid', amount_paid: 2000 });
     expect(paid.api_version).toBe('2026-10-28.endive');
     expect(paid.request?.id).toMatch(/^req_/);
-    expect(receiver.received[0].headers['stripe-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    expect(receiver.received[0].headers['content-type']).toContain('application/json');
+    expect(h.receiver.received[0].headers['stripe-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+    expect(h.receiver.received[0].headers['content-type']).toContain('application/json');
 
     // The event API returns the same events, newest first, with type and created filters.
     // `created` has one-second resolution: filter from the invoice's creation so a second boundary cannot cut the list.
-    const listed = await stripe.events.list({ type: 'invoice.*', created: { gte: inv.created } });
+    const listed = await h.stripe.events.list({ type: 'invoice.*', created: { gte: inv.created } });
     expect(listed.data.map((e) => e.type)).toEqual([
       'invoice.payment_succeeded',
       'invoice.paid',
@@ -67,24 +56,24 @@ describe('webhook delivery', () => {
       'invoice.finalized',
       'invoice.created',
     ]);
-    const one = await stripe.events.retrieve(paid.id);
+    const one = await h.stripe.events.retrieve(paid.id);
     expect(one.id).toBe(paid.id);
     expect(one.pending_webhooks).toBe(0);
-    expect((await rejection(stripe.events.retrieve('evt_missing'))).statusCode).toBe(404);
+    expect((await rejection(h.stripe.events.retrieve('evt_missing'))).statusCode).toBe(404);
   });
 
   it('rejects a tampered payload or a wrong secret', async () => {
-    await stripe.customers.create({ email: 'sig@example.com' });
-    const [r] = await receiver.waitFor(1);
+    await h.stripe.customers.create({ email: 'sig@example.com' });
+    const [r] = await h.receiver.waitFor(1);
     const header = String(r.headers['stripe-signature']);
-    expect(() => stripe.webhooks.constructEvent(r.body.replace('sig@', 'evil@'), header, SECRET)).toThrow();
-    expect(() => stripe.webhooks.constructEvent(r.body, header, 'whsec_other')).toThrow();
+    expect(() => h.stripe.webhooks.constructEvent(r.body.replace('sig@', 'evil@'), header, SECRET)).toThrow();
+    expect(() => h.stripe.webhooks.constructEvent(r.body, header, 'whsec_other')).toThrow();
   });
 
   it('retries on 500 with backoff and records every attempt in the delivery log', async () => {
-    receiver.statuses.push(500, 503);
-    const customer = await stripe.customers.create({});
-    await receiver.waitFor(3);
+    h.receiver.statuses.push(500, 503);
+    const customer = await h.stripe.customers.create({});
+    await h.receiver.waitFor(3);
     await h.control.waitForWebhooks();
     const log = await h.control.deliveries();
     expect(log.map((d) => [d.attempt, d.status, d.succeeded])).toEqual([
@@ -98,13 +87,13 @@ describe('webhook delivery', () => {
 
   it('treats a receiver that does not answer in time as a failure and retries', async () => {
     const slow = await startHarness({
-      webhookUrl: receiver.url,
+      webhookUrl: h.receiver.url,
       webhookSecret: SECRET,
       webhookTimeoutMs: 150,
       webhookRetryScheduleMs: [20],
     });
     try {
-      receiver.statuses.push(HANG);
+      h.receiver.statuses.push(HANG);
       await slow.stripe.customers.create({});
       await slow.control.waitForWebhooks();
       const log = await slow.control.deliveries();
@@ -118,8 +107,8 @@ describe('webhook delivery', () => {
   });
 
   it('gives up after the retry schedule is exhausted', async () => {
-    receiver.statuses.push(500, 500, 500, 500);
-    await stripe.customers.create({});
+    h.receiver.statuses.push(500, 500, 500, 500);
+    await h.stripe.customers.create({});
     await h.control.waitForWebhooks();
     const log = await h.control.deliveries();
     expect(log.map((d) => d.status)).toEqual([500, 500, 500]);
@@ -128,7 +117,7 @@ describe('webhook delivery', () => {
 
   it('can deliver duplicates', async () => {
     await h.control.setWebhookMode({ duplicate: true });
-    const c = await stripe.customers.create({});
+    const c = await h.stripe.customers.create({});
     await h.control.waitForWebhooks();
     expect(verified().map((e) => e.id)).toHaveLength(2);
     expect(new Set(verified().map((e) => e.id)).size).toBe(1);
@@ -137,14 +126,14 @@ describe('webhook delivery', () => {
 
   it('can deliver out of order: what is emitted within the window of the emulator clock, newest first', async () => {
     const clock = new ManualClock();
-    const reordering = await startHarness({ webhookUrl: receiver.url, webhookSecret: SECRET, clock });
+    const reordering = await startHarness({ webhookUrl: h.receiver.url, webhookSecret: SECRET, clock });
     try {
       await reordering.control.setWebhookMode({ outOfOrder: true, outOfOrderWindowMs: 100 });
       // Four calls, five events, however long they take: the window is 100 ms of a clock that stands still.
       const inv = await openInvoice(reordering.stripe, 100);
       expect(inv.status).toBe('open');
       await clock.whenSleeping(); // the window waits for its end
-      expect(receiver.received).toEqual([]);
+      expect(h.receiver.received).toEqual([]);
       clock.advance(100);
       await reordering.control.waitForWebhooks();
       expect(verified().map((e) => e.type)).toEqual([
@@ -161,16 +150,16 @@ describe('webhook delivery', () => {
 
   it('can deliver late: after delayMs of the emulator clock', async () => {
     const clock = new ManualClock();
-    const late = await startHarness({ webhookUrl: receiver.url, webhookSecret: SECRET, clock });
+    const late = await startHarness({ webhookUrl: h.receiver.url, webhookSecret: SECRET, clock });
     try {
       await late.control.setWebhookMode({ delayMs: 200 });
       await late.stripe.customers.create({});
       await clock.whenSleeping(); // the delivery waits for its time
       clock.advance(199);
       expect(clock.pending).toBe(1);
-      expect(receiver.received).toEqual([]);
+      expect(h.receiver.received).toEqual([]);
       clock.advance(1);
-      const [delivered] = await receiver.waitFor(1);
+      const [delivered] = await h.receiver.waitFor(1);
       expect(verified().map((e) => e.type)).toEqual(['customer.created']);
       expect(delivered.status).toBe(200);
     } finally {
@@ -182,9 +171,9 @@ describe('webhook delivery', () => {
 describe('realistic delivery profile', () => {
   /** Creates a customer and an open invoice on a harness whose deliveries wait on `clock`, then lets them all go. */
   async function deliveredWith(seed: number, clock = new ManualClock()): Promise<Stripe.Event[]> {
-    receiver.received.length = 0;
+    h.receiver.received.length = 0;
     const realistic = await startHarness({
-      webhookUrl: receiver.url,
+      webhookUrl: h.receiver.url,
       webhookSecret: SECRET,
       clock,
       delivery: { profile: 'realistic', seed, maxDelayMs: 2_000 },
@@ -193,7 +182,7 @@ describe('realistic delivery profile', () => {
       await openInvoice(realistic.stripe, 100);
       // Every delivery waits on the emulator's clock, which stands still: nothing has left yet.
       await clock.whenSleeping(4);
-      expect(receiver.received).toEqual([]);
+      expect(h.receiver.received).toEqual([]);
       clock.advance(2_000);
       await realistic.control.waitForWebhooks();
       return verified();
@@ -227,7 +216,7 @@ describe('realistic delivery profile', () => {
 
   it('stays ideal while a chaos switch is on, and a reset returns to the profile', async () => {
     const realistic = await startHarness({
-      webhookUrl: receiver.url,
+      webhookUrl: h.receiver.url,
       webhookSecret: SECRET,
       delivery: { profile: 'realistic', seed: 7 },
     });
@@ -246,10 +235,10 @@ describe('realistic delivery profile', () => {
 
 describe('webhooks_delivered_at', () => {
   it('is set once invoice.created has reached every endpoint, at creation when there is none', async () => {
-    const customer = await stripe.customers.create({});
-    const draft = await stripe.invoices.create({ customer: customer.id });
+    const customer = await h.stripe.customers.create({});
+    const draft = await h.stripe.invoices.create({ customer: customer.id });
     await h.control.waitForWebhooks();
-    const delivered = await stripe.invoices.retrieve(draft.id);
+    const delivered = await h.stripe.invoices.retrieve(draft.id);
     expect(delivered.webhooks_delivered_at).toEqual(expect.any(Number));
     expect(delivered.webhooks_delivered_at).toBeGreaterThanOrEqual(draft.created);
 
@@ -269,17 +258,17 @@ describe('forwarding target', () => {
     const other = await startReceiver();
     try {
       await h.control.setWebhookTarget(other.url, 'whsec_other_secret');
-      await stripe.customers.create({ email: 'moved@example.com' });
+      await h.stripe.customers.create({ email: 'moved@example.com' });
       await other.waitFor(1);
-      const event = stripe.webhooks.constructEvent(
+      const event = h.stripe.webhooks.constructEvent(
         other.received[0].body,
         String(other.received[0].headers['stripe-signature']),
         'whsec_other_secret',
       );
       expect(event.type).toBe('customer.created');
-      expect(receiver.received).toHaveLength(0);
+      expect(h.receiver.received).toHaveLength(0);
     } finally {
-      h.emulator.setWebhookTarget(receiver.url, SECRET);
+      h.emulator.setWebhookTarget(h.receiver.url, SECRET);
       await other.stop();
     }
   });
@@ -289,31 +278,31 @@ describe('webhook endpoints', () => {
   it('creates (secret shown once), lists, filters events and deletes endpoints', async () => {
     const second = await startReceiver();
     try {
-      const ep = await stripe.webhookEndpoints.create({
+      const ep = await h.stripe.webhookEndpoints.create({
         url: second.url,
         enabled_events: ['invoice.paid', 'invoice.payment_failed'],
       });
       expect(ep.secret).toMatch(/^whsec_/);
       expect(ep.status).toBe('enabled');
-      const listed = await stripe.webhookEndpoints.list();
+      const listed = await h.stripe.webhookEndpoints.list();
       expect(listed.data.map((e) => e.id)).toEqual([ep.id]);
       expect(listed.data[0].secret).toBeUndefined();
 
-      const inv = await openInvoice(stripe, 100);
-      await stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
+      const inv = await openInvoice(h.stripe, 100);
+      await h.stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' });
       await h.control.waitForWebhooks();
       const events = second.received.map((r) =>
-        stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), ep.secret ?? ''),
+        h.stripe.webhooks.constructEvent(r.body, String(r.headers['stripe-signature']), ep.secret ?? ''),
       );
       expect(events.map((e) => e.type)).toEqual(['invoice.paid']);
 
-      const deleted = await stripe.webhookEndpoints.del(ep.id);
+      const deleted = await h.stripe.webhookEndpoints.del(ep.id);
       expect(deleted.deleted).toBe(true);
-      const inv2 = await openInvoice(stripe, 100);
-      await stripe.invoices.pay(inv2.id, { payment_method: 'pm_card_visa' });
+      const inv2 = await openInvoice(h.stripe, 100);
+      await h.stripe.invoices.pay(inv2.id, { payment_method: 'pm_card_visa' });
       await h.control.waitForWebhooks();
       expect(second.received).toHaveLength(1);
-      expect((await rejection(stripe.webhookEndpoints.retrieve(ep.id))).statusCode).toBe(404);
+      expect((await rejection(h.stripe.webhookEndpoints.retrieve(ep.id))).statusCode).toBe(404);
     } finally {
       await second.stop();
     }
@@ -321,7 +310,7 @@ describe('webhook endpoints', () => {
 
   it('requires url and enabled_events', async () => {
     const err = await rejection(
-      stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/x' } as Stripe.WebhookEndpointCreateParams),
+      h.stripe.webhookEndpoints.create({ url: 'http://127.0.0.1:1/x' } as Stripe.WebhookEndpointCreateParams),
     );
     expect(err.param).toBe('enabled_events');
   });

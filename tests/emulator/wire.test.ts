@@ -1,15 +1,8 @@
 import type Stripe from 'stripe';
 import { parseForm } from '../../emulator/form';
-import { openInvoice, rejection, startHarness, stripeClient, type Harness } from './helpers';
+import { openInvoice, rejection, stripeClient, useHarness } from './helpers';
 
-let h: Harness;
-let stripe: Stripe;
-
-beforeAll(async () => {
-  h = await startHarness();
-  stripe = h.stripe;
-});
-afterAll(() => h.emulator.stop());
+const h = useHarness();
 
 describe('form encoding', () => {
   it('parses Stripe bracket syntax: nesting, indexed and [] arrays, metadata', () => {
@@ -60,7 +53,7 @@ describe('authentication', () => {
 
 describe('HTTP surface', () => {
   it('sets Request-Id and Stripe-Version, and 404s unknown URLs with a Stripe error body', async () => {
-    const ok = await stripe.customers.create({});
+    const ok = await h.stripe.customers.create({});
     expect(ok.lastResponse.requestId).toMatch(/^req_/);
     expect(ok.lastResponse.headers['stripe-version']).toBe('2026-10-28.endive');
     const res = await fetch(`${h.emulator.apiBase}/charges_unknown`, {
@@ -89,50 +82,50 @@ describe('HTTP surface', () => {
   });
 
   it('rejects a property that cannot be expanded', async () => {
-    const c = await stripe.customers.create({});
-    const err = await rejection(stripe.customers.retrieve(c.id, { expand: ['nonsense'] }));
+    const c = await h.stripe.customers.create({});
+    const err = await rejection(h.stripe.customers.retrieve(c.id, { expand: ['nonsense'] }));
     expect(err.statusCode).toBe(400);
     expect(err.param).toBe('expand');
   });
 
   it('expands list items with data.*', async () => {
-    const inv = await openInvoice(stripe, 100);
-    const list = await stripe.invoices.list({ customer: inv.customer as string, expand: ['data.customer'] });
+    const inv = await openInvoice(h.stripe, 100);
+    const list = await h.stripe.invoices.list({ customer: inv.customer as string, expand: ['data.customer'] });
     expect((list.data[0].customer as Stripe.Customer).object).toBe('customer');
   });
 });
 
 describe('idempotency', () => {
   it('replays the first response with Idempotent-Replayed: true', async () => {
-    const first = await stripe.customers.create({ email: 'idem@example.com' }, { idempotencyKey: 'idem-create-1' });
-    const second = await stripe.customers.create({ email: 'idem@example.com' }, { idempotencyKey: 'idem-create-1' });
+    const first = await h.stripe.customers.create({ email: 'idem@example.com' }, { idempotencyKey: 'idem-create-1' });
+    const second = await h.stripe.customers.create({ email: 'idem@example.com' }, { idempotencyKey: 'idem-create-1' });
     expect(second.id).toBe(first.id);
     expect(second.lastResponse.headers['idempotent-replayed']).toBe('true');
     expect(first.lastResponse.headers['idempotent-replayed']).toBeUndefined();
-    const all = await stripe.customers.list({ email: 'idem@example.com' });
+    const all = await h.stripe.customers.list({ email: 'idem@example.com' });
     expect(all.data).toHaveLength(1);
   });
 
   it('replays errors too (a decline is not retried by replay)', async () => {
-    const inv = await openInvoice(stripe, 1200);
+    const inv = await openInvoice(h.stripe, 1200);
     const key = `pay-${inv.id}-1`;
     const first = await rejection(
-      stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: key }),
+      h.stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: key }),
     );
     const second = await rejection(
-      stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: key }),
+      h.stripe.invoices.pay(inv.id, { payment_method: 'pm_card_chargeDeclined' }, { idempotencyKey: key }),
     );
     expect(second.decline_code).toBe('generic_decline');
     expect(second.headers?.['idempotent-replayed']).toBe('true');
     expect(first.headers?.['idempotent-replayed']).toBeUndefined();
-    const after = await stripe.invoices.retrieve(inv.id);
+    const after = await h.stripe.invoices.retrieve(inv.id);
     expect(after.attempt_count).toBe(1);
   });
 
   it('answers 400 idempotency_error for the same key with other parameters', async () => {
-    await stripe.customers.create({ email: 'one@example.com' }, { idempotencyKey: 'idem-mismatch' });
+    await h.stripe.customers.create({ email: 'one@example.com' }, { idempotencyKey: 'idem-mismatch' });
     const err = await rejection(
-      stripe.customers.create({ email: 'two@example.com' }, { idempotencyKey: 'idem-mismatch' }),
+      h.stripe.customers.create({ email: 'two@example.com' }, { idempotencyKey: 'idem-mismatch' }),
     );
     expect(err.type).toBe('StripeIdempotencyError');
     expect(err.statusCode).toBe(400);
@@ -141,10 +134,10 @@ describe('idempotency', () => {
 
   it('answers 409 while a request with the same key is in progress', async () => {
     const hold = await h.control.holdRequests({ path: '/v1/customers', method: 'POST', count: 1 });
-    const slow = stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' });
+    const slow = h.stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' });
     await h.control.waitForHeld(hold.id); // the first request is in progress
     const err = await rejection(
-      stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' }),
+      h.stripe.customers.create({ email: 'slow@example.com' }, { idempotencyKey: 'idem-concurrent' }),
     );
     expect(err.statusCode).toBe(409);
     expect(err.code).toBe('idempotency_key_in_use');
@@ -153,20 +146,20 @@ describe('idempotency', () => {
   });
 
   it('does not store validation errors: the key can be used again once the request is fixed', async () => {
-    const bad = await rejection(stripe.invoices.create({}, { idempotencyKey: 'idem-invalid' }));
+    const bad = await rejection(h.stripe.invoices.create({}, { idempotencyKey: 'idem-invalid' }));
     expect(bad.code).toBe('parameter_missing');
-    const c = await stripe.customers.create({});
-    const good = await stripe.invoices.create({ customer: c.id }, { idempotencyKey: 'idem-invalid' });
+    const c = await h.stripe.customers.create({});
+    const good = await h.stripe.invoices.create({ customer: c.id }, { idempotencyKey: 'idem-invalid' });
     expect(good.status).toBe('draft');
   });
 
   it('forgets keys after 24 hours of (test clock) time', async () => {
-    const first = await stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
+    const first = await h.stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
     await h.control.advanceClock(23 * 3600);
-    const replay = await stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
+    const replay = await h.stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
     expect(replay.id).toBe(first.id);
     await h.control.advanceClock(3600 + 1);
-    const fresh = await stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
+    const fresh = await h.stripe.customers.create({ email: 'ttl@example.com' }, { idempotencyKey: 'idem-ttl' });
     expect(fresh.id).not.toBe(first.id);
   });
 });
