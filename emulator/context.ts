@@ -90,16 +90,19 @@ export class Emulator {
     request: EventRequest,
     previous?: Partial<T>,
   ): Stripe.Event {
-    return this.emitCopied(type, snapshot(object), request, previous);
+    return this.emitJson(type, JSON.stringify(object), request, previous);
   }
 
   /**
-   * `emit` of a snapshot the caller made: events about one state of an object (`invoice.updated` then `invoice.paid`)
-   * share one copy of it, since nothing changes what an event carries once it is made.
+   * `emit` of an object the caller wrote as JSON: events about one state of an object (`invoice.updated` then
+   * `invoice.paid`) share one text of it. The event keeps its object as that text until something reads it (the API,
+   * a delivery, the state file; `eventData`): an event's object is a copy nothing changes, `JSON.stringify` makes it
+   * in a fraction of a deep copy's time, and a string costs the garbage collector nothing to trace while events pile
+   * up (a paid invoice makes a dozen).
    */
-  emitCopied<T extends object>(
+  emitJson<T extends object>(
     type: Stripe.Event.Type,
-    copy: T,
+    json: string,
     request: EventRequest,
     previous?: Partial<T>,
   ): Stripe.Event {
@@ -109,10 +112,7 @@ export class Emulator {
       object: 'event',
       api_version: API_VERSION,
       created: this.now(),
-      data: {
-        object: copy,
-        ...(previous && Object.keys(previous).length > 0 ? { previous_attributes: snapshot(previous) } : {}),
-      },
+      data: eventData(json, previous && Object.keys(previous).length > 0 ? snapshot(previous) : undefined),
       livemode: false,
       pending_webhooks: targets.length,
       request,
@@ -168,4 +168,33 @@ export class Emulator {
       this.saveNow();
     }
   }
+}
+
+/**
+ * An event's `data`: `object` is parsed from `json` when first read (then kept), as plain an own enumerable property
+ * as any other to JSON, spreads, copies and `toEqual`; `previous_attributes` when given.
+ */
+function eventData(json: string, previous: object | undefined): Stripe.Event.Data {
+  let text: string | null = json;
+  let object: unknown;
+  const data = {};
+  Object.defineProperty(data, 'object', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (text !== null) {
+        object = JSON.parse(text);
+        text = null;
+      }
+      return object;
+    },
+    set(value: unknown) {
+      text = null;
+      object = value;
+    },
+  });
+  if (previous) {
+    Object.assign(data, { previous_attributes: previous });
+  }
+  return data as Stripe.Event.Data;
 }

@@ -11,7 +11,7 @@ import { snapshot } from './util';
 /** Invoice state changes shared by the API, the hosted page and the test clock. */
 
 /**
- * Events about the invoice as it is now, in the order given, sharing one copy of it (`Emulator.emitCopied`);
+ * Events about the invoice as it is now, in the order given, sharing one JSON text of it (`Emulator.emitJson`);
  * `previous` is the `previous_attributes` of its `invoice.updated` (Stripe sends them with `*.updated` events only).
  */
 export function emitInvoice(
@@ -21,9 +21,9 @@ export function emitInvoice(
   request: EventRequest,
   previous?: Partial<Stripe.Invoice>,
 ): void {
-  const copy = snapshot(invoiceView(inv));
+  const json = JSON.stringify(invoiceView(inv));
   for (const type of Array.isArray(types) ? types : [types]) {
-    emu.emitCopied(type, copy, request, type === 'invoice.updated' ? previous : undefined);
+    emu.emitJson(type, json, request, type === 'invoice.updated' ? previous : undefined);
   }
 }
 

@@ -3,10 +3,13 @@ import path from 'node:path';
 
 /**
  * Starts the local Stripe (dist/emulator/main.js) in a child process, so it has a core of its own; resolves with its
- * URL once it listens. `args` are its command-line options (e.g. `--rate-limit 25`).
+ * URL once it listens. `args` are its command-line options (e.g. `--rate-limit 25`); `main`, another build of it (e.g.
+ * main's, to measure both in one run).
  */
-export async function spawnEmulator(args: string[] = []): Promise<{ url: string; child: ChildProcess }> {
-  const main = path.join(__dirname, '..', '..', 'emulator', 'main.js');
+export async function spawnEmulator(
+  args: string[] = [],
+  main = path.join(__dirname, '..', '..', 'emulator', 'main.js'),
+): Promise<{ url: string; child: ChildProcess }> {
   const child = fork(main, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
