@@ -6,7 +6,7 @@ import { CreditNoteStatus, InvoiceStatus, Role } from '../../src/entities/enums'
 import type { Database } from '../../src/entities/orm';
 import { replayWebhookEvent } from '../../src/services/stripe-events/webhook-events.service';
 import { toEventRecord } from '../../src/stripe';
-import { createWebhookComponents, storeStripeEvent } from '../../src/webhooks';
+import { DISPATCH_TABLE, createWebhookComponents, storeStripeEvent } from '../../src/webhooks';
 import type { TestDatabase } from '../helpers/database';
 import { createTestDatabase } from '../helpers/database';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
@@ -208,5 +208,44 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
       ['credit_note.created', InvoiceStatus.OPEN, 0],
       ['invoice.paid', InvoiceStatus.PAID, 10000],
     ]);
+  });
+
+  it('applies a batch one event at a time when an invoice it holds was written under it, each event once', async () => {
+    const row = await seedInvoice(db, { status: InvoiceStatus.OPEN });
+    const remote = stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
+    const t0 = nowSeconds() - 50;
+    const failed = invoiceForEvent('invoice.payment_failed', remote, t0);
+    const events = [
+      stripeEvent('invoice.payment_failed', failed, { created: t0 }),
+      stripeEvent('invoice.updated', failed, { created: t0 + 1 }),
+      stripeEvent('invoice.paid', invoiceForEvent('invoice.paid', failed, t0 + 2), { created: t0 + 2 }),
+    ];
+    for (const event of events) {
+      await store(event);
+    }
+    // An invoice handler that also writes the invoice's row by SQL, as no handler of ours does: the batch's write of
+    // the invoice (guarded by the row's version) must refuse to overwrite it.
+    const handlers = {
+      ...DISPATCH_TABLE,
+      'invoice.updated': async (context: Parameters<(typeof DISPATCH_TABLE)['invoice.updated']>[0]) => {
+        await context.em.execute("update invoices set void_reason = 'written under the batch' where id = ?", [row.id]);
+        return DISPATCH_TABLE['invoice.updated'](context);
+      },
+    };
+    const fallback = createWebhookComponents({ db, config, logger, options: { batchSize: 50, handlers } }).worker;
+    expect(await fallback.runOnce()).toEqual({ claimed: 3, deferred: 0 });
+    for (const event of events) {
+      expect((await findEvent(db, event.id))?.status).toBe('processed');
+    }
+    expect(await loadInvoice(db, row.id)).toMatchObject({
+      status: InvoiceStatus.PAID,
+      amountPaidMinor: 12345n,
+      voidReason: 'written under the batch',
+    });
+    expect((await historyOf(db, row.id)).map((h) => [h.fromStatus, h.toStatus, h.sourceRef])).toEqual([
+      [InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED, events[0].id],
+      [InvoiceStatus.PAYMENT_FAILED, InvoiceStatus.PAID, events[2].id],
+    ]);
+    expect((await outgoingOf(row.id)).map((e) => e.type)).toEqual(['invoice.payment_failed', 'invoice.paid']);
   });
 });
