@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InvoiceStatusChange } from '../src/entities';
-import type { Invoice } from '../src/entities';
+import { Invoice, InvoiceStatusChange } from '../src/entities';
 import { InvoiceStatus, StatusChangeSource } from '../src/entities/enums';
 import { UNBILLED_BUCKET } from '../src/entities/usage-rollup.entity';
 import {
@@ -106,8 +105,16 @@ class RecordingEntityManager {
   }
 }
 
+/** An entity as the ORM would hand it over (not flushed anywhere: the fake manager records what is written). */
 const invoiceIn = (status: InvoiceStatus, extra: Partial<Invoice> = {}): Invoice =>
-  ({ id: 'inv_1', status, totalMinor: 2550n, amountPaidMinor: 0n, amountCreditedMinor: 0n, ...extra }) as Invoice;
+  Object.assign(new Invoice(), {
+    id: 'inv_1',
+    status,
+    totalMinor: 2550n,
+    amountPaidMinor: 0n,
+    amountCreditedMinor: 0n,
+    ...extra,
+  });
 
 const at = new Date('2024-02-03T04:05:06Z');
 

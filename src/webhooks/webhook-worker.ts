@@ -183,11 +183,13 @@ export class WebhookWorker {
 
   /**
    * Every event in one savepoint, in claim order, on one manager: the batch's invoices are read and locked in one
-   * statement first (`preloadInvoices`); invoice events change them in memory and their status changes are held
-   * (`deferStatusWrites`), so a run of invoice events is written by one flush (the invoices' updates and the history
-   * rows, a statement or two each) plus one statement for the outgoing events and one for the NOTIFYs, before the
-   * savepoint is released. Another event's handler may read and write by SQL: what is held is written before it
-   * runs, and its own changes are flushed after it.
+   * statement first (`preloadInvoices`, plain states, no entities); invoice events change them in memory and their
+   * status changes are held (`deferStatusWrites`), so a run of invoice events is written by one set-based update of
+   * the changed invoices (guarded by each row's version and status), one statement for the outgoing events and one for
+   * the history rows and their NOTIFYs, before the savepoint is released. Another event's handler may read and write
+   * by SQL and the ORM: what is held is written before it runs, its own changes are flushed after it, and the
+   * invoices of the invoice events after it are read again. A guard that refuses a write throws, like any failure:
+   * the savepoint is rolled back and the events are applied one by one.
    * `threw`: something threw (while an event was applied: that event and its error; else no event), and the
    * savepoint, with every effect of these events, was rolled back. `single`: one event or none, nothing gained.
    */
@@ -207,20 +209,25 @@ export class WebhookWorker {
       const outcomes = await tem.transactional(
         async (sem) => {
           const isInvoiceEvent = (event: ClaimedEvent): boolean => event.type.startsWith('invoice.');
-          const preloaded = await preloadInvoices(
-            sem,
-            events.flatMap((event) => (isInvoiceEvent(event) && event.objectId ? [event.objectId] : [])),
-          );
+          const invoiceIdsFrom = (index: number): string[] =>
+            events.slice(index).flatMap((event) => (isInvoiceEvent(event) && event.objectId ? [event.objectId] : []));
+          let preloaded: PreloadedInvoices | undefined = await preloadInvoices(sem, invoiceIdsFrom(0));
           const applied: Array<Extract<Outcome, { kind: 'done' }>> = [];
           let held: { flush(): Promise<void> } | undefined;
-          for (const event of events) {
+          for (const [index, event] of events.entries()) {
             const started = performance.now();
             current = event;
             if (isInvoiceEvent(event)) {
-              held ??= deferStatusWrites(sem);
-            } else if (held) {
-              await held.flush();
-              held = undefined;
+              // After another event's handler (which may have changed these invoices through the ORM), read the
+              // remaining invoice events' invoices again.
+              preloaded ??= await preloadInvoices(sem, invoiceIdsFrom(index));
+              held ??= deferStatusWrites(sem, preloaded);
+            } else {
+              if (held) {
+                await held.flush();
+                held = undefined;
+              }
+              preloaded = undefined;
             }
             const result = await this.handle(sem, event, preloaded);
             if (!held) {

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Invoice } from '../../entities';
 import { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
@@ -73,4 +74,131 @@ export async function knownInvoiceIds(em: EntityManager, stripeIds: string[], ou
     [...stripeIds, ...ourIds],
   );
   return new Set(known.flatMap((k) => [k.id, k.stripe_invoice_id].filter((id): id is string => id !== null)));
+}
+
+/**
+ * What of an invoice a status change or a Stripe event reads and writes (`InvoiceState`), with its column and how it
+ * is kept: the one list the set-based reader and writer below are built from. `totalMinor`, `amountCreditedMinor`
+ * and `amountRefundedMinor` are read only (no event of the batch path changes them).
+ */
+const STATE_COLUMNS = {
+  id: { column: 'id', kind: 'id' },
+  status: { column: 'status', kind: 'status' },
+  stripeInvoiceId: { column: 'stripe_invoice_id', kind: 'text' },
+  totalMinor: { column: 'total_minor', kind: 'money', readOnly: true },
+  amountCreditedMinor: { column: 'amount_credited_minor', kind: 'money', readOnly: true },
+  amountRefundedMinor: { column: 'amount_refunded_minor', kind: 'money', readOnly: true },
+  amountPaidMinor: { column: 'amount_paid_minor', kind: 'money' },
+  dueDate: { column: 'due_date', kind: 'time' },
+  paymentUrl: { column: 'payment_url', kind: 'text' },
+  pdfUrl: { column: 'pdf_url', kind: 'text' },
+  finalizedAt: { column: 'finalized_at', kind: 'time' },
+  sentAt: { column: 'sent_at', kind: 'time' },
+  paidAt: { column: 'paid_at', kind: 'time' },
+  voidedAt: { column: 'voided_at', kind: 'time' },
+  voidReason: { column: 'void_reason', kind: 'text' },
+  lastPaymentErrorCode: { column: 'last_payment_error_code', kind: 'text' },
+  lastPaymentErrorDeclineCode: { column: 'last_payment_error_decline_code', kind: 'text' },
+  lastPaymentErrorMessage: { column: 'last_payment_error_message', kind: 'text' },
+  lastPaymentErrorAt: { column: 'last_payment_error_at', kind: 'time' },
+  lastStripeEventAt: { column: 'last_stripe_event_at', kind: 'time' },
+  lastStripeEventId: { column: 'last_stripe_event_id', kind: 'text' },
+  stripeAttemptCount: { column: 'stripe_attempt_count', kind: 'integer' },
+} as const satisfies Record<
+  string,
+  { column: string; kind: 'id' | 'status' | 'text' | 'money' | 'time' | 'integer'; readOnly?: true }
+>;
+
+/** The fields of an invoice that status changes and Stripe events read and write: the entity has them all. */
+export type InvoiceState = Pick<Invoice, keyof typeof STATE_COLUMNS>;
+
+type StateField = keyof typeof STATE_COLUMNS;
+const FIELDS = Object.keys(STATE_COLUMNS) as StateField[];
+const WRITTEN = FIELDS.filter((field) => field !== 'id' && !('readOnly' in STATE_COLUMNS[field]));
+
+/** An invoice's state read without the ORM, with its row version (`xmin`) and the values as read. */
+export interface LockedInvoiceState {
+  state: InvoiceState;
+  version: string;
+  read: InvoiceState;
+}
+
+function fromRow(row: Record<string, unknown>): InvoiceState {
+  const state: Record<string, unknown> = {};
+  for (const field of FIELDS) {
+    const value = row[STATE_COLUMNS[field].column];
+    const kind = STATE_COLUMNS[field].kind;
+    state[field] =
+      value === null || value === undefined
+        ? null
+        : kind === 'money'
+          ? BigInt(value as string)
+          : kind === 'time'
+            ? new Date(value as string | Date)
+            : kind === 'integer'
+              ? Number(value)
+              : value;
+  }
+  return state as unknown as InvoiceState;
+}
+
+const same = (a: unknown, b: unknown): boolean =>
+  a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
+
+/** Whether anything written of `locked.state` differs from what was read. */
+export function stateChanged(locked: LockedInvoiceState): boolean {
+  return WRITTEN.some((field) => !same(locked.state[field], locked.read[field]));
+}
+
+/**
+ * Reads and locks (`for update skip locked`: a row another transaction holds is left out) the invoices with these
+ * Stripe ids, in one statement and without hydrating entities: what the webhook worker's batch changes in memory and
+ * writes back with `writeInvoiceStates`.
+ */
+export async function lockInvoiceStates(
+  em: EntityManager,
+  stripeInvoiceIds: readonly string[],
+): Promise<LockedInvoiceState[]> {
+  const rows = await em.execute<Array<Record<string, unknown>>>(
+    `select ${FIELDS.map((field) => STATE_COLUMNS[field].column).join(', ')}, xmin::text as row_version
+     from invoices where stripe_invoice_id in (select jsonb_array_elements_text(?::jsonb))
+     order by id for update skip locked`,
+    [JSON.stringify(stripeInvoiceIds)],
+  );
+  return rows.map((row) => ({ state: fromRow(row), read: fromRow(row), version: String(row.row_version) }));
+}
+
+/**
+ * Writes the changed fields of these invoices in one statement (`update … from jsonb_to_recordset`), each only if its
+ * row is still the version and status that was read (an optimistic guard: the rows are locked, so a mismatch means
+ * something in this transaction wrote them meanwhile). Returns how many rows the guard let through: fewer than given
+ * means nothing may be trusted (the caller rolls its savepoint back).
+ */
+export async function writeInvoiceStates(em: EntityManager, invoices: readonly LockedInvoiceState[]): Promise<number> {
+  if (invoices.length === 0) {
+    return 0;
+  }
+  const rows = invoices.map(({ state, read, version }) => {
+    const row: Record<string, unknown> = { id: state.id, version, read_status: read.status };
+    for (const field of WRITTEN) {
+      const value = state[field];
+      row[STATE_COLUMNS[field].column] =
+        value instanceof Date ? value.toISOString() : typeof value === 'bigint' ? value.toString() : (value ?? null);
+    }
+    return row;
+  });
+  const type = (field: StateField): string =>
+    ({ id: 'uuid', status: 'invoice_status', text: 'text', money: 'bigint', time: 'timestamptz', integer: 'integer' })[
+      STATE_COLUMNS[field].kind
+    ];
+  const result = await em.execute<{ affectedRows: number }>(
+    `update invoices i set ${WRITTEN.map((f) => `${STATE_COLUMNS[f].column} = v.${STATE_COLUMNS[f].column}`).join(', ')},
+       updated_at = ?
+     from jsonb_to_recordset(?::jsonb) as v(id uuid, version text, read_status invoice_status,
+       ${WRITTEN.map((f) => `${STATE_COLUMNS[f].column} ${type(f)}`).join(', ')})
+     where i.id = v.id and i.xmin::text = v.version and i.status = v.read_status`,
+    [new Date(), JSON.stringify(rows)],
+    'run',
+  );
+  return result.affectedRows;
 }

@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InvoiceStatusChange } from '../../entities';
-import type { Invoice } from '../../entities';
+import { Invoice, InvoiceStatusChange } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import { invoiceStatusEvent, recordInvoiceStatusEvents } from '../outgoing-webhooks/outbox';
 import type { InvoiceStatusEvent } from '../outgoing-webhooks/outbox';
 import { clearPaymentError } from '../payments/payment-error';
 import { unbillUsageOfInvoice } from '../usage/usage-repository';
+import { stateChanged, writeInvoiceStates } from './invoice-repository';
+import type { InvoiceState, LockedInvoiceState } from './invoice-repository';
 
 const S = InvoiceStatus;
 
@@ -89,7 +90,7 @@ export class InvalidTransitionError extends Error {
  */
 export async function transitionInvoice(
   em: EntityManager,
-  invoice: Invoice,
+  invoice: InvoiceState,
   to: InvoiceStatus,
   cause: StatusCause,
 ): Promise<boolean> {
@@ -124,14 +125,22 @@ export async function transitionInvoice(
  * reason, and NOTIFY, so it is listed in the history and pushed to subscribers like a change. Same transaction rules
  * as `transitionInvoice`.
  */
-export async function recordInvoiceEvent(em: EntityManager, invoice: Invoice, cause: StatusCause): Promise<void> {
+export async function recordInvoiceEvent(em: EntityManager, invoice: InvoiceState, cause: StatusCause): Promise<void> {
   await writeHistoryEntry(em, invoice, invoice.status, cause, { outgoing: false, releaseUsage: false });
 }
 
 /** A history entry made but not yet written: held until `flush()` of a `deferStatusWrites` (see there). */
 interface HeldEntry {
-  change: InvoiceStatusChange;
-  invoiceId: string;
+  /** The history row, as `invoice_status_changes` columns. */
+  change: {
+    invoice_id: string;
+    from_status: InvoiceStatus;
+    to_status: InvoiceStatus;
+    source: StatusChangeSource;
+    source_ref: string | null;
+    reason: string | null;
+    occurred_at: string;
+  };
   event: InvoiceStatusEvent | null;
 }
 
@@ -147,14 +156,35 @@ const held = new WeakMap<EntityManager, HeldEntry[]>();
  */
 async function writeHistoryEntry(
   em: EntityManager,
-  invoice: Invoice,
+  invoice: InvoiceState,
   from: InvoiceStatus,
   cause: StatusCause,
   effects: { outgoing: boolean; releaseUsage: boolean },
 ): Promise<void> {
   const at = cause.at ?? new Date();
+  const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
+  const queue = held.get(em);
+  if (queue) {
+    if (effects.releaseUsage) {
+      await unbillUsageOfInvoice(em, invoice.id);
+    }
+    queue.push({
+      change: {
+        invoice_id: invoice.id,
+        from_status: from,
+        to_status: invoice.status,
+        source: cause.source,
+        source_ref: cause.ref ?? null,
+        reason: cause.reason ?? null,
+        occurred_at: at.toISOString(),
+      },
+      event,
+    });
+    return;
+  }
   const change = em.create(InvoiceStatusChange, {
-    invoice,
+    // The entity when it is one (it may not be flushed yet); a state read without the ORM is named by its id.
+    invoice: invoice instanceof Invoice ? invoice : invoice.id,
     fromStatus: from,
     toStatus: invoice.status,
     source: cause.source,
@@ -162,19 +192,11 @@ async function writeHistoryEntry(
     reason: cause.reason ?? null,
     occurredAt: at,
   });
-  const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
-  const queue = held.get(em);
-  if (!queue) {
-    await em.flush();
-  }
+  await em.flush();
   if (effects.releaseUsage) {
     // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
     // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
     await unbillUsageOfInvoice(em, invoice.id);
-  }
-  if (queue) {
-    queue.push({ change, invoiceId: invoice.id, event });
-    return;
   }
   await recordInvoiceStatusEvents(em, event ? [event] : []);
   await em.execute('select pg_notify(?, ?)', [
@@ -183,23 +205,46 @@ async function writeHistoryEntry(
   ]);
 }
 
+/** A batch's invoice states changed in memory, written by `flush()` of a `deferStatusWrites` (see there). */
+export interface HeldInvoiceStates {
+  /** The states read, locked, for this transaction; those changed are written. */
+  states(): Iterable<LockedInvoiceState>;
+}
+
+/**
+ * The state of an invoice changed in a batch was written by something else in the transaction meanwhile (the
+ * optimistic guard of `writeInvoiceStates` refused it): the batch's savepoint must be rolled back.
+ */
+export class InvoiceStateConflictError extends Error {
+  constructor(expected: number, written: number) {
+    super(`${expected - written} of ${expected} invoices changed under the batch; not written`);
+    this.name = 'InvoiceStateConflictError';
+  }
+}
+
 /**
  * Until `flush()`, status changes and history entries made through `em` (exactly this manager) are held instead of
- * written one by one: each entry's row stays in `em`'s unit of work, its outgoing event (taken when it was made) and
- * its NOTIFY wait. `flush()` writes them in order in a few statements whatever their number: `em.flush()` (the
- * invoices and every held row), the outgoing events in one statement, the NOTIFYs in one; in the same transaction, so
- * nothing is told before it commits (PostgreSQL delivers a transaction's notifications at commit anyway), and it ends
- * the holding. While held, nothing written by SQL in that transaction may need what is held (the webhook worker holds
- * only across invoice events, whose handlers write through the entities alone). If the transaction (or savepoint) is
- * rolled back instead, drop the handle: nothing was written.
+ * written one by one: each entry's history row, its outgoing event (taken when it was made) and its NOTIFY wait.
+ * `flush()` writes them in order in a few statements whatever their number: `em.flush()` (entities changed through
+ * the ORM), the changed `invoices` states (one set-based update with an optimistic guard; `InvoiceStateConflictError`
+ * when it refuses any), the outgoing events in one statement, the history rows and their NOTIFYs in one; in the same
+ * transaction, so nothing is told before it commits (PostgreSQL delivers a transaction's notifications at commit
+ * anyway), and it ends the holding. While held, nothing written by SQL in that transaction may need what is held (the
+ * webhook worker holds only across invoice events, whose handlers write through the states alone). If the transaction
+ * (or savepoint) is rolled back instead, drop the handle: nothing was written.
  */
-export function deferStatusWrites(em: EntityManager): { flush(): Promise<void> } {
+export function deferStatusWrites(em: EntityManager, invoices?: HeldInvoiceStates): { flush(): Promise<void> } {
   const queue: HeldEntry[] = [];
   held.set(em, queue);
   return {
     flush: async () => {
       held.delete(em);
       await em.flush();
+      const changed = [...(invoices?.states() ?? [])].filter(stateChanged);
+      const written = await writeInvoiceStates(em, changed);
+      if (written !== changed.length) {
+        throw new InvoiceStateConflictError(changed.length, written);
+      }
       await recordInvoiceStatusEvents(
         em,
         queue.flatMap((entry) => entry.event ?? []),
@@ -207,12 +252,22 @@ export function deferStatusWrites(em: EntityManager): { flush(): Promise<void> }
       if (queue.length === 0) {
         return;
       }
-      const payloads = queue.map((entry) =>
-        JSON.stringify({ invoiceId: entry.invoiceId, changeId: entry.change.id } satisfies StatusNotification),
-      );
+      // Ids follow the order of the entries (one insert, ordered), and so do the NOTIFYs (sent from an ordered,
+      // fenced subquery: a volatile function in an outer select list could run before the sort).
       await em.execute(
-        `select pg_notify(?, p) from jsonb_array_elements_text(?::jsonb) with ordinality as n(p, i) order by i`,
-        [STATUS_CHANNEL, JSON.stringify(payloads)],
+        `with change as (
+           insert into invoice_status_changes (invoice_id, from_status, to_status, source, source_ref, reason,
+             occurred_at)
+           select d.invoice_id, d.from_status, d.to_status, d.source, d.source_ref, d.reason, d.occurred_at
+           from rows from (jsonb_to_recordset(?::jsonb) as (invoice_id uuid, from_status invoice_status,
+             to_status invoice_status, source status_change_source, source_ref text, reason text,
+             occurred_at timestamptz)) with ordinality as d(invoice_id, from_status, to_status, source, source_ref,
+             reason, occurred_at, n)
+           order by d.n
+           returning id, invoice_id)
+         select pg_notify(?, json_build_object('invoiceId', c.invoice_id, 'changeId', c.id::text)::text)
+         from (select id, invoice_id from change order by id offset 0) c`,
+        [JSON.stringify(queue.map((entry) => entry.change)), STATUS_CHANNEL],
       );
     },
   };

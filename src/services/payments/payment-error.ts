@@ -34,7 +34,13 @@ export function paymentErrorReason(error: PaymentError): string {
 }
 
 /** Records `error` as the invoice's last payment error, unless one already recorded is newer. */
-export function recordPaymentError(invoice: Invoice, error: PaymentError, at: Date): boolean {
+/** The invoice's record of its last payment error. */
+type PaymentErrorFields = Pick<
+  Invoice,
+  'lastPaymentErrorCode' | 'lastPaymentErrorDeclineCode' | 'lastPaymentErrorMessage' | 'lastPaymentErrorAt'
+>;
+
+export function recordPaymentError(invoice: PaymentErrorFields, error: PaymentError, at: Date): boolean {
   if (invoice.lastPaymentErrorAt && invoice.lastPaymentErrorAt.getTime() > at.getTime()) {
     return false;
   }
@@ -46,7 +52,7 @@ export function recordPaymentError(invoice: Invoice, error: PaymentError, at: Da
 }
 
 /** A paid invoice has no payment error to show. */
-export function clearPaymentError(invoice: Invoice): void {
+export function clearPaymentError(invoice: PaymentErrorFields): void {
   invoice.lastPaymentErrorCode = null;
   invoice.lastPaymentErrorDeclineCode = null;
   invoice.lastPaymentErrorMessage = null;

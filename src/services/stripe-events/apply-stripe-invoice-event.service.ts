@@ -4,7 +4,9 @@ import { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import type { RemoteEvent, RemoteInvoice } from '../../stripe';
 import { pathTo, transitionInvoice } from '../invoicing/invoice-status';
-import type { StatusCause } from '../invoicing/invoice-status';
+import type { HeldInvoiceStates, StatusCause } from '../invoicing/invoice-status';
+import { lockInvoiceStates } from '../invoicing/invoice-repository';
+import type { InvoiceState, LockedInvoiceState } from '../invoicing/invoice-repository';
 import { isUuid } from '../shared/uuid';
 
 /**
@@ -142,22 +144,31 @@ function isFinalFact(effect: InvoiceEventEffect): boolean {
 
 /**
  * The invoices of a batch of events, by Stripe invoice id, each locked for the caller's transaction: what
- * `applyStripeInvoiceEvent` would otherwise read (and lock) event by event.
+ * `applyStripeInvoiceEvent` would otherwise read (and lock) event by event. They are read as plain states (no
+ * entities: hydration and the flush's change comparison were most of a batch's CPU), changed in memory by the batch's
+ * events and written back by `deferStatusWrites(em, preloaded)` in one statement.
  */
-export class PreloadedInvoices {
-  constructor(private readonly byStripeId: Map<string, Invoice | null>) {}
+export class PreloadedInvoices implements HeldInvoiceStates {
+  constructor(
+    private readonly byStripeId: Map<string, InvoiceState | null>,
+    private readonly locked: readonly LockedInvoiceState[],
+  ) {}
 
   /**
-   * The locked invoice (as flushed last: merge it into the manager that changes it); null when no invoice has that
-   * Stripe id; undefined when not preloaded (look it up).
+   * The locked invoice's state, changed in place by the batch; null when no invoice has that Stripe id; undefined when
+   * not preloaded (look it up).
    */
-  get(stripeInvoiceId: string): Invoice | null | undefined {
+  get(stripeInvoiceId: string): InvoiceState | null | undefined {
     return this.byStripeId.get(stripeInvoiceId);
   }
 
-  /** An invoice linked to its Stripe invoice during the batch: later events about it find it here. */
-  link(stripeInvoiceId: string, invoice: Invoice): void {
+  /** An invoice looked up (or linked to its Stripe invoice) during the batch: later events about it find it here. */
+  link(stripeInvoiceId: string, invoice: InvoiceState): void {
     this.byStripeId.set(stripeInvoiceId, invoice);
+  }
+
+  states(): Iterable<LockedInvoiceState> {
+    return this.locked;
   }
 }
 
@@ -172,18 +183,14 @@ export async function preloadInvoices(
   stripeInvoiceIds: readonly string[],
 ): Promise<PreloadedInvoices> {
   const ids = [...new Set(stripeInvoiceIds)];
-  const byStripeId = new Map<string, Invoice | null>();
+  const byStripeId = new Map<string, InvoiceState | null>();
   if (ids.length === 0) {
-    return new PreloadedInvoices(byStripeId);
+    return new PreloadedInvoices(byStripeId, []);
   }
-  const locked = await em.find(
-    Invoice,
-    { stripeInvoiceId: { $in: ids } },
-    { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE, refresh: true, orderBy: { id: 'asc' } },
-  );
-  for (const invoice of locked) {
-    if (invoice.stripeInvoiceId) {
-      byStripeId.set(invoice.stripeInvoiceId, invoice);
+  const locked = await lockInvoiceStates(em, ids);
+  for (const { state } of locked) {
+    if (state.stripeInvoiceId) {
+      byStripeId.set(state.stripeInvoiceId, state);
     }
   }
   const missing = ids.filter((id) => !byStripeId.has(id));
@@ -200,7 +207,7 @@ export async function preloadInvoices(
       }
     }
   }
-  return new PreloadedInvoices(byStripeId);
+  return new PreloadedInvoices(byStripeId, locked);
 }
 
 /** Our invoice, locked for this transaction; or the reason the event is not ours (a string). */
@@ -208,14 +215,16 @@ async function findOurInvoice(
   em: EntityManager,
   remote: RemoteInvoice,
   preloaded: PreloadedInvoices | undefined,
-): Promise<Invoice | string> {
+): Promise<InvoiceState | string> {
   // The row lock serialises two workers applying events about the same invoice, and the API's own updates.
   const lock = { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } as const;
   const known = preloaded?.get(remote.id);
-  // A preloaded invoice is taken into `em` again (the worker clears it between events; flushed, so nothing is lost).
-  const byStripeId =
-    known === undefined ? await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock) : known && em.merge(known);
+  const byStripeId = known === undefined ? await em.findOne(Invoice, { stripeInvoiceId: remote.id }, lock) : known;
   if (byStripeId) {
+    if (known === undefined) {
+      // Its later events in the batch change this entity (flushed by the batch), not a fresh copy.
+      preloaded?.link(remote.id, byStripeId);
+    }
     return byStripeId;
   }
   const ourId = remote.ours.invoiceId;
@@ -238,8 +247,8 @@ async function findOurInvoice(
   return byOurId;
 }
 
-function refreshDetails(invoice: Invoice, remote: RemoteInvoice, options: { overwrite: boolean }): void {
-  const set = <K extends 'paymentUrl' | 'pdfUrl' | 'dueDate'>(key: K, value: Invoice[K]): void => {
+function refreshDetails(invoice: InvoiceState, remote: RemoteInvoice, options: { overwrite: boolean }): void {
+  const set = <K extends 'paymentUrl' | 'pdfUrl' | 'dueDate'>(key: K, value: InvoiceState[K]): void => {
     if (value !== undefined && value !== null && (options.overwrite || !invoice[key])) {
       invoice[key] = value;
     }
