@@ -1,7 +1,7 @@
 /**
  * Every benchmark in one table: `npm run bench`.
  *
- *   npm run bench -- [--rounds 3] [--only billing,emulator] [--smoke] [--no-write]
+ *   npm run bench -- [--rounds 3] [--only billing,emulator] [--month-events 1000000] [--smoke] [--no-write]
  *
  * Runs each `scripts/bench-*.ts` (its `npm run bench:<name>` when package.json has one, which may set its
  * environment, else `dist/scripts/bench-<name>.js`) in a process of its own, one after another, with `--json` (and
@@ -11,7 +11,8 @@
  * machine's description (CPU, cores, RAM, Node.js, PostgreSQL, load average) and, unless `--smoke` or `--no-write`,
  * written into docs/benchmarks.md between its markers. A script that does not follow the contract yet (refuses
  * `--json`/`--smoke`, or prints no row) is reported, not fatal; one that fails otherwise makes the exit code 1.
- * `--smoke` (CI) runs each script for a few seconds and judges no target.
+ * `--smoke` (CI) runs each script for a few seconds and judges no target. bench-month runs at `--month-events`
+ * (one customer per 1,000 events), not at its own full default of 10 million, which takes about an hour a round.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -315,6 +316,13 @@ async function main(): Promise<void> {
     only: { type: 'string', value: 'a,b', description: 'these benchmarks only (names without bench-)' },
     'no-write': { type: 'boolean', description: 'print the table without writing docs/benchmarks.md' },
     timeout: { type: 'string', value: 'S', description: 'seconds one script may run (default 60 smoke, 3600)' },
+    'month-events': {
+      type: 'string',
+      value: 'N',
+      description:
+        'events of bench-month, one customer per 1,000 (default 1,000,000: minutes a round; 10,000,000, the ' +
+        "issue's month, takes about an hour a round: use --rounds 1 --timeout 7200)",
+    },
   });
   const smoke = flags.smoke === true;
   const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
@@ -322,6 +330,11 @@ async function main(): Promise<void> {
   const only = typeof flags.only === 'string' ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
   const names = discover(path.join(root, 'scripts')).filter((name) => !only || only.has(name));
   const args = smoke ? ['--json', '--smoke'] : ['--json'];
+  const monthEvents = numberFlag(flags, 'month-events', 1_000_000);
+  const argsOf = (name: string): string[] =>
+    name === 'month' && !smoke
+      ? [...args, '--events', String(monthEvents), '--customers', String(Math.max(1, Math.round(monthEvents / 1000)))]
+      : args;
 
   const machine = await describeMachine();
   const started = Date.now();
@@ -333,7 +346,7 @@ async function main(): Promise<void> {
     const order = names.map((_, i) => names[(i + round) % names.length]);
     for (const name of order) {
       process.stdout.write(`== round ${round + 1}/${rounds}: bench-${name}\n`);
-      const outcome = await runOne(name, round, args, timeoutMs);
+      const outcome = await runOne(name, round, argsOf(name), timeoutMs);
       outcomes.push(outcome);
       process.stdout.write(
         `== bench-${name}: ${outcome.rows.length} row(s) in ${outcome.seconds.toFixed(1)} s` +
