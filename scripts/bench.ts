@@ -9,7 +9,8 @@
  * script, in an order rotated by one per round; a row's figure, baseline and ratio are the medians over the rounds.
  * The table (path, figure, baseline of the same run, ratio, target and whether it is met, RSS) is printed with the
  * machine's description (CPU, cores, RAM, Node.js, PostgreSQL, load average) and, unless `--smoke` or `--no-write`,
- * written into docs/benchmarks.md between its markers. A script that does not follow the contract yet (refuses
+ * written into docs/benchmarks.md between its markers (with `--only`, the other benchmarks' rows are kept from the
+ * table it replaces, with when they were measured). A script that does not follow the contract yet (refuses
  * `--json`/`--smoke`, or prints no row) is reported, not fatal; one that fails otherwise makes the exit code 1.
  * `--smoke` (CI) runs each script for a few seconds and judges no target. bench-month runs at `--month-events`
  * (one customer per 1,000 events), not at its own full default of 10 million, which takes about an hour a round.
@@ -143,11 +144,8 @@ function format(value: number | null, unit = ''): string {
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: boolean): string {
-  const lines = [
-    '| bench | path | figure | baseline (same run) | ratio | target | met | RSS |',
-    '| --- | --- | ---: | --- | ---: | --- | --- | ---: |',
-  ];
+export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: boolean, kept: string[] = []): string {
+  const lines: string[] = [];
   for (const row of rows) {
     const met = judge ? meets(row) : null;
     lines.push(
@@ -163,7 +161,40 @@ export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: b
       ].join(' | ')} |`,
     );
   }
-  return lines.join('\n');
+  // Rows kept from the table replaced go in among the new ones, by bench (a stable sort keeps each bench's order).
+  const benchOf = (line: string): string => line.split('|')[1].trim();
+  const merged = [...lines, ...kept].sort((a, b) => benchOf(a).localeCompare(benchOf(b)));
+  return [
+    '| bench | path | figure | baseline (same run) | ratio | target | met | RSS |',
+    '| --- | --- | ---: | --- | ---: | --- | --- | ---: |',
+    ...merged,
+  ].join('\n');
+}
+
+const KEPT_NOTE = 'Rows kept from earlier runs (these benchmarks did not run this time), as measured then:';
+
+/**
+ * What a run of some of the benchmarks (`--only`) keeps of the table it replaces: the rows of the benchmarks that did
+ * not run, as they were written, and for each of those benchmarks when and on what machine it was measured (the
+ * replaced table's note for it, or else its own "Measured …" and "Machine: …" lines).
+ */
+export function keptRows(page: string, ran: ReadonlySet<string>): { rows: string[]; notes: string[] } {
+  const start = page.indexOf(TABLE_START);
+  const end = page.indexOf(TABLE_END);
+  if (start < 0 || end < start) {
+    return { rows: [], notes: [] };
+  }
+  const lines = page.slice(start + TABLE_START.length, end).split('\n');
+  const benchOf = (line: string): string => line.split('|')[1]?.trim() ?? '';
+  const rows = lines.filter(
+    (line) => line.startsWith('|') && !/^\|[\s-]*\|/.test(line) && benchOf(line) !== 'bench' && !ran.has(benchOf(line)),
+  );
+  const then = lines.filter((line) => line.startsWith('Measured ') || line.startsWith('Machine: ')).join(' ');
+  const notes = [...new Set(rows.map(benchOf))].map((bench) => {
+    const earlier = lines.find((line) => line.startsWith(`- \`${bench}\`: `));
+    return earlier ?? `- \`${bench}\`: ${then}`;
+  });
+  return { rows, notes };
 }
 
 async function postgresVersion(): Promise<string> {
@@ -358,6 +389,10 @@ async function main(): Promise<void> {
   const problems = outcomes.filter((o) => o.problem);
   const ended = `load average at the end ${loadAverage()}; ${Math.round((Date.now() - started) / 1000)} s in all`;
   const notes = problems.map((o) => `- bench-${o.name}${rounds > 1 ? ` (round ${o.round + 1})` : ''}: ${o.problem}`);
+  const write = !smoke && flags['no-write'] !== true;
+  const page = write && existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  // A run of some benchmarks keeps the other benchmarks' rows, saying when they were measured.
+  const kept = only ? keptRows(page, new Set(names)) : { rows: [], notes: [] };
   const table = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench${
       process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''
@@ -365,13 +400,13 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machine}; ${ended}.`,
     '',
-    renderTable(combined, !smoke),
+    renderTable(combined, !smoke, kept.rows),
     ...(notes.length ? ['', 'Not measured (or not fully):', '', ...notes] : []),
+    ...(kept.notes.length ? ['', KEPT_NOTE, '', ...kept.notes] : []),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
-  if (!smoke && flags['no-write'] !== true) {
-    const page = withTable(existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n', table);
-    writeFileSync(DOC, await formatPage(page));
+  if (write) {
+    writeFileSync(DOC, await formatPage(withTable(page, table)));
     process.stdout.write(`\nwritten to ${path.relative(root, DOC)}\n`);
   }
   if (problems.some((o) => !o.nonConforming)) {
