@@ -16,12 +16,12 @@
  *   unbilled usage of the month is left.
  *
  *   npm run bench:month -- [--events 10000000] [--customers 10000] [--writers 2] [--batch-size 10000]
- *                          [--preview-customers 200] [--baseline-customers 200] [--smoke] [--json]
+ *                          [--preview-customers 200] [--baseline-customers 200] [--stripe-sample 100] [--smoke] [--json]
  *
  * What it costs (2 cores shared with other work): the full default, 10M events / 10k customers, takes about an hour
- * (ingestion most of it, see docs/benchmarks.md for the figures) and ~6 GB of database, dropped after; 1M / 1k takes
- * minutes. `npm run bench` runs it at `--month-events` (default 1,000,000 events for 1,000 customers), not at the full
- * size. `--smoke`: 20,000 events, 200 customers, seconds.
+ * (ingestion ≈ 15 min, the billing run most of the rest: see docs/benchmarks.md) and ≈ 4 GB of database, dropped
+ * after; 1M / 1k about 7 minutes. `npm run bench` runs it at `--month-events` (default 1,000,000 events for 1,000 customers), not at the full
+ * size. `--smoke`: 20,000 events, 100 customers, seconds.
  *
  * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after
  * (`--database NAME` invoices the month already ingested there instead, and keeps it).
@@ -42,13 +42,17 @@ import { invoiceTotal, priceQuantity } from '../src/services/usage/pricing';
 import { EMULATOR_SECRET_KEY, gatewayFromConfig } from '../src/stripe/gateway-from-config';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from '../src/entities/orm';
-import { emitRow, ratioOf, rssMb } from './lib/bench-row';
+import { cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
 import type { BenchRow } from './lib/bench-row';
 import { loadAverage, withClient } from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
 const { flags } = parseCommandLine(process.argv.slice(2), {
-  events: { type: 'string', value: 'N', description: 'events in the month (default 10,000,000: about an hour)' },
+  events: {
+    type: 'string',
+    value: 'N',
+    description: 'events in the month (default 10,000,000: about an hour and 4 GB of database; 1,000,000: minutes)',
+  },
   customers: { type: 'string', value: 'N', description: 'customers (default 10,000)' },
   writers: { type: 'string', value: 'N', description: 'concurrent recordUsage writers (default 2)' },
   'batch-size': {
@@ -64,12 +68,12 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
     value: 'NAME',
     description: 'invoice the month already ingested in this database (a run stopped during ingestion); kept after',
   },
-  smoke: { type: 'boolean', description: 'a short run (20,000 events, 200 customers): no thresholds' },
+  smoke: { type: 'boolean', description: 'a short run (20,000 events, 100 customers): no thresholds' },
   json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
 });
 const smoke = flags.smoke === true;
 const monthEvents = numberFlag(flags, 'events', smoke ? 20_000 : 10_000_000);
-const customerCount = numberFlag(flags, 'customers', smoke ? 200 : 10_000);
+const customerCount = numberFlag(flags, 'customers', smoke ? 100 : 10_000);
 const writers = Math.max(1, numberFlag(flags, 'writers', 2));
 const batchSize = Math.min(MAX_USAGE_BATCH, numberFlag(flags, 'batch-size', MAX_USAGE_BATCH));
 const previewCustomers = numberFlag(flags, 'preview-customers', smoke ? 20 : 200);
@@ -382,6 +386,7 @@ async function main(): Promise<void> {
       DATABASE_URL: url.toString(),
       STRIPE_API_BASE: emulator.url,
     });
+    const cpu = [cpuSeconds(), cpuSeconds(emulator.child.pid)];
     const started2 = process.hrtime.bigint();
     const outcome = await runBilling({ em: db.orm.em, gateway: gatewayFromConfig(config), config }, period.key);
     const billing = since(started2);
@@ -390,11 +395,17 @@ async function main(): Promise<void> {
       refused: number;
     };
     const run = outcome.kind === 'period_not_ended' ? null : outcome.run;
+    // CPU-seconds the run (this process) and the local Stripe used per second of the run: how much of a core each
+    // got; far below one on a busy machine means the run waited for CPU, not for Stripe or the database.
+    const share = (before: number | null, after: number | null): string =>
+      before === null || after === null ? '?' : ((after - before) / billing).toFixed(2);
     out(
       `  billing run (runBilling, local Stripe unlimited)   ${(billing / 60).toFixed(2)} min   ` +
         `${run?.done ?? 0} invoiced, ${run?.failed ?? 0} failed, ${run?.skipped ?? 0} skipped; ` +
         `${count(stripe.allowed)} requests to Stripe (${(stripe.allowed / billing).toFixed(0)}/s, ` +
-        `${(stripe.allowed / customers.length).toFixed(1)} per customer), ${stripe.refused} refused   (${load()})`,
+        `${(stripe.allowed / customers.length).toFixed(1)} per customer), ${stripe.refused} refused; CPU per second ` +
+        `of the run: the run ${share(cpu[0], cpuSeconds())}, the local Stripe ` +
+        `${share(cpu[1], cpuSeconds(emulator.child.pid))}   (${load()})`,
     );
     row({
       path: `billing run, ${count(sizes.events)} events / ${count(customers.length)} customers (local Stripe, unlimited)`,
