@@ -21,7 +21,7 @@
  * What it costs (2 cores shared with other work): the full default, 10M events / 10k customers, takes about an hour
  * (ingestion ≈ 15 min, the billing run most of the rest: see docs/benchmarks.md) and ≈ 4 GB of database, dropped
  * after; 1M / 1k about 7 minutes. `npm run bench` runs it at `--month-events` (default 1,000,000 events for 1,000 customers), not at the full
- * size. `--smoke`: 20,000 events, 100 customers, seconds.
+ * size. `--smoke`: 10,000 events, 20 customers, seconds.
  *
  * Uses a fresh database on BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after
  * (`--database NAME` invoices the month already ingested there instead, and keeps it).
@@ -68,17 +68,17 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
     value: 'NAME',
     description: 'invoice the month already ingested in this database (a run stopped during ingestion); kept after',
   },
-  smoke: { type: 'boolean', description: 'a short run (20,000 events, 100 customers): no thresholds' },
+  smoke: { type: 'boolean', description: 'a short run (10,000 events, 20 customers): no thresholds' },
   json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
 });
 const smoke = flags.smoke === true;
-const monthEvents = numberFlag(flags, 'events', smoke ? 20_000 : 10_000_000);
-const customerCount = numberFlag(flags, 'customers', smoke ? 100 : 10_000);
+const monthEvents = numberFlag(flags, 'events', smoke ? 10_000 : 10_000_000);
+const customerCount = numberFlag(flags, 'customers', smoke ? 20 : 10_000);
 const writers = Math.max(1, numberFlag(flags, 'writers', 2));
 const batchSize = Math.min(MAX_USAGE_BATCH, numberFlag(flags, 'batch-size', MAX_USAGE_BATCH));
-const previewCustomers = numberFlag(flags, 'preview-customers', smoke ? 20 : 200);
-const baselineCustomers = numberFlag(flags, 'baseline-customers', smoke ? 20 : 200);
-const stripeSample = numberFlag(flags, 'stripe-sample', smoke ? 20 : 100);
+const previewCustomers = numberFlag(flags, 'preview-customers', smoke ? 5 : 200);
+const baselineCustomers = numberFlag(flags, 'baseline-customers', smoke ? 5 : 200);
+const stripeSample = numberFlag(flags, 'stripe-sample', smoke ? 5 : 100);
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const load = (): string => `load ${loadAverage()}`;
@@ -250,6 +250,16 @@ async function main(): Promise<void> {
   url.pathname = `/${name}`;
   const db = await openDatabase({ databaseUrl: url.toString(), poolMax: Math.max(10, writers + 2) });
   const emulator = await spawnEmulator(['--rate-limit', '1000000']);
+  const dropDatabase = async (): Promise<void> => {
+    if (!reused) {
+      await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    }
+  };
+  // `npm run bench` stops a script that outlives its --timeout with SIGTERM: the database goes all the same.
+  process.once('SIGTERM', () => {
+    emulator.child.kill();
+    void dropDatabase().finally(() => process.exit(143));
+  });
   try {
     if (!reused) {
       await migrate(db.orm);
@@ -473,9 +483,7 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
     emulator.child.kill();
-    if (!reused) {
-      await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
-    }
+    await dropDatabase();
   }
 }
 
