@@ -190,10 +190,18 @@ export function keptRows(page: string, ran: ReadonlySet<string>): { rows: string
     (line) => line.startsWith('|') && !/^\|[\s-]*\|/.test(line) && benchOf(line) !== 'bench' && !ran.has(benchOf(line)),
   );
   const then = lines.filter((line) => line.startsWith('Measured ') || line.startsWith('Machine: ')).join(' ');
-  const notes = [...new Set(rows.map(benchOf))].map((bench) => {
-    const earlier = lines.find((line) => line.startsWith(`- \`${bench}\`: `));
-    return earlier ?? `- \`${bench}\`: ${then}`;
-  });
+  // One note per earlier run: `- \`a\`, \`b\`: Measured …`. A bench keeps the note it had; the others share the
+  // replaced table's own lines.
+  const benchesOf = (note: string): string[] =>
+    [...(/^- (`[^`]+`(?:, `[^`]+`)*): /.exec(note)?.[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+  const earlier = lines.filter((line) => benchesOf(line).length > 0);
+  const byNote = new Map<string, string[]>();
+  for (const bench of new Set(rows.map(benchOf))) {
+    const note = earlier.find((line) => benchesOf(line).includes(bench));
+    const text = note ? note.slice(note.indexOf(': ') + 2) : then;
+    byNote.set(text, [...(byNote.get(text) ?? []), bench]);
+  }
+  const notes = [...byNote].map(([text, benches]) => `- ${benches.map((b) => `\`${b}\``).join(', ')}: ${text}`);
   return { rows, notes };
 }
 

@@ -108,5 +108,11 @@ describe('npm run bench (scripts/bench.ts)', () => {
     expect(rewritten).toMatch(/\| ingest +\| usage over HTTP/);
     // A later run of `month` again carries `ingest`'s note as it was, not the second run's date.
     expect(keptRows(rewritten, new Set(['month'])).notes).toEqual(kept.notes);
+    // Benchmarks measured by the same run share one note: a row without a note of its own is the table's run's.
+    const third = keptRows(rewritten.replace(/\| ingest( +)\|/, '| billing$1|\n| ingest$1|'), new Set());
+    expect(third.notes).toEqual([
+      '- `billing`, `month`: Measured 2026-12-02 10:00 UTC by `npm run bench -- --only month`.',
+      '- `ingest`: Measured 2026-12-01 10:00 UTC by `npm run bench`, medians of 3 round(s). Machine: a machine.',
+    ]);
   });
 });
