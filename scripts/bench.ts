@@ -1,7 +1,7 @@
 /**
  * Every benchmark in one table: `npm run bench`.
  *
- *   npm run bench -- [--rounds 3] [--only billing,emulator] [--smoke] [--no-write]
+ *   npm run bench -- [--rounds 3] [--only billing,emulator] [--month-events 1000000] [--smoke] [--no-write]
  *
  * Runs each `scripts/bench-*.ts` (its `npm run bench:<name>` when package.json has one, which may set its
  * environment, else `dist/scripts/bench-<name>.js`) in a process of its own, one after another, with `--json` (and
@@ -9,9 +9,11 @@
  * script, in an order rotated by one per round; a row's figure, baseline and ratio are the medians over the rounds.
  * The table (path, figure, baseline of the same run, ratio, target and whether it is met, RSS) is printed with the
  * machine's description (CPU, cores, RAM, Node.js, PostgreSQL, load average) and, unless `--smoke` or `--no-write`,
- * written into docs/benchmarks.md between its markers. A script that does not follow the contract yet (refuses
+ * written into docs/benchmarks.md between its markers (with `--only`, the other benchmarks' rows are kept from the
+ * table it replaces, with when they were measured). A script that does not follow the contract yet (refuses
  * `--json`/`--smoke`, or prints no row) is reported, not fatal; one that fails otherwise makes the exit code 1.
- * `--smoke` (CI) runs each script for a few seconds and judges no target.
+ * `--smoke` (CI) runs each script for a few seconds and judges no target. bench-month runs at `--month-events`
+ * (one customer per 1,000 events), not at its own full default of 10 million, which takes about an hour a round.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -142,11 +144,8 @@ function format(value: number | null, unit = ''): string {
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: boolean): string {
-  const lines = [
-    '| bench | path | figure | baseline (same run) | ratio | target | met | RSS |',
-    '| --- | --- | ---: | --- | ---: | --- | --- | ---: |',
-  ];
+export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: boolean, kept: string[] = []): string {
+  const lines: string[] = [];
   for (const row of rows) {
     const met = judge ? meets(row) : null;
     lines.push(
@@ -162,7 +161,48 @@ export function renderTable(rows: Array<BenchRow & { rounds: number }>, judge: b
       ].join(' | ')} |`,
     );
   }
-  return lines.join('\n');
+  // Rows kept from the table replaced go in among the new ones, by bench (a stable sort keeps each bench's order).
+  const benchOf = (line: string): string => line.split('|')[1].trim();
+  const merged = [...lines, ...kept].sort((a, b) => benchOf(a).localeCompare(benchOf(b)));
+  return [
+    '| bench | path | figure | baseline (same run) | ratio | target | met | RSS |',
+    '| --- | --- | ---: | --- | ---: | --- | --- | ---: |',
+    ...merged,
+  ].join('\n');
+}
+
+const KEPT_NOTE = 'Rows kept from earlier runs (these benchmarks did not run this time), as measured then:';
+
+/**
+ * What a run of some of the benchmarks (`--only`) keeps of the table it replaces: the rows of the benchmarks that did
+ * not run, as they were written, and for each of those benchmarks when and on what machine it was measured (the
+ * replaced table's note for it, or else its own "Measured …" and "Machine: …" lines).
+ */
+export function keptRows(page: string, ran: ReadonlySet<string>): { rows: string[]; notes: string[] } {
+  const start = page.indexOf(TABLE_START);
+  const end = page.indexOf(TABLE_END);
+  if (start < 0 || end < start) {
+    return { rows: [], notes: [] };
+  }
+  const lines = page.slice(start + TABLE_START.length, end).split('\n');
+  const benchOf = (line: string): string => line.split('|')[1]?.trim() ?? '';
+  const rows = lines.filter(
+    (line) => line.startsWith('|') && !/^\|[\s-]*\|/.test(line) && benchOf(line) !== 'bench' && !ran.has(benchOf(line)),
+  );
+  const then = lines.filter((line) => line.startsWith('Measured ') || line.startsWith('Machine: ')).join(' ');
+  // One note per earlier run: `- \`a\`, \`b\`: Measured …`. A bench keeps the note it had; the others share the
+  // replaced table's own lines.
+  const benchesOf = (note: string): string[] =>
+    [...(/^- (`[^`]+`(?:, `[^`]+`)*): /.exec(note)?.[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+  const earlier = lines.filter((line) => benchesOf(line).length > 0);
+  const byNote = new Map<string, string[]>();
+  for (const bench of new Set(rows.map(benchOf))) {
+    const note = earlier.find((line) => benchesOf(line).includes(bench));
+    const text = note ? note.slice(note.indexOf(': ') + 2) : then;
+    byNote.set(text, [...(byNote.get(text) ?? []), bench]);
+  }
+  const notes = [...byNote].map(([text, benches]) => `- ${benches.map((b) => `\`${b}\``).join(', ')}: ${text}`);
+  return { rows, notes };
 }
 
 async function postgresVersion(): Promise<string> {
@@ -315,6 +355,13 @@ async function main(): Promise<void> {
     only: { type: 'string', value: 'a,b', description: 'these benchmarks only (names without bench-)' },
     'no-write': { type: 'boolean', description: 'print the table without writing docs/benchmarks.md' },
     timeout: { type: 'string', value: 'S', description: 'seconds one script may run (default 60 smoke, 3600)' },
+    'month-events': {
+      type: 'string',
+      value: 'N',
+      description:
+        'events of bench-month, one customer per 1,000 (default 1,000,000: minutes a round; 10,000,000, the ' +
+        "issue's month, takes about an hour a round: use --rounds 1 --timeout 7200)",
+    },
   });
   const smoke = flags.smoke === true;
   const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
@@ -322,6 +369,11 @@ async function main(): Promise<void> {
   const only = typeof flags.only === 'string' ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
   const names = discover(path.join(root, 'scripts')).filter((name) => !only || only.has(name));
   const args = smoke ? ['--json', '--smoke'] : ['--json'];
+  const monthEvents = numberFlag(flags, 'month-events', 1_000_000);
+  const argsOf = (name: string): string[] =>
+    name === 'month' && !smoke
+      ? [...args, '--events', String(monthEvents), '--customers', String(Math.max(1, Math.round(monthEvents / 1000)))]
+      : args;
 
   const machine = await describeMachine();
   const started = Date.now();
@@ -333,7 +385,7 @@ async function main(): Promise<void> {
     const order = names.map((_, i) => names[(i + round) % names.length]);
     for (const name of order) {
       process.stdout.write(`== round ${round + 1}/${rounds}: bench-${name}\n`);
-      const outcome = await runOne(name, round, args, timeoutMs);
+      const outcome = await runOne(name, round, argsOf(name), timeoutMs);
       outcomes.push(outcome);
       process.stdout.write(
         `== bench-${name}: ${outcome.rows.length} row(s) in ${outcome.seconds.toFixed(1)} s` +
@@ -345,6 +397,10 @@ async function main(): Promise<void> {
   const problems = outcomes.filter((o) => o.problem);
   const ended = `load average at the end ${loadAverage()}; ${Math.round((Date.now() - started) / 1000)} s in all`;
   const notes = problems.map((o) => `- bench-${o.name}${rounds > 1 ? ` (round ${o.round + 1})` : ''}: ${o.problem}`);
+  const write = !smoke && flags['no-write'] !== true;
+  const page = write && existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n';
+  // A run of some benchmarks keeps the other benchmarks' rows, saying when they were measured.
+  const kept = only ? keptRows(page, new Set(names)) : { rows: [], notes: [] };
   const table = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench${
       process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''
@@ -352,13 +408,13 @@ async function main(): Promise<void> {
     '',
     `Machine: ${machine}; ${ended}.`,
     '',
-    renderTable(combined, !smoke),
+    renderTable(combined, !smoke, kept.rows),
     ...(notes.length ? ['', 'Not measured (or not fully):', '', ...notes] : []),
+    ...(kept.notes.length ? ['', KEPT_NOTE, '', ...kept.notes] : []),
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
-  if (!smoke && flags['no-write'] !== true) {
-    const page = withTable(existsSync(DOC) ? readFileSync(DOC, 'utf8') : '# Benchmarks\n', table);
-    writeFileSync(DOC, await formatPage(page));
+  if (write) {
+    writeFileSync(DOC, await formatPage(withTable(page, table)));
     process.stdout.write(`\nwritten to ${path.relative(root, DOC)}\n`);
   }
   if (problems.some((o) => !o.nonConforming)) {

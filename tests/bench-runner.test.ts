@@ -1,6 +1,16 @@
 import path from 'node:path';
 import * as prettier from 'prettier';
-import { TABLE_END, TABLE_START, combine, formatPage, meets, parseRow, renderTable, withTable } from '../scripts/bench';
+import {
+  TABLE_END,
+  TABLE_START,
+  combine,
+  formatPage,
+  keptRows,
+  meets,
+  parseRow,
+  renderTable,
+  withTable,
+} from '../scripts/bench';
 
 const row = (over: Record<string, unknown> = {}): string =>
   `BENCH_ROW ${JSON.stringify({
@@ -65,5 +75,44 @@ describe('npm run bench (scripts/bench.ts)', () => {
     const page = await formatPage(withTable(`# Benchmarks\n\n${TABLE_START}\n${TABLE_END}\n`, table), filepath);
     expect(await prettier.check(page, { ...(await prettier.resolveConfig(filepath)), filepath })).toBe(true);
     expect(page).toContain('a much longer path than the other');
+  });
+
+  it('keeps the rows of the benchmarks a run of some (--only) did not run, with when they were measured', async () => {
+    const filepath = path.join(__dirname, '..', 'docs', 'benchmarks.md');
+    const first = [
+      'Measured 2026-12-01 10:00 UTC by `npm run bench`, medians of 3 round(s).',
+      '',
+      'Machine: a machine.',
+      '',
+      renderTable(combine([parseRow(row())!, parseRow(row({ bench: 'month', path: 'old month', figure: 9 }))!]), true),
+    ].join('\n');
+    const page = await formatPage(withTable(`# Benchmarks\n\n${TABLE_START}\n${TABLE_END}\n`, first), filepath);
+
+    // Only `month` ran: its new row replaces its old one, `ingest`'s row stays with the first run's date.
+    const kept = keptRows(page, new Set(['month']));
+    expect(kept.rows).toHaveLength(1);
+    expect(kept.rows[0]).toContain('usage over HTTP');
+    expect(kept.notes).toEqual([
+      '- `ingest`: Measured 2026-12-01 10:00 UTC by `npm run bench`, medians of 3 round(s). Machine: a machine.',
+    ]);
+    const second = [
+      'Measured 2026-12-02 10:00 UTC by `npm run bench -- --only month`.',
+      '',
+      renderTable(combine([parseRow(row({ bench: 'month', path: 'new month', figure: 7 }))!]), true, kept.rows),
+      '',
+      ...kept.notes,
+    ].join('\n');
+    const rewritten = await formatPage(withTable(page, second), filepath);
+    expect(rewritten).toContain('new month');
+    expect(rewritten).not.toContain('old month');
+    expect(rewritten).toMatch(/\| ingest +\| usage over HTTP/);
+    // A later run of `month` again carries `ingest`'s note as it was, not the second run's date.
+    expect(keptRows(rewritten, new Set(['month'])).notes).toEqual(kept.notes);
+    // Benchmarks measured by the same run share one note: a row without a note of its own is the table's run's.
+    const third = keptRows(rewritten.replace(/\| ingest( +)\|/, '| billing$1|\n| ingest$1|'), new Set());
+    expect(third.notes).toEqual([
+      '- `billing`, `month`: Measured 2026-12-02 10:00 UTC by `npm run bench -- --only month`.',
+      '- `ingest`: Measured 2026-12-01 10:00 UTC by `npm run bench`, medians of 3 round(s). Machine: a machine.',
+    ]);
   });
 });
