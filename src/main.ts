@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     databaseUrl: config.databaseUrl,
     pgliteDataDir: path.join(config.dataDir, 'pglite'),
     poolMax: config.databasePoolMax,
+    statementPoolMax: config.databaseStatementPoolMax,
   });
   const applied = await migrate(db.orm);
   // The usage events' monthly partitions, this month's and the next ones (usage-partitions.ts).

@@ -1,6 +1,7 @@
-import { startProxiedServer } from './helpers/server';
+import { TEST_WEBHOOK_SECRET, startProxiedServer } from './helpers/server';
 import type { ProxiedServer } from './helpers/server';
 import { testServerUrl } from './helpers/database';
+import { postWebhook, stripeEvent } from './webhooks/fixtures';
 
 /**
  * The database goes away under a running server (a TCP proxy between them is cut; the shared PostgreSQL server keeps
@@ -14,7 +15,7 @@ import { testServerUrl } from './helpers/database';
   let token: string;
 
   beforeAll(async () => {
-    t = await startProxiedServer();
+    t = await startProxiedServer({ STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
     ({ url, serviceToken: token } = t);
   });
   afterAll(() => t.close());
@@ -86,5 +87,21 @@ import { testServerUrl } from './helpers/database';
     expect(again).toMatchObject({ status: 200, body: { accepted: 5, duplicates: 0 } });
     expect(await stored()).toBe(5);
     expect((await queryInvoices()).body.errors).toBeUndefined();
+  });
+
+  it('answers a Stripe webhook 500 without detail while it is away (Stripe delivers it again), then stores it once', async () => {
+    // One event first, so the statement pool holds a connection that the cut then breaks while idle.
+    expect((await postWebhook(url, stripeEvent('invoice.updated', { id: 'in_outage_before' }))).status).toBe(200);
+    const event = stripeEvent('invoice.updated', { id: 'in_outage' });
+    t.proxy.cut();
+
+    const during = await postWebhook(url, event);
+    expect(during.status).toBe(500);
+    expect(during.json).toMatchObject({ success: false, error: { code: 'internal_error' } });
+    expect(JSON.stringify(during.json)).not.toMatch(/ECONN|Connection terminated|stack|at /);
+
+    t.proxy.restore();
+    expect(await postWebhook(url, event)).toEqual({ status: 200, json: { received: true, duplicate: false } });
+    expect(await postWebhook(url, event)).toEqual({ status: 200, json: { received: true, duplicate: true } });
   });
 });

@@ -354,8 +354,17 @@ export const CONFIG_SCHEMA = {
     default: '10',
     description:
       'most PostgreSQL connections one instance opens for requests, the webhook worker and the scheduler (the status ' +
-      "feed's LISTEN connection is one more). Keep instances × (this + 1) under the server's `max_connections` " +
-      'minus its reserve. [Sizing](operations.md#connection-pool-sizing)',
+      "feed's LISTEN connection is one more). Keep instances × (this + `DATABASE_STATEMENT_POOL_MAX` + 1) under the " +
+      "server's `max_connections` minus its reserve. [Sizing](operations.md#connection-pool-sizing)",
+  }),
+  databaseStatementPoolMax: variable('DATABASE_STATEMENT_POOL_MAX', {
+    group: 'database',
+    ...wholeNumber(1, 200),
+    default: '5',
+    description:
+      'most PostgreSQL connections one instance opens, beside `DATABASE_POOL_MAX`, for single statements on hot ' +
+      'paths (the Stripe webhook insert, invoice reads, the status feed), opened on demand. ' +
+      '[Sizing](operations.md#connection-pool-sizing)',
   }),
   stripe: {
     secretKey: variable('STRIPE_SECRET_KEY', {

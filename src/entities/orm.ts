@@ -10,6 +10,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { ENTITIES } from './index';
 import { MIGRATIONS } from './migrations';
+import { openStatementPool } from './pooled-query';
 
 // mikro-orm-pglite's types resolve only as ESM; its CommonJS build is what runs here.
 /* eslint-disable @typescript-eslint/consistent-type-imports -- typed require of ESM-typed packages */
@@ -56,6 +57,8 @@ export interface DatabaseOptions {
   debug?: boolean;
   /** Pool size for PostgreSQL. */
   poolMax?: number;
+  /** Size of PostgreSQL's statement pool (`pooledQuery`'s plain `pg` connections, beside the ORM's); default 5. */
+  statementPoolMax?: number;
   /** Receives every SQL statement (tests count statements with it). */
   queryLog?: (sql: string) => void;
 }
@@ -105,7 +108,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       clientUrl: options.databaseUrl,
       pool: { min: 0, max: options.poolMax ?? 10 },
     } as Options)) as unknown as MikroORM;
-    return { orm, kind: 'postgres', url: options.databaseUrl, close: () => orm.close(true) };
+    const statements = openStatementPool(orm, options.statementPoolMax ?? 5);
+    return {
+      orm,
+      kind: 'postgres',
+      url: options.databaseUrl,
+      close: async () => {
+        await orm.close(true);
+        await statements.end();
+      },
+    };
   }
 
   const dataDir = options.pgliteDataDir;

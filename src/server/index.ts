@@ -36,6 +36,7 @@ import { serveGraphQLOverWebSocket } from './graphql-ws';
 import { SharedSubscriptions } from './shared-subscription';
 import { createHttpApp, webhookLane } from './http-app';
 import { poolFigures } from './metrics';
+import { statementPoolFigures } from '../entities/pooled-query';
 import { requestServices } from './request-services';
 import { StreamLimits } from './stream-limits';
 
@@ -152,6 +153,7 @@ export async function createServer(options: ServerOptions): Promise<BillingServe
     statusFeeds: () => statusHub.listenerCount,
     streams: () => streamLimits.counts,
     pool: () => poolFigures(db),
+    statementPool: () => statementPoolFigures(db.orm),
   });
   httpServer.on('request', webhookLane(webhooks, app, logger));
   const dunning = createDunningWorker({

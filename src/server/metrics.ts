@@ -19,6 +19,8 @@ export interface InstanceFigures {
   streams(): { connections: number; subscriptions: number };
   /** The ORM's connection pool, when the driver has one (PostgreSQL; the embedded PGlite has a single connection). */
   pool(): { used: number; free: number; pending: number } | undefined;
+  /** The statement pool beside it (`pooledQuery`'s plain `pg` connections; PostgreSQL only). */
+  statementPool(): { used: number; free: number; pending: number } | undefined;
 }
 
 const STATUS_FEED_STATES: StatusFeedState[] = ['ok', 'reconnecting', 'stopped'];
@@ -55,6 +57,11 @@ function instanceRegistry(db: Database, self: InstanceFigures, log: Logger): Reg
   const connections = gauge('agenthub_stream_connections', 'WebSocket and SSE connections open on this instance.');
   const subscriptions = gauge('agenthub_stream_subscriptions', 'Subscriptions those connections hold.');
   const pool = gauge('agenthub_db_pool_connections', "The database pool's connections by state.", ['state']);
+  const statementPool = gauge(
+    'agenthub_db_statement_pool_connections',
+    "The statement pool's connections (hot-path single statements: the webhook insert, invoice reads) by state.",
+    ['state'],
+  );
 
   let reading: Promise<void> | undefined;
   const read = async (): Promise<void> => {
@@ -95,11 +102,15 @@ function instanceRegistry(db: Database, self: InstanceFigures, log: Logger): Reg
       const streams = self.streams();
       connections.set(streams.connections);
       subscriptions.set(streams.subscriptions);
-      const pooled = self.pool();
-      if (pooled) {
-        pool.set({ state: 'used' }, pooled.used);
-        pool.set({ state: 'free' }, pooled.free);
-        pool.set({ state: 'pending' }, pooled.pending);
+      for (const [gauged, figures] of [
+        [pool, self.pool()],
+        [statementPool, self.statementPool()],
+      ] as const) {
+        if (figures) {
+          gauged.set({ state: 'used' }, figures.used);
+          gauged.set({ state: 'free' }, figures.free);
+          gauged.set({ state: 'pending' }, figures.pending);
+        }
       }
     },
   });

@@ -74,9 +74,9 @@ export class ServiceUnavailableError extends DomainError {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** PostgreSQL's "connection exception" class and the server shutting down or not yet accepting connections. */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123])$/;
-/** What node-postgres and knex say when a connection is lost or none can be had (they set no code for these). */
+/** What node-postgres, its pool and knex say when a connection is lost or none can be had (they set no code). */
 const LOST_CONNECTION =
-  /^(Connection terminated|Connection ended unexpectedly|Client has encountered a connection error|Knex: Timeout acquiring a connection)/;
+  /^(Connection terminated|Connection ended unexpectedly|Client has encountered a connection error|Knex: Timeout acquiring a connection|timeout exceeded when trying to connect)/;
 
 /**
  * True when `error` (or an error it wraps) says the database or another service we depend on is unreachable, as

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WebhookEventStatus } from '../../entities/enums';
-import { pooledQuery } from '../../entities/pooled-query';
+import { pooledCommand } from '../../entities/pooled-query';
 import type { StripeEventRecord } from '../../stripe';
 import { sqlText } from '../shared/sql-values';
 
@@ -38,14 +38,13 @@ interface ClaimedRow {
  * true and the event is not applied again (invariant 4). Runs outside any transaction: it commits on return, and
  * only then may the route acknowledge.
  */
-export async function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
-  // Bound parameters on a pooled connection, prepared once per connection: the hot path of the intake (pooledQuery).
-  const rows = await pooledQuery<{ id: string }>(
+export function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
+  // Bound parameters on the statement pool, prepared once per connection: the hot path of the intake (pooledCommand).
+  return pooledCommand(
     em,
     `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
      values ($1, $2, $3, $4, $5, $6::jsonb, to_timestamp($7))
-     on conflict (id) do nothing
-     returning id`,
+     on conflict (id) do nothing`,
     [
       event.id,
       event.type,
@@ -57,8 +56,7 @@ export async function storeStripeEvent(em: EntityManager, event: StripeEventReco
       event.created.getTime() / 1000,
     ],
     'webhook_events.insert',
-  );
-  return { duplicate: rows.length === 0 };
+  ).then((inserted) => ({ duplicate: inserted === 0 }));
 }
 
 /**
