@@ -129,18 +129,17 @@ export async function recordInvoiceEvent(em: EntityManager, invoice: InvoiceStat
   await writeHistoryEntry(em, invoice, invoice.status, cause, { outgoing: false, releaseUsage: false });
 }
 
+/**
+ * A history row as `InvoiceStatusChange`'s properties, its invoice named by id: what the entity is created from, or
+ * `writeHistoryRows` writes in the columns the entity maps them to.
+ */
+type HistoryRow = Required<
+  Pick<InvoiceStatusChange, 'fromStatus' | 'toStatus' | 'source' | 'sourceRef' | 'reason' | 'occurredAt'>
+> & { invoice: string };
+
 /** A history entry made but not yet written: held until `flush()` of a `deferStatusWrites` (see there). */
 interface HeldEntry {
-  /** The history row, as `invoice_status_changes` columns. */
-  change: {
-    invoice_id: string;
-    from_status: InvoiceStatus;
-    to_status: InvoiceStatus;
-    source: StatusChangeSource;
-    source_ref: string | null;
-    reason: string | null;
-    occurred_at: string;
-  };
+  change: HistoryRow;
   event: InvoiceStatusEvent | null;
 }
 
@@ -163,34 +162,27 @@ async function writeHistoryEntry(
 ): Promise<void> {
   const at = cause.at ?? new Date();
   const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
-  const queue = held.get(em);
-  if (queue) {
-    if (effects.releaseUsage) {
-      await unbillUsageOfInvoice(em, invoice.id);
-    }
-    queue.push({
-      change: {
-        invoice_id: invoice.id,
-        from_status: from,
-        to_status: invoice.status,
-        source: cause.source,
-        source_ref: cause.ref ?? null,
-        reason: cause.reason ?? null,
-        occurred_at: at.toISOString(),
-      },
-      event,
-    });
-    return;
-  }
-  const change = em.create(InvoiceStatusChange, {
-    // The entity when it is one (it may not be flushed yet); a state read without the ORM is named by its id.
-    invoice: invoice instanceof Invoice ? invoice : invoice.id,
+  const change: HistoryRow = {
+    invoice: invoice.id,
     fromStatus: from,
     toStatus: invoice.status,
     source: cause.source,
     sourceRef: cause.ref ?? null,
     reason: cause.reason ?? null,
     occurredAt: at,
+  };
+  const queue = held.get(em);
+  if (queue) {
+    if (effects.releaseUsage) {
+      await unbillUsageOfInvoice(em, invoice.id);
+    }
+    queue.push({ change, event });
+    return;
+  }
+  const written = em.create(InvoiceStatusChange, {
+    ...change,
+    // The entity when it is one (it may not be flushed yet); a state read without the ORM is named by its id.
+    invoice: invoice instanceof Invoice ? invoice : invoice.id,
   });
   await em.flush();
   if (effects.releaseUsage) {
@@ -201,8 +193,43 @@ async function writeHistoryEntry(
   await recordInvoiceStatusEvents(em, event ? [event] : []);
   await em.execute('select pg_notify(?, ?)', [
     STATUS_CHANNEL,
-    JSON.stringify({ invoiceId: invoice.id, changeId: change.id } satisfies StatusNotification),
+    JSON.stringify({ invoiceId: invoice.id, changeId: written.id } satisfies StatusNotification),
   ]);
+}
+
+/**
+ * Inserts held history rows and sends their NOTIFYs (delivered if the transaction commits) in one statement, whatever
+ * their number, in the columns (and types) `InvoiceStatusChange` maps the rows' properties to (its metadata): the
+ * entity is the one definition of the table. Ids follow the order of the rows (one insert, ordered), and so do the
+ * NOTIFYs (sent from an ordered, fenced subquery: a volatile function in an outer select list could run before the
+ * sort).
+ */
+async function writeHistoryRows(em: EntityManager, changes: readonly HistoryRow[]): Promise<void> {
+  if (changes.length === 0) {
+    return;
+  }
+  const meta = em.getMetadata().get(InvoiceStatusChange);
+  const id = meta.getPrimaryProp().fieldNames[0];
+  const invoiceId = meta.properties.invoice.fieldNames[0];
+  const fields = (Object.keys(changes[0]) as Array<keyof HistoryRow>).map((name) => ({
+    name,
+    column: meta.properties[name].fieldNames[0],
+    type: meta.properties[name].columnTypes[0],
+  }));
+  const columns = fields.map((c) => c.column).join(', ');
+  const rows = changes.map((change) => Object.fromEntries(fields.map((c) => [c.column, change[c.name]])));
+  await em.execute(
+    `with change as (
+       insert into ${meta.tableName} (${columns})
+       select ${fields.map((c) => `d.${c.column}`).join(', ')}
+       from rows from (jsonb_to_recordset(?::jsonb) as (${fields.map((c) => `${c.column} ${c.type}`).join(', ')}))
+         with ordinality as d(${columns}, n)
+       order by d.n
+       returning ${id}, ${invoiceId})
+     select pg_notify(?, json_build_object('invoiceId', c.${invoiceId}, 'changeId', c.${id}::text)::text)
+     from (select ${id}, ${invoiceId} from change order by ${id} offset 0) c`,
+    [JSON.stringify(rows), STATUS_CHANNEL],
+  );
 }
 
 /** A batch's invoice states changed in memory, written by `flush()` of a `deferStatusWrites` (see there). */
@@ -249,25 +276,9 @@ export function deferStatusWrites(em: EntityManager, invoices?: HeldInvoiceState
         em,
         queue.flatMap((entry) => entry.event ?? []),
       );
-      if (queue.length === 0) {
-        return;
-      }
-      // Ids follow the order of the entries (one insert, ordered), and so do the NOTIFYs (sent from an ordered,
-      // fenced subquery: a volatile function in an outer select list could run before the sort).
-      await em.execute(
-        `with change as (
-           insert into invoice_status_changes (invoice_id, from_status, to_status, source, source_ref, reason,
-             occurred_at)
-           select d.invoice_id, d.from_status, d.to_status, d.source, d.source_ref, d.reason, d.occurred_at
-           from rows from (jsonb_to_recordset(?::jsonb) as (invoice_id uuid, from_status invoice_status,
-             to_status invoice_status, source status_change_source, source_ref text, reason text,
-             occurred_at timestamptz)) with ordinality as d(invoice_id, from_status, to_status, source, source_ref,
-             reason, occurred_at, n)
-           order by d.n
-           returning id, invoice_id)
-         select pg_notify(?, json_build_object('invoiceId', c.invoice_id, 'changeId', c.id::text)::text)
-         from (select id, invoice_id from change order by id offset 0) c`,
-        [JSON.stringify(queue.map((entry) => entry.change)), STATUS_CHANNEL],
+      await writeHistoryRows(
+        em,
+        queue.map((entry) => entry.change),
       );
     },
   };
