@@ -7,7 +7,12 @@ import type { ManualClock } from '../helpers/clock';
 import { WAIT_GUARD_MS } from '../helpers/clock';
 import { waitForValue } from '../helpers/wait';
 import { TEST_WEBHOOK_SECRET } from '../helpers/server';
-import { webhookBatchCommitted } from '../../src/webhooks';
+import type { Clock } from '../../src/config/clock';
+import { loadConfig } from '../../src/config/config';
+import { createLogger } from '../../src/config/logger';
+import { toEventRecord } from '../../src/stripe';
+import { createWebhookComponents, storeStripeEvent, webhookBatchCommitted } from '../../src/webhooks';
+import type { WebhookComponents, WebhookOptions } from '../../src/webhooks';
 
 export const API_VERSION = '2026-10-28.endive';
 export const WEBHOOK_PATH = '/api/v1/webhooks/stripe';
@@ -171,6 +176,11 @@ export function stripeSubscription(overrides: Partial<Stripe.Subscription> = {})
   } as unknown as Stripe.Subscription;
 }
 
+/** Our invoice as Stripe holds it: its Stripe id (a new one when it has none) and our id in its metadata. */
+export function remoteOf(row: Pick<Invoice, 'id' | 'stripeInvoiceId'>): Stripe.Invoice {
+  return stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
+}
+
 /** A `Stripe.Event` envelope around an object snapshot. */
 export function stripeEvent(
   type: string,
@@ -188,6 +198,63 @@ export function stripeEvent(
     request: { id: null, idempotency_key: null },
     type,
   } as unknown as Stripe.Event;
+}
+
+/** An invoice event as Stripe makes it at `created`: the snapshot of `base` that `type` carries (`invoiceForEvent`). */
+export function invoiceEvent(
+  type: Stripe.Event.Type,
+  base: Stripe.Invoice,
+  created: number,
+): Stripe.Event & { data: { object: Stripe.Invoice } } {
+  return stripeEvent(type, invoiceForEvent(type, base, created), { created }) as Stripe.Event & {
+    data: { object: Stripe.Invoice };
+  };
+}
+
+const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
+const logger = createLogger(config);
+
+/** The webhook route and worker on `db` as the server builds them: silent, signed with the tests' secret. */
+export function webhookComponents(db: Database, options?: Partial<WebhookOptions>, clock?: Clock): WebhookComponents {
+  return createWebhookComponents({ db, config, logger, options, clock });
+}
+
+/** Stores an event as the route does once it has verified it (a duplicate of a stored one is stored once). */
+export async function storeEvent(db: Database, event: Stripe.Event): Promise<{ duplicate: boolean }> {
+  return storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+}
+
+/** Runs one batch of a worker on `db` (the default options but a batch of 50, then `options`). */
+export function runBatch(
+  db: Database,
+  options: Partial<WebhookOptions> = {},
+  clock?: Clock,
+): Promise<{ claimed: number; deferred: number }> {
+  return webhookComponents(db, { batchSize: 50, ...options }, clock).worker.runOnce();
+}
+
+/** Stores the events, in order, then runs one batch (`runBatch`). */
+export async function applyInOneBatch(
+  db: Database,
+  events: readonly Stripe.Event[],
+  options: Partial<WebhookOptions> = {},
+  clock?: Clock,
+): Promise<{ claimed: number; deferred: number }> {
+  for (const event of events) {
+    await storeEvent(db, event);
+  }
+  return runBatch(db, options, clock);
+}
+
+/** The outgoing events written for an invoice (its ordering key), in order. */
+export async function outgoingOf(
+  db: Database,
+  invoiceId: string,
+): Promise<Array<{ type: string; data: { invoice: Record<string, unknown>; previousStatus?: string } }>> {
+  return db.orm.em
+    .fork()
+    .getConnection()
+    .execute('select type, data from outgoing_events where ordering_key = ? order by id', [invoiceId]);
 }
 
 export interface PostOptions {

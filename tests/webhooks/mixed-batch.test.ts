@@ -1,29 +1,26 @@
 import type Stripe from 'stripe';
-import { loadConfig } from '../../src/config/config';
-import { createLogger } from '../../src/config/logger';
 import { CreditNote } from '../../src/entities';
 import { CreditNoteStatus, InvoiceStatus, Role } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import { replayWebhookEvent } from '../../src/services/stripe-events/webhook-events.service';
-import { toEventRecord } from '../../src/stripe';
-import { DISPATCH_TABLE, createWebhookComponents, storeStripeEvent } from '../../src/webhooks';
+import { DISPATCH_TABLE } from '../../src/webhooks';
 import type { TestDatabase } from '../helpers/database';
 import { createTestDatabase } from '../helpers/database';
-import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import {
+  applyInOneBatch,
   findEvent,
   historyOf,
-  invoiceForEvent,
+  invoiceEvent,
   loadInvoice,
   nowSeconds,
+  outgoingOf,
+  remoteOf,
+  runBatch,
   seedInvoice,
   stripeEvent,
   stripeId,
-  stripeInvoice,
+  storeEvent,
 } from './fixtures';
-
-const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
-const logger = createLogger(config);
 
 let test: TestDatabase;
 let db: Database;
@@ -32,8 +29,6 @@ beforeAll(async () => {
   db = test.db;
 });
 afterAll(() => test.drop());
-
-const worker = () => createWebhookComponents({ db, config, logger, options: { batchSize: 50 } }).worker;
 
 function paymentIntentFailed(id: string, code: string, declineCode: string | null): { id: string } {
   return {
@@ -74,20 +69,6 @@ function chargeRefunded(paymentIntentId: string, refundedMinor: number): { id: s
   } as unknown as Stripe.Charge;
 }
 
-async function store(event: Stripe.Event): Promise<{ duplicate: boolean }> {
-  return storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
-}
-
-async function outgoingOf(invoiceId: string) {
-  return db.orm.em
-    .fork()
-    .getConnection()
-    .execute<Array<{ type: string; data: { invoice: Record<string, unknown>; previousStatus?: string } }>>(
-      'select type, data from outgoing_events where ordering_key = ? order by id',
-      [invoiceId],
-    );
-}
-
 describe('webhook worker: a batch mixing invoice, payment intent, credit note and charge events', () => {
   it('applies each event once, in Stripe order, whatever is duplicated, late or replayed', async () => {
     const a = await seedInvoice(db, { status: InvoiceStatus.OPEN });
@@ -97,21 +78,17 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
     const conn = db.orm.em.fork().getConnection();
     await conn.execute('update invoices set stripe_payment_intent_id = ? where id = ?', [piA, a.id]);
     await conn.execute('update invoices set stripe_payment_intent_id = ? where id = ?', [piB, b.id]);
-    const remote = (row: typeof a) =>
-      stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
     const t0 = nowSeconds() - 100;
-    const aFailed = invoiceForEvent('invoice.payment_failed', remote(a), t0);
-    const aPaid = invoiceForEvent('invoice.paid', aFailed, t0 + 2);
-    const bAction = invoiceForEvent('invoice.payment_action_required', remote(b), t0);
-    const cCredited = { ...remote(c), amount_due: 10000, pre_payment_credit_notes_amount: 2345 };
+    const aFailed = invoiceEvent('invoice.payment_failed', remoteOf(a), t0);
+    const cCredited = { ...remoteOf(c), amount_due: 10000, pre_payment_credit_notes_amount: 2345 };
     const ev = {
-      aFailed: stripeEvent('invoice.payment_failed', aFailed, { created: t0 }),
+      aFailed,
       aIntentFailed: stripeEvent(
         'payment_intent.payment_failed',
         paymentIntentFailed(piA, 'card_declined', 'insufficient_funds'),
         { created: t0 },
       ),
-      bAction: stripeEvent('invoice.payment_action_required', bAction, { created: t0 }),
+      bAction: invoiceEvent('invoice.payment_action_required', remoteOf(b), t0),
       cCredit: stripeEvent('credit_note.created', dashboardCreditNote(c.stripeInvoiceId!, 2345), { created: t0 + 1 }),
       // A decline of B's earlier attempt, delivered while 3-D Secure is pending: not applied.
       bIntentFailed: stripeEvent(
@@ -119,19 +96,19 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
         paymentIntentFailed(piB, 'card_declined', 'generic_decline'),
         { created: t0 + 1 },
       ),
-      aPaid: stripeEvent('invoice.paid', aPaid, { created: t0 + 2 }),
-      aSucceeded: stripeEvent('invoice.payment_succeeded', aPaid, { created: t0 + 2 }),
-      cPaid: stripeEvent('invoice.paid', invoiceForEvent('invoice.paid', cCredited, t0 + 3), { created: t0 + 3 }),
+      aPaid: invoiceEvent('invoice.paid', aFailed.data.object, t0 + 2),
+      aSucceeded: invoiceEvent('invoice.payment_succeeded', aFailed.data.object, t0 + 2),
+      cPaid: invoiceEvent('invoice.paid', cCredited, t0 + 3),
       aRefund: stripeEvent('charge.refunded', chargeRefunded(piA, 1000), { created: t0 + 4 }),
     };
     for (const event of Object.values(ev)) {
-      expect(await store(event)).toEqual({ duplicate: false });
+      expect(await storeEvent(db, event)).toEqual({ duplicate: false });
     }
     // Stripe delivers an event again (a retry after a slow answer): stored once.
-    expect(await store(ev.aPaid)).toEqual({ duplicate: true });
+    expect(await storeEvent(db, ev.aPaid)).toEqual({ duplicate: true });
 
     // The first batch takes every event.
-    expect(await worker().runOnce()).toEqual({ claimed: Object.keys(ev).length, deferred: 0 });
+    expect(await runBatch(db)).toEqual({ claimed: Object.keys(ev).length, deferred: 0 });
     for (const event of Object.values(ev)) {
       expect((await findEvent(db, event.id))?.status).toBe('processed');
     }
@@ -139,17 +116,17 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
     // Later: A's first failure delivered late (older than what was applied), the refund's event sent again under a
     // new id, and an operator replaying the credit note's and the refund's events.
     const late = {
-      aFailedLate: stripeEvent('invoice.payment_failed', aFailed, { created: t0 + 1 }),
+      aFailedLate: invoiceEvent('invoice.payment_failed', remoteOf(a), t0 + 1),
       aRefundAgain: stripeEvent('charge.refunded', chargeRefunded(piA, 1000), { created: t0 + 5 }),
     };
     for (const event of Object.values(late)) {
-      await store(event);
+      await storeEvent(db, event);
     }
     const admin = { userId: 'admin-1', role: Role.ADMIN };
     await replayWebhookEvent(db.orm.em.fork(), admin, ev.cCredit.id);
     await replayWebhookEvent(db.orm.em.fork(), admin, ev.aRefund.id);
-    expect(await worker().runOnce()).toEqual({ claimed: 4, deferred: 0 });
-    expect(await worker().runOnce()).toEqual({ claimed: 0, deferred: 0 });
+    expect(await runBatch(db)).toEqual({ claimed: 4, deferred: 0 });
+    expect(await runBatch(db)).toEqual({ claimed: 0, deferred: 0 });
 
     // A: failed, its reason, paid, refunded 10.00 once.
     expect(await loadInvoice(db, a.id)).toMatchObject({
@@ -171,7 +148,7 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
       [InvoiceStatus.PAID, InvoiceStatus.PAID, ev.aRefund.id, 'Refunded $10.00 in Stripe'],
     ]);
     expect(
-      (await outgoingOf(a.id)).map((e) => [e.type, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
+      (await outgoingOf(db, a.id)).map((e) => [e.type, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
     ).toEqual([
       ['invoice.payment_failed', InvoiceStatus.PAYMENT_FAILED, 0],
       ['invoice.paid', InvoiceStatus.PAID, 12345],
@@ -186,7 +163,7 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
     expect((await historyOf(db, b.id)).map((h) => [h.fromStatus, h.toStatus, h.sourceRef])).toEqual([
       [InvoiceStatus.OPEN, InvoiceStatus.REQUIRES_ACTION, ev.bAction.id],
     ]);
-    expect((await outgoingOf(b.id)).map((e) => e.type)).toEqual(['invoice.payment_action_required']);
+    expect((await outgoingOf(db, b.id)).map((e) => e.type)).toEqual(['invoice.payment_action_required']);
 
     // C: credited 23.45 once (the replay found its note), then paid the rest.
     expect(await loadInvoice(db, c.id)).toMatchObject({
@@ -203,7 +180,7 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
       [InvoiceStatus.OPEN, InvoiceStatus.PAID, ev.cPaid.id],
     ]);
     expect(
-      (await outgoingOf(c.id)).map((e) => [e.type, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
+      (await outgoingOf(db, c.id)).map((e) => [e.type, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
     ).toEqual([
       ['credit_note.created', InvoiceStatus.OPEN, 0],
       ['invoice.paid', InvoiceStatus.PAID, 10000],
@@ -212,17 +189,13 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
 
   it('applies a batch one event at a time when an invoice it holds was written under it, each event once', async () => {
     const row = await seedInvoice(db, { status: InvoiceStatus.OPEN });
-    const remote = stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
     const t0 = nowSeconds() - 50;
-    const failed = invoiceForEvent('invoice.payment_failed', remote, t0);
+    const failed = invoiceEvent('invoice.payment_failed', remoteOf(row), t0);
     const events = [
-      stripeEvent('invoice.payment_failed', failed, { created: t0 }),
-      stripeEvent('invoice.updated', failed, { created: t0 + 1 }),
-      stripeEvent('invoice.paid', invoiceForEvent('invoice.paid', failed, t0 + 2), { created: t0 + 2 }),
+      failed,
+      stripeEvent('invoice.updated', failed.data.object, { created: t0 + 1 }),
+      invoiceEvent('invoice.paid', failed.data.object, t0 + 2),
     ];
-    for (const event of events) {
-      await store(event);
-    }
     // An invoice handler that also writes the invoice's row by SQL, as no handler of ours does: the batch's write of
     // the invoice (guarded by the row's version) must refuse to overwrite it.
     const handlers = {
@@ -232,8 +205,7 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
         return DISPATCH_TABLE['invoice.updated'](context);
       },
     };
-    const fallback = createWebhookComponents({ db, config, logger, options: { batchSize: 50, handlers } }).worker;
-    expect(await fallback.runOnce()).toEqual({ claimed: 3, deferred: 0 });
+    expect(await applyInOneBatch(db, events, { handlers })).toEqual({ claimed: 3, deferred: 0 });
     for (const event of events) {
       expect((await findEvent(db, event.id))?.status).toBe('processed');
     }
@@ -246,6 +218,6 @@ describe('webhook worker: a batch mixing invoice, payment intent, credit note an
       [InvoiceStatus.OPEN, InvoiceStatus.PAYMENT_FAILED, events[0].id],
       [InvoiceStatus.PAYMENT_FAILED, InvoiceStatus.PAID, events[2].id],
     ]);
-    expect((await outgoingOf(row.id)).map((e) => e.type)).toEqual(['invoice.payment_failed', 'invoice.paid']);
+    expect((await outgoingOf(db, row.id)).map((e) => e.type)).toEqual(['invoice.payment_failed', 'invoice.paid']);
   });
 });

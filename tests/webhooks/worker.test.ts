@@ -2,10 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig } from '../../src/config/config';
-import { createLogger } from '../../src/config/logger';
 import { WebhookEvent } from '../../src/entities';
 import type Stripe from 'stripe';
-import { toEventRecord } from '../../src/stripe';
 import { InvoiceStatus, Role, WebhookEventStatus } from '../../src/entities/enums';
 import type { Database } from '../../src/entities/orm';
 import { openDatabase } from '../../src/entities/orm';
@@ -16,30 +14,32 @@ import {
   replayWebhookEvent,
   replayWebhookEvents,
 } from '../../src/services/stripe-events/webhook-events.service';
-import { createWebhookComponents, resolveWebhookOptions, storeStripeEvent } from '../../src/webhooks';
+import { resolveWebhookOptions } from '../../src/webhooks';
 import type { DispatchTable, WebhookOptions } from '../../src/webhooks';
 import type { TestDatabase } from '../helpers/database';
 import { createTestDatabase } from '../helpers/database';
 import type { Clock } from '../../src/config/clock';
 import { ManualClock } from '../helpers/clock';
-import { TEST_WEBHOOK_SECRET } from '../helpers/server';
 import {
+  applyInOneBatch,
   findEvent,
   historyOf,
-  invoiceForEvent,
+  invoiceEvent,
   loadInvoice,
   nowSeconds,
+  outgoingOf,
   postWebhook,
+  remoteOf,
   seedInvoice,
   settled,
   stripeEvent,
   stripeId,
   stripeInvoice,
+  storeEvent,
   waitFor,
+  webhookComponents,
 } from './fixtures';
 
-const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
-const logger = createLogger(config);
 const admin = { userId: 'admin-1', role: Role.ADMIN };
 
 /** A side effect the tests can count: one row per handler run that committed. */
@@ -64,7 +64,7 @@ function recordingHandler(worker: string): DispatchTable {
 }
 
 function workerOn(db: Database, options: Partial<WebhookOptions>, clock?: Clock) {
-  return createWebhookComponents({ db, config, logger, options, clock }).worker;
+  return webhookComponents(db, options, clock).worker;
 }
 
 /** An event the recording handlers take; its object is nothing the server reads. */
@@ -94,7 +94,7 @@ describe('webhook worker', () => {
     };
     const worker = workerOn(db, { handlers, retryBaseMs: 50, maxAttempts: 3, pollIntervalMs: 10 }, clock);
     const event = anEvent();
-    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+    await storeEvent(db, event);
     worker.start();
     try {
       // One poll interval at a time, each once the worker has gone back to sleep: an attempt happens at the first
@@ -129,7 +129,7 @@ describe('webhook worker', () => {
     };
     const worker = workerOn(db, { handlers, pollIntervalMs: 10 });
     const event = anEvent();
-    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+    await storeEvent(db, event);
     worker.start();
     await waitFor(async () => started);
     await worker.stop();
@@ -160,8 +160,8 @@ describe('webhook worker', () => {
     const worker = workerOn(db, { handlers, handlerTimeoutMs: 200, retryBaseMs: 50, pollIntervalMs: 10 });
     const stuck = stripeEvent('customer.subscription.created', { id: 'sub_stuck' }, { created: nowSeconds() - 10 });
     const next = anEvent();
-    await storeStripeEvent(db.orm.em.fork(), toEventRecord(stuck));
-    await storeStripeEvent(db.orm.em.fork(), toEventRecord(next));
+    await storeEvent(db, stuck);
+    await storeEvent(db, next);
     worker.start();
     try {
       expect((await settled(db, next.id)).status).toBe('processed');
@@ -180,7 +180,7 @@ describe('webhook worker', () => {
     const clock = new ManualClock();
     const worker = workerOn(db, { workerEnabled: false, handlers: recordingHandler('off') }, clock);
     const event = anEvent();
-    await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+    await storeEvent(db, event);
     // An enabled worker finishes the batch it started before stop() returns; this one never starts one, nor waits
     // for a poll.
     worker.start();
@@ -194,7 +194,7 @@ describe('webhook worker', () => {
 
   it('applies an event acknowledged before a crash once a worker runs again', async () => {
     // Instance A acknowledges and dies before its worker ran (its worker is never started).
-    const a = createWebhookComponents({ db, config, logger });
+    const a = webhookComponents(db);
     const server = http.createServer(express().use(a.router));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const event = anEvent();
@@ -220,18 +220,11 @@ describe('webhook worker', () => {
 
   it('applies two status changes of one invoice in one batch, each with its history row and its outgoing event as the invoice was then', async () => {
     const row = await seedInvoice(db, { status: InvoiceStatus.OPEN });
-    const remote = stripeInvoice({ id: row.stripeInvoiceId ?? undefined, metadata: { agenthub_invoice_id: row.id } });
     const t0 = nowSeconds() - 10;
-    const failed = invoiceForEvent('invoice.payment_failed', remote, t0);
-    const events = [
-      stripeEvent('invoice.payment_failed', failed, { created: t0 }),
-      stripeEvent('invoice.paid', invoiceForEvent('invoice.paid', failed, t0 + 1), { created: t0 + 1 }),
-    ];
-    for (const event of events) {
-      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
-    }
+    const failed = invoiceEvent('invoice.payment_failed', remoteOf(row), t0);
+    const events = [failed, invoiceEvent('invoice.paid', failed.data.object, t0 + 1)];
     // One batch: both events are applied by this one call.
-    await workerOn(db, { batchSize: 50 }).runOnce();
+    await applyInOneBatch(db, events);
     for (const event of events) {
       expect((await findEvent(db, event.id))?.status).toBe('processed');
     }
@@ -241,13 +234,7 @@ describe('webhook worker', () => {
       [InvoiceStatus.PAYMENT_FAILED, InvoiceStatus.PAID, events[1].id],
     ]);
     // Written together at the end of the batch, each event still says what the invoice was at its change.
-    const outgoing = await db.orm.em
-      .fork()
-      .getConnection()
-      .execute<Array<{ type: string; data: { invoice: Record<string, unknown>; previousStatus: string } }>>(
-        'select type, data from outgoing_events where ordering_key = ? order by id',
-        [row.id],
-      );
+    const outgoing = await outgoingOf(db, row.id);
     expect(
       outgoing.map((e) => [e.type, e.data.previousStatus, e.data.invoice.status, e.data.invoice.amountPaidMinor]),
     ).toEqual([
@@ -267,7 +254,7 @@ describe('webhook worker', () => {
     const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });
     const events = Array.from({ length: 200 }, (_, i) => anEvent(nowSeconds() - 200 + i));
     for (const event of events) {
-      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+      await storeEvent(db, event);
     }
     const a = workerOn(db, { handlers: recordingHandler('a'), batchSize: 10, pollIntervalMs: 10 });
     const b = workerOn(second, { handlers: recordingHandler('b'), batchSize: 10, pollIntervalMs: 10 });
@@ -311,12 +298,12 @@ describe('webhook worker', () => {
             ['invoice.payment_succeeded', t0 + 2],
             ['invoice.paid', t0 + 2],
           ] as Array<[Stripe.Event.Type, number]>
-        ).map(([type, created]) => stripeEvent(type, invoiceForEvent(type, remote, created), { created }));
+        ).map(([type, created]) => invoiceEvent(type, remote, created));
       });
       // Stored in a scrambled order (receive order differs from Stripe's order).
       events.sort((x, y) => x.id.localeCompare(y.id));
       for (const event of events) {
-        await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+        await storeEvent(db, event);
       }
       const a = workerOn(db, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
       const b = workerOn(second, { batchSize: 4, pollIntervalMs: 10, retryBaseMs: 20 });
@@ -361,7 +348,7 @@ describe('admin services: list and replay', () => {
       ['invoice.voided', 'failed'],
     ] as const) {
       const event = stripeEvent(type, { id: stripeId('obj') });
-      await storeStripeEvent(db.orm.em.fork(), toEventRecord(event));
+      await storeEvent(db, event);
       await db.orm.em
         .fork()
         .getConnection()
