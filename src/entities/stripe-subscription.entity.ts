@@ -1,4 +1,5 @@
 import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { rowWrittenAt } from './base.entity';
 import { Customer } from './customer.entity';
 
 /** A mirror of a Stripe subscription, kept current by `customer.subscription.*` webhooks. */
@@ -43,6 +44,6 @@ export class StripeSubscription {
   @Property({ type: 'timestamptz', defaultRaw: 'now()' })
   createdAt: Date = new Date();
 
-  @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: () => new Date() })
+  @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: rowWrittenAt })
   updatedAt: Date = new Date();
 }

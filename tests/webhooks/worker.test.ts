@@ -249,6 +249,21 @@ describe('webhook worker', () => {
     });
   });
 
+  it('stamps updated_at of an invoice a batch writes with the time of the write, as the ORM stamps it', async () => {
+    const row = await seedInvoice(db, { status: InvoiceStatus.OPEN });
+    const long = new Date('2020-01-01T00:00:00Z');
+    await db.orm.em.fork().getConnection().execute('update invoices set updated_at = ? where id = ?', [long, row.id]);
+    const t0 = nowSeconds() - 10;
+    const failed = invoiceEvent('invoice.payment_failed', remoteOf(row), t0);
+    const before = Date.now();
+    await applyInOneBatch(db, [failed, invoiceEvent('invoice.paid', failed.data.object, t0 + 1)]);
+    const after = Date.now();
+    const invoice = await loadInvoice(db, row.id);
+    expect(invoice.status).toBe(InvoiceStatus.PAID);
+    expect(invoice.updatedAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(invoice.updatedAt.getTime()).toBeLessThanOrEqual(after);
+  });
+
   const onPostgres = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL ? it : it.skip;
   onPostgres('two workers on one PostgreSQL database apply each of 200 events exactly once', async () => {
     const second = await openDatabase({ databaseUrl: test.url, poolMax: 5 });

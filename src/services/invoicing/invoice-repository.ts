@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Invoice } from '../../entities';
+import { rowWrittenAt } from '../../entities/base.entity';
 import { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
@@ -172,7 +173,7 @@ export async function lockInvoiceStates(
  * Writes the changed fields of these invoices in one statement (`update … from jsonb_to_recordset`), each only if its
  * row is still the version and status that was read (an optimistic guard: the rows are locked, so a mismatch means
  * something in this transaction wrote them meanwhile). Returns how many rows the guard let through: fewer than given
- * means nothing may be trusted (the caller rolls its savepoint back).
+ * means nothing may be trusted (the caller rolls its savepoint back). `updated_at` is stamped as the ORM stamps it.
  */
 export async function writeInvoiceStates(em: EntityManager, invoices: readonly LockedInvoiceState[]): Promise<number> {
   if (invoices.length === 0) {
@@ -197,7 +198,7 @@ export async function writeInvoiceStates(em: EntityManager, invoices: readonly L
      from jsonb_to_recordset(?::jsonb) as v(id uuid, version text, read_status invoice_status,
        ${WRITTEN.map((f) => `${STATE_COLUMNS[f].column} ${type(f)}`).join(', ')})
      where i.id = v.id and i.xmin::text = v.version and i.status = v.read_status`,
-    [new Date(), JSON.stringify(rows)],
+    [rowWrittenAt(), JSON.stringify(rows)],
     'run',
   );
   return result.affectedRows;
