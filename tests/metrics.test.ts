@@ -101,6 +101,7 @@ describe('/metrics: Prometheus text format, behind a token, moving with the work
       'agenthub_http_request_duration_seconds',
       'agenthub_graphql_operation_duration_seconds',
       'agenthub_webhook_intake_total',
+      'agenthub_webhook_intake_batch_events',
       'agenthub_webhook_apply_duration_seconds',
       'agenthub_webhook_apply_latency_seconds',
       'agenthub_webhook_events_pending',
@@ -175,6 +176,7 @@ describe('/metrics: Prometheus text format, behind a token, moving with the work
     expect(moved('agenthub_invoices', { status: 'paid' })).toBe(1);
     expect(moved('agenthub_invoices', { status: 'open' })).toBe(0);
     expect(moved('agenthub_webhook_intake_total', { outcome: 'stored' })).toBeGreaterThan(0);
+    expect(moved('agenthub_webhook_intake_batch_events')).toBeGreaterThan(0);
     expect(moved('agenthub_webhook_apply_duration_seconds', { outcome: 'done' })).toBeGreaterThan(0);
     expect(moved('agenthub_webhook_apply_latency_seconds')).toBeGreaterThan(0);
   });

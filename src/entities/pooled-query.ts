@@ -4,7 +4,7 @@ import type { PoolConfig, QueryConfig, QueryResult } from 'pg';
 
 /** What the embedded database's connection (PGlite) offers: one parameterised statement. */
 interface DriverConnection {
-  query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
+  query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 interface PooledClient {
@@ -48,6 +48,14 @@ export function statementPoolFigures(orm: MikroORM): { used: number; free: numbe
 }
 
 /**
+ * How many `pooledQuery` statements of this database run at once: the statement pool's size on PostgreSQL, one on the
+ * embedded database (its single connection).
+ */
+export function concurrentStatements(orm: MikroORM): number {
+  return statementPools.get(orm.config)?.options.max ?? 1;
+}
+
+/**
  * Runs one parameterised statement (`$1`, `$2`, …) outside any transaction and returns its rows. For hot paths only
  * (the webhook intake, invoice reads, the status feed): it skips MikroORM's `execute`, which inlines every parameter
  * into the SQL text and logs around it, and knex's query builder and pool, which together cost more than the
@@ -62,47 +70,15 @@ export function statementPoolFigures(orm: MikroORM): { used: number; free: numbe
  * webhook intake's insert (docs/benchmarks.md#webhook-intake). The embedded database runs it unnamed.
  */
 export function pooledQuery<T>(em: EntityManager, sql: string, params: unknown[], name?: string): Promise<T[]> {
-  return runPooled(em, sql, params, name, (result) => result.rows as T[]);
-}
-
-/**
- * `pooledQuery` for a write whose rows are not needed: returns how many rows it inserted, updated or deleted (an
- * `insert … on conflict do nothing` tells a new row from a duplicate without `returning`, whose row the driver would
- * describe and parse).
- */
-export function pooledCommand(em: EntityManager, sql: string, params: unknown[], name?: string): Promise<number> {
-  return runPooled(em, sql, params, name, (result) => result.count);
-}
-
-/** What either driver answered: the rows and the count of rows the statement touched. */
-interface StatementResult {
-  rows: unknown[];
-  count: number;
-}
-
-function runPooled<R>(
-  em: EntityManager,
-  sql: string,
-  params: unknown[],
-  name: string | undefined,
-  pick: (result: StatementResult) => R,
-): Promise<R> {
   if (em.isInTransaction()) {
     return Promise.reject(new Error('pooledQuery runs outside transactions; use em.execute inside one'));
   }
   const pool = statementPools.get(em.config);
-  return pool ? queryPool(pool, em, sql, params, name, pick) : queryOrmConnection(em, sql, params, pick);
+  return pool ? queryPool<T>(pool, em, sql, params, name) : queryOrmConnection<T>(em, sql, params);
 }
 
 /** One promise per statement: `pg`'s callback forms of the pool's checkout and the query create none. */
-function queryPool<R>(
-  pool: Pool,
-  em: EntityManager,
-  sql: string,
-  params: unknown[],
-  name: string | undefined,
-  pick: (result: StatementResult) => R,
-): Promise<R> {
+function queryPool<T>(pool: Pool, em: EntityManager, sql: string, params: unknown[], name?: string): Promise<T[]> {
   const query: QueryConfig = name === undefined ? { text: sql, values: params } : { name, text: sql, values: params };
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -112,24 +88,19 @@ function queryPool<R>(
         return;
       }
       em.config.getLogger().logQuery({ query: sql, took: Date.now() - started, results: result.rows.length });
-      resolve(pick({ rows: result.rows, count: result.rowCount ?? 0 }));
+      resolve(result.rows as T[]);
     });
   });
 }
 
-async function queryOrmConnection<R>(
-  em: EntityManager,
-  sql: string,
-  params: unknown[],
-  pick: (result: StatementResult) => R,
-): Promise<R> {
+async function queryOrmConnection<T>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   const client = em.getKnex().client as unknown as PooledClient;
   const connection = await client.acquireConnection();
   const started = Date.now();
   try {
     const result = await connection.query(sql, params);
     em.config.getLogger().logQuery({ query: sql, took: Date.now() - started, results: result.rows.length });
-    return pick({ rows: result.rows, count: result.affectedRows ?? result.rows.length });
+    return result.rows as T[];
   } finally {
     await client.releaseConnection(connection);
   }

@@ -36,6 +36,13 @@ export const webhookIntake = new Counter({
   registers: [processMetrics],
 });
 
+export const webhookIntakeBatch = new Histogram({
+  name: 'agenthub_webhook_intake_batch_events',
+  help: 'Stripe events stored by one insert statement of the webhook intake (events arriving together share one).',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+  registers: [processMetrics],
+});
+
 export const webhookApplyDuration = new Histogram({
   name: 'agenthub_webhook_apply_duration_seconds',
   help: 'Applying one stored Stripe event, by event type and outcome (done, retry, failed).',

@@ -9,7 +9,8 @@ import { discardRefusedBody } from '../lib/refused-body';
 import { ipRateLimit } from './ip-rate-limit';
 import type { IpRateLimitOptions } from './ip-rate-limit';
 import { sendError, sendJson } from './respond';
-import { storeStripeEvent } from '../services/stripe-events/webhook-event-store';
+import { concurrentStatements } from '../entities/pooled-query';
+import { StripeEventInbox } from '../services/stripe-events/webhook-event-store';
 
 export const STRIPE_WEBHOOK_PATH = '/api/v1/webhooks/stripe';
 /** Stripe events are a few kB; even an invoice with many embedded lines stays far below this. */
@@ -62,6 +63,8 @@ export interface LogScope {
 export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
   const { db, config, logger } = deps;
   const limit = ipRateLimit(deps.rateLimit);
+  // Events arriving together are stored by one statement (group commit); a lone event is stored at once.
+  const inbox = new StripeEventInbox(db.orm.em, concurrentStatements(db.orm));
 
   const handle = async (req: IncomingMessage, res: ServerResponse, log: () => Logger): Promise<void> => {
     if (!limit(req, res)) {
@@ -100,8 +103,7 @@ export function createStripeIntake(deps: StripeIntakeDeps): StripeIntake {
     }
     const { event, secretIndex } = verified;
     deps.secretUsage.record(secretIndex, new Date(deps.clock.now()));
-    // The module's EntityManager, unforked: one auto-committed statement needs no identity map.
-    const { duplicate } = await storeStripeEvent(db.orm.em, event);
+    const { duplicate } = await inbox.store(event);
     // Debug: the worker writes the one info line per event (id, type, outcome, latency).
     if (logger.isLevelEnabled('debug')) {
       log().debug({ eventId: event.id, type: event.type, duplicate, secretIndex }, 'webhook stored');

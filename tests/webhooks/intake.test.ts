@@ -174,6 +174,26 @@ describe('POST /api/v1/webhooks/stripe: verify, store, acknowledge', () => {
     expect(count[0].n).toBe(1);
   });
 
+  it('a burst of deliveries at once, repeats among them: every event stored once, one delivery of each not a duplicate', async () => {
+    const events = Array.from({ length: 30 }, () => stripeEvent('invoice.updated', stripeInvoice()));
+    const deliveries = [...events, ...events.slice(0, 10), ...events.slice(5, 15)];
+    const results = await Promise.all(deliveries.map((event) => postWebhook(t.url, event)));
+
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const firsts = new Map<string, number>();
+    deliveries.forEach((event, i) => {
+      if (results[i].json.duplicate === false) {
+        firsts.set(event.id, (firsts.get(event.id) ?? 0) + 1);
+      }
+    });
+    expect([...firsts.values()]).toEqual(events.map(() => 1));
+    const rows = await t.database.db.orm.em
+      .fork()
+      .getConnection()
+      .execute('select count(*)::int as n from webhook_events where id in (?)', [events.map((e) => e.id)]);
+    expect(rows[0].n).toBe(30);
+  });
+
   it('keeps exact bytes and duplicate detection for a payload full of semicolons and quotes', async () => {
     const event = stripeEvent('invoice.updated', stripeInvoice({ description: `a; b'; "c"; drop table x; --` }));
     const results = [await postWebhook(t.url, event), await postWebhook(t.url, event)];

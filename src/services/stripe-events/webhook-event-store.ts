@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { WebhookEventStatus } from '../../entities/enums';
-import { pooledCommand } from '../../entities/pooled-query';
+import { pooledQuery } from '../../entities/pooled-query';
+import { webhookIntakeBatch } from '../../lib/metrics';
 import type { StripeEventRecord } from '../../stripe';
 import { sqlText } from '../shared/sql-values';
 
@@ -34,29 +35,119 @@ interface ClaimedRow {
 }
 
 /**
- * Stores a verified event. The primary key is Stripe's event id, so a redelivery inserts nothing: `duplicate` is
- * true and the event is not applied again (invariant 4). Runs outside any transaction: it commits on return, and
- * only then may the route acknowledge.
+ * Stores verified events in one statement and returns the ids it inserted. The primary key is Stripe's event id, so a
+ * redelivery inserts nothing (its id is not returned) and is not applied again (invariant 4). Runs outside any
+ * transaction: it commits on return, and only then may the route acknowledge. The rows travel as one JSON array
+ * (`jsonb_to_recordset`), each payload the verified body as received (no second serialisation on the hot path), so
+ * one prepared statement serves any number of events. An id given twice is inserted once.
  */
-export function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
-  // Bound parameters on the statement pool, prepared once per connection: the hot path of the intake (pooledCommand).
-  return pooledCommand(
+export async function storeStripeEvents(em: EntityManager, events: readonly StripeEventRecord[]): Promise<Set<string>> {
+  const rows = events.map(
+    (event) =>
+      `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},` +
+      `"api_version":${JSON.stringify(event.apiVersion)},"livemode":${event.livemode},` +
+      `"object_id":${JSON.stringify(event.objectId)},"created":${event.created.getTime() / 1000},` +
+      `"payload":${event.json}}`,
+  );
+  // Bound parameters on the statement pool, prepared once per connection: the hot path of the intake (pooledQuery).
+  const inserted = await pooledQuery<{ id: string }>(
     em,
     `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
-     values ($1, $2, $3, $4, $5, $6::jsonb, to_timestamp($7))
-     on conflict (id) do nothing`,
-    [
-      event.id,
-      event.type,
-      event.apiVersion,
-      event.livemode,
-      event.objectId,
-      // The verified body as received, stored as is (no second serialisation on the hot path).
-      event.json,
-      event.created.getTime() / 1000,
-    ],
+     select id, type, api_version, livemode, object_id, payload, to_timestamp(created)
+     from jsonb_to_recordset($1::jsonb)
+       as e(id text, type text, api_version text, livemode boolean, object_id text, created float8, payload jsonb)
+     on conflict (id) do nothing
+     returning id`,
+    [`[${rows.join(',')}]`],
     'webhook_events.insert',
-  ).then((inserted) => ({ duplicate: inserted === 0 }));
+  );
+  return new Set(inserted.map((row) => row.id));
+}
+
+/** Stores one verified event (`storeStripeEvents`); `duplicate` when Stripe's id was stored before. */
+export async function storeStripeEvent(em: EntityManager, event: StripeEventRecord): Promise<{ duplicate: boolean }> {
+  const inserted = await storeStripeEvents(em, [event]);
+  return { duplicate: !inserted.has(event.id) };
+}
+
+/** How many events one statement of the inbox stores at most (about 2 KB each: a statement of a few hundred kB). */
+const MAX_INBOX_BATCH = 200;
+
+interface InboxEntry {
+  event: StripeEventRecord;
+  resolve: (stored: { duplicate: boolean }) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The intake's way to store events: `store` resolves once the event's row committed (or was found stored before), as
+ * `storeStripeEvent` does, but events that arrive together share a statement. Up to `maxStatements` statements run at
+ * once (the statement pool's size); an event arriving while they all run waits for the next free one and goes with
+ * every other event waiting then, so a burst is stored in a few statements and commits (group commit) while a lone
+ * event is never held back: nothing waits for a timer.
+ *
+ * A statement that fails for one event's data (a value PostgreSQL refuses) is retried event by event, so only that
+ * event's request fails; any other failure (the database down) fails every event of the statement, and Stripe
+ * delivers each again.
+ */
+export class StripeEventInbox {
+  private readonly waiting: InboxEntry[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly maxStatements: number,
+  ) {}
+
+  store(event: StripeEventRecord): Promise<{ duplicate: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ event, resolve, reject });
+      if (this.running < this.maxStatements) {
+        this.next();
+      }
+    });
+  }
+
+  private next(): void {
+    const batch = this.waiting.splice(0, MAX_INBOX_BATCH);
+    this.running += 1;
+    void this.storeBatch(batch).finally(() => {
+      this.running -= 1;
+      if (this.waiting.length > 0) {
+        this.next();
+      }
+    });
+  }
+
+  private async storeBatch(batch: InboxEntry[]): Promise<void> {
+    webhookIntakeBatch.observe(batch.length);
+    let inserted: Set<string>;
+    try {
+      inserted = await storeStripeEvents(
+        this.em,
+        batch.map((entry) => entry.event),
+      );
+    } catch (error) {
+      if (batch.length > 1 && isDataError(error)) {
+        await Promise.all(batch.map((entry) => this.storeBatch([entry])));
+      } else {
+        batch.forEach((entry) => entry.reject(error));
+      }
+      return;
+    }
+    // A delivery repeated within the batch: its first copy is the one stored, the others are duplicates.
+    const answered = new Set<string>();
+    for (const { event, resolve } of batch) {
+      resolve({ duplicate: answered.has(event.id) || !inserted.has(event.id) });
+      answered.add(event.id);
+    }
+  }
+}
+
+/** PostgreSQL refused a value (SQLSTATE class 22, data exception), not the statement as a whole. */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 /**
