@@ -33,6 +33,7 @@ const UNIT = [
 ];
 const E2E = [
   'startup',
+  'bench-command-line',
   'tracing',
   'billing/cli',
   'rest/guide-examples',
