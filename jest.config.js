@@ -33,7 +33,7 @@ const UNIT = [
 ];
 const E2E = [
   'startup',
-  'bench-command-line',
+  'bench-scripts',
   'tracing',
   'billing/cli',
   'rest/guide-examples',

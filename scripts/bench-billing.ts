@@ -181,24 +181,22 @@ export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
 }
 
 if (require.main === module) {
-  const { flags, number } = benchCommandLine(
-    'npm run bench:billing',
-    'A billing run against a rate-limited local Stripe: how much of the limit it uses, how much of it Stripe refuses.',
-    {
-      customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
-      concurrency: {
-        type: 'string',
-        value: 'N',
-        description: "customers invoiced at once at the start (default the run's own, 4; it adds more as needed)",
-      },
-      limits: {
-        type: 'string',
-        value: 'N,N',
-        description: 'rate limits of the local Stripe, one run each (default 25,100; smoke 100)',
-      },
-      ...BENCH_OPTIONS,
+  const ABOUT =
+    'A billing run against a rate-limited local Stripe: how much of the limit it uses, how much of it Stripe refuses.';
+  const { flags, number } = benchCommandLine('npm run bench:billing', ABOUT, {
+    customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
+    concurrency: {
+      type: 'string',
+      value: 'N',
+      description: "customers invoiced at once at the start (default the run's own, 4; it adds more as needed)",
     },
-  );
+    limits: {
+      type: 'string',
+      value: 'N,N',
+      description: 'rate limits of the local Stripe, one run each (default 25,100; smoke 100)',
+    },
+    ...BENCH_OPTIONS,
+  });
   const smoke = flags.smoke === true;
   const customers = number('customers', smoke ? 5 : 1000);
   const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))

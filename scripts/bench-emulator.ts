@@ -31,30 +31,28 @@ import { benchCommandLine, loadAverage, median } from './lib/bench-util';
 import type { LoadJob, LoadResult } from './lib/emulator-load-worker';
 import { captureRequests, MARKERS, type RequestTemplate } from './lib/stripe-requests';
 
-const { flags, number, refuse } = benchCommandLine(
-  'npm run bench:emulator',
-  'Requests per second the local Stripe emulator serves: customers.retrieve alone, and a billing-month mix.',
-  {
-    url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
-    seconds: { type: 'string', value: 'N', description: 'how long to measure each workload (default 5)' },
-    concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 32)' },
-    rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
-    generators: { type: 'string', value: 'N', description: 'lean load-generator processes (default 2)' },
-    client: { type: 'string', value: 'C', description: 'both (default), lean (generator processes) or sdk' },
-    workload: { type: 'string', value: 'W', description: 'both (default), retrieve or mixed alone' },
-    profile: {
-      type: 'string',
-      value: 'P',
-      description: "the started emulator's profile: ideal (default) or realistic (each write holds its locks 5 ms)",
-    },
-    compare: {
-      type: 'string',
-      value: 'MAIN_JS',
-      description: "another build's emulator/main.js, started and measured in the same rounds (e.g. main's)",
-    },
-    ...BENCH_OPTIONS,
+const ABOUT =
+  'Requests per second the local Stripe emulator serves: customers.retrieve alone, and a billing-month mix.';
+const { flags, number, refuse } = benchCommandLine('npm run bench:emulator', ABOUT, {
+  url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
+  seconds: { type: 'string', value: 'N', description: 'how long to measure each workload (default 5)' },
+  concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 32)' },
+  rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
+  generators: { type: 'string', value: 'N', description: 'lean load-generator processes (default 2)' },
+  client: { type: 'string', value: 'C', description: 'both (default), lean (generator processes) or sdk' },
+  workload: { type: 'string', value: 'W', description: 'both (default), retrieve or mixed alone' },
+  profile: {
+    type: 'string',
+    value: 'P',
+    description: "the started emulator's profile: ideal (default) or realistic (each write holds its locks 5 ms)",
   },
-);
+  compare: {
+    type: 'string',
+    value: 'MAIN_JS',
+    description: "another build's emulator/main.js, started and measured in the same rounds (e.g. main's)",
+  },
+  ...BENCH_OPTIONS,
+});
 const smoke = flags.smoke === true;
 const json = flags.json === true;
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);

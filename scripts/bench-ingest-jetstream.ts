@@ -51,19 +51,17 @@ async function serve(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { flags, number } = benchCommandLine(
-    'npm run bench:ingest-jetstream',
-    'Usage intake through NATS JetStream against the direct path, in the same run: events/s accepted and stored.',
-    {
-      batches: { type: 'string', value: 'N', description: 'batches per round (default 20)' },
-      'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 5000)' },
-      instances: { type: 'string', value: 'N', description: 'server processes per mode (default 2)' },
-      concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 4)' },
-      rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
-      smoke: { type: 'boolean', description: 'a short run for CI (no thresholds)' },
-      json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
-    },
-  );
+  const ABOUT =
+    'Usage intake through NATS JetStream against the direct path, in the same run: events/s accepted and stored.';
+  const { flags, number } = benchCommandLine('npm run bench:ingest-jetstream', ABOUT, {
+    batches: { type: 'string', value: 'N', description: 'batches per round (default 20)' },
+    'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 5000)' },
+    instances: { type: 'string', value: 'N', description: 'server processes per mode (default 2)' },
+    concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 4)' },
+    rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
+    smoke: { type: 'boolean', description: 'a short run for CI (no thresholds)' },
+    json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
+  });
   const smoke = flags.smoke === true;
   const arg = (name: string, fallback: number, smokeValue: number): number =>
     number(name, smoke ? smokeValue : fallback);

@@ -36,17 +36,15 @@ import {
   withScratchDatabase,
 } from './lib/bench-util';
 
-const { flags, number: arg } = benchCommandLine(
-  'npm run bench:ingest',
-  'Batch usage ingestion, events/s: POST /api/v1/usage and recordUsage in process, against COPY and INSERT.',
-  {
-    batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
-    'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
-    users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
-    rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
-    ...BENCH_OPTIONS,
-  },
-);
+const ABOUT =
+  'Batch usage ingestion, events/s: POST /api/v1/usage and recordUsage in process, against COPY and INSERT.';
+const { flags, number: arg } = benchCommandLine('npm run bench:ingest', ABOUT, {
+  batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
+  'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
+  users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
+  rounds: { type: 'string', value: 'N', description: 'alternating rounds; figures are medians (default 3)' },
+  ...BENCH_OPTIONS,
+});
 const smoke = flags.smoke === true;
 
 const batches = arg('batches', smoke ? 2 : 10);
@@ -183,35 +181,27 @@ async function main(): Promise<void> {
 
       const total = batches * batchSize;
       const caller = { userId: 'bench', role: Role.SERVICE };
+      // Seconds to send every batch of a round one after another through `send`, all of them accepted.
+      const timed =
+        (send: (body: ReturnType<typeof events>) => Promise<{ accepted: number }>) =>
+        async (prefix: string): Promise<number> => {
+          const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
+          const started = process.hrtime.bigint();
+          let accepted = 0;
+          for (const body of bodies) {
+            accepted += (await send(body)).accepted;
+          }
+          expectAll(accepted);
+          return Number(process.hrtime.bigint() - started) / 1e9;
+        };
       const ways: Array<{ name: string; run: (prefix: string) => Promise<number> }> = [
         { name: 'baseline COPY into usage_records (pg)', run: (prefix) => copyBaseline(url, prefix) },
         { name: 'baseline multi-row INSERT (pg)', run: (prefix) => insertBaseline(url, prefix) },
         {
           name: 'recordUsage service, in process',
-          run: async (prefix) => {
-            const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
-            const started = process.hrtime.bigint();
-            let accepted = 0;
-            for (const body of bodies) {
-              accepted += (await recordUsage(db.orm.em.fork(), caller, body)).accepted;
-            }
-            expectAll(accepted);
-            return Number(process.hrtime.bigint() - started) / 1e9;
-          },
+          run: timed((body) => recordUsage(db.orm.em.fork(), caller, body)),
         },
-        {
-          name: 'POST /api/v1/usage (HTTP, end to end)',
-          run: async (prefix) => {
-            const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
-            const started = process.hrtime.bigint();
-            let accepted = 0;
-            for (const body of bodies) {
-              accepted += (await post(body)).accepted;
-            }
-            expectAll(accepted);
-            return Number(process.hrtime.bigint() - started) / 1e9;
-          },
-        },
+        { name: 'POST /api/v1/usage (HTTP, end to end)', run: timed(post) },
       ];
       const expectAll = (accepted: number): void => {
         if (accepted !== total) {

@@ -36,17 +36,15 @@ import { transitionInvoice } from '../src/services/invoicing/invoice-status';
 import { BENCH_OPTIONS, emitRow } from './lib/bench-row';
 import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/bench-util';
 
-const { flags, number } = benchCommandLine(
-  'npm run bench:live',
-  'The live payment-status feed at scale: commit → last delivery, /healthz during the fan-out, RSS per subscriber.',
-  {
-    serve: { type: 'boolean', description: 'internal: run the server (child process)' },
-    subscribers: { type: 'string', value: 'N,N', description: 'subscriber counts (default 1000,10000)' },
-    changes: { type: 'string', value: 'N', description: 'changes per scenario (default 20)' },
-    sockets: { type: 'string', value: 'N', description: 'WebSocket connections the subscribers share (default 20)' },
-    ...BENCH_OPTIONS,
-  },
-);
+const ABOUT =
+  'The live payment-status feed at scale: commit → last delivery, /healthz during the fan-out, RSS per subscriber.';
+const { flags, number } = benchCommandLine('npm run bench:live', ABOUT, {
+  serve: { type: 'boolean', description: 'internal: run the server (child process)' },
+  subscribers: { type: 'string', value: 'N,N', description: 'subscriber counts (default 1000,10000)' },
+  changes: { type: 'string', value: 'N', description: 'changes per scenario (default 20)' },
+  sockets: { type: 'string', value: 'N', description: 'WebSocket connections the subscribers share (default 20)' },
+  ...BENCH_OPTIONS,
+});
 const smoke = flags.smoke === true;
 const JWT_SECRET = process.env.BENCH_JWT_SECRET ?? `bench-${randomUUID()}${randomUUID()}`;
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);

@@ -53,34 +53,32 @@ import {
 } from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
-const { flags, number } = benchCommandLine(
-  'npm run bench:month',
-  'A month of usage invoiced: ingestion, previews, usage claims and the billing run, with every total verified.',
-  {
-    events: {
-      type: 'string',
-      value: 'N',
-      description: 'events in the month (default 10,000,000: about an hour and 4 GB of database; 1,000,000: minutes)',
-    },
-    customers: { type: 'string', value: 'N', description: 'customers (default 10,000)' },
-    writers: { type: 'string', value: 'N', description: 'concurrent recordUsage writers (default 2)' },
-    'batch-size': {
-      type: 'string',
-      value: 'N',
-      description: `events per recordUsage batch (default and most ${MAX_USAGE_BATCH.toLocaleString('en-US')})`,
-    },
-    'preview-customers': { type: 'string', value: 'N', description: 'customers whose preview is timed (default 200)' },
-    'baseline-customers': { type: 'string', value: 'N', description: 'customers billed the old way (default 200)' },
-    'stripe-sample': { type: 'string', value: 'N', description: 'invoices checked at the local Stripe (default 100)' },
-    database: {
-      type: 'string',
-      value: 'NAME',
-      description: 'invoice the month already ingested in this database (a run stopped during ingestion); kept after',
-    },
-    smoke: { type: 'boolean', description: 'a short run (10,000 events, 20 customers): no thresholds' },
-    json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
+const ABOUT =
+  'A month of usage invoiced: ingestion, previews, usage claims and the billing run, with every total verified.';
+const { flags, number } = benchCommandLine('npm run bench:month', ABOUT, {
+  events: {
+    type: 'string',
+    value: 'N',
+    description: 'events in the month (default 10,000,000: about an hour and 4 GB of database; 1,000,000: minutes)',
   },
-);
+  customers: { type: 'string', value: 'N', description: 'customers (default 10,000)' },
+  writers: { type: 'string', value: 'N', description: 'concurrent recordUsage writers (default 2)' },
+  'batch-size': {
+    type: 'string',
+    value: 'N',
+    description: `events per recordUsage batch (default and most ${MAX_USAGE_BATCH.toLocaleString('en-US')})`,
+  },
+  'preview-customers': { type: 'string', value: 'N', description: 'customers whose preview is timed (default 200)' },
+  'baseline-customers': { type: 'string', value: 'N', description: 'customers billed the old way (default 200)' },
+  'stripe-sample': { type: 'string', value: 'N', description: 'invoices checked at the local Stripe (default 100)' },
+  database: {
+    type: 'string',
+    value: 'NAME',
+    description: 'invoice the month already ingested in this database (a run stopped during ingestion); kept after',
+  },
+  smoke: { type: 'boolean', description: 'a short run (10,000 events, 20 customers): no thresholds' },
+  json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
+});
 const smoke = flags.smoke === true;
 const monthEvents = number('events', smoke ? 10_000 : 10_000_000);
 const customerCount = number('customers', smoke ? 20 : 10_000);

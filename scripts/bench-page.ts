@@ -34,17 +34,15 @@ import { createServer } from '../src/server';
 import { BENCH_OPTIONS, emitRow, rssMb } from './lib/bench-row';
 import { benchCommandLine, postJson, withScratchDatabase } from './lib/bench-util';
 
-const { flags, number: arg } = benchCommandLine(
-  'npm run bench:page',
-  'Pages of invoices per second through invoices(first: N), next to a bare node:http + pg baseline in the same process.',
-  {
-    seconds: { type: 'string', value: 'N', description: 'seconds per measurement (default 3)' },
-    concurrency: { type: 'string', value: 'N', description: 'clients, each one request in flight (default 8)' },
-    rounds: { type: 'string', value: 'N', description: 'alternating rounds per page size (default 5)' },
-    invoices: { type: 'string', value: 'N', description: 'invoices of the reading user (default 120)' },
-    ...BENCH_OPTIONS,
-  },
-);
+const ABOUT =
+  'Pages of invoices per second through invoices(first: N), next to a bare node:http + pg baseline in the same process.';
+const { flags, number: arg } = benchCommandLine('npm run bench:page', ABOUT, {
+  seconds: { type: 'string', value: 'N', description: 'seconds per measurement (default 3)' },
+  concurrency: { type: 'string', value: 'N', description: 'clients, each one request in flight (default 8)' },
+  rounds: { type: 'string', value: 'N', description: 'alternating rounds per page size (default 5)' },
+  invoices: { type: 'string', value: 'N', description: 'invoices of the reading user (default 120)' },
+  ...BENCH_OPTIONS,
+});
 const smoke = flags.smoke === true;
 
 const serverUrl =

@@ -346,19 +346,16 @@ interface Side {
 }
 
 async function main(): Promise<void> {
-  const { flags, number } = benchCommandLine(
-    'npm run bench:webhook-apply',
-    'Webhook events applied per second by worker processes sharing a burst, against claim+mark alone.',
-    {
-      events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
-      workers: { type: 'string', value: 'N', description: 'instances (worker processes) sharing it (default 3)' },
-      'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
-      rounds: { type: 'string', value: 'N', description: 'alternating rounds (default 3; --smoke 1)' },
-      compare: { type: 'string', value: 'DIR', description: "another build's output folder, drained side by side" },
-      smoke: { type: 'boolean', description: 'a short run (CI): a small burst, one round' },
-      json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
-    },
-  );
+  const ABOUT = 'Webhook events applied per second by worker processes sharing a burst, against claim+mark alone.';
+  const { flags, number } = benchCommandLine('npm run bench:webhook-apply', ABOUT, {
+    events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
+    workers: { type: 'string', value: 'N', description: 'instances (worker processes) sharing it (default 3)' },
+    'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
+    rounds: { type: 'string', value: 'N', description: 'alternating rounds (default 3; --smoke 1)' },
+    compare: { type: 'string', value: 'DIR', description: "another build's output folder, drained side by side" },
+    smoke: { type: 'boolean', description: 'a short run (CI): a small burst, one round' },
+    json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
+  });
   const smoke = flags.smoke === true;
   const events = number('events', smoke ? 400 : 10_000);
   const workers = number('workers', smoke ? 2 : 3);

@@ -245,18 +245,16 @@ interface Tally {
 }
 
 async function main(): Promise<void> {
-  const { flags, number } = benchCommandLine(
-    'npm run bench:webhooks',
-    'Signed Stripe webhooks acknowledged per second by the route, against a bare node:http baseline and stripe-sync-engine.',
-    {
-      events: { type: 'string', value: 'N', description: 'events per run (default 4000; --smoke 300)' },
-      concurrency: { type: 'string', value: 'N,M', description: 'requests in flight, one or more (default 16,64)' },
-      rounds: { type: 'string', value: 'N', description: 'rotating rounds per concurrency (default 5; --smoke 1)' },
-      'no-sync-engine': { type: 'boolean', description: 'leave @supabase/stripe-sync-engine out' },
-      smoke: { type: 'boolean', description: 'a short run (CI): a few hundred events, one round at 16' },
-      json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
-    },
-  );
+  const ABOUT =
+    'Signed Stripe webhooks acknowledged per second by the route, against a bare node:http baseline and stripe-sync-engine.';
+  const { flags, number } = benchCommandLine('npm run bench:webhooks', ABOUT, {
+    events: { type: 'string', value: 'N', description: 'events per run (default 4000; --smoke 300)' },
+    concurrency: { type: 'string', value: 'N,M', description: 'requests in flight, one or more (default 16,64)' },
+    rounds: { type: 'string', value: 'N', description: 'rotating rounds per concurrency (default 5; --smoke 1)' },
+    'no-sync-engine': { type: 'boolean', description: 'leave @supabase/stripe-sync-engine out' },
+    smoke: { type: 'boolean', description: 'a short run (CI): a few hundred events, one round at 16' },
+    json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
+  });
   const smoke = flags.smoke === true;
   const total = number('events', smoke ? 300 : 4000);
   const rounds = Math.max(1, number('rounds', smoke ? 1 : 5));

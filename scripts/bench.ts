@@ -343,24 +343,22 @@ export function withTable(page: string, table: string): string {
 }
 
 async function main(): Promise<void> {
-  const { flags, number } = benchCommandLine(
-    'npm run bench',
-    'Runs every scripts/bench-*.ts with --json and prints their rows as one table, written into docs/benchmarks.md.',
-    {
-      smoke: { type: 'boolean', description: 'a short run of each benchmark (CI): no targets judged, nothing written' },
-      rounds: { type: 'string', value: 'N', description: 'rounds of every benchmark; figures are medians (default 3)' },
-      only: { type: 'string', value: 'a,b', description: 'these benchmarks only (names without bench-)' },
-      'no-write': { type: 'boolean', description: 'print the table without writing docs/benchmarks.md' },
-      timeout: { type: 'string', value: 'S', description: 'seconds one script may run (default 60 smoke, 3600)' },
-      'month-events': {
-        type: 'string',
-        value: 'N',
-        description:
-          'events of bench-month, one customer per 1,000 (default 1,000,000: minutes a round; 10,000,000, the ' +
-          "issue's month, takes about an hour a round: use --rounds 1 --timeout 7200)",
-      },
+  const ABOUT =
+    'Runs every scripts/bench-*.ts with --json and prints their rows as one table, written into docs/benchmarks.md.';
+  const { flags, number } = benchCommandLine('npm run bench', ABOUT, {
+    smoke: { type: 'boolean', description: 'a short run of each benchmark (CI): no targets judged, nothing written' },
+    rounds: { type: 'string', value: 'N', description: 'rounds of every benchmark; figures are medians (default 3)' },
+    only: { type: 'string', value: 'a,b', description: 'these benchmarks only (names without bench-)' },
+    'no-write': { type: 'boolean', description: 'print the table without writing docs/benchmarks.md' },
+    timeout: { type: 'string', value: 'S', description: 'seconds one script may run (default 60 smoke, 3600)' },
+    'month-events': {
+      type: 'string',
+      value: 'N',
+      description:
+        'events of bench-month, one customer per 1,000 (default 1,000,000: minutes a round; 10,000,000, the ' +
+        "issue's month, takes about an hour a round: use --rounds 1 --timeout 7200)",
     },
-  );
+  });
   const smoke = flags.smoke === true;
   const rounds = Math.max(1, number('rounds', smoke ? 1 : 3));
   const timeoutMs = number('timeout', smoke ? 60 : 3600) * 1000;

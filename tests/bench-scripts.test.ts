@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { Client } from 'pg';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { discover } from '../scripts/bench';
+import { withClient, withScratchDatabase } from '../scripts/lib/bench-util';
 import { ROOT, built } from './helpers/build';
+import { testServerUrl } from './helpers/database';
 
 /**
  * The benchmarks' command line (scripts/lib/bench-util.ts `benchCommandLine`), as someone typing
@@ -69,5 +73,51 @@ describe('the benchmark scripts’ command line (compiled)', () => {
     expect(ran).toMatchObject({ code: 2, stdout: '' });
     expect(ran.stderr.split('\n')[0]).toBe(message);
     expect(ran.stderr).not.toMatch(STACK_LINE);
+  });
+});
+
+// A scratch database is a database of its own on a PostgreSQL server; PGlite is in-process only.
+const describeOnPostgres = testServerUrl() ? describe : describe.skip;
+
+describeOnPostgres('a benchmark’s scratch database (withScratchDatabase)', () => {
+  const serverUrl = testServerUrl() as string;
+  const exists = (name: string): Promise<boolean> =>
+    withClient(serverUrl, async (c) => {
+      const { rows } = await c.query('select 1 from pg_database where datname = $1', [name]);
+      return rows.length === 1;
+    });
+
+  it('is created for the run, reached at the URL it is given, and dropped after', async () => {
+    const name = `bench_scratch_${randomBytes(4).toString('hex')}`;
+    const listeners = (): number[] => [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
+    const before = listeners();
+    let during: number[] = [];
+    const seen = await withScratchDatabase(serverUrl, name, (url) => {
+      // While it exists, `npm run bench`'s SIGTERM (or a Ctrl-C) drops it before the script exits.
+      during = listeners();
+      return withClient(
+        url,
+        async (c) => (await c.query<{ db: string }>('select current_database() as db')).rows[0].db,
+      );
+    });
+    expect(seen).toBe(name);
+    expect(await exists(name)).toBe(false);
+    expect(during).toEqual(before.map((n) => n + 1));
+    expect(listeners()).toEqual(before);
+  });
+
+  it('is dropped when the run fails, and the failure is the caller’s', async () => {
+    const name = `bench_scratch_${randomBytes(4).toString('hex')}`;
+    // A connection the failed run left open (a pool not closed) does not keep it: the drop ends it.
+    let leftOpen: Client | undefined;
+    const failed = withScratchDatabase(serverUrl, name, async (url) => {
+      leftOpen = new Client({ connectionString: url });
+      leftOpen.on('error', () => undefined);
+      await leftOpen.connect();
+      throw new Error('the benchmark failed');
+    });
+    await expect(failed).rejects.toThrow('the benchmark failed');
+    expect(await exists(name)).toBe(false);
+    await leftOpen?.end().catch(() => undefined);
   });
 });
