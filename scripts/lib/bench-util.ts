@@ -21,8 +21,9 @@ export interface BenchCommandLine {
  * Reads a benchmark's command line (`argv`, by default this process's) against its `options` (plus `--help`), as the
  * operator CLI reads its own (src/cli/args.ts): `--help` or `-h` prints the usage of `command` (e.g.
  * `npm run bench:page`), `about` and the options, and exits 0; an option it does not take, a value missing or given
- * to a switch, or a number that is not one, is one line on stderr and exit code 2, never a stack trace (and no
- * benchmark runs).
+ * to a switch, or a number that is not one, is one line on stderr with a pointer to --help and exit code 2, never a
+ * stack trace (and no benchmark runs). Read every option before making a scratch database: `number` and `refuse` exit
+ * at once, without its drop.
  */
 export function benchCommandLine(
   command: string,
