@@ -33,6 +33,7 @@ const UNIT = [
 ];
 const E2E = [
   'startup',
+  'bench-scripts',
   'tracing',
   'billing/cli',
   'rest/guide-examples',

@@ -13,7 +13,6 @@
  * postgres://postgres@127.0.0.1:5432/postgres), dropped after.
  */
 import { randomBytes } from 'node:crypto';
-import { parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
@@ -22,7 +21,7 @@ import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from '../src/stripe/gateway-from-config';
 import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
-import { loadAverage, withClient } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, loadAverage, withScratchDatabase } from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
 export interface BillingBenchResult {
@@ -56,22 +55,24 @@ async function control<T>(base: string, method: string, route: string, body?: un
   return (await res.json()) as T;
 }
 
-/** One billing run of `customers` new customers per limit, each against a freshly limited local Stripe. */
-export async function benchBilling(options: {
+interface BillingBenchOptions {
   customers: number;
   limits: number[];
   /** Customers invoiced at once when the run starts (`BILLING_CONCURRENCY`); default the run's own (4). */
   concurrency?: number;
   serverUrl?: string;
-}): Promise<BillingBenchResult[]> {
-  const serverUrl =
-    options.serverUrl ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** One billing run of `customers` new customers per limit, each against a freshly limited local Stripe. */
+export function benchBilling(options: BillingBenchOptions): Promise<BillingBenchResult[]> {
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  return withScratchDatabase(options.serverUrl ?? benchServerUrl(), name, (url) => billingRuns(url, options));
+}
+
+/** The runs of benchBilling, on the database at `url`. */
+async function billingRuns(url: string, options: BillingBenchOptions): Promise<BillingBenchResult[]> {
   const emulator = await spawnEmulator();
-  const db = await openDatabase({ databaseUrl: url.toString() });
+  const db = await openDatabase({ databaseUrl: url });
   const results: BillingBenchResult[] = [];
   try {
     await migrate(db.orm);
@@ -79,7 +80,7 @@ export async function benchBilling(options: {
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: url,
       STRIPE_API_BASE: emulator.url,
     });
     for (const [index, limit] of options.limits.entries()) {
@@ -137,7 +138,6 @@ export async function benchBilling(options: {
   } finally {
     await db.close();
     emulator.child.kill();
-    await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
   }
   return results;
 }
@@ -181,7 +181,9 @@ export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
 }
 
 if (require.main === module) {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
+  const ABOUT =
+    'A billing run against a rate-limited local Stripe: how much of the limit it uses, how much of it Stripe refuses.';
+  const { flags, number } = benchCommandLine('npm run bench:billing', ABOUT, {
     customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
     concurrency: {
       type: 'string',
@@ -196,11 +198,12 @@ if (require.main === module) {
     ...BENCH_OPTIONS,
   });
   const smoke = flags.smoke === true;
-  const customers = Number(flags.customers ?? (smoke ? 5 : 1000));
+  const customers = number('customers', smoke ? 5 : 1000);
   const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))
     .split(',')
     .map(Number);
-  benchBilling({ customers, limits, concurrency: flags.concurrency ? Number(flags.concurrency) : undefined })
+  const concurrency = flags.concurrency === undefined ? undefined : number('concurrency', 0);
+  benchBilling({ customers, limits, concurrency })
     .then((results) => {
       for (const r of results) {
         process.stdout.write(`${describeBillingResult(r)}\n`);

@@ -25,14 +25,15 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { spawnEmulator } from './lib/emulator-process';
 import { BENCH_OPTIONS, cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
-import { loadAverage, median } from './lib/bench-util';
+import { benchCommandLine, loadAverage, median } from './lib/bench-util';
 import type { LoadJob, LoadResult } from './lib/emulator-load-worker';
 import { captureRequests, MARKERS, type RequestTemplate } from './lib/stripe-requests';
 
-const { flags } = parseCommandLine(process.argv.slice(2), {
+const ABOUT =
+  'Requests per second the local Stripe emulator serves: customers.retrieve alone, and a billing-month mix.';
+const { flags, number, refuse } = benchCommandLine('npm run bench:emulator', ABOUT, {
   url: { type: 'string', value: 'URL', description: 'a running emulator (default: start one)' },
   seconds: { type: 'string', value: 'N', description: 'how long to measure each workload (default 5)' },
   concurrency: { type: 'string', value: 'N', description: 'requests in flight (default 32)' },
@@ -268,7 +269,7 @@ async function profileOf(url: string): Promise<string> {
 function choice<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
   const value = typeof flags[name] === 'string' ? (flags[name] as string) : fallback;
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new Error(`--${name} must be ${allowed.join(', ')}, got "${value}"`);
+    refuse(`--${name} must be ${allowed.join(', ')}, got "${value}"`);
   }
   return value as T;
 }
@@ -278,10 +279,10 @@ const medianOf = (xs: Measured[], pick: (m: Measured) => number | null): number 
   xs.length === 0 || xs.some((m) => pick(m) === null) ? null : median(xs.map((m) => pick(m) as number));
 
 async function main(): Promise<void> {
-  const seconds = numberFlag(flags, 'seconds', smoke ? 1 : 5);
-  const concurrency = numberFlag(flags, 'concurrency', 32);
-  const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
-  const generatorCount = Math.max(1, numberFlag(flags, 'generators', 2));
+  const seconds = number('seconds', smoke ? 1 : 5);
+  const concurrency = number('concurrency', 32);
+  const rounds = Math.max(1, number('rounds', smoke ? 1 : 3));
+  const generatorCount = Math.max(1, number('generators', 2));
   const workloadFlag = choice('workload', ['both', 'retrieve', 'mixed'] as const, 'both');
   const workloads: Workload[] = workloadFlag === 'both' ? ['retrieve', 'mixed'] : [workloadFlag];
   const clientFlag = choice('client', ['both', 'lean', 'sdk'] as const, 'both');

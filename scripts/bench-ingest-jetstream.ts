@@ -21,14 +21,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Client } from 'pg';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
+import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/bench-util';
 
 const BENCH = 'ingest-jetstream';
 
@@ -52,7 +51,9 @@ async function serve(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
+  const ABOUT =
+    'Usage intake through NATS JetStream against the direct path, in the same run: events/s accepted and stored.';
+  const { flags, number } = benchCommandLine('npm run bench:ingest-jetstream', ABOUT, {
     batches: { type: 'string', value: 'N', description: 'batches per round (default 20)' },
     'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 5000)' },
     instances: { type: 'string', value: 'N', description: 'server processes per mode (default 2)' },
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   });
   const smoke = flags.smoke === true;
   const arg = (name: string, fallback: number, smokeValue: number): number =>
-    numberFlag(flags, name, smoke ? smokeValue : fallback);
+    number(name, smoke ? smokeValue : fallback);
   const batches = arg('batches', 20, 4);
   const batchSize = arg('batch-size', 5_000, 500);
   const instances = arg('instances', 2, 2);
@@ -71,177 +72,170 @@ async function main(): Promise<void> {
   const rounds = arg('rounds', 3, 1);
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
-  const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
   const id = randomBytes(4).toString('hex');
-  const name = `billing_bench_${id}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
-  const secret = randomUUID() + randomUUID();
-  const stream = `BENCH_USAGE_${id}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: 2 });
-  const children: ChildProcess[] = [];
-  try {
-    await migrate(db.orm);
-    await seedDefaultCatalogue(db.orm.em.fork());
-    const token = await mintToken(secret, { sub: 'bench', role: Role.SERVICE });
-    const baseEnv = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: secret,
-      DATA_DIR: dataDir,
-      DATABASE_URL: url.toString(),
-      STRIPE_SECRET_KEY: 'sk_test_bench_no_stripe_calls',
-      STRIPE_API_BASE: 'http://127.0.0.1:9',
-      DUNNING_INTERVAL_SECONDS: '0',
-      NATS_URL: natsUrl,
-      USAGE_JETSTREAM_STREAM: stream,
-      USAGE_JETSTREAM_SUBJECT: `bench.usage.${id}`,
-      USAGE_JETSTREAM_CONSUMER: `bench-writer-${id}`,
-    };
-    const start = async (mode: 'direct' | 'jetstream'): Promise<ChildProcess & { url: string }> => {
-      const child = fork(__filename, ['--serve'], {
-        env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify({ ...baseEnv, USAGE_INGEST: mode }) },
-      });
-      children.push(child);
-      const started = await new Promise<string>((resolve, reject) => {
-        child.once('message', (m: { url: string }) => resolve(m.url));
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-      });
-      return Object.assign(child, { url: started });
-    };
-    const stop = (child: ChildProcess): Promise<number> =>
-      new Promise((resolve) => {
-        child.on('message', (m: { stopped?: boolean; rssMb?: number }) => m.stopped && resolve(m.rssMb ?? 0));
-        child.send({ stop: true });
-      });
-    const stored = async (): Promise<number> => {
-      const [row] = await db.orm.em
-        .fork()
-        .execute<Array<{ n: number }>>('select count(*)::int as n from usage_records');
-      return Number(row.n);
-    };
+  await withScratchDatabase(benchServerUrl(), `billing_bench_${id}`, async (url) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
+    const secret = randomUUID() + randomUUID();
+    const stream = `BENCH_USAGE_${id}`;
+    const db = await openDatabase({ databaseUrl: url, poolMax: 2 });
+    const children: ChildProcess[] = [];
+    try {
+      await migrate(db.orm);
+      await seedDefaultCatalogue(db.orm.em.fork());
+      const token = await mintToken(secret, { sub: 'bench', role: Role.SERVICE });
+      const baseEnv = {
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        JWT_SECRET: secret,
+        DATA_DIR: dataDir,
+        DATABASE_URL: url,
+        STRIPE_SECRET_KEY: 'sk_test_bench_no_stripe_calls',
+        STRIPE_API_BASE: 'http://127.0.0.1:9',
+        DUNNING_INTERVAL_SECONDS: '0',
+        NATS_URL: natsUrl,
+        USAGE_JETSTREAM_STREAM: stream,
+        USAGE_JETSTREAM_SUBJECT: `bench.usage.${id}`,
+        USAGE_JETSTREAM_CONSUMER: `bench-writer-${id}`,
+      };
+      const start = async (mode: 'direct' | 'jetstream'): Promise<ChildProcess & { url: string }> => {
+        const child = fork(__filename, ['--serve'], {
+          env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify({ ...baseEnv, USAGE_INGEST: mode }) },
+        });
+        children.push(child);
+        const started = await new Promise<string>((resolve, reject) => {
+          child.once('message', (m: { url: string }) => resolve(m.url));
+          child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+        });
+        return Object.assign(child, { url: started });
+      };
+      const stop = (child: ChildProcess): Promise<number> =>
+        new Promise((resolve) => {
+          child.on('message', (m: { stopped?: boolean; rssMb?: number }) => m.stopped && resolve(m.rssMb ?? 0));
+          child.send({ stop: true });
+        });
+      const stored = async (): Promise<number> => {
+        const [row] = await db.orm.em
+          .fork()
+          .execute<Array<{ n: number }>>('select count(*)::int as n from usage_records');
+        return Number(row.n);
+      };
 
-    let round = 0;
-    const runRound = async (mode: 'direct' | 'jetstream') => {
-      round += 1;
-      const servers = await Promise.all(Array.from({ length: instances }, () => start(mode)));
-      const before = await stored();
-      const total = batches * batchSize;
-      const bodies = Array.from({ length: batches }, (_, b) =>
-        Array.from({ length: batchSize }, (_, i) => ({
-          userId: `bench-user-${i % 100}`,
-          metric: i % 2 ? 'llm_input_tokens' : 'llm_output_tokens',
-          quantity: String(100 + (i % 900)),
-          occurredAt: new Date(Date.UTC(2024, 0, 1 + (i % 28), i % 24)).toISOString(),
-          idempotencyKey: `${mode}-${round}-${b}-${i}`,
-        })),
-      );
-      const t0 = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: concurrency }, async (_, worker) => {
-          for (let b = next++; b < batches; b = next++) {
-            const target = servers[(b + worker) % servers.length].url;
-            const res = await fetch(`${target}/api/v1/usage`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-              body: JSON.stringify(bodies[b]),
-            });
-            const body = (await res.json()) as { accepted?: number };
-            if (res.status !== 200 || body.accepted !== batchSize) {
-              throw new Error(`HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
-            }
-          }
-        }),
-      );
-      const acceptedS = (performance.now() - t0) / 1000;
-      // End to end: until the last event is in usage_records (the direct path is there already).
-      while ((await stored()) - before < total) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const storedS = (performance.now() - t0) / 1000;
-      const rss = await Promise.all(servers.map(stop));
-      return { accepted: total / acceptedS, stored: total / storedS, rssMb: Math.max(...rss) };
-    };
-
-    const load = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim();
-    out(
-      `${BENCH}: ${rounds} round(s) of ${batches} × ${batchSize} events, ${instances} instance(s), ${concurrency} in flight`,
-    );
-    out(`  load before: ${load()}`);
-    const results: Record<'direct' | 'jetstream', Array<{ accepted: number; stored: number; rssMb: number }>> = {
-      direct: [],
-      jetstream: [],
-    };
-    for (let r = 0; r < rounds; r += 1) {
-      for (const mode of r % 2 === 0 ? (['direct', 'jetstream'] as const) : (['jetstream', 'direct'] as const)) {
-        results[mode].push(await runRound(mode));
-      }
-    }
-    out(`  load after:  ${load()}`);
-    const median = (values: number[]): number => {
-      const sorted = [...values].sort((a, b) => a - b);
-      return sorted[Math.floor(sorted.length / 2)];
-    };
-    const direct = median(results.direct.map((r) => r.accepted));
-    const rows = [
-      { path: 'direct: accepted = stored (POST /api/v1/usage)', figure: direct, baseline: null, rss: results.direct },
-      {
-        path: 'jetstream: accepted (publish acks)',
-        figure: median(results.jetstream.map((r) => r.accepted)),
-        baseline: 'direct',
-        rss: results.jetstream,
-      },
-      {
-        path: 'jetstream: stored end to end',
-        figure: median(results.jetstream.map((r) => r.stored)),
-        baseline: 'direct',
-        rss: results.jetstream,
-      },
-    ];
-    for (const row of rows) {
-      const ratio = row.baseline ? row.figure / direct : null;
-      const rssMb = Math.round(median(row.rss.map((r) => r.rssMb)));
-      out(
-        `  ${row.path.padEnd(48)} ${Math.round(row.figure).toLocaleString('en-US').padStart(9)} events/s` +
-          (ratio === null ? '' : `  ${ratio.toFixed(2)}× direct`) +
-          `  (server RSS ${rssMb} MB)`,
-      );
-      if (flags.json === true) {
-        out(
-          `BENCH_ROW ${JSON.stringify({
-            bench: BENCH,
-            path: row.path,
-            figure: Math.round(row.figure),
-            unit: 'events/s',
-            baseline: row.baseline,
-            baselineFigure: row.baseline ? Math.round(direct) : null,
-            ratio: ratio === null ? null : Number(ratio.toFixed(2)),
-            target: null,
-            rssMb,
-          })}`,
+      let round = 0;
+      const runRound = async (mode: 'direct' | 'jetstream') => {
+        round += 1;
+        const servers = await Promise.all(Array.from({ length: instances }, () => start(mode)));
+        const before = await stored();
+        const total = batches * batchSize;
+        const bodies = Array.from({ length: batches }, (_, b) =>
+          Array.from({ length: batchSize }, (_, i) => ({
+            userId: `bench-user-${i % 100}`,
+            metric: i % 2 ? 'llm_input_tokens' : 'llm_output_tokens',
+            quantity: String(100 + (i % 900)),
+            occurredAt: new Date(Date.UTC(2024, 0, 1 + (i % 28), i % 24)).toISOString(),
+            idempotencyKey: `${mode}-${round}-${b}-${i}`,
+          })),
         );
+        const t0 = performance.now();
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: concurrency }, async (_, worker) => {
+            for (let b = next++; b < batches; b = next++) {
+              const target = servers[(b + worker) % servers.length].url;
+              const res = await fetch(`${target}/api/v1/usage`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+                body: JSON.stringify(bodies[b]),
+              });
+              const body = (await res.json()) as { accepted?: number };
+              if (res.status !== 200 || body.accepted !== batchSize) {
+                throw new Error(`HTTP ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+              }
+            }
+          }),
+        );
+        const acceptedS = (performance.now() - t0) / 1000;
+        // End to end: until the last event is in usage_records (the direct path is there already).
+        while ((await stored()) - before < total) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const storedS = (performance.now() - t0) / 1000;
+        const rss = await Promise.all(servers.map(stop));
+        return { accepted: total / acceptedS, stored: total / storedS, rssMb: Math.max(...rss) };
+      };
+
+      const load = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim();
+      out(
+        `${BENCH}: ${rounds} round(s) of ${batches} × ${batchSize} events, ${instances} instance(s), ${concurrency} in flight`,
+      );
+      out(`  load before: ${load()}`);
+      const results: Record<'direct' | 'jetstream', Array<{ accepted: number; stored: number; rssMb: number }>> = {
+        direct: [],
+        jetstream: [],
+      };
+      for (let r = 0; r < rounds; r += 1) {
+        for (const mode of r % 2 === 0 ? (['direct', 'jetstream'] as const) : (['jetstream', 'direct'] as const)) {
+          results[mode].push(await runRound(mode));
+        }
       }
-    }
-  } finally {
-    for (const child of children) {
-      if (child.exitCode === null) {
-        child.kill();
+      out(`  load after:  ${load()}`);
+      const median = (values: number[]): number => {
+        const sorted = [...values].sort((a, b) => a - b);
+        return sorted[Math.floor(sorted.length / 2)];
+      };
+      const direct = median(results.direct.map((r) => r.accepted));
+      const rows = [
+        { path: 'direct: accepted = stored (POST /api/v1/usage)', figure: direct, baseline: null, rss: results.direct },
+        {
+          path: 'jetstream: accepted (publish acks)',
+          figure: median(results.jetstream.map((r) => r.accepted)),
+          baseline: 'direct',
+          rss: results.jetstream,
+        },
+        {
+          path: 'jetstream: stored end to end',
+          figure: median(results.jetstream.map((r) => r.stored)),
+          baseline: 'direct',
+          rss: results.jetstream,
+        },
+      ];
+      for (const row of rows) {
+        const ratio = row.baseline ? row.figure / direct : null;
+        const rssMb = Math.round(median(row.rss.map((r) => r.rssMb)));
+        out(
+          `  ${row.path.padEnd(48)} ${Math.round(row.figure).toLocaleString('en-US').padStart(9)} events/s` +
+            (ratio === null ? '' : `  ${ratio.toFixed(2)}× direct`) +
+            `  (server RSS ${rssMb} MB)`,
+        );
+        if (flags.json === true) {
+          out(
+            `BENCH_ROW ${JSON.stringify({
+              bench: BENCH,
+              path: row.path,
+              figure: Math.round(row.figure),
+              unit: 'events/s',
+              baseline: row.baseline,
+              baselineFigure: row.baseline ? Math.round(direct) : null,
+              ratio: ratio === null ? null : Number(ratio.toFixed(2)),
+              target: null,
+              rssMb,
+            })}`,
+          );
+        }
       }
+    } finally {
+      for (const child of children) {
+        if (child.exitCode === null) {
+          child.kill();
+        }
+      }
+      await db.close();
+      const nc = await connect({ servers: natsUrl });
+      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+      await nc.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    await db.close();
-    await admin.query(`drop database if exists "${name}" with (force)`);
-    await admin.end();
-    const nc = await connect({ servers: natsUrl });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
-    await nc.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (process.argv.includes('--serve')) {

@@ -22,15 +22,23 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config/config';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
-import { loadAverage, median, withClient } from './lib/bench-util';
+import {
+  benchCommandLine,
+  benchServerUrl,
+  loadAverage,
+  median,
+  withClient,
+  withScratchDatabase,
+} from './lib/bench-util';
 
-const { flags } = parseCommandLine(process.argv.slice(2), {
+const ABOUT =
+  'Batch usage ingestion, events/s: POST /api/v1/usage and recordUsage in process, against COPY and INSERT.';
+const { flags, number: arg } = benchCommandLine('npm run bench:ingest', ABOUT, {
   batches: { type: 'string', value: 'N', description: 'batches per run (default 10)' },
   'batch-size': { type: 'string', value: 'N', description: 'events per batch (default 10000)' },
   users: { type: 'string', value: 'N', description: 'distinct users (default 100)' },
@@ -38,9 +46,7 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   ...BENCH_OPTIONS,
 });
 const smoke = flags.smoke === true;
-const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
-const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const batches = arg('batches', smoke ? 2 : 10);
 const batchSize = arg('batch-size', smoke ? 2000 : 10_000);
 const users = arg('users', 100);
@@ -147,118 +153,108 @@ async function copyBaseline(url: string, prefix: string): Promise<number> {
 
 async function main(): Promise<void> {
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
-  const secret = randomUUID() + randomUUID();
-  const db = await openDatabase({ databaseUrl: url.toString() });
-  try {
-    await migrate(db.orm);
-    await seedDefaultCatalogue(db.orm.em.fork());
-    const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: secret, DATA_DIR: dataDir });
-    const server = await createServer({ config, db });
-    const base = await server.listen(0, '127.0.0.1');
-    const token = await mintToken(secret, { sub: 'bench', role: Role.SERVICE });
-    const post = async (body: unknown): Promise<{ accepted: number }> => {
-      const res = await fetch(`${base}/api/v1/usage`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify(body),
-      });
-      if (res.status !== 200) {
-        throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-      }
-      return (await res.json()) as { accepted: number };
-    };
+  await withScratchDatabase(benchServerUrl(), name, async (url) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
+    const secret = randomUUID() + randomUUID();
+    const db = await openDatabase({ databaseUrl: url });
+    try {
+      await migrate(db.orm);
+      await seedDefaultCatalogue(db.orm.em.fork());
+      const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', JWT_SECRET: secret, DATA_DIR: dataDir });
+      const server = await createServer({ config, db });
+      const base = await server.listen(0, '127.0.0.1');
+      const token = await mintToken(secret, { sub: 'bench', role: Role.SERVICE });
+      const post = async (body: unknown): Promise<{ accepted: number }> => {
+        const res = await fetch(`${base}/api/v1/usage`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+        if (res.status !== 200) {
+          throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+        }
+        return (await res.json()) as { accepted: number };
+      };
 
-    // Warm-up (creates the customers, so the baseline can resolve them too), not timed.
-    await post(events(-1, 'warm'));
+      // Warm-up (creates the customers, so the baseline can resolve them too), not timed.
+      await post(events(-1, 'warm'));
 
-    const total = batches * batchSize;
-    const caller = { userId: 'bench', role: Role.SERVICE };
-    const ways: Array<{ name: string; run: (prefix: string) => Promise<number> }> = [
-      { name: 'baseline COPY into usage_records (pg)', run: (prefix) => copyBaseline(url.toString(), prefix) },
-      { name: 'baseline multi-row INSERT (pg)', run: (prefix) => insertBaseline(url.toString(), prefix) },
-      {
-        name: 'recordUsage service, in process',
-        run: async (prefix) => {
+      const total = batches * batchSize;
+      const caller = { userId: 'bench', role: Role.SERVICE };
+      // Seconds to send every batch of a round one after another through `send`, all of them accepted.
+      const timed =
+        (send: (body: ReturnType<typeof events>) => Promise<{ accepted: number }>) =>
+        async (prefix: string): Promise<number> => {
           const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
           const started = process.hrtime.bigint();
           let accepted = 0;
           for (const body of bodies) {
-            accepted += (await recordUsage(db.orm.em.fork(), caller, body)).accepted;
+            accepted += (await send(body)).accepted;
           }
           expectAll(accepted);
           return Number(process.hrtime.bigint() - started) / 1e9;
+        };
+      const ways: Array<{ name: string; run: (prefix: string) => Promise<number> }> = [
+        { name: 'baseline COPY into usage_records (pg)', run: (prefix) => copyBaseline(url, prefix) },
+        { name: 'baseline multi-row INSERT (pg)', run: (prefix) => insertBaseline(url, prefix) },
+        {
+          name: 'recordUsage service, in process',
+          run: timed((body) => recordUsage(db.orm.em.fork(), caller, body)),
         },
-      },
-      {
-        name: 'POST /api/v1/usage (HTTP, end to end)',
-        run: async (prefix) => {
-          const bodies = Array.from({ length: batches }, (_, b) => events(b, prefix));
-          const started = process.hrtime.bigint();
-          let accepted = 0;
-          for (const body of bodies) {
-            accepted += (await post(body)).accepted;
-          }
-          expectAll(accepted);
-          return Number(process.hrtime.bigint() - started) / 1e9;
-        },
-      },
-    ];
-    const expectAll = (accepted: number): void => {
-      if (accepted !== total) {
-        throw new Error(`expected ${total} accepted, got ${accepted}`);
+        { name: 'POST /api/v1/usage (HTTP, end to end)', run: timed(post) },
+      ];
+      const expectAll = (accepted: number): void => {
+        if (accepted !== total) {
+          throw new Error(`expected ${total} accepted, got ${accepted}`);
+        }
+      };
+      const seconds = new Map<string, number[]>(ways.map((w) => [w.name, []]));
+      const loads: string[] = [];
+      for (let round = 0; round < rounds; round += 1) {
+        loads.push(`load ${loadAverage()}`);
+        for (const [i, way] of ways.entries()) {
+          seconds.get(way.name)!.push(await way.run(`r${round}-w${i}`));
+        }
       }
-    };
-    const seconds = new Map<string, number[]>(ways.map((w) => [w.name, []]));
-    const loads: string[] = [];
-    for (let round = 0; round < rounds; round += 1) {
       loads.push(`load ${loadAverage()}`);
-      for (const [i, way] of ways.entries()) {
-        seconds.get(way.name)!.push(await way.run(`r${round}-w${i}`));
-      }
-    }
-    loads.push(`load ${loadAverage()}`);
 
-    const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')} events/s`;
-    const copySeconds = median(seconds.get(ways[0].name)!);
-    const insertSeconds = median(seconds.get(ways[1].name)!);
-    out(
-      `usage ingestion: ${batches} batches × ${batchSize.toLocaleString('en-US')} events, ${users} customers, ` +
-        `median of ${rounds} alternating rounds`,
-    );
-    out(`  machine: ${loads.join(' → ')}`);
-    for (const way of ways) {
-      const s = median(seconds.get(way.name)!);
+      const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')} events/s`;
+      const copySeconds = median(seconds.get(ways[0].name)!);
+      const insertSeconds = median(seconds.get(ways[1].name)!);
       out(
-        `  ${way.name.padEnd(40)} ${s.toFixed(2).padStart(6)} s  ${rate(s).padStart(16)}  ` +
-          `×COPY ${(copySeconds / s).toFixed(2)}  ×INSERT ${(insertSeconds / s).toFixed(2)}`,
+        `usage ingestion: ${batches} batches × ${batchSize.toLocaleString('en-US')} events, ${users} customers, ` +
+          `median of ${rounds} alternating rounds`,
       );
+      out(`  machine: ${loads.join(' → ')}`);
+      for (const way of ways) {
+        const s = median(seconds.get(way.name)!);
+        out(
+          `  ${way.name.padEnd(40)} ${s.toFixed(2).padStart(6)} s  ${rate(s).padStart(16)}  ` +
+            `×COPY ${(copySeconds / s).toFixed(2)}  ×INSERT ${(insertSeconds / s).toFixed(2)}`,
+        );
+      }
+      // Rows (scripts/lib/bench-row.ts): the two ways of the server against COPY, the baseline the target is set on.
+      const perSecond = (s: number): number => Math.round(total / s);
+      for (const way of ways.slice(2)) {
+        const s = median(seconds.get(way.name)!);
+        emitRow(flags.json === true, {
+          bench: 'ingest',
+          path: `usage: ${way.name}, batches of ${batchSize.toLocaleString('en-US')}`,
+          figure: perSecond(s),
+          unit: 'events/s',
+          baseline: ways[0].name,
+          baselineFigure: perSecond(copySeconds),
+          ratio: ratioOf(perSecond(s), perSecond(copySeconds)),
+          target: way === ways[3] ? '≥ 0.50×' : null,
+          rssMb: rssMb(),
+        });
+      }
+      await server.close();
+    } finally {
+      await db.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    // Rows (scripts/lib/bench-row.ts): the two ways of the server against COPY, the baseline the target is set on.
-    const perSecond = (s: number): number => Math.round(total / s);
-    for (const way of ways.slice(2)) {
-      const s = median(seconds.get(way.name)!);
-      emitRow(flags.json === true, {
-        bench: 'ingest',
-        path: `usage: ${way.name}, batches of ${batchSize.toLocaleString('en-US')}`,
-        figure: perSecond(s),
-        unit: 'events/s',
-        baseline: ways[0].name,
-        baselineFigure: perSecond(copySeconds),
-        ratio: ratioOf(perSecond(s), perSecond(copySeconds)),
-        target: way === ways[3] ? '≥ 0.50×' : null,
-        rssMb: rssMb(),
-      });
-    }
-    await server.close();
-  } finally {
-    await db.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -24,9 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { Client } from 'pg';
 import WebSocket from 'ws';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { Invoice } from '../src/entities';
 import { InvoiceStatus, Role, StatusChangeSource } from '../src/entities/enums';
@@ -36,8 +34,11 @@ import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { transitionInvoice } from '../src/services/invoicing/invoice-status';
 import { BENCH_OPTIONS, emitRow } from './lib/bench-row';
+import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/bench-util';
 
-const { flags } = parseCommandLine(process.argv.slice(2), {
+const ABOUT =
+  'The live payment-status feed at scale: commit → last delivery, /healthz during the fan-out, RSS per subscriber.';
+const { flags, number } = benchCommandLine('npm run bench:live', ABOUT, {
   serve: { type: 'boolean', description: 'internal: run the server (child process)' },
   subscribers: { type: 'string', value: 'N,N', description: 'subscriber counts (default 1000,10000)' },
   changes: { type: 'string', value: 'N', description: 'changes per scenario (default 20)' },
@@ -45,7 +46,6 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   ...BENCH_OPTIONS,
 });
 const smoke = flags.smoke === true;
-const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const JWT_SECRET = process.env.BENCH_JWT_SECRET ?? `bench-${randomUUID()}${randomUUID()}`;
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -331,68 +331,63 @@ async function main(): Promise<void> {
     .split(',')
     .map((value) => Number(value))
     .filter((value) => Number.isInteger(value) && value > 0);
-  const changes = numberFlag(flags, 'changes', smoke ? 5 : 20);
-  const sockets = numberFlag(flags, 'sockets', smoke ? 5 : 20);
+  const changes = number('changes', smoke ? 5 : 20);
+  const sockets = number('sockets', smoke ? 5 : 20);
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  process.env.BENCH_DB = url.toString();
-  const db = await openDatabase({ databaseUrl: url.toString() });
-  try {
-    await migrate(db.orm);
-    const invoices = await seed(db, Math.max(...counts));
-    out(`bench:live — ${changes} changes per scenario, subscribers on ${sockets} WebSocket connections`);
-    for (const subscribers of counts) {
-      for (const mode of smoke ? (['all'] as const) : (['one', 'all'] as const)) {
-        const result = await scenario(db, invoices, subscribers, mode, changes, sockets);
-        const p99 = quantile(result.latencies, 0.99);
-        const target = mode === 'all' ? TARGETS.allP99Ms : TARGETS.oneP99Ms;
-        const healthMax = Math.max(...result.healthz);
-        out(`\n${result.name}`);
-        out(
-          `  commit → last delivery  p50 ${ms(quantile(result.latencies, 0.5))}  p99 ${ms(p99)}  max ${ms(Math.max(...result.latencies))}` +
-            (subscribers >= 10_000 ? `   target p99 ≤ ${target} ms: ${verdict(p99 <= target)}` : ''),
-        );
-        out(
-          `  /healthz during fan-out p50 ${ms(quantile(result.healthz, 0.5))}  p99 ${ms(quantile(result.healthz, 0.99))}  max ${ms(healthMax)}  (${result.healthz.length} probes)   target ≤ ${TARGETS.healthzMaxMs} ms: ${verdict(healthMax <= TARGETS.healthzMaxMs)}`,
-        );
-        out(
-          `  idle RSS ${((result.kbPerSubscriber * 1000) / 1024).toFixed(1)} MB per 1,000 subscribers (${result.kbPerSubscriber.toFixed(1)} KB each)   target ≤ ${TARGETS.kbPerSubscriber} KB: ${verdict(result.kbPerSubscriber <= TARGETS.kbPerSubscriber)}`,
-        );
-        out(`  subscribing all took ${result.subscribeSeconds.toFixed(2)} s`);
-        const row = { bench: 'live', baseline: null, baselineFigure: null, ratio: null, rssMb: result.rssMb };
-        const fixed1 = (value: number): number => Math.round(value * 10) / 10;
-        emitRow(flags.json === true, {
-          ...row,
-          path: `${result.name}: commit → last delivery, p99`,
-          figure: fixed1(p99),
-          unit: 'ms',
-          target: subscribers >= 10_000 ? `≤ ${target} ms` : null,
-        });
-        emitRow(flags.json === true, {
-          ...row,
-          path: `${result.name}: /healthz during the fan-out, max`,
-          figure: fixed1(healthMax),
-          unit: 'ms',
-          target: `≤ ${TARGETS.healthzMaxMs} ms`,
-        });
-        emitRow(flags.json === true, {
-          ...row,
-          path: `${result.name}: server RSS per idle subscriber`,
-          figure: fixed1(result.kbPerSubscriber),
-          unit: 'KB',
-          target: `≤ ${TARGETS.kbPerSubscriber} KB`,
-        });
+  await withScratchDatabase(benchServerUrl(), name, async (url) => {
+    process.env.BENCH_DB = url;
+    const db = await openDatabase({ databaseUrl: url });
+    try {
+      await migrate(db.orm);
+      const invoices = await seed(db, Math.max(...counts));
+      out(`bench:live — ${changes} changes per scenario, subscribers on ${sockets} WebSocket connections`);
+      for (const subscribers of counts) {
+        for (const mode of smoke ? (['all'] as const) : (['one', 'all'] as const)) {
+          const result = await scenario(db, invoices, subscribers, mode, changes, sockets);
+          const p99 = quantile(result.latencies, 0.99);
+          const target = mode === 'all' ? TARGETS.allP99Ms : TARGETS.oneP99Ms;
+          const healthMax = Math.max(...result.healthz);
+          out(`\n${result.name}`);
+          out(
+            `  commit → last delivery  p50 ${ms(quantile(result.latencies, 0.5))}  p99 ${ms(p99)}  max ${ms(Math.max(...result.latencies))}` +
+              (subscribers >= 10_000 ? `   target p99 ≤ ${target} ms: ${verdict(p99 <= target)}` : ''),
+          );
+          out(
+            `  /healthz during fan-out p50 ${ms(quantile(result.healthz, 0.5))}  p99 ${ms(quantile(result.healthz, 0.99))}  max ${ms(healthMax)}  (${result.healthz.length} probes)   target ≤ ${TARGETS.healthzMaxMs} ms: ${verdict(healthMax <= TARGETS.healthzMaxMs)}`,
+          );
+          out(
+            `  idle RSS ${((result.kbPerSubscriber * 1000) / 1024).toFixed(1)} MB per 1,000 subscribers (${result.kbPerSubscriber.toFixed(1)} KB each)   target ≤ ${TARGETS.kbPerSubscriber} KB: ${verdict(result.kbPerSubscriber <= TARGETS.kbPerSubscriber)}`,
+          );
+          out(`  subscribing all took ${result.subscribeSeconds.toFixed(2)} s`);
+          const row = { bench: 'live', baseline: null, baselineFigure: null, ratio: null, rssMb: result.rssMb };
+          const fixed1 = (value: number): number => Math.round(value * 10) / 10;
+          emitRow(flags.json === true, {
+            ...row,
+            path: `${result.name}: commit → last delivery, p99`,
+            figure: fixed1(p99),
+            unit: 'ms',
+            target: subscribers >= 10_000 ? `≤ ${target} ms` : null,
+          });
+          emitRow(flags.json === true, {
+            ...row,
+            path: `${result.name}: /healthz during the fan-out, max`,
+            figure: fixed1(healthMax),
+            unit: 'ms',
+            target: `≤ ${TARGETS.healthzMaxMs} ms`,
+          });
+          emitRow(flags.json === true, {
+            ...row,
+            path: `${result.name}: server RSS per idle subscriber`,
+            figure: fixed1(result.kbPerSubscriber),
+            unit: 'KB',
+            target: `≤ ${TARGETS.kbPerSubscriber} KB`,
+          });
+        }
       }
+    } finally {
+      await db.close();
     }
-  } finally {
-    await db.close();
-    await admin.query(`drop database if exists "${name}" with (force)`);
-    await admin.end();
-  }
+  });
 }
 
 const run = flags.serve ? serve : main;

@@ -29,7 +29,6 @@
 import { randomBytes } from 'node:crypto';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { loadConfig } from '../src/config/config';
 import { MAX_USAGE_BATCH, recordUsage } from '../src/services/usage/record-usage.service';
 import { getUsageSummary } from '../src/services/usage/usage-summary.service';
@@ -44,10 +43,19 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Database } from '../src/entities/orm';
 import { cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
 import type { BenchRow } from './lib/bench-row';
-import { loadAverage, withClient } from './lib/bench-util';
+import {
+  benchCommandLine,
+  benchServerUrl,
+  databaseUrl,
+  loadAverage,
+  withClient,
+  withScratchDatabase,
+} from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
-const { flags } = parseCommandLine(process.argv.slice(2), {
+const ABOUT =
+  'A month of usage invoiced: ingestion, previews, usage claims and the billing run, with every total verified.';
+const { flags, number } = benchCommandLine('npm run bench:month', ABOUT, {
   events: {
     type: 'string',
     value: 'N',
@@ -72,14 +80,13 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   json: { type: 'boolean', description: 'also print one BENCH_ROW line per figure' },
 });
 const smoke = flags.smoke === true;
-const monthEvents = numberFlag(flags, 'events', smoke ? 10_000 : 10_000_000);
-const customerCount = numberFlag(flags, 'customers', smoke ? 20 : 10_000);
-const writers = Math.max(1, numberFlag(flags, 'writers', 2));
-const batchSize = Math.min(MAX_USAGE_BATCH, numberFlag(flags, 'batch-size', MAX_USAGE_BATCH));
-const previewCustomers = numberFlag(flags, 'preview-customers', smoke ? 5 : 200);
-const baselineCustomers = numberFlag(flags, 'baseline-customers', smoke ? 5 : 200);
-const stripeSample = numberFlag(flags, 'stripe-sample', smoke ? 5 : 100);
-const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const monthEvents = number('events', smoke ? 10_000 : 10_000_000);
+const customerCount = number('customers', smoke ? 20 : 10_000);
+const writers = Math.max(1, number('writers', 2));
+const batchSize = Math.min(MAX_USAGE_BATCH, number('batch-size', MAX_USAGE_BATCH));
+const previewCustomers = number('preview-customers', smoke ? 5 : 200);
+const baselineCustomers = number('baseline-customers', smoke ? 5 : 200);
+const stripeSample = number('stripe-sample', smoke ? 5 : 100);
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const load = (): string => `load ${loadAverage()}`;
 const count = (n: number | string): string => Number(n).toLocaleString('en-US');
@@ -241,25 +248,21 @@ async function expectedTotals(url: string): Promise<Map<string, bigint>> {
 }
 
 async function main(): Promise<void> {
-  const reused = typeof flags.database === 'string' ? flags.database : undefined;
-  const name = reused ?? `month_bench_${randomBytes(4).toString('hex')}`;
-  if (!reused) {
-    await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
+  if (typeof flags.database === 'string') {
+    return invoiceMonth(databaseUrl(benchServerUrl(), flags.database), true);
   }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = await openDatabase({ databaseUrl: url.toString(), poolMax: Math.max(10, writers + 2) });
+  return withScratchDatabase(benchServerUrl(), `month_bench_${randomBytes(4).toString('hex')}`, (url) =>
+    invoiceMonth(url, false),
+  );
+}
+
+/** The month on the database at `url`: ingested first, unless `reused` (ingested by an earlier run). */
+async function invoiceMonth(url: string, reused: boolean): Promise<void> {
+  const db = await openDatabase({ databaseUrl: url, poolMax: Math.max(10, writers + 2) });
   const emulator = await spawnEmulator(['--rate-limit', '1000000']);
-  const dropDatabase = async (): Promise<void> => {
-    if (!reused) {
-      await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
-    }
-  };
-  // `npm run bench` stops a script that outlives its --timeout with SIGTERM: the database goes all the same.
-  process.once('SIGTERM', () => {
-    emulator.child.kill();
-    void dropDatabase().finally(() => process.exit(143));
-  });
+  // `npm run bench` stops a script that outlives its --timeout with SIGTERM: withScratchDatabase drops the database
+  // and exits, and the local Stripe goes with this process.
+  process.once('exit', () => emulator.child.kill());
   try {
     if (!reused) {
       await migrate(db.orm);
@@ -287,7 +290,7 @@ async function main(): Promise<void> {
       });
     }
 
-    const sizes = await withClient(url.toString(), async (c) => {
+    const sizes = await withClient(url, async (c) => {
       await c.query('analyze');
       const { rows: counted } = await c.query<{ events: string; rollups: string; size: string }>(
         `select (select count(*) from usage_records)::text as events, (select count(*) from usage_rollups)::text as rollups,
@@ -300,7 +303,7 @@ async function main(): Promise<void> {
         `(customer × metric × day); database ${sizes.size}`,
     );
     const customers = await withClient(
-      url.toString(),
+      url,
       async (c) =>
         (
           await c.query<{ id: string; user: string }>(
@@ -313,7 +316,7 @@ async function main(): Promise<void> {
     // them, on the events through `pg` (without the catalogue, late periods and pricing, so it flatters the events).
     const previewed = spread(customers, previewCustomers);
     let started1 = process.hrtime.bigint();
-    await withClient(url.toString(), async (c) => {
+    await withClient(url, async (c) => {
       for (const { id } of previewed) {
         await c.query(PREVIEW_FROM_EVENTS, [id, period.start, period.end]);
       }
@@ -393,7 +396,7 @@ async function main(): Promise<void> {
     const config = loadConfig({
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: url,
       STRIPE_API_BASE: emulator.url,
     });
     const cpu = [cpuSeconds(), cpuSeconds(emulator.child.pid)];
@@ -429,9 +432,9 @@ async function main(): Promise<void> {
 
     // Verification: every invoice's total is its customer's raw events priced; Stripe has it; nothing left unbilled.
     const started3 = process.hrtime.bigint();
-    const expected = await expectedTotals(url.toString());
+    const expected = await expectedTotals(url);
     const invoices = await withClient(
-      url.toString(),
+      url,
       async (c) =>
         (
           await c.query<{ customer_id: string; total: string; status: string; stripe_id: string | null }>(
@@ -441,7 +444,7 @@ async function main(): Promise<void> {
           )
         ).rows,
     );
-    const unbilled = await withClient(url.toString(), async (c) => {
+    const unbilled = await withClient(url, async (c) => {
       const { rows: left } = await c.query<{ n: string }>(
         `select count(*)::text as n from usage_rollups where bucket = '00000000-0000-0000-0000-000000000000'`,
       );
@@ -483,7 +486,6 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
     emulator.child.kill();
-    await dropDatabase();
   }
 }
 

@@ -24,18 +24,19 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jwtVerify } from 'jose';
-import { Client, Pool, types } from 'pg';
+import { Pool, types } from 'pg';
 import { loadConfig } from '../src/config/config';
 import { currencyExponent } from '../src/config/currencies';
 import { Role } from '../src/entities/enums';
 import { migrate, openDatabase } from '../src/entities/orm';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { mintToken } from '../src/services/customers/auth.service';
 import { createServer } from '../src/server';
 import { BENCH_OPTIONS, emitRow, rssMb } from './lib/bench-row';
-import { postJson } from './lib/bench-util';
+import { benchCommandLine, postJson, withScratchDatabase } from './lib/bench-util';
 
-const { flags } = parseCommandLine(process.argv.slice(2), {
+const ABOUT =
+  'Pages of invoices per second through invoices(first: N), next to a bare node:http + pg baseline in the same process.';
+const { flags, number: arg } = benchCommandLine('npm run bench:page', ABOUT, {
   seconds: { type: 'string', value: 'N', description: 'seconds per measurement (default 3)' },
   concurrency: { type: 'string', value: 'N', description: 'clients, each one request in flight (default 8)' },
   rounds: { type: 'string', value: 'N', description: 'alternating rounds per page size (default 5)' },
@@ -43,7 +44,6 @@ const { flags } = parseCommandLine(process.argv.slice(2), {
   ...BENCH_OPTIONS,
 });
 const smoke = flags.smoke === true;
-const arg = (name: string, fallback: number): number => numberFlag(flags, name, fallback);
 
 const serverUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -400,110 +400,98 @@ async function drive(url: string, payload: string, token: string): Promise<numbe
   return done / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-async function admin(fn: (c: Client) => Promise<unknown>): Promise<void> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<void> {
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  await admin((c) => c.query(`create database "${name}"`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
-  const db = await openDatabase({ databaseUrl: url.toString() });
-  try {
-    await migrate(db.orm);
-    const seedPool = new Pool({ connectionString: url.toString(), max: 1 });
-    await seed(seedPool);
-    await seedPool.end();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: jwtSecret,
-      STRIPE_SECRET_KEY: 'sk_test_bench',
-      STRIPE_API_BASE: 'http://127.0.0.1:9',
-      STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
-      DATA_DIR: dataDir,
-      WEBHOOK_WORKER_ENABLED: 'false',
-      BILLING_SCHEDULER_ENABLED: 'false',
-    });
-    const server = await createServer({ config, db });
-    const base = await server.listen(0, '127.0.0.1');
-    const baseline = await baselineServer(url.toString());
-    const token = await mintToken(jwtSecret, { sub: READER, role: Role.USER });
-    const serverUrlGql = `${base}/graphql`;
-
-    out(
-      `invoice page: ${invoiceCount} invoices of one user (3-9 lines, 2-3 status changes each), ${concurrency} clients`,
-    );
-    out(`  baseline = node:http + jose + pg, hand-written SQL and JSON;  server = POST /graphql (full server)`);
-    out(`  database: PostgreSQL ${url.host}`);
-    for (const first of smoke ? [50] : [50, 10]) {
-      const payload = JSON.stringify({ query: QUERY, variables: { first } });
-      // The same answer, or the comparison means nothing.
-      const ours = await post(serverUrlGql, payload, token);
-      const theirs = await post(baseline.url, payload, token);
-      deepStrictEqual(JSON.parse(ours.body), JSON.parse(theirs.body), `the answers to first: ${first} differ`);
-      out(`invoices(first: ${first}): answers equal (${ours.body.length.toLocaleString('en-US')} bytes)`);
-      // Warm both paths (JIT, connection pools), then alternate which goes first in each measured round.
-      await drive(baseline.url, payload, token);
-      await drive(serverUrlGql, payload, token);
-      const ratios: number[] = [];
-      const rates = { server: [] as number[], baseline: [] as number[] };
-      const rate = (r: number): string => `${r.toFixed(1)}/s`.padStart(9);
-      for (let round = 1; round <= rounds; round += 1) {
-        let baselineRate: number;
-        let serverRate: number;
-        if (round % 2 === 1) {
-          baselineRate = await drive(baseline.url, payload, token);
-          serverRate = await drive(serverUrlGql, payload, token);
-        } else {
-          serverRate = await drive(serverUrlGql, payload, token);
-          baselineRate = await drive(baseline.url, payload, token);
-        }
-        ratios.push(serverRate / baselineRate);
-        rates.server.push(serverRate);
-        rates.baseline.push(baselineRate);
-        out(
-          `  round ${round}: baseline ${rate(baselineRate)}  server ${rate(serverRate)}  ratio ` +
-            `${(serverRate / baselineRate).toFixed(2)}`,
-        );
-      }
-      const sorted = [...ratios].sort((a, b) => a - b);
-      const median = sorted[Math.floor(sorted.length / 2)];
-      const verdict = first === 50 && !smoke ? ` (target ≥ 0.50) ${median >= 0.5 ? 'MET' : 'NOT MET'}` : '';
-      out(
-        `  ratio server / baseline, first: ${first}: median ${median.toFixed(2)} (min ${sorted[0].toFixed(2)}, max ` +
-          `${sorted[sorted.length - 1].toFixed(2)})${verdict}`,
-      );
-      const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-      emitRow(flags.json === true, {
-        bench: 'page',
-        path: `invoices(first: ${first}) with lines and history, POST /graphql, ${concurrency} clients`,
-        figure: Math.round(mid(rates.server) * 10) / 10,
-        unit: 'pages/s',
-        baseline: 'node:http + jose + pg, hand-written SQL',
-        baselineFigure: Math.round(mid(rates.baseline) * 10) / 10,
-        // The median round's ratio (each round measures both sides back to back), not a ratio of medians.
-        ratio: Math.round(median * 1000) / 1000,
-        target: first === 50 ? '≥ 0.50×' : null,
-        rssMb: rssMb(),
+  await withScratchDatabase(serverUrl, name, async (url) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-'));
+    const db = await openDatabase({ databaseUrl: url });
+    try {
+      await migrate(db.orm);
+      const seedPool = new Pool({ connectionString: url, max: 1 });
+      await seed(seedPool);
+      await seedPool.end();
+      const config = loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        JWT_SECRET: jwtSecret,
+        STRIPE_SECRET_KEY: 'sk_test_bench',
+        STRIPE_API_BASE: 'http://127.0.0.1:9',
+        STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(16).toString('hex')}`,
+        DATA_DIR: dataDir,
+        WEBHOOK_WORKER_ENABLED: 'false',
+        BILLING_SCHEDULER_ENABLED: 'false',
       });
+      const server = await createServer({ config, db });
+      const base = await server.listen(0, '127.0.0.1');
+      const baseline = await baselineServer(url);
+      const token = await mintToken(jwtSecret, { sub: READER, role: Role.USER });
+      const serverUrlGql = `${base}/graphql`;
+
+      out(
+        `invoice page: ${invoiceCount} invoices of one user (3-9 lines, 2-3 status changes each), ${concurrency} clients`,
+      );
+      out(`  baseline = node:http + jose + pg, hand-written SQL and JSON;  server = POST /graphql (full server)`);
+      out(`  database: PostgreSQL ${new URL(url).host}`);
+      for (const first of smoke ? [50] : [50, 10]) {
+        const payload = JSON.stringify({ query: QUERY, variables: { first } });
+        // The same answer, or the comparison means nothing.
+        const ours = await post(serverUrlGql, payload, token);
+        const theirs = await post(baseline.url, payload, token);
+        deepStrictEqual(JSON.parse(ours.body), JSON.parse(theirs.body), `the answers to first: ${first} differ`);
+        out(`invoices(first: ${first}): answers equal (${ours.body.length.toLocaleString('en-US')} bytes)`);
+        // Warm both paths (JIT, connection pools), then alternate which goes first in each measured round.
+        await drive(baseline.url, payload, token);
+        await drive(serverUrlGql, payload, token);
+        const ratios: number[] = [];
+        const rates = { server: [] as number[], baseline: [] as number[] };
+        const rate = (r: number): string => `${r.toFixed(1)}/s`.padStart(9);
+        for (let round = 1; round <= rounds; round += 1) {
+          let baselineRate: number;
+          let serverRate: number;
+          if (round % 2 === 1) {
+            baselineRate = await drive(baseline.url, payload, token);
+            serverRate = await drive(serverUrlGql, payload, token);
+          } else {
+            serverRate = await drive(serverUrlGql, payload, token);
+            baselineRate = await drive(baseline.url, payload, token);
+          }
+          ratios.push(serverRate / baselineRate);
+          rates.server.push(serverRate);
+          rates.baseline.push(baselineRate);
+          out(
+            `  round ${round}: baseline ${rate(baselineRate)}  server ${rate(serverRate)}  ratio ` +
+              `${(serverRate / baselineRate).toFixed(2)}`,
+          );
+        }
+        const sorted = [...ratios].sort((a, b) => a - b);
+        const median = sorted[Math.floor(sorted.length / 2)];
+        const verdict = first === 50 && !smoke ? ` (target ≥ 0.50) ${median >= 0.5 ? 'MET' : 'NOT MET'}` : '';
+        out(
+          `  ratio server / baseline, first: ${first}: median ${median.toFixed(2)} (min ${sorted[0].toFixed(2)}, max ` +
+            `${sorted[sorted.length - 1].toFixed(2)})${verdict}`,
+        );
+        const mid = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        emitRow(flags.json === true, {
+          bench: 'page',
+          path: `invoices(first: ${first}) with lines and history, POST /graphql, ${concurrency} clients`,
+          figure: Math.round(mid(rates.server) * 10) / 10,
+          unit: 'pages/s',
+          baseline: 'node:http + jose + pg, hand-written SQL',
+          baselineFigure: Math.round(mid(rates.baseline) * 10) / 10,
+          // The median round's ratio (each round measures both sides back to back), not a ratio of medians.
+          ratio: Math.round(median * 1000) / 1000,
+          target: first === 50 ? '≥ 0.50×' : null,
+          rssMb: rssMb(),
+        });
+      }
+      agent.destroy();
+      await baseline.close();
+      await server.close();
+    } finally {
+      await db.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    agent.destroy();
-    await baseline.close();
-    await server.close();
-  } finally {
-    await db.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    await admin((c) => c.query(`drop database if exists "${name}" with (force)`));
-  }
+  });
 }
 
 main().catch((error: unknown) => {

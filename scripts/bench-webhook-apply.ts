@@ -28,7 +28,6 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import type * as PgModule from 'pg';
 import type * as ConfigModule from '../src/config/config';
 import type * as LoggerModule from '../src/config/logger';
@@ -39,9 +38,15 @@ import type * as OptionsModule from '../src/webhooks/webhook-options';
 import type * as WorkerModule from '../src/webhooks/webhook-worker';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { emitRow, ratioOf } from './lib/bench-row';
-import { loadAverage, median, withClient } from './lib/bench-util';
+import {
+  benchCommandLine,
+  benchServerUrl,
+  loadAverage,
+  median,
+  withClient,
+  withScratchDatabase,
+} from './lib/bench-util';
 
-const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const STEPS = [
   { type: 'invoice.finalized', status: 'open', attempts: 0, paid: false },
   { type: 'invoice.payment_failed', status: 'open', attempts: 1, paid: false },
@@ -297,7 +302,7 @@ async function child(): Promise<void> {
   const { DISPATCH_TABLE } = load('./dispatch-table') as typeof DispatchModule;
   const { resolveWebhookOptions } = load('./webhook-options') as typeof OptionsModule;
   const { WebhookWorker } = load('./webhook-worker') as typeof WorkerModule;
-  const url = process.env.BENCH_CHILD_DB ?? DEFAULT_URL;
+  const url = process.env.BENCH_CHILD_DB ?? benchServerUrl();
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
@@ -341,7 +346,8 @@ interface Side {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
+  const ABOUT = 'Webhook events applied per second by worker processes sharing a burst, against claim+mark alone.';
+  const { flags, number } = benchCommandLine('npm run bench:webhook-apply', ABOUT, {
     events: { type: 'string', value: 'N', description: 'events in the burst (default 10000; --smoke 400)' },
     workers: { type: 'string', value: 'N', description: 'instances (worker processes) sharing it (default 3)' },
     'batch-size': { type: 'string', value: 'N', description: 'events claimed per transaction (default 100)' },
@@ -351,11 +357,10 @@ async function main(): Promise<void> {
     json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
   });
   const smoke = flags.smoke === true;
-  const events = numberFlag(flags, 'events', smoke ? 400 : 10_000);
-  const workers = numberFlag(flags, 'workers', smoke ? 2 : 3);
-  const batchSize = numberFlag(flags, 'batch-size', 100);
-  const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
-  const serverUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_URL;
+  const events = number('events', smoke ? 400 : 10_000);
+  const workers = number('workers', smoke ? 2 : 3);
+  const batchSize = number('batch-size', 100);
+  const rounds = Math.max(1, number('rounds', smoke ? 1 : 3));
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
   const sides: Side[] = [
@@ -384,11 +389,7 @@ async function main(): Promise<void> {
   const baselinePgCpuMs: number[] = [];
 
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const dbUrl = url.toString();
-  try {
+  await withScratchDatabase(benchServerUrl(), name, async (dbUrl) => {
     const db = await openDatabase({ databaseUrl: dbUrl });
     await migrate(db.orm);
     await db.close();
@@ -425,9 +426,7 @@ async function main(): Promise<void> {
       }
       out(`${line.join('  ')}  (load ${loadAverage()})`);
     }
-  } finally {
-    await withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
-  }
+  });
 
   const baseline = median(baselineSeconds);
   out(

@@ -26,13 +26,11 @@ import { Pool } from 'pg';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config/config';
 import { migrate, openDatabase } from '../src/entities/orm';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { createServer } from '../src/server';
-import { loadAverage, median, postJson, withClient } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, loadAverage, median, postJson, withScratchDatabase } from './lib/bench-util';
 import { stripeSyncServer } from './lib/stripe-sync-server';
 import type { BenchServer } from './lib/stripe-sync-server';
 
-const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const stripe = new Stripe('sk_test_bench');
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -182,7 +180,7 @@ const SERVERS: Record<Side, (url: string, secret: string) => Promise<BenchServer
  * A server process (`--serve route|baseline|sync`): says its URL, answers `cpu` with its CPU and RSS, `stop` ends it.
  */
 async function serve(kind: Side): Promise<void> {
-  const url = process.env.BENCH_SERVE_DB ?? DEFAULT_URL;
+  const url = process.env.BENCH_SERVE_DB ?? benchServerUrl();
   const secret = process.env.BENCH_SERVE_SECRET ?? '';
   const server = await SERVERS[kind](url, secret);
   process.on('message', (message) => {
@@ -247,7 +245,9 @@ interface Tally {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
+  const ABOUT =
+    'Signed Stripe webhooks acknowledged per second by the route, against a bare node:http baseline and stripe-sync-engine.';
+  const { flags, number } = benchCommandLine('npm run bench:webhooks', ABOUT, {
     events: { type: 'string', value: 'N', description: 'events per run (default 4000; --smoke 300)' },
     concurrency: { type: 'string', value: 'N,M', description: 'requests in flight, one or more (default 16,64)' },
     rounds: { type: 'string', value: 'N', description: 'rotating rounds per concurrency (default 5; --smoke 1)' },
@@ -256,121 +256,110 @@ async function main(): Promise<void> {
     json: { type: 'boolean', description: 'also print one BENCH_ROW line per measured row' },
   });
   const smoke = flags.smoke === true;
-  const total = numberFlag(flags, 'events', smoke ? 300 : 4000);
-  const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 5));
+  const total = number('events', smoke ? 300 : 4000);
+  const rounds = Math.max(1, number('rounds', smoke ? 1 : 5));
   const levels = String(flags.concurrency ?? (smoke ? '16' : '16,64'))
     .split(',')
     .map((level) => Number(level))
     .filter((level) => Number.isInteger(level) && level > 0);
   const sides: Side[] = flags['no-sync-engine'] === true ? ['baseline', 'route'] : ['baseline', 'route', 'sync'];
-  const serverUrl = process.env.BENCH_DATABASE_URL ?? DEFAULT_URL;
+  const serverUrl = benchServerUrl();
   const secret = `whsec_${randomBytes(16).toString('hex')}`;
 
   // One database for ours and the baseline (same table), one of its own for stripe-sync-engine's schema.
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;
-  const databases = { ours: name, sync: `${name}_sync` };
-  const urlOf = (database: string): string => {
-    const url = new URL(serverUrl);
-    url.pathname = `/${database}`;
-    return url.toString();
-  };
   const rows: string[] = [];
-  try {
-    for (const database of Object.values(databases)) {
-      await withClient(serverUrl, (c) => c.query(`create database "${database}"`));
-    }
-    const db = await openDatabase({ databaseUrl: urlOf(databases.ours) });
-    await migrate(db.orm);
-    await db.close();
-    const servers = {} as Record<Side, ServerProcess>;
-    try {
-      for (const side of sides) {
-        servers[side] = await startServer(side, urlOf(side === 'sync' ? databases.sync : databases.ours), secret);
-      }
-      // Warm every path (JIT, connection pools), then rotate which goes first in each measured round.
-      const warm = { total: Math.min(total, 1000), concurrency: levels[0] ?? 16, secret };
-      for (const side of sides) {
-        await drive(servers[side].url, `warm-${side}`, warm);
-      }
-      const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')}/s`.padStart(9);
-      out(
-        `webhook intake: ${total.toLocaleString('en-US')} signed events per run, each server in its own process; ` +
-          `load average ${loadAverage()}`,
-      );
-      out(`  baseline = node:http + constructEvent + pg insert;  route = POST /api/v1/webhooks/stripe (full server)`);
-      if (sides.includes('sync')) {
-        out(`  sync-engine = node:http + @supabase/stripe-sync-engine 0.48.5 processWebhook (its own database)`);
-      }
-      for (const concurrency of levels) {
-        const options = { total, concurrency, secret };
-        const tally = {} as Record<Side, Tally>;
+  await withScratchDatabase(serverUrl, name, (ours) =>
+    withScratchDatabase(serverUrl, `${name}_sync`, async (sync) => {
+      const db = await openDatabase({ databaseUrl: ours });
+      await migrate(db.orm);
+      await db.close();
+      const servers = {} as Record<Side, ServerProcess>;
+      try {
         for (const side of sides) {
-          tally[side] = { seconds: [], p99Ms: [], cpuMs: 0 };
+          servers[side] = await startServer(side, side === 'sync' ? sync : ours, secret);
         }
-        const vsBaseline: number[] = [];
-        const vsSync: number[] = [];
-        for (let round = 1; round <= rounds; round += 1) {
-          const order = sides.map((_, i) => sides[(i + round - 1) % sides.length]);
-          for (const side of order) {
-            const before = await servers[side].usage();
-            const run = await drive(servers[side].url, `${side}${concurrency}-${round}`, options);
-            tally[side].cpuMs += (await servers[side].usage()).cpuMs - before.cpuMs;
-            tally[side].seconds.push(run.seconds);
-            tally[side].p99Ms.push(run.p99Ms);
+        // Warm every path (JIT, connection pools), then rotate which goes first in each measured round.
+        const warm = { total: Math.min(total, 1000), concurrency: levels[0] ?? 16, secret };
+        for (const side of sides) {
+          await drive(servers[side].url, `warm-${side}`, warm);
+        }
+        const rate = (s: number): string => `${Math.round(total / s).toLocaleString('en-US')}/s`.padStart(9);
+        out(
+          `webhook intake: ${total.toLocaleString('en-US')} signed events per run, each server in its own process; ` +
+            `load average ${loadAverage()}`,
+        );
+        out(`  baseline = node:http + constructEvent + pg insert;  route = POST /api/v1/webhooks/stripe (full server)`);
+        if (sides.includes('sync')) {
+          out(`  sync-engine = node:http + @supabase/stripe-sync-engine 0.48.5 processWebhook (its own database)`);
+        }
+        for (const concurrency of levels) {
+          const options = { total, concurrency, secret };
+          const tally = {} as Record<Side, Tally>;
+          for (const side of sides) {
+            tally[side] = { seconds: [], p99Ms: [], cpuMs: 0 };
           }
-          const routeSeconds = tally.route.seconds[round - 1];
-          vsBaseline.push(tally.baseline.seconds[round - 1] / routeSeconds);
-          if (sides.includes('sync')) {
-            vsSync.push(tally.sync.seconds[round - 1] / routeSeconds);
+          const vsBaseline: number[] = [];
+          const vsSync: number[] = [];
+          for (let round = 1; round <= rounds; round += 1) {
+            const order = sides.map((_, i) => sides[(i + round - 1) % sides.length]);
+            for (const side of order) {
+              const before = await servers[side].usage();
+              const run = await drive(servers[side].url, `${side}${concurrency}-${round}`, options);
+              tally[side].cpuMs += (await servers[side].usage()).cpuMs - before.cpuMs;
+              tally[side].seconds.push(run.seconds);
+              tally[side].p99Ms.push(run.p99Ms);
+            }
+            const routeSeconds = tally.route.seconds[round - 1];
+            vsBaseline.push(tally.baseline.seconds[round - 1] / routeSeconds);
+            if (sides.includes('sync')) {
+              vsSync.push(tally.sync.seconds[round - 1] / routeSeconds);
+            }
+            out(
+              `  ${concurrency} in flight, round ${round}: ` +
+                sides.map((side) => `${LABEL[side]} ${rate(tally[side].seconds[round - 1])}`).join('  ') +
+                `  route / baseline ${vsBaseline[round - 1].toFixed(2)}` +
+                (vsSync.length > 0 ? `  route / sync-engine ${vsSync[round - 1].toFixed(2)}` : ''),
+            );
           }
-          out(
-            `  ${concurrency} in flight, round ${round}: ` +
-              sides.map((side) => `${LABEL[side]} ${rate(tally[side].seconds[round - 1])}`).join('  ') +
-              `  route / baseline ${vsBaseline[round - 1].toFixed(2)}` +
-              (vsSync.length > 0 ? `  route / sync-engine ${vsSync[round - 1].toFixed(2)}` : ''),
-          );
+          const rss = (await servers.route.usage()).rssMb;
+          const figure = (side: Side): number => Math.round(total / median(tally[side].seconds));
+          const perEvent = (side: Side): string =>
+            `${LABEL[side]} ${(tally[side].cpuMs / (total * rounds)).toFixed(3)} ms CPU, p99 ${median(tally[side].p99Ms).toFixed(1)} ms`;
+          const verdict = (ratios: number[], target: number, against: string): string => {
+            const ratio = median(ratios);
+            return (
+              `route / ${against} median ${ratio.toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ` +
+              `${Math.max(...ratios).toFixed(2)}; target ≥ ${target}) ${ratio >= target ? 'MET' : 'NOT MET'}`
+            );
+          };
+          out(`  ${concurrency} in flight: ${verdict(vsBaseline, 0.85, 'baseline')}`);
+          if (vsSync.length > 0) {
+            out(`  ${concurrency} in flight: ${verdict(vsSync, 1.3, 'sync-engine')}`);
+          }
+          out(`    per event: ${sides.map(perEvent).join('; ')}; route RSS ${rss} MB; load average ${loadAverage()}`);
+          const row = (baseline: string, baselineSide: Side, ratios: number[], target: string): string =>
+            `BENCH_ROW ${JSON.stringify({
+              bench: 'webhooks',
+              path: `webhook ack (verify + durable insert), ${concurrency} connections, vs ${LABEL[baselineSide]}`,
+              figure: figure('route'),
+              unit: 'events/s',
+              baseline,
+              baselineFigure: figure(baselineSide),
+              ratio: Math.round(median(ratios) * 100) / 100,
+              target,
+              rssMb: rss,
+            })}`;
+          rows.push(row('bare node:http + constructEvent + pg insert', 'baseline', vsBaseline, '≥ 0.85×'));
+          if (vsSync.length > 0) {
+            rows.push(row('@supabase/stripe-sync-engine 0.48.5 processWebhook', 'sync', vsSync, '≥ 1.3×'));
+          }
         }
-        const rss = (await servers.route.usage()).rssMb;
-        const figure = (side: Side): number => Math.round(total / median(tally[side].seconds));
-        const perEvent = (side: Side): string =>
-          `${LABEL[side]} ${(tally[side].cpuMs / (total * rounds)).toFixed(3)} ms CPU, p99 ${median(tally[side].p99Ms).toFixed(1)} ms`;
-        const verdict = (ratios: number[], target: number, against: string): string => {
-          const ratio = median(ratios);
-          return (
-            `route / ${against} median ${ratio.toFixed(2)} (min ${Math.min(...ratios).toFixed(2)}, max ` +
-            `${Math.max(...ratios).toFixed(2)}; target ≥ ${target}) ${ratio >= target ? 'MET' : 'NOT MET'}`
-          );
-        };
-        out(`  ${concurrency} in flight: ${verdict(vsBaseline, 0.85, 'baseline')}`);
-        if (vsSync.length > 0) {
-          out(`  ${concurrency} in flight: ${verdict(vsSync, 1.3, 'sync-engine')}`);
-        }
-        out(`    per event: ${sides.map(perEvent).join('; ')}; route RSS ${rss} MB; load average ${loadAverage()}`);
-        const row = (baseline: string, baselineSide: Side, ratios: number[], target: string): string =>
-          `BENCH_ROW ${JSON.stringify({
-            bench: 'webhooks',
-            path: `webhook ack (verify + durable insert), ${concurrency} connections, vs ${LABEL[baselineSide]}`,
-            figure: figure('route'),
-            unit: 'events/s',
-            baseline,
-            baselineFigure: figure(baselineSide),
-            ratio: Math.round(median(ratios) * 100) / 100,
-            target,
-            rssMb: rss,
-          })}`;
-        rows.push(row('bare node:http + constructEvent + pg insert', 'baseline', vsBaseline, '≥ 0.85×'));
-        if (vsSync.length > 0) {
-          rows.push(row('@supabase/stripe-sync-engine 0.48.5 processWebhook', 'sync', vsSync, '≥ 1.3×'));
-        }
+      } finally {
+        await Promise.all(Object.values(servers).map((server) => server.stop()));
       }
-    } finally {
-      await Promise.all(Object.values(servers).map((server) => server.stop()));
-    }
-  } finally {
-    for (const database of Object.values(databases)) {
-      await withClient(serverUrl, (c) => c.query(`drop database if exists "${database}" with (force)`));
-    }
-  }
+    }),
+  );
   if (flags.json === true) {
     rows.forEach((row) => out(row));
   }

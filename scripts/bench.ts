@@ -20,8 +20,8 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { numberFlag, parseCommandLine } from '../src/cli/args';
 import { ROW_PREFIX, type BenchRow } from './lib/bench-row';
+import { benchCommandLine, benchServerUrl, loadAverage } from './lib/bench-util';
 
 const root = path.resolve(__dirname, '..', '..');
 const DOC = path.join(root, 'docs', 'benchmarks.md');
@@ -207,7 +207,7 @@ export function keptRows(page: string, ran: ReadonlySet<string>): { rows: string
 
 async function postgresVersion(): Promise<string> {
   const client = new Client({
-    connectionString: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    connectionString: benchServerUrl(),
     connectionTimeoutMillis: 3000,
   });
   try {
@@ -220,12 +220,6 @@ async function postgresVersion(): Promise<string> {
     await client.end().catch(() => undefined);
   }
 }
-
-const loadAverage = (): string =>
-  os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
 
 export async function describeMachine(): Promise<string> {
   const cpus = os.cpus();
@@ -349,7 +343,9 @@ export function withTable(page: string, table: string): string {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseCommandLine(process.argv.slice(2), {
+  const ABOUT =
+    'Runs every scripts/bench-*.ts with --json and prints their rows as one table, written into docs/benchmarks.md.';
+  const { flags, number } = benchCommandLine('npm run bench', ABOUT, {
     smoke: { type: 'boolean', description: 'a short run of each benchmark (CI): no targets judged, nothing written' },
     rounds: { type: 'string', value: 'N', description: 'rounds of every benchmark; figures are medians (default 3)' },
     only: { type: 'string', value: 'a,b', description: 'these benchmarks only (names without bench-)' },
@@ -364,12 +360,12 @@ async function main(): Promise<void> {
     },
   });
   const smoke = flags.smoke === true;
-  const rounds = Math.max(1, numberFlag(flags, 'rounds', smoke ? 1 : 3));
-  const timeoutMs = numberFlag(flags, 'timeout', smoke ? 60 : 3600) * 1000;
+  const rounds = Math.max(1, number('rounds', smoke ? 1 : 3));
+  const timeoutMs = number('timeout', smoke ? 60 : 3600) * 1000;
   const only = typeof flags.only === 'string' ? new Set(flags.only.split(',').map((s) => s.trim())) : null;
   const names = discover(path.join(root, 'scripts')).filter((name) => !only || only.has(name));
   const args = smoke ? ['--json', '--smoke'] : ['--json'];
-  const monthEvents = numberFlag(flags, 'month-events', 1_000_000);
+  const monthEvents = number('month-events', 1_000_000);
   const argsOf = (name: string): string[] =>
     name === 'month' && !smoke
       ? [...args, '--events', String(monthEvents), '--customers', String(Math.max(1, Math.round(monthEvents / 1000)))]

@@ -1,10 +1,58 @@
 /**
- * What the benchmark scripts share besides their output contract (bench-row.ts): the machine's load, medians, a
- * short-lived `pg` client and a light HTTP client.
+ * What the benchmark scripts share besides their output contract (bench-row.ts): their command line, the machine's
+ * load, medians, a short-lived `pg` client, a scratch database and a light HTTP client.
  */
 import http from 'node:http';
-import { loadavg } from 'node:os';
+import { constants, loadavg } from 'node:os';
 import { Client } from 'pg';
+import { COMMON_OPTIONS, UsageError, numberFlag, optionHelp, parseCommandLine } from '../../src/cli/args';
+import type { Flags, OptionTable } from '../../src/cli/args';
+
+/** A benchmark's parsed command line. */
+export interface BenchCommandLine {
+  flags: Flags;
+  /** `--name N` as a number, `fallback` when absent; not a number: `refuse`. */
+  number(name: string, fallback: number): number;
+  /** Ends the script on a command line it cannot take: the one line, a pointer to --help, exit code 2. */
+  refuse(message: string): never;
+}
+
+/**
+ * Reads a benchmark's command line (`argv`, by default this process's) against its `options` (plus `--help`), as the
+ * operator CLI reads its own (src/cli/args.ts): `--help` or `-h` prints the usage of `command` (e.g.
+ * `npm run bench:page`), `about` and the options, and exits 0; an option it does not take, a value missing or given
+ * to a switch, or a number that is not one, is one line on stderr with a pointer to --help and exit code 2, never a
+ * stack trace (and no benchmark runs). Read every option before making a scratch database: `number` and `refuse` exit
+ * at once, without its drop.
+ */
+export function benchCommandLine(
+  command: string,
+  about: string,
+  options: OptionTable,
+  argv: string[] = process.argv.slice(2),
+): BenchCommandLine {
+  const table: OptionTable = { ...options, help: COMMON_OPTIONS.help };
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`Usage: ${command} -- [options]\n\n${about}\n\nOptions:\n${optionHelp(table)}\n`);
+    process.exit(0);
+  }
+  const refuse = (message: string): never => {
+    process.stderr.write(`${message}\nRun \`${command} -- --help\` for the options.\n`);
+    process.exit(2);
+  };
+  const usage = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof UsageError) {
+        return refuse(error.message);
+      }
+      throw error;
+    }
+  };
+  const flags = usage(() => parseCommandLine(argv, table).flags);
+  return { flags, number: (name, fallback) => usage(() => numberFlag(flags, name, fallback)), refuse };
+}
 
 /** The machine's three load averages (`1.84, 0.77, 0.30`), printed beside figures taken on a shared machine. */
 export function loadAverage(): string {
@@ -24,6 +72,59 @@ export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>):
     return await fn(client);
   } finally {
     await client.end();
+  }
+}
+
+/** The server the benchmarks make their scratch databases on: BENCH_DATABASE_URL, else the local PostgreSQL. */
+export const benchServerUrl = (): string =>
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The URL of database `name` on the server of `serverUrl`. */
+export function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops of the scratch databases alive now: a benchmark stopped by a signal drops them before it exits. */
+const scratch = new Set<() => Promise<unknown>>();
+
+function dropScratchAndExit(signal: NodeJS.Signals): void {
+  // A second signal is not held up by this one's drops.
+  process.off('SIGTERM', dropScratchAndExit).off('SIGINT', dropScratchAndExit);
+  void Promise.allSettled([...scratch].map((drop) => drop())).finally(() =>
+    process.exit(128 + constants.signals[signal]),
+  );
+}
+
+/**
+ * Runs `fn` with the URL of a new database `name` on the server of `serverUrl`, and drops it afterwards: when `fn`
+ * fails too, and when the script is stopped by SIGTERM (`npm run bench` stops one that outlives its --timeout) or
+ * SIGINT, so no benchmark leaves gigabytes of rows behind.
+ */
+export async function withScratchDatabase<T>(
+  serverUrl: string,
+  name: string,
+  fn: (url: string) => Promise<T>,
+): Promise<T> {
+  await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
+  const drop = (): Promise<unknown> =>
+    withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
+  if (scratch.size === 0) {
+    process.on('SIGTERM', dropScratchAndExit).on('SIGINT', dropScratchAndExit);
+  }
+  scratch.add(drop);
+  try {
+    return await fn(databaseUrl(serverUrl, name));
+  } finally {
+    try {
+      await drop();
+    } finally {
+      scratch.delete(drop);
+      if (scratch.size === 0) {
+        process.off('SIGTERM', dropScratchAndExit).off('SIGINT', dropScratchAndExit);
+      }
+    }
   }
 }
 
