@@ -25,6 +25,7 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config/config';
+import { processMetrics } from '../src/lib/metrics';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import { benchCommandLine, benchServerUrl, loadAverage, median, postJson, withScratchDatabase } from './lib/bench-util';
@@ -186,10 +187,13 @@ async function serve(kind: Side): Promise<void> {
   process.on('message', (message) => {
     if (message === 'cpu') {
       const used = process.cpuUsage();
-      process.send?.({
-        cpuMs: (used.user + used.system) / 1000,
-        rssMb: Math.round(process.memoryUsage().rss / 1048576),
-      });
+      void intakeInserts().then((inserts) =>
+        process.send?.({
+          cpuMs: (used.user + used.system) / 1000,
+          rssMb: Math.round(process.memoryUsage().rss / 1048576),
+          inserts,
+        }),
+      );
     } else if (message === 'stop') {
       void server.close().then(() => process.exit(0));
     }
@@ -197,10 +201,19 @@ async function serve(kind: Side): Promise<void> {
   process.send?.({ url: server.url });
 }
 
+/** The insert statements the route's intake ran so far (its group commit: several events per insert under load). */
+async function intakeInserts(): Promise<number> {
+  const metric = await processMetrics.getSingleMetric('agenthub_webhook_intake_batch_events')?.get();
+  const count = metric?.values.find(
+    (v) => (v as { metricName?: string }).metricName === 'agenthub_webhook_intake_batch_events_count',
+  );
+  return count?.value ?? 0;
+}
+
 interface ServerProcess {
   url: string;
   /** CPU ms spent so far and RSS now. */
-  usage(): Promise<{ cpuMs: number; rssMb: number }>;
+  usage(): Promise<{ cpuMs: number; rssMb: number; inserts: number }>;
   stop(): Promise<void>;
 }
 
@@ -223,7 +236,7 @@ async function startServer(kind: Side, dbUrl: string, secret: string): Promise<S
   return {
     url,
     usage: () => {
-      const answer = next<{ cpuMs: number; rssMb: number }>();
+      const answer = next<{ cpuMs: number; rssMb: number; inserts: number }>();
       child.send('cpu');
       return answer;
     },
@@ -242,6 +255,8 @@ interface Tally {
   seconds: number[];
   p99Ms: number[];
   cpuMs: number;
+  /** Insert statements of the route's intake (0 for the others). */
+  inserts: number;
 }
 
 async function main(): Promise<void> {
@@ -297,7 +312,7 @@ async function main(): Promise<void> {
           const options = { total, concurrency, secret };
           const tally = {} as Record<Side, Tally>;
           for (const side of sides) {
-            tally[side] = { seconds: [], p99Ms: [], cpuMs: 0 };
+            tally[side] = { seconds: [], p99Ms: [], cpuMs: 0, inserts: 0 };
           }
           const vsBaseline: number[] = [];
           const vsSync: number[] = [];
@@ -306,7 +321,9 @@ async function main(): Promise<void> {
             for (const side of order) {
               const before = await servers[side].usage();
               const run = await drive(servers[side].url, `${side}${concurrency}-${round}`, options);
-              tally[side].cpuMs += (await servers[side].usage()).cpuMs - before.cpuMs;
+              const after = await servers[side].usage();
+              tally[side].cpuMs += after.cpuMs - before.cpuMs;
+              tally[side].inserts += after.inserts - before.inserts;
               tally[side].seconds.push(run.seconds);
               tally[side].p99Ms.push(run.p99Ms);
             }
@@ -338,6 +355,10 @@ async function main(): Promise<void> {
             out(`  ${concurrency} in flight: ${verdict(vsSync, 1.3, 'sync-engine')}`);
           }
           out(`    per event: ${sides.map(perEvent).join('; ')}; route RSS ${rss} MB; load average ${loadAverage()}`);
+          const perInsert = (total * rounds) / Math.max(1, tally.route.inserts);
+          out(
+            `    route: ${perInsert.toFixed(1)} events per insert on average (deliveries arriving together share one)`,
+          );
           const row = (baseline: string, baselineSide: Side, ratios: number[], target: string): string =>
             `BENCH_ROW ${JSON.stringify({
               bench: 'webhooks',
