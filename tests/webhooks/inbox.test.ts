@@ -63,6 +63,22 @@ describe('StripeEventInbox: events arriving together share one insert', () => {
     expect(await inbox.store(b)).toEqual({ duplicate: true });
   });
 
+  it('caps a statement at 4 MB of events: large events waiting together go in several', async () => {
+    const inbox = new StripeEventInbox(test.db.orm.em, 1);
+    // Five events of 1.5 MB: the first alone, then two statements of two (3 MB each; three would be 4.5 MB).
+    const large = Array.from({ length: 5 }, () => {
+      const event = anEvent();
+      return { ...event, json: JSON.stringify({ id: event.id, object: 'event', pad: 'x'.repeat(1_500_000) }) };
+    });
+
+    const results = await Promise.all(large.map((event) => inbox.store(event)));
+
+    expect(results).toEqual(large.map(() => ({ duplicate: false })));
+    expect(inserts).toHaveLength(3);
+    const row = await findEvent(test.db, large[4].id);
+    expect((row?.payload as { pad: string }).pad).toHaveLength(1_500_000);
+  });
+
   it('a lone event is stored at once, with no other waiting', async () => {
     const inbox = new StripeEventInbox(test.db.orm.em, 5);
     const event = anEvent();

@@ -70,8 +70,12 @@ export async function storeStripeEvent(em: EntityManager, event: StripeEventReco
   return { duplicate: !inserted.has(event.id) };
 }
 
-/** How many events one statement of the inbox stores at most (about 2 KB each: a statement of a few hundred kB). */
+/**
+ * What one statement of the inbox stores at most: 200 events, and no more than 4 MB of their JSON (a Stripe event is a
+ * few kB; the route accepts up to 1 MB, and a burst of those must not become one statement of hundreds of MB).
+ */
 const MAX_INBOX_BATCH = 200;
+const MAX_INBOX_BATCH_CHARS = 4 * 1024 * 1024;
 
 interface InboxEntry {
   event: StripeEventRecord;
@@ -109,7 +113,16 @@ export class StripeEventInbox {
   }
 
   private next(): void {
-    const batch = this.waiting.splice(0, MAX_INBOX_BATCH);
+    let take = 1;
+    let chars = this.waiting[0].event.json.length;
+    while (take < Math.min(this.waiting.length, MAX_INBOX_BATCH)) {
+      chars += this.waiting[take].event.json.length;
+      if (chars > MAX_INBOX_BATCH_CHARS) {
+        break;
+      }
+      take += 1;
+    }
+    const batch = this.waiting.splice(0, take);
     this.running += 1;
     void this.storeBatch(batch).finally(() => {
       this.running -= 1;
