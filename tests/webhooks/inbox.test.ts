@@ -79,6 +79,24 @@ describe('StripeEventInbox: events arriving together share one insert', () => {
     expect((row?.payload as { pad: string }).pad).toHaveLength(1_500_000);
   });
 
+  it('keeps the arrival order of events of one Stripe second, the order the worker applies them in', async () => {
+    const inbox = new StripeEventInbox(test.db.orm.em, 1);
+    const created = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const events = Array.from({ length: 8 }, () => ({ ...anEvent(), created }));
+
+    await Promise.all(events.map((event) => inbox.store(event)));
+
+    // The worker's claim order (claimDueEvents): Stripe's second, then receipt.
+    const rows = await test.db.orm.em
+      .fork()
+      .getConnection()
+      .execute<Array<{ id: string }>>(
+        'select id from webhook_events where id in (?) order by stripe_created_at, received_at, id',
+        [events.map((event) => event.id)],
+      );
+    expect(rows.map((row) => row.id)).toEqual(events.map((event) => event.id));
+  });
+
   it('a lone event is stored at once, with no other waiting', async () => {
     const inbox = new StripeEventInbox(test.db.orm.em, 5);
     const event = anEvent();

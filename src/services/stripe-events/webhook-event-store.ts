@@ -39,7 +39,9 @@ interface ClaimedRow {
  * redelivery inserts nothing (its id is not returned) and is not applied again (invariant 4). Runs outside any
  * transaction: it commits on return, and only then may the route acknowledge. The rows travel as one JSON array
  * (`jsonb_to_recordset`), each payload the verified body as received (no second serialisation on the hot path), so
- * one prepared statement serves any number of events. An id given twice is inserted once.
+ * one prepared statement serves any number of events. An id given twice is inserted once. `received_at` keeps the
+ * order of `events` (a microsecond apart within the statement): the worker applies events of the same Stripe second
+ * in the order they arrived.
  */
 export async function storeStripeEvents(em: EntityManager, events: readonly StripeEventRecord[]): Promise<Set<string>> {
   const rows = events.map(
@@ -52,10 +54,13 @@ export async function storeStripeEvents(em: EntityManager, events: readonly Stri
   // Bound parameters on the statement pool, prepared once per connection: the hot path of the intake (pooledQuery).
   const inserted = await pooledQuery<{ id: string }>(
     em,
-    `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at)
-     select id, type, api_version, livemode, object_id, payload, to_timestamp(created)
-     from jsonb_to_recordset($1::jsonb)
-       as e(id text, type text, api_version text, livemode boolean, object_id text, created float8, payload jsonb)
+    `insert into webhook_events (id, type, api_version, livemode, object_id, payload, stripe_created_at, received_at)
+     select e.id, e.type, e.api_version, e.livemode, e.object_id, e.payload, to_timestamp(e.created),
+       now() + (e.n - 1) * interval '1 microsecond'
+     from rows from (jsonb_to_recordset($1::jsonb)
+       as (id text, type text, api_version text, livemode boolean, object_id text, created float8, payload jsonb))
+       with ordinality as e(id, type, api_version, livemode, object_id, created, payload, n)
+     order by e.n
      on conflict (id) do nothing
      returning id`,
     [`[${rows.join(',')}]`],
