@@ -3,6 +3,7 @@ import type { Invoice } from '../../entities';
 import { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
+import { numberedPlaceholders, pooledQuery } from '../../entities/pooled-query';
 
 /**
  * SQL of the invoice aggregate (`invoices`, `invoice_number_sequences`) that the ORM's finders do not express.
@@ -68,23 +69,23 @@ export interface PreviewStanding {
 
 /**
  * The customer of a user (its external user id) as a preview of `period` needs it, in one statement instead of one
- * per question (the preview is read often: a dashboard's cost so far); null when the user has no customer.
+ * per question (the preview is read often: a dashboard's cost so far), prepared; null when the user has no customer.
+ * Outside transactions (`pooledQuery`).
  */
 export async function previewStanding(
   em: EntityManager,
   externalUserId: string,
   period: { key: string; start: Date },
 ): Promise<PreviewStanding | null> {
-  const [row] = await em.execute<
-    Array<{
-      id: string;
-      currency: string | null;
-      invoice_id: string | null;
-      invoice_currency: string | null;
-      late_periods: string[] | string;
-    }>
-  >(
-    `select c.id, c.currency, v.id as invoice_id, v.currency as invoice_currency,
+  const [row] = await pooledQuery<{
+    id: string;
+    currency: string | null;
+    invoice_id: string | null;
+    invoice_currency: string | null;
+    late_periods: string[] | string;
+  }>(
+    em,
+    numberedPlaceholders(`select c.id, c.currency, v.id as invoice_id, v.currency as invoice_currency,
             (select coalesce(json_agg(trim(l.period) order by l.period), '[]'::json)
              from (${latePeriodsSql('c.id')}) l) as late_periods
      from customers c
@@ -94,8 +95,9 @@ export async function previewStanding(
        order by i.created_at desc
        limit 1
      ) v on true
-     where c.external_user_id = ?`,
+     where c.external_user_id = ?`),
     [period.start, UNBILLED_BUCKET, UNBILLED_BUCKET, period.key, externalUserId],
+    'preview-standing',
   );
   if (!row) {
     return null;

@@ -6,6 +6,7 @@ import { compare, parseDecimal } from '../shared/decimal';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
 import { billedOnSql } from './usage-repository';
+import { numberedPlaceholders, pooledQuery } from '../../entities/pooled-query';
 
 const AGG_SUM = sqlText(MetricAggregation.SUM);
 const AGG_COUNT = sqlText(MetricAggregation.COUNT);
@@ -91,8 +92,7 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
     throw new Error(`aggregateUsage reads whole UTC days, not ${from.toISOString()}–${to.toISOString()}`);
   }
 
-  const rows = await em.execute<RawRow[]>(
-    `with boundary_days as (${BOUNDARY_DAYS}),
+  const sql = `with boundary_days as (${BOUNDARY_DAYS}),
      event_days as (
        -- The metric days read from the events: those a price changes within, and those with usage of a distinct
        -- count (found in the customer's rollups, which hold every event's day), so that usage without either reads
@@ -154,26 +154,30 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
      from grouped g
      join billable_metrics m on m.id = g.metric_id
      left join prices p on p.id = g.price_id
-     order by m.code, g.first_at`,
-    [
-      scope.currency,
-      scope.customerId,
-      from,
-      to,
-      scope.customerId,
-      from,
-      to,
-      scope.customerId,
-      from,
-      to,
-      ...bucketParams,
-      scope.customerId,
-      from,
-      to,
-      ...filterParams,
-      scope.currency,
-    ],
-  );
+     order by m.code, g.first_at`;
+  const params = [
+    scope.currency,
+    scope.customerId,
+    from,
+    to,
+    scope.customerId,
+    from,
+    to,
+    scope.customerId,
+    from,
+    to,
+    ...bucketParams,
+    scope.customerId,
+    from,
+    to,
+    ...filterParams,
+    scope.currency,
+  ];
+  // Outside a transaction (a preview) as a prepared statement: parsed and planned once per connection, where this
+  // statement's parsing and planning cost more than running it on a month of day rollups.
+  const rows = em.isInTransaction()
+    ? await em.execute<RawRow[]>(sql, params)
+    : await pooledQuery<RawRow>(em, numberedPlaceholders(sql), params, `aggregate-usage:${statementVariant(scope)}`);
 
   const segments = rows.map((row): UsageSegmentRow => ({
     metricId: row.metric_id,
@@ -202,6 +206,12 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
     firstAt: new Date(row.first_at),
   }));
   return collapsePeriodWide(segments, rows);
+}
+
+/** Which text of the statement a scope makes (the record filter's), to name it as a prepared statement. */
+function statementVariant(scope: UsageScope): string {
+  const records = scope.records;
+  return records.kind === 'billed' && records.except ? 'billed-except' : records.kind;
 }
 
 /**
