@@ -57,7 +57,7 @@ export function concurrentStatements(orm: MikroORM): number {
 
 /**
  * Runs one parameterised statement (`$1`, `$2`, …) outside any transaction and returns its rows. For hot paths only
- * (the webhook intake, invoice reads, the status feed): it skips MikroORM's `execute`, which inlines every parameter
+ * (the webhook intake, invoice reads, the status feed, the usage preview): it skips MikroORM's `execute`, which inlines every parameter
  * into the SQL text and logs around it, and knex's query builder and pool, which together cost more than the
  * statement. On PostgreSQL it runs on the statement pool (`openStatementPool`, sized by
  * DATABASE_STATEMENT_POOL_MAX); on the embedded database on the ORM's one connection, so it waits its turn behind an
@@ -75,6 +75,15 @@ export function pooledQuery<T>(em: EntityManager, sql: string, params: unknown[]
   }
   const pool = statementPools.get(em.config);
   return pool ? queryPool<T>(pool, em, sql, params, name) : queryOrmConnection<T>(em, sql, params);
+}
+
+/**
+ * A statement written for `em.execute` (`?` placeholders, and no other `?` in it) as `pooledQuery` takes it (`$1`,
+ * `$2`, …): for a statement run both inside transactions (`em.execute`) and outside them (`pooledQuery`).
+ */
+export function numberedPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }
 
 /** One promise per statement: `pg`'s callback forms of the pool's checkout and the query create none. */

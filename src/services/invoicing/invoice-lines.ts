@@ -144,7 +144,8 @@ function adjustmentLines(
  * The lines of an invoice for `period`: the period's usage priced by the versions in force, plus adjustments for
  * late usage of earlier invoiced periods. Without `invoiceId` it is the preview of an invoice created now
  * (`usageSummary`); with it, the lines of exactly the usage that invoice has claimed (`createInvoice`). One code
- * path for both, so the preview equals the invoice.
+ * path for both, so the preview equals the invoice. `latePeriods`: what `latePeriodsOf` answers for these arguments,
+ * when the caller read it already (a preview reads it with its customer: `previewStanding`).
  */
 export async function computeInvoiceLines(
   em: EntityManager,
@@ -152,6 +153,7 @@ export async function computeInvoiceLines(
   currency: string,
   period: BillingPeriod,
   invoiceId?: string,
+  latePeriods?: string[],
 ): Promise<ComputedInvoice> {
   const own = await aggregateUsage(em, {
     customerId,
@@ -162,14 +164,14 @@ export async function computeInvoiceLines(
   });
   const lines = usageLines(period, own, currency);
 
-  const latePeriods = await latePeriodsOf(em, customerId, period.start, invoiceId);
-  for (const key of latePeriods) {
-    const late = parsePeriod(key);
-    const scope = { customerId, currency, from: late.start, to: late.end };
+  const late = latePeriods ?? (await latePeriodsOf(em, customerId, period.start, invoiceId));
+  for (const key of late) {
+    const { start, end } = parsePeriod(key);
+    const scope = { customerId, currency, from: start, to: end };
     // Late usage is priced as the continuation of its period: price(billed + this one's) − price(billed before).
     const all = await aggregateUsage(em, { ...scope, records: invoiceId ? { kind: 'billed' } : { kind: 'all' } });
     const billed = await aggregateUsage(em, { ...scope, records: { kind: 'billed', except: invoiceId } });
-    lines.push(...adjustmentLines(late, all, billed, currency));
+    lines.push(...adjustmentLines(parsePeriod(key), all, billed, currency));
   }
 
   return {
@@ -177,6 +179,6 @@ export async function computeInvoiceLines(
     currency,
     lines,
     subtotalMinor: sumMinor(lines.map((l) => l.amountMinor)),
-    latePeriods,
+    latePeriods: late,
   };
 }

@@ -4,6 +4,7 @@ import { rowWrittenAt } from '../../entities/base.entity';
 import { InvoiceStatus } from '../../entities/enums';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
+import { numberedPlaceholders, pooledQuery } from '../../entities/pooled-query';
 
 /**
  * SQL of the invoice aggregate (`invoices`, `invoice_number_sequences`) that the ORM's finders do not express.
@@ -25,6 +26,19 @@ export async function nextInvoiceSequence(tem: EntityManager, prefix: string, pe
 }
 
 /**
+ * Earlier periods of the customer (an SQL expression), invoiced (not VOID) and ended by the bound instant, that hold
+ * usage in the bound bucket (a rollup bucket: an invoice id, or `UNBILLED_BUCKET`), other than on the bound invoice id.
+ * The day rollups' buckets say where a period's usage is billed (usage-rollup.entity.ts).
+ */
+const latePeriodsSql = (customer: string): string =>
+  `select distinct i.period from invoices i
+   where i.customer_id = ${customer} and i.status <> ${VOID} and i.period_end <= ? and i.id <> ?
+     and exists (select 1 from usage_rollups r
+                 where r.customer_id = i.customer_id and r.bucket = ?
+                   and r.day >= (i.period_start at time zone 'UTC')::date
+                   and r.day < (i.period_end at time zone 'UTC')::date)`;
+
+/**
  * Earlier periods of the customer, invoiced (not VOID) and ended by `before`, that hold usage not on their invoice:
  * usage on `invoiceId` when given (the lines of that invoice), otherwise usage on no invoice (a preview). Oldest first.
  */
@@ -34,18 +48,67 @@ export async function latePeriodsOf(
   before: Date,
   invoiceId?: string,
 ): Promise<string[]> {
-  const rows = await em.execute<Array<{ period: string }>>(
-    // The day rollups' buckets say where a period's usage is billed (usage-rollup.entity.ts).
-    `select distinct i.period from invoices i
-     where i.customer_id = ? and i.status <> ${VOID} and i.period_end <= ? and i.id <> ?
-       and exists (select 1 from usage_rollups r
-                   where r.customer_id = i.customer_id and r.bucket = ?
-                     and r.day >= (i.period_start at time zone 'UTC')::date
-                     and r.day < (i.period_end at time zone 'UTC')::date)
-     order by i.period`,
-    [customerId, before, invoiceId ?? UNBILLED_BUCKET, invoiceId ?? UNBILLED_BUCKET],
-  );
+  const rows = await em.execute<Array<{ period: string }>>(`${latePeriodsSql('?')} order by i.period`, [
+    customerId,
+    before,
+    invoiceId ?? UNBILLED_BUCKET,
+    invoiceId ?? UNBILLED_BUCKET,
+  ]);
   return rows.map((row) => row.period.trim());
+}
+
+/** A user's customer as the preview of a period starts from it (`previewStanding`). */
+export interface PreviewStanding {
+  customerId: string;
+  /** The customer's billing currency; null means the configured default. */
+  currency: string | null;
+  /** The period's invoice (not VOID; the latest), whose lines the preview shows instead, if any. */
+  invoice: { id: string; currency: string } | null;
+  /** What `latePeriodsOf` answers for a preview of the period: the earlier periods whose late usage it carries. */
+  latePeriods: string[];
+}
+
+/**
+ * The customer of a user (its external user id) as a preview of `period` needs it, in one statement instead of one
+ * per question (the preview is read often: a dashboard's cost so far), prepared; null when the user has no customer.
+ * Outside transactions (`pooledQuery`).
+ */
+export async function previewStanding(
+  em: EntityManager,
+  externalUserId: string,
+  period: { key: string; start: Date },
+): Promise<PreviewStanding | null> {
+  const [row] = await pooledQuery<{
+    id: string;
+    currency: string | null;
+    invoice_id: string | null;
+    invoice_currency: string | null;
+    late_periods: string[] | string;
+  }>(
+    em,
+    numberedPlaceholders(`select c.id, c.currency, v.id as invoice_id, v.currency as invoice_currency,
+            (select coalesce(json_agg(trim(l.period) order by l.period), '[]'::json)
+             from (${latePeriodsSql('c.id')}) l) as late_periods
+     from customers c
+     left join lateral (
+       select i.id, i.currency from invoices i
+       where i.customer_id = c.id and i.period = ? and i.status <> ${VOID}
+       order by i.created_at desc
+       limit 1
+     ) v on true
+     where c.external_user_id = ?`),
+    [period.start, UNBILLED_BUCKET, UNBILLED_BUCKET, period.key, externalUserId],
+    'preview-standing',
+  );
+  if (!row) {
+    return null;
+  }
+  return {
+    customerId: row.id,
+    currency: row.currency,
+    invoice: row.invoice_id ? { id: row.invoice_id, currency: row.invoice_currency! } : null,
+    latePeriods: typeof row.late_periods === 'string' ? (JSON.parse(row.late_periods) as string[]) : row.late_periods,
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { compare, parseDecimal } from '../shared/decimal';
 import { sqlText } from '../shared/sql-values';
 import { UNBILLED_BUCKET } from '../../entities/usage-rollup.entity';
 import { billedOnSql } from './usage-repository';
+import { numberedPlaceholders, pooledQuery } from '../../entities/pooled-query';
 
 const AGG_SUM = sqlText(MetricAggregation.SUM);
 const AGG_COUNT = sqlText(MetricAggregation.COUNT);
@@ -91,8 +92,18 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
     throw new Error(`aggregateUsage reads whole UTC days, not ${from.toISOString()}–${to.toISOString()}`);
   }
 
-  const rows = await em.execute<RawRow[]>(
-    `with boundary_days as (${BOUNDARY_DAYS}),
+  const sql = `with boundary_days as (${BOUNDARY_DAYS}),
+     event_days as (
+       -- The metric days read from the events: those a price changes within, and those with usage of a distinct
+       -- count (found in the customer's rollups, which hold every event's day), so that usage without either reads
+       -- no event at all.
+       select b.metric_id, b.day from boundary_days b
+       union
+       select r.metric_id, r.day
+       from usage_rollups r
+       join billable_metrics m on m.id = r.metric_id
+       where r.customer_id = ? and r.day >= ${UTC_DAY} and r.day < ${UTC_DAY} and m.aggregation = ${AGG_UNIQUE}
+     ),
      usage as (
        -- Whole days from the rollups: every event of such a day falls under the price in force at its first event.
        select r.metric_id, r.events, r.quantity_sum as total, r.quantity_max as maximum, r.first_at as occurred_at,
@@ -103,18 +114,18 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
          and m.aggregation <> ${AGG_UNIQUE}
          and not exists (select 1 from boundary_days b where b.metric_id = r.metric_id and b.day = r.day)
        union all
-       -- Events themselves only where a day cannot be rolled up: distinct counts, and days a price changes within.
+       -- Events themselves only on the event days, where a day cannot be rolled up.
        select ur.metric_id, 1, ur.quantity, ur.quantity, ur.occurred_at,
               case when m.unique_field = 'agentId' then ur.agent_id
                    when m.unique_field like 'metadata.%' then ur.metadata ->> substr(m.unique_field, 10)
               end,
               ur.customer_id
-       from usage_records ur
+       from event_days d
+       join usage_records ur on ur.metric_id = d.metric_id
+         and ur.occurred_at >= d.day::timestamp at time zone 'UTC'
+         and ur.occurred_at < (d.day + 1)::timestamp at time zone 'UTC'
        join billable_metrics m on m.id = ur.metric_id
        where ur.customer_id = ? and ur.occurred_at >= ? and ur.occurred_at < ? and ${recordFilter}
-         and (m.aggregation = ${AGG_UNIQUE} or exists (
-           select 1 from boundary_days b
-           where b.metric_id = ur.metric_id and b.day = (ur.occurred_at at time zone 'UTC')::date))
      ), priced as (
        select u.*, p.id as price_id
        from usage u
@@ -126,36 +137,47 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
          order by (p.customer_id is null), p.effective_from desc
          limit 1
        ) p on true
+     ), grouped as (
+       -- Summed per metric and price before the metric's and the price's columns join: few rows to join and sort.
+       select u.metric_id, u.price_id, sum(u.total) as total, sum(u.events) as events, max(u.maximum) as maximum,
+              min(u.occurred_at) as first_at
+       from priced u
+       group by u.metric_id, u.price_id
      )
-     select u.metric_id, m.code, m.name, m.unit, m.aggregation,
-            u.price_id, p.model, p.unit_amount::text as unit_amount, p.package_size::text as package_size, p.tiers,
+     select g.metric_id, m.code, m.name, m.unit, m.aggregation,
+            g.price_id, p.model, p.unit_amount::text as unit_amount, p.package_size::text as package_size, p.tiers,
             p.free_allowance::text as free_allowance, p.effective_from,
-            sum(u.total)::text as total, sum(u.events)::text as events, max(u.maximum)::text as maximum,
-            (select count(distinct w.unique_value) from usage w where w.metric_id = u.metric_id)::text
+            g.total::text as total, g.events::text as events, g.maximum::text as maximum,
+            (select count(distinct w.unique_value) from usage w where w.metric_id = g.metric_id)::text
               as distinct_values,
-            min(u.occurred_at) as first_at
-     from priced u
-     join billable_metrics m on m.id = u.metric_id
-     left join prices p on p.id = u.price_id
-     group by u.metric_id, m.code, m.name, m.unit, m.aggregation, u.price_id, p.model, p.unit_amount,
-              p.package_size, p.tiers, p.free_allowance, p.effective_from
-     order by m.code, min(u.occurred_at)`,
-    [
-      scope.currency,
-      scope.customerId,
-      from,
-      to,
-      scope.customerId,
-      from,
-      to,
-      ...bucketParams,
-      scope.customerId,
-      from,
-      to,
-      ...filterParams,
-      scope.currency,
-    ],
-  );
+            g.first_at
+     from grouped g
+     join billable_metrics m on m.id = g.metric_id
+     left join prices p on p.id = g.price_id
+     order by m.code, g.first_at`;
+  const params = [
+    scope.currency,
+    scope.customerId,
+    from,
+    to,
+    scope.customerId,
+    from,
+    to,
+    scope.customerId,
+    from,
+    to,
+    ...bucketParams,
+    scope.customerId,
+    from,
+    to,
+    ...filterParams,
+    scope.currency,
+  ];
+  // Outside a transaction (a preview) as a prepared statement: parsed and planned once per connection, where this
+  // statement's parsing and planning cost more than running it on a month of day rollups.
+  const rows = em.isInTransaction()
+    ? await em.execute<RawRow[]>(sql, params)
+    : await pooledQuery<RawRow>(em, numberedPlaceholders(sql), params, `aggregate-usage:${statementVariant(scope)}`);
 
   const segments = rows.map((row): UsageSegmentRow => ({
     metricId: row.metric_id,
@@ -184,6 +206,12 @@ export async function aggregateUsage(em: EntityManager, scope: UsageScope): Prom
     firstAt: new Date(row.first_at),
   }));
   return collapsePeriodWide(segments, rows);
+}
+
+/** Which text of the statement a scope makes (the record filter's), to name it as a prepared statement. */
+function statementVariant(scope: UsageScope): string {
+  const records = scope.records;
+  return records.kind === 'billed' && records.except ? 'billed-except' : records.kind;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Customer, Invoice, InvoiceLine } from '../../entities';
-import { InvoiceLineKind, InvoiceStatus } from '../../entities/enums';
+import { InvoiceLine } from '../../entities';
+import { InvoiceLineKind } from '../../entities/enums';
 import type { BillingPeriod } from '../billing-runs/billing-period';
 import { parsePeriod } from '../billing-runs/billing-period';
 import type { Caller } from '../customers/caller';
@@ -9,6 +9,7 @@ import { NotFoundError, quote } from '../shared/errors';
 import { getCurrentCustomer } from '../customers/get-current-customer.service';
 import type { ComputedLine } from '../invoicing/invoice-lines';
 import { computeInvoiceLines } from '../invoicing/invoice-lines';
+import { previewStanding } from '../invoicing/invoice-repository';
 import { sumMinor } from '../shared/money';
 
 export interface UsageSummary {
@@ -34,21 +35,19 @@ export async function getUsageSummary(
 ): Promise<UsageSummary> {
   const userId = resolveSubject(caller, input.userId);
   const period = parsePeriod(input.period);
-  const customer =
-    userId === caller.userId
-      ? await getCurrentCustomer(em, caller)
-      : await em.findOne(Customer, { externalUserId: userId });
-  if (!customer) {
+  let standing = await previewStanding(em, userId, period);
+  if (!standing && userId === caller.userId) {
+    // The caller's own customer is created the first time the user is seen.
+    await getCurrentCustomer(em, caller);
+    standing = await previewStanding(em, userId, period);
+  }
+  if (!standing) {
     throw new NotFoundError(`Customer ${quote(userId)}`);
   }
   // A period with an invoice (not VOID) shows that invoice's own lines, as stored when it was made. Usage of the
   // period that arrived after it is late usage, carried by a later invoice (and shown in later previews), never
   // added to this one.
-  const invoiced = await em.findOne(
-    Invoice,
-    { customer: customer.id, period: period.key, status: { $ne: InvoiceStatus.VOID } },
-    { orderBy: { createdAt: 'desc' } },
-  );
+  const invoiced = standing.invoice;
   if (invoiced) {
     const lines = (
       await em.find(InvoiceLine, { invoice: invoiced.id }, { populate: ['metric'], orderBy: { position: 'asc' } })
@@ -63,8 +62,15 @@ export async function getUsageSummary(
       generatedAt: now,
     };
   }
-  const currency = customer.currency ?? defaultCurrency;
-  const computed = await computeInvoiceLines(em, customer.id, currency, period);
+  const currency = standing.currency ?? defaultCurrency;
+  const computed = await computeInvoiceLines(
+    em,
+    standing.customerId,
+    currency,
+    period,
+    undefined,
+    standing.latePeriods,
+  );
   return {
     userId,
     period,
