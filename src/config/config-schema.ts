@@ -363,7 +363,8 @@ export const CONFIG_SCHEMA = {
     default: '5',
     description:
       'most PostgreSQL connections one instance opens, beside `DATABASE_POOL_MAX`, for single statements on hot ' +
-      'paths (the Stripe webhook insert, invoice reads, the status feed), opened on demand. ' +
+      'paths (the Stripe webhook insert, invoice reads, usage previews, the status feed), opened on demand. It is also ' +
+      'how many webhook inserts run at once: deliveries arriving while they all run share the next one. ' +
       '[Sizing](operations.md#connection-pool-sizing)',
   }),
   stripe: {
