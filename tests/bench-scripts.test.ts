@@ -68,6 +68,27 @@ describe('the benchmark scripts’ command line (compiled)', () => {
     ['bench-ingest', ['--batches', '2k'], '--batches must be a number (got "2k")'],
     ['bench-billing', ['--customers'], '--customers needs a value'],
     ['bench-emulator', ['--workload', 'all'], '--workload must be both, retrieve, mixed, got "all"'],
+    // A list with one bad entry is refused whole: dropping the entry would measure less than was asked, silently.
+    [
+      'bench-live',
+      ['--subscribers', '200,2k'],
+      '--subscribers must be positive whole numbers separated by commas (got "200,2k")',
+    ],
+    [
+      'bench-webhooks',
+      ['--concurrency', '16,0'],
+      '--concurrency must be positive whole numbers separated by commas (got "16,0")',
+    ],
+    [
+      'bench-webhooks',
+      ['--concurrency', '16,,64'],
+      '--concurrency must be positive whole numbers separated by commas (got "16,,64")',
+    ],
+    [
+      'bench-billing',
+      ['--limits', '25,1.5'],
+      '--limits must be positive whole numbers separated by commas (got "25,1.5")',
+    ],
   ])('%s %j is a usage error too, exit 2', async (script, args, message) => {
     const ran = await run(script, args);
     expect(ran).toMatchObject({ code: 2, stdout: '' });

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { constants, loadavg } from 'node:os';
 import { Client } from 'pg';
-import { COMMON_OPTIONS, UsageError, numberFlag, optionHelp, parseCommandLine } from '../../src/cli/args';
+import { COMMON_OPTIONS, UsageError, numberFlag, numbersFlag, optionHelp, parseCommandLine } from '../../src/cli/args';
 import type { Flags, OptionTable } from '../../src/cli/args';
 
 /** A benchmark's parsed command line. */
@@ -13,6 +13,8 @@ export interface BenchCommandLine {
   flags: Flags;
   /** `--name N` as a number, `fallback` when absent; not a number: `refuse`. */
   number(name: string, fallback: number): number;
+  /** `--name N,M` as positive whole numbers, `fallback` when absent; any other entry: `refuse`. */
+  numbers(name: string, fallback: number[]): number[];
   /** Ends the script on a command line it cannot take: the one line, a pointer to --help, exit code 2. */
   refuse(message: string): never;
 }
@@ -21,9 +23,9 @@ export interface BenchCommandLine {
  * Reads a benchmark's command line (`argv`, by default this process's) against its `options` (plus `--help`), as the
  * operator CLI reads its own (src/cli/args.ts): `--help` or `-h` prints the usage of `command` (e.g.
  * `npm run bench:page`), `about` and the options, and exits 0; an option it does not take, a value missing or given
- * to a switch, or a number that is not one, is one line on stderr with a pointer to --help and exit code 2, never a
- * stack trace (and no benchmark runs). Read every option before making a scratch database: `number` and `refuse` exit
- * at once, without its drop.
+ * to a switch, or a number (or an entry of a list of them) that is not one, is one line on stderr with a pointer to
+ * --help and exit code 2, never a stack trace (and no benchmark runs). Read every option before making a scratch
+ * database: `number`, `numbers` and `refuse` exit at once, without its drop.
  */
 export function benchCommandLine(
   command: string,
@@ -51,7 +53,12 @@ export function benchCommandLine(
     }
   };
   const flags = usage(() => parseCommandLine(argv, table).flags);
-  return { flags, number: (name, fallback) => usage(() => numberFlag(flags, name, fallback)), refuse };
+  return {
+    flags,
+    number: (name, fallback) => usage(() => numberFlag(flags, name, fallback)),
+    numbers: (name, fallback) => usage(() => numbersFlag(flags, name, fallback)),
+    refuse,
+  };
 }
 
 /** The machine's three load averages (`1.84, 0.77, 0.30`), printed beside figures taken on a shared machine. */
