@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { Client } from 'pg';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -94,6 +94,30 @@ describe('the benchmark scripts’ command line (compiled)', () => {
     expect(ran).toMatchObject({ code: 2, stdout: '' });
     expect(ran.stderr.split('\n')[0]).toBe(message);
     expect(ran.stderr).not.toMatch(STACK_LINE);
+  });
+});
+
+describe('a local Stripe a benchmark started (spawnEmulator, compiled)', () => {
+  // bench:month --database has no scratch database whose drop would end the script on a signal: this alone must.
+  it('is stopped with the script when a SIGTERM stops it', async () => {
+    const start = `require(${JSON.stringify(built('scripts/lib/emulator-process.js'))})
+      .spawnEmulator().then(({ child }) => process.stdout.write(child.pid + '\\n'))`;
+    const script = spawn(process.execPath, ['-e', start], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      script.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    // The local Stripe writes to its parent's stderr: the pipe closes only when it has ended as well.
+    const closed = new Promise((resolve) => script.once('close', resolve));
+    const emulatorPid = Number(
+      await new Promise<string>((resolve) => script.stdout.once('data', (chunk: Buffer) => resolve(String(chunk)))),
+    );
+    script.kill('SIGTERM');
+    const ended = await exited;
+    if (ended.code !== 143) {
+      process.kill(emulatorPid, 'SIGKILL');
+    }
+    expect(ended).toEqual({ code: 143, signal: null });
+    await closed;
   });
 });
 
