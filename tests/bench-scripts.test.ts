@@ -11,7 +11,8 @@ import { testServerUrl } from './helpers/database';
  * The benchmarks' command line (scripts/lib/bench-util.ts `benchCommandLine`), as someone typing
  * `npm run bench -- --help` meets it: the compiled scripts (built once per run by the e2e project's global setup).
  * None of them may start a benchmark here: their database points at a port nothing listens on, so one that went on
- * instead of answering would fail on it, not measure.
+ * instead of answering would fail on it, not measure. The recovery drill (`npm run drill:recovery`) reads its command
+ * line the same way.
  */
 const scripts = ['bench', ...discover(path.join(ROOT, 'scripts')).map((name) => `bench-${name}`)];
 
@@ -32,6 +33,7 @@ function run(script: string, args: string[]): Promise<Ran> {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           BENCH_DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+          DRILL_DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
         },
       },
       (error, stdout, stderr) =>
@@ -40,7 +42,8 @@ function run(script: string, args: string[]): Promise<Ran> {
   });
 }
 
-const command = (script: string): string => `npm run ${script.replace(/^bench-/, 'bench:')}`;
+const command = (script: string): string =>
+  script === 'recovery-drill' ? 'npm run drill:recovery' : `npm run ${script.replace(/^bench-/, 'bench:')}`;
 const STACK_LINE = /^\s+at /m;
 
 describe('the benchmark scripts’ command line (compiled)', () => {
@@ -94,6 +97,22 @@ describe('the benchmark scripts’ command line (compiled)', () => {
     expect(ran).toMatchObject({ code: 2, stdout: '' });
     expect(ran.stderr.split('\n')[0]).toBe(message);
     expect(ran.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('recovery-drill --help says what the drill does instead of running it, exit 0', async () => {
+    const ran = await run('recovery-drill', ['--help']);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout.startsWith('Usage: npm run drill:recovery -- [options]\n\nThe disaster-recovery drill')).toBe(
+      true,
+    );
+    expect(ran.stdout).toMatch(/pg_dump.*pg_restore/s);
+    expect(ran.stdout).toMatch(/^ {2}--help +this help$/m);
+  });
+
+  it('recovery-drill refuses an option it does not take in one line, exit 2', async () => {
+    const ran = await run('recovery-drill', ['--smoke']);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toBe('Unknown option --smoke\nRun `npm run drill:recovery -- --help` for the options.\n');
   });
 });
 
