@@ -183,7 +183,7 @@ export function emitBillingRows(json: boolean, r: BillingBenchResult): void {
 if (require.main === module) {
   const ABOUT =
     'A billing run against a rate-limited local Stripe: how much of the limit it uses, how much of it Stripe refuses.';
-  const { flags, number } = benchCommandLine('npm run bench:billing', ABOUT, {
+  const { flags, number, numbers } = benchCommandLine('npm run bench:billing', ABOUT, {
     customers: { type: 'string', value: 'N', description: 'customers billed per run (default 1000; smoke 5)' },
     concurrency: {
       type: 'string',
@@ -199,9 +199,7 @@ if (require.main === module) {
   });
   const smoke = flags.smoke === true;
   const customers = number('customers', smoke ? 5 : 1000);
-  const limits = String(flags.limits ?? (smoke ? '100' : '25,100'))
-    .split(',')
-    .map(Number);
+  const limits = numbers('limits', smoke ? [100] : [25, 100]);
   const concurrency = flags.concurrency === undefined ? undefined : number('concurrency', 0);
   benchBilling({ customers, limits, concurrency })
     .then((results) => {

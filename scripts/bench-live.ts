@@ -38,7 +38,7 @@ import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/ben
 
 const ABOUT =
   'The live payment-status feed at scale: commit → last delivery, /healthz during the fan-out, RSS per subscriber.';
-const { flags, number } = benchCommandLine('npm run bench:live', ABOUT, {
+const { flags, number, numbers } = benchCommandLine('npm run bench:live', ABOUT, {
   serve: { type: 'boolean', description: 'internal: run the server (child process)' },
   subscribers: { type: 'string', value: 'N,N', description: 'subscriber counts (default 1000,10000)' },
   changes: { type: 'string', value: 'N', description: 'changes per scenario (default 20)' },
@@ -327,10 +327,7 @@ async function scenario(
 }
 
 async function main(): Promise<void> {
-  const counts = String(flags.subscribers ?? (smoke ? '200' : '1000,10000'))
-    .split(',')
-    .map((value) => Number(value))
-    .filter((value) => Number.isInteger(value) && value > 0);
+  const counts = numbers('subscribers', smoke ? [200] : [1000, 10_000]);
   const changes = number('changes', smoke ? 5 : 20);
   const sockets = number('sockets', smoke ? 5 : 20);
   const name = `billing_bench_${randomBytes(4).toString('hex')}`;

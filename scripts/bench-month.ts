@@ -259,10 +259,8 @@ async function main(): Promise<void> {
 /** The month on the database at `url`: ingested first, unless `reused` (ingested by an earlier run). */
 async function invoiceMonth(url: string, reused: boolean): Promise<void> {
   const db = await openDatabase({ databaseUrl: url, poolMax: Math.max(10, writers + 2) });
+  // SIGTERM (`npm run bench`'s --timeout) or Ctrl-C stops this local Stripe too, `--database` or not (spawnEmulator).
   const emulator = await spawnEmulator(['--rate-limit', '1000000']);
-  // `npm run bench` stops a script that outlives its --timeout with SIGTERM: withScratchDatabase drops the database
-  // and exits, and the local Stripe goes with this process.
-  process.once('exit', () => emulator.child.kill());
   try {
     if (!reused) {
       await migrate(db.orm);

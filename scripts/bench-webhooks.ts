@@ -262,7 +262,7 @@ interface Tally {
 async function main(): Promise<void> {
   const ABOUT =
     'Signed Stripe webhooks acknowledged per second by the route, against a bare node:http baseline and stripe-sync-engine.';
-  const { flags, number } = benchCommandLine('npm run bench:webhooks', ABOUT, {
+  const { flags, number, numbers } = benchCommandLine('npm run bench:webhooks', ABOUT, {
     events: { type: 'string', value: 'N', description: 'events per run (default 4000; --smoke 300)' },
     concurrency: { type: 'string', value: 'N,M', description: 'requests in flight, one or more (default 16,64)' },
     rounds: { type: 'string', value: 'N', description: 'rotating rounds per concurrency (default 5; --smoke 1)' },
@@ -273,10 +273,7 @@ async function main(): Promise<void> {
   const smoke = flags.smoke === true;
   const total = number('events', smoke ? 300 : 4000);
   const rounds = Math.max(1, number('rounds', smoke ? 1 : 5));
-  const levels = String(flags.concurrency ?? (smoke ? '16' : '16,64'))
-    .split(',')
-    .map((level) => Number(level))
-    .filter((level) => Number.isInteger(level) && level > 0);
+  const levels = numbers('concurrency', smoke ? [16] : [16, 64]);
   const sides: Side[] = flags['no-sync-engine'] === true ? ['baseline', 'route'] : ['baseline', 'route', 'sync'];
   const serverUrl = benchServerUrl();
   const secret = `whsec_${randomBytes(16).toString('hex')}`;
@@ -295,7 +292,7 @@ async function main(): Promise<void> {
           servers[side] = await startServer(side, side === 'sync' ? sync : ours, secret);
         }
         // Warm every path (JIT, connection pools), then rotate which goes first in each measured round.
-        const warm = { total: Math.min(total, 1000), concurrency: levels[0] ?? 16, secret };
+        const warm = { total: Math.min(total, 1000), concurrency: levels[0], secret };
         for (const side of sides) {
           await drive(servers[side].url, `warm-${side}`, warm);
         }

@@ -6,7 +6,8 @@
  * The operator's steps are the runbook's own commands: `pg_dump -Fc`, `pg_restore`, and the CLI
  * (`node dist/src/cli/billing.js webhooks recover --since …`, `… reconcile --period …`) in child processes.
  *
- * Uses fresh databases on DRILL_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after.
+ * Uses fresh databases on DRILL_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after (on
+ * failure, SIGTERM and Ctrl-C too: withScratchDatabase). Takes no options but --help.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -14,7 +15,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { startEmulator } from '../emulator/server';
 import type { RunningEmulator } from '../emulator/server';
 import { loadConfig } from '../src/config/config';
@@ -26,15 +26,20 @@ import { createServer } from '../src/server';
 import type { BillingServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
+import { benchCommandLine, withScratchDatabase } from './lib/bench-util';
+
+// First: --help or a wrong option answers before anything is made (a temporary folder, databases, a local Stripe).
+benchCommandLine(
+  'npm run drill:recovery',
+  'The disaster-recovery drill of docs/operations.md, on PostgreSQL (DRILL_DATABASE_URL) and the local Stripe: ' +
+    'issue invoices, back up (pg_dump), lose the last hour, restore (pg_restore) into a new database, recover the ' +
+    'missed webhooks from Stripe and reconcile with the CLI; exits 1 unless every invoice ends as before the loss.',
+  {},
+);
 
 const adminUrl = process.env.DRILL_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const names = { source: `drill_${suffix}_source`, restored: `drill_${suffix}_restored` };
-const urlOf = (name: string): string => {
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-};
 const secrets = {
   jwt: randomBytes(32).toString('hex'),
   webhook: `whsec_${randomBytes(16).toString('hex')}`,
@@ -49,26 +54,16 @@ const say = (line: string): void => {
   process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 };
 
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-function configFor(database: string, emulator: RunningEmulator): AppConfig {
+function configFor(databaseUrl: string, emulator: RunningEmulator): AppConfig {
   return loadConfig({
     NODE_ENV: 'development',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: urlOf(database),
+    DATABASE_URL: databaseUrl,
     JWT_SECRET: secrets.jwt,
     STRIPE_SECRET_KEY: secrets.stripeKey,
     STRIPE_API_BASE: emulator.url,
     STRIPE_WEBHOOK_SECRET: secrets.webhook,
-    DATA_DIR: path.join(work, database),
+    DATA_DIR: path.join(work, new URL(databaseUrl).pathname.slice(1)),
     BILLING_SCHEDULER_ENABLED: 'false',
   });
 }
@@ -80,19 +75,27 @@ interface Running {
   config: AppConfig;
 }
 
-async function startServer(database: string, emulator: RunningEmulator): Promise<Running> {
-  const config = configFor(database, emulator);
+/** Runs `fn` with the server on the database at `databaseUrl` (migrated), the local Stripe's webhooks sent to it. */
+async function withServer<T>(
+  databaseUrl: string,
+  emulator: RunningEmulator,
+  fn: (running: Running) => Promise<T>,
+): Promise<T> {
+  const config = configFor(databaseUrl, emulator);
   const db = await openDatabase({ databaseUrl: config.databaseUrl });
-  await migrate(db.orm);
-  const server = await createServer({ config, db });
-  const url = await server.listen(0, '127.0.0.1');
-  emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, secrets.webhook);
-  return { server, db, url, config };
-}
-
-async function stopServer(running: Running): Promise<void> {
-  await running.server.close();
-  await running.db.close();
+  try {
+    await migrate(db.orm);
+    const server = await createServer({ config, db });
+    const url = await server.listen(0, '127.0.0.1');
+    try {
+      emulator.setWebhookTarget(`${url}/api/v1/webhooks/stripe`, secrets.webhook);
+      return await fn({ server, db, url, config });
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await db.close();
+  }
 }
 
 async function gql<T>(running: Running, token: string, query: string, variables: object = {}): Promise<T> {
@@ -157,13 +160,16 @@ async function runCli(running: Running, ...args: string[]): Promise<string> {
   return stdout;
 }
 
-async function main(): Promise<number> {
-  const emulator = await startEmulator({ port: 0, webhookSecret: secrets.webhook });
-  await admin(`create database ${names.source}`);
-  let live: Running | undefined;
-  try {
-    say(`source database ${names.source}, local Stripe at ${emulator.url}`);
-    live = await startServer(names.source, emulator);
+/** What the backup holds and what it misses: the dump, the time it was taken, every invoice as it was before the loss. */
+interface Backup {
+  dump: string;
+  backupAt: Date;
+  before: Record<string, string>;
+}
+
+/** Issues four invoices on the database at `sourceUrl`, backs it up, then lives the hour the backup will miss. */
+function beforeTheLoss(sourceUrl: string, emulator: RunningEmulator): Promise<Backup> {
+  return withServer(sourceUrl, emulator, async (live) => {
     await seedDefaultCatalogue(live.db.orm.em.fork());
     const service = await mintToken(secrets.jwt, { sub: 'platform', role: Role.SERVICE, expiresIn: '1h' });
     const users = ['drill-paid', 'drill-declined', 'drill-voided', 'drill-open'];
@@ -189,14 +195,14 @@ async function main(): Promise<number> {
     await drained(live.db, 'before the backup');
     say(`4 invoices issued for ${PERIOD}; backing up with pg_dump -Fc`);
     const dump = path.join(work, 'backup.dump');
-    execFileSync('pg_dump', ['-Fc', '-f', dump, urlOf(names.source)]);
+    execFileSync('pg_dump', ['-Fc', '-f', dump, sourceUrl]);
     const backupAt = new Date(Date.now() - 1000);
 
     // The hour that will be lost: a payment, a decline, a cancellation, each confirmed by Stripe's webhooks.
     const pay = async (userId: string, paymentMethodId: string) => {
       const token = await mintToken(secrets.jwt, { sub: userId, role: Role.USER, expiresIn: '1h' });
       await gql(
-        live!,
+        live,
         token,
         'mutation ($i: ID!, $m: String!) { payInvoice(invoiceId: $i, paymentMethodId: $m) { __typename } }',
         {
@@ -214,13 +220,18 @@ async function main(): Promise<number> {
     await drained(live.db, 'after the last hour');
     const before = await invoices(live.db);
     say(`before the loss: ${JSON.stringify(before)}`);
-    await stopServer(live);
-    live = undefined;
+    return { dump, backupAt, before };
+  });
+}
 
-    say(`disaster: restoring the backup into ${names.restored} (pg_restore)`);
-    await admin(`create database ${names.restored}`);
-    execFileSync('pg_restore', ['--no-owner', '-d', urlOf(names.restored), dump]);
-    live = await startServer(names.restored, emulator);
+/** Restores the backup into the (new, empty) database at `restoredUrl` and recovers; the drill's exit code. */
+function afterTheLoss(
+  restoredUrl: string,
+  emulator: RunningEmulator,
+  { dump, backupAt, before }: Backup,
+): Promise<number> {
+  execFileSync('pg_restore', ['--no-owner', '-d', restoredUrl, dump]);
+  return withServer(restoredUrl, emulator, async (live) => {
     const restored = await invoices(live.db);
     const lost = Object.keys(before).filter((number) => before[number] !== restored[number]);
     say(`restored: ${lost.length} invoice(s) differ from before the loss: ${lost.join(', ')}`);
@@ -250,13 +261,22 @@ async function main(): Promise<number> {
     }
     say(`consistent: all ${Object.keys(before).length} invoices as before the loss (${lost.length} recovered)`);
     return 0;
+  });
+}
+
+async function main(): Promise<number> {
+  const emulator = await startEmulator({ port: 0, webhookSecret: secrets.webhook });
+  try {
+    return await withScratchDatabase(adminUrl, names.source, async (sourceUrl) => {
+      say(`source database ${names.source}, local Stripe at ${emulator.url}`);
+      const backup = await beforeTheLoss(sourceUrl, emulator);
+      say(`disaster: restoring the backup into ${names.restored} (pg_restore)`);
+      return withScratchDatabase(adminUrl, names.restored, (restoredUrl) =>
+        afterTheLoss(restoredUrl, emulator, backup),
+      );
+    });
   } finally {
-    if (live) {
-      await stopServer(live);
-    }
     await emulator.stop();
-    await admin(`drop database if exists ${names.source} with (force)`);
-    await admin(`drop database if exists ${names.restored} with (force)`);
     rmSync(work, { recursive: true, force: true });
   }
 }

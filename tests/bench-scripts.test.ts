@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { Client } from 'pg';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,8 @@ import { testServerUrl } from './helpers/database';
  * The benchmarks' command line (scripts/lib/bench-util.ts `benchCommandLine`), as someone typing
  * `npm run bench -- --help` meets it: the compiled scripts (built once per run by the e2e project's global setup).
  * None of them may start a benchmark here: their database points at a port nothing listens on, so one that went on
- * instead of answering would fail on it, not measure.
+ * instead of answering would fail on it, not measure. The recovery drill (`npm run drill:recovery`) reads its command
+ * line the same way.
  */
 const scripts = ['bench', ...discover(path.join(ROOT, 'scripts')).map((name) => `bench-${name}`)];
 
@@ -32,6 +33,7 @@ function run(script: string, args: string[]): Promise<Ran> {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           BENCH_DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+          DRILL_DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
         },
       },
       (error, stdout, stderr) =>
@@ -40,7 +42,8 @@ function run(script: string, args: string[]): Promise<Ran> {
   });
 }
 
-const command = (script: string): string => `npm run ${script.replace(/^bench-/, 'bench:')}`;
+const command = (script: string): string =>
+  script === 'recovery-drill' ? 'npm run drill:recovery' : `npm run ${script.replace(/^bench-/, 'bench:')}`;
 const STACK_LINE = /^\s+at /m;
 
 describe('the benchmark scripts’ command line (compiled)', () => {
@@ -68,11 +71,72 @@ describe('the benchmark scripts’ command line (compiled)', () => {
     ['bench-ingest', ['--batches', '2k'], '--batches must be a number (got "2k")'],
     ['bench-billing', ['--customers'], '--customers needs a value'],
     ['bench-emulator', ['--workload', 'all'], '--workload must be both, retrieve, mixed, got "all"'],
+    // A list with one bad entry is refused whole: dropping the entry would measure less than was asked, silently.
+    [
+      'bench-live',
+      ['--subscribers', '200,2k'],
+      '--subscribers must be positive whole numbers separated by commas (got "200,2k")',
+    ],
+    [
+      'bench-webhooks',
+      ['--concurrency', '16,0'],
+      '--concurrency must be positive whole numbers separated by commas (got "16,0")',
+    ],
+    [
+      'bench-webhooks',
+      ['--concurrency', '16,,64'],
+      '--concurrency must be positive whole numbers separated by commas (got "16,,64")',
+    ],
+    [
+      'bench-billing',
+      ['--limits', '25,1.5'],
+      '--limits must be positive whole numbers separated by commas (got "25,1.5")',
+    ],
   ])('%s %j is a usage error too, exit 2', async (script, args, message) => {
     const ran = await run(script, args);
     expect(ran).toMatchObject({ code: 2, stdout: '' });
     expect(ran.stderr.split('\n')[0]).toBe(message);
     expect(ran.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it('recovery-drill --help says what the drill does instead of running it, exit 0', async () => {
+    const ran = await run('recovery-drill', ['--help']);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout.startsWith('Usage: npm run drill:recovery -- [options]\n\nThe disaster-recovery drill')).toBe(
+      true,
+    );
+    expect(ran.stdout).toMatch(/pg_dump.*pg_restore/s);
+    expect(ran.stdout).toMatch(/^ {2}--help +this help$/m);
+  });
+
+  it('recovery-drill refuses an option it does not take in one line, exit 2', async () => {
+    const ran = await run('recovery-drill', ['--smoke']);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toBe('Unknown option --smoke\nRun `npm run drill:recovery -- --help` for the options.\n');
+  });
+});
+
+describe('a local Stripe a benchmark started (spawnEmulator, compiled)', () => {
+  // bench:month --database has no scratch database whose drop would end the script on a signal: this alone must.
+  it('is stopped with the script when a SIGTERM stops it', async () => {
+    const start = `require(${JSON.stringify(built('scripts/lib/emulator-process.js'))})
+      .spawnEmulator().then(({ child }) => process.stdout.write(child.pid + '\\n'))`;
+    const script = spawn(process.execPath, ['-e', start], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      script.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    // The local Stripe writes to its parent's stderr: the pipe closes only when it has ended as well.
+    const closed = new Promise((resolve) => script.once('close', resolve));
+    const emulatorPid = Number(
+      await new Promise<string>((resolve) => script.stdout.once('data', (chunk: Buffer) => resolve(String(chunk)))),
+    );
+    script.kill('SIGTERM');
+    const ended = await exited;
+    if (ended.code !== 143) {
+      process.kill(emulatorPid, 'SIGKILL');
+    }
+    expect(ended).toEqual({ code: 143, signal: null });
+    await closed;
   });
 });
 

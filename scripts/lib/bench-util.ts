@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { constants, loadavg } from 'node:os';
 import { Client } from 'pg';
-import { COMMON_OPTIONS, UsageError, numberFlag, optionHelp, parseCommandLine } from '../../src/cli/args';
+import { COMMON_OPTIONS, UsageError, numberFlag, numbersFlag, optionHelp, parseCommandLine } from '../../src/cli/args';
 import type { Flags, OptionTable } from '../../src/cli/args';
 
 /** A benchmark's parsed command line. */
@@ -13,6 +13,8 @@ export interface BenchCommandLine {
   flags: Flags;
   /** `--name N` as a number, `fallback` when absent; not a number: `refuse`. */
   number(name: string, fallback: number): number;
+  /** `--name N,M` as positive whole numbers, `fallback` when absent; any other entry: `refuse`. */
+  numbers(name: string, fallback: number[]): number[];
   /** Ends the script on a command line it cannot take: the one line, a pointer to --help, exit code 2. */
   refuse(message: string): never;
 }
@@ -21,9 +23,9 @@ export interface BenchCommandLine {
  * Reads a benchmark's command line (`argv`, by default this process's) against its `options` (plus `--help`), as the
  * operator CLI reads its own (src/cli/args.ts): `--help` or `-h` prints the usage of `command` (e.g.
  * `npm run bench:page`), `about` and the options, and exits 0; an option it does not take, a value missing or given
- * to a switch, or a number that is not one, is one line on stderr with a pointer to --help and exit code 2, never a
- * stack trace (and no benchmark runs). Read every option before making a scratch database: `number` and `refuse` exit
- * at once, without its drop.
+ * to a switch, or a number (or an entry of a list of them) that is not one, is one line on stderr with a pointer to
+ * --help and exit code 2, never a stack trace (and no benchmark runs). Read every option before making a scratch
+ * database: `number`, `numbers` and `refuse` exit at once, without its drop.
  */
 export function benchCommandLine(
   command: string,
@@ -51,7 +53,12 @@ export function benchCommandLine(
     }
   };
   const flags = usage(() => parseCommandLine(argv, table).flags);
-  return { flags, number: (name, fallback) => usage(() => numberFlag(flags, name, fallback)), refuse };
+  return {
+    flags,
+    number: (name, fallback) => usage(() => numberFlag(flags, name, fallback)),
+    numbers: (name, fallback) => usage(() => numbersFlag(flags, name, fallback)),
+    refuse,
+  };
 }
 
 /** The machine's three load averages (`1.84, 0.77, 0.30`), printed beside figures taken on a shared machine. */
@@ -86,21 +93,40 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.toString();
 }
 
-/** Drops of the scratch databases alive now: a benchmark stopped by a signal drops them before it exits. */
-const scratch = new Set<() => Promise<unknown>>();
+/** What a signal must undo before the script exits: drops of the scratch databases alive now, local Stripes running. */
+const undos = new Set<() => unknown>();
 
-function dropScratchAndExit(signal: NodeJS.Signals): void {
-  // A second signal is not held up by this one's drops.
-  process.off('SIGTERM', dropScratchAndExit).off('SIGINT', dropScratchAndExit);
-  void Promise.allSettled([...scratch].map((drop) => drop())).finally(() =>
+function undoAndExit(signal: NodeJS.Signals): void {
+  // A second signal is not held up by this one's undos.
+  process.off('SIGTERM', undoAndExit).off('SIGINT', undoAndExit);
+  void Promise.allSettled([...undos].map(async (undo) => undo())).finally(() =>
     process.exit(128 + constants.signals[signal]),
   );
 }
 
 /**
+ * Has `undo` run when SIGTERM (`npm run bench` stops a script that outlives its --timeout; or a plain `kill`) or
+ * SIGINT stops the script, before it exits with 128 + the signal's number; until the function it answers is called.
+ * Without it a signal ends the script at once: no `finally`, no 'exit' listener runs.
+ */
+export function undoOnSignal(undo: () => unknown): () => void {
+  // An entry of its own: the same `undo` given twice is forgotten once per call.
+  const entry = (): unknown => undo();
+  if (undos.size === 0) {
+    process.on('SIGTERM', undoAndExit).on('SIGINT', undoAndExit);
+  }
+  undos.add(entry);
+  return () => {
+    if (undos.delete(entry) && undos.size === 0) {
+      process.off('SIGTERM', undoAndExit).off('SIGINT', undoAndExit);
+    }
+  };
+}
+
+/**
  * Runs `fn` with the URL of a new database `name` on the server of `serverUrl`, and drops it afterwards: when `fn`
- * fails too, and when the script is stopped by SIGTERM (`npm run bench` stops one that outlives its --timeout) or
- * SIGINT, so no benchmark leaves gigabytes of rows behind.
+ * fails too, and when the script is stopped by SIGTERM or SIGINT (undoOnSignal), so no benchmark leaves gigabytes of
+ * rows behind.
  */
 export async function withScratchDatabase<T>(
   serverUrl: string,
@@ -110,20 +136,14 @@ export async function withScratchDatabase<T>(
   await withClient(serverUrl, (c) => c.query(`create database "${name}"`));
   const drop = (): Promise<unknown> =>
     withClient(serverUrl, (c) => c.query(`drop database if exists "${name}" with (force)`));
-  if (scratch.size === 0) {
-    process.on('SIGTERM', dropScratchAndExit).on('SIGINT', dropScratchAndExit);
-  }
-  scratch.add(drop);
+  const forget = undoOnSignal(drop);
   try {
     return await fn(databaseUrl(serverUrl, name));
   } finally {
     try {
       await drop();
     } finally {
-      scratch.delete(drop);
-      if (scratch.size === 0) {
-        process.off('SIGTERM', dropScratchAndExit).off('SIGINT', dropScratchAndExit);
-      }
+      forget();
     }
   }
 }

@@ -100,6 +100,23 @@ export function numberFlag(flags: Flags, name: string, fallback: number): number
   return value;
 }
 
+/**
+ * `--name N,M` as positive whole numbers, for the benchmarks: the default when absent, a `UsageError` when any entry
+ * is not one (a typo must not silently shrink the run).
+ */
+export function numbersFlag(flags: Flags, name: string, fallback: number[]): number[] {
+  const raw = flags[name];
+  if (raw === undefined) {
+    return fallback;
+  }
+  // `Number('')` is 0: an empty entry (`16,,64`) is refused with the rest.
+  const values = String(raw).split(',').map(Number);
+  if (values.some((value) => !Number.isSafeInteger(value) || value <= 0)) {
+    throw new UsageError(`--${name} must be positive whole numbers separated by commas (got "${String(raw)}")`);
+  }
+  return values;
+}
+
 /** What a command answers: its exit code and a JSON-able result; `text` is the human rendering. */
 export interface CommandResult {
   code: number;
