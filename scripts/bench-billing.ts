@@ -21,7 +21,7 @@ import { recordUsage } from '../src/services/usage/record-usage.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
 import { gatewayFromConfig } from '../src/stripe/gateway-from-config';
 import { BENCH_OPTIONS, emitRow, ratioOf, rssMb } from './lib/bench-row';
-import { benchCommandLine, benchServerUrl, loadAverage, withScratchDatabase } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, loadAverage, runBench, withScratchDatabase } from './lib/bench-util';
 import { spawnEmulator } from './lib/emulator-process';
 
 export interface BillingBenchResult {
@@ -201,15 +201,10 @@ if (require.main === module) {
   const customers = number('customers', smoke ? 5 : 1000);
   const limits = numbers('limits', smoke ? [100] : [25, 100]);
   const concurrency = flags.concurrency === undefined ? undefined : number('concurrency', 0);
-  benchBilling({ customers, limits, concurrency })
-    .then((results) => {
-      for (const r of results) {
-        process.stdout.write(`${describeBillingResult(r)}\n`);
-        emitBillingRows(flags.json === true, r);
-      }
-    })
-    .catch((error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exit(1);
-    });
+  runBench(async () => {
+    for (const r of await benchBilling({ customers, limits, concurrency })) {
+      process.stdout.write(`${describeBillingResult(r)}\n`);
+      emitBillingRows(flags.json === true, r);
+    }
+  });
 }

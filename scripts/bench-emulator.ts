@@ -27,7 +27,7 @@ import path from 'node:path';
 import Stripe from 'stripe';
 import { spawnEmulator } from './lib/emulator-process';
 import { BENCH_OPTIONS, cpuSeconds, emitRow, ratioOf, rssMb } from './lib/bench-row';
-import { benchCommandLine, loadAverage, median } from './lib/bench-util';
+import { benchCommandLine, loadAverage, median, runBench } from './lib/bench-util';
 import type { LoadJob, LoadResult } from './lib/emulator-load-worker';
 import { captureRequests, MARKERS, type RequestTemplate } from './lib/stripe-requests';
 
@@ -471,7 +471,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -27,7 +27,7 @@ import { migrate, openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
-import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, runBench, withScratchDatabase } from './lib/bench-util';
 
 const BENCH = 'ingest-jetstream';
 
@@ -241,8 +241,5 @@ async function main(): Promise<void> {
 if (process.argv.includes('--serve')) {
   void serve();
 } else {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exitCode = 1;
-  });
+  runBench(main);
 }

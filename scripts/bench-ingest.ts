@@ -32,6 +32,7 @@ import {
   benchServerUrl,
   loadAverage,
   median,
+  runBench,
   withClient,
   withScratchDatabase,
 } from './lib/bench-util';
@@ -257,7 +258,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+runBench(main);

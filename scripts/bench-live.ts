@@ -34,7 +34,7 @@ import { createServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { transitionInvoice } from '../src/services/invoicing/invoice-status';
 import { BENCH_OPTIONS, emitRow } from './lib/bench-row';
-import { benchCommandLine, benchServerUrl, withScratchDatabase } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, runBench, withScratchDatabase } from './lib/bench-util';
 
 const ABOUT =
   'The live payment-status feed at scale: commit → last delivery, /healthz during the fan-out, RSS per subscriber.';
@@ -387,8 +387,4 @@ async function main(): Promise<void> {
   });
 }
 
-const run = flags.serve ? serve : main;
-run().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+runBench(flags.serve ? serve : main);

@@ -48,6 +48,7 @@ import {
   benchServerUrl,
   databaseUrl,
   loadAverage,
+  runBench,
   withClient,
   withScratchDatabase,
 } from './lib/bench-util';
@@ -487,7 +488,4 @@ async function invoiceMonth(url: string, reused: boolean): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -32,7 +32,7 @@ import { migrate, openDatabase } from '../src/entities/orm';
 import { mintToken } from '../src/services/customers/auth.service';
 import { createServer } from '../src/server';
 import { BENCH_OPTIONS, emitRow, rssMb } from './lib/bench-row';
-import { benchCommandLine, postJson, withScratchDatabase } from './lib/bench-util';
+import { benchCommandLine, postJson, runBench, withScratchDatabase } from './lib/bench-util';
 
 const ABOUT =
   'Pages of invoices per second through invoices(first: N), next to a bare node:http + pg baseline in the same process.';
@@ -494,7 +494,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -43,6 +43,7 @@ import {
   benchServerUrl,
   loadAverage,
   median,
+  runBench,
   withClient,
   withScratchDatabase,
 } from './lib/bench-util';
@@ -493,8 +494,5 @@ function rate(events: number, seconds: number): string {
 }
 
 if (require.main === module) {
-  (process.argv.includes('--child') ? child() : main()).catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  });
+  runBench(process.argv.includes('--child') ? child : main);
 }

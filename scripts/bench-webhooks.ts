@@ -28,7 +28,15 @@ import { loadConfig } from '../src/config/config';
 import { processMetrics } from '../src/lib/metrics';
 import { migrate, openDatabase } from '../src/entities/orm';
 import { createServer } from '../src/server';
-import { benchCommandLine, benchServerUrl, loadAverage, median, postJson, withScratchDatabase } from './lib/bench-util';
+import {
+  benchCommandLine,
+  benchServerUrl,
+  loadAverage,
+  median,
+  postJson,
+  runBench,
+  withScratchDatabase,
+} from './lib/bench-util';
 import { stripeSyncServer } from './lib/stripe-sync-server';
 import type { BenchServer } from './lib/stripe-sync-server';
 
@@ -385,8 +393,5 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   const serveAt = process.argv.indexOf('--serve');
-  (serveAt >= 0 ? serve((process.argv[serveAt + 1] ?? 'route') as Side) : main()).catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  });
+  runBench(serveAt >= 0 ? () => serve((process.argv[serveAt + 1] ?? 'route') as Side) : main);
 }

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ROW_PREFIX, type BenchRow } from './lib/bench-row';
-import { benchCommandLine, benchServerUrl, loadAverage } from './lib/bench-util';
+import { benchCommandLine, benchServerUrl, loadAverage, runBench } from './lib/bench-util';
 
 const root = path.resolve(__dirname, '..', '..');
 const DOC = path.join(root, 'docs', 'benchmarks.md');
@@ -419,8 +419,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exit(1);
-  });
+  runBench(main);
 }

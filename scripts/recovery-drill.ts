@@ -7,7 +7,7 @@
  * (`node dist/src/cli/billing.js webhooks recover --since …`, `… reconcile --period …`) in child processes.
  *
  * Uses fresh databases on DRILL_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), dropped after (on
- * failure, SIGTERM and Ctrl-C too: withScratchDatabase). Takes no options but --help.
+ * failure, SIGTERM and Ctrl-C too: withScratchDatabase), like its temporary folder. Takes no options but --help.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -26,7 +26,7 @@ import { createServer } from '../src/server';
 import type { BillingServer } from '../src/server';
 import { mintToken } from '../src/services/customers/auth.service';
 import { seedDefaultCatalogue } from '../src/services/usage/seed-catalogue.service';
-import { benchCommandLine, withScratchDatabase } from './lib/bench-util';
+import { benchCommandLine, runBench, undoOnSignal, withScratchDatabase } from './lib/bench-util';
 
 // First: --help or a wrong option answers before anything is made (a temporary folder, databases, a local Stripe).
 benchCommandLine(
@@ -47,6 +47,9 @@ const secrets = {
 };
 const PERIOD = '2024-01';
 const work = mkdtempSync(path.join(tmpdir(), 'recovery-drill-'));
+const removeWork = (): void => rmSync(work, { recursive: true, force: true });
+// A signal ends the drill without its `finally`: the folder (the dump, the servers' data) goes with the databases.
+undoOnSignal(removeWork);
 const cli = path.resolve(__dirname, '../src/cli/billing.js');
 const started = Date.now();
 
@@ -277,14 +280,8 @@ async function main(): Promise<number> {
     });
   } finally {
     await emulator.stop();
-    rmSync(work, { recursive: true, force: true });
+    removeWork();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`recovery drill failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { Client } from 'pg';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { discover } from '../scripts/bench';
@@ -183,5 +185,51 @@ describeOnPostgres('a benchmark’s scratch database (withScratchDatabase)', () 
     await expect(failed).rejects.toThrow('the benchmark failed');
     expect(await exists(name)).toBe(false);
     await leftOpen?.end().catch(() => undefined);
+  });
+
+  // The forced drop ends the script's own connections mid-query: its failure then must not beat the signal's exit.
+  it('is dropped when a SIGTERM stops the script mid-run, which exits 143 without a stack (recovery drill)', async () => {
+    // The drill's temporary folder is made under TMPDIR: one of the test's own, to see it go too.
+    const tmp = mkdtempSync(path.join(tmpdir(), 'drill-signal-'));
+    const drill = spawn(process.execPath, [built('scripts/recovery-drill.js')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp, DRILL_DATABASE_URL: serverUrl },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stdout = '';
+      let stderr = '';
+      drill.stderr.on('data', (chunk: Buffer) => (stderr += String(chunk)));
+      const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        drill.once('close', (code, signal) => resolve({ code, signal })),
+      );
+      // Its first line: the source database exists, the drill migrates it next.
+      await new Promise<void>((resolve, reject) => {
+        drill.stdout.on('data', (chunk: Buffer) => {
+          stdout += String(chunk);
+          if (stdout.includes('\n')) {
+            resolve();
+          }
+        });
+        drill.once('exit', () => reject(new Error(`the drill ended before its first line: ${stdout}${stderr}`)));
+      });
+      expect(stdout).toMatch(new RegExp(`source database drill_${drill.pid}_\\w+_source`));
+      drill.kill('SIGTERM');
+      expect(await closed).toEqual({ code: 143, signal: null });
+      expect(stderr).not.toMatch(STACK_LINE);
+      const left = await withClient(serverUrl, async (c) => {
+        const { rows } = await c.query<{ datname: string }>('select datname from pg_database where datname like $1', [
+          `drill\\_${drill.pid}\\_%`,
+        ]);
+        return rows.map((row) => row.datname);
+      });
+      expect(left).toEqual([]);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (drill.exitCode === null && drill.signalCode === null) {
+        drill.kill('SIGKILL');
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -93,12 +93,25 @@ export function databaseUrl(serverUrl: string, name: string): string {
   return url.toString();
 }
 
-/** What a signal must undo before the script exits: drops of the scratch databases alive now, local Stripes running. */
+/**
+ * What a signal must undo before the script exits: drops of the scratch databases alive now, local Stripes running,
+ * a temporary folder.
+ */
 const undos = new Set<() => unknown>();
 
+/**
+ * Set once a signal is being handled: the run's failures from then on are the undos' own doing (a forced drop ends the
+ * script's connections mid-query), not news; the signal's exit code is the outcome (runBench).
+ */
+let stopping = false;
+
 function undoAndExit(signal: NodeJS.Signals): void {
+  stopping = true;
   // A second signal is not held up by this one's undos.
   process.off('SIGTERM', undoAndExit).off('SIGINT', undoAndExit);
+  // Failures outside the run's promise chain too, e.g. the 'error' of a pool's idle connection the drop ended: without
+  // a listener, Node prints them and exits 1 before the undos are done.
+  process.on('uncaughtException', () => undefined);
   void Promise.allSettled([...undos].map(async (undo) => undo())).finally(() =>
     process.exit(128 + constants.signals[signal]),
   );
@@ -121,6 +134,28 @@ export function undoOnSignal(undo: () => unknown): () => void {
       process.off('SIGTERM', undoAndExit).off('SIGINT', undoAndExit);
     }
   };
+}
+
+/**
+ * Runs a script's `main` as its last line: a number it answers is the exit code; a failure is its stack on stderr and
+ * exit code 1, unless a signal is being handled (undoOnSignal), whose exit (128 + its number, after every undo) is
+ * then the only outcome: no stack for the connections its drops ended, no exit 1 before the undos are done.
+ */
+export function runBench(main: () => Promise<number | void>): void {
+  main().then(
+    (code) => {
+      if (typeof code === 'number' && !stopping) {
+        process.exit(code);
+      }
+    },
+    (error: unknown) => {
+      if (stopping) {
+        return;
+      }
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }
 
 /**
