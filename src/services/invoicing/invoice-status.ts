@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Invoice, InvoiceStatusChange } from '../../entities';
+import { InvoiceStatusChange } from '../../entities';
+import type { Invoice } from '../../entities';
 import { InvoiceStatus, StatusChangeSource } from '../../entities/enums';
 import { invoiceStatusEvent, recordInvoiceStatusEvents } from '../outgoing-webhooks/outbox';
 import type { InvoiceStatusEvent } from '../outgoing-webhooks/outbox';
@@ -130,14 +131,14 @@ export async function recordInvoiceEvent(em: EntityManager, invoice: InvoiceStat
 }
 
 /**
- * A history row as `InvoiceStatusChange`'s properties, its invoice named by id: what the entity is created from, or
- * `writeHistoryRows` writes in the columns the entity maps them to.
+ * A history row as `InvoiceStatusChange`'s properties, its invoice named by id (whatever shape the invoice came in):
+ * what `writeHistoryRows` writes in the columns the entity maps them to.
  */
 type HistoryRow = Required<
   Pick<InvoiceStatusChange, 'fromStatus' | 'toStatus' | 'source' | 'sourceRef' | 'reason' | 'occurredAt'>
 > & { invoice: string };
 
-/** A history entry made but not yet written: held until `flush()` of a `deferStatusWrites` (see there). */
+/** A history entry made but not yet written (held until `flush()` of a `deferStatusWrites`, see there). */
 interface HeldEntry {
   change: HistoryRow;
   event: InvoiceStatusEvent | null;
@@ -147,11 +148,12 @@ interface HeldEntry {
 const held = new WeakMap<EntityManager, HeldEntry[]>();
 
 /**
- * The one writer of a history entry that subscribers hear of: the row (from `from` to the invoice's status now),
- * flushed with the caller's changes, then what the same transaction must hold before anyone is told (released usage
- * for a VOID, the change's outgoing event, taken as the invoice is now), then NOTIFY on the same connection,
- * delivered only if the transaction commits. Under `deferStatusWrites` the row, the event and the NOTIFY are held
- * for its `flush()` instead (the usage is released at once: it reads nothing the held writes change).
+ * The one writer of a history entry that subscribers hear of: the caller's changes flushed (the invoice's, or a new
+ * invoice itself), then what the same transaction must hold before anyone is told (released usage for a VOID, the
+ * change's outgoing event, taken as the invoice is now), then the row (from `from` to the invoice's status now) and
+ * its NOTIFY on the same connection, delivered only if the transaction commits: `writeHistoryEntries`, as
+ * `deferStatusWrites` does. Under `deferStatusWrites` the row, the event and the NOTIFY are held for its `flush()`
+ * instead (the usage is released at once: it reads nothing the held writes change).
  */
 async function writeHistoryEntry(
   em: EntityManager,
@@ -172,33 +174,36 @@ async function writeHistoryEntry(
     occurredAt: at,
   };
   const queue = held.get(em);
-  if (queue) {
-    if (effects.releaseUsage) {
-      await unbillUsageOfInvoice(em, invoice.id);
-    }
-    queue.push({ change, event });
-    return;
+  if (!queue) {
+    // The caller's changes first: the invoice's, or the invoice itself when it is new (the row names it by id).
+    await em.flush();
   }
-  const written = em.create(InvoiceStatusChange, {
-    ...change,
-    // The entity when it is one (it may not be flushed yet); a state read without the ORM is named by its id.
-    invoice: invoice instanceof Invoice ? invoice : invoice.id,
-  });
-  await em.flush();
   if (effects.releaseUsage) {
     // A void invoice bills nothing: its usage (and late usage it carried) is unbilled again for the next invoice,
     // whoever voided it (our cancel, the Stripe dashboard through a webhook, reconciliation).
     await unbillUsageOfInvoice(em, invoice.id);
   }
-  await recordInvoiceStatusEvents(em, event ? [event] : []);
-  await em.execute('select pg_notify(?, ?)', [
-    STATUS_CHANNEL,
-    JSON.stringify({ invoiceId: invoice.id, changeId: written.id } satisfies StatusNotification),
-  ]);
+  if (queue) {
+    queue.push({ change, event });
+  } else {
+    await writeHistoryEntries(em, [{ change, event }]);
+  }
+}
+
+/** Writes history entries, in order: their outgoing events in one statement, their rows and NOTIFYs in one. */
+async function writeHistoryEntries(em: EntityManager, entries: readonly HeldEntry[]): Promise<void> {
+  await recordInvoiceStatusEvents(
+    em,
+    entries.flatMap((entry) => entry.event ?? []),
+  );
+  await writeHistoryRows(
+    em,
+    entries.map((entry) => entry.change),
+  );
 }
 
 /**
- * Inserts held history rows and sends their NOTIFYs (delivered if the transaction commits) in one statement, whatever
+ * Inserts history rows and sends their NOTIFYs (delivered if the transaction commits) in one statement, whatever
  * their number, in the columns (and types) `InvoiceStatusChange` maps the rows' properties to (its metadata): the
  * entity is the one definition of the table. Ids follow the order of the rows (one insert, ordered), and so do the
  * NOTIFYs (sent from an ordered, fenced subquery: a volatile function in an outer select list could run before the
@@ -272,14 +277,7 @@ export function deferStatusWrites(em: EntityManager, invoices?: HeldInvoiceState
       if (written !== changed.length) {
         throw new InvoiceStateConflictError(changed.length, written);
       }
-      await recordInvoiceStatusEvents(
-        em,
-        queue.flatMap((entry) => entry.event ?? []),
-      );
-      await writeHistoryRows(
-        em,
-        queue.map((entry) => entry.change),
-      );
+      await writeHistoryEntries(em, queue);
     },
   };
 }
