@@ -26,9 +26,11 @@ describe('generated artefacts are committed and current', () => {
     });
     expect(run.stderr).toBe('');
     const outputs = JSON.parse(run.stdout) as Array<{ filename: string; content: string }>;
-    const files = ['tests/generated/graphql.ts', 'dashboard/src/generated/graphql.ts'];
-    expect(outputs.map((o) => o.filename)).toEqual(files);
-    outputs.forEach((output, i) => expect(output.content).toBe(readFileSync(path.join(root, files[i]), 'utf8')));
+    // codegen writes its outputs concurrently: the order they come back in is not theirs to keep.
+    const files = ['dashboard/src/generated/graphql.ts', 'tests/generated/graphql.ts'];
+    const generated = [...outputs].sort((a, b) => a.filename.localeCompare(b.filename));
+    expect(generated.map((o) => o.filename)).toEqual(files);
+    generated.forEach((output, i) => expect(output.content).toBe(readFileSync(path.join(root, files[i]), 'utf8')));
   });
 });
 
