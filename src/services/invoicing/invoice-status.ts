@@ -162,6 +162,10 @@ async function writeHistoryEntry(
   cause: StatusCause,
   effects: { outgoing: boolean; releaseUsage: boolean },
 ): Promise<void> {
+  if (!em.isInTransaction()) {
+    // The invoice's change, its history row, its outgoing event and its NOTIFY commit together or not at all.
+    throw new Error("An invoice status change must run inside the caller's transaction");
+  }
   const at = cause.at ?? new Date();
   const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
   const change: HistoryRow = {
