@@ -237,6 +237,20 @@ describe('status changes, as written', () => {
       expect(await notified(id)).toEqual([{ invoiceId: id, changeId: changes[0].id }]);
     });
 
+    it('refuses to run outside a transaction, before it changes anything', async () => {
+      const { id } = await seedInvoice(db, { status: S.OPEN, totalMinor: 2550n });
+      const em = db.orm.em.fork();
+      const invoice = await em.findOneOrFail(Invoice, id);
+      await expect(transitionInvoice(em, invoice, S.PAID, { source: StatusChangeSource.API, at })).rejects.toThrow(
+        /inside the caller's transaction/,
+      );
+      expect(invoice.status).toBe(S.OPEN);
+      await em.flush();
+      expect(await loadInvoice(db, id)).toMatchObject({ status: S.OPEN });
+      expect(await history(id)).toEqual([]);
+      expect(await notified(id)).toEqual([]);
+    });
+
     it('records the change of an invoice made in the same transaction and not yet flushed', async () => {
       const id = await db.orm.em.fork().transactional(async (em) => {
         const invoice = newInvoice(em, S.DRAFT);

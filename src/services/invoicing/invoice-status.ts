@@ -95,6 +95,7 @@ export async function transitionInvoice(
   to: InvoiceStatus,
   cause: StatusCause,
 ): Promise<boolean> {
+  requireTransaction(em);
   const from = invoice.status;
   if (from === to) {
     return false;
@@ -127,7 +128,18 @@ export async function transitionInvoice(
  * as `transitionInvoice`.
  */
 export async function recordInvoiceEvent(em: EntityManager, invoice: InvoiceState, cause: StatusCause): Promise<void> {
+  requireTransaction(em);
   await writeHistoryEntry(em, invoice, invoice.status, cause, { outgoing: false, releaseUsage: false });
+}
+
+/**
+ * Refuses, before anything changes, a status change outside a transaction: the invoice's change, its history row, its
+ * outgoing event and its NOTIFY commit together or not at all.
+ */
+function requireTransaction(em: EntityManager): void {
+  if (!em.isInTransaction()) {
+    throw new Error("An invoice's status changes only inside the caller's transaction");
+  }
 }
 
 /**
@@ -162,10 +174,6 @@ async function writeHistoryEntry(
   cause: StatusCause,
   effects: { outgoing: boolean; releaseUsage: boolean },
 ): Promise<void> {
-  if (!em.isInTransaction()) {
-    // The invoice's change, its history row, its outgoing event and its NOTIFY commit together or not at all.
-    throw new Error("An invoice status change must run inside the caller's transaction");
-  }
   const at = cause.at ?? new Date();
   const event = effects.outgoing ? invoiceStatusEvent(invoice, { from, reason: cause.reason ?? null, at }) : null;
   const change: HistoryRow = {
