@@ -19,8 +19,8 @@ const statementPools = new WeakMap<object, Pool>();
  * Opens the statement pool of a PostgreSQL database: plain `pg` connections (the driver the ORM itself uses, with the
  * ORM's connection settings and type parsers, so rows read the same) for `pooledQuery`, up to `max`, opened on demand
  * and closed after 30 s idle like the ORM's. Beside the ORM's knex/tarn pool, not in it: tarn's acquire and release
- * (a pending operation with its own timeout timer, several promises, each tracked by the async-context hooks the
- * ORM's transactions switch on) cost more than the intake's whole insert (docs/benchmarks.md#webhook-intake).
+ * (a pending operation with its own timeout timer and several promises) cost more than the intake's whole insert
+ * (docs/benchmarks.md#webhook-intake).
  * Closed with the database.
  */
 export function openStatementPool(orm: MikroORM, max: number): Pool {
@@ -57,9 +57,9 @@ export function concurrentStatements(orm: MikroORM): number {
 
 /**
  * Runs one parameterised statement (`$1`, `$2`, …) outside any transaction and returns its rows. For hot paths only
- * (the webhook intake, invoice reads, the status feed, the usage preview): it skips MikroORM's `execute`, which inlines every parameter
- * into the SQL text and logs around it, and knex's query builder and pool, which together cost more than the
- * statement. On PostgreSQL it runs on the statement pool (`openStatementPool`, sized by
+ * (the webhook intake, invoice reads, the status feed, the usage preview): it skips MikroORM's `execute`, which
+ * inlines every parameter into the SQL text and logs around it, and knex's query builder and pool, which together
+ * cost more than the statement. On PostgreSQL it runs on the statement pool (`openStatementPool`, sized by
  * DATABASE_STATEMENT_POOL_MAX); on the embedded database on the ORM's one connection, so it waits its turn behind an
  * open transaction there. Statements run here reach the ORM's query logger as others do.
  * Never from inside a transaction: the statement would not be part of it (and on the embedded database, with its
